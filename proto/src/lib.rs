@@ -1,0 +1,10 @@
+//! Generated gRPC types for the replica protocol (`topolab.v1`), plus the encoded
+//! descriptor set that server reflection serves so `grpcurl` can discover it.
+
+/// Messages and services of `topolab.proto`.
+pub mod v1 {
+    tonic::include_proto!("topolab.v1");
+}
+
+/// The encoded `FileDescriptorSet` of `topolab.proto`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("topolab_descriptor");

@@ -1,0 +1,37 @@
+//! What the launcher tells a replica: its place in the topology and where its
+//! peers listen. Written by the launcher as JSON, read once at start.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use topolab_model::{Service, Topology};
+
+/// Everything one replica needs to know to serve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaSpec {
+    /// The whole checked topology (callees' settings are needed to call them).
+    pub topology: Topology,
+    /// The service this replica belongs to.
+    pub service: String,
+    /// This replica's index within its service, 0-based (`name#index`).
+    pub index: u32,
+    /// Listening address of every replica of every service, by service name,
+    /// in index order.
+    pub peers: BTreeMap<String, Vec<SocketAddr>>,
+    /// The run's seed; each replica derives its own stream from it.
+    pub seed: u64,
+}
+
+impl ReplicaSpec {
+    /// This replica's service.
+    pub fn service(&self) -> &Service {
+        // Cannot fail: the launcher only builds specs for services it found.
+        self.topology.service(&self.service).expect("spec names a service of its topology")
+    }
+
+    /// `service#index`, the name users see in traces and telemetry.
+    pub fn replica_name(&self) -> String {
+        format!("{}#{}", self.service, self.index)
+    }
+}

@@ -1,0 +1,2 @@
+//! `topolab`: run microservice topologies as real gRPC processes.
+fn main() {}
