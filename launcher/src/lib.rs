@@ -1,1 +1,16 @@
-//! The launcher.
+//! The launcher: everything `topolab run` does outside the replicas. It binds
+//! ports, spawns and supervises the replica processes, drives the load,
+//! collects each replica's figures and writes the run folder.
+
+pub mod collect;
+pub mod health;
+pub mod load;
+pub mod ports;
+pub mod run;
+pub mod run_folder;
+pub mod summary;
+pub mod supervisor;
+pub mod table;
+
+pub use run::{RunOptions, RunResult, run};
+pub use summary::Summary;

@@ -1,0 +1,137 @@
+//! Gathering figures from every replica after the load has drained: each one's
+//! per-endpoint counters and histograms over its `Control/Stats` call, merged
+//! per service so replicas add up to one view of the service.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use tonic::transport::Endpoint;
+use topolab_proto::v1::StatsRequest;
+use topolab_proto::v1::control_client::ControlClient;
+use topolab_proto::v1::{EndpointStats, StatsReply};
+
+/// One endpoint's figures, summed over the replicas of its service.
+#[derive(Debug, Clone)]
+pub struct EndpointFigures {
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub deadline_dropped: u64,
+    pub max_queue: u64,
+    /// Requests that arrived at each replica, by replica index.
+    pub per_replica: Vec<u64>,
+    pub latency_us: Histogram<u64>,
+    pub queue_wait_us: Histogram<u64>,
+    pub work_us: Histogram<u64>,
+}
+
+impl EndpointFigures {
+    fn new(replicas: usize) -> Self {
+        EndpointFigures {
+            requests: 0,
+            ok: 0,
+            rejected: 0,
+            errors: BTreeMap::new(),
+            deadline_dropped: 0,
+            max_queue: 0,
+            per_replica: vec![0; replicas],
+            latency_us: empty_histogram(),
+            queue_wait_us: empty_histogram(),
+            work_us: empty_histogram(),
+        }
+    }
+
+    fn add(&mut self, replica: usize, s: &EndpointStats) -> anyhow::Result<()> {
+        self.requests += s.requests;
+        self.ok += s.ok;
+        self.rejected += s.rejected;
+        for (code, n) in &s.errors {
+            *self.errors.entry(code.clone()).or_default() += n;
+        }
+        self.deadline_dropped += s.deadline_dropped;
+        self.max_queue = self.max_queue.max(s.max_queue);
+        if let Some(slot) = self.per_replica.get_mut(replica) {
+            *slot += s.requests;
+        }
+        merge(&mut self.latency_us, &s.latency_us)?;
+        merge(&mut self.queue_wait_us, &s.queue_wait_us)?;
+        merge(&mut self.work_us, &s.work_us)?;
+        Ok(())
+    }
+}
+
+/// Calls made by a service's replicas, by callee `service/Endpoint`.
+#[derive(Debug, Clone, Default)]
+pub struct CalleeFigures {
+    pub attempts: u64,
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// A service's figures: its endpoints and the calls it made.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFigures {
+    pub replicas: u32,
+    pub endpoints: BTreeMap<String, EndpointFigures>,
+    pub callees: BTreeMap<String, CalleeFigures>,
+}
+
+/// Asks every replica for its figures and merges them per service.
+pub async fn collect(
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+) -> anyhow::Result<BTreeMap<String, ServiceFigures>> {
+    let mut out = BTreeMap::new();
+    for (service, addrs) in peers {
+        let mut figures = ServiceFigures { replicas: addrs.len() as u32, ..Default::default() };
+        for (i, addr) in addrs.iter().enumerate() {
+            let reply = stats(*addr)
+                .await
+                .with_context(|| format!("collecting figures from {service}#{i} at {addr}"))?;
+            for e in &reply.endpoints {
+                figures
+                    .endpoints
+                    .entry(e.endpoint.clone())
+                    .or_insert_with(|| EndpointFigures::new(addrs.len()))
+                    .add(i, e)?;
+            }
+            for c in &reply.callees {
+                let f = figures.callees.entry(c.callee.clone()).or_default();
+                f.attempts += c.attempts;
+                for (code, n) in &c.outcomes {
+                    *f.outcomes.entry(code.clone()).or_default() += n;
+                }
+            }
+        }
+        out.insert(service.clone(), figures);
+    }
+    Ok(out)
+}
+
+async fn stats(addr: SocketAddr) -> anyhow::Result<StatsReply> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .connect()
+        .await?;
+    Ok(ControlClient::new(channel).stats(StatsRequest {}).await?.into_inner())
+}
+
+fn empty_histogram() -> Histogram<u64> {
+    // Cannot fail: 3 significant figures is within hdrhistogram's range.
+    Histogram::new(3).expect("valid sigfig")
+}
+
+fn merge(into: &mut Histogram<u64>, encoded: &[u8]) -> anyhow::Result<()> {
+    if encoded.is_empty() {
+        return Ok(());
+    }
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &encoded[..])
+        .context("decoding a replica's histogram")?;
+    into.add(&h).context("merging histograms")?;
+    Ok(())
+}

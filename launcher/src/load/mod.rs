@@ -1,0 +1,95 @@
+//! The load: every generator of the topology runs at once, each open or closed
+//! loop, against its target's replicas. A first stop signal ends issuing and
+//! lets in-flight requests finish (within their deadline); a second abandons
+//! them, and they are counted as CANCELLED so the counts still add up.
+
+mod closed;
+mod open;
+pub mod recorder;
+mod target;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use topolab_model::{Generator, Pattern, Topology};
+
+pub use recorder::{Outcome, Recorder};
+use target::Target;
+
+/// The two signals the user can give: stop issuing, then abandon in-flight.
+#[derive(Clone)]
+pub struct StopSignals {
+    pub stop: watch::Receiver<bool>,
+    pub abort: watch::Receiver<bool>,
+}
+
+/// Runs every generator from `begin` until it is done and drained; returns
+/// each generator's recorder by name, closed (counts add up to `sent`).
+pub async fn run_all(
+    topology: &Topology,
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+    seed: u64,
+    begin: Instant,
+    signals: StopSignals,
+) -> anyhow::Result<BTreeMap<String, Recorder>> {
+    let mut tasks = JoinSet::new();
+    for (i, generator) in topology.load.iter().enumerate() {
+        let addrs = peers
+            .get(&generator.target.service)
+            .with_context(|| format!("no replicas for {}", generator.target))?;
+        let target = Arc::new(Target::new(generator, addrs)?);
+        let generator = generator.clone();
+        let seed = seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
+        let signals = signals.clone();
+        tasks.spawn(async move {
+            let recorder = run_one(&generator, target, begin, seed, signals).await;
+            (generator.name.clone(), recorder)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (name, recorder) = done.context("a load generator task failed")?;
+        out.insert(name, recorder);
+    }
+    Ok(out)
+}
+
+async fn run_one(
+    generator: &Generator,
+    target: Arc<Target>,
+    begin: Instant,
+    seed: u64,
+    signals: StopSignals,
+) -> Recorder {
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let mut in_flight = JoinSet::new();
+    let begin = begin + generator.start;
+    let (rec, stop) = (recorder.clone(), signals.stop.clone());
+    match generator.pattern {
+        Pattern::Open { rate, arrivals } => {
+            let duration = generator.duration;
+            open::run(target, rate, arrivals, begin, duration, seed, rec, stop, &mut in_flight)
+                .await
+        }
+        Pattern::Closed { clients, think } => {
+            let duration = generator.duration;
+            closed::run(target, clients, think, begin, duration, seed, rec, stop, &mut in_flight)
+                .await
+        }
+    }
+    let mut abort = signals.abort;
+    loop {
+        tokio::select! {
+            next = in_flight.join_next() => if next.is_none() { break },
+            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
+        }
+    }
+    let mut recorder = open::lock(&recorder).clone();
+    recorder.close();
+    recorder
+}

@@ -1,0 +1,147 @@
+//! What one load generator saw: requests sent, how each ended, and the latency
+//! of the successful ones, in an HDR histogram. Outcomes are classified the
+//! way the contract says: RESOURCE_EXHAUSTED is a rejection, DEADLINE_EXCEEDED
+//! a timeout, any other non-OK code an error under its name.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tonic::Code;
+use topolab_model::StatusCode;
+
+/// How one request ended, as the generator saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Rejected,
+    Timeout,
+    Error(Code),
+}
+
+impl Outcome {
+    /// Classifies a final gRPC status code.
+    pub fn from_code(code: Code) -> Self {
+        match code {
+            Code::Ok => Outcome::Ok,
+            Code::ResourceExhausted => Outcome::Rejected,
+            Code::DeadlineExceeded => Outcome::Timeout,
+            other => Outcome::Error(other),
+        }
+    }
+}
+
+/// Counters and latency of one generator.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub sent: u64,
+    /// Attempts including retries, so retry amplification is visible.
+    pub attempts: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Latency of OK requests in microseconds, from when each was due.
+    pub latency_us: Histogram<u64>,
+    /// When the first request was due, and when the last one ended.
+    pub first_due: Option<Instant>,
+    pub last_done: Option<Instant>,
+    /// When the generator stopped issuing.
+    pub issue_end: Option<Instant>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            sent: 0,
+            attempts: 0,
+            ok: 0,
+            rejected: 0,
+            timeouts: 0,
+            errors: BTreeMap::new(),
+            // Cannot fail: 3 significant figures is within hdrhistogram's range.
+            latency_us: Histogram::new(3).expect("valid sigfig"),
+            first_due: None,
+            last_done: None,
+            issue_end: None,
+        }
+    }
+}
+
+impl Recorder {
+    /// Counts a request as sent, due at `due`.
+    pub fn sent(&mut self, due: Instant) {
+        self.sent += 1;
+        self.first_due.get_or_insert(due);
+    }
+
+    /// Records how a request that was due at `due` ended.
+    pub fn finish(&mut self, due: Instant, outcome: Outcome, attempts: u32) {
+        let now = Instant::now();
+        self.attempts += u64::from(attempts);
+        self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
+        match outcome {
+            Outcome::Ok => {
+                self.ok += 1;
+                let us = now.saturating_duration_since(due).as_micros() as u64;
+                self.latency_us.saturating_record(us.max(1));
+            }
+            Outcome::Rejected => self.rejected += 1,
+            Outcome::Timeout => self.timeouts += 1,
+            Outcome::Error(code) => {
+                *self.errors.entry(code_name(code).to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Requests that ended one way or another.
+    pub fn finished(&self) -> u64 {
+        self.ok + self.rejected + self.timeouts + self.errors.values().sum::<u64>()
+    }
+
+    /// Counts requests that never ended (the run was cut short) as CANCELLED,
+    /// so `sent = ok + rejected + timeouts + errors` always holds.
+    pub fn close(&mut self) {
+        let unfinished = self.sent.saturating_sub(self.finished());
+        if unfinished > 0 {
+            *self.errors.entry("CANCELLED".into()).or_default() += unfinished;
+        }
+    }
+
+    /// How long the generator was issuing requests.
+    pub fn issuing_window(&self) -> Duration {
+        match (self.first_due, self.issue_end) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// The gRPC name of a tonic code, e.g. `UNAVAILABLE`.
+pub fn code_name(code: Code) -> &'static str {
+    StatusCode(code as i32).name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_even_when_cut_short() {
+        let mut r = Recorder::default();
+        let t = Instant::now();
+        for _ in 0..5 {
+            r.sent(t);
+        }
+        r.finish(t, Outcome::Ok, 1);
+        r.finish(t, Outcome::from_code(Code::ResourceExhausted), 1);
+        r.finish(t, Outcome::from_code(Code::DeadlineExceeded), 2);
+        r.finish(t, Outcome::from_code(Code::Unavailable), 1);
+        r.close();
+        assert_eq!((r.ok, r.rejected, r.timeouts), (1, 1, 1));
+        assert_eq!(r.errors["UNAVAILABLE"], 1);
+        assert_eq!(r.errors["CANCELLED"], 1);
+        assert_eq!(r.finished(), r.sent);
+        assert_eq!(r.attempts, 5);
+    }
+}

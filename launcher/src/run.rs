@@ -1,0 +1,139 @@
+//! One run, start to finish: bind ports, start every replica, wait until all
+//! are healthy, drive the load, drain, collect figures, stop every process and
+//! write the run folder. The order matters and is kept in this one place.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+use topolab_model::Loaded;
+use topolab_services::ReplicaSpec;
+
+use crate::collect;
+use crate::health;
+use crate::load::{self, StopSignals};
+use crate::ports::Listeners;
+use crate::run_folder::RunFolder;
+use crate::summary::{self, Summary};
+use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
+
+/// How to run.
+pub struct RunOptions {
+    /// `--out`: the run folder; default `runs/<name>-<timestamp>`.
+    pub out: Option<PathBuf>,
+    /// The seed in force (drawn by the caller when the file has none).
+    pub seed: u64,
+    /// The program and arguments that start one replica (it reads its
+    /// configuration from stdin and its listener from fd 3).
+    pub replica_command: (PathBuf, Vec<String>),
+    /// Progress lines on stderr.
+    pub verbose: bool,
+}
+
+/// What a finished run leaves.
+pub struct RunResult {
+    pub summary: Summary,
+    pub folder: PathBuf,
+}
+
+/// Runs the topology. Errors are failures of the sandbox itself (a replica
+/// that would not start, a folder that cannot be written), never of requests.
+pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
+    let topology = &loaded.topology;
+    let folder = RunFolder::create(opts.out.as_deref(), &topology.name)?;
+    folder.write_topology(&loaded.yaml)?;
+    let say = |msg: String| {
+        if opts.verbose {
+            eprintln!("{msg}");
+        }
+    };
+
+    let listeners = Listeners::bind(topology)?;
+    let peers = listeners.addresses()?;
+    let (program, args) = opts.replica_command.clone();
+    let mut fleet = Fleet::new(program, args, &folder.logs())?;
+    for (service, socks) in &listeners.by_service {
+        for (index, listener) in socks.iter().enumerate() {
+            let spec = ReplicaSpec {
+                topology: topology.clone(),
+                service: service.clone(),
+                index: index as u32,
+                peers: peers.clone(),
+                seed: opts.seed,
+            };
+            let config = serde_json::to_vec(&spec)?;
+            let id = ReplicaId { service: service.clone(), index: index as u32 };
+            fleet.spawn(LaunchSpec { id, listener, config })?;
+        }
+    }
+    // The children hold their own copies; ours would keep dead ports accepting.
+    drop(listeners);
+
+    let n = topology.process_count();
+    let limit = Duration::from_secs(15) + Duration::from_millis(100) * n;
+    let healthy = health::wait_healthy(&mut fleet, limit).await?;
+    say(format!("{n} replica process(es) healthy after {:.0} ms", healthy.as_secs_f64() * 1e3));
+
+    let (stop_tx, stop) = watch::channel(false);
+    let (abort_tx, abort) = watch::channel(false);
+    let interrupts = tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
+        for tx in [&stop_tx, &abort_tx] {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
+                _ = term.recv() => {}
+            }
+            let _ = tx.send(true);
+            if std::ptr::eq(tx, &stop_tx) {
+                eprintln!("\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)");
+            }
+        }
+        anyhow::Ok(())
+    });
+
+    let begin = Instant::now();
+    let recorders = if topology.load.is_empty() {
+        say("no load in this topology: services are up until Ctrl-C".into());
+        for r in fleet.replicas() {
+            say(format!("  {}  {}", r.id, r.addr));
+        }
+        let mut stop = stop.clone();
+        let _ = stop.wait_for(|s| *s).await;
+        Default::default()
+    } else {
+        say(format!("sending load for up to {:.1} s", longest_load(loaded).as_secs_f64()));
+        let signals = StopSignals { stop: stop.clone(), abort };
+        load::run_all(topology, &peers, opts.seed, begin, signals).await?
+    };
+    let duration = begin.elapsed();
+    let interrupted = *stop.borrow();
+    interrupts.abort();
+
+    let dead = fleet.exited();
+    if let Some((id, status)) = dead.first() {
+        say(format!("warning: replica {id} died during the run ({status})"));
+    }
+    let figures = collect::collect(&peers).await;
+    fleet.stop(Duration::from_secs(2));
+    let figures = figures?;
+
+    let summary = summary::build(
+        topology,
+        opts.seed,
+        duration.as_secs_f64(),
+        interrupted,
+        healthy.as_secs_f64() * 1e3,
+        &recorders,
+        &figures,
+    );
+    folder.write_summary(&summary)?;
+    Ok(RunResult { summary, folder: folder.path })
+}
+
+/// The latest moment any generator stops issuing, from the start of load.
+fn longest_load(loaded: &Loaded) -> Duration {
+    let t = &loaded.topology;
+    t.load.iter().map(|g| g.start + g.duration).max().unwrap_or_default()
+}

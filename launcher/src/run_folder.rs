@@ -1,0 +1,73 @@
+//! The run folder: `runs/<name>-<YYYYMMDD-HHMMSS>/` unless `--out` names one,
+//! holding the topology as run, the summary, and each replica's stderr.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::summary::Summary;
+
+/// A run's output folder, created up front so logs can go there from the start.
+pub struct RunFolder {
+    pub path: PathBuf,
+}
+
+impl RunFolder {
+    /// Creates `out`, or `runs/<name>-<UTC timestamp>` (with a suffix if that
+    /// already exists, so two runs in one second never share a folder).
+    pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<Self> {
+        let path = match out {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let base = PathBuf::from("runs").join(format!("{name}-{}", timestamp()));
+                let mut path = base.clone();
+                let mut n = 1;
+                while path.exists() {
+                    n += 1;
+                    path = PathBuf::from(format!("{}-{n}", base.display()));
+                }
+                path
+            }
+        };
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(RunFolder { path })
+    }
+
+    /// Where replica stderr logs go.
+    pub fn logs(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+
+    /// Writes `topology.yaml`: the topology exactly as it ran.
+    pub fn write_topology(&self, yaml: &str) -> anyhow::Result<()> {
+        self.write("topology.yaml", yaml.as_bytes())
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
+        let mut json = serde_json::to_vec_pretty(summary)?;
+        json.push(b'\n');
+        self.write("summary.json", &json)
+    }
+
+    fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let p = self.path.join(file);
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    }
+}
+
+/// Local `YYYYMMDD-HHMMSS`, as people read the clock.
+fn timestamp() -> String {
+    chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_has_the_contract_shape() {
+        let t = super::timestamp();
+        assert_eq!(t.len(), 15);
+        assert_eq!(&t[8..9], "-");
+        assert!(t.starts_with("20"));
+    }
+}

@@ -1,0 +1,205 @@
+//! `summary.json`: the run's figures in the shape the contract names (times in
+//! milliseconds, rates per second), built from the generators' recorders and
+//! the replicas' merged figures.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use topolab_model::{Pattern, Topology};
+
+use crate::collect::{EndpointFigures, ServiceFigures};
+use crate::load::Recorder;
+
+/// The whole `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub topology: String,
+    pub seed: u64,
+    /// Wall time from the start of load to the end of the drain.
+    pub duration_s: f64,
+    /// True when the user stopped the run early (Ctrl-C).
+    pub interrupted: bool,
+    /// Replica processes started, and how long until all were healthy.
+    pub processes: u32,
+    pub healthy_after_ms: f64,
+    pub load: BTreeMap<String, LoadSummary>,
+    pub services: BTreeMap<String, ServiceSummary>,
+}
+
+/// One load generator's figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadSummary {
+    pub target: String,
+    pub sent: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Attempts including retries.
+    pub attempts: u64,
+    /// The rate the file asked for (open loop), or what the clients sent.
+    pub offered_rate: f64,
+    /// OK responses per second over the generator's active window.
+    pub throughput: f64,
+    /// Latency of OK requests, from when each was due.
+    pub latency_ms: Percentiles,
+}
+
+/// Latency figures in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From a histogram of microseconds; all zero when it is empty.
+    pub fn from_us(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        Percentiles {
+            mean: round3(h.mean() / 1000.0),
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// One service's figures, its replicas merged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub replicas: u32,
+    pub endpoints: BTreeMap<String, EndpointSummary>,
+    /// Calls this service made, by callee `service/Endpoint`.
+    pub calls: BTreeMap<String, CallSummary>,
+}
+
+/// One endpoint of a service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Requests dropped because their caller had already given up.
+    pub deadline_dropped: u64,
+    /// The deepest any replica's queue got.
+    pub max_queue: u64,
+    /// Requests that arrived at each replica, by index.
+    pub per_replica: Vec<u64>,
+    pub latency_ms: Percentiles,
+    pub queue_wait_ms: Percentiles,
+    pub work_ms: Percentiles,
+}
+
+/// Calls to one callee.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallSummary {
+    pub attempts: u64,
+    /// By gRPC code name, `OK` included.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// Assembles the summary.
+pub fn build(
+    topology: &Topology,
+    seed: u64,
+    duration_s: f64,
+    interrupted: bool,
+    healthy_after_ms: f64,
+    recorders: &BTreeMap<String, Recorder>,
+    services: &BTreeMap<String, ServiceFigures>,
+) -> Summary {
+    let load = topology
+        .load
+        .iter()
+        .filter_map(|g| {
+            let r = recorders.get(&g.name)?;
+            let window = r.issuing_window().as_secs_f64();
+            let active = match (r.first_due, r.last_done) {
+                (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
+                _ => 0.0,
+            };
+            let offered = match g.pattern {
+                Pattern::Open { rate, .. } if !interrupted => rate,
+                _ => per_second(r.sent, window),
+            };
+            Some((
+                g.name.clone(),
+                LoadSummary {
+                    target: g.target.to_string(),
+                    sent: r.sent,
+                    ok: r.ok,
+                    rejected: r.rejected,
+                    timeouts: r.timeouts,
+                    errors: r.errors.clone(),
+                    attempts: r.attempts,
+                    offered_rate: round3(offered),
+                    throughput: round3(per_second(r.ok, active.max(window))),
+                    latency_ms: Percentiles::from_us(&r.latency_us),
+                },
+            ))
+        })
+        .collect();
+    let services = services
+        .iter()
+        .map(|(name, f)| (name.clone(), service_summary(f)))
+        .collect();
+    Summary {
+        topology: topology.name.clone(),
+        seed,
+        duration_s: round3(duration_s),
+        interrupted,
+        processes: topology.process_count(),
+        healthy_after_ms: round3(healthy_after_ms),
+        load,
+        services,
+    }
+}
+
+fn service_summary(f: &ServiceFigures) -> ServiceSummary {
+    ServiceSummary {
+        replicas: f.replicas,
+        endpoints: f.endpoints.iter().map(|(n, e)| (n.clone(), endpoint_summary(e))).collect(),
+        calls: f
+            .callees
+            .iter()
+            .map(|(n, c)| {
+                (n.clone(), CallSummary { attempts: c.attempts, outcomes: c.outcomes.clone() })
+            })
+            .collect(),
+    }
+}
+
+fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
+    EndpointSummary {
+        requests: e.requests,
+        ok: e.ok,
+        rejected: e.rejected,
+        errors: e.errors.clone(),
+        deadline_dropped: e.deadline_dropped,
+        max_queue: e.max_queue,
+        per_replica: e.per_replica.clone(),
+        latency_ms: Percentiles::from_us(&e.latency_us),
+        queue_wait_ms: Percentiles::from_us(&e.queue_wait_us),
+        work_ms: Percentiles::from_us(&e.work_us),
+    }
+}
+
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { n as f64 / secs } else { 0.0 }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,23 @@
+//! One module per command; each returns the exit code the contract gives it.
+
+mod run;
+mod serve;
+mod validate;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Exit status for an invalid topology.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status for a failure of the sandbox itself.
+pub const EXIT_SANDBOX: u8 = 2;
+
+/// Runs the chosen command.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { files } => validate::validate(&files),
+        Command::Run(args) => run::run(args),
+        Command::Serve => serve::serve(),
+    }
+}

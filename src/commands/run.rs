@@ -1,0 +1,79 @@
+//! `topolab run FILE`: validate, run, print the summary and, last, the run
+//! folder. Exit 0 when the experiment ran (whatever its requests did), 1 for
+//! an invalid topology (nothing started), 2 when the sandbox itself failed.
+
+use std::process::ExitCode;
+
+use topolab_launcher::{RunOptions, table};
+use topolab_model::Loaded;
+
+use super::{EXIT_INVALID, EXIT_SANDBOX};
+use crate::cli::RunArgs;
+
+/// Runs one topology as the flags say.
+pub fn run(args: RunArgs) -> ExitCode {
+    let loaded = match load_with_flags(&args) {
+        Ok(l) => l,
+        Err(report) => {
+            eprint!("{report}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    // Cannot be None: load_with_flags always pins a seed.
+    let seed = loaded.topology.settings.seed.expect("seed pinned");
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find the topolab executable to start replicas: {e}");
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    };
+    let opts = RunOptions {
+        out: args.out.clone(),
+        seed,
+        replica_command: (program, vec!["__serve".into()]),
+        verbose: !args.quiet,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    };
+    match runtime.block_on(topolab_launcher::run(&loaded, opts)) {
+        Ok(result) => {
+            print!("{}", table::render(&result.summary));
+            println!("\n{}", result.folder.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: the sandbox failed: {e:#}");
+            ExitCode::from(EXIT_SANDBOX)
+        }
+    }
+}
+
+/// Loads the file with `--set`, then turns `--duration` and `--seed` into
+/// overrides too, so `topology.yaml` in the run folder is exactly what ran.
+/// Without a seed anywhere one is drawn and pinned, so every run can be repeated.
+fn load_with_flags(args: &RunArgs) -> Result<Loaded, topolab_model::Report> {
+    let first = topolab_model::load(&args.file, &args.sets)?;
+    let mut sets = args.sets.clone();
+    if let Some(d) = &args.duration {
+        for g in &first.topology.load {
+            sets.push(format!("load.{}.duration={d}", g.name));
+        }
+    }
+    let seed = args.seed.or(first.topology.settings.seed).unwrap_or_else(rand::random);
+    if args.seed.is_some() || first.topology.settings.seed.is_none() {
+        sets.push(format!("settings.seed={seed}"));
+    }
+    if sets.len() == args.sets.len() {
+        return Ok(first);
+    }
+    topolab_model::load(&args.file, &sets)
+}
