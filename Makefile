@@ -14,7 +14,8 @@ test:
 	cargo test --workspace
 
 bench:
-	cargo run --release --quiet -p topolab-bench
+	cargo build --release --workspace
+	cargo run --release --quiet -p topolab-bench -- $(BENCH)
 
 lint:
 	cargo fmt --all -- --check

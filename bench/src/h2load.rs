@@ -1,0 +1,77 @@
+//! Driving h2load (nghttp2's HTTP/2 load generator) at a unary gRPC method and
+//! reading its figures. h2load counts HTTP 200 as success even for gRPC
+//! errors, so the bench checks the method answers OK once with its own client
+//! elsewhere; here we only read rates and latencies.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use prost::Message;
+use topolab_proto::v1::CallRequest;
+
+/// What one h2load run measured.
+pub struct H2Figures {
+    pub rps: f64,
+    pub mean_us: f64,
+    pub failed: u64,
+}
+
+/// h2load on PATH, if installed.
+pub fn find() -> Option<PathBuf> {
+    let out = Command::new("h2load").arg("--version").output().ok()?;
+    out.status.success().then(|| PathBuf::from("h2load"))
+}
+
+/// `h2load -n N -c C -m M` against `topolab.v1.Replica/Call` at `addr`.
+pub fn run(h2load: &PathBuf, addr: &str, c: u32, m: u32, n: u32) -> anyhow::Result<H2Figures> {
+    let body = CallRequest { endpoint: "Echo".into(), ..Default::default() }.encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&body);
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), &framed)?;
+    let out = Command::new(h2load)
+        .args(["-n", &n.to_string(), "-c", &c.to_string(), "-m", &m.to_string(), "-t", "1"])
+        .arg("-d")
+        .arg(file.path())
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .arg(format!("http://{addr}/topolab.v1.Replica/Call"))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse(&text).ok_or_else(|| anyhow::anyhow!("could not read h2load's output:\n{text}"))
+}
+
+fn parse(text: &str) -> Option<H2Figures> {
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("finished in"))?
+        .split(',')
+        .nth(1)?
+        .trim()
+        .strip_suffix("req/s")?
+        .trim()
+        .parse()
+        .ok()?;
+    let latency = text.lines().find(|l| l.trim_start().starts_with("time for request:"))?;
+    let mean = latency.split_whitespace().nth(5)?;
+    let failed = text
+        .lines()
+        .find(|l| l.starts_with("requests:"))?
+        .split(',')
+        .find(|p| p.contains("failed"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(H2Figures { rps, mean_us: to_us(mean)?, failed })
+}
+
+fn to_us(v: &str) -> Option<f64> {
+    if let Some(x) = v.strip_suffix("us") {
+        x.parse().ok()
+    } else if let Some(x) = v.strip_suffix("ms") {
+        x.parse::<f64>().ok().map(|x| x * 1e3)
+    } else {
+        v.strip_suffix('s')?.parse::<f64>().ok().map(|x| x * 1e6)
+    }
+}

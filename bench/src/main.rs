@@ -1,0 +1,111 @@
+//! `make bench`: measures what topolab promises and prints each figure as a
+//! ratio against a reference measured in the same run. It asserts nothing;
+//! numbers that depend on the machine belong here, not in tests.
+//!
+//! 1. `work` accuracy: achieved mean against requested, for 1 ms, 10 ms, 100 ms.
+//! 2. One hop: a `work: 0ms` replica against a bare tonic echo server, driven
+//!    by h2load (one call at a time, and 16 connections × 32 streams).
+//! 3. Start-up: time until N replicas are all healthy, and each one's memory.
+
+mod echo;
+mod h2load;
+mod topolab;
+
+use std::time::Duration;
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("echo-server") {
+        return echo::serve_forever();
+    }
+    let only = std::env::args().nth(1);
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if want("work") {
+        work_accuracy()?;
+    }
+    if want("hop") {
+        one_hop()?;
+    }
+    if want("startup") {
+        startup()?;
+    }
+    Ok(())
+}
+
+/// Requested against achieved `work` mean, from the replicas' own histograms.
+fn work_accuracy() -> anyhow::Result<()> {
+    println!("\n== work accuracy: achieved mean / requested mean (constant work, 4 workers, 4 closed-loop clients)");
+    println!("{:>10}  {:>12}  {:>8}  {:>8}", "requested", "achieved", "ratio", "samples");
+    for (work, secs) in [("1ms", 4), ("10ms", 4), ("100ms", 6)] {
+        let yaml = format!(
+            "name: work-bench\nservices:\n  svc:\n    workers: 4\n    endpoints:\n      Work:\n        steps:\n          - work: {work}\nload:\n  c:\n    target: svc/Work\n    clients: 4\n    duration: {secs}s\n"
+        );
+        let s = topolab::run_once(&yaml)?;
+        let ep = &s["services"]["svc"]["endpoints"]["Work"];
+        let achieved = ep["work_ms"]["mean"].as_f64().unwrap_or(0.0);
+        let requested: f64 = work.trim_end_matches("ms").parse()?;
+        println!(
+            "{:>10}  {:>9.3} ms  {:>8.4}  {:>8}",
+            work,
+            achieved,
+            achieved / requested,
+            ep["ok"]
+        );
+    }
+    Ok(())
+}
+
+/// One hop through topolab against a bare tonic server, both under h2load.
+fn one_hop() -> anyhow::Result<()> {
+    let Some(h2load) = h2load::find() else {
+        println!("\n== one hop: skipped, h2load not found (apt-get install -y nghttp2-client)");
+        return Ok(());
+    };
+    let bare = echo::spawn()?;
+    let replica = topolab::Up::start(
+        "name: hop\nservices:\n  echo:\n    workers: 1000\n    queue: unbounded\n    endpoints:\n      Echo:\n        steps:\n          - work: 0ms\n",
+        1,
+    )?;
+    let addr = replica.addrs[0].clone();
+    std::thread::sleep(Duration::from_millis(300));
+    println!("\n== one hop (h2load, unary gRPC over loopback): topolab work: 0ms replica / bare tonic echo server");
+    println!("{:<22}  {:>14}  {:>14}  {:>8}", "load", "bare", "topolab", "ratio");
+    for (label, c, m, n) in [("-c1 -m1 (latency)", 1, 1, 20_000), ("-c16 -m32 (throughput)", 16, 32, 200_000)] {
+        let b = h2load::run(&h2load, &bare.addr, c, m, n)?;
+        let t = h2load::run(&h2load, &addr, c, m, n)?;
+        println!("{:<22}  {:>10.0} r/s  {:>10.0} r/s  {:>8.3}", label, b.rps, t.rps, t.rps / b.rps);
+        println!(
+            "{:<22}  {:>11.1} µs  {:>11.1} µs  {:>8.3}",
+            "   mean latency", b.mean_us, t.mean_us, t.mean_us / b.mean_us
+        );
+        if b.failed + t.failed > 0 {
+            println!("   (non-2xx or failed: bare {}, topolab {})", b.failed, t.failed);
+        }
+    }
+    drop(replica);
+    drop(bare);
+    Ok(())
+}
+
+/// Time until N replicas are all healthy, and their resident memory.
+fn startup() -> anyhow::Result<()> {
+    println!("\n== start-up: N replica processes until all healthy, and memory per replica");
+    println!("{:>5}  {:>14}  {:>14}  {:>16}  {:>16}", "N", "all healthy", "per replica", "RSS mean/replica", "RSS max/replica");
+    for n in [10, 50, 100] {
+        let yaml = format!(
+            "name: startup\nservices:\n  svc:\n    replicas: {n}\n    endpoints:\n      Get:\n        steps:\n          - work: 1ms\n"
+        );
+        let up = topolab::Up::start(&yaml, n)?;
+        let rss = up.replica_rss_kib();
+        let mean = rss.iter().sum::<u64>() as f64 / rss.len().max(1) as f64;
+        let max = rss.iter().copied().max().unwrap_or(0);
+        println!(
+            "{:>5}  {:>11.0} ms  {:>11.1} ms  {:>12.1} MiB  {:>12.1} MiB",
+            n,
+            up.healthy_ms,
+            up.healthy_ms / n as f64,
+            mean / 1024.0,
+            max as f64 / 1024.0
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Running the real `topolab` binary (the release build beside this one): a
+//! whole run to its summary, or `run` of a topology without load, which keeps
+//! its replicas up and prints their addresses until interrupted.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+fn binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().ok_or_else(|| anyhow::anyhow!("no parent dir"))?;
+    let bin = dir.join("topolab");
+    anyhow::ensure!(bin.exists(), "{} not built: run `cargo build --release` first", bin.display());
+    Ok(bin)
+}
+
+/// Runs `yaml` to completion and returns its summary.json.
+pub fn run_once(yaml: &str) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("t.yaml");
+    std::fs::write(&file, yaml)?;
+    let out = dir.path().join("run");
+    let status = Command::new(binary()?)
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "topolab run failed: {status}");
+    Ok(serde_json::from_str(&std::fs::read_to_string(out.join("summary.json"))?)?)
+}
+
+/// A topology without load, kept up; stopped with SIGINT on drop.
+pub struct Up {
+    pub addrs: Vec<String>,
+    pub healthy_ms: f64,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Up {
+    /// Starts `yaml` (no `load:`) and waits for its `n` replica addresses.
+    pub fn start(yaml: &str, n: usize) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("t.yaml");
+        std::fs::write(&file, yaml)?;
+        let mut child = Command::new(binary()?)
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path().join("run"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let mut healthy_ms = 0.0;
+        let mut addrs = Vec::new();
+        while addrs.len() < n {
+            let line = lines.next().ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
+            if let Some(rest) = line.split("healthy after ").nth(1) {
+                healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
+            } else if line.starts_with("  ") && line.contains('#') {
+                addrs.push(line.split_whitespace().last().unwrap_or_default().to_string());
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Up { addrs, healthy_ms, child, _dir: dir })
+    }
+
+    /// Resident memory of each replica process (children of the launcher), KiB.
+    pub fn replica_rss_kib(&self) -> Vec<u64> {
+        let parent = self.child.id().to_string();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
+            let field = |k: &str| {
+                status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1))
+            };
+            if field("PPid:") == Some(parent.as_str()) {
+                if let Some(kib) = field("VmRSS:").and_then(|v| v.parse().ok()) {
+                    out.push(kib);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+    }
+}
