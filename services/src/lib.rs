@@ -1,15 +1,25 @@
 //! One replica of a service: a real OS process serving gRPC on loopback, with a
 //! bounded queue in front of a pool of workers, endpoints whose steps work and
 //! call other services (the replica turns client), and counters for the launcher.
+//!
+//! Layout: [`process`] wraps [`server::serve`] (gRPC services) around a
+//! [`replica::Replica`] (shared state, one request's life), which admits
+//! requests through [`admission`], runs steps with [`executor`], calls others
+//! through [`client`], times `work` with [`timer`], and counts in [`stats`].
 
+pub mod admission;
+pub mod client;
+pub mod deadline;
+pub mod executor;
+pub mod process;
+pub mod replica;
+pub mod server;
+pub mod shutdown;
 pub mod spec;
+pub mod stats;
+pub mod timer;
 
+pub use process::run_process;
+pub use server::{ServeError, serve};
+pub use shutdown::Shutdown;
 pub use spec::ReplicaSpec;
-
-/// Runs this process as the replica `spec` describes, serving on the already
-/// bound `listener` (inherited from the launcher, so ports never race), until
-/// the launcher asks it to stop or it receives SIGTERM/SIGINT.
-pub fn run_process(spec: ReplicaSpec, listener: std::net::TcpListener) -> anyhow::Result<()> {
-    let _ = (spec, listener);
-    todo!("service process")
-}

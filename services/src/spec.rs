@@ -27,7 +27,9 @@ impl ReplicaSpec {
     /// This replica's service.
     pub fn service(&self) -> &Service {
         // Cannot fail: the launcher only builds specs for services it found.
-        self.topology.service(&self.service).expect("spec names a service of its topology")
+        self.topology
+            .service(&self.service)
+            .expect("spec names a service of its topology")
     }
 
     /// `service#index`, the name users see in traces and telemetry.

@@ -1,0 +1,350 @@
+//! The bounded queue in front of a replica's worker pool: `workers` requests
+//! run at once, up to `queue` wait, and past that a request is turned away at
+//! once. A freed worker goes to the oldest (`fifo`) or newest (`lifo`) waiter.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+use topolab_model::Discipline;
+
+/// Why a request was not let in: the waiting room was full.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue full ({depth}/{capacity})")]
+pub struct QueueFull {
+    /// Requests waiting when this one arrived.
+    pub depth: usize,
+    /// The service's `queue` setting.
+    pub capacity: u32,
+}
+
+/// The worker pool and its waiting room; cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    workers: u32,
+    capacity: Option<u32>,
+    discipline: Discipline,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    busy: u32,
+    next_id: u64,
+    /// Waiters in arrival order; each is handed its worker through its sender.
+    waiters: VecDeque<(u64, oneshot::Sender<()>)>,
+    max_depth: usize,
+}
+
+impl Admission {
+    /// A pool of `workers` with a waiting room of `capacity` (`None`: unbounded).
+    pub fn new(workers: u32, capacity: Option<u32>, discipline: Discipline) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                workers: workers.max(1),
+                capacity,
+                discipline,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// Asks for a worker for a newly arrived request: a free worker, a place in
+    /// the queue, or [`QueueFull`] at once. The decision is taken here, not when
+    /// the returned future is first polled, so rejection never waits.
+    pub fn enter(&self) -> Result<Acquire, QueueFull> {
+        self.enqueue(true)
+    }
+
+    /// Asks for a worker for a request already being served (the `async`
+    /// model's later `work` steps). It waits in the same queue but is never
+    /// refused: the queue bound is an admission limit on new arrivals.
+    pub fn reenter(&self) -> Acquire {
+        // Cannot fail: the bound is not checked for re-entries.
+        self.enqueue(false).expect("re-entry is never refused")
+    }
+
+    fn enqueue(&self, bounded: bool) -> Result<Acquire, QueueFull> {
+        let mut st = self.lock();
+        if st.busy < self.inner.workers && st.waiters.is_empty() {
+            st.busy += 1;
+            return Ok(Acquire::ready(self.permit()));
+        }
+        let depth = st.waiters.len();
+        if let (true, Some(cap)) = (bounded, self.inner.capacity)
+            && depth >= cap as usize
+        {
+            return Err(QueueFull {
+                depth,
+                capacity: cap,
+            });
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.waiters.push_back((id, tx));
+        st.max_depth = st.max_depth.max(depth + 1);
+        Ok(Acquire {
+            admission: self.clone(),
+            waiting: Some((id, rx)),
+            ready: None,
+            depth_at_entry: depth + 1,
+        })
+    }
+
+    /// Requests waiting for a worker now.
+    pub fn depth(&self) -> usize {
+        self.lock().waiters.len()
+    }
+
+    /// Workers busy now.
+    pub fn in_flight(&self) -> u32 {
+        self.lock().busy
+    }
+
+    /// The deepest the queue has been since start.
+    pub fn max_depth(&self) -> usize {
+        self.lock().max_depth
+    }
+
+    fn permit(&self) -> Permit {
+        Permit {
+            admission: Some(self.clone()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves plain counters behind; keep going.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A worker was freed: hand it to the next waiter, or mark it idle.
+    fn release(&self) {
+        let mut st = self.lock();
+        loop {
+            let next = match self.inner.discipline {
+                Discipline::Fifo => st.waiters.pop_front(),
+                Discipline::Lifo => st.waiters.pop_back(),
+            };
+            match next {
+                // The worker stays busy: it changes hands without going idle.
+                Some((_, tx)) => {
+                    if tx.send(()).is_ok() {
+                        return;
+                    }
+                }
+                None => {
+                    st.busy = st.busy.saturating_sub(1);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A held worker; dropping it frees the worker for the next waiter.
+#[derive(Debug)]
+#[must_use = "dropping the permit frees the worker at once"]
+pub struct Permit {
+    admission: Option<Admission>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(a) = self.admission.take() {
+            a.release();
+        }
+    }
+}
+
+/// Waiting for a worker. Dropping it before it resolves leaves the queue (the
+/// caller went away), and a worker handed to it meanwhile is passed on.
+#[derive(Debug)]
+pub struct Acquire {
+    admission: Admission,
+    waiting: Option<(u64, oneshot::Receiver<()>)>,
+    ready: Option<Permit>,
+    depth_at_entry: usize,
+}
+
+impl Acquire {
+    fn ready(permit: Permit) -> Self {
+        let admission = permit
+            .admission
+            .clone()
+            .expect("fresh permit holds its pool");
+        Self {
+            admission,
+            waiting: None,
+            ready: Some(permit),
+            depth_at_entry: 0,
+        }
+    }
+
+    /// Queue depth just after this request joined it (0: it never waited).
+    pub fn depth_at_entry(&self) -> usize {
+        self.depth_at_entry
+    }
+}
+
+impl Future for Acquire {
+    type Output = Permit;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Permit> {
+        if let Some(p) = self.ready.take() {
+            return Poll::Ready(p);
+        }
+        let Some((_, rx)) = self.waiting.as_mut() else {
+            panic!("Acquire polled after completion");
+        };
+        match Pin::new(rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            // Err cannot happen: a waiter's sender is only dropped after a send
+            // or while the Acquire removes it; both ways it still gets a worker.
+            Poll::Ready(_) => {
+                self.waiting = None;
+                Poll::Ready(self.admission.permit())
+            }
+        }
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        let Some((id, mut rx)) = self.waiting.take() else {
+            return;
+        };
+        let removed = {
+            let mut st = self.admission.lock();
+            let before = st.waiters.len();
+            st.waiters.retain(|(w, _)| *w != id);
+            st.waiters.len() != before
+        };
+        // Not in the queue any more: a worker was handed over; pass it on.
+        if !removed && rx.try_recv().is_ok() {
+            self.admission.release();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn pool(workers: u32, queue: Option<u32>, d: Discipline) -> Admission {
+        Admission::new(workers, queue, d)
+    }
+
+    #[test]
+    fn free_worker_is_taken_at_once() {
+        let a = pool(2, Some(0), Discipline::Fifo);
+        let p1 = a.enter().unwrap().now_or_never().unwrap();
+        let _p2 = a.enter().unwrap().now_or_never().unwrap();
+        assert_eq!(a.in_flight(), 2);
+        assert_eq!(
+            a.enter().unwrap_err(),
+            QueueFull {
+                depth: 0,
+                capacity: 0
+            }
+        );
+        drop(p1);
+        assert_eq!(a.in_flight(), 1);
+    }
+
+    #[test]
+    fn rejects_past_capacity_and_queue_never_exceeds_it() {
+        let a = pool(1, Some(3), Discipline::Fifo);
+        let _held = a.enter().unwrap().now_or_never().unwrap();
+        let mut waiting = Vec::new();
+        let mut rejected = 0;
+        for _ in 0..10 {
+            match a.enter() {
+                Ok(w) => waiting.push(w),
+                Err(e) => {
+                    assert_eq!(e.capacity, 3);
+                    rejected += 1;
+                }
+            }
+            assert!(a.depth() <= 3);
+        }
+        assert_eq!(waiting.len(), 3);
+        assert_eq!(rejected, 7);
+        assert_eq!(a.max_depth(), 3);
+    }
+
+    #[test]
+    fn reentry_is_never_refused() {
+        let a = pool(1, Some(0), Discipline::Fifo);
+        let _held = a.enter().unwrap().now_or_never().unwrap();
+        let _w = a.reenter();
+        assert_eq!(a.depth(), 1);
+    }
+
+    /// Which of the waiters got the freed worker.
+    fn served_order(d: Discipline) -> Vec<usize> {
+        let a = pool(1, None, d);
+        let held = a.enter().unwrap().now_or_never().unwrap();
+        let mut waiters: Vec<Option<Acquire>> = (0..3).map(|_| Some(a.enter().unwrap())).collect();
+        drop(held);
+        let mut order = Vec::new();
+        while order.len() < 3 {
+            let i = (0..3)
+                .find(|&i| {
+                    waiters[i]
+                        .as_mut()
+                        .is_some_and(|w| w.now_or_never().is_some())
+                })
+                .expect("a waiter got the worker");
+            // `now_or_never` consumed the permit: the worker is free again.
+            waiters[i] = None;
+            order.push(i);
+        }
+        order
+    }
+
+    #[test]
+    fn fifo_serves_oldest_and_lifo_newest() {
+        assert_eq!(served_order(Discipline::Fifo), vec![0, 1, 2]);
+        assert_eq!(served_order(Discipline::Lifo), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn cancelled_waiter_leaves_the_queue() {
+        let a = pool(1, Some(2), Discipline::Fifo);
+        let held = a.enter().unwrap().now_or_never().unwrap();
+        let w1 = a.enter().unwrap();
+        let mut w2 = a.enter().unwrap();
+        assert!(a.enter().is_err());
+        drop(w1);
+        assert_eq!(a.depth(), 1);
+        // Room again for one more.
+        let _w3 = a.enter().unwrap();
+        drop(held);
+        assert!((&mut w2).now_or_never().is_some());
+    }
+
+    #[test]
+    fn worker_handed_to_a_vanished_waiter_is_passed_on() {
+        let a = pool(1, None, Discipline::Fifo);
+        let held = a.enter().unwrap().now_or_never().unwrap();
+        let w1 = a.enter().unwrap();
+        let mut w2 = a.enter().unwrap();
+        drop(held); // handed to w1, which never polls it
+        drop(w1); // so it goes to w2
+        assert_eq!(a.in_flight(), 1);
+        let p2 = (&mut w2).now_or_never().unwrap();
+        drop(p2);
+        assert_eq!(a.in_flight(), 0);
+        assert_eq!(a.depth(), 0);
+    }
+}

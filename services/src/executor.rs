@@ -1,0 +1,189 @@
+//! Runs an endpoint's steps for one request: `work` holds a worker for a
+//! sampled, precisely timed duration; `call` turns the replica into a client
+//! (probability, repetitions, per-attempt timeout cut to the caller's deadline,
+//! retries with backoff); `parallel` runs branches at once. The serving model
+//! decides when a worker is held (see [`Hold`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, join_all};
+use tokio::time::Instant;
+use tonic::{Code, Status};
+use topolab_model::{Call, OnError, Step};
+
+use crate::admission::Permit;
+use crate::client::Attempt;
+use crate::deadline;
+use crate::replica::Replica;
+use crate::timer;
+
+/// One request being served: what its steps need to know, and where they add
+/// up the time spent waiting for workers and working.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub replica: &'a Replica,
+    /// The caller's deadline, if it gave one.
+    pub deadline: Option<Instant>,
+    /// Session key, passed on to every call.
+    pub session: &'a str,
+    queue_wait_ns: AtomicU64,
+    work_ns: AtomicU64,
+}
+
+impl<'a> Ctx<'a> {
+    /// A request with nothing spent yet.
+    pub fn new(replica: &'a Replica, deadline: Option<Instant>, session: &'a str) -> Self {
+        Self {
+            replica,
+            deadline,
+            session,
+            queue_wait_ns: AtomicU64::new(0),
+            work_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds a wait for a worker (branches of `parallel` add concurrently).
+    pub fn add_queue_wait(&self, d: Duration) {
+        self.queue_wait_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Time spent waiting for workers so far.
+    pub fn queue_wait(&self) -> Duration {
+        Duration::from_nanos(self.queue_wait_ns.load(Ordering::Relaxed))
+    }
+
+    /// Time spent in `work` steps so far.
+    pub fn work(&self) -> Duration {
+        Duration::from_nanos(self.work_ns.load(Ordering::Relaxed))
+    }
+}
+
+/// Whether (and how) the running steps hold a worker.
+#[derive(Debug)]
+pub enum Hold {
+    /// `blocking`: the request holds its worker from start to response,
+    /// downstream calls included; the permit lives outside the steps.
+    Whole,
+    /// `async`, during `work`: this worker is held until the next step that is
+    /// not `work` (consecutive `work` steps keep it).
+    Held(Permit),
+    /// `async`, between `work` steps: no worker; the next `work` queues for one.
+    Free,
+}
+
+impl Hold {
+    /// Lets go of a worker held only for `work` (async), before waiting on others.
+    fn release(&mut self) {
+        if let Hold::Held(_) = self {
+            *self = Hold::Free;
+        }
+    }
+
+    /// The hold a branch of `parallel` starts with.
+    fn for_branch(&self) -> Hold {
+        match self {
+            Hold::Whole => Hold::Whole,
+            Hold::Held(_) | Hold::Free => Hold::Free,
+        }
+    }
+}
+
+/// Runs `steps` in order; the first failing `call` with `on_error: fail`
+/// fails them with the callee's status.
+pub fn run<'a>(
+    ctx: &'a Ctx<'a>,
+    steps: &'a [Step],
+    mut hold: Hold,
+) -> BoxFuture<'a, Result<(), Status>> {
+    async move {
+        for step in steps {
+            match step {
+                Step::Work(dist) => {
+                    let d = ctx.replica.sample(dist);
+                    if let Hold::Free = hold {
+                        let t = Instant::now();
+                        let permit = ctx.replica.admission().reenter().await;
+                        ctx.add_queue_wait(t.elapsed());
+                        hold = Hold::Held(permit);
+                    }
+                    let t = Instant::now();
+                    timer::sleep(d).await;
+                    ctx.work_ns
+                        .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+                Step::Call(call) => {
+                    hold.release();
+                    run_call(ctx, call).await?;
+                }
+                Step::Parallel(branches) => {
+                    hold.release();
+                    let results =
+                        join_all(branches.iter().map(|b| run(ctx, b, hold.for_branch()))).await;
+                    results.into_iter().collect::<Result<Vec<()>, Status>>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .boxed()
+}
+
+/// One `call` step: maybe skipped, repeated `times`, each with retries.
+async fn run_call(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
+    if !ctx.replica.chance(call.probability) {
+        return Ok(());
+    }
+    for _ in 0..call.times {
+        if let Err(status) = call_with_retries(ctx, call).await
+            && call.on_error == OnError::Fail
+        {
+            return Err(status);
+        }
+    }
+    Ok(())
+}
+
+async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
+    let mut retries_left = call.retries;
+    loop {
+        let timeout = match deadline::remaining(ctx.deadline) {
+            Some(left) => left.min(call.timeout),
+            None => call.timeout,
+        };
+        if timeout.is_zero() {
+            return Err(Status::deadline_exceeded(format!(
+                "{} had no time left to call {}/{}",
+                ctx.replica.name(),
+                call.service,
+                call.endpoint
+            )));
+        }
+        let attempt = Attempt {
+            service: &call.service,
+            endpoint: &call.endpoint,
+            request: call.request,
+            session: ctx.session,
+            timeout,
+        };
+        match ctx.replica.clients().call(attempt).await {
+            Ok(_) => return Ok(()),
+            Err(s) if retries_left > 0 && retryable(s.code()) => {
+                retries_left -= 1;
+                if let Some(backoff) = &call.backoff {
+                    timer::sleep(ctx.replica.sample(backoff)).await;
+                }
+            }
+            Err(s) => return Err(s),
+        }
+    }
+}
+
+/// The codes worth another attempt: the callee may do better next time.
+fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted
+    )
+}

@@ -1,0 +1,91 @@
+//! The replica as an OS process: logging to stderr, a two-thread tokio
+//! runtime, and the three ways a replica is told to stop (the launcher's
+//! `Control/Shutdown`, SIGTERM/SIGINT, and its parent vanishing), all feeding
+//! the one [`Shutdown`] signal.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::server::serve;
+use crate::shutdown::Shutdown;
+use crate::spec::ReplicaSpec;
+
+/// Environment variable with the log filter (tracing syntax); default `warn`.
+pub const LOG_ENV: &str = "TOPOLAB_LOG";
+
+/// How often the replica checks that its launcher is still alive.
+const PARENT_CHECK: Duration = Duration::from_millis(500);
+
+/// Runs this process as the replica `spec` describes, serving on the already
+/// bound `listener` (inherited from the launcher, so ports never race), until
+/// the launcher asks it to stop or it receives SIGTERM/SIGINT.
+pub fn run_process(spec: ReplicaSpec, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    init_logging();
+    let name = spec.replica_name();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("topolab-replica")
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    let result = rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .context("making the listener non-blocking")?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).context("adopting the listener")?;
+        let shutdown = Shutdown::new();
+        tokio::spawn(stop_on_signals(shutdown.clone()));
+        tokio::spawn(stop_when_orphaned(shutdown.clone()));
+        serve(spec, listener, shutdown)
+            .await
+            .with_context(|| format!("replica {name}"))
+    });
+    // Tasks still running (callers' retries, the signal watchers) are not waited for.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Already set (a second replica in one test process): keep the first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn stop_on_signals(shutdown: Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for SIGTERM/SIGINT; relying on Control/Shutdown");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.trigger();
+}
+
+/// A safety net for a launcher killed without PR_SET_PDEATHSIG taking effect:
+/// once re-parented (to init or a subreaper), stop.
+async fn stop_when_orphaned(shutdown: Shutdown) {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let parent = unsafe { libc::getppid() };
+    loop {
+        tokio::time::sleep(PARENT_CHECK).await;
+        // SAFETY: as above.
+        let now = unsafe { libc::getppid() };
+        if now != parent || now == 1 {
+            tracing::warn!(parent, now, "launcher is gone: shutting down");
+            shutdown.trigger();
+            return;
+        }
+    }
+}

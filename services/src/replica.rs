@@ -1,0 +1,284 @@
+//! One replica's shared state (its queue and workers, clients, figures and
+//! random stream) and the life of one request through it: arrive, be admitted
+//! or rejected, wait, be dropped if the caller gave up, fail by injection or
+//! run the steps, and be counted exactly once however it ends.
+
+use std::sync::Mutex;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+use tonic::{Code, Status};
+use topolab_model::{Dist, Endpoint, ServeModel, Service};
+use topolab_proto::v1 as pb;
+
+use crate::admission::Admission;
+use crate::client::{ClientError, Clients};
+use crate::executor::{self, Ctx, Hold};
+use crate::spec::ReplicaSpec;
+use crate::stats::{EndpointId, Outcome, Stats, Timings};
+
+/// Everything requests to this replica share.
+#[derive(Debug)]
+pub struct Replica {
+    name: String,
+    index: u32,
+    service: Service,
+    admission: Admission,
+    clients: Clients,
+    stats: Stats,
+    rng: Mutex<StdRng>,
+}
+
+impl Replica {
+    /// The replica `spec` describes, with lazy channels to its callees.
+    pub fn new(spec: &ReplicaSpec) -> Result<Self, ClientError> {
+        let service = spec.service().clone();
+        let seed = replica_seed(spec.seed, &spec.service, spec.index);
+        Ok(Self {
+            name: spec.replica_name(),
+            index: spec.index,
+            admission: Admission::new(service.workers, service.queue, service.discipline),
+            clients: Clients::new(
+                &spec.topology,
+                &spec.service,
+                &spec.peers,
+                seed ^ 0x5EED_C11E,
+            )?,
+            stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            service,
+        })
+    }
+
+    /// `service#index`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The worker pool and its queue.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// This replica acting as a client.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// Draws a duration from this replica's own seeded stream.
+    pub fn sample(&self, d: &Dist) -> std::time::Duration {
+        d.sample(&mut *self.rng())
+    }
+
+    /// True with probability `p` (0..=1), from this replica's stream.
+    pub fn chance(&self, p: f64) -> bool {
+        p >= 1.0 || (p > 0.0 && self.rng().random_bool(p))
+    }
+
+    fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The figures `Control/Stats` returns.
+    pub fn stats_reply(&self) -> pb::StatsReply {
+        pb::StatsReply {
+            service: self.service.name.clone(),
+            replica: self.index,
+            endpoints: self.stats.to_proto(true),
+            callees: self.clients.to_proto(),
+            queue: self.admission.depth() as u64,
+            in_flight: u64::from(self.admission.in_flight()),
+        }
+    }
+
+    /// Serves one request on `endpoint`, from arrival to response.
+    ///
+    /// Order of decisions: unknown endpoint (NOT_FOUND, not counted); queue
+    /// full (RESOURCE_EXHAUSTED at once); wait for a worker; deadline already
+    /// passed (DEADLINE_EXCEEDED, "deadline dropped", no work done); injected
+    /// error (decided once the request is being served, so it takes a worker
+    /// but runs no steps); otherwise the steps.
+    pub async fn handle(
+        &self,
+        endpoint: &str,
+        session: &str,
+        deadline: Option<Instant>,
+        arrival: Instant,
+    ) -> Result<pb::CallReply, Status> {
+        let Some((id, ep)) = self
+            .service
+            .endpoints
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.name == endpoint)
+        else {
+            let known: Vec<&str> = self
+                .service
+                .endpoints
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            return Err(Status::not_found(format!(
+                "{} has no endpoint {endpoint:?}; it has: {}",
+                self.name,
+                known.join(", ")
+            )));
+        };
+        self.stats.arrived(id);
+        let mut rec = Record {
+            replica: self,
+            id,
+            arrival,
+            deadline,
+            queued: true,
+            done: false,
+            wait: None,
+        };
+
+        let acquire = match self.admission.enter() {
+            Ok(a) => a,
+            Err(full) => {
+                rec.finish(Outcome::Rejected, Timings::default());
+                return Err(Status::resource_exhausted(format!("{} {full}", self.name)));
+            }
+        };
+        if acquire.depth_at_entry() > 0 {
+            self.stats.queued(id, acquire.depth_at_entry());
+        }
+        let permit = acquire.await;
+        let queue_wait = arrival.elapsed();
+        rec.queued = false;
+        rec.wait = Some(queue_wait);
+
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            rec.finish(
+                Outcome::DeadlineDropped,
+                rec.timings(queue_wait, Default::default()),
+            );
+            return Err(Status::deadline_exceeded(format!(
+                "{}: the caller's deadline passed while the request waited in the queue",
+                self.name
+            )));
+        }
+        if let Some(inj) = &ep.errors
+            && self.chance(inj.rate)
+        {
+            let code = Code::from_i32(inj.status.0);
+            rec.finish(
+                Outcome::Error(code),
+                rec.timings(queue_wait, Default::default()),
+            );
+            return Err(Status::new(
+                code,
+                format!("{}: injected {}", self.name, inj.status),
+            ));
+        }
+
+        let ctx = Ctx::new(self, deadline, session);
+        let result = match self.service.model {
+            ServeModel::Blocking => {
+                let r = executor::run(&ctx, &ep.steps, Hold::Whole).await;
+                drop(permit);
+                r
+            }
+            ServeModel::Async => executor::run(&ctx, &ep.steps, Hold::Held(permit)).await,
+        };
+        let t = rec.timings(queue_wait + ctx.queue_wait(), ctx.work());
+        match result {
+            Ok(()) => {
+                rec.finish(Outcome::Ok, t);
+                Ok(reply(ep, &self.name))
+            }
+            Err(status) => {
+                rec.finish(Outcome::Error(status.code()), t);
+                Err(status)
+            }
+        }
+    }
+}
+
+fn reply(ep: &Endpoint, replica: &str) -> pb::CallReply {
+    pb::CallReply {
+        payload: vec![0; ep.response as usize],
+        replica: replica.to_string(),
+    }
+}
+
+/// Counts a request exactly once: explicitly when it ends, or on drop when
+/// the caller went away (tonic drops the handler when the caller's
+/// `grpc-timeout` expires or the stream is reset).
+struct Record<'a> {
+    replica: &'a Replica,
+    id: EndpointId,
+    arrival: Instant,
+    deadline: Option<Instant>,
+    /// Still waiting for a worker.
+    queued: bool,
+    done: bool,
+    wait: Option<std::time::Duration>,
+}
+
+impl Record<'_> {
+    fn timings(&self, queue_wait: std::time::Duration, work: std::time::Duration) -> Timings {
+        Timings {
+            latency: self.arrival.elapsed(),
+            queue_wait,
+            work,
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome, t: Timings) {
+        self.done = true;
+        self.replica.stats.finished(self.id, outcome, t);
+    }
+}
+
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
+        let outcome = match (self.queued, expired) {
+            // Left the queue because the caller gave up: no work was done for it.
+            (true, true) => Outcome::DeadlineDropped,
+            (false, true) => Outcome::Error(Code::DeadlineExceeded),
+            (_, false) => Outcome::Error(Code::Cancelled),
+        };
+        let wait = self.wait.unwrap_or_else(|| self.arrival.elapsed());
+        // Work done before the drop is unknown here; it is not recorded.
+        self.finish(outcome, self.timings(wait, Default::default()));
+    }
+}
+
+/// A per-replica seed: the run's seed mixed with the service name and index,
+/// so replicas draw different but repeatable streams.
+fn replica_seed(seed: u64, service: &str, index: u32) -> u64 {
+    // FNV-1a over the name: stable across Rust versions, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in service.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    splitmix64(seed ^ splitmix64(h ^ u64::from(index)))
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_seeds_differ_and_repeat() {
+        assert_eq!(replica_seed(42, "db", 0), replica_seed(42, "db", 0));
+        assert_ne!(replica_seed(42, "db", 0), replica_seed(42, "db", 1));
+        assert_ne!(replica_seed(42, "db", 0), replica_seed(42, "api", 0));
+        assert_ne!(replica_seed(42, "db", 0), replica_seed(43, "db", 0));
+    }
+}

@@ -1,0 +1,152 @@
+//! The gRPC face of a replica: `topolab.v1.Replica` (the data plane),
+//! `topolab.v1.Control` (the launcher's side door), the standard health
+//! service and server reflection (so `grpcurl -plaintext ADDR list` works),
+//! and [`serve`], which runs them until the process's shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+use tonic_health::ServingStatus;
+use topolab_proto::v1 as pb;
+use topolab_proto::v1::control_server::{Control, ControlServer};
+use topolab_proto::v1::replica_server::{Replica as ReplicaRpc, ReplicaServer};
+
+use crate::client::ClientError;
+use crate::deadline;
+use crate::replica::Replica;
+use crate::shutdown::Shutdown;
+use crate::spec::ReplicaSpec;
+
+/// How long requests still in flight at shutdown may take to finish before
+/// the server stops anyway (their callers will see the connection close).
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// Why a replica could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{replica} does not exist in topology {topology:?}")]
+    UnknownService { replica: String, topology: String },
+    #[error(transparent)]
+    Clients(#[from] ClientError),
+    #[error("building server reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("serving gRPC: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the replica `spec` describes on `listener` until `shutdown` is
+/// triggered (by the caller, or by a `Control/Shutdown` call), then stops
+/// accepting and lets in-flight requests finish for up to [`GRACE`].
+///
+/// This is the whole replica without the process around it: tests and an
+/// in-process launcher can run many replicas in one runtime.
+pub async fn serve(
+    spec: ReplicaSpec,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    if spec.topology.service(&spec.service).is_none() {
+        return Err(ServeError::UnknownService {
+            replica: spec.replica_name(),
+            topology: spec.topology.name.clone(),
+        });
+    }
+    let replica = Arc::new(Replica::new(&spec)?);
+
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(topolab_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let replica_svc = ReplicaServer::new(ReplicaService {
+        replica: replica.clone(),
+    });
+    health.set_serving::<ReplicaServer<ReplicaService>>().await;
+    health.set_service_status("", ServingStatus::Serving).await;
+    {
+        let (health, shutdown) = (health.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            health
+                .set_not_serving::<ReplicaServer<ReplicaService>>()
+                .await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+        });
+    }
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let stop = shutdown.clone();
+    let server = Server::builder()
+        .add_service(replica_svc)
+        .add_service(ControlServer::new(ControlService {
+            replica,
+            shutdown: shutdown.clone(),
+        }))
+        .add_service(health_svc)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(incoming, async move { stop.wait().await });
+    tokio::select! {
+        r = server => r?,
+        () = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
+            tracing::warn!(replica = %spec.replica_name(), "requests still in flight after {GRACE:?}; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+/// `topolab.v1.Replica`: every call is one request to one endpoint.
+#[derive(Debug, Clone)]
+pub struct ReplicaService {
+    replica: Arc<Replica>,
+}
+
+#[tonic::async_trait]
+impl ReplicaRpc for ReplicaService {
+    async fn call(&self, req: Request<pb::CallRequest>) -> Result<Response<pb::CallReply>, Status> {
+        let arrival = Instant::now();
+        let deadline = deadline::from_metadata(req.metadata(), arrival);
+        let msg = req.into_inner();
+        self.replica
+            .handle(&msg.endpoint, &msg.session, deadline, arrival)
+            .await
+            .map(Response::new)
+    }
+}
+
+/// `topolab.v1.Control`: figures for the launcher, and a clean stop.
+#[derive(Debug, Clone)]
+struct ControlService {
+    replica: Arc<Replica>,
+    shutdown: Shutdown,
+}
+
+#[tonic::async_trait]
+impl Control for ControlService {
+    async fn stats(
+        &self,
+        _: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsReply>, Status> {
+        Ok(Response::new(self.replica.stats_reply()))
+    }
+
+    async fn shutdown(
+        &self,
+        _: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownReply>, Status> {
+        tracing::info!(replica = %self.replica.name(), "shutdown requested");
+        // Graceful: this answer is in flight, so it is still sent.
+        self.shutdown.trigger();
+        Ok(Response::new(pb::ShutdownReply {}))
+    }
+}
