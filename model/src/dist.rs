@@ -36,7 +36,9 @@ impl Dist {
                     return Duration::ZERO;
                 }
                 // Cannot fail: lambda = 1/mean is positive and finite here.
-                Exp::new(1.0 / mean.as_secs_f64()).expect("positive rate").sample(rng)
+                Exp::new(1.0 / mean.as_secs_f64())
+                    .expect("positive rate")
+                    .sample(rng)
             }
             Dist::Uniform { low, high } => {
                 if high <= low {
@@ -58,7 +60,9 @@ impl Dist {
                 let sigma2 = (1.0 + (s * s) / (m * m)).ln();
                 let mu = m.ln() - sigma2 / 2.0;
                 // Cannot fail: sigma is finite and non-negative.
-                LogNormal::new(mu, sigma2.sqrt()).expect("finite sigma").sample(rng)
+                LogNormal::new(mu, sigma2.sqrt())
+                    .expect("finite sigma")
+                    .sample(rng)
             }
         };
         Duration::from_secs_f64(secs.max(0.0))
@@ -82,7 +86,10 @@ mod tests {
 
     fn mean_of(d: Dist, n: usize) -> f64 {
         let mut rng = StdRng::seed_from_u64(7);
-        (0..n).map(|_| d.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64
+        (0..n)
+            .map(|_| d.sample(&mut rng).as_secs_f64())
+            .sum::<f64>()
+            / n as f64
     }
 
     #[test]
@@ -91,9 +98,18 @@ mod tests {
         for d in [
             Dist::Const(ms(5)),
             Dist::Exp { mean: ms(10) },
-            Dist::Uniform { low: ms(1), high: ms(3) },
-            Dist::Normal { mean: ms(10), sd: ms(1) },
-            Dist::LogNormal { mean: ms(10), sd: ms(20) },
+            Dist::Uniform {
+                low: ms(1),
+                high: ms(3),
+            },
+            Dist::Normal {
+                mean: ms(10),
+                sd: ms(1),
+            },
+            Dist::LogNormal {
+                mean: ms(10),
+                sd: ms(20),
+            },
         ] {
             let got = mean_of(d, 200_000);
             let want = d.mean().as_secs_f64();
@@ -103,7 +119,10 @@ mod tests {
 
     #[test]
     fn normal_is_truncated_at_zero() {
-        let d = Dist::Normal { mean: Duration::from_millis(1), sd: Duration::from_millis(5) };
+        let d = Dist::Normal {
+            mean: Duration::from_millis(1),
+            sd: Duration::from_millis(5),
+        };
         let mut rng = StdRng::seed_from_u64(1);
         assert!((0..10_000).all(|_| d.sample(&mut rng) >= Duration::ZERO));
     }

@@ -2,13 +2,24 @@
 //! [`Topology`]. Everything a user can get wrong is caught here, with file,
 //! line and column, before any process starts.
 
+mod check;
+pub mod diagnostic;
 pub mod dist;
+mod emit;
 pub mod model;
+mod overrides;
 pub mod status;
+pub mod tree;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
 
 pub use dist::Dist;
 pub use model::*;
 pub use status::StatusCode;
+
+use diagnostic::{Diag, Severity};
 
 /// Most replica processes one run may start on this machine (2 cores, and
 /// every replica is a real OS process with its own runtime and sockets).
@@ -49,12 +60,50 @@ impl std::error::Error for Report {}
 /// Reads, parses and validates a topology file, applying `--set KEY=VALUE`
 /// overrides (YAML paths written with dots) before validation.
 pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Report> {
-    let _ = (path, overrides);
-    todo!("parser")
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&file, &text, overrides),
+        Err(e) => Err(Report {
+            errors: vec![Diag::unplaced(format!("cannot read `{file}`: {e}")).render(&file, "")],
+        }),
+    }
 }
 
 /// As [`load`], for text that did not come from a file; `file` names it in errors.
 pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, Report> {
-    let _ = (file, text, overrides);
-    todo!("parser")
+    let mut tree = match tree::parse(text) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let d = Diag::error(format!("invalid YAML: {}", e.message), e.loc);
+            return Err(Report {
+                errors: vec![d.render(file, text)],
+            });
+        }
+    };
+    let mut diags = overrides::apply(&mut tree, overrides);
+    let (topology, found) = check::check(&tree);
+    diags.extend(found);
+    let render = |sev: Severity| -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d.severity == sev)
+            .map(|d| d.render(file, text))
+            .collect()
+    };
+    let errors = render(Severity::Error);
+    match topology {
+        Some(topology) if errors.is_empty() => {
+            let yaml = if overrides.is_empty() {
+                text.to_string()
+            } else {
+                emit::emit(&tree.value)
+            };
+            Ok(Loaded {
+                topology,
+                yaml,
+                warnings: render(Severity::Warning),
+            })
+        }
+        _ => Err(Report { errors }),
+    }
 }

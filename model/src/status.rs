@@ -39,7 +39,10 @@ impl StatusCode {
 
     /// The gRPC name of this code; unknown numbers read as `UNKNOWN`.
     pub fn name(self) -> &'static str {
-        CODE_NAMES.get(self.0 as usize).copied().unwrap_or("UNKNOWN")
+        CODE_NAMES
+            .get(self.0 as usize)
+            .copied()
+            .unwrap_or("UNKNOWN")
     }
 }
 

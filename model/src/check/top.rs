@@ -1,0 +1,172 @@
+//! The top level of a topology and its `settings`: required keys, keys not
+//! supported yet, and the limits of this machine (processes, total rate).
+
+use std::time::Duration;
+
+use super::{Checker, error_at, graph, load, service};
+use crate::diagnostic::Diag;
+use crate::model::{Pattern, Settings, Topology};
+use crate::tree::{Loc, Located, Node};
+use crate::values;
+use crate::{MAX_PROCESSES, MAX_TOTAL_RATE};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "services",
+    "load",
+    "faults",
+    "settings",
+];
+const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every"];
+const SETTINGS_LATER: &[&str] = &["trace", "warmup"];
+
+/// Default per-attempt timeout of calls (`settings.timeout`).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default telemetry sampling interval (`settings.sample_every`).
+pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Checks the whole document; `None` only when it is not a map at all.
+pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topology> {
+    let top_loc = Loc {
+        line: 1,
+        col: 1,
+        len: 0,
+    };
+    if !matches!(root.value, Node::Map(_)) {
+        ck.push(
+            Diag::error(
+                format!(
+                    "a topology is a map with `name` and `services`, found {}",
+                    root.value.describe()
+                ),
+                root.loc,
+            )
+            .help("start the file with `name: my-topology`"),
+        );
+        return None;
+    }
+    let f = ck.fields(root, "the topology", TOP_KEYS, &[])?;
+
+    let name = match f.get("name") {
+        Some(n) => topology_name(ck, n),
+        None => {
+            ck.missing("the topology", "name", top_loc, "name: diner");
+            String::new()
+        }
+    };
+    let description = f.get("description").and_then(|d| match &d.value {
+        Node::Null => None,
+        _ => ck.scalar("description", d, "free text").map(str::to_string),
+    });
+    let settings = match f.entry("settings") {
+        Some((_, v)) => settings(ck, v),
+        None => default_settings(),
+    };
+    let mut services = Vec::new();
+    let mut calls = Vec::new();
+    match f.entry("services") {
+        Some((k, v)) => {
+            services = service::services(ck, k, v, &settings, &mut calls);
+            let total: u64 = services.iter().map(|s| u64::from(s.replicas)).sum();
+            if total > u64::from(MAX_PROCESSES) {
+                ck.push(
+                    error_at(
+                        format!("this topology starts {total} processes, more than the limit of {MAX_PROCESSES}"),
+                        k,
+                    )
+                    .help("lower `replicas`: every replica is a real process on this machine"),
+                );
+            }
+        }
+        None => ck.missing(
+            "the topology",
+            "services",
+            top_loc,
+            "services: { kitchen: ... }",
+        ),
+    }
+    let mut generators = Vec::new();
+    if let Some((k, v)) = f.entry("load") {
+        generators = load::generators(ck, v, &mut calls);
+        let total: f64 = generators
+            .iter()
+            .map(|g| match g.pattern {
+                Pattern::Open { rate, .. } => rate,
+                Pattern::Closed { .. } => 0.0,
+            })
+            .sum();
+        if total > MAX_TOTAL_RATE {
+            ck.push(
+                error_at(
+                    format!("the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"),
+                    k,
+                )
+                .help("lower the `rate` of the generators"),
+            );
+        }
+    }
+    if let Some((k, v)) = f.entry("faults") {
+        match &v.value {
+            Node::Null => {}
+            Node::Seq(items) if items.is_empty() => {}
+            _ => ck.not_supported("`faults`", k),
+        }
+    }
+    graph::check(ck, &services, &calls);
+    Some(Topology {
+        name,
+        description,
+        services,
+        load: generators,
+        settings,
+    })
+}
+
+/// The topology's name is used in run folder names, so it must be a
+/// non-empty single path component.
+fn topology_name(ck: &mut Checker, node: &Located<Node>) -> String {
+    let Some(s) = ck.scalar("name", node, "a name like `diner`") else {
+        return String::new();
+    };
+    let bad = s.is_empty()
+        || s.starts_with('.')
+        || s.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        ck.push(
+            error_at(
+                format!("invalid `name`: `{s}` cannot name a run folder"),
+                node,
+            )
+            .help("use letters, digits, `-` or `_`, like `diner`"),
+        );
+    }
+    s.to_string()
+}
+
+fn default_settings() -> Settings {
+    Settings {
+        seed: None,
+        timeout: DEFAULT_CALL_TIMEOUT,
+        sample_every: DEFAULT_SAMPLE_EVERY,
+    }
+}
+
+fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
+    let mut s = default_settings();
+    let Some(f) = ck.fields(node, "`settings`", SETTINGS_KEYS, SETTINGS_LATER) else {
+        return s;
+    };
+    if let Some(v) = f.get("seed") {
+        s.seed = ck.parse("seed", v, values::COUNT, values::seed);
+    }
+    if let Some(v) = f.get("timeout") {
+        s.timeout = ck.positive_duration("timeout", v).unwrap_or(s.timeout);
+    }
+    if let Some(v) = f.get("sample_every") {
+        s.sample_every = ck
+            .positive_duration("sample_every", v)
+            .unwrap_or(s.sample_every);
+    }
+    s
+}
