@@ -44,6 +44,11 @@ pub struct LoadSummary {
     pub throughput: f64,
     /// Latency of OK requests, from when each was due.
     pub latency_ms: Percentiles,
+    /// Open loop: requests that left more than 1 ms after they were due,
+    /// and how late requests left. Non-zero means the generator itself could
+    /// not keep up (latency still counts from the due time).
+    pub late_over_1ms: u64,
+    pub late_ms: Percentiles,
 }
 
 /// Latency figures in milliseconds.
@@ -147,6 +152,8 @@ pub fn build(
                     offered_rate: round3(offered),
                     throughput: round3(per_second(r.ok, active.max(window))),
                     latency_ms: Percentiles::from_us(&r.latency_us),
+                    late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
+                    late_ms: Percentiles::from_us(&r.late_us),
                 },
             ))
         })

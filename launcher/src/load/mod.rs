@@ -5,6 +5,7 @@
 
 mod closed;
 mod open;
+mod pacer;
 pub mod recorder;
 mod target;
 

@@ -48,6 +48,8 @@ pub struct Recorder {
     pub last_done: Option<Instant>,
     /// When the generator stopped issuing.
     pub issue_end: Option<Instant>,
+    /// How late open-loop requests left against their due time, microseconds.
+    pub late_us: Histogram<u64>,
 }
 
 impl Default for Recorder {
@@ -64,6 +66,8 @@ impl Default for Recorder {
             first_due: None,
             last_done: None,
             issue_end: None,
+            // Cannot fail: as above.
+            late_us: Histogram::new(3).expect("valid sigfig"),
         }
     }
 }
@@ -92,6 +96,11 @@ impl Recorder {
                 *self.errors.entry(code_name(code).to_string()).or_default() += 1;
             }
         }
+    }
+
+    /// Records how long after its due time a request actually left.
+    pub fn left_late(&mut self, late: Duration) {
+        self.late_us.saturating_record(late.as_micros() as u64);
     }
 
     /// Requests that ended one way or another.
