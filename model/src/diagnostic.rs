@@ -18,7 +18,9 @@ pub enum Severity {
 /// One finding about a topology, before rendering.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diag {
+    /// Whether it stops the run.
     pub severity: Severity,
+    /// What is wrong, on the `error:` line.
     pub message: String,
     /// `None` when the finding has no place in the file (a bad `--set`).
     pub loc: Option<Loc>,

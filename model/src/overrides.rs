@@ -91,9 +91,6 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
         if last {
             node.value = Node::Scalar(value.to_string());
             node.set_by = Some(origin.clone());
-            if node.loc == at && key.set_by.is_some() {
-                node.loc = at;
-            }
             return Ok(());
         }
         at = key.loc;

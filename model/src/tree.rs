@@ -11,7 +11,9 @@ use serde_saphyr::Spanned;
 /// Where a node sits in the source, 1-based, with the width to underline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Loc {
+    /// Line, from 1; 0 only for a default location that is never rendered.
     pub line: u32,
+    /// Column in characters, from 1.
     pub col: u32,
     /// Characters to underline; at least 1 when rendered.
     pub len: u32,
@@ -31,8 +33,11 @@ impl Loc {
 /// override, so errors about it can say where the value really came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Located<T> {
+    /// The node itself.
     pub value: T,
+    /// Where it was written (for an added key: where its map was named).
     pub loc: Loc,
+    /// The `--set` override that wrote this value, without the `--set`.
     pub set_by: Option<Rc<str>>,
 }
 
@@ -52,13 +57,23 @@ impl<T> Located<T> {
 pub enum Node {
     /// `~`, `null`, or nothing at all after a colon.
     Null,
+    /// Any scalar, as text: numbers and booleans included, quotes removed.
     Scalar(String),
+    /// A list, in file order.
     Seq(Vec<Located<Node>>),
     /// Entries in file order; duplicates are kept so the checker can report them.
     Map(Vec<(Located<String>, Located<Node>)>),
 }
 
 impl Node {
+    /// The first value under `key`, when this is a map.
+    pub fn get(&self, key: &str) -> Option<&Located<Node>> {
+        match self {
+            Node::Map(entries) => entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// How the node reads in an error message: "a map", "`4/s`".
     pub fn describe(&self) -> String {
         match self {
@@ -73,7 +88,9 @@ impl Node {
 /// A YAML syntax error: the parser's message and where it stopped.
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
+    /// The parser's message, without its own location suffix.
     pub message: String,
+    /// Where the parser stopped.
     pub loc: Loc,
 }
 

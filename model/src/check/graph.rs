@@ -12,6 +12,7 @@ use crate::tree::{Located, Node};
 pub(super) struct Ref {
     /// The endpoint making the call; `None` for a load generator's target.
     pub from: Option<(String, String)>,
+    /// The endpoint referred to.
     pub to: Target,
     /// Where the reference is written.
     pub site: Located<()>,

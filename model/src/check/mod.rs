@@ -31,6 +31,7 @@ pub fn check(root: &Located<Node>) -> (Option<Topology>, Vec<Diag>) {
 
 /// Collects diagnostics while the walkers run.
 pub(crate) struct Checker {
+    /// Everything found so far, in the order found.
     pub diags: Vec<Diag>,
 }
 

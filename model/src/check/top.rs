@@ -70,13 +70,15 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
             services = service::services(ck, k, v, &settings, &mut calls);
             let total: u64 = services.iter().map(|s| u64::from(s.replicas)).sum();
             if total > u64::from(MAX_PROCESSES) {
-                ck.push(
-                    error_at(
-                        format!("this topology starts {total} processes, more than the limit of {MAX_PROCESSES}"),
-                        k,
-                    )
-                    .help("lower `replicas`: every replica is a real process on this machine"),
+                let message = format!(
+                    "this topology starts {total} processes, more than the limit of {MAX_PROCESSES}"
                 );
+                let help = "lower `replicas`: every replica is a real process on this machine";
+                let d = match biggest(v, "replicas", |s| values::count(s).map(f64::from).ok()) {
+                    Some(r) => error_at(message, r),
+                    None => error_at(message, k),
+                };
+                ck.push(d.help(help));
             }
         }
         None => ck.missing(
@@ -97,13 +99,14 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
             })
             .sum();
         if total > MAX_TOTAL_RATE {
-            ck.push(
-                error_at(
-                    format!("the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"),
-                    k,
-                )
-                .help("lower the `rate` of the generators"),
+            let message = format!(
+                "the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"
             );
+            let d = match biggest(v, "rate", |s| values::rate(s).ok()) {
+                Some(r) => error_at(message, r),
+                None => error_at(message, k),
+            };
+            ck.push(d.help("lower the `rate` of the generators"));
         }
     }
     if let Some((k, v)) = f.entry("faults") {
@@ -121,6 +124,27 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         load: generators,
         settings,
     })
+}
+
+/// Among the entries of `map`, the `key` value that `size` finds largest:
+/// where a limit error points, since that is what to lower first.
+fn biggest<'a>(
+    map: &'a Located<Node>,
+    key: &str,
+    size: impl Fn(&str) -> Option<f64>,
+) -> Option<&'a Located<Node>> {
+    let Node::Map(entries) = &map.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .filter_map(|(_, body)| body.value.get(key))
+        .filter_map(|v| match &v.value {
+            Node::Scalar(s) => size(s).map(|n| (n, v)),
+            _ => None,
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, v)| v)
 }
 
 /// The topology's name is used in run folder names, so it must be a

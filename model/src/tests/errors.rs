@@ -163,7 +163,7 @@ fn too_many_processes_names_the_limit() {
         headline(&err),
         e(
             "this topology starts 300 processes, more than the limit of 256",
-            "2:1"
+            "4:15"
         )
     );
 }
@@ -177,7 +177,7 @@ fn too_much_rate_names_the_limit() {
         errors(&text),
         [e(
             "the open-loop generators ask for 50001/s in all, more than the limit of 50000/s",
-            "4:1"
+            "7:11"
         )]
     );
 }

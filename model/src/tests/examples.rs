@@ -226,3 +226,18 @@ fn load_reads_a_file_and_names_a_missing_one() {
     let e = load(&path, &[]).unwrap_err();
     assert!(e.errors[0].starts_with("error: cannot read"), "{e}");
 }
+
+#[test]
+fn every_example_in_topologies_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for path in entries.map(|e| e.unwrap().path()) {
+        if path.extension().is_some_and(|e| e == "yaml")
+            && let Err(report) = load(&path, &[])
+        {
+            panic!("{} does not load:\n{report}", path.display());
+        }
+    }
+}
