@@ -15,6 +15,9 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
+pub use check::{
+    DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT, DEFAULT_QUEUE, DEFAULT_SAMPLE_EVERY,
+};
 pub use dist::Dist;
 pub use model::*;
 pub use status::StatusCode;

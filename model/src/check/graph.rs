@@ -206,8 +206,9 @@ fn service_loops(ck: &mut Checker, services: &[Service], refs: &[&Ref]) {
         ck.push(
             warning_at(format!("service-level loop {} can deadlock", g.path(&cycle)), &r.site)
                 .note(format!(
-                    "`{}` uses `model: blocking`: a request holds its worker while its calls run, so the loop can take every worker and wait on itself until timeouts end it",
-                    blocking.join("`, `")
+                    "`{}` {} `model: blocking`: a request holds its worker while its calls run, so the loop can take every worker and wait on itself until timeouts end it",
+                    blocking.join("`, `"),
+                    if blocking.len() == 1 { "uses" } else { "use" },
                 ))
                 .help("give the loop's services more workers, or use `model: async`"),
         );

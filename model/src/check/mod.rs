@@ -17,6 +17,9 @@ use crate::tree::{Loc, Located, Node};
 use crate::values::ValueError;
 
 pub(crate) use fields::Fields;
+pub use load::DEFAULT_GENERATOR_TIMEOUT;
+pub use service::DEFAULT_QUEUE;
+pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY};
 
 /// Checks a whole document. The topology is `None` when any error was found;
 /// the diagnostics hold errors and warnings, sorted by position.

@@ -292,12 +292,24 @@ fn step(ck: &mut Checker, node: &Located<Node>, ctx: &mut StepCtx) -> Option<Ste
         return None;
     }
     let kind = action.value.as_str();
-    let known: &[&str] = match kind {
-        "call" => CALL_KEYS,
-        "work" => &["work"],
-        _ => &["parallel"],
+    let mut known: Vec<&str> = match kind {
+        "call" => CALL_KEYS.to_vec(),
+        _ => vec![kind],
     };
-    let f = ck.fields(node, &format!("a `{kind}` step"), known, &[])?;
+    if kind != "call" {
+        // A call option on another step: say where it belongs.
+        for (k, _) in entries
+            .iter()
+            .filter(|(k, _)| CALL_KEYS.contains(&k.value.as_str()))
+        {
+            known.push(k.value.as_str());
+            let d = error_at(format!("`{}` applies only to `call` steps", k.value), k).help(
+                format!("remove it, or move it to a `call` step; this is a `{kind}` step"),
+            );
+            ck.push(d);
+        }
+    }
+    let f = ck.fields(node, &format!("a `{kind}` step"), &known, &[])?;
     let v = f.get(kind)?;
     match kind {
         "work" => ck

@@ -333,7 +333,7 @@ fn steps_do_one_thing() {
                 "a step does one thing, but this one has `work` and `call`",
                 "9:13"
             ),
-            e("unknown key `timeout` in a `work` step", "11:13"),
+            e("`timeout` applies only to `call` steps", "11:13"),
         ]
     );
 }
