@@ -58,13 +58,18 @@ pub async fn serve(
     let replica = Arc::new(Replica::new(&spec)?);
 
     let (health, health_svc) = tonic_health::server::health_reporter();
-    let reflection = || {
+    // Each version's builder adds its own descriptor; add the other's so that
+    // `list` shows both, whichever version a client speaks.
+    let reflection = |other: &'static [u8]| {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(topolab_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(other)
     };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection_v1 =
+        reflection(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET).build_v1()?;
+    let reflection_v1alpha =
+        reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
 
     let replica_svc = ReplicaServer::new(ReplicaService {
         replica: replica.clone(),
