@@ -88,7 +88,7 @@ impl Recorder {
             Outcome::Ok => {
                 self.ok += 1;
                 let us = now.saturating_duration_since(due).as_micros() as u64;
-                self.latency_us.saturating_record(us.max(1));
+                record(&mut self.latency_us, us.max(1));
             }
             Outcome::Rejected => self.rejected += 1,
             Outcome::Timeout => self.timeouts += 1,
@@ -100,7 +100,7 @@ impl Recorder {
 
     /// Records how long after its due time a request actually left.
     pub fn left_late(&mut self, late: Duration) {
-        self.late_us.saturating_record(late.as_micros() as u64);
+        record(&mut self.late_us, late.as_micros() as u64);
     }
 
     /// Requests that ended one way or another.
@@ -124,6 +124,13 @@ impl Recorder {
             _ => Duration::ZERO,
         }
     }
+}
+
+/// Records into an auto-resizing histogram. (`saturating_record` would clamp
+/// to the histogram's *current* range, which starts tiny, not resize it.)
+fn record(h: &mut Histogram<u64>, value: u64) {
+    // Cannot fail: auto-resize is on and values are far below u64::MAX / 2.
+    let _ = h.record(value);
 }
 
 /// The gRPC name of a tonic code, e.g. `UNAVAILABLE`.
@@ -152,5 +159,15 @@ mod tests {
         assert_eq!(r.errors["CANCELLED"], 1);
         assert_eq!(r.finished(), r.sent);
         assert_eq!(r.attempts, 5);
+    }
+
+    #[test]
+    fn latency_histogram_grows_to_fit_long_requests() {
+        let mut r = Recorder::default();
+        let due = Instant::now() - Duration::from_millis(450);
+        r.sent(due);
+        r.finish(due, Outcome::Ok, 1);
+        let p50 = r.latency_us.value_at_quantile(0.5);
+        assert!((450_000..460_000).contains(&p50), "{p50}");
     }
 }
