@@ -122,8 +122,16 @@ impl Fleet {
         let replica = Replica { id: spec.id, addr, log, child, exited: None };
         let written = stdin.write_all(&spec.config);
         drop(stdin);
+        if let Err(e) = written {
+            std::thread::sleep(Duration::from_millis(50));
+            let tail = replica.stderr_tail(20);
+            let id = replica.id.clone();
+            self.replicas.push(replica);
+            return Err(e).with_context(|| {
+                format!("replica {id} did not take its configuration (it exited at once?); its stderr:\n{tail}")
+            });
+        }
         self.replicas.push(replica);
-        written.context("sending a replica its configuration")?;
         Ok(())
     }
 

@@ -1,0 +1,107 @@
+//! Every example validates, and each kind of mistake in a topology gives exit
+//! 1, a message located at file:line:col, and starts no process.
+
+mod common;
+
+use common::Sandbox;
+
+#[test]
+fn every_example_topology_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "diner, chain and feed at least: {files:?}");
+    for f in files {
+        let out = Sandbox::new().command(&["validate", f.to_str().unwrap()]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{} does not validate:\n{}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Runs a malformed topology; asserts exit 1, no run folder, no process, and
+/// that stderr holds every `expected` fragment.
+fn rejected(yaml: &str, expected: &[&str]) {
+    let sb = Sandbox::new();
+    let file = sb.file("bad.yaml", yaml);
+    let out = sb.run(&file, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exit 1 for an invalid topology: {stderr}");
+    for e in expected {
+        assert!(stderr.contains(e), "stderr lacks {e:?}:\n{stderr}");
+    }
+    assert!(!sb.out().exists(), "nothing written");
+    assert!(sb.live_processes().is_empty(), "nothing started");
+    let validate = sb.command(&["validate", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(validate.status.code(), Some(1));
+}
+
+const HEAD: &str = "name: bad\nservices:\n  api:\n";
+
+#[test]
+fn unknown_key_is_located_with_a_suggestion() {
+    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        stpes: []\n"), &[
+        "bad.yaml:6:9",
+        "stpes",
+        "steps",
+    ]);
+}
+
+#[test]
+fn bad_unit_is_located() {
+    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        steps:\n          - work: 5 parsecs\n"), &[
+        "bad.yaml:7:",
+        "5 parsecs",
+    ]);
+}
+
+#[test]
+fn unknown_callee_is_located() {
+    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        steps:\n          - call: dbb/Query\n  db:\n    endpoints:\n      Query: {{}}\n"), &[
+        "bad.yaml:7:",
+        "dbb",
+        "db",
+    ]);
+}
+
+#[test]
+fn endpoint_cycle_is_shown() {
+    rejected(
+        "name: bad\nservices:\n  a:\n    endpoints:\n      X:\n        steps:\n          - call: b/Y\n  b:\n    endpoints:\n      Y:\n        steps:\n          - call: a/X\n",
+        &["a/X", "b/Y", "bad.yaml:"],
+    );
+}
+
+#[test]
+fn zero_workers_is_refused() {
+    rejected(&format!("{HEAD}    workers: 0\n    endpoints:\n      Get: {{}}\n"), &["bad.yaml:4:", "workers"]);
+}
+
+#[test]
+fn more_processes_than_the_machine_holds_names_the_limit() {
+    rejected(&format!("{HEAD}    replicas: 5000\n    endpoints:\n      Get: {{}}\n"), &[
+        "bad.yaml:4:",
+        &topolab_limit(),
+    ]);
+}
+
+#[test]
+fn yaml_syntax_error_is_located() {
+    rejected("name: bad\nservices:\n  api:\n    endpoints: [\n", &["bad.yaml:"]);
+}
+
+#[test]
+fn not_supported_yet_is_an_error_not_silence() {
+    rejected(&format!("{HEAD}    kind: balancer\n    endpoints:\n      Get: {{}}\n"), &["bad.yaml:4:", "not supported yet"]);
+}
+
+fn topolab_limit() -> String {
+    topolab_model::MAX_PROCESSES.to_string()
+}
