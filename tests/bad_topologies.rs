@@ -14,9 +14,15 @@ fn every_example_topology_validates() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 3, "diner, chain and feed at least: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "diner, chain and feed at least: {files:?}"
+    );
     for f in files {
-        let out = Sandbox::new().command(&["validate", f.to_str().unwrap()]).output().unwrap();
+        let out = Sandbox::new()
+            .command(&["validate", f.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{} does not validate:\n{}",
@@ -33,13 +39,20 @@ fn rejected(yaml: &str, expected: &[&str]) {
     let file = sb.file("bad.yaml", yaml);
     let out = sb.run(&file, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "exit 1 for an invalid topology: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit 1 for an invalid topology: {stderr}"
+    );
     for e in expected {
         assert!(stderr.contains(e), "stderr lacks {e:?}:\n{stderr}");
     }
     assert!(!sb.out().exists(), "nothing written");
     assert!(sb.live_processes().is_empty(), "nothing started");
-    let validate = sb.command(&["validate", file.to_str().unwrap()]).output().unwrap();
+    let validate = sb
+        .command(&["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(validate.status.code(), Some(1));
 }
 
@@ -47,28 +60,28 @@ const HEAD: &str = "name: bad\nservices:\n  api:\n";
 
 #[test]
 fn unknown_key_is_located_with_a_suggestion() {
-    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        stpes: []\n"), &[
-        "bad.yaml:6:9",
-        "stpes",
-        "steps",
-    ]);
+    rejected(
+        &format!("{HEAD}    endpoints:\n      Get:\n        stpes: []\n"),
+        &["bad.yaml:6:9", "stpes", "steps"],
+    );
 }
 
 #[test]
 fn bad_unit_is_located() {
-    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        steps:\n          - work: 5 parsecs\n"), &[
-        "bad.yaml:7:",
-        "5 parsecs",
-    ]);
+    rejected(
+        &format!("{HEAD}    endpoints:\n      Get:\n        steps:\n          - work: 5 parsecs\n"),
+        &["bad.yaml:7:", "5 parsecs"],
+    );
 }
 
 #[test]
 fn unknown_callee_is_located() {
-    rejected(&format!("{HEAD}    endpoints:\n      Get:\n        steps:\n          - call: dbb/Query\n  db:\n    endpoints:\n      Query: {{}}\n"), &[
-        "bad.yaml:7:",
-        "dbb",
-        "db",
-    ]);
+    rejected(
+        &format!(
+            "{HEAD}    endpoints:\n      Get:\n        steps:\n          - call: dbb/Query\n  db:\n    endpoints:\n      Query: {{}}\n"
+        ),
+        &["bad.yaml:7:", "dbb", "db"],
+    );
 }
 
 #[test]
@@ -81,25 +94,34 @@ fn endpoint_cycle_is_shown() {
 
 #[test]
 fn zero_workers_is_refused() {
-    rejected(&format!("{HEAD}    workers: 0\n    endpoints:\n      Get: {{}}\n"), &["bad.yaml:4:", "workers"]);
+    rejected(
+        &format!("{HEAD}    workers: 0\n    endpoints:\n      Get: {{}}\n"),
+        &["bad.yaml:4:", "workers"],
+    );
 }
 
 #[test]
 fn more_processes_than_the_machine_holds_names_the_limit() {
-    rejected(&format!("{HEAD}    replicas: 5000\n    endpoints:\n      Get: {{}}\n"), &[
-        "bad.yaml:4:",
-        &topolab_limit(),
-    ]);
+    rejected(
+        &format!("{HEAD}    replicas: 5000\n    endpoints:\n      Get: {{}}\n"),
+        &["bad.yaml:4:", &topolab_limit()],
+    );
 }
 
 #[test]
 fn yaml_syntax_error_is_located() {
-    rejected("name: bad\nservices:\n  api:\n    endpoints: [\n", &["bad.yaml:"]);
+    rejected(
+        "name: bad\nservices:\n  api:\n    endpoints: [\n",
+        &["bad.yaml:"],
+    );
 }
 
 #[test]
 fn not_supported_yet_is_an_error_not_silence() {
-    rejected(&format!("{HEAD}    kind: balancer\n    endpoints:\n      Get: {{}}\n"), &["bad.yaml:4:", "not supported yet"]);
+    rejected(
+        &format!("{HEAD}    kind: balancer\n    endpoints:\n      Get: {{}}\n"),
+        &["bad.yaml:4:", "not supported yet"],
+    );
 }
 
 fn topolab_limit() -> String {

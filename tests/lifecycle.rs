@@ -37,11 +37,20 @@ fn sigkill_of_the_launcher_leaves_no_replica_behind() {
     let sb = Sandbox::new();
     let file = sb.file("long.yaml", LONG_RUN);
     let out = sb.out();
-    let mut launcher = sb.spawn(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut launcher = sb.spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let lines = wait_for_line(&mut launcher, "sending load");
     assert!(lines.iter().any(|l| l.contains("healthy")), "{lines:?}");
     // The launcher and its 4 replicas are alive.
-    assert!(sb.live_processes().len() >= 5, "replicas running: {:?}", sb.live_processes());
+    assert!(
+        sb.live_processes().len() >= 5,
+        "replicas running: {:?}",
+        sb.live_processes()
+    );
     launcher.kill().unwrap(); // SIGKILL
     launcher.wait().unwrap();
     let left = sb.wait_all_gone(Duration::from_secs(5));
@@ -53,13 +62,21 @@ fn ctrl_c_stops_the_load_writes_the_summary_and_stops_every_replica() {
     let sb = Sandbox::new();
     let file = sb.file("long.yaml", LONG_RUN);
     let out = sb.out();
-    let mut launcher = sb.spawn(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut launcher = sb.spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     wait_for_line(&mut launcher, "sending load");
     std::thread::sleep(Duration::from_millis(700));
     // SAFETY: signalling a child we own.
     unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
     let status = launcher.wait().unwrap();
-    assert!(status.success(), "Ctrl-C is a normal end of a run: {status:?}");
+    assert!(
+        status.success(),
+        "Ctrl-C is a normal end of a run: {status:?}"
+    );
     let s = sb.summary();
     assert_eq!(s["interrupted"], true);
     let load = &s["load"]["users"];
@@ -93,9 +110,20 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         "name: up\nservices:\n  api:\n    endpoints:\n      Get:\n        response: 3B\n",
     );
     let out = sb.out();
-    let mut launcher = sb.spawn(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut launcher = sb.spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let lines = wait_for_line(&mut launcher, "api#0");
-    let addr = lines.last().unwrap().split_whitespace().last().unwrap().to_string();
+    let addr = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
     let grpcurl = |args: &[&str]| {
         let o = std::process::Command::new("grpcurl")
             .args(args)
@@ -106,9 +134,24 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
     let listed = grpcurl(&["-plaintext", &addr, "list"]);
     assert!(listed.contains("topolab.v1.Replica"), "{listed}");
     assert!(listed.contains("grpc.health.v1.Health"), "{listed}");
-    let called = grpcurl(&["-plaintext", "-d", r#"{"endpoint":"Get"}"#, &addr, "topolab.v1.Replica/Call"]);
-    assert!(called.contains("\"payload\": \"AAAA\""), "3 zero bytes come back: {called}");
-    let missing = grpcurl(&["-plaintext", "-d", r#"{"endpoint":"Nope"}"#, &addr, "topolab.v1.Replica/Call"]);
+    let called = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"endpoint":"Get"}"#,
+        &addr,
+        "topolab.v1.Replica/Call",
+    ]);
+    assert!(
+        called.contains("\"payload\": \"AAAA\""),
+        "3 zero bytes come back: {called}"
+    );
+    let missing = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"endpoint":"Nope"}"#,
+        &addr,
+        "topolab.v1.Replica/Call",
+    ]);
     assert!(missing.contains("NotFound"), "{missing}");
     // SAFETY: signalling a child we own.
     unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
@@ -123,7 +166,12 @@ fn a_replica_that_cannot_start_is_named_and_the_run_exits_2() {
     // A replica command that is not a replica: it exits at once.
     let out = sb.out();
     let output = sb
-        .command(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .command(&[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .env("TOPOLAB_REPLICA_EXE", "/bin/false")
         .output()
         .unwrap();

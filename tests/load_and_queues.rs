@@ -39,8 +39,14 @@ settings:
     assert!(rejected > sent / 2, "expected most rejected: {load}");
     assert!(load["ok"].as_u64().unwrap() > 10, "some are served: {load}");
     let cook = &s["services"]["cook"]["endpoints"]["Cook"];
-    assert!(cook["max_queue"].as_u64().unwrap() <= 3, "queue past its bound: {cook}");
-    assert_eq!(cook["rejected"], load["rejected"], "server and client agree on rejections");
+    assert!(
+        cook["max_queue"].as_u64().unwrap() <= 3,
+        "queue past its bound: {cook}"
+    );
+    assert_eq!(
+        cook["rejected"], load["rejected"],
+        "server and client agree on rejections"
+    );
     assert_eq!(cook["requests"], load["sent"]);
 }
 
@@ -72,8 +78,14 @@ settings:
     let unavailable = load["errors"]["UNAVAILABLE"].as_u64().unwrap() as f64;
     // ~400 requests: 50% ± 4 standard deviations (2.5% each).
     let share = unavailable / sent;
-    assert!((0.40..=0.60).contains(&share), "UNAVAILABLE share {share} of {sent}");
-    assert_eq!(load["ok"].as_u64().unwrap() + unavailable as u64, sent as u64);
+    assert!(
+        (0.40..=0.60).contains(&share),
+        "UNAVAILABLE share {share} of {sent}"
+    );
+    assert_eq!(
+        load["ok"].as_u64().unwrap() + unavailable as u64,
+        sent as u64
+    );
 }
 
 /// With one worker that calls a slow callee, a blocking server serves one
@@ -118,9 +130,14 @@ settings:
     assert!(b < 22.0, "blocking throughput {b}/s should be ~19/s");
     assert!(a > 3.0 * b, "async {a}/s should far exceed blocking {b}/s");
     let queue_p50 = |s: &serde_json::Value| {
-        s["services"]["front"]["endpoints"]["Get"]["queue_wait_ms"]["p50"].as_f64().unwrap()
+        s["services"]["front"]["endpoints"]["Get"]["queue_wait_ms"]["p50"]
+            .as_f64()
+            .unwrap()
     };
-    assert!(queue_p50(&blocking) > 100.0, "blocking requests queue behind the held worker");
+    assert!(
+        queue_p50(&blocking) > 100.0,
+        "blocking requests queue behind the held worker"
+    );
     for s in [&blocking, &asynch] {
         assert_counts_add_up(&s["load"]["clients"]);
     }
@@ -139,15 +156,31 @@ fn chain_every_service_sees_what_its_caller_sent() {
     let sent = load["sent"].as_u64().unwrap();
     assert!(sent > 50, "the load reached the chain: {load}");
     let services = &s["services"];
-    let requests = |svc: &str, ep: &str| services[svc]["endpoints"][ep]["requests"].as_u64().unwrap();
-    let attempts = |svc: &str, callee: &str| services[svc]["calls"][callee]["attempts"].as_u64().unwrap();
+    let requests =
+        |svc: &str, ep: &str| services[svc]["endpoints"][ep]["requests"].as_u64().unwrap();
+    let attempts =
+        |svc: &str, callee: &str| services[svc]["calls"][callee]["attempts"].as_u64().unwrap();
     assert_eq!(requests("gateway", "PlaceOrder"), sent);
-    assert_eq!(requests("orders", "Create"), attempts("gateway", "orders/Create"));
-    assert_eq!(requests("inventory", "Reserve"), attempts("orders", "inventory/Reserve"));
+    assert_eq!(
+        requests("orders", "Create"),
+        attempts("gateway", "orders/Create")
+    );
+    assert_eq!(
+        requests("inventory", "Reserve"),
+        attempts("orders", "inventory/Reserve")
+    );
     assert_eq!(requests("db", "Update"), attempts("inventory", "db/Update"));
-    assert_eq!(attempts("gateway", "orders/Create"), sent, "no retries configured");
+    assert_eq!(
+        attempts("gateway", "orders/Create"),
+        sent,
+        "no retries configured"
+    );
     // Each hop's latency includes everything below it.
-    let p50 = |svc: &str, ep: &str| services[svc]["endpoints"][ep]["latency_ms"]["p50"].as_f64().unwrap();
+    let p50 = |svc: &str, ep: &str| {
+        services[svc]["endpoints"][ep]["latency_ms"]["p50"]
+            .as_f64()
+            .unwrap()
+    };
     assert!(p50("gateway", "PlaceOrder") > p50("orders", "Create"));
     assert!(p50("orders", "Create") > p50("inventory", "Reserve"));
     assert!(p50("inventory", "Reserve") > p50("db", "Update"));
@@ -183,7 +216,10 @@ load:
     let steady = &s["load"]["steady"];
     assert_counts_add_up(steady);
     let sent = steady["sent"].as_u64().unwrap();
-    assert!((199..=201).contains(&sent), "constant 100/s for 2 s sent {sent}");
+    assert!(
+        (199..=201).contains(&sent),
+        "constant 100/s for 2 s sent {sent}"
+    );
     let thinkers = &s["load"]["thinkers"];
     assert_counts_add_up(thinkers);
     // 2 clients, each ~102 ms a round: ~39 in 2 s, never more than 2 at once.

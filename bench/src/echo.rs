@@ -21,7 +21,10 @@ impl Replica for Echo {
 /// Serves on a loopback port with 2 worker threads (like a replica), printing
 /// the address on stdout, until killed.
 pub fn serve_forever() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?);
@@ -46,10 +49,16 @@ pub fn spawn() -> anyhow::Result<EchoProcess> {
         .arg("echo-server")
         .stdout(Stdio::piped())
         .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut line = String::new();
     std::io::BufReader::new(stdout).read_line(&mut line)?;
-    Ok(EchoProcess { addr: line.trim().to_string(), child })
+    Ok(EchoProcess {
+        addr: line.trim().to_string(),
+        child,
+    })
 }
 
 impl Drop for EchoProcess {

@@ -24,14 +24,27 @@ pub fn find() -> Option<PathBuf> {
 
 /// `h2load -n N -c C -m M` against `topolab.v1.Replica/Call` at `addr`.
 pub fn run(h2load: &PathBuf, addr: &str, c: u32, m: u32, n: u32) -> anyhow::Result<H2Figures> {
-    let body = CallRequest { endpoint: "Echo".into(), ..Default::default() }.encode_to_vec();
+    let body = CallRequest {
+        endpoint: "Echo".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
     let mut framed = vec![0u8];
     framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
     framed.extend_from_slice(&body);
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), &framed)?;
     let out = Command::new(h2load)
-        .args(["-n", &n.to_string(), "-c", &c.to_string(), "-m", &m.to_string(), "-t", "1"])
+        .args([
+            "-n",
+            &n.to_string(),
+            "-c",
+            &c.to_string(),
+            "-m",
+            &m.to_string(),
+            "-t",
+            "1",
+        ])
         .arg("-d")
         .arg(file.path())
         .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
@@ -52,7 +65,9 @@ fn parse(text: &str) -> Option<H2Figures> {
         .trim()
         .parse()
         .ok()?;
-    let latency = text.lines().find(|l| l.trim_start().starts_with("time for request:"))?;
+    let latency = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("time for request:"))?;
     let mean = latency.split_whitespace().nth(5)?;
     let failed = text
         .lines()
@@ -63,7 +78,11 @@ fn parse(text: &str) -> Option<H2Figures> {
         .next()?
         .parse()
         .ok()?;
-    Some(H2Figures { rps, mean_us: to_us(mean)?, failed })
+    Some(H2Figures {
+        rps,
+        mean_us: to_us(mean)?,
+        failed,
+    })
 }
 
 fn to_us(v: &str) -> Option<f64> {

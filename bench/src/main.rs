@@ -33,8 +33,13 @@ fn main() -> anyhow::Result<()> {
 
 /// Requested against achieved `work` mean, from the replicas' own histograms.
 fn work_accuracy() -> anyhow::Result<()> {
-    println!("\n== work accuracy: achieved mean / requested mean (constant work, 4 workers, 4 closed-loop clients)");
-    println!("{:>10}  {:>12}  {:>8}  {:>8}", "requested", "achieved", "ratio", "samples");
+    println!(
+        "\n== work accuracy: achieved mean / requested mean (constant work, 4 workers, 4 closed-loop clients)"
+    );
+    println!(
+        "{:>10}  {:>12}  {:>8}  {:>8}",
+        "requested", "achieved", "ratio", "samples"
+    );
     for (work, secs) in [("1ms", 4), ("10ms", 4), ("100ms", 6)] {
         let yaml = format!(
             "name: work-bench\nservices:\n  svc:\n    workers: 4\n    endpoints:\n      Work:\n        steps:\n          - work: {work}\nload:\n  c:\n    target: svc/Work\n    clients: 4\n    duration: {secs}s\n"
@@ -67,18 +72,38 @@ fn one_hop() -> anyhow::Result<()> {
     )?;
     let addr = replica.addrs[0].clone();
     std::thread::sleep(Duration::from_millis(300));
-    println!("\n== one hop (h2load, unary gRPC over loopback): topolab work: 0ms replica / bare tonic echo server");
-    println!("{:<22}  {:>14}  {:>14}  {:>8}", "load", "bare", "topolab", "ratio");
-    for (label, c, m, n) in [("-c1 -m1 (latency)", 1, 1, 20_000), ("-c16 -m32 (throughput)", 16, 32, 200_000)] {
+    println!(
+        "\n== one hop (h2load, unary gRPC over loopback): topolab work: 0ms replica / bare tonic echo server"
+    );
+    println!(
+        "{:<22}  {:>14}  {:>14}  {:>8}",
+        "load", "bare", "topolab", "ratio"
+    );
+    for (label, c, m, n) in [
+        ("-c1 -m1 (latency)", 1, 1, 20_000),
+        ("-c16 -m32 (throughput)", 16, 32, 200_000),
+    ] {
         let b = h2load::run(&h2load, &bare.addr, c, m, n)?;
         let t = h2load::run(&h2load, &addr, c, m, n)?;
-        println!("{:<22}  {:>10.0} r/s  {:>10.0} r/s  {:>8.3}", label, b.rps, t.rps, t.rps / b.rps);
+        println!(
+            "{:<22}  {:>10.0} r/s  {:>10.0} r/s  {:>8.3}",
+            label,
+            b.rps,
+            t.rps,
+            t.rps / b.rps
+        );
         println!(
             "{:<22}  {:>11.1} µs  {:>11.1} µs  {:>8.3}",
-            "   mean latency", b.mean_us, t.mean_us, t.mean_us / b.mean_us
+            "   mean latency",
+            b.mean_us,
+            t.mean_us,
+            t.mean_us / b.mean_us
         );
         if b.failed + t.failed > 0 {
-            println!("   (non-2xx or failed: bare {}, topolab {})", b.failed, t.failed);
+            println!(
+                "   (non-2xx or failed: bare {}, topolab {})",
+                b.failed, t.failed
+            );
         }
     }
     drop(replica);
@@ -89,7 +114,10 @@ fn one_hop() -> anyhow::Result<()> {
 /// Time until N replicas are all healthy, and their resident memory.
 fn startup() -> anyhow::Result<()> {
     println!("\n== start-up: N replica processes until all healthy, and memory per replica");
-    println!("{:>5}  {:>14}  {:>14}  {:>16}  {:>16}", "N", "all healthy", "per replica", "RSS mean/replica", "RSS max/replica");
+    println!(
+        "{:>5}  {:>14}  {:>14}  {:>16}  {:>16}",
+        "N", "all healthy", "per replica", "RSS mean/replica", "RSS max/replica"
+    );
     for n in [10, 50, 100] {
         let yaml = format!(
             "name: startup\nservices:\n  svc:\n    replicas: {n}\n    endpoints:\n      Get:\n        steps:\n          - work: 1ms\n"

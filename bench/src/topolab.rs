@@ -10,9 +10,15 @@ use serde_json::Value;
 
 fn binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or_else(|| anyhow::anyhow!("no parent dir"))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no parent dir"))?;
     let bin = dir.join("topolab");
-    anyhow::ensure!(bin.exists(), "{} not built: run `cargo build --release` first", bin.display());
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not built: run `cargo build --release` first",
+        bin.display()
+    );
     Ok(bin)
 }
 
@@ -31,7 +37,9 @@ pub fn run_once(yaml: &str) -> anyhow::Result<Value> {
         .stdout(Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "topolab run failed: {status}");
-    Ok(serde_json::from_str(&std::fs::read_to_string(out.join("summary.json"))?)?)
+    Ok(serde_json::from_str(&std::fs::read_to_string(
+        out.join("summary.json"),
+    )?)?)
 }
 
 /// A topology without load, kept up; stopped with SIGINT on drop.
@@ -56,20 +64,35 @@ impl Up {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
-        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
         let mut lines = BufReader::new(stderr).lines();
         let mut healthy_ms = 0.0;
         let mut addrs = Vec::new();
         while addrs.len() < n {
-            let line = lines.next().ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
             if let Some(rest) = line.split("healthy after ").nth(1) {
                 healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
             } else if line.starts_with("  ") && line.contains('#') {
-                addrs.push(line.split_whitespace().last().unwrap_or_default().to_string());
+                addrs.push(
+                    line.split_whitespace()
+                        .last()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        Ok(Up { addrs, healthy_ms, child, _dir: dir })
+        Ok(Up {
+            addrs,
+            healthy_ms,
+            child,
+            _dir: dir,
+        })
     }
 
     /// Resident memory of each replica process (children of the launcher), KiB.
@@ -77,14 +100,19 @@ impl Up {
         let parent = self.child.id().to_string();
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-            let field = |k: &str| {
-                status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1))
+            let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+                continue;
             };
-            if field("PPid:") == Some(parent.as_str()) {
-                if let Some(kib) = field("VmRSS:").and_then(|v| v.parse().ok()) {
-                    out.push(kib);
-                }
+            let field = |k: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(k))
+                    .and_then(|l| l.split_whitespace().nth(1))
+            };
+            if field("PPid:") == Some(parent.as_str())
+                && let Some(kib) = field("VmRSS:").and_then(|v| v.parse().ok())
+            {
+                out.push(kib);
             }
         }
         out

@@ -86,7 +86,10 @@ pub async fn collect(
 ) -> anyhow::Result<BTreeMap<String, ServiceFigures>> {
     let mut out = BTreeMap::new();
     for (service, addrs) in peers {
-        let mut figures = ServiceFigures { replicas: addrs.len() as u32, ..Default::default() };
+        let mut figures = ServiceFigures {
+            replicas: addrs.len() as u32,
+            ..Default::default()
+        };
         for (i, addr) in addrs.iter().enumerate() {
             let reply = stats(*addr)
                 .await
@@ -117,7 +120,10 @@ async fn stats(addr: SocketAddr) -> anyhow::Result<StatsReply> {
         .timeout(Duration::from_secs(5))
         .connect()
         .await?;
-    Ok(ControlClient::new(channel).stats(StatsRequest {}).await?.into_inner())
+    Ok(ControlClient::new(channel)
+        .stats(StatsRequest {})
+        .await?
+        .into_inner())
 }
 
 fn empty_histogram() -> Histogram<u64> {

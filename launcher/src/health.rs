@@ -31,7 +31,11 @@ pub async fn wait_healthy(fleet: &mut Fleet, limit: Duration) -> anyhow::Result<
             async move { (i, is_serving(addr).await) }
         });
         let results = futures::future::join_all(checks).await;
-        pending = results.into_iter().filter(|(_, ok)| !ok).map(|(i, _)| i).collect();
+        pending = results
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(i, _)| i)
+            .collect();
         if pending.is_empty() {
             break;
         }
@@ -68,7 +72,9 @@ async fn check(addr: std::net::SocketAddr) -> bool {
     let Ok(channel) = endpoint.connect().await else {
         return false;
     };
-    let request = HealthCheckRequest { service: HEALTH_SERVICE.to_string() };
+    let request = HealthCheckRequest {
+        service: HEALTH_SERVICE.to_string(),
+    };
     match HealthClient::new(channel).check(request).await {
         Ok(reply) => reply.into_inner().status == ServingStatus::Serving as i32,
         Err(_) => false,

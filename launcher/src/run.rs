@@ -63,8 +63,15 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 seed: opts.seed,
             };
             let config = serde_json::to_vec(&spec)?;
-            let id = ReplicaId { service: service.clone(), index: index as u32 };
-            fleet.spawn(LaunchSpec { id, listener, config })?;
+            let id = ReplicaId {
+                service: service.clone(),
+                index: index as u32,
+            };
+            fleet.spawn(LaunchSpec {
+                id,
+                listener,
+                config,
+            })?;
         }
     }
     // The children hold their own copies; ours would keep dead ports accepting.
@@ -73,7 +80,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     let n = topology.process_count();
     let limit = Duration::from_secs(15) + Duration::from_millis(100) * n;
     let healthy = health::wait_healthy(&mut fleet, limit).await?;
-    say(format!("{n} replica process(es) healthy after {:.0} ms", healthy.as_secs_f64() * 1e3));
+    say(format!(
+        "{n} replica process(es) healthy after {:.0} ms",
+        healthy.as_secs_f64() * 1e3
+    ));
 
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
@@ -87,7 +97,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             }
             let _ = tx.send(true);
             if std::ptr::eq(tx, &stop_tx) {
-                eprintln!("\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)");
+                eprintln!(
+                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
+                );
             }
         }
         anyhow::Ok(())
@@ -103,8 +115,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         let _ = stop.wait_for(|s| *s).await;
         Default::default()
     } else {
-        say(format!("sending load for up to {:.1} s", longest_load(loaded).as_secs_f64()));
-        let signals = StopSignals { stop: stop.clone(), abort };
+        say(format!(
+            "sending load for up to {:.1} s",
+            longest_load(loaded).as_secs_f64()
+        ));
+        let signals = StopSignals {
+            stop: stop.clone(),
+            abort,
+        };
         load::run_all(topology, &peers, opts.seed, begin, signals).await?
     };
     let duration = begin.elapsed();
@@ -113,7 +131,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
 
     let dead = fleet.exited();
     if let Some((id, status)) = dead.first() {
-        say(format!("warning: replica {id} died during the run ({status})"));
+        say(format!(
+            "warning: replica {id} died during the run ({status})"
+        ));
     }
     let figures = collect::collect(&peers).await;
     fleet.stop(Duration::from_secs(2));
@@ -129,11 +149,18 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &figures,
     );
     folder.write_summary(&summary)?;
-    Ok(RunResult { summary, folder: folder.path })
+    Ok(RunResult {
+        summary,
+        folder: folder.path,
+    })
 }
 
 /// The latest moment any generator stops issuing, from the start of load.
 fn longest_load(loaded: &Loaded) -> Duration {
     let t = &loaded.topology;
-    t.load.iter().map(|g| g.start + g.duration).max().unwrap_or_default()
+    t.load
+        .iter()
+        .map(|g| g.start + g.duration)
+        .max()
+        .unwrap_or_default()
 }

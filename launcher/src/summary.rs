@@ -177,12 +177,22 @@ pub fn build(
 fn service_summary(f: &ServiceFigures) -> ServiceSummary {
     ServiceSummary {
         replicas: f.replicas,
-        endpoints: f.endpoints.iter().map(|(n, e)| (n.clone(), endpoint_summary(e))).collect(),
+        endpoints: f
+            .endpoints
+            .iter()
+            .map(|(n, e)| (n.clone(), endpoint_summary(e)))
+            .collect(),
         calls: f
             .callees
             .iter()
             .map(|(n, c)| {
-                (n.clone(), CallSummary { attempts: c.attempts, outcomes: c.outcomes.clone() })
+                (
+                    n.clone(),
+                    CallSummary {
+                        attempts: c.attempts,
+                        outcomes: c.outcomes.clone(),
+                    },
+                )
             })
             .collect(),
     }

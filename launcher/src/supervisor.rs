@@ -96,7 +96,9 @@ impl Fleet {
 
     /// Starts one replica, handing it `spec.listener` as fd [`LISTEN_FD`].
     pub fn spawn(&mut self, spec: LaunchSpec<'_>) -> anyhow::Result<()> {
-        let log = self.log_dir.join(format!("{}-{}.stderr", spec.id.service, spec.id.index));
+        let log = self
+            .log_dir
+            .join(format!("{}-{}.stderr", spec.id.service, spec.id.index));
         let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
@@ -111,15 +113,26 @@ impl Fleet {
         unsafe {
             cmd.pre_exec(move || child_setup(fd, parent));
         }
-        let spawner = self.spawner.as_ref().ok_or_else(|| anyhow!("fleet is stopping"))?;
-        let mut child = spawner.spawn(cmd).with_context(|| format!("starting {}", spec.id))?;
+        let spawner = self
+            .spawner
+            .as_ref()
+            .ok_or_else(|| anyhow!("fleet is stopping"))?;
+        let mut child = spawner
+            .spawn(cmd)
+            .with_context(|| format!("starting {}", spec.id))?;
         if self.pgid.is_none() {
             self.pgid = Some(child.id() as i32);
         }
         let addr = spec.listener.local_addr()?;
         // Cannot fail: stdin was set to piped above.
         let mut stdin = child.stdin.take().expect("piped stdin");
-        let replica = Replica { id: spec.id, addr, log, child, exited: None };
+        let replica = Replica {
+            id: spec.id,
+            addr,
+            log,
+            child,
+            exited: None,
+        };
         let written = stdin.write_all(&spec.config);
         drop(stdin);
         if let Err(e) = written {
@@ -144,10 +157,10 @@ impl Fleet {
     pub fn exited(&mut self) -> Vec<(ReplicaId, ExitStatus)> {
         let mut out = Vec::new();
         for r in &mut self.replicas {
-            if r.exited.is_none() {
-                if let Ok(Some(status)) = r.child.try_wait() {
-                    r.exited = Some(status);
-                }
+            if r.exited.is_none()
+                && let Ok(Some(status)) = r.child.try_wait()
+            {
+                r.exited = Some(status);
             }
             if let Some(status) = r.exited {
                 out.push((r.id.clone(), status));

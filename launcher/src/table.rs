@@ -20,8 +20,18 @@ pub fn render(s: &Summary) -> String {
     );
     if !s.load.is_empty() {
         let mut rows = vec![row(&[
-            "load", "target", "sent", "ok", "rejected", "timeouts", "errors", "offered/s", "ok/s",
-            "p50 ms", "p99 ms", "max ms",
+            "load",
+            "target",
+            "sent",
+            "ok",
+            "rejected",
+            "timeouts",
+            "errors",
+            "offered/s",
+            "ok/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
         ])];
         for (name, l) in &s.load {
             let errors: u64 = l.errors.values().sum();
@@ -44,8 +54,18 @@ pub fn render(s: &Summary) -> String {
         out.push_str(&align(&rows));
     }
     let mut rows = vec![row(&[
-        "service/endpoint", "replicas", "requests", "ok", "rejected", "errors", "max queue",
-        "p50 ms", "p99 ms", "queue p50", "queue p99", "work mean",
+        "service/endpoint",
+        "replicas",
+        "requests",
+        "ok",
+        "rejected",
+        "errors",
+        "max queue",
+        "p50 ms",
+        "p99 ms",
+        "queue p50",
+        "queue p99",
+        "work mean",
     ])];
     for (name, svc) in &s.services {
         for (ep, e) in &svc.endpoints {
@@ -76,14 +96,24 @@ fn row(cells: &[&str]) -> Vec<String> {
 }
 
 fn ms(x: f64) -> String {
-    if x >= 100.0 { format!("{x:.0}") } else { format!("{x:.2}") }
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// Left-aligns the first column, right-aligns the numbers.
 fn align(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {

@@ -24,7 +24,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
-    let program = match std::env::current_exe() {
+    let program = match replica_program() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: cannot find the topolab executable to start replicas: {e}");
@@ -68,7 +68,10 @@ fn load_with_flags(args: &RunArgs) -> Result<Loaded, topolab_model::Report> {
             sets.push(format!("load.{}.duration={d}", g.name));
         }
     }
-    let seed = args.seed.or(first.topology.settings.seed).unwrap_or_else(rand::random);
+    let seed = args
+        .seed
+        .or(first.topology.settings.seed)
+        .unwrap_or_else(rand::random);
     if args.seed.is_some() || first.topology.settings.seed.is_none() {
         sets.push(format!("settings.seed={seed}"));
     }
@@ -76,4 +79,14 @@ fn load_with_flags(args: &RunArgs) -> Result<Loaded, topolab_model::Report> {
         return Ok(first);
     }
     topolab_model::load(&args.file, &sets)
+}
+
+/// The program that becomes a replica: this very executable (`topolab
+/// __serve`), unless `TOPOLAB_REPLICA_EXE` names another (for tests of how a
+/// failing replica is reported).
+fn replica_program() -> std::io::Result<std::path::PathBuf> {
+    match std::env::var_os("TOPOLAB_REPLICA_EXE") {
+        Some(p) => Ok(p.into()),
+        None => std::env::current_exe(),
+    }
 }

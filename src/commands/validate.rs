@@ -28,9 +28,17 @@ pub fn validate(files: &[PathBuf]) -> ExitCode {
                 invalid += 1;
                 eprint!("{report}");
                 let n = report.errors.len();
-                eprintln!("{}: {n} error{}", file.display(), if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "{}: {n} error{}",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                );
             }
         }
     }
-    if invalid > 0 { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS }
+    if invalid > 0 {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

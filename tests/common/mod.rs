@@ -49,7 +49,12 @@ impl Sandbox {
     /// `topolab run FILE --out <sandbox>/run ARGS`, to completion.
     pub fn run(&self, file: &Path, args: &[&str]) -> Output {
         let out = self.out();
-        let mut all = vec!["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let mut all = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
         all.extend_from_slice(args);
         let output = self.command(&all).output().expect("run topolab");
         if !output.status.success() {
@@ -63,7 +68,11 @@ impl Sandbox {
     pub fn run_yaml(&self, yaml: &str, args: &[&str]) -> Value {
         let file = self.file("topology.yaml", yaml);
         let output = self.run(&file, args);
-        assert!(output.status.success(), "topolab run failed: {:?}", output.status);
+        assert!(
+            output.status.success(),
+            "topolab run failed: {:?}",
+            output.status
+        );
         self.summary()
     }
 
@@ -86,11 +95,18 @@ impl Sandbox {
         let needle = format!("TOPOLAB_TEST_MARK={}", self.mark);
         let mut pids = Vec::new();
         for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(env) = std::fs::read(entry.path().join("environ")) else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
             let marked = env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes());
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let zombie = stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
             if marked && !zombie {
                 pids.push(pid);
             }
@@ -114,7 +130,12 @@ impl Sandbox {
 /// `sent = ok + rejected + timeouts + sum(errors)` for one generator.
 pub fn assert_counts_add_up(load: &Value) {
     let n = |k: &str| load[k].as_u64().unwrap_or_else(|| panic!("{k} in {load}"));
-    let errors: u64 = load["errors"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let errors: u64 = load["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(
         n("sent"),
         n("ok") + n("rejected") + n("timeouts") + errors,

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
@@ -58,4 +57,3 @@ pub async fn run(
     }
     lock(&recorder).issue_end = Some(Instant::now().min(end));
 }
-

@@ -74,13 +74,33 @@ async fn run_one(
     match generator.pattern {
         Pattern::Open { rate, arrivals } => {
             let duration = generator.duration;
-            open::run(target, rate, arrivals, begin, duration, seed, rec, stop, &mut in_flight)
-                .await
+            open::run(
+                target,
+                rate,
+                arrivals,
+                begin,
+                duration,
+                seed,
+                rec,
+                stop,
+                &mut in_flight,
+            )
+            .await
         }
         Pattern::Closed { clients, think } => {
             let duration = generator.duration;
-            closed::run(target, clients, think, begin, duration, seed, rec, stop, &mut in_flight)
-                .await
+            closed::run(
+                target,
+                clients,
+                think,
+                begin,
+                duration,
+                seed,
+                rec,
+                stop,
+                &mut in_flight,
+            )
+            .await
         }
     }
     let mut abort = signals.abort;

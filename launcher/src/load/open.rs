@@ -100,11 +100,18 @@ mod tests {
         let begin = Instant::now();
         let end = begin + Duration::from_secs(100);
         let dues: Vec<_> = schedule(100.0, Arrivals::Poisson, begin, end, 9).collect();
-        let gaps: Vec<f64> = dues.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+        let gaps: Vec<f64> = dues
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         let cv = var.sqrt() / mean;
-        assert!((dues.len() as f64 - 10_000.0).abs() < 400.0, "{}", dues.len());
+        assert!(
+            (dues.len() as f64 - 10_000.0).abs() < 400.0,
+            "{}",
+            dues.len()
+        );
         assert!((cv - 1.0).abs() < 0.05, "cv {cv}");
     }
 }

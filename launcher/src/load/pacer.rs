@@ -22,32 +22,34 @@ where
     S: Iterator<Item = Instant> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BACKLOG);
-    let spawned = std::thread::Builder::new().name("topolab-pacer".into()).spawn(move || {
-        // SAFETY: prctl on the calling thread with an integer argument.
-        unsafe {
-            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-        }
-        for due in schedule {
-            loop {
-                if *stop.borrow() {
+    let spawned = std::thread::Builder::new()
+        .name("topolab-pacer".into())
+        .spawn(move || {
+            // SAFETY: prctl on the calling thread with an integer argument.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+            }
+            for due in schedule {
+                loop {
+                    if *stop.borrow() {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    let left = due - now;
+                    if left > SPIN_WINDOW {
+                        std::thread::sleep((left - SPIN_WINDOW).min(Duration::from_millis(50)));
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                if tx.blocking_send(due).is_err() {
                     return;
                 }
-                let now = Instant::now();
-                if now >= due {
-                    break;
-                }
-                let left = due - now;
-                if left > SPIN_WINDOW {
-                    std::thread::sleep((left - SPIN_WINDOW).min(Duration::from_millis(50)));
-                } else {
-                    std::thread::yield_now();
-                }
             }
-            if tx.blocking_send(due).is_err() {
-                return;
-            }
-        }
-    });
+        });
     if let Err(e) = spawned {
         // Without a pacer there is no load; the empty channel says so at once.
         eprintln!("warning: could not start a load pacer thread: {e}");
@@ -62,8 +64,9 @@ mod tests {
     #[tokio::test]
     async fn emits_every_due_time_in_order_and_not_early() {
         let start = Instant::now() + Duration::from_millis(5);
-        let schedule: Vec<Instant> =
-            (0..200).map(|i| start + Duration::from_micros(250 * i)).collect();
+        let schedule: Vec<Instant> = (0..200)
+            .map(|i| start + Duration::from_micros(250 * i))
+            .collect();
         let (_tx, stop) = watch::channel(false);
         let mut rx = spawn(schedule.clone().into_iter(), stop);
         let mut got = Vec::new();

@@ -15,14 +15,19 @@ use topolab_proto::v1::replica_client::ReplicaClient;
 use super::recorder::Outcome;
 
 /// Codes worth another attempt: the callee was busy, down or too slow.
-const RETRYABLE: [Code; 3] = [Code::Unavailable, Code::DeadlineExceeded, Code::ResourceExhausted];
+const RETRYABLE: [Code; 3] = [
+    Code::Unavailable,
+    Code::DeadlineExceeded,
+    Code::ResourceExhausted,
+];
 
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
     next: AtomicUsize,
     endpoint: String,
-    payload: usize,
+    /// The request payload (zeros of the generator's `request` size).
+    payload: Vec<u8>,
     timeout: Duration,
     retries: u32,
 }
@@ -44,7 +49,7 @@ impl Target {
             clients,
             next: AtomicUsize::new(0),
             endpoint: generator.target.endpoint.clone(),
-            payload: generator.request as usize,
+            payload: vec![0u8; generator.request as usize],
             timeout: generator.timeout,
             retries: generator.retries,
         })
@@ -76,7 +81,7 @@ impl Target {
         }
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
-            payload: vec![0u8; self.payload].into(),
+            payload: self.payload.clone(),
             ..Default::default()
         });
         request.set_timeout(left);
