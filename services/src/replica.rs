@@ -205,6 +205,10 @@ fn reply(ep: &Endpoint, replica: &str) -> pb::CallReply {
     }
 }
 
+/// How much earlier than this replica a caller may see its own deadline
+/// expire; a cancel within this of the deadline counts as the deadline.
+const CALLER_CLOCK_LEAD: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Counts a request exactly once: explicitly when it ends, or on drop when
 /// the caller went away (tonic drops the handler when the caller's
 /// `grpc-timeout` expires or the stream is reset).
@@ -239,7 +243,12 @@ impl Drop for Record<'_> {
         if self.done {
             return;
         }
-        let expired = self.deadline.is_some_and(|d| Instant::now() >= d);
+        // The caller's clock started before this request arrived (the hop, its
+        // own scheduling), so its deadline fires a little before ours: a cancel
+        // that close to our deadline is the caller's deadline.
+        let expired = self
+            .deadline
+            .is_some_and(|d| Instant::now() + CALLER_CLOCK_LEAD >= d);
         let outcome = match (self.queued, expired) {
             // Left the queue because the caller gave up: no work was done for it.
             (true, true) => Outcome::DeadlineDropped,

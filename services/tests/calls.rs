@@ -41,7 +41,7 @@ async fn caller_calls_callee_and_both_count_it() {
         assert_eq!((q.requests, q.ok), (10, 10), "db#{index}");
         let work = histogram(&q.work_us);
         assert!(
-            (1900..4000).contains(&(work.mean() as u64)),
+            (1900..10_000).contains(&(work.mean() as u64)),
             "work mean {} us",
             work.mean()
         );
@@ -135,7 +135,7 @@ async fn parallel_branches_run_at_once() {
     client.call(request("Fan")).await.unwrap();
     let took = t.elapsed();
     assert!(
-        took >= ms(150) && took < ms(450),
+        took >= ms(150) && took < ms(500),
         "4 parallel 150 ms calls took {took:?}"
     );
     assert_eq!(
