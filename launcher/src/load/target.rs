@@ -88,6 +88,11 @@ impl Target {
         // The server enforces grpc-timeout too; this bounds a server that hangs.
         match tokio::time::timeout(left, client.call(request)).await {
             Ok(Ok(_)) => Code::Ok,
+            // tonic's own timer answers CANCELLED ("Timeout expired") when
+            // the deadline it was given runs out: that is a timeout.
+            Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
+                Code::DeadlineExceeded
+            }
             Ok(Err(status)) => status.code(),
             Err(_) => Code::DeadlineExceeded,
         }
