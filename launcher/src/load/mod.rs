@@ -29,17 +29,38 @@ pub struct StopSignals {
     pub abort: watch::Receiver<bool>,
 }
 
-/// Runs every generator from `begin` until it is done and drained; returns
-/// each generator's recorder by name, closed (counts add up to `sent`).
+/// Every generator's recorder while the run goes on, by generator name, for
+/// live displays (progress line, dashboard) and per-interval figures. Lock
+/// each recorder briefly: the generator's requests record into it.
+pub type LiveLoad = BTreeMap<String, Arc<Mutex<Recorder>>>;
+
+/// The recorders `run_all` will fill, created up front so readers can hold
+/// them before the load starts.
+pub fn live_recorders(topology: &Topology) -> LiveLoad {
+    topology
+        .load
+        .iter()
+        .map(|g| (g.name.clone(), Arc::new(Mutex::new(Recorder::default()))))
+        .collect()
+}
+
+/// Runs every generator from `begin` until it is done and drained, recording
+/// into `live` (see [`live_recorders`]); returns each generator's recorder by
+/// name, closed (counts add up to `sent`).
 pub async fn run_all(
     topology: &Topology,
     peers: &BTreeMap<String, Vec<SocketAddr>>,
     seed: u64,
     begin: Instant,
     signals: StopSignals,
+    live: &LiveLoad,
 ) -> anyhow::Result<BTreeMap<String, Recorder>> {
     let mut tasks = JoinSet::new();
     for (i, generator) in topology.load.iter().enumerate() {
+        let recorder = live
+            .get(&generator.name)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
         let addrs = peers
             .get(&generator.target.service)
             .with_context(|| format!("no replicas for {}", generator.target))?;
@@ -48,7 +69,7 @@ pub async fn run_all(
         let seed = seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
         let signals = signals.clone();
         tasks.spawn(async move {
-            let recorder = run_one(&generator, target, begin, seed, signals).await;
+            let recorder = run_one(&generator, target, begin, seed, signals, recorder).await;
             (generator.name.clone(), recorder)
         });
     }
@@ -66,8 +87,8 @@ async fn run_one(
     begin: Instant,
     seed: u64,
     signals: StopSignals,
+    recorder: Arc<Mutex<Recorder>>,
 ) -> Recorder {
-    let recorder = Arc::new(Mutex::new(Recorder::default()));
     let mut in_flight = JoinSet::new();
     let begin = begin + generator.start;
     let (rec, stop) = (recorder.clone(), signals.stop.clone());
