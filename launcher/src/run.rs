@@ -126,7 +126,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             stop: stop.clone(),
             abort,
         };
-        load::run_all(topology, &peers, opts.seed, begin, signals).await?
+        let live = load::live_recorders(topology);
+        load::run_all(topology, &peers, opts.seed, begin, signals, &live).await?
     };
     let duration = begin.elapsed();
     let interrupted = *stop.borrow();
