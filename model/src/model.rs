@@ -203,4 +203,12 @@ pub struct Settings {
     pub timeout: Duration,
     /// Telemetry sampling interval.
     pub sample_every: Duration,
+    /// Share of load requests whose whole chain is traced, 0.0..=1.0
+    /// (`trace: 10%`); absent in older specs means all of them.
+    #[serde(default = "all_traced")]
+    pub trace: f64,
+}
+
+fn all_traced() -> f64 {
+    1.0
 }

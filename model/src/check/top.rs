@@ -18,8 +18,8 @@ const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every"];
-const SETTINGS_LATER: &[&str] = &["trace", "warmup"];
+const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
+const SETTINGS_LATER: &[&str] = &["warmup"];
 
 /// Default per-attempt timeout of calls (`settings.timeout`).
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -173,6 +173,7 @@ fn default_settings() -> Settings {
         seed: None,
         timeout: DEFAULT_CALL_TIMEOUT,
         sample_every: DEFAULT_SAMPLE_EVERY,
+        trace: 1.0,
     }
 }
 
@@ -191,6 +192,11 @@ fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
         s.sample_every = ck
             .positive_duration("sample_every", v)
             .unwrap_or(s.sample_every);
+    }
+    if let Some(v) = f.get("trace") {
+        s.trace = ck
+            .parse("trace", v, values::PERCENT, values::percent)
+            .unwrap_or(s.trace);
     }
     s
 }

@@ -283,7 +283,7 @@ fn names_must_match_the_spec() {
 #[test]
 fn not_supported_yet() {
     let text = format!(
-        "{HEAD}  a:\n    balance: p2c\n    kind: balancer\n    state: sessions\n    restart: always\n    updates: exp(2s)\n    endpoints: {{ X: }}\nload:\n  g:\n    mix: {{ a/X: 100% }}\n    clients: 1\n    stages: []\nfaults:\n  - at: 1s\nsettings:\n  trace: 10%\n"
+        "{HEAD}  a:\n    balance: p2c\n    kind: balancer\n    state: sessions\n    restart: always\n    updates: exp(2s)\n    endpoints: {{ X: }}\nload:\n  g:\n    mix: {{ a/X: 100% }}\n    clients: 1\n    stages: []\nfaults:\n  - at: 1s\nsettings:\n  warmup: 5s\n"
     );
     assert_eq!(
         errors(&text),
@@ -296,7 +296,7 @@ fn not_supported_yet() {
             e("`mix` is not supported yet", "12:5"),
             e("`stages` is not supported yet", "14:5"),
             e("`faults` is not supported yet", "15:1"),
-            e("`trace` is not supported yet", "18:3"),
+            e("`warmup` is not supported yet", "18:3"),
         ]
     );
 }

@@ -74,6 +74,7 @@ fn the_diner() {
             seed: None,
             timeout: ms(1000),
             sample_every: ms(100),
+            trace: 1.0,
         },
     };
     assert_eq!(loaded.topology, want);
@@ -149,7 +150,8 @@ fn the_steps_example() {
         Settings {
             seed: Some(42),
             timeout: ms(300),
-            sample_every: ms(100)
+            sample_every: ms(100),
+            trace: 1.0,
         }
     );
     let front = t.service("front").unwrap();

@@ -74,3 +74,14 @@ fn a_bad_override_is_reported_with_the_other_errors() {
     );
     assert!(e.errors[2].contains("did you mean `workers`?"), "{e}");
 }
+
+#[test]
+fn trace_is_a_percentage_defaulting_to_all() {
+    let t = load_str("diner.yaml", DINER, &[]).unwrap().topology;
+    assert_eq!(t.settings.trace, 1.0);
+    let o = sets(&["settings.trace=10%"]);
+    let t = load_str("diner.yaml", DINER, &o).unwrap().topology;
+    assert!((t.settings.trace - 0.1).abs() < 1e-12);
+    let e = load_str("diner.yaml", DINER, &sets(&["settings.trace=150%"])).unwrap_err();
+    assert!(e.to_string().contains("over 100%"), "{e}");
+}

@@ -80,6 +80,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             seed: Some(7),
             timeout: Duration::from_secs(1),
             sample_every: ms(100),
+            trace: 1.0,
         },
     }
 }
