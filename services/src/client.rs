@@ -20,6 +20,7 @@ use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
 use crate::stats::code_name;
+use crate::trace::{ClientHop, Exporter, SpanContext, context};
 
 /// One call to make: which endpoint, with what, within how long.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +33,11 @@ pub struct Attempt<'a> {
     pub session: &'a str,
     /// This attempt's timeout (already cut to the caller's remaining deadline).
     pub timeout: Duration,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// When the request is traced: its SERVER span, the exporter, and this
+    /// replica's name (the CLIENT span's process).
+    pub trace: Option<(&'a SpanContext, &'a Exporter, &'a str)>,
 }
 
 /// Channels to every replica this replica may call, and per-callee counters.
@@ -51,6 +57,8 @@ struct Pool {
 
 #[derive(Debug)]
 struct Peer {
+    /// `service#index`, for CLIENT spans.
+    name: String,
     client: ReplicaClient<Channel>,
     /// Attempts outstanding on this replica, for `least_requests` and `p2c`.
     in_flight: Arc<AtomicU32>,
@@ -109,6 +117,7 @@ impl Clients {
                     .tcp_nodelay(true)
                     .connect_lazy();
                 list.push(Peer {
+                    name: format!("{callee}#{index}"),
                     client: ReplicaClient::new(channel),
                     in_flight: Arc::default(),
                 });
@@ -157,6 +166,14 @@ impl Clients {
             session: a.session.to_string(),
         });
         req.set_timeout(a.timeout);
+        let hop = a.trace.map(|(parent, exporter, caller)| {
+            ClientHop::start(
+                exporter, parent, caller, a.service, a.endpoint, &peer.name, a.attempt, a.timeout,
+            )
+        });
+        if let Some(ctx) = hop.as_ref().and_then(ClientHop::context) {
+            context::inject(req.metadata_mut(), &ctx);
+        }
         let start = Instant::now();
         let mut client = peer.client.clone();
         // tonic enforces `set_timeout` only once connected; a frozen peer
@@ -165,7 +182,7 @@ impl Clients {
             Ok(r) => r.map(tonic::Response::into_inner),
             Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
         };
-        result.map_err(|s| {
+        let result = result.map_err(|s| {
             if s.code() == Code::Cancelled && start.elapsed() >= a.timeout {
                 Status::deadline_exceeded(format!(
                     "{}/{}: deadline exceeded",
@@ -174,7 +191,14 @@ impl Clients {
             } else {
                 s
             }
-        })
+        });
+        if let Some(hop) = hop {
+            match &result {
+                Ok(_) => hop.finish(Code::Ok, ""),
+                Err(s) => hop.finish(s.code(), s.message()),
+            }
+        }
+        result
     }
 
     fn pick(&self, service: &str, session: &str) -> Option<&Peer> {

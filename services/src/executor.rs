@@ -17,6 +17,7 @@ use crate::client::Attempt;
 use crate::deadline;
 use crate::replica::Replica;
 use crate::timer;
+use crate::trace::{SpanContext, Split};
 
 /// One request being served: what its steps need to know, and where they add
 /// up the time spent waiting for workers and working.
@@ -29,6 +30,13 @@ pub struct Ctx<'a> {
     pub session: &'a str,
     queue_wait_ns: AtomicU64,
     work_ns: AtomicU64,
+    /// The request's SERVER span, parent of its calls' CLIENT spans (sampled only).
+    pub trace: Option<SpanContext>,
+    /// The span's split: only top-level steps (a `parallel` step is waiting
+    /// on callees as a whole, whatever its branches do inside).
+    span_queue_ns: AtomicU64,
+    span_work_ns: AtomicU64,
+    downstream_ns: AtomicU64,
 }
 
 impl<'a> Ctx<'a> {
@@ -40,6 +48,27 @@ impl<'a> Ctx<'a> {
             session,
             queue_wait_ns: AtomicU64::new(0),
             work_ns: AtomicU64::new(0),
+            trace: None,
+            span_queue_ns: AtomicU64::new(0),
+            span_work_ns: AtomicU64::new(0),
+            downstream_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// The same request, traced under the SERVER span `trace`.
+    pub fn traced(mut self, trace: Option<SpanContext>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// The steps' share of the SERVER span: top-level queue waits, work and
+    /// time in `call`/`parallel` steps (the request's first wait is not in it).
+    pub fn split(&self) -> Split {
+        let d = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
+        Split {
+            queue: d(&self.span_queue_ns),
+            work: d(&self.span_work_ns),
+            downstream: d(&self.downstream_ns),
         }
     }
 
@@ -95,8 +124,23 @@ impl Hold {
 pub fn run<'a>(
     ctx: &'a Ctx<'a>,
     steps: &'a [Step],
-    mut hold: Hold,
+    hold: Hold,
 ) -> BoxFuture<'a, Result<(), Status>> {
+    run_steps(ctx, steps, hold, true)
+}
+
+/// `top`: these are the endpoint's own steps, not a `parallel` branch's.
+fn run_steps<'a>(
+    ctx: &'a Ctx<'a>,
+    steps: &'a [Step],
+    mut hold: Hold,
+    top: bool,
+) -> BoxFuture<'a, Result<(), Status>> {
+    let add = move |a: &AtomicU64, t: Instant| {
+        if top {
+            a.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    };
     async move {
         for step in steps {
             match step {
@@ -106,21 +150,28 @@ pub fn run<'a>(
                         let t = Instant::now();
                         let permit = ctx.replica.admission().reenter().await;
                         ctx.add_queue_wait(t.elapsed());
+                        add(&ctx.span_queue_ns, t);
                         hold = Hold::Held(permit);
                     }
                     let t = Instant::now();
                     timer::sleep(d).await;
                     ctx.work_ns
                         .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    add(&ctx.span_work_ns, t);
                 }
                 Step::Call(call) => {
                     hold.release();
-                    run_call(ctx, call).await?;
+                    let t = Instant::now();
+                    let r = run_call(ctx, call).await;
+                    add(&ctx.downstream_ns, t);
+                    r?;
                 }
                 Step::Parallel(branches) => {
                     hold.release();
-                    let results =
-                        join_all(branches.iter().map(|b| run(ctx, b, hold.for_branch()))).await;
+                    let t = Instant::now();
+                    let branch = |b: &'a Vec<Step>| run_steps(ctx, b, hold.for_branch(), false);
+                    let results = join_all(branches.iter().map(branch)).await;
+                    add(&ctx.downstream_ns, t);
                     results.into_iter().collect::<Result<Vec<()>, Status>>()?;
                 }
             }
@@ -147,7 +198,9 @@ async fn run_call(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
 
 async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
     let mut retries_left = call.retries;
+    let mut attempt_no = 0;
     loop {
+        attempt_no += 1;
         let timeout = match deadline::remaining(ctx.deadline) {
             Some(left) => left.min(call.timeout),
             None => call.timeout,
@@ -166,6 +219,12 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             request: call.request,
             session: ctx.session,
             timeout,
+            attempt: attempt_no,
+            trace: ctx
+                .trace
+                .as_ref()
+                .zip(ctx.replica.tracer())
+                .map(|(c, e)| (c, e, ctx.replica.name())),
         };
         match ctx.replica.clients().call(attempt).await {
             Ok(_) => return Ok(()),

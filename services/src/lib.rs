@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod spec;
 pub mod stats;
 pub mod timer;
+pub mod trace;
 
 pub use process::run_process;
 pub use server::{ServeError, serve};

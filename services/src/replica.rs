@@ -17,6 +17,7 @@ use crate::client::{ClientError, Clients};
 use crate::executor::{self, Ctx, Hold};
 use crate::spec::ReplicaSpec;
 use crate::stats::{EndpointId, Outcome, Stats, Timings};
+use crate::trace::{Exporter, ServerHop, SpanContext, Split};
 
 /// Everything requests to this replica share.
 #[derive(Debug)]
@@ -28,6 +29,11 @@ pub struct Replica {
     clients: Clients,
     stats: Stats,
     rng: Mutex<StdRng>,
+    /// Span export, when the run traces (`None`: tracing off).
+    tracer: Option<Exporter>,
+    /// `settings.trace`: the share of requests arriving without a
+    /// `traceparent` that start a trace here.
+    trace_rate: f64,
 }
 
 impl Replica {
@@ -48,7 +54,20 @@ impl Replica {
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             service,
+            tracer: None,
+            trace_rate: spec.topology.settings.trace,
         })
+    }
+
+    /// The same replica, exporting spans through `tracer`.
+    pub fn with_tracer(mut self, tracer: Option<Exporter>) -> Self {
+        self.tracer = tracer;
+        self
+    }
+
+    /// Where this replica's spans go, if it traces.
+    pub fn tracer(&self) -> Option<&Exporter> {
+        self.tracer.as_ref()
     }
 
     /// `service#index`.
@@ -89,6 +108,8 @@ impl Replica {
             callees: self.clients.to_proto(),
             queue: self.admission.depth() as u64,
             in_flight: u64::from(self.admission.in_flight()),
+            spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
+            spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
         }
     }
 
@@ -105,6 +126,7 @@ impl Replica {
         session: &str,
         deadline: Option<Instant>,
         arrival: Instant,
+        caller: Option<SpanContext>,
     ) -> Result<pb::CallReply, Status> {
         let Some((id, ep)) = self
             .service
@@ -134,6 +156,12 @@ impl Replica {
             queued: true,
             done: false,
             wait: None,
+            hop: self
+                .tracer
+                .as_ref()
+                .and_then(|_| ServerHop::start(caller, self.trace_rate)),
+            split: Split::default(),
+            message: String::new(),
         };
 
         let acquire = match self.admission.enter() {
@@ -150,6 +178,7 @@ impl Replica {
         let queue_wait = arrival.elapsed();
         rec.queued = false;
         rec.wait = Some(queue_wait);
+        rec.split.queue = queue_wait;
 
         if deadline.is_some_and(|d| Instant::now() >= d) {
             rec.finish(
@@ -175,7 +204,7 @@ impl Replica {
             ));
         }
 
-        let ctx = Ctx::new(self, deadline, session);
+        let ctx = Ctx::new(self, deadline, session).traced(rec.hop.map(|h| h.ctx));
         let result = match self.service.model {
             ServeModel::Blocking => {
                 let r = executor::run(&ctx, &ep.steps, Hold::Whole).await;
@@ -185,12 +214,17 @@ impl Replica {
             ServeModel::Async => executor::run(&ctx, &ep.steps, Hold::Held(permit)).await,
         };
         let t = rec.timings(queue_wait + ctx.queue_wait(), ctx.work());
+        let steps = ctx.split();
+        rec.split.queue += steps.queue;
+        rec.split.work = steps.work;
+        rec.split.downstream = steps.downstream;
         match result {
             Ok(()) => {
                 rec.finish(Outcome::Ok, t);
                 Ok(reply(ep, &self.name))
             }
             Err(status) => {
+                rec.message = status.message().to_string();
                 rec.finish(Outcome::Error(status.code()), t);
                 Err(status)
             }
@@ -221,6 +255,10 @@ struct Record<'a> {
     queued: bool,
     done: bool,
     wait: Option<std::time::Duration>,
+    /// The SERVER span, when this request is traced, and what it records.
+    hop: Option<ServerHop>,
+    split: Split,
+    message: String,
 }
 
 impl Record<'_> {
@@ -235,6 +273,28 @@ impl Record<'_> {
     fn finish(&mut self, outcome: Outcome, t: Timings) {
         self.done = true;
         self.replica.stats.finished(self.id, outcome, t);
+        if let (Some(hop), Some(tracer)) = (self.hop.take(), &self.replica.tracer) {
+            let code = match outcome {
+                Outcome::Ok => Code::Ok,
+                Outcome::Rejected => Code::ResourceExhausted,
+                Outcome::DeadlineDropped => Code::DeadlineExceeded,
+                Outcome::Error(c) => c,
+            };
+            let ep = &self.replica.service.endpoints[self.id];
+            if self.split.queue.is_zero() {
+                self.split.queue = t.queue_wait;
+            }
+            hop.finish(
+                tracer,
+                &self.replica.service.name,
+                &self.replica.name,
+                &ep.name,
+                self.arrival.into_std(),
+                code,
+                &self.message,
+                self.split,
+            );
+        }
     }
 }
 

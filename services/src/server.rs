@@ -20,10 +20,15 @@ use crate::deadline;
 use crate::replica::Replica;
 use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
+use crate::trace::{self, Exporter};
 
 /// How long requests still in flight at shutdown may take to finish before
 /// the server stops anyway (their callers will see the connection close).
 pub const GRACE: Duration = Duration::from_secs(2);
+
+/// How long the span exporter may take to send what it holds at shutdown;
+/// short, as the launcher kills replicas that outstay its own grace.
+pub const FLUSH_LIMIT: Duration = Duration::from_millis(1000);
 
 /// Why a replica could not serve.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +37,8 @@ pub enum ServeError {
     UnknownService { replica: String, topology: String },
     #[error(transparent)]
     Clients(#[from] ClientError),
+    #[error(transparent)]
+    Exporter(#[from] trace::exporter::BadEndpoint),
     #[error("building server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("serving gRPC: {0}")]
@@ -55,7 +62,18 @@ pub async fn serve(
             topology: spec.topology.name.clone(),
         });
     }
-    let replica = Arc::new(Replica::new(&spec)?);
+    let tracer = match spec.otlp_endpoints.as_slice() {
+        [] => None,
+        endpoints => Some(Exporter::start(
+            endpoints,
+            vec![
+                ("service.name", spec.service.clone()),
+                ("service.instance.id", spec.replica_name()),
+                ("process.pid", std::process::id().to_string()),
+            ],
+        )?),
+    };
+    let replica = Arc::new(Replica::new(&spec)?.with_tracer(tracer.clone()));
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     // Each version's builder adds its own descriptor; add the other's so that
@@ -107,6 +125,12 @@ pub async fn serve(
             tracing::warn!(replica = %spec.replica_name(), "requests still in flight after {GRACE:?}; stopping anyway");
         }
     }
+    // Spans of the last requests are still queued: send them before exiting.
+    if let Some(t) = tracer
+        && !t.flush(FLUSH_LIMIT).await
+    {
+        tracing::warn!(replica = %spec.replica_name(), "spans not all sent within {FLUSH_LIMIT:?}");
+    }
     Ok(())
 }
 
@@ -121,9 +145,10 @@ impl ReplicaRpc for ReplicaService {
     async fn call(&self, req: Request<pb::CallRequest>) -> Result<Response<pb::CallReply>, Status> {
         let arrival = Instant::now();
         let deadline = deadline::from_metadata(req.metadata(), arrival);
+        let caller = trace::context::from_metadata(req.metadata());
         let msg = req.into_inner();
         self.replica
-            .handle(&msg.endpoint, &msg.session, deadline, arrival)
+            .handle(&msg.endpoint, &msg.session, deadline, arrival, caller)
             .await
             .map(Response::new)
     }

@@ -21,6 +21,10 @@ pub struct ReplicaSpec {
     pub peers: BTreeMap<String, Vec<SocketAddr>>,
     /// The run's seed; each replica derives its own stream from it.
     pub seed: u64,
+    /// OTLP/gRPC endpoints to send spans to (the run's collector, and any
+    /// `--otlp-endpoint`); empty means this replica records no spans.
+    #[serde(default)]
+    pub otlp_endpoints: Vec<String>,
 }
 
 impl ReplicaSpec {

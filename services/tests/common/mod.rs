@@ -116,6 +116,7 @@ impl Cluster {
                     index,
                     peers: peers.clone(),
                     seed: 7,
+                    otlp_endpoints: Vec::new(),
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))
             })

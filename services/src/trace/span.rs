@@ -1,0 +1,159 @@
+//! A span as the request path records it: ids, kind, two instants and a few
+//! attributes, cheap to build. Turning it into an OTLP `Span` (hex ids aside,
+//! strings, wall-clock nanoseconds) happens later, on the exporter's task.
+
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, span::SpanKind, status::StatusCode};
+use tonic::Code;
+
+use super::clock;
+use super::context::SpanContext;
+
+/// Attribute keys topolab writes; `topolab trace` and the report read them back.
+pub mod keys {
+    pub const SERVICE: &str = "topolab.service";
+    pub const REPLICA: &str = "topolab.replica";
+    pub const ENDPOINT: &str = "topolab.endpoint";
+    /// Time waiting for a worker (nanoseconds), on SERVER spans.
+    pub const QUEUE_NS: &str = "topolab.queue_wait_ns";
+    /// Time in `work` steps (nanoseconds), on SERVER spans.
+    pub const WORK_NS: &str = "topolab.work_ns";
+    /// Time waiting on downstream calls (nanoseconds), on SERVER spans.
+    pub const DOWNSTREAM_NS: &str = "topolab.downstream_ns";
+    /// `service/Endpoint` called, on CLIENT spans.
+    pub const CALLEE: &str = "topolab.callee";
+    /// The callee replica picked for this attempt, on CLIENT spans.
+    pub const CALLEE_REPLICA: &str = "topolab.callee_replica";
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub const ATTEMPT: &str = "topolab.attempt";
+    pub const TIMEOUT_NS: &str = "topolab.timeout_ns";
+    /// The load generator that sent a root span.
+    pub const GENERATOR: &str = "topolab.generator";
+    pub const GRPC_STATUS: &str = "rpc.grpc.status_code";
+}
+
+/// A value of an attribute.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+}
+
+/// SERVER (serving a request) or CLIENT (calling another service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Server,
+    Client,
+}
+
+/// A finished span, not yet converted to OTLP.
+#[derive(Debug, Clone)]
+pub struct SpanBuilder {
+    pub ctx: SpanContext,
+    pub parent: Option<[u8; 8]>,
+    pub name: String,
+    pub kind: Kind,
+    pub start: Instant,
+    pub end: Instant,
+    pub code: Code,
+    pub message: String,
+    pub attrs: Vec<(&'static str, Value)>,
+}
+
+impl SpanBuilder {
+    /// A span of `kind` named `name` from `start` to `end`, OK so far.
+    pub fn new(
+        ctx: SpanContext,
+        parent: Option<[u8; 8]>,
+        kind: Kind,
+        name: String,
+        start: Instant,
+        end: Instant,
+    ) -> Self {
+        SpanBuilder {
+            ctx,
+            parent,
+            name,
+            kind,
+            start,
+            end,
+            code: Code::Ok,
+            message: String::new(),
+            attrs: Vec::with_capacity(10),
+        }
+    }
+
+    /// Adds a string attribute.
+    pub fn str(mut self, key: &'static str, v: impl Into<String>) -> Self {
+        self.attrs.push((key, Value::Str(v.into())));
+        self
+    }
+
+    /// Adds an integer attribute.
+    pub fn int(mut self, key: &'static str, v: i64) -> Self {
+        self.attrs.push((key, Value::Int(v)));
+        self
+    }
+
+    /// Sets the gRPC outcome (a non-OK code makes the span's status ERROR).
+    pub fn status(mut self, code: Code, message: &str) -> Self {
+        self.code = code;
+        self.message = message.to_string();
+        self
+    }
+
+    /// The OTLP form: wall-clock times from this process's anchor.
+    pub fn into_otlp(self) -> Span {
+        let mut attributes: Vec<KeyValue> = self
+            .attrs
+            .into_iter()
+            .map(|(k, v)| kv(k, v))
+            .collect();
+        attributes.push(kv("rpc.system", Value::Str("grpc".into())));
+        attributes.push(kv(keys::GRPC_STATUS, Value::Int(self.code as i64)));
+        let status = if self.code == Code::Ok {
+            Status::default()
+        } else {
+            Status {
+                code: StatusCode::Error as i32,
+                message: format!("{:?}: {}", self.code, self.message),
+            }
+        };
+        Span {
+            trace_id: self.ctx.trace_id.to_vec(),
+            span_id: self.ctx.span_id.to_vec(),
+            parent_span_id: self.parent.map(|p| p.to_vec()).unwrap_or_default(),
+            flags: u32::from(self.ctx.sampled),
+            name: self.name,
+            kind: match self.kind {
+                Kind::Server => SpanKind::Server,
+                Kind::Client => SpanKind::Client,
+            } as i32,
+            start_time_unix_nano: clock::unix_nanos(self.start),
+            end_time_unix_nano: clock::unix_nanos(self.end),
+            attributes,
+            status: Some(status),
+            ..Default::default()
+        }
+    }
+}
+
+/// An OTLP attribute.
+pub fn kv(key: &str, v: Value) -> KeyValue {
+    let value = match v {
+        Value::Str(s) => any_value::Value::StringValue(s),
+        Value::Int(i) => any_value::Value::IntValue(i),
+    };
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// Nanoseconds as an attribute value.
+pub fn nanos(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
