@@ -51,4 +51,11 @@ pub struct RunArgs {
     /// Print only the summary and the run folder.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also send every span to this OTLP/gRPC collector (Jaeger, Tempo, an
+    /// OpenTelemetry Collector), e.g. http://127.0.0.1:4317.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// Send spans only to --otlp-endpoint: no built-in collector, no traces.json.
+    #[arg(long, requires = "otlp_endpoint")]
+    pub otlp_only: bool,
 }

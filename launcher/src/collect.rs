@@ -78,6 +78,9 @@ pub struct ServiceFigures {
     pub replicas: u32,
     pub endpoints: BTreeMap<String, EndpointFigures>,
     pub callees: BTreeMap<String, CalleeFigures>,
+    /// Spans the replicas recorded and dropped.
+    pub spans_recorded: u64,
+    pub spans_dropped: u64,
 }
 
 /// Asks every replica for its figures and merges them per service.
@@ -101,6 +104,8 @@ pub async fn collect(
                     .or_insert_with(|| EndpointFigures::new(addrs.len()))
                     .add(i, e)?;
             }
+            figures.spans_recorded += reply.spans_recorded;
+            figures.spans_dropped += reply.spans_dropped;
             for c in &reply.callees {
                 let f = figures.callees.entry(c.callee.clone()).or_default();
                 f.attempts += c.attempts;

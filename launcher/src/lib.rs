@@ -11,6 +11,7 @@ pub mod run_folder;
 pub mod summary;
 pub mod supervisor;
 pub mod table;
+pub mod traces;
 
 pub use run::{RunOptions, RunResult, run};
 pub use summary::Summary;

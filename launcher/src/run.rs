@@ -17,6 +17,7 @@ use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
 use crate::summary::{self, Summary};
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
+use crate::traces::{RunTraces, TraceOptions};
 
 /// How to run.
 pub struct RunOptions {
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub replica_command: (PathBuf, Vec<String>),
     /// Progress lines on stderr.
     pub verbose: bool,
+    /// Where spans go besides the run's own collector.
+    pub trace: TraceOptions,
 }
 
 /// What a finished run leaves.
@@ -49,6 +52,11 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         }
     };
 
+    let traces = RunTraces::start(topology.settings.trace, opts.trace.clone()).await?;
+    if let Some(addr) = traces.collector_addr() {
+        // On stderr even when quiet: outside exporters need it while the run goes on.
+        eprintln!("span collector (OTLP/gRPC): http://{addr}");
+    }
     let starting = Instant::now();
     let listeners = Listeners::bind(topology)?;
     let peers = listeners.addresses()?;
@@ -62,6 +70,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 index: index as u32,
                 peers: peers.clone(),
                 seed: opts.seed,
+                otlp_endpoints: traces.replica_endpoints(),
             };
             let config = serde_json::to_vec(&spec)?;
             let id = ReplicaId {
@@ -127,7 +136,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             abort,
         };
         let live = load::live_recorders(topology);
-        load::run_all(topology, &peers, opts.seed, begin, signals, &live).await?
+        let tracer = traces.generator_exporter();
+        load::run_all(topology, &peers, opts.seed, begin, signals, &live, tracer).await?
     };
     let duration = begin.elapsed();
     let interrupted = *stop.borrow();
@@ -140,8 +150,15 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         ));
     }
     let figures = collect::collect(&peers).await;
-    fleet.stop(Duration::from_secs(2));
+    traces.flush_generators().await;
+    // Blocks this thread while replicas flush their spans to the collector,
+    // which must keep running on the others.
+    tokio::task::block_in_place(|| fleet.stop(Duration::from_secs(2)));
     let figures = figures?;
+    let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
+        (r + f.spans_recorded, d + f.spans_dropped)
+    });
+    let trace_summary = traces.finish(&folder.path, replica_spans).await?;
 
     let summary = summary::build(
         topology,
@@ -152,6 +169,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &recorders,
         &figures,
     );
+    let mut summary = summary;
+    summary.traces = Some(trace_summary);
     folder.write_summary(&summary)?;
     Ok(RunResult {
         summary,

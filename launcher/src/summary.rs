@@ -25,6 +25,9 @@ pub struct Summary {
     pub healthy_after_ms: f64,
     pub load: BTreeMap<String, LoadSummary>,
     pub services: BTreeMap<String, ServiceSummary>,
+    /// Spans recorded, received and dropped (absent when nothing was traced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<crate::traces::TraceSummary>,
 }
 
 /// One load generator's figures.
@@ -171,6 +174,7 @@ pub fn build(
         healthy_after_ms: round3(healthy_after_ms),
         load,
         services,
+        traces: None,
     }
 }
 

@@ -36,6 +36,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         seed,
         replica_command: (program, vec!["__serve".into()]),
         verbose: !args.quiet,
+        trace: topolab_launcher::traces::TraceOptions {
+            otlp_endpoint: args.otlp_endpoint.clone(),
+            otlp_only: args.otlp_only,
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

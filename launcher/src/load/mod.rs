@@ -54,6 +54,7 @@ pub async fn run_all(
     begin: Instant,
     signals: StopSignals,
     live: &LiveLoad,
+    tracer: Option<topolab_services::trace::Exporter>,
 ) -> anyhow::Result<BTreeMap<String, Recorder>> {
     let mut tasks = JoinSet::new();
     for (i, generator) in topology.load.iter().enumerate() {
@@ -64,7 +65,8 @@ pub async fn run_all(
         let addrs = peers
             .get(&generator.target.service)
             .with_context(|| format!("no replicas for {}", generator.target))?;
-        let target = Arc::new(Target::new(generator, addrs)?);
+        let target = Target::new(generator, addrs)?;
+        let target = Arc::new(target.traced(tracer.clone(), topology.settings.trace));
         let generator = generator.clone();
         let seed = seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
         let signals = signals.clone();

@@ -1,6 +1,7 @@
 //! The generator's side of the wire: channels to every replica of the target
 //! service, kept open for the run, and one request with its deadline and
-//! retries, the way an outside client would send it.
+//! retries, the way an outside client would send it. A traced request is the
+//! root CLIENT span of its trace; its `traceparent` goes with every attempt.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +12,8 @@ use tonic::transport::{Channel, Endpoint};
 use topolab_model::Generator;
 use topolab_proto::v1::CallRequest;
 use topolab_proto::v1::replica_client::ReplicaClient;
+use topolab_services::trace::span::{Kind, SpanBuilder, keys, nanos};
+use topolab_services::trace::{Exporter, SpanContext, context};
 
 use super::recorder::Outcome;
 
@@ -26,10 +29,17 @@ pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
     next: AtomicUsize,
     endpoint: String,
+    /// The target service's name, for root spans.
+    service: String,
     /// The request payload (zeros of the generator's `request` size).
     payload: Vec<u8>,
     timeout: Duration,
     retries: u32,
+    /// Root spans go here; `None`: this run traces nothing.
+    tracer: Option<Exporter>,
+    /// `settings.trace`: the share of requests traced.
+    trace_rate: f64,
+    generator: String,
 }
 
 impl Target {
@@ -49,30 +59,64 @@ impl Target {
             clients,
             next: AtomicUsize::new(0),
             endpoint: generator.target.endpoint.clone(),
+            service: generator.target.service.clone(),
             payload: vec![0u8; generator.request as usize],
             timeout: generator.timeout,
             retries: generator.retries,
+            tracer: None,
+            trace_rate: 0.0,
+            generator: generator.name.clone(),
         })
+    }
+
+    /// The same target, tracing a `rate` share of its requests into `tracer`.
+    pub fn traced(mut self, tracer: Option<Exporter>, rate: f64) -> Self {
+        self.tracer = tracer.filter(|_| rate > 0.0);
+        self.trace_rate = rate;
+        self
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
     /// failures while time is left; returns the outcome and attempts made.
     pub async fn send(&self) -> (Outcome, u32) {
-        let deadline = Instant::now() + self.timeout;
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        // Decided here, for the whole chain: every hop follows this flag.
+        let root = self
+            .tracer
+            .as_ref()
+            .map(|_| SpanContext::new_root(rand::random::<f64>() < self.trace_rate));
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = self.attempt(deadline).await;
+            let code = self.attempt(deadline, root.as_ref()).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
+                if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
+                    && ctx.sampled
+                {
+                    tracer.record(self.root_span(ctx, start, code, attempts));
+                }
                 return (Outcome::from_code(code), attempts);
             }
         }
     }
 
-    async fn attempt(&self, deadline: Instant) -> Code {
+    fn root_span(&self, ctx: SpanContext, start: Instant, code: Code, attempts: u32) -> SpanBuilder {
+        let callee = format!("{}/{}", self.service, self.endpoint);
+        SpanBuilder::new(ctx, None, Kind::Client, callee.clone(), start, Instant::now())
+            .str(keys::REPLICA, format!("load/{}", self.generator))
+            .str(keys::GENERATOR, self.generator.clone())
+            .str(keys::CALLEE, callee)
+            .str("peer.service", self.service.clone())
+            .int(keys::ATTEMPT, i64::from(attempts))
+            .int(keys::TIMEOUT_NS, nanos(self.timeout))
+            .status(code, "")
+    }
+
+    async fn attempt(&self, deadline: Instant, trace: Option<&SpanContext>) -> Code {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
         let left = deadline.saturating_duration_since(Instant::now());
@@ -85,6 +129,9 @@ impl Target {
             ..Default::default()
         });
         request.set_timeout(left);
+        if let Some(ctx) = trace {
+            context::inject(request.metadata_mut(), ctx);
+        }
         // The server enforces grpc-timeout too; this bounds a server that hangs.
         match tokio::time::timeout(left, client.call(request)).await {
             Ok(Ok(_)) => Code::Ok,

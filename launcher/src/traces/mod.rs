@@ -1,0 +1,141 @@
+//! Tracing for one run: the run's [`collector`], the span exporter of the
+//! load generators (whose requests are the root CLIENT spans), where the
+//! replicas send their spans, and at the end `traces.json` ([`file`]) and
+//! the counts that go into `summary.json`.
+
+pub mod collector;
+pub mod file;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use topolab_services::trace::Exporter;
+
+use collector::Collector;
+
+/// How long the generators' exporter may take to send its last spans.
+const FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// `run`'s tracing flags.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOptions {
+    /// `--otlp-endpoint`: an outside OTLP/gRPC collector that gets every span too.
+    pub otlp_endpoint: Option<String>,
+    /// `--otlp-only`: send spans only there (no built-in collector, no traces.json).
+    pub otlp_only: bool,
+}
+
+/// The `traces` figures of `summary.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TraceSummary {
+    /// `settings.trace`: share of load requests traced, 0..1.
+    pub rate: f64,
+    /// Root spans: load requests that were traced.
+    pub sampled_requests: u64,
+    /// Spans made by the replicas and the generators (counted when the load
+    /// had drained; spans of requests still running after that come later).
+    pub spans_recorded: u64,
+    /// Spans the built-in collector took in (any exporter's), all in `traces.json`.
+    pub spans_received: u64,
+    /// Spans lost on the way: exporters' full queues, failed exports, and
+    /// spans the collector turned away.
+    pub spans_dropped: u64,
+    /// The outside collector spans were sent to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// Whether `traces.json` was written.
+    pub file: bool,
+}
+
+/// One run's tracing, from before the replicas start until after they stop.
+pub struct RunTraces {
+    rate: f64,
+    opts: TraceOptions,
+    collector: Option<Collector>,
+    generators: Option<Exporter>,
+}
+
+impl RunTraces {
+    /// Starts the collector (unless `--otlp-only`) and the generators' exporter.
+    pub async fn start(rate: f64, opts: TraceOptions) -> anyhow::Result<Self> {
+        let collector = match opts.otlp_only {
+            true => None,
+            false => Some(Collector::start().await?),
+        };
+        let mut traces = RunTraces {
+            rate,
+            opts,
+            collector,
+            generators: None,
+        };
+        let endpoints = traces.replica_endpoints();
+        if !endpoints.is_empty() {
+            traces.generators = Some(Exporter::start(
+                &endpoints,
+                vec![
+                    ("service.name", "load".to_string()),
+                    ("service.instance.id", "load".to_string()),
+                    ("process.pid", std::process::id().to_string()),
+                ],
+            )?);
+        }
+        Ok(traces)
+    }
+
+    /// Where the built-in collector listens, for the user's own exporters.
+    pub fn collector_addr(&self) -> Option<SocketAddr> {
+        self.collector.as_ref().map(|c| c.addr)
+    }
+
+    /// Where replicas send spans; empty when nothing is traced (`trace: 0%`),
+    /// so an untraced run pays nothing for tracing.
+    pub fn replica_endpoints(&self) -> Vec<String> {
+        if self.rate <= 0.0 {
+            return Vec::new();
+        }
+        let local = self.collector_addr().map(|a| format!("http://{a}"));
+        local
+            .into_iter()
+            .chain(self.opts.otlp_endpoint.clone())
+            .collect()
+    }
+
+    /// The exporter the load generators record root spans into.
+    pub fn generator_exporter(&self) -> Option<Exporter> {
+        self.generators.clone()
+    }
+
+    /// Sends the generators' last spans (call once the load has drained).
+    pub async fn flush_generators(&self) {
+        if let Some(g) = &self.generators
+            && !g.flush(FLUSH_LIMIT).await
+        {
+            tracing::warn!("the load generators' spans were not all sent in {FLUSH_LIMIT:?}");
+        }
+    }
+
+    /// Once every replica has stopped (and flushed): stops the collector,
+    /// writes `traces.json` into `dir`, and returns the figures. `replicas`
+    /// is the spans the replicas recorded and dropped.
+    pub async fn finish(self, dir: &Path, replicas: (u64, u64)) -> anyhow::Result<TraceSummary> {
+        let own = self.generators.as_ref().map(Exporter::counts).unwrap_or_default();
+        let mut summary = TraceSummary {
+            rate: self.rate,
+            sampled_requests: own.recorded,
+            spans_recorded: own.recorded + replicas.0,
+            spans_dropped: own.dropped + replicas.1,
+            otlp_endpoint: self.opts.otlp_endpoint.clone(),
+            ..Default::default()
+        };
+        if let Some(c) = self.collector {
+            let received = c.stop().await;
+            summary.spans_received = received.spans;
+            summary.spans_dropped += received.rejected;
+            file::write(dir, &file::merge(received.resource_spans))?;
+            summary.file = true;
+        }
+        Ok(summary)
+    }
+}
