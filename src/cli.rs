@@ -25,9 +25,41 @@ pub enum Command {
     },
     /// Start every replica as its own gRPC process, send the load, and write a run folder.
     Run(RunArgs),
+    /// Read a run's traces: where the time went, the slowest or failed
+    /// request chains, one chain as a waterfall, or a Perfetto file.
+    Trace(TraceArgs),
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
+}
+
+/// Flags of `topolab trace`.
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// A run folder written by `topolab run`.
+    pub run_dir: PathBuf,
+    /// List the N slowest request chains.
+    #[arg(long, value_name = "N")]
+    pub slowest: Option<usize>,
+    /// List the chains in which some call failed.
+    #[arg(long)]
+    pub errors: bool,
+    /// Show one chain as a waterfall (a unique prefix of its id is enough).
+    #[arg(long, value_name = "TRACE")]
+    pub id: Option<String>,
+    /// `chrome` writes a Chrome trace-event file that Perfetto opens.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+    /// Where `--format chrome` writes (default RUN_DIR/trace.chrome.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Output of `topolab trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Chrome,
 }
 
 /// Flags of `topolab run`.

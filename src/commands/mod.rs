@@ -2,6 +2,7 @@
 
 mod run;
 mod serve;
+mod trace;
 mod validate;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Trace(args) => trace::trace(&args),
         Command::Serve => serve::serve(),
     }
 }
