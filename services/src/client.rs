@@ -35,9 +35,12 @@ pub struct Attempt<'a> {
     pub timeout: Duration,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
-    /// When the request is traced: its SERVER span, the exporter, and this
-    /// replica's name (the CLIENT span's process).
-    pub trace: Option<(&'a SpanContext, &'a Exporter, &'a str)>,
+    /// The request's trace context, passed on to the callee: its SERVER
+    /// span when sampled, else the caller's unsampled context (so nobody
+    /// downstream starts a trace of its own for it).
+    pub parent: Option<&'a SpanContext>,
+    /// Where CLIENT spans go, and this replica's name (their process).
+    pub tracer: Option<(&'a Exporter, &'a str)>,
 }
 
 /// Channels to every replica this replica may call, and per-callee counters.
@@ -166,12 +169,14 @@ impl Clients {
             session: a.session.to_string(),
         });
         req.set_timeout(a.timeout);
-        let hop = a.trace.map(|(parent, exporter, caller)| {
-            ClientHop::start(
+        let hop = match (a.parent, a.tracer) {
+            (Some(parent), Some((exporter, caller))) if parent.sampled => Some(ClientHop::start(
                 exporter, parent, caller, a.service, a.endpoint, &peer.name, a.attempt, a.timeout,
-            )
-        });
-        if let Some(ctx) = hop.as_ref().and_then(ClientHop::context) {
+            )),
+            _ => None,
+        };
+        let propagate = hop.as_ref().and_then(ClientHop::context).or(a.parent.copied());
+        if let Some(ctx) = propagate {
             context::inject(req.metadata_mut(), &ctx);
         }
         let start = Instant::now();

@@ -30,7 +30,8 @@ pub struct Ctx<'a> {
     pub session: &'a str,
     queue_wait_ns: AtomicU64,
     work_ns: AtomicU64,
-    /// The request's SERVER span, parent of its calls' CLIENT spans (sampled only).
+    /// The request's trace context: its SERVER span (parent of its calls'
+    /// CLIENT spans) when sampled, or the caller's unsampled one to pass on.
     pub trace: Option<SpanContext>,
     /// The span's split: only top-level steps (a `parallel` step is waiting
     /// on callees as a whole, whatever its branches do inside).
@@ -220,11 +221,8 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             session: ctx.session,
             timeout,
             attempt: attempt_no,
-            trace: ctx
-                .trace
-                .as_ref()
-                .zip(ctx.replica.tracer())
-                .map(|(c, e)| (c, e, ctx.replica.name())),
+            parent: ctx.trace.as_ref(),
+            tracer: ctx.replica.tracer().map(|e| (e, ctx.replica.name())),
         };
         match ctx.replica.clients().call(attempt).await {
             Ok(_) => return Ok(()),

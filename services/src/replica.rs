@@ -204,7 +204,8 @@ impl Replica {
             ));
         }
 
-        let ctx = Ctx::new(self, deadline, session).traced(rec.hop.map(|h| h.ctx));
+        let trace = rec.hop.map(|h| h.ctx).or(caller.filter(|c| !c.sampled));
+        let ctx = Ctx::new(self, deadline, session).traced(trace);
         let result = match self.service.model {
             ServeModel::Blocking => {
                 let r = executor::run(&ctx, &ep.steps, Hold::Whole).await;

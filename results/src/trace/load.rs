@@ -138,3 +138,34 @@ fn text(v: &AnyValue) -> Option<String> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_otlp_json_from_other_producers() {
+        // Ints as numbers or strings, ids in hex, an ERROR status without a
+        // gRPC code: all valid OTLP/JSON.
+        let text = r#"{"resourceSpans":[{"resource":{"attributes":[
+            {"key":"service.name","value":{"stringValue":"api"}}]},
+          "scopeSpans":[{"spans":[
+            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7",
+             "name":"GET /","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":3000,
+             "status":{"code":2,"message":"boom"},
+             "attributes":[{"key":"topolab.queue_wait_ns","value":{"intValue":5}}]},
+            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"1111111111111111",
+             "parentSpanId":"00f067aa0ba902b7","name":"db","kind":3,
+             "startTimeUnixNano":"1500","endTimeUnixNano":"2500"}]}]}]}"#;
+        let traces = parse(text).unwrap();
+        assert_eq!(traces.len(), 1);
+        let t = &traces[0];
+        assert_eq!(t.root().unwrap().name, "GET /");
+        assert_eq!(t.root().unwrap().code, 2);
+        assert_eq!(t.root().unwrap().process, "api");
+        assert_eq!(t.root().unwrap().queue_ns, Some(5));
+        assert_eq!(t.spans[1].kind, Kind::Client);
+        assert_eq!(t.duration_ns(), 2000);
+        assert!(t.is_error());
+    }
+}
