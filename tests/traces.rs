@@ -1,6 +1,6 @@
 //! Tracing on real runs: every sampled request is one connected tree shaped
-//! like the call graph, children nest in parents, SERVER spans' queue + work
-//! + downstream add up to their duration, a middle service is SERVER under
+//! like the call graph, children nest in parents, SERVER spans' queue, work
+//! and downstream add up to their duration, a middle service is SERVER under
 //! its caller and CLIENT above its callee, failures carry their status, and
 //! spans travel over real OTLP both ways (Python SDK in, Python receiver out).
 
@@ -58,13 +58,21 @@ fn assert_split_accounts(traces: &[Trace]) {
     let median = gaps[gaps.len() / 2].0;
     assert!(median < 300_000, "median unaccounted time {median} ns");
     let close = gaps.iter().filter(|(g, d)| *g <= 500_000 + d / 50).count();
-    assert!(close * 10 >= gaps.len() * 9, "{close} of {} spans add up", gaps.len());
+    assert!(
+        close * 10 >= gaps.len() * 9,
+        "{close} of {} spans add up",
+        gaps.len()
+    );
 }
 
 fn assert_nested_and_split(t: &Trace) {
     for s in &t.spans {
         if let Some(p) = &s.parent_id {
-            let parent = t.spans.iter().find(|x| &x.span_id == p).expect("parent in trace");
+            let parent = t
+                .spans
+                .iter()
+                .find(|x| &x.span_id == p)
+                .expect("parent in trace");
             assert!(
                 s.start_ns + CLOCK_SLACK_NS >= parent.start_ns
                     && s.end_ns <= parent.end_ns + CLOCK_SLACK_NS,
@@ -78,10 +86,18 @@ fn assert_nested_and_split(t: &Trace) {
             );
         }
         if s.kind == Kind::Server {
-            let (q, w, d) = (s.queue_ns.unwrap(), s.work_ns.unwrap(), s.downstream_ns.unwrap());
+            let (q, w, d) = (
+                s.queue_ns.unwrap(),
+                s.work_ns.unwrap(),
+                s.downstream_ns.unwrap(),
+            );
             let sum = q + w + d;
             let dur = s.duration_ns();
-            assert!(sum <= dur + 50_000, "{}: split {sum} > duration {dur}", s.name);
+            assert!(
+                sum <= dur + 50_000,
+                "{}: split {sum} > duration {dur}",
+                s.name
+            );
         }
     }
 }
@@ -95,7 +111,11 @@ fn chain_every_request_is_one_tree_with_role_switches() {
         &["--duration", "2s", "--set", "load.shoppers.rate=30/s", "-q"],
     );
     let sent = summary["load"]["shoppers"]["sent"].as_u64().unwrap();
-    assert_eq!(traces.len() as u64, sent, "one trace per request (trace: 100%)");
+    assert_eq!(
+        traces.len() as u64,
+        sent,
+        "one trace per request (trace: 100%)"
+    );
     let t = &summary["traces"];
     let in_file: usize = traces.iter().map(|t| t.spans.len()).sum();
     assert_eq!(t["spans_received"].as_u64().unwrap(), in_file as u64);
@@ -107,7 +127,10 @@ fn chain_every_request_is_one_tree_with_role_switches() {
     for tr in traces.iter().filter(|t| !t.is_error()) {
         assert_eq!(Tree::new(tr).roots().len(), 1, "connected");
         let root = tr.root().unwrap();
-        assert_eq!((root.kind, root.process.as_str()), (Kind::Client, "load/shoppers"));
+        assert_eq!(
+            (root.kind, root.process.as_str()),
+            (Kind::Client, "load/shoppers")
+        );
         assert_eq!(tr.spans.len(), 8);
         let mut client = root;
         for (i, service) in path.iter().enumerate() {
@@ -120,7 +143,10 @@ fn chain_every_request_is_one_tree_with_role_switches() {
                 assert_eq!(below.len(), 1);
                 assert_eq!(below[0].kind, Kind::Client);
                 assert_eq!(below[0].process, server.process);
-                assert_eq!(below[0].callee.as_deref().unwrap().split('/').next(), Some(path[i + 1]));
+                assert_eq!(
+                    below[0].callee.as_deref().unwrap().split('/').next(),
+                    Some(path[i + 1])
+                );
                 assert_eq!(below[0].attempt, Some(1));
                 client = below[0];
             } else {
@@ -152,8 +178,14 @@ fn feed_parallel_branches_overlap_and_times_are_sequential() {
         assert_eq!(callees.len(), 3, "{callees:?}");
         assert_eq!(callees[0], "auth/Verify", "auth comes first");
         let (auth, rest) = (calls[0], &calls[1..]);
-        let posts = rest.iter().find(|c| c.callee.as_deref() == Some("posts/List")).unwrap();
-        let users = rest.iter().find(|c| c.callee.as_deref() == Some("users/Get")).unwrap();
+        let posts = rest
+            .iter()
+            .find(|c| c.callee.as_deref() == Some("posts/List"))
+            .unwrap();
+        let users = rest
+            .iter()
+            .find(|c| c.callee.as_deref() == Some("users/Get"))
+            .unwrap();
         assert!(posts.start_ns >= auth.end_ns && users.start_ns >= auth.end_ns);
         if posts.start_ns < users.end_ns && users.start_ns < posts.end_ns {
             overlapping += 1;
@@ -163,7 +195,10 @@ fn feed_parallel_branches_overlap_and_times_are_sequential() {
         let db: Vec<&Span> = children(tr, list);
         assert_eq!(db.len(), 3);
         for w in db.windows(2) {
-            assert!(w[1].start_ns + CLOCK_SLACK_NS / 10 >= w[0].end_ns, "sequential");
+            assert!(
+                w[1].start_ns + CLOCK_SLACK_NS / 10 >= w[0].end_ns,
+                "sequential"
+            );
         }
         for c in db {
             assert_eq!(served(tr, c).service, "db");
@@ -211,9 +246,15 @@ load:
         assert_eq!(front.code_name(), "UNAVAILABLE");
         assert_eq!(tr.root().unwrap().code_name(), "UNAVAILABLE");
         let calls = children(tr, front);
-        let to_slow = calls.iter().find(|c| c.callee.as_deref() == Some("slow/Work")).unwrap();
+        let to_slow = calls
+            .iter()
+            .find(|c| c.callee.as_deref() == Some("slow/Work"))
+            .unwrap();
         assert_eq!(to_slow.code_name(), "DEADLINE_EXCEEDED");
-        let to_broken = calls.iter().find(|c| c.callee.as_deref() == Some("broken/Fail")).unwrap();
+        let to_broken = calls
+            .iter()
+            .find(|c| c.callee.as_deref() == Some("broken/Fail"))
+            .unwrap();
         assert_eq!(to_broken.code_name(), "UNAVAILABLE");
         assert_eq!(served(tr, to_broken).code_name(), "UNAVAILABLE");
     }
@@ -223,7 +264,14 @@ load:
         .unwrap();
     assert!(listed.status.success());
     let text = String::from_utf8_lossy(&listed.stdout);
-    assert!(text.contains(&format!("{} of {} traces failed", traces.len(), traces.len())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{} of {} traces failed",
+            traces.len(),
+            traces.len()
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -232,13 +280,29 @@ fn sampling_follows_settings_trace() {
     let (traces, summary) = run_traces(
         &sb,
         "topologies/chain.yaml",
-        &["--duration", "2s", "--set", "load.shoppers.rate=50/s", "--set", "settings.trace=30%", "-q"],
+        &[
+            "--duration",
+            "2s",
+            "--set",
+            "load.shoppers.rate=50/s",
+            "--set",
+            "settings.trace=30%",
+            "-q",
+        ],
     );
     let sent = summary["load"]["shoppers"]["sent"].as_u64().unwrap() as f64;
     let share = traces.len() as f64 / sent;
-    assert!((0.1..0.55).contains(&share), "{} of {sent} traced", traces.len());
+    assert!(
+        (0.1..0.55).contains(&share),
+        "{} of {sent} traced",
+        traces.len()
+    );
     // Unsampled requests leave no orphan spans downstream.
-    assert!(traces.iter().all(|t| t.root().is_some_and(|r| r.process == "load/shoppers")));
+    assert!(
+        traces
+            .iter()
+            .all(|t| t.root().is_some_and(|r| r.process == "load/shoppers"))
+    );
     assert!(traces.iter().all(|t| t.spans.len() == 8 || t.is_error()));
     let traced = summary["traces"]["sampled_requests"].as_u64().unwrap();
     assert_eq!(traced, traces.len() as u64);
@@ -257,26 +321,42 @@ fn trace_command_shows_waterfall_breakdown_and_chrome() {
     let out = sb.command(&["trace", dir]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for hop in ["gateway/PlaceOrder", "orders/Create", "inventory/Reserve", "db/Update"] {
+    for hop in [
+        "gateway/PlaceOrder",
+        "orders/Create",
+        "inventory/Reserve",
+        "db/Update",
+    ] {
         assert!(text.contains(hop), "{text}");
     }
     let id = &traces[0].id[..12];
     let out = sb.command(&["trace", dir, "--id", id]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("server") && text.contains("client") && text.contains("critical path"));
-    let marked = text.lines().filter(|l| l.starts_with("* ") && !l.contains("critical path:"));
+    let marked = text
+        .lines()
+        .filter(|l| l.starts_with("* ") && !l.contains("critical path:"));
     assert_eq!(marked.count(), 8, "a chain is all critical path: {text}");
 
-    let out = sb.command(&["trace", dir, "--format", "chrome"]).output().unwrap();
+    let out = sb
+        .command(&["trace", dir, "--format", "chrome"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let chrome: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sb.out().join("trace.chrome.json")).unwrap())
             .unwrap();
     let events = chrome["traceEvents"].as_array().unwrap();
-    let processes = events.iter().filter(|e| e["name"] == "process_name").count();
+    let processes = events
+        .iter()
+        .filter(|e| e["name"] == "process_name")
+        .count();
     assert_eq!(processes, 5, "four replicas and the load generator");
 
-    for bad in [vec!["trace", "/nonexistent/run"], vec!["trace", dir, "--id", "ffffffffffff"]] {
+    for bad in [
+        vec!["trace", "/nonexistent/run"],
+        vec!["trace", dir, "--id", "ffffffffffff"],
+    ] {
         let out = sb.command(&bad).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
@@ -297,7 +377,12 @@ fn the_python_sdk_exports_to_the_built_in_collector() {
     let sb = Sandbox::new();
     let file = sb.file("up.yaml", UP);
     let out = sb.out();
-    let mut child = sb.spawn(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut child = sb.spawn(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let lines = wait_for_line(&mut child, "services are up");
     let collector = lines
         .iter()
@@ -305,18 +390,31 @@ fn the_python_sdk_exports_to_the_built_in_collector() {
         .unwrap_or_else(|| panic!("no collector address in {lines:?}"))
         .to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/sdk_export.py");
-    let py = Command::new("python3").args([script, &collector]).output().expect("python3");
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let py = Command::new("python3")
+        .args([script, &collector])
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let trace_id = String::from_utf8_lossy(&py.stdout).trim().to_string();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert!(child.wait().unwrap().success());
     let traces = trace::load(&out).unwrap();
-    let t = traces.iter().find(|t| t.id == trace_id).expect("the SDK's trace");
+    let t = traces
+        .iter()
+        .find(|t| t.id == trace_id)
+        .expect("the SDK's trace");
     let names: Vec<&str> = t.spans.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["py-parent", "py-child"]);
     assert!(t.spans.iter().all(|s| s.service == "py-sdk"));
-    assert_eq!(t.spans[1].parent_id.as_deref(), Some(t.spans[0].span_id.as_str()));
+    assert_eq!(
+        t.spans[1].parent_id.as_deref(),
+        Some(t.spans[0].span_id.as_str())
+    );
     assert!(sb.summary()["traces"]["spans_received"].as_u64().unwrap() >= 2);
 }
 
@@ -331,12 +429,22 @@ fn spans_reach_an_outside_otlp_receiver() {
         .spawn()
         .expect("python3");
     let mut port = String::new();
-    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    BufReader::new(receiver.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
     let endpoint = format!("http://127.0.0.1:{}", port.trim());
     let (traces, summary) = run_traces(
         &sb,
         "topologies/chain.yaml",
-        &["--duration", "1s", "--set", "load.shoppers.rate=20/s", "-q", "--otlp-endpoint", &endpoint],
+        &[
+            "--duration",
+            "1s",
+            "--set",
+            "load.shoppers.rate=20/s",
+            "-q",
+            "--otlp-endpoint",
+            &endpoint,
+        ],
     );
     let _ = receiver.kill();
     let _ = receiver.wait();

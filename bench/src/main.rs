@@ -6,10 +6,13 @@
 //! 2. One hop: a `work: 0ms` replica against a bare tonic echo server, driven
 //!    by h2load (one call at a time, and 16 connections × 32 streams).
 //! 3. Start-up: time until N replicas are all healthy, and each one's memory.
+//! 4. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
+//!    collector's ingest rate in spans per second.
 
 mod echo;
 mod h2load;
 mod topolab;
+mod tracing_cost;
 
 use std::time::Duration;
 
@@ -27,6 +30,10 @@ fn main() -> anyhow::Result<()> {
     }
     if want("startup") {
         startup()?;
+    }
+    if want("trace") {
+        tracing_cost::one_hop_cost()?;
+        tracing_cost::collector_ingest()?;
     }
     Ok(())
 }

@@ -175,7 +175,10 @@ impl Clients {
             )),
             _ => None,
         };
-        let propagate = hop.as_ref().and_then(ClientHop::context).or(a.parent.copied());
+        let propagate = hop
+            .as_ref()
+            .and_then(ClientHop::context)
+            .or(a.parent.copied());
         if let Some(ctx) = propagate {
             context::inject(req.metadata_mut(), &ctx);
         }

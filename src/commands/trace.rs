@@ -41,7 +41,10 @@ fn show(args: &TraceArgs) -> Result<(), String> {
             .unwrap_or_else(|| args.run_dir.join("trace.chrome.json"));
         let json = chrome::render(&chosen).to_string();
         std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("{} traces written for Perfetto (ui.perfetto.dev) to", chosen.len());
+        println!(
+            "{} traces written for Perfetto (ui.perfetto.dev) to",
+            chosen.len()
+        );
         println!("{}", path.display());
         return Ok(());
     }
@@ -52,12 +55,19 @@ fn show(args: &TraceArgs) -> Result<(), String> {
     let mut listed = false;
     if let Some(n) = args.slowest {
         let title = format!("the {n} slowest of {} traces", traces.len());
-        print!("{}", list::render(&title, &list::slowest(&traces, n), run_start));
+        print!(
+            "{}",
+            list::render(&title, &list::slowest(&traces, n), run_start)
+        );
         listed = true;
     }
     if args.errors {
         let failed = list::failed(&traces);
-        let title = format!("{} of {} traces failed somewhere", failed.len(), traces.len());
+        let title = format!(
+            "{} of {} traces failed somewhere",
+            failed.len(),
+            traces.len()
+        );
         print!("{}", list::render(&title, &failed, run_start));
         listed = true;
     }

@@ -104,16 +104,29 @@ impl Target {
         }
     }
 
-    fn root_span(&self, ctx: SpanContext, start: Instant, code: Code, attempts: u32) -> SpanBuilder {
+    fn root_span(
+        &self,
+        ctx: SpanContext,
+        start: Instant,
+        code: Code,
+        attempts: u32,
+    ) -> SpanBuilder {
         let callee = format!("{}/{}", self.service, self.endpoint);
-        SpanBuilder::new(ctx, None, Kind::Client, callee.clone(), start, Instant::now())
-            .str(keys::REPLICA, format!("load/{}", self.generator))
-            .str(keys::GENERATOR, self.generator.clone())
-            .str(keys::CALLEE, callee)
-            .str("peer.service", self.service.clone())
-            .int(keys::ATTEMPT, i64::from(attempts))
-            .int(keys::TIMEOUT_NS, nanos(self.timeout))
-            .status(code, "")
+        SpanBuilder::new(
+            ctx,
+            None,
+            Kind::Client,
+            callee.clone(),
+            start,
+            Instant::now(),
+        )
+        .str(keys::REPLICA, format!("load/{}", self.generator))
+        .str(keys::GENERATOR, self.generator.clone())
+        .str(keys::CALLEE, callee)
+        .str("peer.service", self.service.clone())
+        .int(keys::ATTEMPT, i64::from(attempts))
+        .int(keys::TIMEOUT_NS, nanos(self.timeout))
+        .status(code, "")
     }
 
     async fn attempt(&self, deadline: Instant, trace: Option<&SpanContext>) -> Code {

@@ -63,7 +63,8 @@ impl Collector {
         })
         .max_decoding_message_size(MAX_MESSAGE);
         let (stop, stopped) = oneshot::channel::<()>();
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(service)

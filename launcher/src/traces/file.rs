@@ -58,9 +58,11 @@ fn merge_scopes(into: &mut Vec<ScopeSpans>, more: Vec<ScopeSpans>) {
 /// Writes `traces.json` into `dir`.
 pub fn write(dir: &Path, request: &ExportTraceServiceRequest) -> anyhow::Result<()> {
     let path = dir.join(TRACES_JSON);
-    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     serde_json::to_writer(&mut w, request).context("encoding traces.json")?;
     w.write_all(b"\n")?;
-    w.flush().with_context(|| format!("writing {}", path.display()))
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -120,7 +120,11 @@ impl RunTraces {
     /// writes `traces.json` into `dir`, and returns the figures. `replicas`
     /// is the spans the replicas recorded and dropped.
     pub async fn finish(self, dir: &Path, replicas: (u64, u64)) -> anyhow::Result<TraceSummary> {
-        let own = self.generators.as_ref().map(Exporter::counts).unwrap_or_default();
+        let own = self
+            .generators
+            .as_ref()
+            .map(Exporter::counts)
+            .unwrap_or_default();
         let mut summary = TraceSummary {
             rate: self.rate,
             sampled_requests: own.recorded,

@@ -71,7 +71,11 @@ pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
                 let nonneg = |k: &str| int(k).map(|v| v.max(0) as u64);
                 let status = s.status.unwrap_or_default();
                 let code = int("rpc.grpc.status_code").unwrap_or(
-                    if status.code == StatusCode::Error as i32 { 2 } else { 0 },
+                    if status.code == StatusCode::Error as i32 {
+                        2
+                    } else {
+                        0
+                    },
                 );
                 let kind = match SpanKind::try_from(s.kind) {
                     Ok(SpanKind::Server) => Kind::Server,

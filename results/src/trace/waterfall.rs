@@ -46,14 +46,13 @@ pub fn render(trace: &Trace) -> String {
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let _ = writeln!(
         out,
-        "  {:<width$}  {:<12} {:<6} {:>9} {:>9}  {:<BAR$}  {}",
+        "  {:<width$}  {:<12} {:<6} {:>9} {:>9}  {:<BAR$}  queue / work / downstream",
         "span",
         "process",
         "role",
         "start ms",
         "dur ms",
         format!("|0{:>w$}|", format!("{:.1} ms", ms(total)), w = BAR - 1),
-        "queue / work / downstream",
     );
     for (label, s, on_path) in rows {
         let _ = writeln!(

@@ -43,7 +43,10 @@ mod tests {
         let a = Instant::now();
         let b = a + Duration::from_micros(1234);
         assert_eq!(unix_nanos(b) - unix_nanos(a), 1_234_000);
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
         assert!(unix_nanos(Instant::now()).abs_diff(wall) < 50_000_000);
     }
 }

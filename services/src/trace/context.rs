@@ -106,7 +106,10 @@ fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
     for (i, byte) in out.iter_mut().enumerate() {
         let pair = s.get(2 * i..2 * i + 2)?;
         // Lowercase only, as the spec requires.
-        if !pair.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !pair
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         *byte = u8::from_str_radix(pair, 16).ok()?;
@@ -151,7 +154,8 @@ mod tests {
         ] {
             assert_eq!(SpanContext::parse(bad), None, "{bad:?}");
         }
-        let unsampled = SpanContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+        let unsampled =
+            SpanContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
         assert!(!unsampled.unwrap().sampled);
     }
 

@@ -106,11 +106,7 @@ impl SpanBuilder {
 
     /// The OTLP form: wall-clock times from this process's anchor.
     pub fn into_otlp(self) -> Span {
-        let mut attributes: Vec<KeyValue> = self
-            .attrs
-            .into_iter()
-            .map(|(k, v)| kv(k, v))
-            .collect();
+        let mut attributes: Vec<KeyValue> = self.attrs.into_iter().map(|(k, v)| kv(k, v)).collect();
         attributes.push(kv("rpc.system", Value::Str("grpc".into())));
         attributes.push(kv(keys::GRPC_STATUS, Value::Int(self.code as i64)));
         let status = if self.code == Code::Ok {

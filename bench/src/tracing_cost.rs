@@ -1,0 +1,133 @@
+//! What tracing costs: one-hop throughput with `settings.trace: 100%` (every
+//! request recorded as a span, exported and collected) against `0%`, under
+//! the same h2load load; and how many spans per second the run's collector
+//! takes in over OTLP/gRPC.
+
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use topolab_launcher::traces::collector::Collector;
+use topolab_services::trace::SpanContext;
+use topolab_services::trace::span::{Kind, SpanBuilder, keys};
+
+use crate::{h2load, topolab};
+
+fn hop_yaml(trace: &str) -> String {
+    format!(
+        "name: hop\nservices:\n  echo:\n    workers: 1000\n    queue: unbounded\n    endpoints:\n      Echo:\n        steps:\n          - work: 0ms\nsettings:\n  trace: {trace}\n"
+    )
+}
+
+/// h2load sends no `traceparent`, so the replica samples each request
+/// itself at `settings.trace` and records it as a root SERVER span.
+pub fn one_hop_cost() -> anyhow::Result<()> {
+    let Some(h2load) = h2load::find() else {
+        println!(
+            "\n== tracing cost: skipped, h2load not found (apt-get install -y nghttp2-client)"
+        );
+        return Ok(());
+    };
+    println!("\n== tracing cost on one hop (h2load -c16 -m32, 200k calls): trace 100% / trace 0%");
+    println!(
+        "{:<8}  {:>12}  {:>12}  {:>8}",
+        "round", "0%", "100%", "ratio"
+    );
+    let mut ratios = Vec::new();
+    for round in 1..=3 {
+        let mut rps = [0.0; 2];
+        for (i, trace) in ["0%", "100%"].into_iter().enumerate() {
+            let up = topolab::Up::start(&hop_yaml(trace), 1)?;
+            std::thread::sleep(Duration::from_millis(300));
+            rps[i] = h2load::run(&h2load, &up.addrs[0], 16, 32, 200_000)?.rps;
+        }
+        ratios.push(rps[1] / rps[0]);
+        println!(
+            "{:<8}  {:>8.0} r/s  {:>8.0} r/s  {:>8.3}",
+            round,
+            rps[0],
+            rps[1],
+            rps[1] / rps[0]
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("median ratio {:.3} (1.0 = tracing is free)", ratios[1]);
+    Ok(())
+}
+
+/// Spans per second the collector ingests from `clients` concurrent
+/// exporters sending batches of 512 topolab-shaped spans.
+pub fn collector_ingest() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let collector = Collector::start().await?;
+        let url = format!("http://{}", collector.addr);
+        let batch = batch(512);
+        println!(
+            "\n== collector ingest (OTLP/gRPC Export, batches of 512 spans, in-process clients)"
+        );
+        println!("{:>8}  {:>10}  {:>14}", "clients", "spans", "spans/s");
+        for clients in [1, 4] {
+            let per_client = 200;
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let mut client = TraceServiceClient::connect(url.clone()).await?;
+                let batch = batch.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per_client {
+                        client.export(batch.clone()).await?;
+                    }
+                    anyhow::Ok(())
+                }));
+            }
+            for t in tasks {
+                t.await??;
+            }
+            let spans = clients * per_client * 512;
+            println!(
+                "{:>8}  {:>10}  {:>14.0}",
+                clients,
+                spans,
+                spans as f64 / start.elapsed().as_secs_f64()
+            );
+        }
+        let got = collector.stop().await;
+        println!("({} spans held at the end)", got.spans);
+        anyhow::Ok(())
+    })
+}
+
+fn batch(n: usize) -> ExportTraceServiceRequest {
+    let now = std::time::Instant::now();
+    let parent = SpanContext::new_root(true);
+    let spans = (0..n)
+        .map(|_| {
+            SpanBuilder::new(
+                parent.child(),
+                Some(parent.span_id),
+                Kind::Server,
+                "db/Query".into(),
+                now,
+                now,
+            )
+            .str(keys::SERVICE, "db")
+            .str(keys::REPLICA, "db#0")
+            .str(keys::ENDPOINT, "Query")
+            .int(keys::QUEUE_NS, 1000)
+            .int(keys::WORK_NS, 2_000_000)
+            .int(keys::DOWNSTREAM_NS, 0)
+            .into_otlp()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
