@@ -7,6 +7,7 @@ mod fields;
 mod graph;
 mod load;
 mod service;
+mod stages;
 mod top;
 
 use std::rc::Rc;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Checker, error_at, graph, load, service};
 use crate::diagnostic::Diag;
-use crate::model::{Pattern, Settings, Topology};
+use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
 use crate::values;
 use crate::{MAX_PROCESSES, MAX_TOTAL_RATE};
@@ -91,13 +91,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
     let mut generators = Vec::new();
     if let Some((k, v)) = f.entry("load") {
         generators = load::generators(ck, v, &mut calls);
-        let total: f64 = generators
-            .iter()
-            .map(|g| match g.pattern {
-                Pattern::Open { rate, .. } => rate,
-                Pattern::Closed { .. } => 0.0,
-            })
-            .sum();
+        let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
         if total > MAX_TOTAL_RATE {
             let message = format!(
                 "the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"

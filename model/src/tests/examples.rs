@@ -60,15 +60,27 @@ fn the_diner() {
                 service: "kitchen".into(),
                 endpoint: "Cook".into(),
             },
+            mix: vec![Weighted {
+                target: Target {
+                    service: "kitchen".into(),
+                    endpoint: "Cook".into(),
+                },
+                share: 1.0,
+            }],
             pattern: Pattern::Open {
-                rate: 4.0,
                 arrivals: Arrivals::Poisson,
+                stages: vec![RateStage {
+                    from: 4.0,
+                    to: 4.0,
+                    duration: Duration::from_secs(30),
+                }],
             },
             duration: Duration::from_secs(30),
             start: Duration::ZERO,
             timeout: Duration::from_secs(10),
             retries: 0,
             request: 0,
+            sessions: 0,
         }],
         settings: Settings {
             seed: None,
@@ -196,8 +208,11 @@ fn the_steps_example() {
     assert_eq!(
         rush.pattern,
         Pattern::Closed {
-            clients: 10,
-            think: Some(Dist::Exp { mean: ms(1000) })
+            think: Some(Dist::Exp { mean: ms(1000) }),
+            stages: vec![ClientStage {
+                clients: 10,
+                duration: ms(120_000)
+            }]
         }
     );
     assert_eq!(
