@@ -10,6 +10,7 @@ pub mod run;
 pub mod run_folder;
 pub mod summary;
 pub mod supervisor;
+pub mod sweep;
 pub mod table;
 
 pub use run::{RunOptions, RunResult, run};

@@ -35,6 +35,9 @@ pub struct RunOptions {
 pub struct RunResult {
     pub summary: Summary,
     pub folder: PathBuf,
+    /// Each generator's closed recorder, for callers that need more than the
+    /// summary's figures (a sweep merges their histograms).
+    pub recorders: std::collections::BTreeMap<String, load::Recorder>,
 }
 
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
@@ -153,9 +156,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &figures,
     );
     folder.write_summary(&summary)?;
+    if !topology.load.is_empty() {
+        let csv = load::series::csv(&recorders, topology.settings.sample_every);
+        folder.write_load_timeseries(&csv)?;
+    }
     Ok(RunResult {
         summary,
         folder: folder.path,
+        recorders,
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use topolab_model::{Pattern, Topology};
+use topolab_model::{Generator, Topology};
 
 use crate::collect::{EndpointFigures, ServiceFigures};
 use crate::load::Recorder;
@@ -135,14 +135,14 @@ pub fn build(
                 (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
                 _ => 0.0,
             };
-            let offered = match g.pattern {
-                Pattern::Open { rate, .. } if !interrupted => rate,
+            let offered = match g.pattern.mean_rate() {
+                Some(rate) if !interrupted => rate,
                 _ => per_second(r.sent, window),
             };
             Some((
                 g.name.clone(),
                 LoadSummary {
-                    target: g.target.to_string(),
+                    target: target_label(g),
                     sent: r.sent,
                     ok: r.ok,
                     rejected: r.rejected,
@@ -210,6 +210,19 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
         latency_ms: Percentiles::from_us(&e.latency_us),
         queue_wait_ms: Percentiles::from_us(&e.queue_wait_us),
         work_ms: Percentiles::from_us(&e.work_us),
+    }
+}
+
+/// `a/X`, or for a mix `a/X 80%, a/Y 20%`.
+fn target_label(g: &Generator) -> String {
+    match g.mix.as_slice() {
+        [] => g.target.to_string(),
+        [one] => one.target.to_string(),
+        many => many
+            .iter()
+            .map(|w| format!("{} {}%", w.target, round3(w.share * 100.0)))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
