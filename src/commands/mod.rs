@@ -2,6 +2,7 @@
 
 mod run;
 mod serve;
+mod sweep;
 mod validate;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Serve => serve::serve(),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod figures;
+pub mod table;
 pub mod vary;
 
 pub use figures::{Goal, StepFigures};
