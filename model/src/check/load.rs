@@ -11,12 +11,11 @@ use crate::values;
 
 const GENERATOR_KEYS: &[&str] = &[
     "target", "rate", "arrivals", "clients", "think", "duration", "start", "timeout", "retries",
-    "request",
+    "request", "sessions",
 ];
 const GENERATOR_LATER: &[&str] = &[
     "mix",
     "stages",
-    "sessions",
     "poll",
     "long_poll",
     "subscribe",
@@ -87,6 +86,7 @@ fn generator(
         timeout: DEFAULT_GENERATOR_TIMEOUT,
         retries: 0,
         request: 0,
+        sessions: 0,
     };
     match f.get("target") {
         Some(v) => {
@@ -130,6 +130,9 @@ fn generator(
         g.request = ck
             .parse("request", v, values::SIZE, values::size)
             .unwrap_or(0);
+    }
+    if let Some(v) = f.get("sessions") {
+        g.sessions = ck.positive_count("sessions", v).unwrap_or(0);
     }
     Some(g)
 }

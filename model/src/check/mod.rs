@@ -3,9 +3,12 @@
 //! the first. The walkers fill in defaults where a value was bad, so checking
 //! can go on; a topology with any error is thrown away at the end.
 
+mod balancer;
+mod faults;
 mod fields;
 mod graph;
 mod load;
+mod policy;
 mod service;
 mod top;
 
@@ -18,6 +21,8 @@ use crate::values::ValueError;
 
 pub(crate) use fields::Fields;
 pub use load::DEFAULT_GENERATOR_TIMEOUT;
+pub use balancer::{DEFAULT_WORKERS as DEFAULT_BALANCER_WORKERS, FORWARD_TIMEOUT};
+pub use policy::{DEFAULT_BREAKER, DEFAULT_RETRY_BUDGET};
 pub use service::DEFAULT_QUEUE;
 pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY};
 
