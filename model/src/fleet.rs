@@ -16,7 +16,10 @@ pub enum Kind {
     Service,
     /// A process of its own that forwards each request to one replica of
     /// `backend` picked by `policy`; its endpoints mirror the backend's.
-    Balancer { backend: String, policy: Balance },
+    Balancer {
+        backend: String,
+        policy: Balance,
+    },
 }
 
 /// Whether replicas remember their callers.

@@ -27,7 +27,10 @@ pub(super) fn faults(ck: &mut Checker, node: &Located<Node>, services: &[Service
             return Vec::new();
         }
     };
-    items.iter().filter_map(|i| fault(ck, i, services)).collect()
+    items
+        .iter()
+        .filter_map(|i| fault(ck, i, services))
+        .collect()
 }
 
 fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option<Fault> {
@@ -50,8 +53,11 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
     let present: Vec<_> = ACTIONS.iter().filter_map(|a| f.entry(a)).collect();
     let Some((key, value)) = present.first() else {
         ck.push(
-            error_at("a fault needs one of `slow`, `errors`, `kill` or `pause`", node)
-                .help("add e.g. `slow: 10x`"),
+            error_at(
+                "a fault needs one of `slow`, `errors`, `kill` or `pause`",
+                node,
+            )
+            .help("add e.g. `slow: 10x`"),
         );
         return None;
     };
@@ -77,7 +83,9 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
             }
             FaultAction::Slow(x)
         }
-        "errors" => FaultAction::Errors(ck.parse("errors", value, values::ERRORS, values::errors)?),
+        "errors" => {
+            FaultAction::Errors(ck.parse("errors", value, values::ERRORS, values::errors)?)
+        }
         word => {
             if !matches!(&value.value, Node::Scalar(s) if s == "true") {
                 ck.push(
@@ -110,14 +118,21 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
 
 /// `db` or `db#1`, against the services of the topology.
 fn target(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option<FaultTarget> {
-    let text = ck.scalar("target", node, "a service like `db`, or one replica like `db#1`")?;
+    let text = ck.scalar(
+        "target",
+        node,
+        "a service like `db`, or one replica like `db#1`",
+    )?;
     let (name, replica) = match text.split_once('#') {
         Some((n, i)) => match values::count(i) {
             Ok(i) => (n.trim(), Some(i)),
             Err(_) => {
                 ck.push(
-                    error_at(format!("invalid `target`: `{i}` is not a replica index"), node)
-                        .help("write one replica as `name#index`, counting from 0, like `db#0`"),
+                    error_at(
+                        format!("invalid `target`: `{i}` is not a replica index"),
+                        node,
+                    )
+                    .help("write one replica as `name#index`, counting from 0, like `db#0`"),
                 );
                 return None;
             }
@@ -137,10 +152,16 @@ fn target(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Optio
     {
         ck.push(
             error_at(
-                format!("`{name}` has {} replica(s), so there is no `{name}#{i}`", s.replicas),
+                format!(
+                    "`{name}` has {} replica(s), so there is no `{name}#{i}`",
+                    s.replicas
+                ),
                 node,
             )
-            .help(format!("replicas count from 0: `{name}#0` to `{name}#{}`", s.replicas - 1)),
+            .help(format!(
+                "replicas count from 0: `{name}#0` to `{name}#{}`",
+                s.replicas - 1
+            )),
         );
         return None;
     }

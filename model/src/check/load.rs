@@ -13,13 +13,7 @@ const GENERATOR_KEYS: &[&str] = &[
     "target", "rate", "arrivals", "clients", "think", "duration", "start", "timeout", "retries",
     "request", "sessions",
 ];
-const GENERATOR_LATER: &[&str] = &[
-    "mix",
-    "stages",
-    "poll",
-    "long_poll",
-    "subscribe",
-];
+const GENERATOR_LATER: &[&str] = &["mix", "stages", "poll", "long_poll", "subscribe"];
 
 /// A generator's default deadline per request. The spec leaves it open; 10 s
 /// is long enough not to cut off the slow tails a run is meant to show, and

@@ -165,7 +165,10 @@ fn service(
         s.balance = ck.choice("balance", v, &BALANCES).unwrap_or(s.balance);
     }
     if let Some(v) = f.get("state") {
-        let options = [("stateless", State::Stateless), ("sessions", State::Sessions)];
+        let options = [
+            ("stateless", State::Stateless),
+            ("sessions", State::Sessions),
+        ];
         s.state = ck.choice("state", v, &options).unwrap_or(s.state);
     }
     if let Some(v) = f.get("restart") {

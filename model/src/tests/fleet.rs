@@ -74,12 +74,18 @@ fn a_fleet_with_every_new_key() {
     let Step::Call(fwd) = &lb.endpoints[0].steps[0] else {
         panic!("a balancer endpoint forwards: {:?}", lb.endpoints[0]);
     };
-    assert_eq!((fwd.service.as_str(), fwd.endpoint.as_str()), ("api", "Feed"));
+    assert_eq!(
+        (fwd.service.as_str(), fwd.endpoint.as_str()),
+        ("api", "Feed")
+    );
     assert_eq!((fwd.timeout, fwd.retries), (FORWARD_TIMEOUT, 0));
 
     let api = t.service("api").unwrap();
     assert_eq!(api.balance, Balance::P2c);
-    assert_eq!((api.restart, api.deadlines), (Restart::Always, Deadlines::Ignore));
+    assert_eq!(
+        (api.restart, api.deadlines),
+        (Restart::Always, Deadlines::Ignore)
+    );
     let Step::Call(c) = &api.endpoints[0].steps[0] else {
         panic!()
     };
@@ -103,12 +109,18 @@ fn a_fleet_with_every_new_key() {
     );
 
     let cart = t.service("cart").unwrap();
-    assert_eq!((cart.balance, cart.state), (Balance::Sticky, State::Sessions));
+    assert_eq!(
+        (cart.balance, cart.state),
+        (Balance::Sticky, State::Sessions)
+    );
     assert!(matches!(&cart.session_miss[..], [Step::Call(c)] if c.service == "db"));
     assert_eq!(t.load[0].sessions, 50);
 
     let kinds: Vec<String> = t.faults.iter().map(|f| f.action.to_string()).collect();
-    assert_eq!(kinds, ["slow 10x", "kill", "errors 50% UNAVAILABLE", "pause"]);
+    assert_eq!(
+        kinds,
+        ["slow 10x", "kill", "errors 50% UNAVAILABLE", "pause"]
+    );
     assert_eq!(t.faults[0].duration, Some(ms(2000)));
     assert_eq!(t.faults[1].duration, None);
     assert_eq!(t.faults[1].target.to_string(), "api#1");
@@ -148,9 +160,15 @@ fn errors(text: &str) -> Vec<(String, String)> {
         .iter()
         .map(|e| {
             let mut lines = e.lines();
-            let m = lines.next().unwrap_or_default().trim_start_matches("error: ");
+            let m = lines
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
             let at = lines.next().unwrap_or_default().trim();
-            (m.to_string(), at.trim_start_matches("--> t.yaml:").to_string())
+            (
+                m.to_string(),
+                at.trim_start_matches("--> t.yaml:").to_string(),
+            )
         })
         .collect()
 }
@@ -231,8 +249,14 @@ services:
         errors(text),
         [
             e("`session_miss` applies only with `state: sessions`", "4:5"),
-            e("invalid `retry_budget`: `lots` does not start with a number", "9:27"),
-            e("`backoff_multiplier` must be at least 1x, found `0.5x`", "10:33"),
+            e(
+                "invalid `retry_budget`: `lots` does not start with a number",
+                "9:27"
+            ),
+            e(
+                "`backoff_multiplier` must be at least 1x, found `0.5x`",
+                "10:33"
+            ),
             e("`failures` must be above 0%", "11:34"),
             e("unknown key `windw` in `breaker`", "11:38"),
         ]
@@ -261,10 +285,16 @@ faults:
             e("`db` has 2 replica(s), so there is no `db#2`", "7:23"),
             e("unknown service `dv` in fault target", "8:23"),
             e("`for` does not apply to `kill`", "9:15"),
-            e("a fault does one thing, but this one has `slow` and `pause`", "10:37"),
+            e(
+                "a fault does one thing, but this one has `slow` and `pause`",
+                "10:37"
+            ),
             e("a fault needs `at`", "11:5"),
             e("`kill` takes `true`", "11:25"),
-            e("a fault needs one of `slow`, `errors`, `kill` or `pause`", "12:5"),
+            e(
+                "a fault needs one of `slow`, `errors`, `kill` or `pause`",
+                "12:5"
+            ),
         ]
     );
 }
