@@ -3,7 +3,7 @@
 //! retries, the way an outside client would send it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tonic::Code;
@@ -30,6 +30,10 @@ pub struct Target {
     payload: Vec<u8>,
     timeout: Duration,
     retries: u32,
+    /// `sessions: N`: each request carries one of N keys, `NAME-k`.
+    sessions: u32,
+    sent: AtomicU64,
+    name: String,
 }
 
 impl Target {
@@ -52,6 +56,9 @@ impl Target {
             payload: vec![0u8; generator.request as usize],
             timeout: generator.timeout,
             retries: generator.retries,
+            sessions: generator.sessions,
+            sent: AtomicU64::new(0),
+            name: generator.name.clone(),
         })
     }
 
@@ -59,10 +66,11 @@ impl Target {
     /// failures while time is left; returns the outcome and attempts made.
     pub async fn send(&self) -> (Outcome, u32) {
         let deadline = Instant::now() + self.timeout;
+        let session = self.session();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = self.attempt(deadline).await;
+            let code = self.attempt(deadline, &session).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
@@ -72,7 +80,24 @@ impl Target {
         }
     }
 
-    async fn attempt(&self, deadline: Instant) -> Code {
+    /// The session key of the next request: a client identity drawn from
+    /// `sessions` of them (a scrambled counter, so keys interleave as users
+    /// do, repeatably), or none.
+    fn session(&self) -> String {
+        if self.sessions == 0 {
+            return String::new();
+        }
+        let mut z = self
+            .sent
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        format!("{}-{}", self.name, z % u64::from(self.sessions))
+    }
+
+    async fn attempt(&self, deadline: Instant, session: &str) -> Code {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
         let left = deadline.saturating_duration_since(Instant::now());
@@ -82,7 +107,7 @@ impl Target {
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
             payload: self.payload.clone(),
-            ..Default::default()
+            session: session.to_string(),
         });
         request.set_timeout(left);
         // The server enforces grpc-timeout too; this bounds a server that hangs.
