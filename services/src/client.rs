@@ -84,6 +84,7 @@ impl Clients {
             for ep in &s.endpoints {
                 collect_callees(&ep.steps, &mut callees);
             }
+            collect_callees(&s.session_miss, &mut callees);
         }
         // A balancer picks its backend's replicas by its own `policy`.
         let policy = topology.service(service).and_then(|s| match &s.kind {
