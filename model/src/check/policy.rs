@@ -42,19 +42,19 @@ pub(super) fn call_policies(ck: &mut Checker, f: &super::Fields, c: &mut Call) {
                 .or(c.retry_budget),
         };
     }
-    if let Some(v) = f.get("backoff_multiplier") {
-        if let Some(m) = ck.parse("backoff_multiplier", v, values::FACTOR, values::factor) {
-            if m < 1.0 {
-                ck.push(
-                    error_at(
-                        format!("`backoff_multiplier` must be at least 1x, found `{m}x`"),
-                        v,
-                    )
-                    .help("use `1x` for equal waits, `2x` to double each wait"),
-                );
-            } else {
-                c.backoff_shape.multiplier = m;
-            }
+    if let Some(v) = f.get("backoff_multiplier")
+        && let Some(m) = ck.parse("backoff_multiplier", v, values::FACTOR, values::factor)
+    {
+        if m < 1.0 {
+            ck.push(
+                error_at(
+                    format!("`backoff_multiplier` must be at least 1x, found `{m}x`"),
+                    v,
+                )
+                .help("use `1x` for equal waits, `2x` to double each wait"),
+            );
+        } else {
+            c.backoff_shape.multiplier = m;
         }
     }
     if let Some(v) = f.get("jitter") {
