@@ -1,5 +1,6 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod graph;
 mod run;
 mod serve;
 mod validate;
@@ -18,6 +19,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Up(args) => run::up(args),
+        Command::Graph { file, format } => graph::graph(&file, format),
         Command::Serve => serve::serve(),
     }
 }
