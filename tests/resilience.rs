@@ -71,11 +71,16 @@ load:
         0,
         "no work finished for a caller gone: {honor}"
     );
-    let gave_up = n(&honor["errors"]["DEADLINE_EXCEEDED"]);
-    assert!(
-        gave_up + n(&honor["rejected"]) == n(&honor["requests"]),
+    // Counted as DEADLINE_EXCEEDED (a cancel well before the deadline, as
+    // CANCELLED): every request is accounted for, none succeeded.
+    let ended: u64 = honor["errors"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(
+        ended + n(&honor["rejected"]),
+        n(&honor["requests"]),
         "{honor}"
     );
+    let gave_up = n(&honor["errors"]["DEADLINE_EXCEEDED"]);
+    assert!(2 * gave_up >= n(&honor["requests"]), "{honor}");
     // Work of 150 ms, but each request ended when its caller gave up at 30 ms.
     let longest = honor["latency_ms"]["max"].as_f64().unwrap();
     assert!(
