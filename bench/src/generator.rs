@@ -82,7 +82,7 @@ fn open_rates(addr: SocketAddr) -> anyhow::Result<()> {
         "offered/s", "achieved/s", "ratio", "late>1ms", "late p99", "late max", "p50 ms", "p99 ms"
     );
     let mut best = 0.0;
-    for rate in [1_000u32, 10_000, 20_000, 30_000, 40_000, 50_000] {
+    for rate in [1_000u32, 2_000, 5_000, 10_000, 20_000, 40_000] {
         let r = drive(
             addr,
             &format!("    rate: {rate}/s\n    arrivals: constant\n    duration: 3s\n"),

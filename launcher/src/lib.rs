@@ -3,7 +3,9 @@
 //! collects each replica's figures and writes the run folder.
 
 pub mod collect;
+pub mod faults;
 pub mod health;
+pub mod keeper;
 pub mod load;
 pub mod ports;
 pub mod run;

@@ -54,10 +54,8 @@ pub fn render(s: &Summary) -> String {
                 ms(l.latency_ms.p99),
                 ms(l.latency_ms.max),
             ]);
-            if any_late {
-                if let Some(r) = rows.last_mut() {
-                    r.push(l.late_over_1ms.to_string());
-                }
+            if any_late && let Some(r) = rows.last_mut() {
+                r.push(l.late_over_1ms.to_string());
             }
         }
         out.push('\n');
@@ -99,6 +97,44 @@ pub fn render(s: &Summary) -> String {
     }
     out.push('\n');
     out.push_str(&align(&rows));
+    out.push_str(&fleet_notes(s));
+    out
+}
+
+/// The faults as they ran, restarts, and replicas that were dead at the end.
+fn fleet_notes(s: &Summary) -> String {
+    let mut out = String::new();
+    if !s.faults.is_empty() {
+        let mut rows = vec![row(&["fault", "target", "applied s", "cleared s"])];
+        for f in &s.faults {
+            let t = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
+            rows.push(vec![
+                f.fault.clone(),
+                f.target.clone(),
+                t(f.applied_s),
+                t(f.cleared_s),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&align(&rows));
+    }
+    for (name, svc) in &s.services {
+        if svc.restarts > 0 {
+            let _ = writeln!(out, "{name}: {} restart(s)", svc.restarts);
+        }
+        if !svc.unreachable.is_empty() {
+            let ids: Vec<String> = svc
+                .unreachable
+                .iter()
+                .map(|i| format!("{name}#{i}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} dead at the end: its own figures are lost (its callers' `calls` still count it)",
+                ids.join(", ")
+            );
+        }
+    }
     out
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::dist::Dist;
+use crate::fleet::{BackoffShape, Breaker, Deadlines, Fault, Kind, Restart, RetryBudget, State};
 use crate::status::StatusCode;
 
 /// A whole topology, validated.
@@ -19,6 +20,8 @@ pub struct Topology {
     /// Load generators in file order; empty means `run` only starts services.
     pub load: Vec<Generator>,
     pub settings: Settings,
+    /// The faults timeline, in file order.
+    pub faults: Vec<Fault>,
 }
 
 impl Topology {
@@ -45,8 +48,14 @@ pub struct Service {
     pub discipline: Discipline,
     pub model: ServeModel,
     pub balance: Balance,
-    /// Endpoints in file order.
+    /// Endpoints in file order (a balancer's mirror its backend's).
     pub endpoints: Vec<Endpoint>,
+    pub kind: Kind,
+    pub state: State,
+    /// Steps run first when a `state: sessions` replica meets an unseen key.
+    pub session_miss: Vec<Step>,
+    pub restart: Restart,
+    pub deadlines: Deadlines,
 }
 
 impl Service {
@@ -133,6 +142,12 @@ pub struct Call {
     /// Request payload size in bytes.
     pub request: u64,
     pub on_error: OnError,
+    /// Cap on retries as a share of first attempts; `None`: unlimited.
+    pub retry_budget: Option<RetryBudget>,
+    /// Growth and jitter of the `backoff` wait.
+    pub backoff_shape: BackoffShape,
+    /// Circuit breaker for this callee endpoint; `None`: none.
+    pub breaker: Option<Breaker>,
 }
 
 /// What a failed call does to the request that made it.
@@ -165,7 +180,7 @@ pub struct Generator {
     pub retries: u32,
     /// Request payload size in bytes.
     pub request: u64,
-    /// Client identities (`s-0` .. `s-{N-1}`) whose key each request carries
+    /// Client identities (`NAME-0` .. `NAME-{N-1}`) whose key each request carries
     /// down the chain; 0 sends no session key.
     pub sessions: u32,
 }

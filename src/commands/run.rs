@@ -8,17 +8,42 @@ use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, UpArgs};
 
 /// Runs one topology as the flags say.
 pub fn run(args: RunArgs) -> ExitCode {
+    run_with(args, false)
+}
+
+/// `topolab up`: the run machinery with the load left out, so the services
+/// stay up for outside clients until Ctrl-C; their figures are still written.
+pub fn up(args: UpArgs) -> ExitCode {
+    let UpArgs {
+        file,
+        out,
+        seed,
+        sets,
+    } = args;
+    let args = RunArgs {
+        file,
+        out,
+        duration: None,
+        seed,
+        sets,
+        quiet: false,
+        json: false,
+    };
+    run_with(args, true)
+}
+
+fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
     let flags = Flags {
         file: &args.file,
         sets: &args.sets,
         duration: args.duration.as_deref(),
         seed: args.seed,
     };
-    let loaded = match load_with_flags(&flags) {
+    let mut loaded = match load_with_flags(&flags) {
         Ok(l) => l,
         Err(report) => {
             eprint!("{report}");
@@ -27,6 +52,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     for w in &loaded.warnings {
         eprintln!("{w}");
+    }
+    if services_only {
+        loaded.topology.load.clear();
+        loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
     }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
@@ -76,7 +105,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// The flags that change what runs (shared by `run` and `sweep`).
+/// The flags that change what runs (shared by `run`, `up` and `sweep`).
 pub struct Flags<'a> {
     pub file: &'a std::path::Path,
     pub sets: &'a [String],

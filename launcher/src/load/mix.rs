@@ -14,8 +14,12 @@ use super::target::Target;
 
 /// The targets of one generator with their cumulative shares.
 pub struct Mix {
-    targets: Vec<(Arc<Target>, f64)>,
+    targets: Vec<Arc<Target>>,
+    /// Cumulative shares, one per target; the last is the total.
+    cumulative: Vec<f64>,
     sessions: u32,
+    /// The generator's name, which prefixes its session keys.
+    name: String,
 }
 
 impl Mix {
@@ -25,13 +29,15 @@ impl Mix {
         peers: &BTreeMap<String, Vec<SocketAddr>>,
     ) -> anyhow::Result<Self> {
         let mut targets = Vec::new();
+        let mut cumulative = Vec::new();
         let mut sum = 0.0;
         for w in &generator.mix {
             let addrs = peers
                 .get(&w.target.service)
                 .with_context(|| format!("no replicas for {}", w.target))?;
             sum += w.share;
-            targets.push((Arc::new(Target::new(&w.target, generator, addrs)?), sum));
+            cumulative.push(sum);
+            targets.push(Arc::new(Target::new(&w.target, generator, addrs)?));
         }
         anyhow::ensure!(
             !targets.is_empty(),
@@ -40,23 +46,25 @@ impl Mix {
         );
         Ok(Mix {
             targets,
+            cumulative,
             sessions: generator.sessions,
+            name: generator.name.clone(),
         })
     }
 
     /// One target, each with the probability of its share.
     pub fn pick(&self, rng: &mut impl Rng) -> Arc<Target> {
-        let cumulative: Vec<f64> = self.targets.iter().map(|(_, c)| *c).collect();
-        self.targets[index(&cumulative, rng.random::<f64>())]
-            .0
-            .clone()
+        if self.targets.len() == 1 {
+            return self.targets[0].clone();
+        }
+        self.targets[index(&self.cumulative, rng.random::<f64>())].clone()
     }
 
-    /// A random identity's session key, `s-17`, or "" without sessions.
+    /// A random identity's session key, `users-17`, or "" without sessions.
     pub fn random_session(&self, rng: &mut impl Rng) -> String {
         match self.sessions {
             0 => String::new(),
-            n => session_key(rng.random_range(0..n)),
+            n => session_key(&self.name, rng.random_range(0..n)),
         }
     }
 
@@ -65,7 +73,7 @@ impl Mix {
     pub fn client_session(&self, c: u32) -> String {
         match self.sessions {
             0 => String::new(),
-            n => session_key(c % n),
+            n => session_key(&self.name, c % n),
         }
     }
 }
@@ -78,9 +86,10 @@ fn index(cumulative: &[f64], x: f64) -> usize {
     i.min(cumulative.len().saturating_sub(1))
 }
 
-/// The key identity `i` carries in `CallRequest.session`.
-pub fn session_key(i: u32) -> String {
-    format!("s-{i}")
+/// The key identity `i` of generator `name` carries in `CallRequest.session`
+/// (named after the generator, so two generators never share a user).
+pub fn session_key(name: &str, i: u32) -> String {
+    format!("{name}-{i}")
 }
 
 #[cfg(test)]
@@ -104,6 +113,6 @@ mod tests {
 
     #[test]
     fn session_keys_name_the_identity() {
-        assert_eq!(session_key(17), "s-17");
+        assert_eq!(session_key("users", 17), "users-17");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Checker, error_at, graph, load, service};
+use super::{Checker, error_at, faults, graph, load, service};
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
@@ -103,13 +103,10 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
             ck.push(d.help("lower the `rate` of the generators"));
         }
     }
-    if let Some((k, v)) = f.entry("faults") {
-        match &v.value {
-            Node::Null => {}
-            Node::Seq(items) if items.is_empty() => {}
-            _ => ck.not_supported("`faults`", k),
-        }
-    }
+    let faults = match f.get("faults") {
+        Some(v) => faults::faults(ck, v, &services),
+        None => Vec::new(),
+    };
     graph::check(ck, &services, &calls);
     Some(Topology {
         name,
@@ -117,6 +114,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         services,
         load: generators,
         settings,
+        faults,
     })
 }
 

@@ -53,6 +53,11 @@ fn the_diner() {
                 response: 0,
                 errors: None,
             }],
+            kind: Kind::Service,
+            state: State::Stateless,
+            session_miss: vec![],
+            restart: Restart::Never,
+            deadlines: Deadlines::Honor,
         }],
         load: vec![Generator {
             name: "customers".into(),
@@ -87,6 +92,7 @@ fn the_diner() {
             timeout: ms(1000),
             sample_every: ms(100),
         },
+        faults: vec![],
     };
     assert_eq!(loaded.topology, want);
 }
@@ -150,6 +156,9 @@ fn call(service: &str, endpoint: &str) -> Call {
         times: 1,
         request: 0,
         on_error: OnError::Fail,
+        retry_budget: Some(DEFAULT_RETRY_BUDGET),
+        backoff_shape: BackoffShape::default(),
+        breaker: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod errors;
 mod examples;
+mod fleet;
 mod load_shapes;
 mod overrides;
 
