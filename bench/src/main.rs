@@ -6,10 +6,13 @@
 //! 2. One hop: a `work: 0ms` replica against a bare tonic echo server, driven
 //!    by h2load (one call at a time, and 16 connections × 32 streams).
 //! 3. Start-up: time until N replicas are all healthy, and each one's memory.
-//! 4. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
+//! 4. The load generator (`generator`): achieved/offered open-loop rates,
+//!    closed-loop throughput and low-load latency against h2load.
+//! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
 
 mod echo;
+mod generator;
 mod h2load;
 mod topolab;
 mod tracing_cost;
@@ -30,6 +33,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("startup") {
         startup()?;
+    }
+    if want("generator") {
+        generator::bench()?;
     }
     if want("trace") {
         tracing_cost::one_hop_cost()?;

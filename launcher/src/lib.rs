@@ -3,13 +3,16 @@
 //! collects each replica's figures and writes the run folder.
 
 pub mod collect;
+pub mod faults;
 pub mod health;
+pub mod keeper;
 pub mod load;
 pub mod ports;
 pub mod run;
 pub mod run_folder;
 pub mod summary;
 pub mod supervisor;
+pub mod sweep;
 pub mod table;
 pub mod traces;
 

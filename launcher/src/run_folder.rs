@@ -1,5 +1,6 @@
 //! The run folder: `runs/<name>-<YYYYMMDD-HHMMSS>/` unless `--out` names one,
-//! holding the topology as run, the summary, and each replica's stderr.
+//! holding the topology as run, the summary, the load's time series, and
+//! each replica's stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,11 @@ impl RunFolder {
         let mut json = serde_json::to_vec_pretty(summary)?;
         json.push(b'\n');
         self.write("summary.json", &json)
+    }
+
+    /// Writes `load_timeseries.csv`: the generators' per-interval figures.
+    pub fn write_load_timeseries(&self, csv: &str) -> anyhow::Result<()> {
+        self.write("load_timeseries.csv", csv.as_bytes())
     }
 
     fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {

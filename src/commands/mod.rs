@@ -1,7 +1,9 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod graph;
 mod run;
 mod serve;
+mod sweep;
 mod trace;
 mod validate;
 
@@ -19,6 +21,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Up(args) => run::up(args),
+        Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
         Command::Serve => serve::serve(),
     }
