@@ -5,7 +5,8 @@
 //! Layout: [`process`] wraps [`server::serve`] (gRPC services) around a
 //! [`replica::Replica`] (shared state, one request's life), which admits
 //! requests through [`admission`], runs steps with [`executor`], calls others
-//! through [`client`], times `work` with [`timer`], and counts in [`stats`].
+//! through [`client`], times `work` with [`timer`], counts in [`stats`], and samples levels and counts for the launcher in
+//! [`telemetry`].
 
 pub mod admission;
 pub mod client;
@@ -17,6 +18,7 @@ pub mod server;
 pub mod shutdown;
 pub mod spec;
 pub mod stats;
+pub mod telemetry;
 pub mod timer;
 
 pub use process::run_process;

@@ -15,8 +15,10 @@ use topolab_proto::v1 as pb;
 use crate::admission::Admission;
 use crate::client::{ClientError, Clients};
 use crate::executor::{self, Ctx, Hold};
+use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
 use crate::stats::{EndpointId, Outcome, Stats, Timings};
+use crate::telemetry::Telemetry;
 
 /// Everything requests to this replica share.
 #[derive(Debug)]
@@ -27,6 +29,7 @@ pub struct Replica {
     admission: Admission,
     clients: Clients,
     stats: Stats,
+    telemetry: Telemetry,
     rng: Mutex<StdRng>,
 }
 
@@ -46,6 +49,7 @@ impl Replica {
                 seed ^ 0x5EED_C11E,
             )?,
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
+            telemetry: Telemetry::new(spec.topology.settings.sample_every),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             service,
         })
@@ -90,6 +94,18 @@ impl Replica {
             queue: self.admission.depth() as u64,
             in_flight: u64::from(self.admission.in_flight()),
         }
+    }
+
+    /// Samples telemetry every `settings.sample_every` until `shutdown`.
+    pub async fn sample_until(&self, shutdown: Shutdown) {
+        self.telemetry
+            .run(&self.stats, &self.admission, shutdown)
+            .await;
+    }
+
+    /// What `Control/Telemetry` returns: the samples not yet handed out.
+    pub fn telemetry_reply(&self, flush: bool) -> pb::TelemetryReply {
+        self.telemetry.take(&self.stats, &self.admission, flush)
     }
 
     /// Serves one request on `endpoint`, from arrival to response.
