@@ -25,6 +25,11 @@ pub enum Command {
     },
     /// Start every replica as its own gRPC process, send the load, and write a run folder.
     Run(RunArgs),
+    /// Write report.html for a run folder (run does this itself too).
+    Report {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,

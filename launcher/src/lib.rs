@@ -1,9 +1,11 @@
 //! The launcher: everything `topolab run` does outside the replicas. It binds
 //! ports, spawns and supervises the replica processes, drives the load,
-//! collects each replica's figures and writes the run folder.
+//! collects each replica's figures and telemetry, shows the run live, and
+//! writes the run folder.
 
 pub mod collect;
 pub mod health;
+pub mod live;
 pub mod load;
 pub mod ports;
 pub mod run;
@@ -11,6 +13,7 @@ pub mod run_folder;
 pub mod summary;
 pub mod supervisor;
 pub mod table;
+pub mod telemetry;
 
 pub use run::{RunOptions, RunResult, run};
 pub use summary::Summary;

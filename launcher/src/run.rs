@@ -6,17 +6,20 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use topolab_model::Loaded;
+use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
 use crate::collect;
 use crate::health;
+use crate::live::{self, LiveMode, LiveView};
 use crate::load::{self, StopSignals};
 use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
 use crate::summary::{self, Summary};
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
+use crate::telemetry::{self, Gatherer};
 
 /// How to run.
 pub struct RunOptions {
@@ -29,6 +32,8 @@ pub struct RunOptions {
     pub replica_command: (PathBuf, Vec<String>),
     /// Progress lines on stderr.
     pub verbose: bool,
+    /// What to show while the load runs.
+    pub live: LiveMode,
 }
 
 /// What a finished run leaves.
@@ -90,6 +95,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
 
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
+    // `q` or Ctrl-C in the dashboard (raw mode: no SIGINT) count as Ctrl-C.
+    let (user_stop_tx, mut user_stop) = mpsc::unbounded_channel::<()>();
+    let dashboard = opts.live == LiveMode::Dashboard;
     let interrupts = tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
@@ -97,9 +105,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
                 _ = term.recv() => {}
+                Some(()) = user_stop.recv() => {}
             }
             let _ = tx.send(true);
-            if std::ptr::eq(tx, &stop_tx) {
+            if std::ptr::eq(tx, &stop_tx) && !dashboard {
                 eprintln!(
                     "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
                 );
@@ -108,7 +117,23 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         anyhow::Ok(())
     });
 
-    let begin = Instant::now();
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    let live_load = load::live_recorders(topology);
+    let view = LiveView::start(
+        match opts.live {
+            LiveMode::Progress if topology.load.is_empty() => LiveMode::Off,
+            mode => mode,
+        },
+        live::Sources {
+            topology: topology.clone(),
+            load: live_load.clone(),
+            telemetry: gatherer.live.clone(),
+            begin,
+            planned: longest_load(loaded),
+        },
+        user_stop_tx,
+    );
     let recorders = if topology.load.is_empty() {
         say("no load in this topology: services are up until Ctrl-C".into());
         for r in fleet.replicas() {
@@ -126,10 +151,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             stop: stop.clone(),
             abort,
         };
-        let live = load::live_recorders(topology);
-        load::run_all(topology, &peers, opts.seed, begin, signals, &live).await?
+        load::run_all(topology, &peers, opts.seed, begin, signals, &live_load).await?
     };
     let duration = begin.elapsed();
+    view.finish();
     let interrupted = *stop.borrow();
     interrupts.abort();
 
@@ -139,11 +164,12 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             "warning: replica {id} died during the run ({status})"
         ));
     }
+    let gathered = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
     fleet.stop(Duration::from_secs(2));
     let figures = figures?;
 
-    let summary = summary::build(
+    let mut summary = summary::build(
         topology,
         opts.seed,
         duration.as_secs_f64(),
@@ -152,7 +178,13 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &recorders,
         &figures,
     );
+    let rows = telemetry::rows(&gathered, begin_us);
+    folder.write_timeseries(&rows)?;
+    summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;
+    if let Err(e) = report::write(&folder.path) {
+        say(format!("warning: report.html not written: {e:#}"));
+    }
     Ok(RunResult {
         summary,
         folder: folder.path,

@@ -1,5 +1,6 @@
 //! The run folder: `runs/<name>-<YYYYMMDD-HHMMSS>/` unless `--out` names one,
-//! holding the topology as run, the summary, and each replica's stderr.
+//! holding the topology as run, the summary, the telemetry time series, and
+//! each replica's stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,14 @@ impl RunFolder {
         let mut json = serde_json::to_vec_pretty(summary)?;
         json.push(b'\n');
         self.write("summary.json", &json)
+    }
+
+    /// Writes `timeseries.csv`: one row per replica per sampling interval.
+    pub fn write_timeseries(&self, rows: &[topolab_results::timeseries::Row]) -> anyhow::Result<()> {
+        self.write(
+            "timeseries.csv",
+            topolab_results::timeseries::to_csv(rows).as_bytes(),
+        )
     }
 
     fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {

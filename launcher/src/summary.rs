@@ -25,6 +25,9 @@ pub struct Summary {
     pub healthy_after_ms: f64,
     pub load: BTreeMap<String, LoadSummary>,
     pub services: BTreeMap<String, ServiceSummary>,
+    /// Queues building up behind each other, from the telemetry.
+    #[serde(default)]
+    pub cascade: topolab_results::cascade::Cascade,
 }
 
 /// One load generator's figures.
@@ -171,6 +174,7 @@ pub fn build(
         healthy_after_ms: round3(healthy_after_ms),
         load,
         services,
+        cascade: Default::default(),
     }
 }
 

@@ -2,9 +2,16 @@
 //! once a run has ended. They read only the files the contract names, so
 //! they work on any run folder, including one copied from another machine.
 //!
-//! [`timeseries`] owns `timeseries.csv`, [`graph`] the topology's call graph,
-//! [`cascade`] the analysis of queues building up behind each other.
+//! [`run_dir`] reads a folder; [`timeseries`], [`load_series`], [`hops`] and
+//! [`sweep`] own one file each; [`graph`] is the topology's call graph;
+//! [`cascade`] finds queues building up behind each other; [`report`] writes
+//! `report.html`.
 
 pub mod cascade;
 pub mod graph;
+pub mod hops;
+pub mod load_series;
+pub mod report;
+pub mod run_dir;
+pub mod sweep;
 pub mod timeseries;

@@ -1,5 +1,6 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod report;
 mod run;
 mod serve;
 mod validate;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Report { run_dir } => report::report(&run_dir),
         Command::Serve => serve::serve(),
     }
 }

@@ -2,8 +2,11 @@
 //! folder. Exit 0 when the experiment ran (whatever its requests did), 1 for
 //! an invalid topology (nothing started), 2 when the sandbox itself failed.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
+
+use topolab_launcher::live::LiveMode;
 use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;
 
@@ -36,6 +39,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         seed,
         replica_command: (program, vec!["__serve".into()]),
         verbose: !args.quiet,
+        live: live_mode(args.quiet),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -54,6 +58,18 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: the sandbox failed: {e:#}");
             ExitCode::from(EXIT_SANDBOX)
         }
+    }
+}
+
+/// The dashboard when stdout is a terminal, else a progress line on stderr;
+/// nothing with `--quiet`.
+fn live_mode(quiet: bool) -> LiveMode {
+    if quiet {
+        LiveMode::Off
+    } else if std::io::stdout().is_terminal() {
+        LiveMode::Dashboard
+    } else {
+        LiveMode::Progress
     }
 }
 
