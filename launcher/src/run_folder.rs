@@ -52,7 +52,10 @@ impl RunFolder {
     }
 
     /// Writes `timeseries.csv`: one row per replica per sampling interval.
-    pub fn write_timeseries(&self, rows: &[topolab_results::timeseries::Row]) -> anyhow::Result<()> {
+    pub fn write_timeseries(
+        &self,
+        rows: &[topolab_results::timeseries::Row],
+    ) -> anyhow::Result<()> {
         self.write(
             "timeseries.csv",
             topolab_results::timeseries::to_csv(rows).as_bytes(),

@@ -158,7 +158,9 @@ async fn poll_all(
                 slot.queue = r.queue;
                 slot.in_flight = r.in_flight;
             }
-            Err(e) => tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}"),
+            Err(e) => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
+            }
         }
     }
 }

@@ -37,13 +37,24 @@ pub fn split(v: &Value) -> BTreeMap<String, HopSplit> {
     for span in spans {
         let attrs = attributes(span);
         let (Some(service), Some(queue)) = (
-            attrs.get("topolab.service").copied().and_then(Value::as_str),
+            attrs
+                .get("topolab.service")
+                .copied()
+                .and_then(Value::as_str),
             attrs.get("topolab.queue_wait_ns").copied().and_then(number),
         ) else {
             continue;
         };
-        let work = attrs.get("topolab.work_ns").copied().and_then(number).unwrap_or(0.0);
-        let down = attrs.get("topolab.downstream_ns").copied().and_then(number).unwrap_or(0.0);
+        let work = attrs
+            .get("topolab.work_ns")
+            .copied()
+            .and_then(number)
+            .unwrap_or(0.0);
+        let down = attrs
+            .get("topolab.downstream_ns")
+            .copied()
+            .and_then(number)
+            .unwrap_or(0.0);
         let total = number(&span["endTimeUnixNano"]).unwrap_or(0.0)
             - number(&span["startTimeUnixNano"]).unwrap_or(0.0);
         let other = (total - queue - work - down).max(0.0);

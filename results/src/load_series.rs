@@ -70,7 +70,10 @@ mod tests {
 
     #[test]
     fn reads_rows_with_and_without_percentiles() {
-        let rows = parse(&format!("{HEADER}\n0.1,rush,10,8,1,1,0,2.5,9.75\n0.2,rush,3,0,3,0,0,,\n")).unwrap();
+        let rows = parse(&format!(
+            "{HEADER}\n0.1,rush,10,8,1,1,0,2.5,9.75\n0.2,rush,3,0,3,0,0,,\n"
+        ))
+        .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].p99_ms, Some(9.75));
         assert_eq!((rows[1].rejected, rows[1].p50_ms), (3, None));

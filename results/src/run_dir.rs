@@ -85,7 +85,8 @@ impl RunDir {
         match f(&path?) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.missing.push((file.to_string(), format!("unreadable: {e:#}")));
+                self.missing
+                    .push((file.to_string(), format!("unreadable: {e:#}")));
                 None
             }
         }

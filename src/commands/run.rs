@@ -5,7 +5,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-
 use topolab_launcher::live::LiveMode;
 use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;

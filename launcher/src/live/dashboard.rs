@@ -37,7 +37,8 @@ pub fn run(
             && let Event::Key(k) = event::read()?
             && k.kind == KeyEventKind::Press
         {
-            let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+            let ctrl_c =
+                k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
             if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
                 stopping += 1;
                 let _ = stop.send(());
@@ -68,13 +69,18 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     );
 
     let load: Vec<Line> = if s.load.is_empty() {
-        vec![Line::from("no load in this topology: services are up until q or Ctrl-C")]
+        vec![Line::from(
+            "no load in this topology: services are up until q or Ctrl-C",
+        )]
     } else {
         s.load
             .iter()
             .map(|(name, l)| {
                 Line::from(vec![
-                    Span::styled(format!("{name} → {}  ", l.target), Style::default().add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        format!("{name} → {}  ", l.target),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(format!("{:>7.1}/s  sent {}  ", l.rate, l.sent)),
                     Span::styled(format!("ok {}  ", l.ok), Style::default().fg(Color::Green)),
                     Span::styled(
@@ -89,7 +95,10 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
             })
             .collect()
     };
-    f.render_widget(Paragraph::new(load).block(Block::bordered().title(" load ")), rows[1]);
+    f.render_widget(
+        Paragraph::new(load).block(Block::bordered().title(" load ")),
+        rows[1],
+    );
 
     let width = rows[2].width.saturating_sub(2) as usize;
     let label = s.services.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
@@ -99,17 +108,15 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
         .map(|(name, v)| service_line(name, v, label, width))
         .collect();
     f.render_widget(
-        Paragraph::new(services).block(
-            Block::bordered().title(Line::from(vec![
-                Span::raw(" services: "),
-                Span::styled("in flight", Style::default().fg(Color::Blue)),
-                Span::raw(" · "),
-                Span::styled("queued", Style::default().fg(Color::Yellow)),
-                Span::raw(" · "),
-                Span::styled("rejected (last second)", Style::default().fg(Color::Red)),
-                Span::raw(" "),
-            ])),
-        ),
+        Paragraph::new(services).block(Block::bordered().title(Line::from(vec![
+            Span::raw(" services: "),
+            Span::styled("in flight", Style::default().fg(Color::Blue)),
+            Span::raw(" · "),
+            Span::styled("queued", Style::default().fg(Color::Yellow)),
+            Span::raw(" · "),
+            Span::styled("rejected (last second)", Style::default().fg(Color::Red)),
+            Span::raw(" "),
+        ]))),
         rows[2],
     );
 
@@ -118,7 +125,10 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
         1 => " stopping: waiting for requests in flight (q or Ctrl-C again to abandon them)",
         _ => " abandoning requests in flight",
     };
-    f.render_widget(Paragraph::new(help).style(Style::default().add_modifier(Modifier::DIM)), rows[3]);
+    f.render_widget(
+        Paragraph::new(help).style(Style::default().add_modifier(Modifier::DIM)),
+        rows[3],
+    );
 }
 
 /// `name  ███▒▒▒▒░  2/2 busy  6/64 queued  3 rejected`: the bar spans the
@@ -132,7 +142,9 @@ fn service_line(name: &str, v: &ServiceNow, label: usize, width: usize) -> Line<
         v.capacity.map_or("∞".to_string(), |c| c.to_string()),
         v.rejected_recent
     );
-    let bar = width.saturating_sub(label + 2 + figures.chars().count()).max(10);
+    let bar = width
+        .saturating_sub(label + 2 + figures.chars().count())
+        .max(10);
     let (blue, yellow, red) = bar_cells(v, bar);
     Line::from(vec![
         Span::raw(format!("{name:<label$}  ")),
@@ -156,7 +168,9 @@ fn bar_cells(v: &ServiceNow, bar: usize) -> (usize, usize, usize) {
     let yellow = cells(v.queued).min(bar - blue);
     let free = bar - blue - yellow;
     let red = if v.rejected_recent > 0 {
-        (v.rejected_recent as usize).clamp(1, free.clamp(1, 8)).min(free)
+        (v.rejected_recent as usize)
+            .clamp(1, free.clamp(1, 8))
+            .min(free)
     } else {
         0
     };
@@ -177,10 +191,7 @@ mod tests {
             rejected_recent: 50,
         };
         assert_eq!(bar_cells(&v, 20), (10, 10, 0));
-        let v = ServiceNow {
-            queued: 0,
-            ..v
-        };
+        let v = ServiceNow { queued: 0, ..v };
         assert_eq!(bar_cells(&v, 20), (10, 0, 8));
         let idle = ServiceNow::default();
         assert_eq!(bar_cells(&idle, 20), (0, 0, 0));

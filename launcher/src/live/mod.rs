@@ -50,7 +50,11 @@ pub struct LiveView {
 impl LiveView {
     /// Starts `mode`. The dashboard sends on `stop_requests` when the user
     /// presses `q` or Ctrl-C (in raw mode the terminal sends no SIGINT).
-    pub fn start(mode: LiveMode, sources: Sources, stop_requests: mpsc::UnboundedSender<()>) -> Self {
+    pub fn start(
+        mode: LiveMode,
+        sources: Sources,
+        stop_requests: mpsc::UnboundedSender<()>,
+    ) -> Self {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let thread = match mode {

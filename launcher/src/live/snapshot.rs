@@ -67,7 +67,9 @@ impl Taker {
         let mut all = Histogram::<u64>::new(3).ok();
         let mut sent_now = BTreeMap::new();
         for g in &s.topology.load {
-            let Some(rec) = s.load.get(&g.name) else { continue };
+            let Some(rec) = s.load.get(&g.name) else {
+                continue;
+            };
             let l = {
                 // Held briefly: the generator's requests record into it.
                 let r = rec.lock().unwrap_or_else(|e| e.into_inner());

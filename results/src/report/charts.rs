@@ -52,7 +52,12 @@ fn svg(w: u32, h: u32, draw: impl FnOnce(&Area) -> anyhow::Result<()>) -> anyhow
 /// per second on the right-hand axis.
 pub fn service(s: &ServiceSeries, t_max: f64, marks: &[Mark]) -> anyhow::Result<String> {
     let step = interval(&s.t_s);
-    let stacked: Vec<u64> = s.in_flight.iter().zip(&s.queue).map(|(a, b)| a + b).collect();
+    let stacked: Vec<u64> = s
+        .in_flight
+        .iter()
+        .zip(&s.queue)
+        .map(|(a, b)| a + b)
+        .collect();
     let y_max = (stacked.iter().copied().max().unwrap_or(0) as f64 * 1.15).max(2.0);
     let rej: Vec<f64> = s.rejected.iter().map(|r| *r as f64 / step).collect();
     let rej_max = rej.iter().copied().fold(0.0, f64::max).max(1.0) * 1.15;
@@ -118,7 +123,11 @@ pub fn load(rows: &[LoadRow], t_max: f64, marks: &[Mark]) -> anyhow::Result<Stri
     let ts: Vec<f64> = by_t.keys().map(|k| *k as f64 / 1e6).collect();
     let step = interval(&ts);
     let series: Vec<Vec<(f64, f64)>> = (0..4)
-        .map(|k| by_t.iter().map(|(t, v)| (*t as f64 / 1e6, v[k] as f64 / step)).collect())
+        .map(|k| {
+            by_t.iter()
+                .map(|(t, v)| (*t as f64 / 1e6, v[k] as f64 / step))
+                .collect()
+        })
         .collect();
     let y_max = series
         .iter()
@@ -129,14 +138,21 @@ pub fn load(rows: &[LoadRow], t_max: f64, marks: &[Mark]) -> anyhow::Result<Stri
         * 1.15;
     svg(W, H, |root| {
         let mut c = chart(root, t_max, y_max, "requests / s")?;
-        for (k, (name, color)) in [("sent", GREY), ("ok", GREEN), ("rejected", RED), ("timeouts + errors", PURPLE)]
-            .into_iter()
-            .enumerate()
+        for (k, (name, color)) in [
+            ("sent", GREY),
+            ("ok", GREEN),
+            ("rejected", RED),
+            ("timeouts + errors", PURPLE),
+        ]
+        .into_iter()
+        .enumerate()
         {
             c.draw_series(LineSeries::new(series[k].clone(), color.stroke_width(2)))
                 .map_err(err)?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                });
         }
         marks_on(&mut c, marks, y_max)?;
         legend(&mut c)
@@ -162,7 +178,11 @@ pub fn latency(rows: &[LoadRow], t_max: f64, marks: &[Mark]) -> anyhow::Result<S
         for (i, (g, rows)) in gens.iter().enumerate() {
             let color = palette[i % palette.len()];
             for (q, width, pick) in [
-                ("p50", 1, (|r: &LoadRow| r.p50_ms) as fn(&LoadRow) -> Option<f64>),
+                (
+                    "p50",
+                    1,
+                    (|r: &LoadRow| r.p50_ms) as fn(&LoadRow) -> Option<f64>,
+                ),
                 ("p99", 3, |r: &LoadRow| r.p99_ms),
             ] {
                 for (j, run) in runs(rows, pick).into_iter().enumerate() {
@@ -187,7 +207,12 @@ pub fn latency(rows: &[LoadRow], t_max: f64, marks: &[Mark]) -> anyhow::Result<S
 pub fn sweep(points: &[SweepPoint]) -> anyhow::Result<String> {
     let mut p: Vec<&SweepPoint> = points.iter().collect();
     p.sort_by(|a, b| a.offered_per_s.total_cmp(&b.offered_per_s));
-    let x_max = p.iter().map(|s| s.offered_per_s).fold(0.0, f64::max).max(1.0) * 1.05;
+    let x_max = p
+        .iter()
+        .map(|s| s.offered_per_s)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.05;
     let y_max = p
         .iter()
         .map(|s| s.throughput_per_s.max(s.offered_per_s))
@@ -227,7 +252,11 @@ pub fn sweep(points: &[SweepPoint]) -> anyhow::Result<String> {
             .draw()
             .map_err(err)?;
         for (q, width, f) in [
-            ("p50", 1, (|s: &SweepPoint| s.p50_ms) as fn(&SweepPoint) -> f64),
+            (
+                "p50",
+                1,
+                (|s: &SweepPoint| s.p50_ms) as fn(&SweepPoint) -> f64,
+            ),
             ("p99", 3, |s: &SweepPoint| s.p99_ms),
         ] {
             c.draw_series(LineSeries::new(
@@ -236,15 +265,26 @@ pub fn sweep(points: &[SweepPoint]) -> anyhow::Result<String> {
             ))
             .map_err(err)?
             .label(q)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLUE.stroke_width(width)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], BLUE.stroke_width(width))
+            });
         }
         legend(&mut c)
     })
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
-fn chart<'a, 'b>(root: &'a Area<'b>, t_max: f64, y_max: f64, y_desc: &str) -> anyhow::Result<Chart<'a, 'b>> {
+fn chart<'a, 'b>(
+    root: &'a Area<'b>,
+    t_max: f64,
+    y_max: f64,
+    y_desc: &str,
+) -> anyhow::Result<Chart<'a, 'b>> {
     let mut c = ChartBuilder::on(root)
         .margin(8)
         .x_label_area_size(30)
@@ -271,7 +311,7 @@ fn legend<'a, 'b: 'a>(c: &mut Chart<'a, 'b>) -> anyhow::Result<()> {
 
 /// Dashed vertical lines with their label at the top.
 fn marks_on<'a, 'b: 'a>(c: &mut Chart<'a, 'b>, marks: &[Mark], y_max: f64) -> anyhow::Result<()> {
-    for m in marks {
+    for (i, m) in marks.iter().enumerate() {
         c.draw_series(DashedLineSeries::new(
             [(m.t_s, 0.0), (m.t_s, y_max)],
             6,
@@ -281,7 +321,8 @@ fn marks_on<'a, 'b: 'a>(c: &mut Chart<'a, 'b>, marks: &[Mark], y_max: f64) -> an
         .map_err(err)?;
         c.draw_series(std::iter::once(Text::new(
             m.label.clone(),
-            (m.t_s, y_max * 0.97),
+            // Staggered: onsets are often close together.
+            (m.t_s, y_max * (0.97 - 0.09 * i as f64)),
             ("sans-serif", 12).into_font().color(&BLACK),
         )))
         .map_err(err)?;

@@ -12,7 +12,7 @@ use super::page::escape;
 use crate::cascade::Cascade;
 use crate::graph::CallGraph;
 
-const BOX_W: i64 = 170;
+const BOX_W: i64 = 190;
 const BOX_H: i64 = 56;
 const COL: i64 = 240;
 const ROW: i64 = 80;
@@ -34,7 +34,10 @@ pub fn render(t: &Topology, cascade: &Cascade) -> String {
     }
     let cols = depths.values().max().map_or(1, |d| d + 1) as i64 + shift;
     let rows = rows_in.values().copied().max().unwrap_or(1).max(1);
-    let (w, h) = (2 * PAD + (cols - 1) * COL + BOX_W, 2 * PAD + (rows - 1) * ROW + BOX_H);
+    let (w, h) = (
+        2 * PAD + (cols - 1) * COL + BOX_W,
+        2 * PAD + (rows - 1) * ROW + BOX_H,
+    );
 
     let mut out = String::new();
     let _ = write!(
@@ -69,7 +72,9 @@ pub fn render(t: &Topology, cascade: &Cascade) -> String {
         }
     }
     for s in &t.services {
-        let Some(p) = pos.get(s.name.as_str()) else { continue };
+        let Some(p) = pos.get(s.name.as_str()) else {
+            continue;
+        };
         let onset = cascade.onsets.iter().find(|o| o.service == s.name);
         let fill = match onset {
             Some(o) if o.waiting_on.is_none() => "#f6c1c1",
@@ -78,7 +83,7 @@ pub fn render(t: &Topology, cascade: &Cascade) -> String {
         };
         let queue = s.queue.map_or("unbounded".into(), |q| q.to_string());
         let detail = format!(
-            "{}× {} workers, queue {queue}, {}",
+            "{}×{} workers · queue {queue} · {}",
             s.replicas,
             s.workers,
             match s.model {

@@ -153,7 +153,11 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
 }
 
 fn chart(h: &mut String, id: &str, svg: String) {
-    let _ = write!(h, "<div class=\"chart\" id=\"chart-{}\">{svg}</div>", escape(id));
+    let _ = write!(
+        h,
+        "<div class=\"chart\" id=\"chart-{}\">{svg}</div>",
+        escape(id)
+    );
 }
 
 /// The end of the time axis: the latest sample of either series.
