@@ -30,6 +30,16 @@ pub enum Command {
         /// The run folder.
         run_dir: PathBuf,
     },
+    /// Start the services (no load) and keep them up for outside clients until Ctrl-C.
+    Up(UpArgs),
+    /// Print the topology as a graph: services, endpoints, calls and load.
+    Graph {
+        /// The topology file.
+        file: PathBuf,
+        /// `dot` (Graphviz) or `mermaid`.
+        #[arg(long, default_value = "dot")]
+        format: GraphFormat,
+    },
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -56,4 +66,27 @@ pub struct RunArgs {
     /// Print only the summary and the run folder.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Flags of `topolab up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The topology file (its `load` is not sent).
+    pub file: PathBuf,
+    /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The seed for sampled durations and choices.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Change one value, with its YAML path written with dots.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// Output formats of `topolab graph`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }

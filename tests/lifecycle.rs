@@ -180,3 +180,58 @@ fn a_replica_that_cannot_start_is_named_and_the_run_exits_2() {
     assert!(stderr.contains("api#0"), "names the replica: {stderr}");
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }
+
+#[test]
+fn up_serves_without_sending_the_load_until_ctrl_c() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "up.yaml",
+        "name: up\nservices:\n  api:\n    replicas: 2\n    endpoints:\n      Get: {}\nload:\n  u:\n    target: api/Get\n    rate: 100/s\n    duration: 60s\n",
+    );
+    let out = sb.out();
+    let mut up = sb.spawn(&["up", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let lines = wait_for_line(&mut up, "api#1");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("api#0") && l.contains("127.0.0.1:")),
+        "{lines:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling a child we own.
+    unsafe { libc::kill(up.id() as i32, libc::SIGINT) };
+    assert!(up.wait().unwrap().success());
+    let s = sb.summary();
+    assert!(
+        s["load"].as_object().unwrap().is_empty(),
+        "up sends no load: {}",
+        s["load"]
+    );
+    assert_eq!(s["services"]["api"]["replicas"], 2);
+    assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
+}
+
+#[test]
+fn graph_shows_every_call_edge() {
+    let sb = Sandbox::new();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/feed.yaml");
+    let out = sb
+        .command(&["graph", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dot = String::from_utf8_lossy(&out.stdout);
+    for edge in [
+        r#""api" -> "auth""#,
+        r#""api" -> "posts""#,
+        r#""posts" -> "db""#,
+        r#""users" -> "db""#,
+    ] {
+        assert!(dot.contains(edge), "{edge} missing:\n{dot}");
+    }
+    let out = sb
+        .command(&["graph", file.to_str().unwrap(), "--format", "mermaid"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("flowchart LR"));
+}

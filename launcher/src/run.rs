@@ -121,9 +121,11 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
-        match opts.live {
-            LiveMode::Progress if topology.load.is_empty() => LiveMode::Off,
-            mode => mode,
+        // Without load the addresses printed above are what the user needs.
+        if topology.load.is_empty() {
+            LiveMode::Off
+        } else {
+            opts.live
         },
         live::Sources {
             topology: topology.clone(),

@@ -1,5 +1,6 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod graph;
 mod report;
 mod run;
 mod serve;
@@ -20,6 +21,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
         Command::Report { run_dir } => report::report(&run_dir),
+        Command::Up(args) => run::up(args),
+        Command::Graph { file, format } => graph::graph(&file, format),
         Command::Serve => serve::serve(),
     }
 }

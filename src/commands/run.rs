@@ -10,11 +10,35 @@ use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, UpArgs};
 
 /// Runs one topology as the flags say.
 pub fn run(args: RunArgs) -> ExitCode {
-    let loaded = match load_with_flags(&args) {
+    run_with(args, false)
+}
+
+/// `topolab up`: the run machinery with the load left out, so the services
+/// stay up for outside clients until Ctrl-C; their figures are still written.
+pub fn up(args: UpArgs) -> ExitCode {
+    let UpArgs {
+        file,
+        out,
+        seed,
+        sets,
+    } = args;
+    let args = RunArgs {
+        file,
+        out,
+        duration: None,
+        seed,
+        sets,
+        quiet: false,
+    };
+    run_with(args, true)
+}
+
+fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
+    let mut loaded = match load_with_flags(&args) {
         Ok(l) => l,
         Err(report) => {
             eprint!("{report}");
@@ -23,6 +47,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     for w in &loaded.warnings {
         eprintln!("{w}");
+    }
+    if services_only {
+        loaded.topology.load.clear();
+        loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
     }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
