@@ -89,13 +89,13 @@ settings:
     // Every instant but the final flush lies on the 50 ms grid.
     let off_grid = rows
         .iter()
-        .filter(|r| ((r.0 * 1000.0).round() as u64) % 50 != 0)
+        .filter(|r| !((r.0 * 1000.0).round() as u64).is_multiple_of(50))
         .count();
     assert!(off_grid <= 3, "{off_grid} rows off the sampling grid");
 
     for (service, replicas) in [("front", 2), ("back", 1)] {
         let mut sums = [0u64; 4];
-        for (_, s, _, v) in rows.iter().filter(|r| r.1 == service) {
+        for (_, _, _, v) in rows.iter().filter(|r| r.1 == service) {
             for k in 0..4 {
                 sums[k] += v[k + 2];
             }

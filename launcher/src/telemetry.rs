@@ -75,10 +75,13 @@ pub async fn aligned_start(every: Duration) -> (Instant, u64) {
     (begin, at)
 }
 
+/// A replica, by `(service, index)`, and its control client.
+type Polled = Vec<((String, u32), ControlClient<Channel>)>;
+
 /// The polling task and what it gathered.
 pub struct Gatherer {
     pub live: LiveTelemetry,
-    clients: Arc<Vec<((String, u32), ControlClient<Channel>)>>,
+    clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -139,7 +142,7 @@ impl Gatherer {
 }
 
 async fn poll_all(
-    clients: &[((String, u32), ControlClient<Channel>)],
+    clients: &Polled,
     live: &LiveTelemetry,
     flush: bool,
 ) {
