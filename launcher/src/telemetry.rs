@@ -141,11 +141,7 @@ impl Gatherer {
     }
 }
 
-async fn poll_all(
-    clients: &Polled,
-    live: &LiveTelemetry,
-    flush: bool,
-) {
+async fn poll_all(clients: &Polled, live: &LiveTelemetry, flush: bool) {
     let replies = join_all(clients.iter().map(|(id, c)| {
         let mut c = c.clone();
         async move { (id, c.telemetry(TelemetryRequest { flush }).await) }
