@@ -30,6 +30,9 @@ pub enum Command {
         /// The run folder.
         run_dir: PathBuf,
     },
+    /// Run the topology once per value of one parameter and draw throughput
+    /// and latency against offered load, marking the knee.
+    Sweep(SweepArgs),
     /// Start the services (no load) and keep them up for outside clients until Ctrl-C.
     Up(UpArgs),
     /// Print the topology as a graph: services, endpoints, calls and load.
@@ -64,6 +67,43 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// Print only the summary and the run folder.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the summary as JSON on stdout and nothing else there (the run
+    /// folder goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `topolab sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The topology file.
+    pub file: PathBuf,
+    /// The parameter and its range, with its YAML path written with dots:
+    /// --vary load.customers.rate=1/s..12/s, or load.users.clients=1..32
+    #[arg(long, value_name = "KEY=FROM..TO")]
+    pub vary: String,
+    /// How many values, evenly spaced from FROM to TO.
+    #[arg(long, default_value_t = 8)]
+    pub steps: usize,
+    /// The knee's latency goal: a p99 like 500ms, or a multiple of the
+    /// lightest step's p99 like 5x.
+    #[arg(long, default_value = "5x", value_name = "DURATION|FACTOR")]
+    pub goal_p99: String,
+    /// The sweep folder (default: runs/<name>-sweep-<YYYYMMDD-HHMMSS>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the duration of every load generator in every step.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// The seed, the same for every step (drawn once when not given).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Change one value in every step: --set services.kitchen.workers=2
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -119,7 +119,7 @@ fn yaml_syntax_error_is_located() {
 #[test]
 fn not_supported_yet_is_an_error_not_silence() {
     rejected(
-        &format!("{HEAD}    kind: balancer\n    endpoints:\n      Get: {{}}\n"),
+        &format!("{HEAD}    updates: exp(1s)\n    endpoints:\n      Get: {{}}\n"),
         &["bad.yaml:4:", "not supported yet"],
     );
 }

@@ -24,6 +24,18 @@ pub fn find() -> Option<PathBuf> {
 
 /// `h2load -n N -c C -m M` against `topolab.v1.Replica/Call` at `addr`.
 pub fn run(h2load: &PathBuf, addr: &str, c: u32, m: u32, n: u32) -> anyhow::Result<H2Figures> {
+    run_logged(h2load, addr, c, m, n).map(|(f, _)| f)
+}
+
+/// As [`run`], with every request's latency in µs from h2load's `--log-file`
+/// (its summary has no percentiles).
+pub fn run_logged(
+    h2load: &PathBuf,
+    addr: &str,
+    c: u32,
+    m: u32,
+    n: u32,
+) -> anyhow::Result<(H2Figures, Vec<f64>)> {
     let body = CallRequest {
         endpoint: "Echo".into(),
         ..Default::default()
@@ -34,6 +46,7 @@ pub fn run(h2load: &PathBuf, addr: &str, c: u32, m: u32, n: u32) -> anyhow::Resu
     framed.extend_from_slice(&body);
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), &framed)?;
+    let log = tempfile::NamedTempFile::new()?;
     let out = Command::new(h2load)
         .args([
             "-n",
@@ -47,11 +60,20 @@ pub fn run(h2load: &PathBuf, addr: &str, c: u32, m: u32, n: u32) -> anyhow::Resu
         ])
         .arg("-d")
         .arg(file.path())
+        .arg("--log-file")
+        .arg(log.path())
         .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
         .arg(format!("http://{addr}/topolab.v1.Replica/Call"))
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    parse(&text).ok_or_else(|| anyhow::anyhow!("could not read h2load's output:\n{text}"))
+    let figures =
+        parse(&text).ok_or_else(|| anyhow::anyhow!("could not read h2load's output:\n{text}"))?;
+    // Each line: start time (µs since the run began), status, latency (µs).
+    let latencies = std::fs::read_to_string(log.path())?
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2)?.trim().parse().ok())
+        .collect();
+    Ok((figures, latencies))
 }
 
 fn parse(text: &str) -> Option<H2Figures> {

@@ -6,9 +6,12 @@
 //! 2. One hop: a `work: 0ms` replica against a bare tonic echo server, driven
 //!    by h2load (one call at a time, and 16 connections × 32 streams).
 //! 3. Start-up: time until N replicas are all healthy, and each one's memory.
-//! 4. Sampling: throughput with `sample_every: 10ms` against `1s`.
+//! 4. The load generator (`generator`): achieved/offered open-loop rates,
+//!    closed-loop throughput and low-load latency against h2load.
+//! 5. Sampling: throughput with `sample_every: 10ms` against `1s`.
 
 mod echo;
+mod generator;
 mod h2load;
 mod sampling;
 mod topolab;
@@ -29,6 +32,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("startup") {
         startup()?;
+    }
+    if want("generator") {
+        generator::bench()?;
     }
     if want("sampling") {
         sampling::run(3)?;

@@ -1,6 +1,8 @@
 //! Gathering figures from every replica after the load has drained: each one's
 //! per-endpoint counters and histograms over its `Control/Stats` call, merged
-//! per service so replicas add up to one view of the service.
+//! per service so replicas add up to one view of the service. A replica that
+//! does not answer (killed by a fault, never restarted) is listed, not fatal:
+//! its callers' per-replica counts still show what it served.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ pub struct EndpointFigures {
     pub errors: BTreeMap<String, u64>,
     pub deadline_dropped: u64,
     pub max_queue: u64,
+    pub session_misses: u64,
     /// Requests that arrived at each replica, by replica index.
     pub per_replica: Vec<u64>,
     pub latency_us: Histogram<u64>,
@@ -39,6 +42,7 @@ impl EndpointFigures {
             errors: BTreeMap::new(),
             deadline_dropped: 0,
             max_queue: 0,
+            session_misses: 0,
             per_replica: vec![0; replicas],
             latency_us: empty_histogram(),
             queue_wait_us: empty_histogram(),
@@ -55,6 +59,7 @@ impl EndpointFigures {
         }
         self.deadline_dropped += s.deadline_dropped;
         self.max_queue = self.max_queue.max(s.max_queue);
+        self.session_misses += s.session_misses;
         if let Some(slot) = self.per_replica.get_mut(replica) {
             *slot += s.requests;
         }
@@ -70,6 +75,12 @@ impl EndpointFigures {
 pub struct CalleeFigures {
     pub attempts: u64,
     pub outcomes: BTreeMap<String, u64>,
+    /// Attempts sent to each replica of the callee, by index.
+    pub per_replica: Vec<u64>,
+    pub retries: u64,
+    pub retries_denied: u64,
+    pub breaker_rejected: u64,
+    pub breaker_opened: u64,
 }
 
 /// A service's figures: its endpoints and the calls it made.
@@ -78,6 +89,8 @@ pub struct ServiceFigures {
     pub replicas: u32,
     pub endpoints: BTreeMap<String, EndpointFigures>,
     pub callees: BTreeMap<String, CalleeFigures>,
+    /// Replicas that did not answer for their figures (dead at the end).
+    pub unreachable: Vec<u32>,
 }
 
 /// Asks every replica for its figures and merges them per service.
@@ -91,9 +104,14 @@ pub async fn collect(
             ..Default::default()
         };
         for (i, addr) in addrs.iter().enumerate() {
-            let reply = stats(*addr)
-                .await
-                .with_context(|| format!("collecting figures from {service}#{i} at {addr}"))?;
+            let reply = match stats(*addr).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("no figures from {service}#{i} at {addr}: {e:#}");
+                    figures.unreachable.push(i as u32);
+                    continue;
+                }
+            };
             for e in &reply.endpoints {
                 figures
                     .endpoints
@@ -107,6 +125,16 @@ pub async fn collect(
                 for (code, n) in &c.outcomes {
                     *f.outcomes.entry(code.clone()).or_default() += n;
                 }
+                if f.per_replica.len() < c.per_replica.len() {
+                    f.per_replica.resize(c.per_replica.len(), 0);
+                }
+                for (slot, n) in f.per_replica.iter_mut().zip(&c.per_replica) {
+                    *slot += n;
+                }
+                f.retries += c.retries;
+                f.retries_denied += c.retries_denied;
+                f.breaker_rejected += c.breaker_rejected;
+                f.breaker_opened += c.breaker_opened;
             }
         }
         out.insert(service.clone(), figures);

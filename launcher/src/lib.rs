@@ -4,7 +4,9 @@
 //! writes the run folder.
 
 pub mod collect;
+pub mod faults;
 pub mod health;
+pub mod keeper;
 pub mod live;
 pub mod load;
 pub mod ports;
@@ -12,6 +14,7 @@ pub mod run;
 pub mod run_folder;
 pub mod summary;
 pub mod supervisor;
+pub mod sweep;
 pub mod table;
 pub mod telemetry;
 

@@ -3,6 +3,7 @@
 //! write the run folder. The order matters and is kept in this one place.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,7 +13,9 @@ use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
 use crate::collect;
+use crate::faults::Timeline;
 use crate::health;
+use crate::keeper::Keeper;
 use crate::live::{self, LiveMode, LiveView};
 use crate::load::{self, StopSignals};
 use crate::ports::Listeners;
@@ -40,6 +43,9 @@ pub struct RunOptions {
 pub struct RunResult {
     pub summary: Summary,
     pub folder: PathBuf,
+    /// Each generator's closed recorder, for callers that need more than the
+    /// summary's figures (a sweep merges their histograms).
+    pub recorders: std::collections::BTreeMap<String, load::Recorder>,
 }
 
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
@@ -73,14 +79,19 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 service: service.clone(),
                 index: index as u32,
             };
+            let restart = topology
+                .service(service)
+                .is_some_and(|s| s.restart == topolab_model::Restart::Always);
             fleet.spawn(LaunchSpec {
                 id,
                 listener,
                 config,
+                restart,
             })?;
         }
     }
-    // The children hold their own copies; ours would keep dead ports accepting.
+    // The children hold their own copies; ours would keep dead ports accepting
+    // (the fleet keeps one for each `restart: always` replica).
     drop(listeners);
 
     let n = topology.process_count();
@@ -136,9 +147,13 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         },
         user_stop_tx,
     );
+    // From here the fleet is shared with the restart keeper and the faults timeline.
+    let fleet = Arc::new(Mutex::new(fleet));
+    let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
+    let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
     let recorders = if topology.load.is_empty() {
         say("no load in this topology: services are up until Ctrl-C".into());
-        for r in fleet.replicas() {
+        for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
             say(format!("  {}  {}", r.id, r.addr));
         }
         let mut stop = stop.clone();
@@ -159,6 +174,12 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     view.finish();
     let interrupted = *stop.borrow();
     interrupts.abort();
+    let fault_log = timeline.finish().await;
+    let restarts = keeper.stop().await;
+    let mut fleet = Arc::try_unwrap(fleet)
+        .map_err(|_| anyhow::anyhow!("the fleet is still shared after the run"))?
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
 
     let dead = fleet.exited();
     if let Some((id, status)) = dead.first() {
@@ -180,16 +201,28 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &recorders,
         &figures,
     );
+    summary.faults = fault_log;
+    for (id, _) in &restarts {
+        if let Some(s) = summary.services.get_mut(&id.service) {
+            s.restarts += 1;
+        }
+    }
     let rows = telemetry::rows(&gathered, begin_us);
     folder.write_timeseries(&rows)?;
     summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;
+    if !topology.load.is_empty() {
+        let csv = load::series::csv(&recorders, topology.settings.sample_every);
+        folder.write_load_timeseries(&csv)?;
+    }
+    // Last: the report reads the files written above.
     if let Err(e) = report::write(&folder.path) {
         say(format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,
         folder: folder.path,
+        recorders,
     })
 }
 

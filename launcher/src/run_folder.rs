@@ -1,6 +1,6 @@
 //! The run folder: `runs/<name>-<YYYYMMDD-HHMMSS>/` unless `--out` names one,
-//! holding the topology as run, the summary, the telemetry time series, and
-//! each replica's stderr.
+//! holding the topology as run, the summary, the telemetry and load time
+//! series, the report, and each replica's stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,11 @@ impl RunFolder {
             "timeseries.csv",
             topolab_results::timeseries::to_csv(rows).as_bytes(),
         )
+    }
+
+    /// Writes `load_timeseries.csv`: the generators' per-interval figures.
+    pub fn write_load_timeseries(&self, csv: &str) -> anyhow::Result<()> {
+        self.write("load_timeseries.csv", csv.as_bytes())
     }
 
     fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use topolab_model::{Pattern, Topology};
+use topolab_model::{Generator, Topology};
 
 use crate::collect::{EndpointFigures, ServiceFigures};
+use crate::faults::FaultRecord;
 use crate::load::Recorder;
 
 /// The whole `summary.json`.
@@ -28,6 +29,9 @@ pub struct Summary {
     /// Queues building up behind each other, from the telemetry.
     #[serde(default)]
     pub cascade: topolab_results::cascade::Cascade,
+    /// The faults timeline as it ran: when each fault was applied and cleared.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
 }
 
 /// One load generator's figures.
@@ -90,6 +94,13 @@ pub struct ServiceSummary {
     pub endpoints: BTreeMap<String, EndpointSummary>,
     /// Calls this service made, by callee `service/Endpoint`.
     pub calls: BTreeMap<String, CallSummary>,
+    /// Fresh processes started after a replica died (`restart: always`).
+    #[serde(default)]
+    pub restarts: u32,
+    /// Replicas that were dead at the end, so their own figures are missing
+    /// (their callers' `calls.*.per_replica` still count what they were sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<u32>,
 }
 
 /// One endpoint of a service.
@@ -103,7 +114,11 @@ pub struct EndpointSummary {
     pub deadline_dropped: u64,
     /// The deepest any replica's queue got.
     pub max_queue: u64,
-    /// Requests that arrived at each replica, by index.
+    /// Requests with a session key the replica did not hold (`state: sessions`).
+    #[serde(default)]
+    pub session_misses: u64,
+    /// Requests that arrived at each replica, by index (a restarted replica
+    /// counts from its last start: its memory is fresh).
     pub per_replica: Vec<u64>,
     pub latency_ms: Percentiles,
     pub queue_wait_ms: Percentiles,
@@ -116,6 +131,19 @@ pub struct CallSummary {
     pub attempts: u64,
     /// By gRPC code name, `OK` included.
     pub outcomes: BTreeMap<String, u64>,
+    /// Attempts sent to each replica of the callee, by index.
+    #[serde(default)]
+    pub per_replica: Vec<u64>,
+    /// Attempts that were retries, and retries the retry budget refused.
+    #[serde(default)]
+    pub retries: u64,
+    #[serde(default)]
+    pub retries_denied: u64,
+    /// Calls failed at once by an open circuit breaker, and times it opened.
+    #[serde(default)]
+    pub breaker_rejected: u64,
+    #[serde(default)]
+    pub breaker_opened: u64,
 }
 
 /// Assembles the summary.
@@ -138,14 +166,14 @@ pub fn build(
                 (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
                 _ => 0.0,
             };
-            let offered = match g.pattern {
-                Pattern::Open { rate, .. } if !interrupted => rate,
+            let offered = match g.pattern.mean_rate() {
+                Some(rate) if !interrupted => rate,
                 _ => per_second(r.sent, window),
             };
             Some((
                 g.name.clone(),
                 LoadSummary {
-                    target: g.target.to_string(),
+                    target: target_label(g),
                     sent: r.sent,
                     ok: r.ok,
                     rejected: r.rejected,
@@ -175,6 +203,7 @@ pub fn build(
         load,
         services,
         cascade: Default::default(),
+        faults: Vec::new(),
     }
 }
 
@@ -195,10 +224,17 @@ fn service_summary(f: &ServiceFigures) -> ServiceSummary {
                     CallSummary {
                         attempts: c.attempts,
                         outcomes: c.outcomes.clone(),
+                        per_replica: c.per_replica.clone(),
+                        retries: c.retries,
+                        retries_denied: c.retries_denied,
+                        breaker_rejected: c.breaker_rejected,
+                        breaker_opened: c.breaker_opened,
                     },
                 )
             })
             .collect(),
+        restarts: 0,
+        unreachable: f.unreachable.clone(),
     }
 }
 
@@ -210,10 +246,24 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
         errors: e.errors.clone(),
         deadline_dropped: e.deadline_dropped,
         max_queue: e.max_queue,
+        session_misses: e.session_misses,
         per_replica: e.per_replica.clone(),
         latency_ms: Percentiles::from_us(&e.latency_us),
         queue_wait_ms: Percentiles::from_us(&e.queue_wait_us),
         work_ms: Percentiles::from_us(&e.work_us),
+    }
+}
+
+/// `a/X`, or for a mix `a/X 80%, a/Y 20%`.
+fn target_label(g: &Generator) -> String {
+    match g.mix.as_slice() {
+        [] => g.target.to_string(),
+        [one] => one.target.to_string(),
+        many => many
+            .iter()
+            .map(|w| format!("{} {}%", w.target, round3(w.share * 100.0)))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

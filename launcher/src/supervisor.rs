@@ -6,9 +6,15 @@
 //! Linux sends the parent-death signal when the *thread* that forked the child
 //! exits, not the process. Async runtimes retire idle threads, so all children
 //! are forked from one dedicated spawner thread that lives as long as the fleet.
+//!
+//! A replica of a `restart: always` service keeps its listening socket in the
+//! fleet too, so [`Fleet::restart_exited`] can start a fresh process on the
+//! same address; meanwhile connections wait in the socket's backlog. Other
+//! replicas' sockets live only in their process: when it dies, the port
+//! refuses connections, as a dead server's does.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
@@ -45,6 +51,12 @@ pub struct Replica {
     pub log: PathBuf,
     child: Child,
     exited: Option<ExitStatus>,
+    /// What a restart needs: the configuration and, for `restart: always`,
+    /// the fleet's own copy of the listening socket.
+    config: Vec<u8>,
+    listener: Option<TcpListener>,
+    /// Fresh processes started after this replica's process died.
+    pub restarts: u32,
 }
 
 impl Replica {
@@ -67,6 +79,8 @@ pub struct LaunchSpec<'a> {
     pub listener: &'a TcpListener,
     /// JSON written to the child's stdin, then stdin is closed.
     pub config: Vec<u8>,
+    /// `restart: always`: keep a copy of the listener to restart on.
+    pub restart: bool,
 }
 
 /// A run's replica processes. Dropping it kills and reaps every one of them.
@@ -100,13 +114,46 @@ impl Fleet {
             .log_dir
             .join(format!("{}-{}.stderr", spec.id.service, spec.id.index));
         let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let kept = if spec.restart {
+            Some(
+                spec.listener
+                    .try_clone()
+                    .context("keeping a listener for restarts")?,
+            )
+        } else {
+            None
+        };
+        let child = self.start(&spec.id, spec.listener, stderr)?;
+        let addr = spec.listener.local_addr()?;
+        let replica = Replica {
+            id: spec.id,
+            addr,
+            log,
+            child,
+            exited: None,
+            config: spec.config,
+            listener: kept,
+            restarts: 0,
+        };
+        self.replicas.push(replica);
+        let last = self.replicas.len() - 1;
+        self.configure(last)
+    }
+
+    /// Forks one replica process on `listener`, its stderr to `stderr`.
+    fn start(
+        &mut self,
+        id: &ReplicaId,
+        listener: &TcpListener,
+        stderr: File,
+    ) -> anyhow::Result<Child> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(stderr)
             .process_group(self.pgid.unwrap_or(0));
-        let fd = spec.listener.as_raw_fd();
+        let fd = listener.as_raw_fd();
         let parent = std::process::id() as i32;
         // SAFETY: the closure runs between fork and exec and only makes
         // async-signal-safe system calls (prctl, getppid, dup2, fcntl, _exit).
@@ -117,35 +164,85 @@ impl Fleet {
             .spawner
             .as_ref()
             .ok_or_else(|| anyhow!("fleet is stopping"))?;
-        let mut child = spawner
+        let child = spawner
             .spawn(cmd)
-            .with_context(|| format!("starting {}", spec.id))?;
+            .with_context(|| format!("starting {id}"))?;
         if self.pgid.is_none() {
             self.pgid = Some(child.id() as i32);
         }
-        let addr = spec.listener.local_addr()?;
-        // Cannot fail: stdin was set to piped above.
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let replica = Replica {
-            id: spec.id,
-            addr,
-            log,
-            child,
-            exited: None,
-        };
-        let written = stdin.write_all(&spec.config);
+        Ok(child)
+    }
+
+    /// Writes replica `i`'s configuration to its stdin, then closes it.
+    fn configure(&mut self, i: usize) -> anyhow::Result<()> {
+        let replica = &mut self.replicas[i];
+        // Cannot fail: stdin was set to piped in `start`.
+        let mut stdin = replica.child.stdin.take().expect("piped stdin");
+        let written = stdin.write_all(&replica.config);
         drop(stdin);
         if let Err(e) = written {
             std::thread::sleep(Duration::from_millis(50));
             let tail = replica.stderr_tail(20);
             let id = replica.id.clone();
-            self.replicas.push(replica);
             return Err(e).with_context(|| {
                 format!("replica {id} did not take its configuration (it exited at once?); its stderr:\n{tail}")
             });
         }
-        self.replicas.push(replica);
         Ok(())
+    }
+
+    /// Starts a fresh process for every `restart: always` replica whose
+    /// process has died, on its same address; returns those restarted.
+    pub fn restart_exited(&mut self) -> Vec<ReplicaId> {
+        self.exited();
+        let mut out = Vec::new();
+        for i in 0..self.replicas.len() {
+            let r = &self.replicas[i];
+            let (Some(_), Some(listener)) = (r.exited, &r.listener) else {
+                continue;
+            };
+            let (id, log) = (r.id.clone(), r.log.clone());
+            let Ok(listener) = listener.try_clone() else {
+                continue;
+            };
+            let stderr = match OpenOptions::new().append(true).open(&log) {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
+            match self.start(&id, &listener, stderr) {
+                Ok(child) => {
+                    let r = &mut self.replicas[i];
+                    r.child = child;
+                    r.exited = None;
+                    r.restarts += 1;
+                    if self.configure(i).is_ok() {
+                        out.push(id);
+                    }
+                }
+                Err(e) => tracing::warn!("restarting {id}: {e:#}"),
+            }
+        }
+        out
+    }
+
+    /// Sends `signal` to the live processes of `target` (one replica, or
+    /// every replica of a service); returns the replicas signalled.
+    pub fn signal(&mut self, service: &str, index: Option<u32>, signal: i32) -> Vec<ReplicaId> {
+        self.exited();
+        let mut out = Vec::new();
+        for r in &self.replicas {
+            if r.id.service != service
+                || index.is_some_and(|i| i != r.id.index)
+                || r.exited.is_some()
+            {
+                continue;
+            }
+            // SAFETY: kill(2) on a child this fleet started and has not reaped.
+            if unsafe { libc::kill(r.child.id() as i32, signal) } == 0 {
+                out.push(r.id.clone());
+            }
+        }
+        out
     }
 
     /// Every replica, in spawn order.

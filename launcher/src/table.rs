@@ -33,6 +33,11 @@ pub fn render(s: &Summary) -> String {
             "p99 ms",
             "max ms",
         ])];
+        // Shown only when a generator fell behind its schedule.
+        let any_late = s.load.values().any(|l| l.late_over_1ms > 0);
+        if any_late {
+            rows[0].push("late>1ms".into());
+        }
         for (name, l) in &s.load {
             let errors: u64 = l.errors.values().sum();
             rows.push(vec![
@@ -49,9 +54,13 @@ pub fn render(s: &Summary) -> String {
                 ms(l.latency_ms.p99),
                 ms(l.latency_ms.max),
             ]);
+            if any_late && let Some(r) = rows.last_mut() {
+                r.push(l.late_over_1ms.to_string());
+            }
         }
         out.push('\n');
         out.push_str(&align(&rows));
+        out.push_str(&lateness(s));
     }
     let mut rows = vec![row(&[
         "service/endpoint",
@@ -90,6 +99,63 @@ pub fn render(s: &Summary) -> String {
     out.push_str(&align(&rows));
     if !s.cascade.text.is_empty() {
         let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
+    }
+    out.push_str(&fleet_notes(s));
+    out
+}
+
+/// The faults as they ran, restarts, and replicas that were dead at the end.
+fn fleet_notes(s: &Summary) -> String {
+    let mut out = String::new();
+    if !s.faults.is_empty() {
+        let mut rows = vec![row(&["fault", "target", "applied s", "cleared s"])];
+        for f in &s.faults {
+            let t = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
+            rows.push(vec![
+                f.fault.clone(),
+                f.target.clone(),
+                t(f.applied_s),
+                t(f.cleared_s),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&align(&rows));
+    }
+    for (name, svc) in &s.services {
+        if svc.restarts > 0 {
+            let _ = writeln!(out, "{name}: {} restart(s)", svc.restarts);
+        }
+        if !svc.unreachable.is_empty() {
+            let ids: Vec<String> = svc
+                .unreachable
+                .iter()
+                .map(|i| format!("{name}#{i}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} dead at the end: its own figures are lost (its callers' `calls` still count it)",
+                ids.join(", ")
+            );
+        }
+    }
+    out
+}
+
+/// A warning per generator that could not keep its schedule: requests that
+/// left more than 1 ms after they were due, and by how much.
+fn lateness(s: &Summary) -> String {
+    let mut out = String::new();
+    for (name, l) in &s.load {
+        if l.late_over_1ms > 0 {
+            let _ = writeln!(
+                out,
+                "warning: generator `{name}` could not keep up: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late); their latency still counts from the due time",
+                l.late_over_1ms,
+                l.sent,
+                ms(l.late_ms.p99),
+                ms(l.late_ms.max)
+            );
+        }
     }
     out
 }

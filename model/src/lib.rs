@@ -6,6 +6,7 @@ mod check;
 pub mod diagnostic;
 pub mod dist;
 mod emit;
+pub mod fleet;
 pub mod model;
 mod overrides;
 pub mod status;
@@ -16,9 +17,11 @@ pub mod values;
 mod tests;
 
 pub use check::{
-    DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT, DEFAULT_QUEUE, DEFAULT_SAMPLE_EVERY,
+    DEFAULT_BALANCER_WORKERS, DEFAULT_BREAKER, DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, FORWARD_TIMEOUT,
 };
 pub use dist::Dist;
+pub use fleet::*;
 pub use model::*;
 pub use status::StatusCode;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::dist::Dist;
+use crate::fleet::{BackoffShape, Breaker, Deadlines, Fault, Kind, Restart, RetryBudget, State};
 use crate::status::StatusCode;
 
 /// A whole topology, validated.
@@ -19,6 +20,8 @@ pub struct Topology {
     /// Load generators in file order; empty means `run` only starts services.
     pub load: Vec<Generator>,
     pub settings: Settings,
+    /// The faults timeline, in file order.
+    pub faults: Vec<Fault>,
 }
 
 impl Topology {
@@ -45,8 +48,14 @@ pub struct Service {
     pub discipline: Discipline,
     pub model: ServeModel,
     pub balance: Balance,
-    /// Endpoints in file order.
+    /// Endpoints in file order (a balancer's mirror its backend's).
     pub endpoints: Vec<Endpoint>,
+    pub kind: Kind,
+    pub state: State,
+    /// Steps run first when a `state: sessions` replica meets an unseen key.
+    pub session_miss: Vec<Step>,
+    pub restart: Restart,
+    pub deadlines: Deadlines,
 }
 
 impl Service {
@@ -133,6 +142,12 @@ pub struct Call {
     /// Request payload size in bytes.
     pub request: u64,
     pub on_error: OnError,
+    /// Cap on retries as a share of first attempts; `None`: unlimited.
+    pub retry_budget: Option<RetryBudget>,
+    /// Growth and jitter of the `backoff` wait.
+    pub backoff_shape: BackoffShape,
+    /// Circuit breaker for this callee endpoint; `None`: none.
+    pub breaker: Option<Breaker>,
 }
 
 /// What a failed call does to the request that made it.
@@ -149,8 +164,14 @@ pub enum OnError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generator {
     pub name: String,
+    /// The target, or the first target of a `mix` (kept so code that shows
+    /// one target has one to show).
     pub target: Target,
+    /// Every target with its share of the requests (0.0..=1.0, summing to 1):
+    /// one entry at 1.0 for a plain `target`.
+    pub mix: Vec<Weighted>,
     pub pattern: Pattern,
+    /// How long the generator issues requests: the sum of its stages.
     pub duration: Duration,
     /// Delay before this generator starts.
     pub start: Duration,
@@ -159,6 +180,17 @@ pub struct Generator {
     pub retries: u32,
     /// Request payload size in bytes.
     pub request: u64,
+    /// Client identities (`NAME-0` .. `NAME-{N-1}`) whose key each request carries
+    /// down the chain; 0 sends no session key.
+    pub sessions: u32,
+}
+
+/// One target of a generator's `mix`, with its share of the requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Weighted {
+    pub target: Target,
+    /// Share of requests, 0.0..=1.0.
+    pub share: f64,
 }
 
 /// `service/Endpoint`.
@@ -174,14 +206,71 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Open or closed loop.
+/// Open or closed loop, each as a list of stages played one after another (a
+/// plain `rate` or `clients` with `duration` is a single stage).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
-    /// Arrivals at `rate` per second that never wait for responses.
-    Open { rate: f64, arrivals: Arrivals },
+    /// Arrivals that never wait for responses, at a rate that may ramp.
+    Open {
+        arrivals: Arrivals,
+        stages: Vec<RateStage>,
+    },
     /// `clients` that each send, wait for the response, think, repeat.
-    Closed { clients: u32, think: Option<Dist> },
+    Closed {
+        think: Option<Dist>,
+        stages: Vec<ClientStage>,
+    },
+}
+
+impl Pattern {
+    /// The highest rate any open-loop stage asks for (0 for a closed loop):
+    /// what limits on the machine's load generator are checked against.
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            Pattern::Open { stages, .. } => {
+                stages.iter().map(|s| s.from.max(s.to)).fold(0.0, f64::max)
+            }
+            Pattern::Closed { .. } => 0.0,
+        }
+    }
+
+    /// The mean rate an open loop asks for over all its stages (requests it
+    /// is expected to send / time); `None` for a closed loop, whose rate is
+    /// whatever its clients manage.
+    pub fn mean_rate(&self) -> Option<f64> {
+        let Pattern::Open { stages, .. } = self else {
+            return None;
+        };
+        let secs: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
+        let expected: f64 = stages.iter().map(RateStage::expected).sum();
+        Some(if secs > 0.0 { expected / secs } else { 0.0 })
+    }
+}
+
+/// One open-loop stage: the rate goes linearly from `from` to `to` (equal for
+/// a constant stage) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateStage {
+    /// Requests per second at the start of the stage.
+    pub from: f64,
+    /// Requests per second at its end.
+    pub to: f64,
+    pub duration: Duration,
+}
+
+impl RateStage {
+    /// Requests the stage is expected to send (the integral of its rate).
+    pub fn expected(&self) -> f64 {
+        (self.from + self.to) / 2.0 * self.duration.as_secs_f64()
+    }
+}
+
+/// One closed-loop stage: this many clients for `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStage {
+    pub clients: u32,
+    pub duration: Duration,
 }
 
 /// How open-loop arrivals are spaced.

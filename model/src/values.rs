@@ -47,8 +47,7 @@ fn err<T>(problem: impl Into<String>, expected: &'static str) -> Result<T, Value
     })
 }
 
-/// A linear change of rate over a load stage, `1/s -> 20/s`. Parsed so the
-/// format is checked; stages that use it are not supported yet.
+/// A linear change of rate over a load stage, `1/s -> 20/s`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ramp {
     /// Requests per second at the start of the stage.

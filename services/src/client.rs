@@ -1,24 +1,25 @@
 //! The replica as a client: one lazily connected channel per callee replica,
-//! kept for the whole run, a balancing policy to pick one per attempt, the
-//! caller's deadline passed on in `grpc-timeout`, and a count of every attempt
-//! and its outcome per callee endpoint.
+//! kept for the whole run, a balancing policy to pick one per attempt (see
+//! [`crate::balance`]), the caller's deadline passed on in `grpc-timeout`, the
+//! resilience guards per callee (see [`crate::resilience`]), and a count of
+//! every attempt and its outcome per callee endpoint and replica.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-use topolab_model::{Balance, Step, Topology};
+use topolab_model::{Balance, Call, Kind, Step, Topology};
 use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
+use crate::balance;
+use crate::resilience::Guard;
 use crate::stats::code_name;
 
 /// One call to make: which endpoint, with what, within how long.
@@ -39,27 +40,22 @@ pub struct Attempt<'a> {
 pub struct Clients {
     pools: HashMap<String, Pool>,
     counters: Mutex<BTreeMap<String, Counter>>,
+    /// Retry budget and breaker per callee endpoint, made on first use.
+    guards: Mutex<BTreeMap<String, Arc<Guard>>>,
     rng: Mutex<StdRng>,
 }
 
 #[derive(Debug)]
 struct Pool {
-    balance: Balance,
-    peers: Vec<Peer>,
-    next: AtomicUsize,
-}
-
-#[derive(Debug)]
-struct Peer {
-    client: ReplicaClient<Channel>,
-    /// Attempts outstanding on this replica, for `least_requests` and `p2c`.
-    in_flight: Arc<AtomicU32>,
+    picker: balance::Pool,
+    peers: Vec<ReplicaClient<Channel>>,
 }
 
 #[derive(Debug, Default)]
 struct Counter {
     attempts: u64,
     outcomes: BTreeMap<&'static str, u64>,
+    per_replica: Vec<u64>,
 }
 
 /// Why the clients could not be set up.
@@ -88,15 +84,23 @@ impl Clients {
             for ep in &s.endpoints {
                 collect_callees(&ep.steps, &mut callees);
             }
+            collect_callees(&s.session_miss, &mut callees);
         }
+        // A balancer picks its backend's replicas by its own `policy`.
+        let policy = topology.service(service).and_then(|s| match &s.kind {
+            Kind::Balancer { policy, .. } => Some(*policy),
+            Kind::Service => None,
+        });
         let mut pools = HashMap::new();
         for callee in callees {
             if pools.contains_key(callee) {
                 continue;
             }
-            let balance = topology
-                .service(callee)
-                .map_or(Balance::RoundRobin, |s| s.balance);
+            let balance = policy.unwrap_or_else(|| {
+                topology
+                    .service(callee)
+                    .map_or(Balance::RoundRobin, |s| s.balance)
+            });
             let mut list = Vec::new();
             for (index, addr) in peers.get(callee).into_iter().flatten().enumerate() {
                 let channel = Endpoint::from_shared(format!("http://{addr}"))
@@ -108,49 +112,80 @@ impl Clients {
                     })?
                     .tcp_nodelay(true)
                     .connect_lazy();
-                list.push(Peer {
-                    client: ReplicaClient::new(channel),
-                    in_flight: Arc::default(),
-                });
+                list.push(ReplicaClient::new(channel));
             }
             pools.insert(
                 callee.to_string(),
                 Pool {
-                    balance,
+                    picker: balance::Pool::new(balance, list.len()),
                     peers: list,
-                    next: AtomicUsize::new(0),
                 },
             );
         }
         Ok(Self {
             pools,
             counters: Mutex::default(),
+            guards: Mutex::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         })
+    }
+
+    /// The retry budget and breaker for `call`'s callee endpoint, shared by
+    /// every call step of this replica that calls it (the first one met
+    /// sets them up).
+    pub fn guard(&self, call: &Call) -> Arc<Guard> {
+        let key = format!("{}/{}", call.service, call.endpoint);
+        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        guards
+            .entry(key)
+            .or_insert_with(|| Arc::new(Guard::new(call)))
+            .clone()
     }
 
     /// Makes one attempt and counts it. A callee whose deadline passes is
     /// reported as `DEADLINE_EXCEEDED` (tonic itself says `CANCELLED`).
     pub async fn call(&self, a: Attempt<'_>) -> Result<pb::CallReply, Status> {
         let key = format!("{}/{}", a.service, a.endpoint);
-        let result = self.attempt(a).await;
+        let (result, replica) = self.attempt(a).await;
         let code = result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok);
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         let c = counters.entry(key).or_default();
         c.attempts += 1;
         *c.outcomes.entry(code_name(code)).or_default() += 1;
+        if let Some(i) = replica {
+            if c.per_replica.len() <= i {
+                c.per_replica.resize(i + 1, 0);
+            }
+            c.per_replica[i] += 1;
+        }
         result
     }
 
-    async fn attempt(&self, a: Attempt<'_>) -> Result<pb::CallReply, Status> {
-        let Some(peer) = self.pick(a.service, a.session) else {
-            return Err(Status::unavailable(format!(
-                "no replica of {} to call",
-                a.service
-            )));
+    /// One attempt, and the index of the replica it went to.
+    async fn attempt(&self, a: Attempt<'_>) -> (Result<pb::CallReply, Status>, Option<usize>) {
+        let picked = self.pools.get(a.service).and_then(|pool| {
+            let i = pool.picker.pick(a.session, &mut *self.rng())?;
+            Some((pool, i))
+        });
+        let Some((pool, i)) = picked else {
+            let s = Status::unavailable(format!("no replica of {} to call", a.service));
+            return (Err(s), None);
         };
-        peer.in_flight.fetch_add(1, Ordering::Relaxed);
-        let _outstanding = Outstanding(peer.in_flight.clone());
+        let _outstanding = pool.picker.start(i);
+        let result = self.send(&pool.peers[i], a).await;
+        match &result {
+            Ok(_) => pool.picker.answered(i),
+            Err(s) if unreachable(s) => pool.picker.eject(i),
+            Err(_) => {}
+        }
+        (result, Some(i))
+    }
+
+    async fn send(
+        &self,
+        peer: &ReplicaClient<Channel>,
+        a: Attempt<'_>,
+    ) -> Result<pb::CallReply, Status> {
         let mut req = tonic::Request::new(pb::CallRequest {
             endpoint: a.endpoint.to_string(),
             payload: vec![0; a.request as usize],
@@ -158,7 +193,7 @@ impl Clients {
         });
         req.set_timeout(a.timeout);
         let start = Instant::now();
-        let mut client = peer.client.clone();
+        let mut client = peer.clone();
         // tonic enforces `set_timeout` only once connected; a frozen peer
         // must time out too, hence the outer timeout.
         let result = match tokio::time::timeout(a.timeout, client.call(req)).await {
@@ -177,43 +212,6 @@ impl Clients {
         })
     }
 
-    fn pick(&self, service: &str, session: &str) -> Option<&Peer> {
-        let pool = self.pools.get(service)?;
-        let n = pool.peers.len();
-        if n <= 1 {
-            return pool.peers.first();
-        }
-        let rr = || pool.next.fetch_add(1, Ordering::Relaxed) % n;
-        let load = |i: usize| pool.peers[i].in_flight.load(Ordering::Relaxed);
-        let i = match pool.balance {
-            Balance::RoundRobin => rr(),
-            Balance::Random => self.rng().random_range(0..n),
-            Balance::LeastRequests => {
-                // Start at a rotating index so ties spread evenly.
-                let start = rr();
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .min_by_key(|&i| load(i))
-                    .unwrap_or(start)
-            }
-            Balance::P2c => {
-                let (x, y) = {
-                    let mut rng = self.rng();
-                    let x = rng.random_range(0..n);
-                    (x, (x + rng.random_range(1..n)) % n)
-                };
-                if load(y) < load(x) { y } else { x }
-            }
-            Balance::Sticky if !session.is_empty() => {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                session.hash(&mut h);
-                (h.finish() % n as u64) as usize
-            }
-            Balance::Sticky => rr(),
-        };
-        pool.peers.get(i)
-    }
-
     fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
         self.rng.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -221,28 +219,40 @@ impl Clients {
     /// Attempts and outcomes per callee endpoint, for `Control/Stats`.
     pub fn to_proto(&self) -> Vec<pb::CalleeStats> {
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        counters
-            .iter()
-            .map(|(callee, c)| pb::CalleeStats {
-                callee: callee.clone(),
-                attempts: c.attempts,
-                outcomes: c
-                    .outcomes
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
+        let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        let mut callees: Vec<&String> = counters.keys().chain(guards.keys()).collect();
+        callees.sort();
+        callees.dedup();
+        callees
+            .into_iter()
+            .map(|callee| {
+                let c = counters.get(callee);
+                let (retries, retries_denied, breaker_rejected, breaker_opened) =
+                    guards.get(callee).map_or((0, 0, 0, 0), |g| g.counts());
+                pb::CalleeStats {
+                    callee: callee.clone(),
+                    attempts: c.map_or(0, |c| c.attempts),
+                    outcomes: c
+                        .into_iter()
+                        .flat_map(|c| &c.outcomes)
+                        .map(|(k, v)| (k.to_string(), *v))
+                        .collect(),
+                    per_replica: c.map(|c| c.per_replica.clone()).unwrap_or_default(),
+                    retries,
+                    retries_denied,
+                    breaker_rejected,
+                    breaker_opened,
+                }
             })
             .collect()
     }
 }
 
-/// Decrements a peer's outstanding count when the attempt ends, however it ends.
-struct Outstanding(Arc<AtomicU32>);
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+/// Whether a failure means no replica answered (the connection was refused
+/// or broke), as opposed to a replica answering with an error status: only
+/// a replica's own answer carries gRPC response headers.
+fn unreachable(s: &Status) -> bool {
+    s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
 }
 
 fn collect_callees<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {

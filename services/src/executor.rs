@@ -1,8 +1,9 @@
 //! Runs an endpoint's steps for one request: `work` holds a worker for a
 //! sampled, precisely timed duration; `call` turns the replica into a client
 //! (probability, repetitions, per-attempt timeout cut to the caller's deadline,
-//! retries with backoff); `parallel` runs branches at once. The serving model
-//! decides when a worker is held (see [`Hold`]).
+//! retries with backoff under a budget, a circuit breaker: the layers and
+//! their order are in [`crate::resilience`]); `parallel` runs branches at
+//! once. The serving model decides when a worker is held (see [`Hold`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::admission::Permit;
 use crate::client::Attempt;
 use crate::deadline;
 use crate::replica::Replica;
+use crate::resilience::backoff;
 use crate::timer;
 
 /// One request being served: what its steps need to know, and where they add
@@ -101,7 +103,11 @@ pub fn run<'a>(
         for step in steps {
             match step {
                 Step::Work(dist) => {
-                    let d = ctx.replica.sample(dist);
+                    // A `slow` fault stretches the work, not the wait for a worker.
+                    let d = ctx
+                        .replica
+                        .sample(dist)
+                        .mul_f64(ctx.replica.faults().slow());
                     if let Hold::Free = hold {
                         let t = Instant::now();
                         let permit = ctx.replica.admission().reenter().await;
@@ -145,8 +151,12 @@ async fn run_call(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
     Ok(())
 }
 
+/// One repetition of a call: retries (budgeted, after a backoff) around
+/// attempts that each pass the breaker, in the order [`crate::resilience`] gives.
 async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
-    let mut retries_left = call.retries;
+    let guard = ctx.replica.clients().guard(call);
+    guard.first_attempt();
+    let mut retry = 0;
     loop {
         let timeout = match deadline::remaining(ctx.deadline) {
             Some(left) => left.min(call.timeout),
@@ -160,6 +170,14 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
                 call.endpoint
             )));
         }
+        let Ok(ticket) = guard.admit() else {
+            return Err(Status::unavailable(format!(
+                "{}: circuit breaker to {}/{} is open",
+                ctx.replica.name(),
+                call.service,
+                call.endpoint
+            )));
+        };
         let attempt = Attempt {
             service: &call.service,
             endpoint: &call.endpoint,
@@ -167,12 +185,21 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             session: ctx.session,
             timeout,
         };
-        match ctx.replica.clients().call(attempt).await {
+        let result = ctx.replica.clients().call(attempt).await;
+        if let Some(t) = ticket {
+            t.record(result.is_err());
+        }
+        match result {
             Ok(_) => return Ok(()),
-            Err(s) if retries_left > 0 && retryable(s.code()) => {
-                retries_left -= 1;
-                if let Some(backoff) = &call.backoff {
-                    timer::sleep(ctx.replica.sample(backoff)).await;
+            Err(s) if retry < call.retries && retryable(s.code()) => {
+                if !guard.allow_retry() {
+                    return Err(s);
+                }
+                retry += 1;
+                if let Some(b) = &call.backoff {
+                    let sample = ctx.replica.sample(b);
+                    let u = ctx.replica.uniform();
+                    timer::sleep(backoff::wait(sample, call.backoff_shape, retry, u)).await;
                 }
             }
             Err(s) => return Err(s),

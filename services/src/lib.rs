@@ -5,16 +5,22 @@
 //! Layout: [`process`] wraps [`server::serve`] (gRPC services) around a
 //! [`replica::Replica`] (shared state, one request's life), which admits
 //! requests through [`admission`], runs steps with [`executor`], calls others
-//! through [`client`], times `work` with [`timer`], counts in [`stats`], and samples levels and counts for the launcher in
-//! [`telemetry`].
+//! through [`client`] (picking replicas with [`balance`], guarded by
+//! [`resilience`]), times `work` with [`timer`], remembers [`sessions`],
+//! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
+//! and counts for the launcher in [`telemetry`].
 
 pub mod admission;
+pub mod balance;
 pub mod client;
 pub mod deadline;
 pub mod executor;
+pub mod fault;
 pub mod process;
 pub mod replica;
+pub mod resilience;
 pub mod server;
+pub mod sessions;
 pub mod shutdown;
 pub mod spec;
 pub mod stats;

@@ -3,18 +3,21 @@
 //! or rejected, wait, be dropped if the caller gave up, fail by injection or
 //! run the steps, and be counted exactly once however it ends.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tonic::{Code, Status};
-use topolab_model::{Dist, Endpoint, ServeModel, Service};
+use topolab_model::{Deadlines, Dist, Endpoint, ServeModel, Service, State, Step};
 use topolab_proto::v1 as pb;
 
 use crate::admission::Admission;
 use crate::client::{ClientError, Clients};
 use crate::executor::{self, Ctx, Hold};
+use crate::fault::FaultState;
+use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
 use crate::stats::{EndpointId, Outcome, Stats, Timings};
@@ -31,6 +34,8 @@ pub struct Replica {
     stats: Stats,
     telemetry: Telemetry,
     rng: Mutex<StdRng>,
+    faults: FaultState,
+    sessions: Sessions,
 }
 
 impl Replica {
@@ -51,6 +56,8 @@ impl Replica {
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
             telemetry: Telemetry::new(spec.topology.settings.sample_every),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            faults: FaultState::default(),
+            sessions: Sessions::default(),
             service,
         })
     }
@@ -73,6 +80,21 @@ impl Replica {
     /// Draws a duration from this replica's own seeded stream.
     pub fn sample(&self, d: &Dist) -> std::time::Duration {
         d.sample(&mut *self.rng())
+    }
+
+    /// The fault the launcher has set on this replica (none by default).
+    pub fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    /// Whether this replica serves requests whose caller gave up (`deadlines: ignore`).
+    pub fn ignores_deadlines(&self) -> bool {
+        self.service.deadlines == Deadlines::Ignore
+    }
+
+    /// A uniform draw in `[0, 1)` from this replica's stream (jitter).
+    pub fn uniform(&self) -> f64 {
+        self.rng().random()
     }
 
     /// True with probability `p` (0..=1), from this replica's stream.
@@ -112,9 +134,11 @@ impl Replica {
     ///
     /// Order of decisions: unknown endpoint (NOT_FOUND, not counted); queue
     /// full (RESOURCE_EXHAUSTED at once); wait for a worker; deadline already
-    /// passed (DEADLINE_EXCEEDED, "deadline dropped", no work done); injected
-    /// error (decided once the request is being served, so it takes a worker
-    /// but runs no steps); otherwise the steps.
+    /// passed (DEADLINE_EXCEEDED, "deadline dropped", no work done; skipped
+    /// with `deadlines: ignore`); injected error, the endpoint's `errors` then
+    /// an `errors` fault (decided once the request is being served, so it
+    /// takes a worker but runs no steps); a session miss runs `session_miss`
+    /// first; otherwise the steps.
     pub async fn handle(
         &self,
         endpoint: &str,
@@ -142,6 +166,7 @@ impl Replica {
             )));
         };
         self.stats.arrived(id);
+        let deadline = deadline.filter(|_| !self.ignores_deadlines());
         let mut rec = Record {
             replica: self,
             id,
@@ -177,29 +202,40 @@ impl Replica {
                 self.name
             )));
         }
-        if let Some(inj) = &ep.errors
-            && self.chance(inj.rate)
+        let injected = [
+            ep.errors
+                .as_ref()
+                .map(|e| (e.rate, Code::from_i32(e.status.0))),
+            self.faults.errors(),
+        ];
+        if let Some((_, code)) = injected
+            .into_iter()
+            .flatten()
+            .find(|(rate, _)| self.chance(*rate))
         {
-            let code = Code::from_i32(inj.status.0);
             rec.finish(
                 Outcome::Error(code),
                 rec.timings(queue_wait, Default::default()),
             );
             return Err(Status::new(
                 code,
-                format!("{}: injected {}", self.name, inj.status),
+                format!("{}: injected {}", self.name, crate::stats::code_name(code)),
             ));
         }
 
+        let steps = self.steps_for(id, ep, session);
         let ctx = Ctx::new(self, deadline, session);
         let result = match self.service.model {
             ServeModel::Blocking => {
-                let r = executor::run(&ctx, &ep.steps, Hold::Whole).await;
+                let r = executor::run(&ctx, &steps, Hold::Whole).await;
                 drop(permit);
                 r
             }
-            ServeModel::Async => executor::run(&ctx, &ep.steps, Hold::Held(permit)).await,
+            ServeModel::Async => executor::run(&ctx, &steps, Hold::Held(permit)).await,
         };
+        if result.is_ok() && matches!(steps, Cow::Owned(_)) {
+            self.sessions.remember(session);
+        }
         let t = rec.timings(queue_wait + ctx.queue_wait(), ctx.work());
         match result {
             Ok(()) => {
@@ -211,6 +247,24 @@ impl Replica {
                 Err(status)
             }
         }
+    }
+}
+
+impl Replica {
+    /// The steps a request runs: the endpoint's, preceded by `session_miss`
+    /// when this is a `state: sessions` replica that does not hold the key
+    /// (a request without a key has no session to miss).
+    fn steps_for<'e>(&'e self, id: EndpointId, ep: &'e Endpoint, session: &str) -> Cow<'e, [Step]> {
+        let miss = self.service.state == State::Sessions
+            && !session.is_empty()
+            && !self.sessions.holds(session);
+        if !miss {
+            return Cow::Borrowed(&ep.steps);
+        }
+        self.stats.session_miss(id);
+        let mut all = self.service.session_miss.clone();
+        all.extend(ep.steps.iter().cloned());
+        Cow::Owned(all)
     }
 }
 

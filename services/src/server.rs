@@ -127,6 +127,21 @@ impl ReplicaRpc for ReplicaService {
         let arrival = Instant::now();
         let deadline = deadline::from_metadata(req.metadata(), arrival);
         let msg = req.into_inner();
+        if self.replica.ignores_deadlines() {
+            // `deadlines: ignore`: the request runs on a task of its own, so
+            // it goes on to the end even when its caller gives up (and tonic
+            // drops this handler).
+            let replica = self.replica.clone();
+            let task = tokio::spawn(async move {
+                replica
+                    .handle(&msg.endpoint, &msg.session, deadline, arrival)
+                    .await
+            });
+            return match task.await {
+                Ok(r) => r.map(Response::new),
+                Err(e) => Err(Status::internal(format!("request task failed: {e}"))),
+            };
+        }
         self.replica
             .handle(&msg.endpoint, &msg.session, deadline, arrival)
             .await
@@ -166,5 +181,15 @@ impl Control for ControlService {
         // Graceful: this answer is in flight, so it is still sent.
         self.shutdown.trigger();
         Ok(Response::new(pb::ShutdownReply {}))
+    }
+
+    async fn set_fault(
+        &self,
+        req: Request<pb::SetFaultRequest>,
+    ) -> Result<Response<pb::SetFaultReply>, Status> {
+        let fault = req.into_inner();
+        tracing::info!(replica = %self.replica.name(), ?fault, "fault set");
+        self.replica.faults().set(&fault);
+        Ok(Response::new(pb::SetFaultReply {}))
     }
 }

@@ -48,6 +48,7 @@ struct EndpointStats {
     errors: BTreeMap<&'static str, u64>,
     deadline_dropped: u64,
     max_queue: u64,
+    session_misses: u64,
     latency: Histogram<u64>,
     queue_wait: Histogram<u64>,
     work: Histogram<u64>,
@@ -64,6 +65,7 @@ impl EndpointStats {
             errors: BTreeMap::new(),
             deadline_dropped: 0,
             max_queue: 0,
+            session_misses: 0,
             latency: h(),
             queue_wait: h(),
             work: h(),
@@ -114,6 +116,11 @@ impl Stats {
     /// A request joined the queue, which then held `depth` requests.
     pub fn queued(&self, ep: EndpointId, depth: usize) {
         self.with(ep, |s| s.max_queue = s.max_queue.max(depth as u64));
+    }
+
+    /// A request brought a session key this replica did not hold.
+    pub fn session_miss(&self, ep: EndpointId) {
+        self.with(ep, |s| s.session_misses += 1);
     }
 
     /// A request ended. Rejections carry no timings (they never waited).
@@ -174,6 +181,7 @@ impl Stats {
                     queue_wait_us: ser(&s.queue_wait),
                     work_us: ser(&s.work),
                     max_queue: s.max_queue,
+                    session_misses: s.session_misses,
                 }
             })
             .collect()

@@ -58,6 +58,8 @@ fn edges(t: &Topology) -> BTreeSet<Edge> {
     for s in &t.services {
         for e in &s.endpoints {
             walk(&e.steps, (&s.name, &e.name), &mut out);
+            // A session miss runs before any endpoint's own steps.
+            walk(&s.session_miss, (&s.name, &e.name), &mut out);
         }
     }
     out

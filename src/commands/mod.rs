@@ -4,6 +4,7 @@ mod graph;
 mod report;
 mod run;
 mod serve;
+mod sweep;
 mod validate;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
         Command::Report { run_dir } => report::report(&run_dir),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Up(args) => run::up(args),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Serve => serve::serve(),

@@ -33,12 +33,19 @@ pub fn up(args: UpArgs) -> ExitCode {
         seed,
         sets,
         quiet: false,
+        json: false,
     };
     run_with(args, true)
 }
 
 fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
-    let mut loaded = match load_with_flags(&args) {
+    let flags = Flags {
+        file: &args.file,
+        sets: &args.sets,
+        duration: args.duration.as_deref(),
+        seed: args.seed,
+    };
+    let mut loaded = match load_with_flags(&flags) {
         Ok(l) => l,
         Err(report) => {
             eprint!("{report}");
@@ -76,6 +83,19 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         }
     };
     match runtime.block_on(topolab_launcher::run(&loaded, opts)) {
+        Ok(result) if args.json => match serde_json::to_string_pretty(&result.summary) {
+            Ok(json) => {
+                println!("{json}");
+                if !args.quiet {
+                    eprintln!("{}", result.folder.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the summary as JSON: {e}");
+                ExitCode::from(EXIT_SANDBOX)
+            }
+        },
         Ok(result) => {
             print!("{}", table::render(&result.summary));
             println!("\n{}", result.folder.display());
@@ -100,12 +120,22 @@ fn live_mode(quiet: bool) -> LiveMode {
     }
 }
 
+/// The flags that change what runs (shared by `run`, `up` and `sweep`).
+pub struct Flags<'a> {
+    pub file: &'a std::path::Path,
+    pub sets: &'a [String],
+    pub duration: Option<&'a str>,
+    pub seed: Option<u64>,
+}
+
 /// Loads the file with `--set`, then turns `--duration` and `--seed` into
 /// overrides too, so `topology.yaml` in the run folder is exactly what ran.
 /// Without a seed anywhere one is drawn and pinned, so every run can be repeated.
-fn load_with_flags(args: &RunArgs) -> Result<Loaded, topolab_model::Report> {
-    let first = topolab_model::load(&args.file, &args.sets)?;
-    let mut sets = args.sets.clone();
+/// `--duration` sets each generator's `duration`; beside `stages` that
+/// stretches or shrinks the stages to fit it.
+pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
+    let first = topolab_model::load(args.file, args.sets)?;
+    let mut sets = args.sets.to_vec();
     if let Some(d) = &args.duration {
         for g in &first.topology.load {
             sets.push(format!("load.{}.duration={d}", g.name));
@@ -121,13 +151,13 @@ fn load_with_flags(args: &RunArgs) -> Result<Loaded, topolab_model::Report> {
     if sets.len() == args.sets.len() {
         return Ok(first);
     }
-    topolab_model::load(&args.file, &sets)
+    topolab_model::load(args.file, &sets)
 }
 
 /// The program that becomes a replica: this very executable (`topolab
 /// __serve`), unless `TOPOLAB_REPLICA_EXE` names another (for tests of how a
 /// failing replica is reported).
-fn replica_program() -> std::io::Result<std::path::PathBuf> {
+pub fn replica_program() -> std::io::Result<std::path::PathBuf> {
     match std::env::var_os("TOPOLAB_REPLICA_EXE") {
         Some(p) => Ok(p.into()),
         None => std::env::current_exe(),

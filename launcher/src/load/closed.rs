@@ -1,6 +1,8 @@
 //! Closed-loop clients: each sends one request, waits for its answer, thinks,
 //! and repeats, so the number in flight never exceeds the number of clients
 //! and a slow server slows its own arrivals (as real users who wait do).
+//! With stages, client `c` is active while the stage has more than `c`
+//! clients; it finishes its request in flight, then waits for its next turn.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,35 +11,54 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use topolab_model::Dist;
+use topolab_model::{ClientStage, Dist};
 
+use super::mix::Mix;
 use super::open::lock;
 use super::recorder::Recorder;
-use super::target::Target;
+use super::shape;
 
-/// Starts `clients` loops from `begin` until `begin + duration` or `stop`.
+/// Runs the clients of `stages` from `begin` until they end or `stop`.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
-    target: Arc<Target>,
-    clients: u32,
+    mix: Arc<Mix>,
+    stages: &[ClientStage],
     think: Option<Dist>,
     begin: Instant,
-    duration: Duration,
     seed: u64,
     recorder: Arc<Mutex<Recorder>>,
     stop: watch::Receiver<bool>,
     in_flight: &mut JoinSet<()>,
 ) {
-    let end = begin + duration;
+    let end = begin + stages.iter().map(|s| s.duration).sum();
+    let most = stages.iter().map(|s| s.clients).max().unwrap_or(0);
+    let stages: Arc<[ClientStage]> = stages.into();
     tokio::time::sleep_until(begin.into()).await;
-    for c in 0..clients {
-        let (target, recorder, mut stop) = (target.clone(), recorder.clone(), stop.clone());
+    for c in 0..most {
+        let (mix, recorder, mut stop) = (mix.clone(), recorder.clone(), stop.clone());
+        let stages = stages.clone();
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(u64::from(c)));
+        let session = mix.client_session(c);
         in_flight.spawn(async move {
-            while Instant::now() < end && !*stop.borrow() {
+            loop {
+                let t = begin.elapsed().as_secs_f64();
+                let Some(turn) = shape::next_active(&stages, c, t) else {
+                    break;
+                };
+                if turn > t {
+                    let at = begin + Duration::from_secs_f64(turn);
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+                if Instant::now() >= end || *stop.borrow() {
+                    break;
+                }
                 let due = Instant::now();
                 lock(&recorder).sent(due);
-                let (outcome, attempts) = target.send().await;
+                let target = mix.pick(&mut rng);
+                let (outcome, attempts) = target.send(&session).await;
                 lock(&recorder).finish(due, outcome, attempts);
                 if let Some(think) = think {
                     let left = end.saturating_duration_since(Instant::now());

@@ -4,9 +4,12 @@
 //! them, and they are counted as CANCELLED so the counts still add up.
 
 mod closed;
+mod mix;
 mod open;
 mod pacer;
 pub mod recorder;
+pub mod series;
+pub mod shape;
 mod target;
 
 use std::collections::BTreeMap;
@@ -19,8 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use topolab_model::{Generator, Pattern, Topology};
 
+use mix::Mix;
 pub use recorder::{Outcome, Recorder};
-use target::Target;
+pub use series::Series;
 
 /// The two signals the user can give: stop issuing, then abandon in-flight.
 #[derive(Clone)]
@@ -61,10 +65,8 @@ pub async fn run_all(
             .get(&generator.name)
             .cloned()
             .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
-        let addrs = peers
-            .get(&generator.target.service)
-            .with_context(|| format!("no replicas for {}", generator.target))?;
-        let target = Arc::new(Target::new(generator, addrs)?);
+        open::lock(&recorder).series = Some(Series::new(begin, topology.settings.sample_every));
+        let target = Arc::new(Mix::new(generator, peers)?);
         let generator = generator.clone();
         let seed = seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
         let signals = signals.clone();
@@ -83,7 +85,7 @@ pub async fn run_all(
 
 async fn run_one(
     generator: &Generator,
-    target: Arc<Target>,
+    target: Arc<Mix>,
     begin: Instant,
     seed: u64,
     signals: StopSignals,
@@ -92,15 +94,13 @@ async fn run_one(
     let mut in_flight = JoinSet::new();
     let begin = begin + generator.start;
     let (rec, stop) = (recorder.clone(), signals.stop.clone());
-    match generator.pattern {
-        Pattern::Open { rate, arrivals } => {
-            let duration = generator.duration;
+    match &generator.pattern {
+        Pattern::Open { arrivals, stages } => {
             open::run(
                 target,
-                rate,
-                arrivals,
+                stages,
+                *arrivals,
                 begin,
-                duration,
                 seed,
                 rec,
                 stop,
@@ -108,14 +108,12 @@ async fn run_one(
             )
             .await
         }
-        Pattern::Closed { clients, think } => {
-            let duration = generator.duration;
+        Pattern::Closed { think, stages } => {
             closed::run(
                 target,
-                clients,
-                think,
+                stages,
+                *think,
                 begin,
-                duration,
                 seed,
                 rec,
                 stop,

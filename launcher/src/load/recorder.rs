@@ -10,6 +10,8 @@ use hdrhistogram::Histogram;
 use tonic::Code;
 use topolab_model::StatusCode;
 
+use super::series::Series;
+
 /// How one request ended, as the generator saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -50,6 +52,8 @@ pub struct Recorder {
     pub issue_end: Option<Instant>,
     /// How late open-loop requests left against their due time, microseconds.
     pub late_us: Histogram<u64>,
+    /// Per-interval figures, when the run asked for them.
+    pub series: Option<Series>,
 }
 
 impl Default for Recorder {
@@ -68,6 +72,7 @@ impl Default for Recorder {
             issue_end: None,
             // Cannot fail: as above.
             late_us: Histogram::new(3).expect("valid sigfig"),
+            series: None,
         }
     }
 }
@@ -77,6 +82,9 @@ impl Recorder {
     pub fn sent(&mut self, due: Instant) {
         self.sent += 1;
         self.first_due.get_or_insert(due);
+        if let Some(s) = &mut self.series {
+            s.sent(Instant::now());
+        }
     }
 
     /// Records how a request that was due at `due` ended.
@@ -84,10 +92,13 @@ impl Recorder {
         let now = Instant::now();
         self.attempts += u64::from(attempts);
         self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
+        let us = now.saturating_duration_since(due).as_micros() as u64;
+        if let Some(s) = &mut self.series {
+            s.finished(now, outcome, us);
+        }
         match outcome {
             Outcome::Ok => {
                 self.ok += 1;
-                let us = now.saturating_duration_since(due).as_micros() as u64;
                 record(&mut self.latency_us, us.max(1));
             }
             Outcome::Rejected => self.rejected += 1,
@@ -111,6 +122,9 @@ impl Recorder {
     /// Counts requests that never ended (the run was cut short) as CANCELLED,
     /// so `sent = ok + rejected + timeouts + errors` always holds.
     pub fn close(&mut self) {
+        if let Some(s) = &mut self.series {
+            s.close(Instant::now());
+        }
         let unfinished = self.sent.saturating_sub(self.finished());
         if unfinished > 0 {
             *self.errors.entry("CANCELLED".into()).or_default() += unfinished;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
-use topolab_model::Generator;
+use topolab_model::{Generator, Target as EndpointRef};
 use topolab_proto::v1::CallRequest;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
@@ -33,8 +33,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// Connects (lazily) to every address of the generator's target service.
-    pub fn new(generator: &Generator, addrs: &[SocketAddr]) -> anyhow::Result<Self> {
+    /// Connects (lazily) to every address of `target`'s service, to send
+    /// with `generator`'s deadline, retries and payload.
+    pub fn new(
+        target: &EndpointRef,
+        generator: &Generator,
+        addrs: &[SocketAddr],
+    ) -> anyhow::Result<Self> {
         let clients = addrs
             .iter()
             .map(|a| {
@@ -44,11 +49,11 @@ impl Target {
                 Ok(ReplicaClient::new(channel))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        anyhow::ensure!(!clients.is_empty(), "{} has no replicas", generator.target);
+        anyhow::ensure!(!clients.is_empty(), "{target} has no replicas");
         Ok(Target {
             clients,
             next: AtomicUsize::new(0),
-            endpoint: generator.target.endpoint.clone(),
+            endpoint: target.endpoint.clone(),
             payload: vec![0u8; generator.request as usize],
             timeout: generator.timeout,
             retries: generator.retries,
@@ -57,12 +62,13 @@ impl Target {
 
     /// Sends one request within the generator's deadline, retrying retryable
     /// failures while time is left; returns the outcome and attempts made.
-    pub async fn send(&self) -> (Outcome, u32) {
+    /// `session` is the client identity's key ("" for none).
+    pub async fn send(&self, session: &str) -> (Outcome, u32) {
         let deadline = Instant::now() + self.timeout;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = self.attempt(deadline).await;
+            let code = self.attempt(deadline, session).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
@@ -72,7 +78,7 @@ impl Target {
         }
     }
 
-    async fn attempt(&self, deadline: Instant) -> Code {
+    async fn attempt(&self, deadline: Instant, session: &str) -> Code {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
         let left = deadline.saturating_duration_since(Instant::now());
@@ -82,7 +88,7 @@ impl Target {
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
             payload: self.payload.clone(),
-            ..Default::default()
+            session: session.to_string(),
         });
         request.set_timeout(left);
         // The server enforces grpc-timeout too; this bounds a server that hangs.

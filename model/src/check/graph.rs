@@ -9,6 +9,7 @@ use crate::model::{ServeModel, Service, Target};
 use crate::tree::{Located, Node};
 
 /// One reference to an endpoint, from a `call:` step or a `target:`.
+#[derive(Clone)]
 pub(super) struct Ref {
     /// The endpoint making the call; `None` for a load generator's target.
     pub from: Option<(String, String)>,

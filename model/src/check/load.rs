@@ -1,31 +1,30 @@
-//! Load generators: open loop (`rate`) or closed loop (`clients`), their
-//! target, and how long and how hard they ask.
+//! Load generators: who they ask (`target` or a weighted `mix`), for how long
+//! and with what deadline, retries, payload and client identities. How hard
+//! they ask over time (`rate`, `clients`, `stages`) is in [`super::stages`].
 
 use std::time::Duration;
 
 use super::graph::{self, Ref};
+use super::stages;
 use super::{Checker, error_at};
-use crate::model::{Arrivals, Generator, Pattern, Target};
+use crate::model::{Arrivals, Generator, Pattern, Target, Weighted};
 use crate::tree::{Located, Node};
 use crate::values;
 
 const GENERATOR_KEYS: &[&str] = &[
-    "target", "rate", "arrivals", "clients", "think", "duration", "start", "timeout", "retries",
-    "request",
+    "target", "mix", "rate", "arrivals", "clients", "think", "duration", "stages", "start",
+    "timeout", "retries", "request", "sessions",
 ];
-const GENERATOR_LATER: &[&str] = &[
-    "mix",
-    "stages",
-    "sessions",
-    "poll",
-    "long_poll",
-    "subscribe",
-];
+const GENERATOR_LATER: &[&str] = &["poll", "long_poll", "subscribe"];
 
 /// A generator's default deadline per request. The spec leaves it open; 10 s
 /// is long enough not to cut off the slow tails a run is meant to show, and
 /// short enough that a deadlocked topology still produces results.
 pub const DEFAULT_GENERATOR_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most client identities one generator may have (each is a string the
+/// services may remember).
+pub const MAX_SESSIONS: u32 = 1_000_000;
 
 /// The `load:` map, in file order.
 pub(super) fn generators(
@@ -72,47 +71,28 @@ fn generator(
     // A key not supported yet may stand in for `target`, `duration` or
     // `rate`; asking for those as well would only confuse.
     let strict = !f.had_unsupported;
+    let mix = targets(ck, &f, &what, name, strict, refs);
+    let target = mix.first().map(|w| w.target.clone()).unwrap_or(Target {
+        service: String::new(),
+        endpoint: String::new(),
+    });
     let mut g = Generator {
         name: name.value.clone(),
-        target: Target {
-            service: String::new(),
-            endpoint: String::new(),
-        },
+        target,
+        mix,
         pattern: Pattern::Open {
-            rate: 0.0,
             arrivals: Arrivals::Poisson,
+            stages: Vec::new(),
         },
         duration: Duration::ZERO,
         start: Duration::ZERO,
         timeout: DEFAULT_GENERATOR_TIMEOUT,
         retries: 0,
         request: 0,
+        sessions: 0,
     };
-    match f.get("target") {
-        Some(v) => {
-            if let Some(t) = graph::target(ck, "target", v) {
-                let site = Located {
-                    value: (),
-                    loc: v.loc,
-                    set_by: v.set_by.clone(),
-                };
-                refs.push(Ref {
-                    from: None,
-                    to: t.clone(),
-                    site,
-                });
-                g.target = t;
-            }
-        }
-        None if strict => ck.missing(&what, "target", name.loc, "target: kitchen/Cook"),
-        None => {}
-    }
-    g.pattern = pattern(ck, &f, &what, name, strict);
-    match f.get("duration") {
-        Some(v) => g.duration = ck.positive_duration("duration", v).unwrap_or_default(),
-        None if strict => ck.missing(&what, "duration", name.loc, "duration: 30s"),
-        None => {}
-    }
+    g.pattern = stages::pattern(ck, &f, &what, name, strict);
+    g.duration = stages::total(&g.pattern);
     if let Some(v) = f.get("start") {
         g.start = ck
             .parse("start", v, values::DURATION, values::duration)
@@ -131,80 +111,135 @@ fn generator(
             .parse("request", v, values::SIZE, values::size)
             .unwrap_or(0);
     }
+    if let Some(v) = f.get("sessions") {
+        g.sessions = ck.positive_count("sessions", v).unwrap_or(0);
+        if g.sessions > MAX_SESSIONS {
+            ck.push(
+                error_at(
+                    format!(
+                        "`sessions` is {}, more than the limit of {MAX_SESSIONS}",
+                        g.sessions
+                    ),
+                    v,
+                )
+                .help("use fewer client identities"),
+            );
+        }
+    }
     Some(g)
 }
 
-/// Exactly one of `rate` (open loop) and `clients` (closed loop), with
-/// `arrivals` only beside `rate` and `think` only beside `clients`.
-fn pattern(
+/// Exactly one of `target` and `mix`; a mix's shares must add up to 100%.
+fn targets(
     ck: &mut Checker,
     f: &super::Fields,
     what: &str,
     name: &Located<String>,
     strict: bool,
-) -> Pattern {
-    let open = Pattern::Open {
-        rate: 0.0,
-        arrivals: Arrivals::Poisson,
+    refs: &mut Vec<Ref>,
+) -> Vec<Weighted> {
+    let mut push_ref = |t: &Target, v: &Located<Node>| {
+        let site = Located {
+            value: (),
+            loc: v.loc,
+            set_by: v.set_by.clone(),
+        };
+        refs.push(Ref {
+            from: None,
+            to: t.clone(),
+            site,
+        });
     };
-    match (f.entry("rate"), f.entry("clients")) {
+    match (f.entry("target"), f.entry("mix")) {
         (Some(_), Some((k, _))) => {
             ck.push(
-                error_at(format!("{what} has both `rate` and `clients`"), k)
-                    .help("use `rate` for an open loop or `clients` for a closed loop, not both"),
+                error_at(format!("{what} has both `target` and `mix`"), k)
+                    .help("use `target` for one endpoint or `mix` for several, not both"),
             );
-            open
+            Vec::new()
         }
-        (Some((_, v)), None) => {
-            let rate = ck
-                .parse("rate", v, values::RATE, values::rate)
-                .unwrap_or(0.0);
-            if rate == 0.0 && matches!(&v.value, Node::Scalar(s) if values::rate(s).is_ok()) {
+        (Some((_, v)), None) => match graph::target(ck, "target", v) {
+            Some(t) => {
+                push_ref(&t, v);
+                vec![Weighted {
+                    target: t,
+                    share: 1.0,
+                }]
+            }
+            None => Vec::new(),
+        },
+        (None, Some((k, v))) => {
+            let Node::Map(entries) = &v.value else {
                 ck.push(
-                    error_at("`rate` must be above zero", v).help("expected a rate like `4/s`"),
+                    error_at(format!("`mix` should be a map, found {}", v.value.describe()), v)
+                        .help("map each target to its share, like `mix: { api/Feed: 80%, api/Post: 20% }`"),
                 );
+                return Vec::new();
+            };
+            let mut out: Vec<Weighted> = Vec::new();
+            let mut complete = true;
+            for (key, share) in entries {
+                let as_node = Located {
+                    value: Node::Scalar(key.value.clone()),
+                    loc: key.loc,
+                    set_by: key.set_by.clone(),
+                };
+                let t = graph::target(ck, "mix", &as_node);
+                let s = ck.parse("mix", share, values::PERCENT, values::percent);
+                match (t, s) {
+                    (Some(t), Some(s)) => {
+                        if out.iter().any(|w| w.target == t) {
+                            ck.push(error_at(format!("`{t}` appears twice in `mix`"), key));
+                            continue;
+                        }
+                        if s <= 0.0 {
+                            ck.push(
+                                error_at(
+                                    format!("the share of `{t}` in `mix` must be above 0%"),
+                                    share,
+                                )
+                                .help("remove the entry, or give it a share like `10%`"),
+                            );
+                        }
+                        push_ref(&t, &as_node);
+                        out.push(Weighted {
+                            target: t,
+                            share: s,
+                        });
+                    }
+                    _ => complete = false,
+                }
             }
-            if let Some((k, _)) = f.entry("think") {
+            let sum: f64 = out.iter().map(|w| w.share).sum();
+            if out.is_empty() && complete {
                 ck.push(
-                    error_at("`think` applies only with `clients` (a closed loop)", k)
-                        .help("remove `think`, or replace `rate` with `clients`"),
-                );
-            }
-            let mut arrivals = Arrivals::Poisson;
-            if let Some(v) = f.get("arrivals") {
-                let options = [
-                    ("poisson", Arrivals::Poisson),
-                    ("constant", Arrivals::Constant),
-                ];
-                arrivals = ck.choice("arrivals", v, &options).unwrap_or(arrivals);
-            }
-            Pattern::Open { rate, arrivals }
-        }
-        (None, Some((_, v))) => {
-            let clients = ck.positive_count("clients", v).unwrap_or(1);
-            if let Some((k, _)) = f.entry("arrivals") {
-                ck.push(
-                    error_at("`arrivals` applies only with `rate` (an open loop)", k).help(
-                        "remove `arrivals`; closed-loop clients send when the last response came",
+                    error_at("`mix` is empty", v).help(
+                        "add targets with shares, like `mix: { api/Feed: 80%, api/Post: 20% }`",
                     ),
                 );
+            } else if complete && (sum - 1.0).abs() > 1e-6 {
+                ck.push(
+                    error_at(
+                        format!(
+                            "the shares in `mix` add up to {}%, not 100%",
+                            round(sum * 100.0)
+                        ),
+                        k,
+                    )
+                    .help("make the percentages add up to exactly 100%"),
+                );
             }
-            let think = f
-                .get("think")
-                .and_then(|v| ck.parse("think", v, values::DIST, values::dist));
-            Pattern::Closed { clients, think }
+            out
         }
         (None, None) => {
             if strict {
-                ck.push(
-                    error_at(
-                        format!("{what} needs `rate` (open loop) or `clients` (closed loop)"),
-                        name,
-                    )
-                    .help("add e.g. `rate: 4/s` or `clients: 10`"),
-                );
+                ck.missing(what, "target", name.loc, "target: kitchen/Cook");
             }
-            open
+            Vec::new()
         }
     }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }

@@ -3,10 +3,14 @@
 //! the first. The walkers fill in defaults where a value was bad, so checking
 //! can go on; a topology with any error is thrown away at the end.
 
+mod balancer;
+mod faults;
 mod fields;
 mod graph;
 mod load;
+mod policy;
 mod service;
+mod stages;
 mod top;
 
 use std::rc::Rc;
@@ -16,8 +20,10 @@ use crate::model::Topology;
 use crate::tree::{Loc, Located, Node};
 use crate::values::ValueError;
 
+pub use balancer::{DEFAULT_WORKERS as DEFAULT_BALANCER_WORKERS, FORWARD_TIMEOUT};
 pub(crate) use fields::Fields;
 pub use load::DEFAULT_GENERATOR_TIMEOUT;
+pub use policy::{DEFAULT_BREAKER, DEFAULT_RETRY_BUDGET};
 pub use service::DEFAULT_QUEUE;
 pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY};
 

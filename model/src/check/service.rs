@@ -4,6 +4,8 @@
 
 use super::graph::{self, Ref};
 use super::{Checker, error_at};
+use super::{balancer, policy};
+use crate::fleet::{BackoffShape, Deadlines, Kind, Restart, State};
 use crate::model::{
     Balance, Call, Discipline, Endpoint, OnError, ServeModel, Service, Settings, Step,
 };
@@ -21,8 +23,12 @@ const SERVICE_KEYS: &[&str] = &[
     "state",
     "restart",
     "endpoints",
+    "session_miss",
+    "backend",
+    "policy",
+    "deadlines",
 ];
-const SERVICE_LATER: &[&str] = &["updates", "session_miss", "backend", "policy"];
+const SERVICE_LATER: &[&str] = &["updates"];
 const ENDPOINT_KEYS: &[&str] = &["steps", "response", "errors"];
 const ACTIONS: &[&str] = &["work", "call", "parallel"];
 const CALL_KEYS: &[&str] = &[
@@ -34,10 +40,23 @@ const CALL_KEYS: &[&str] = &[
     "times",
     "request",
     "on_error",
+    "retry_budget",
+    "backoff_multiplier",
+    "jitter",
+    "breaker",
 ];
 
 /// Default requests that may wait per replica.
 pub const DEFAULT_QUEUE: u32 = 64;
+
+/// The balancing policies, by the names users write.
+pub(super) const BALANCES: [(&str, Balance); 5] = [
+    ("round_robin", Balance::RoundRobin),
+    ("random", Balance::Random),
+    ("least_requests", Balance::LeastRequests),
+    ("p2c", Balance::P2c),
+    ("sticky", Balance::Sticky),
+];
 
 /// The `services:` map, in file order.
 pub(super) fn services(
@@ -74,6 +93,7 @@ pub(super) fn services(
         ck.name("service", name, false);
         out.push(service(ck, name, body, settings, refs));
     }
+    balancer::resolve(ck, &mut out, entries, refs);
     out
 }
 
@@ -93,16 +113,31 @@ fn service(
         model: ServeModel::Blocking,
         balance: Balance::RoundRobin,
         endpoints: Vec::new(),
+        kind: Kind::Service,
+        state: State::Stateless,
+        session_miss: Vec::new(),
+        restart: Restart::Never,
+        deadlines: Deadlines::Honor,
     };
     let what = format!("service `{}`", s.name);
     let Some(f) = ck.fields(node, &what, SERVICE_KEYS, SERVICE_LATER) else {
         return s;
     };
+    if let Some(v) = f.get("kind") {
+        let options = [("service", false), ("balancer", true)];
+        if ck.choice("kind", v, &options) == Some(true) {
+            s.kind = balancer::kind(ck, &f, name);
+            s.workers = balancer::DEFAULT_WORKERS;
+        }
+    }
+    if s.kind == Kind::Service {
+        balancer::refuse_balancer_keys(ck, &f);
+    }
     if let Some(v) = f.get("replicas") {
         s.replicas = ck.positive_count("replicas", v).unwrap_or(1);
     }
     if let Some(v) = f.get("workers") {
-        s.workers = ck.positive_count("workers", v).unwrap_or(1);
+        s.workers = ck.positive_count("workers", v).unwrap_or(s.workers);
     }
     if let Some(v) = f.get("queue") {
         s.queue = match &v.value {
@@ -126,36 +161,79 @@ fn service(
         ];
         s.model = ck.choice("model", v, &options).unwrap_or(s.model);
     }
-    refuse_other_values(
-        ck,
-        &f,
-        "balance",
-        &["round_robin", "random", "least_requests", "p2c", "sticky"],
-    );
-    refuse_other_values(ck, &f, "kind", &["service", "balancer"]);
-    refuse_other_values(ck, &f, "state", &["stateless", "sessions"]);
-    refuse_other_values(ck, &f, "restart", &["never", "always"]);
-    match f.entry("endpoints") {
-        Some((k, v)) => s.endpoints = endpoints(ck, k, v, &s.name, settings, refs),
-        None if f.had_unsupported => {}
-        None => ck.missing(&what, "endpoints", name.loc, "endpoints: { Ping: {} }"),
+    if let Some(v) = f.get("balance") {
+        s.balance = ck.choice("balance", v, &BALANCES).unwrap_or(s.balance);
     }
+    if let Some(v) = f.get("state") {
+        let options = [
+            ("stateless", State::Stateless),
+            ("sessions", State::Sessions),
+        ];
+        s.state = ck.choice("state", v, &options).unwrap_or(s.state);
+    }
+    if let Some(v) = f.get("restart") {
+        let options = [("never", Restart::Never), ("always", Restart::Always)];
+        s.restart = ck.choice("restart", v, &options).unwrap_or(s.restart);
+    }
+    if let Some(v) = f.get("deadlines") {
+        let options = [("honor", Deadlines::Honor), ("ignore", Deadlines::Ignore)];
+        s.deadlines = ck.choice("deadlines", v, &options).unwrap_or(s.deadlines);
+    }
+    match (f.entry("endpoints"), &s.kind) {
+        (Some((k, _)), Kind::Balancer { backend, .. }) => ck.push(
+            error_at("a balancer has no endpoints of its own", k).help(format!(
+                "remove `endpoints`: `{}` serves every endpoint of `{backend}`",
+                s.name
+            )),
+        ),
+        (Some((k, v)), Kind::Service) => {
+            s.endpoints = endpoints(ck, k, v, &s.name, settings, refs);
+        }
+        (None, Kind::Balancer { .. }) => {}
+        (None, Kind::Service) if f.had_unsupported => {}
+        (None, Kind::Service) => {
+            ck.missing(&what, "endpoints", name.loc, "endpoints: { Ping: {} }");
+        }
+    }
+    sessions(ck, &f, &mut s, settings, refs);
     s
 }
 
-/// For keys whose first value is the only one implemented: the spec's other
-/// values are refused as not supported yet, anything else is invalid.
-fn refuse_other_values(ck: &mut Checker, f: &super::Fields, key: &str, options: &[&str]) {
-    let Some(v) = f.get(key) else { return };
-    let pairs: Vec<(&str, usize)> = options.iter().enumerate().map(|(i, o)| (*o, i)).collect();
-    if let Some(i) = ck.choice(key, v, &pairs)
-        && i != 0
-    {
-        let d = error_at(format!("`{key}: {}` is not supported yet", options[i]), v).help(format!(
-            "remove it; this version of topolab runs only `{key}: {}`",
-            options[0]
-        ));
-        ck.push(d);
+/// `state: sessions` and its `session_miss` steps. The steps run before any
+/// endpoint's own, so their calls are recorded as made by every endpoint.
+fn sessions(
+    ck: &mut Checker,
+    f: &super::Fields,
+    s: &mut Service,
+    settings: &Settings,
+    refs: &mut Vec<Ref>,
+) {
+    let Some((k, v)) = f.entry("session_miss") else {
+        return;
+    };
+    if s.state != State::Sessions {
+        ck.push(
+            error_at("`session_miss` applies only with `state: sessions`", k)
+                .help("add `state: sessions`, or remove `session_miss`"),
+        );
+        return;
+    }
+    let names: Vec<String> = s.endpoints.iter().map(|e| e.name.clone()).collect();
+    let Some(first) = names.first() else { return };
+    let from = (s.name.clone(), first.clone());
+    let start = refs.len();
+    let mut ctx = StepCtx {
+        from: &from,
+        settings,
+        refs,
+    };
+    s.session_miss = steps(ck, v, &mut ctx);
+    let made: Vec<Ref> = refs[start..].to_vec();
+    for other in &names[1..] {
+        refs.extend(made.iter().map(|r| Ref {
+            from: Some((s.name.clone(), other.clone())),
+            ..r.clone()
+        }));
     }
 }
 
@@ -337,7 +415,11 @@ fn call(
         times: 1,
         request: 0,
         on_error: OnError::Fail,
+        retry_budget: Some(policy::DEFAULT_RETRY_BUDGET),
+        backoff_shape: BackoffShape::default(),
+        breaker: None,
     };
+    policy::call_policies(ck, f, &mut c);
     if let Some(v) = f.get("timeout") {
         c.timeout = ck.positive_duration("timeout", v).unwrap_or(c.timeout);
     }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Checker, error_at, graph, load, service};
+use super::{Checker, error_at, faults, graph, load, service};
 use crate::diagnostic::Diag;
-use crate::model::{Pattern, Settings, Topology};
+use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
 use crate::values;
 use crate::{MAX_PROCESSES, MAX_TOTAL_RATE};
@@ -91,13 +91,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
     let mut generators = Vec::new();
     if let Some((k, v)) = f.entry("load") {
         generators = load::generators(ck, v, &mut calls);
-        let total: f64 = generators
-            .iter()
-            .map(|g| match g.pattern {
-                Pattern::Open { rate, .. } => rate,
-                Pattern::Closed { .. } => 0.0,
-            })
-            .sum();
+        let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
         if total > MAX_TOTAL_RATE {
             let message = format!(
                 "the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"
@@ -109,13 +103,10 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
             ck.push(d.help("lower the `rate` of the generators"));
         }
     }
-    if let Some((k, v)) = f.entry("faults") {
-        match &v.value {
-            Node::Null => {}
-            Node::Seq(items) if items.is_empty() => {}
-            _ => ck.not_supported("`faults`", k),
-        }
-    }
+    let faults = match f.get("faults") {
+        Some(v) => faults::faults(ck, v, &services),
+        None => Vec::new(),
+    };
     graph::check(ck, &services, &calls);
     Some(Topology {
         name,
@@ -123,6 +114,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         services,
         load: generators,
         settings,
+        faults,
     })
 }
 

@@ -283,20 +283,14 @@ fn names_must_match_the_spec() {
 #[test]
 fn not_supported_yet() {
     let text = format!(
-        "{HEAD}  a:\n    balance: p2c\n    kind: balancer\n    state: sessions\n    restart: always\n    updates: exp(2s)\n    endpoints: {{ X: }}\nload:\n  g:\n    mix: {{ a/X: 100% }}\n    clients: 1\n    stages: []\nfaults:\n  - at: 1s\nsettings:\n  trace: 10%\n"
+        "{HEAD}  a:\n    updates: exp(2s)\n    endpoints: {{ X: }}\nload:\n  g:\n    target: a/X\n    clients: 1\n    poll: 1s\nsettings:\n  trace: 10%\n"
     );
     assert_eq!(
         errors(&text),
         [
-            e("`balance: p2c` is not supported yet", "4:14"),
-            e("`kind: balancer` is not supported yet", "5:11"),
-            e("`state: sessions` is not supported yet", "6:12"),
-            e("`restart: always` is not supported yet", "7:14"),
-            e("`updates` is not supported yet", "8:5"),
-            e("`mix` is not supported yet", "12:5"),
-            e("`stages` is not supported yet", "14:5"),
-            e("`faults` is not supported yet", "15:1"),
-            e("`trace` is not supported yet", "18:3"),
+            e("`updates` is not supported yet", "4:5"),
+            e("`poll` is not supported yet", "10:5"),
+            e("`trace` is not supported yet", "12:3"),
         ]
     );
 }

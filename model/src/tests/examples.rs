@@ -53,6 +53,11 @@ fn the_diner() {
                 response: 0,
                 errors: None,
             }],
+            kind: Kind::Service,
+            state: State::Stateless,
+            session_miss: vec![],
+            restart: Restart::Never,
+            deadlines: Deadlines::Honor,
         }],
         load: vec![Generator {
             name: "customers".into(),
@@ -60,21 +65,34 @@ fn the_diner() {
                 service: "kitchen".into(),
                 endpoint: "Cook".into(),
             },
+            mix: vec![Weighted {
+                target: Target {
+                    service: "kitchen".into(),
+                    endpoint: "Cook".into(),
+                },
+                share: 1.0,
+            }],
             pattern: Pattern::Open {
-                rate: 4.0,
                 arrivals: Arrivals::Poisson,
+                stages: vec![RateStage {
+                    from: 4.0,
+                    to: 4.0,
+                    duration: Duration::from_secs(30),
+                }],
             },
             duration: Duration::from_secs(30),
             start: Duration::ZERO,
             timeout: Duration::from_secs(10),
             retries: 0,
             request: 0,
+            sessions: 0,
         }],
         settings: Settings {
             seed: None,
             timeout: ms(1000),
             sample_every: ms(100),
         },
+        faults: vec![],
     };
     assert_eq!(loaded.topology, want);
 }
@@ -138,6 +156,9 @@ fn call(service: &str, endpoint: &str) -> Call {
         times: 1,
         request: 0,
         on_error: OnError::Fail,
+        retry_budget: Some(DEFAULT_RETRY_BUDGET),
+        backoff_shape: BackoffShape::default(),
+        breaker: None,
     }
 }
 
@@ -196,8 +217,11 @@ fn the_steps_example() {
     assert_eq!(
         rush.pattern,
         Pattern::Closed {
-            clients: 10,
-            think: Some(Dist::Exp { mean: ms(1000) })
+            think: Some(Dist::Exp { mean: ms(1000) }),
+            stages: vec![ClientStage {
+                clients: 10,
+                duration: ms(120_000)
+            }]
         }
     );
     assert_eq!(

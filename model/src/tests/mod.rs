@@ -3,4 +3,27 @@
 
 mod errors;
 mod examples;
+mod fleet;
+mod load_shapes;
 mod overrides;
+
+/// Every error of `text` as (message line, location), e.g.
+/// ("error: ...", "t.yaml:5:5").
+fn errors_of(text: &str) -> Vec<(String, String)> {
+    let report = crate::load_str("t.yaml", text, &[]).expect_err("the topology should be refused");
+    report
+        .errors
+        .iter()
+        .map(|e| {
+            let mut lines = e.lines();
+            let message = lines.next().unwrap_or_default().to_string();
+            let at = lines
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_start_matches("--> ")
+                .to_string();
+            (message, at)
+        })
+        .collect()
+}

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use topolab_model::{
-    Balance, Call, Discipline, Dist, Endpoint, ErrorInjection, OnError, ServeModel, Service,
-    Settings, StatusCode, Step, Topology,
+    BackoffShape, Balance, Call, Deadlines, Discipline, Dist, Endpoint, ErrorInjection, Kind,
+    OnError, Restart, ServeModel, Service, Settings, State, StatusCode, Step, Topology,
 };
 use topolab_proto::v1 as pb;
 use topolab_proto::v1::control_client::ControlClient;
@@ -31,6 +31,11 @@ pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endp
         model: ServeModel::Blocking,
         balance: Balance::RoundRobin,
         endpoints,
+        kind: Kind::Service,
+        state: State::Stateless,
+        session_miss: vec![],
+        restart: Restart::Never,
+        deadlines: Deadlines::Honor,
     }
 }
 
@@ -67,6 +72,9 @@ pub fn call(target: &str) -> Call {
         times: 1,
         request: 0,
         on_error: OnError::Fail,
+        retry_budget: None,
+        backoff_shape: BackoffShape::default(),
+        breaker: None,
     }
 }
 
@@ -81,6 +89,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             timeout: Duration::from_secs(1),
             sample_every: ms(100),
         },
+        faults: vec![],
     }
 }
 

@@ -1,0 +1,118 @@
+//! Who a generator's next request goes to and as whom: a weighted pick among
+//! the targets of its `mix` (one target is a mix of one), and the session key
+//! of one of its `sessions` client identities.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rand::Rng;
+use topolab_model::Generator;
+
+use super::target::Target;
+
+/// The targets of one generator with their cumulative shares.
+pub struct Mix {
+    targets: Vec<Arc<Target>>,
+    /// Cumulative shares, one per target; the last is the total.
+    cumulative: Vec<f64>,
+    sessions: u32,
+    /// The generator's name, which prefixes its session keys.
+    name: String,
+}
+
+impl Mix {
+    /// Opens channels to every target of `generator`.
+    pub fn new(
+        generator: &Generator,
+        peers: &BTreeMap<String, Vec<SocketAddr>>,
+    ) -> anyhow::Result<Self> {
+        let mut targets = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut sum = 0.0;
+        for w in &generator.mix {
+            let addrs = peers
+                .get(&w.target.service)
+                .with_context(|| format!("no replicas for {}", w.target))?;
+            sum += w.share;
+            cumulative.push(sum);
+            targets.push(Arc::new(Target::new(&w.target, generator, addrs)?));
+        }
+        anyhow::ensure!(
+            !targets.is_empty(),
+            "generator {} has no target",
+            generator.name
+        );
+        Ok(Mix {
+            targets,
+            cumulative,
+            sessions: generator.sessions,
+            name: generator.name.clone(),
+        })
+    }
+
+    /// One target, each with the probability of its share.
+    pub fn pick(&self, rng: &mut impl Rng) -> Arc<Target> {
+        if self.targets.len() == 1 {
+            return self.targets[0].clone();
+        }
+        self.targets[index(&self.cumulative, rng.random::<f64>())].clone()
+    }
+
+    /// A random identity's session key, `users-17`, or "" without sessions.
+    pub fn random_session(&self, rng: &mut impl Rng) -> String {
+        match self.sessions {
+            0 => String::new(),
+            n => session_key(&self.name, rng.random_range(0..n)),
+        }
+    }
+
+    /// The session key of closed-loop client `c`: each client is one user,
+    /// so it keeps its identity (clients share identities past `sessions`).
+    pub fn client_session(&self, c: u32) -> String {
+        match self.sessions {
+            0 => String::new(),
+            n => session_key(&self.name, c % n),
+        }
+    }
+}
+
+/// Which entry of `cumulative` shares (ascending, the last is the total) a
+/// uniform `x` in `[0, 1)` falls in.
+fn index(cumulative: &[f64], x: f64) -> usize {
+    let total = cumulative.last().copied().unwrap_or(1.0);
+    let i = cumulative.partition_point(|c| *c <= x * total);
+    i.min(cumulative.len().saturating_sub(1))
+}
+
+/// The key identity `i` of generator `name` carries in `CallRequest.session`
+/// (named after the generator, so two generators never share a user).
+pub fn session_key(name: &str, i: u32) -> String {
+    format!("{name}-{i}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn picks_follow_the_shares() {
+        let cumulative = [0.8, 1.0];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut counts = [0u32; 2];
+        for _ in 0..10_000 {
+            counts[index(&cumulative, rng.random::<f64>())] += 1;
+        }
+        assert!((7_700..8_300).contains(&counts[0]), "{counts:?}");
+        assert_eq!(index(&cumulative, 0.0), 0);
+        assert_eq!(index(&cumulative, 0.999_999), 1);
+        assert_eq!(index(&[1.0], 0.5), 0);
+    }
+
+    #[test]
+    fn session_keys_name_the_identity() {
+        assert_eq!(session_key("users", 17), "users-17");
+    }
+}

@@ -1,0 +1,172 @@
+//! The `faults` timeline: each fault's time (`at`, `for`), its `target` (a
+//! service, or one replica `name#i`, checked against the services) and
+//! exactly one action (`slow`, `errors`, `kill`, `pause`).
+
+use super::{Checker, did_you_mean, error_at};
+use crate::fleet::{Fault, FaultAction, FaultTarget};
+use crate::model::Service;
+use crate::tree::{Located, Node};
+use crate::values;
+
+const FAULT_KEYS: &[&str] = &["at", "for", "target", "slow", "errors", "kill", "pause"];
+const ACTIONS: &[&str] = &["slow", "errors", "kill", "pause"];
+
+/// The `faults:` list, in file order.
+pub(super) fn faults(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Vec<Fault> {
+    let items = match &node.value {
+        Node::Null => return Vec::new(),
+        Node::Seq(items) => items,
+        other => {
+            ck.push(
+                error_at(
+                    format!("`faults` should be a list, found {}", other.describe()),
+                    node,
+                )
+                .help("write one fault per `- ` item, like `- { at: 10s, target: db, slow: 10x }`"),
+            );
+            return Vec::new();
+        }
+    };
+    items
+        .iter()
+        .filter_map(|i| fault(ck, i, services))
+        .collect()
+}
+
+fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option<Fault> {
+    let f = ck.fields(node, "a fault", FAULT_KEYS, &[])?;
+    let at = match f.get("at") {
+        Some(v) => ck.parse("at", v, values::DURATION, values::duration),
+        None => {
+            ck.missing("a fault", "at", node.loc, "at: 10s");
+            None
+        }
+    };
+    let duration = f.get("for").and_then(|v| ck.positive_duration("for", v));
+    let target = match f.get("target") {
+        Some(v) => target(ck, v, services),
+        None => {
+            ck.missing("a fault", "target", node.loc, "target: db");
+            None
+        }
+    };
+    let present: Vec<_> = ACTIONS.iter().filter_map(|a| f.entry(a)).collect();
+    let Some((key, value)) = present.first() else {
+        ck.push(
+            error_at(
+                "a fault needs one of `slow`, `errors`, `kill` or `pause`",
+                node,
+            )
+            .help("add e.g. `slow: 10x`"),
+        );
+        return None;
+    };
+    if let Some((second, _)) = present.get(1) {
+        ck.push(
+            error_at(
+                format!(
+                    "a fault does one thing, but this one has `{}` and `{}`",
+                    key.value, second.value
+                ),
+                *second,
+            )
+            .help("write them as two faults, each its own `- ` item"),
+        );
+        return None;
+    }
+    let action = match key.value.as_str() {
+        "slow" => {
+            let x = ck.parse("slow", value, values::FACTOR, values::factor)?;
+            if x <= 0.0 {
+                ck.push(error_at("`slow` must be above 0x", value).help("e.g. `slow: 10x`"));
+                return None;
+            }
+            FaultAction::Slow(x)
+        }
+        "errors" => {
+            FaultAction::Errors(ck.parse("errors", value, values::ERRORS, values::errors)?)
+        }
+        word => {
+            if !matches!(&value.value, Node::Scalar(s) if s == "true") {
+                ck.push(
+                    error_at(format!("`{word}` takes `true`"), value)
+                        .help(format!("write `{word}: true`, or remove the fault")),
+                );
+                return None;
+            }
+            if word == "kill" {
+                if let Some((k, _)) = f.entry("for") {
+                    ck.push(
+                        error_at("`for` does not apply to `kill`", k).help(
+                            "a killed process stays dead; `restart: always` on its service brings it back",
+                        ),
+                    );
+                }
+                FaultAction::Kill
+            } else {
+                FaultAction::Pause
+            }
+        }
+    };
+    Some(Fault {
+        at: at?,
+        duration,
+        target: target?,
+        action,
+    })
+}
+
+/// `db` or `db#1`, against the services of the topology.
+fn target(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option<FaultTarget> {
+    let text = ck.scalar(
+        "target",
+        node,
+        "a service like `db`, or one replica like `db#1`",
+    )?;
+    let (name, replica) = match text.split_once('#') {
+        Some((n, i)) => match values::count(i) {
+            Ok(i) => (n.trim(), Some(i)),
+            Err(_) => {
+                ck.push(
+                    error_at(
+                        format!("invalid `target`: `{i}` is not a replica index"),
+                        node,
+                    )
+                    .help("write one replica as `name#index`, counting from 0, like `db#0`"),
+                );
+                return None;
+            }
+        },
+        None => (text.trim(), None),
+    };
+    let Some(s) = services.iter().find(|s| s.name == name) else {
+        let mut d = error_at(format!("unknown service `{name}` in fault target"), node);
+        if let Some(m) = did_you_mean(name, services.iter().map(|s| s.name.as_str())) {
+            d = d.help(format!("did you mean `{m}`?"));
+        }
+        ck.push(d);
+        return None;
+    };
+    if let Some(i) = replica
+        && i >= s.replicas
+    {
+        ck.push(
+            error_at(
+                format!(
+                    "`{name}` has {} replica(s), so there is no `{name}#{i}`",
+                    s.replicas
+                ),
+                node,
+            )
+            .help(format!(
+                "replicas count from 0: `{name}#0` to `{name}#{}`",
+                s.replicas - 1
+            )),
+        );
+        return None;
+    }
+    Some(FaultTarget {
+        service: name.to_string(),
+        replica,
+    })
+}

@@ -1,0 +1,156 @@
+//! `topolab sweep FILE --vary KEY=FROM..TO [--steps N]`: every step is
+//! validated first (an invalid one starts nothing, exit 1), then run one
+//! after another with the same seed, each into its own run folder inside the
+//! sweep folder; then `sweep.csv`, `sweep.html` and the table naming the knee.
+//! Exit codes as `run`: 0 ran, 1 invalid, 2 the sandbox failed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use topolab_launcher::RunOptions;
+use topolab_launcher::live::LiveMode;
+use topolab_launcher::run_folder::RunFolder;
+use topolab_launcher::sweep::{Goal, StepFigures, Vary, chart, figures, table};
+use topolab_model::{Loaded, values};
+
+use super::run::{Flags, load_with_flags, replica_program};
+use super::{EXIT_INVALID, EXIT_SANDBOX};
+use crate::cli::SweepArgs;
+
+/// Runs the sweep the flags describe.
+pub fn sweep(args: SweepArgs) -> ExitCode {
+    let (vary, goal) = match parse_flags(&args) {
+        Ok(v) => v,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let steps = match load_steps(&args, &vary) {
+        Ok(s) => s,
+        Err(report) => {
+            eprint!("{report}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    match run_steps(&args, &vary, goal, &steps) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the sandbox failed: {e:#}");
+            ExitCode::from(EXIT_SANDBOX)
+        }
+    }
+}
+
+fn parse_flags(args: &SweepArgs) -> Result<(Vary, Goal), String> {
+    let vary = Vary::parse(&args.vary, args.steps).map_err(|e| e.to_string())?;
+    let g = args.goal_p99.trim();
+    let goal = if g.ends_with('x') {
+        values::factor(g).map(Goal::TimesLightest)
+    } else {
+        values::duration(g).map(Goal::P99)
+    }
+    .map_err(|e| {
+        format!(
+            "invalid --goal-p99 `{g}`: {}; expected a duration like `500ms` or a factor like `5x`",
+            e.problem
+        )
+    })?;
+    Ok((vary, goal))
+}
+
+/// Every step's topology, validated before anything starts, all with one seed.
+fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
+    let first = topolab_model::load(&args.file, &args.sets).map_err(|r| r.to_string())?;
+    let seed = args
+        .seed
+        .or(first.topology.settings.seed)
+        .unwrap_or_else(rand::random);
+    (0..vary.values.len())
+        .map(|i| {
+            let mut sets = args.sets.clone();
+            sets.push(vary.set(i));
+            let flags = Flags {
+                file: &args.file,
+                sets: &sets,
+                duration: args.duration.as_deref(),
+                seed: Some(seed),
+            };
+            load_with_flags(&flags).map_err(|r| {
+                format!(
+                    "{r}(in step {} of the sweep: --set {})\n",
+                    i + 1,
+                    vary.set(i)
+                )
+            })
+        })
+        .collect()
+}
+
+fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> anyhow::Result<()> {
+    let name = &steps[0].topology.name;
+    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"))?;
+    let program = replica_program()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut figures: Vec<StepFigures> = Vec::new();
+    for (i, loaded) in steps.iter().enumerate() {
+        let value = &vary.values[i];
+        if !args.quiet {
+            eprintln!("\nstep {}/{}: {}", i + 1, steps.len(), vary.set(i));
+        }
+        let opts = RunOptions {
+            out: Some(step_folder(&folder.path, i, value)),
+            // Cannot be None: load_with_flags always pins a seed.
+            seed: loaded.topology.settings.seed.unwrap_or_default(),
+            replica_command: (program.clone(), vec!["__serve".into()]),
+            verbose: !args.quiet,
+            live: if args.quiet {
+                LiveMode::Off
+            } else {
+                LiveMode::Progress
+            },
+        };
+        let result = runtime.block_on(topolab_launcher::run(loaded, opts))?;
+        let interrupted = result.summary.interrupted;
+        figures.push(StepFigures::new(value, &loaded.topology, &result));
+        if interrupted {
+            eprintln!("sweep interrupted after step {}", i + 1);
+            break;
+        }
+    }
+    let goal_ms = goal.p99_ms(&figures);
+    let knee = figures::mark_and_find_knee(&mut figures, goal_ms);
+    write(&folder.path.join("sweep.csv"), &figures::csv(&figures))?;
+    let goal_text = match goal {
+        Goal::P99(_) => format!("p99 ≤ {goal_ms:.1} ms and at most 1% failed"),
+        Goal::TimesLightest(k) => {
+            format!("p99 ≤ {k}× the lightest step's p99 = {goal_ms:.1} ms, and at most 1% failed")
+        }
+    };
+    let svg = chart::svg(&figures, knee, goal_ms)?;
+    let page = chart::html(name, &vary.key, &figures, knee, &goal_text, &svg);
+    write(&folder.path.join("sweep.html"), &page)?;
+    print!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
+    println!("\n{}", folder.path.display());
+    Ok(())
+}
+
+/// `step-03-4.5-s`: the step's number and value, safe as a folder name.
+fn step_folder(sweep: &Path, i: usize, value: &str) -> std::path::PathBuf {
+    let safe: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    sweep.join(format!("step-{:02}-{safe}", i + 1))
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
