@@ -19,6 +19,7 @@
 //!   with an onset and no such callee is where the cascade starts: it is
 //!   *saturated*.
 //! - There is a cascade when at least one onset waits on a callee's.
+//! - Onsets are ordered by time; onsets in the same sample go callee first.
 
 use std::collections::BTreeMap;
 
@@ -95,7 +96,14 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
             })
         })
         .collect();
-    onsets.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    // Ties (the same sample) go callee first: that is the causal order.
+    let depth = graph.depths();
+    onsets.sort_by(|a, b| {
+        a.t_s.total_cmp(&b.t_s).then_with(|| {
+            let d = |o: &Onset| depth.get(&o.service).copied().unwrap_or(0);
+            d(b).cmp(&d(a))
+        })
+    });
     let step = series
         .values()
         .find_map(|s| (s.t_s.len() > 1).then(|| s.t_s[1] - s.t_s[0]))
@@ -257,6 +265,18 @@ mod tests {
         assert!(!c.detected);
         assert!(c.onsets.is_empty(), "{:?}", c.onsets);
         assert!(c.text.starts_with("no cascade"));
+    }
+
+    #[test]
+    fn onsets_in_the_same_sample_go_callee_first() {
+        let map = BTreeMap::from([
+            ("db".to_string(), series(Some(1.0), 8)),
+            ("api".to_string(), series(Some(1.5), 5)),
+            ("frontend".to_string(), series(Some(1.5), 9)),
+        ]);
+        let c = analyze(&topology(), &map);
+        let order: Vec<&str> = c.onsets.iter().map(|o| o.service.as_str()).collect();
+        assert_eq!(order, ["db", "api", "frontend"]);
     }
 
     #[test]
