@@ -28,6 +28,11 @@ pub enum Command {
     /// Read a run's traces: where the time went, the slowest or failed
     /// request chains, one chain as a waterfall, or a Perfetto file.
     Trace(TraceArgs),
+    /// Write report.html for a run folder (run does this itself too).
+    Report {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
     /// Run the topology once per value of one parameter and draw throughput
     /// and latency against offered load, marking the knee.
     Sweep(SweepArgs),

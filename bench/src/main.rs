@@ -10,10 +10,12 @@
 //!    closed-loop throughput and low-load latency against h2load.
 //! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
+//! 6. Sampling: throughput with `sample_every: 10ms` against `1s`.
 
 mod echo;
 mod generator;
 mod h2load;
+mod sampling;
 mod topolab;
 mod tracing_cost;
 
@@ -40,6 +42,9 @@ fn main() -> anyhow::Result<()> {
     if want("trace") {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;
+    }
+    if want("sampling") {
+        sampling::run(3)?;
     }
     Ok(())
 }

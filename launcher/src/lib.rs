@@ -1,11 +1,13 @@
 //! The launcher: everything `topolab run` does outside the replicas. It binds
 //! ports, spawns and supervises the replica processes, drives the load,
-//! collects each replica's figures and writes the run folder.
+//! collects each replica's figures and telemetry, shows the run live, and
+//! writes the run folder.
 
 pub mod collect;
 pub mod faults;
 pub mod health;
 pub mod keeper;
+pub mod live;
 pub mod load;
 pub mod ports;
 pub mod run;
@@ -14,6 +16,7 @@ pub mod summary;
 pub mod supervisor;
 pub mod sweep;
 pub mod table;
+pub mod telemetry;
 pub mod traces;
 
 pub use run::{RunOptions, RunResult, run};

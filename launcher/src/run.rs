@@ -7,19 +7,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use topolab_model::Loaded;
+use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
 use crate::collect;
 use crate::faults::Timeline;
 use crate::health;
 use crate::keeper::Keeper;
+use crate::live::{self, LiveMode, LiveView};
 use crate::load::{self, StopSignals};
 use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
 use crate::summary::{self, Summary};
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
+use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
 
 /// How to run.
@@ -35,6 +38,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Where spans go besides the run's own collector.
     pub trace: TraceOptions,
+    /// What to show while the load runs.
+    pub live: LiveMode,
 }
 
 /// What a finished run leaves.
@@ -110,6 +115,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
 
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
+    // `q` or Ctrl-C in the dashboard (raw mode: no SIGINT) count as Ctrl-C.
+    let (user_stop_tx, mut user_stop) = mpsc::unbounded_channel::<()>();
+    let dashboard = opts.live == LiveMode::Dashboard;
     let interrupts = tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
@@ -117,9 +125,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
                 _ = term.recv() => {}
+                Some(()) = user_stop.recv() => {}
             }
             let _ = tx.send(true);
-            if std::ptr::eq(tx, &stop_tx) {
+            if std::ptr::eq(tx, &stop_tx) && !dashboard {
                 eprintln!(
                     "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
                 );
@@ -128,9 +137,27 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         anyhow::Ok(())
     });
 
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    let live_load = load::live_recorders(topology);
+    let view = LiveView::start(
+        // Without load the addresses printed above are what the user needs.
+        if topology.load.is_empty() {
+            LiveMode::Off
+        } else {
+            opts.live
+        },
+        live::Sources {
+            topology: topology.clone(),
+            load: live_load.clone(),
+            telemetry: gatherer.live.clone(),
+            begin,
+            planned: longest_load(loaded),
+        },
+        user_stop_tx,
+    );
     // From here the fleet is shared with the restart keeper and the faults timeline.
     let fleet = Arc::new(Mutex::new(fleet));
-    let begin = Instant::now();
     let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
     let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
     let recorders = if topology.load.is_empty() {
@@ -150,11 +177,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             stop: stop.clone(),
             abort,
         };
-        let live = load::live_recorders(topology);
         let tracer = traces.generator_exporter();
-        load::run_all(topology, &peers, opts.seed, begin, signals, &live, tracer).await?
+        load::run_all(
+            topology, &peers, opts.seed, begin, signals, &live_load, tracer,
+        )
+        .await?
     };
     let duration = begin.elapsed();
+    view.finish();
     let interrupted = *stop.borrow();
     interrupts.abort();
     let fault_log = timeline.finish().await;
@@ -170,6 +200,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             "warning: replica {id} died during the run ({status})"
         ));
     }
+    let gathered = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
     traces.flush_generators().await;
     // Blocks this thread while replicas flush their spans to the collector,
@@ -197,10 +228,17 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             s.restarts += 1;
         }
     }
+    let rows = telemetry::rows(&gathered, begin_us);
+    folder.write_timeseries(&rows)?;
+    summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
         let csv = load::series::csv(&recorders, topology.settings.sample_every);
         folder.write_load_timeseries(&csv)?;
+    }
+    // Last: the report reads the files written above.
+    if let Err(e) = report::write(&folder.path) {
+        say(format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,

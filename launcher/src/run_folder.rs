@@ -1,6 +1,6 @@
 //! The run folder: `runs/<name>-<YYYYMMDD-HHMMSS>/` unless `--out` names one,
-//! holding the topology as run, the summary, the load's time series, and
-//! each replica's stderr.
+//! holding the topology as run, the summary, the telemetry and load time
+//! series, the report, and each replica's stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,17 @@ impl RunFolder {
         let mut json = serde_json::to_vec_pretty(summary)?;
         json.push(b'\n');
         self.write("summary.json", &json)
+    }
+
+    /// Writes `timeseries.csv`: one row per replica per sampling interval.
+    pub fn write_timeseries(
+        &self,
+        rows: &[topolab_results::timeseries::Row],
+    ) -> anyhow::Result<()> {
+        self.write(
+            "timeseries.csv",
+            topolab_results::timeseries::to_csv(rows).as_bytes(),
+        )
     }
 
     /// Writes `load_timeseries.csv`: the generators' per-interval figures.

@@ -29,6 +29,9 @@ pub struct Summary {
     /// Spans recorded, received and dropped (absent when nothing was traced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<crate::traces::TraceSummary>,
+    /// Queues building up behind each other, from the telemetry.
+    #[serde(default)]
+    pub cascade: topolab_results::cascade::Cascade,
     /// The faults timeline as it ran: when each fault was applied and cleared.
     #[serde(default)]
     pub faults: Vec<FaultRecord>,
@@ -203,6 +206,7 @@ pub fn build(
         load,
         services,
         traces: None,
+        cascade: Default::default(),
         faults: Vec::new(),
     }
 }

@@ -97,6 +97,9 @@ pub fn render(s: &Summary) -> String {
     }
     out.push('\n');
     out.push_str(&align(&rows));
+    if !s.cascade.text.is_empty() {
+        let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
+    }
     out.push_str(&fleet_notes(s));
     out
 }

@@ -7,7 +7,8 @@
 //! requests through [`admission`], runs steps with [`executor`], calls others
 //! through [`client`] (picking replicas with [`balance`], guarded by
 //! [`resilience`]), times `work` with [`timer`], remembers [`sessions`],
-//! suffers the launcher's [`fault`]s, and counts in [`stats`].
+//! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
+//! and counts for the launcher in [`telemetry`].
 
 pub mod admission;
 pub mod balance;
@@ -23,6 +24,7 @@ pub mod sessions;
 pub mod shutdown;
 pub mod spec;
 pub mod stats;
+pub mod telemetry;
 pub mod timer;
 pub mod trace;
 

@@ -18,8 +18,10 @@ use crate::client::{ClientError, Clients};
 use crate::executor::{self, Ctx, Hold};
 use crate::fault::FaultState;
 use crate::sessions::Sessions;
+use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
 use crate::stats::{EndpointId, Outcome, Stats, Timings};
+use crate::telemetry::Telemetry;
 use crate::trace::{Exporter, ServerHop, SpanContext, Split};
 
 /// Everything requests to this replica share.
@@ -31,6 +33,7 @@ pub struct Replica {
     admission: Admission,
     clients: Clients,
     stats: Stats,
+    telemetry: Telemetry,
     rng: Mutex<StdRng>,
     /// Span export, when the run traces (`None`: tracing off).
     tracer: Option<Exporter>,
@@ -57,6 +60,7 @@ impl Replica {
                 seed ^ 0x5EED_C11E,
             )?,
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
+            telemetry: Telemetry::new(spec.topology.settings.sample_every),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             faults: FaultState::default(),
             sessions: Sessions::default(),
@@ -133,6 +137,18 @@ impl Replica {
             spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
             spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
         }
+    }
+
+    /// Samples telemetry every `settings.sample_every` until `shutdown`.
+    pub async fn sample_until(&self, shutdown: Shutdown) {
+        self.telemetry
+            .run(&self.stats, &self.admission, shutdown)
+            .await;
+    }
+
+    /// What `Control/Telemetry` returns: the samples not yet handed out.
+    pub fn telemetry_reply(&self, flush: bool) -> pb::TelemetryReply {
+        self.telemetry.take(&self.stats, &self.admission, flush)
     }
 
     /// Serves one request on `endpoint`, from arrival to response.

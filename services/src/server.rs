@@ -107,6 +107,11 @@ pub async fn serve(
         });
     }
 
+    {
+        let (replica, shutdown) = (replica.clone(), shutdown.clone());
+        tokio::spawn(async move { replica.sample_until(shutdown).await });
+    }
+
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let stop = shutdown.clone();
     let server = Server::builder()
@@ -169,7 +174,7 @@ impl ReplicaRpc for ReplicaService {
     }
 }
 
-/// `topolab.v1.Control`: figures for the launcher, and a clean stop.
+/// `topolab.v1.Control`: figures and telemetry for the launcher, and a clean stop.
 #[derive(Debug, Clone)]
 struct ControlService {
     replica: Arc<Replica>,
@@ -183,6 +188,14 @@ impl Control for ControlService {
         _: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
         Ok(Response::new(self.replica.stats_reply()))
+    }
+
+    async fn telemetry(
+        &self,
+        req: Request<pb::TelemetryRequest>,
+    ) -> Result<Response<pb::TelemetryReply>, Status> {
+        let flush = req.into_inner().flush;
+        Ok(Response::new(self.replica.telemetry_reply(flush)))
     }
 
     async fn shutdown(

@@ -73,6 +73,18 @@ impl EndpointStats {
     }
 }
 
+/// Running counts of a replica, all endpoints together; telemetry reports the
+/// differences between two of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub arrived: u64,
+    /// Answered OK.
+    pub completed: u64,
+    pub rejected: u64,
+    /// Any other non-OK answer (deadline drops included).
+    pub failed: u64,
+}
+
 /// Index of an endpoint in [`Stats`], fixed at start so the hot path never
 /// looks names up.
 pub type EndpointId = usize;
@@ -134,6 +146,20 @@ impl Stats {
                 record(&mut s.work, t.work);
             }
         });
+    }
+
+    /// Counts over every endpoint since start, for telemetry: a handful of
+    /// brief locks, cheap enough to take every few milliseconds.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for (_, s) in &self.endpoints {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            t.arrived += s.requests;
+            t.completed += s.ok;
+            t.rejected += s.rejected;
+            t.failed += s.errors.values().sum::<u64>();
+        }
+        t
     }
 
     /// The figures as the launcher reads them; histograms are left empty when

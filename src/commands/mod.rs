@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit code the contract gives it.
 
 mod graph;
+mod report;
 mod run;
 mod serve;
 mod sweep;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate::validate(&files),
         Command::Run(args) => run::run(args),
+        Command::Report { run_dir } => report::report(&run_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Up(args) => run::up(args),
         Command::Graph { file, format } => graph::graph(&file, format),

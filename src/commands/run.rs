@@ -2,8 +2,10 @@
 //! folder. Exit 0 when the experiment ran (whatever its requests did), 1 for
 //! an invalid topology (nothing started), 2 when the sandbox itself failed.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use topolab_launcher::live::LiveMode;
 use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;
 
@@ -77,6 +79,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
             otlp_endpoint: args.otlp_endpoint.clone(),
             otlp_only: args.otlp_only,
         },
+        live: live_mode(args.quiet),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -108,6 +111,18 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
             eprintln!("error: the sandbox failed: {e:#}");
             ExitCode::from(EXIT_SANDBOX)
         }
+    }
+}
+
+/// The dashboard when stdout is a terminal, else a progress line on stderr;
+/// nothing with `--quiet`.
+fn live_mode(quiet: bool) -> LiveMode {
+    if quiet {
+        LiveMode::Off
+    } else if std::io::stdout().is_terminal() {
+        LiveMode::Dashboard
+    } else {
+        LiveMode::Progress
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use topolab_launcher::RunOptions;
+use topolab_launcher::live::LiveMode;
 use topolab_launcher::run_folder::RunFolder;
 use topolab_launcher::sweep::{Goal, StepFigures, Vary, chart, figures, table};
 use topolab_model::{Loaded, values};
@@ -104,6 +105,11 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
             replica_command: (program.clone(), vec!["__serve".into()]),
             verbose: !args.quiet,
             trace: Default::default(),
+            live: if args.quiet {
+                LiveMode::Off
+            } else {
+                LiveMode::Progress
+            },
         };
         let result = runtime.block_on(topolab_launcher::run(loaded, opts))?;
         let interrupted = result.summary.interrupted;

@@ -1,0 +1,196 @@
+//! Gathering telemetry while the run goes on: every replica samples itself
+//! on a shared wall-clock grid (see `topolab_services::telemetry`); this side
+//! polls each one's `Control/Telemetry` a few times a second, keeps every
+//! sample, exposes the latest levels to the live view, and at the end turns
+//! them into `timeseries.csv` rows timed from the start of load.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::{Channel, Endpoint};
+use topolab_proto::v1::control_client::ControlClient;
+use topolab_proto::v1::{Sample, TelemetryRequest};
+use topolab_results::timeseries::Row;
+use topolab_services::telemetry::{next_tick, now_us};
+
+/// How often the launcher asks every replica for its samples: often enough
+/// for a live view, rarely enough to cost the replicas nothing noticeable.
+const POLL: Duration = Duration::from_millis(200);
+/// How long one poll may take before that replica is skipped this time.
+const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// One replica's samples and its levels at the last poll.
+#[derive(Debug, Default, Clone)]
+pub struct ReplicaTelemetry {
+    pub samples: Vec<Sample>,
+    pub queue: u64,
+    pub in_flight: u64,
+}
+
+/// Everything gathered so far, by `(service, replica index)`.
+pub type Gathered = BTreeMap<(String, u32), ReplicaTelemetry>;
+
+/// Shared with the live view, which reads the latest levels.
+pub type LiveTelemetry = Arc<Mutex<Gathered>>;
+
+/// Locks the shared telemetry (plain data: usable after a panic elsewhere).
+pub fn lock(live: &LiveTelemetry) -> MutexGuard<'_, Gathered> {
+    live.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per service now: workers busy, requests queued, and rejections over the
+/// last `window`, for live displays.
+pub fn service_levels(live: &LiveTelemetry, window: Duration) -> BTreeMap<String, (u64, u64, u64)> {
+    let since = now_us().saturating_sub(window.as_micros() as u64);
+    let mut out: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for ((service, _), r) in lock(live).iter() {
+        let e = out.entry(service.clone()).or_default();
+        e.0 += r.in_flight;
+        e.1 += r.queue;
+        e.2 += r
+            .samples
+            .iter()
+            .rev()
+            .take_while(|s| s.t_unix_us >= since)
+            .map(|s| s.rejected)
+            .sum::<u64>();
+    }
+    out
+}
+
+/// Waits until the next grid point of `every` and returns it, as an
+/// `Instant` and as wall-clock microseconds: starting the load on the grid
+/// makes every sample's `t_s` a whole multiple of the interval.
+pub async fn aligned_start(every: Duration) -> (Instant, u64) {
+    let every_us = (every.as_micros() as u64).max(1000);
+    let now = now_us();
+    let at = next_tick(now, every_us);
+    let begin = Instant::now() + Duration::from_micros(at - now);
+    tokio::time::sleep_until(begin.into()).await;
+    (begin, at)
+}
+
+/// A replica, by `(service, index)`, and its control client.
+type Polled = Vec<((String, u32), ControlClient<Channel>)>;
+
+/// The polling task and what it gathered.
+pub struct Gatherer {
+    pub live: LiveTelemetry,
+    clients: Arc<Polled>,
+    every: Duration,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Gatherer {
+    /// Starts polling every replica in `peers`.
+    pub fn start(
+        peers: &BTreeMap<String, Vec<SocketAddr>>,
+        every: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut clients = Vec::new();
+        for (service, addrs) in peers {
+            for (i, addr) in addrs.iter().enumerate() {
+                let channel = Endpoint::from_shared(format!("http://{addr}"))?
+                    .connect_timeout(POLL_TIMEOUT)
+                    .timeout(POLL_TIMEOUT)
+                    .connect_lazy();
+                clients.push(((service.clone(), i as u32), ControlClient::new(channel)));
+            }
+        }
+        let clients = Arc::new(clients);
+        let live: LiveTelemetry = Arc::default();
+        let (stop, mut stopped) = watch::channel(false);
+        let task = {
+            let (clients, live) = (clients.clone(), live.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL) => poll_all(&clients, &live, false).await,
+                        _ = stopped.changed() => return,
+                    }
+                }
+            })
+        };
+        Ok(Gatherer {
+            live,
+            clients,
+            every,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops polling, waits for the sampling interval in progress to end,
+    /// and takes the last samples (flushing any count not yet sampled, so
+    /// the intervals add up to the replicas' totals).
+    pub async fn finish(self) -> Gathered {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let every_us = (self.every.as_micros() as u64).max(1000);
+        let now = now_us();
+        let wait = next_tick(now, every_us) - now + 20_000;
+        tokio::time::sleep(Duration::from_micros(wait)).await;
+        poll_all(&self.clients, &self.live, true).await;
+        std::mem::take(&mut *lock(&self.live))
+    }
+}
+
+async fn poll_all(clients: &Polled, live: &LiveTelemetry, flush: bool) {
+    let replies = join_all(clients.iter().map(|(id, c)| {
+        let mut c = c.clone();
+        async move { (id, c.telemetry(TelemetryRequest { flush }).await) }
+    }))
+    .await;
+    let mut g = lock(live);
+    for (id, reply) in replies {
+        match reply {
+            Ok(r) => {
+                let r = r.into_inner();
+                let slot = g.entry(id.clone()).or_default();
+                slot.samples.extend(r.samples);
+                slot.queue = r.queue;
+                slot.in_flight = r.in_flight;
+            }
+            Err(e) => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
+            }
+        }
+    }
+}
+
+/// `timeseries.csv` rows: samples after `begin_us` (the start of load), timed
+/// from it, sorted by time, service and replica.
+pub fn rows(gathered: &Gathered, begin_us: u64) -> Vec<Row> {
+    let mut rows: Vec<Row> = gathered
+        .iter()
+        .flat_map(|((service, replica), r)| {
+            r.samples
+                .iter()
+                .filter(|s| s.t_unix_us > begin_us)
+                .map(move |s| Row {
+                    t_s: (s.t_unix_us - begin_us) as f64 / 1e6,
+                    service: service.clone(),
+                    replica: *replica,
+                    queue: s.queue,
+                    in_flight: s.in_flight,
+                    arrived: s.arrived,
+                    completed: s.completed,
+                    rejected: s.rejected,
+                    failed: s.failed,
+                })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        a.t_s
+            .total_cmp(&b.t_s)
+            .then_with(|| a.service.cmp(&b.service))
+            .then(a.replica.cmp(&b.replica))
+    });
+    rows
+}

@@ -1,0 +1,165 @@
+//! Telemetry inside the replica: on a grid of wall-clock multiples of
+//! `settings.sample_every` (the same instants in every process of a run), a
+//! sample of the queue and in-flight levels and of the counts since the
+//! previous sample. Samples wait in a bounded buffer until the launcher takes
+//! them with `Control/Telemetry`.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use topolab_proto::v1 as pb;
+
+use crate::admission::Admission;
+use crate::shutdown::Shutdown;
+use crate::stats::{Stats, Totals};
+
+/// Samples kept while the launcher does not ask (minutes at the default
+/// interval). Past it the two oldest are merged, so counts are never lost.
+const MAX_BUFFERED: usize = 20_000;
+
+/// The sampler's buffer and the running counts of the previous sample.
+#[derive(Debug)]
+pub struct Telemetry {
+    every_us: u64,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    samples: VecDeque<pb::Sample>,
+    last: Totals,
+    last_t_us: u64,
+}
+
+impl Telemetry {
+    /// A sampler that samples every `every` (at least 1 ms).
+    pub fn new(every: Duration) -> Self {
+        Telemetry {
+            every_us: (every.as_micros() as u64).max(1000),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Plain counters and a buffer: usable after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes one sample stamped `t_us`. With `only_if_counted`, nothing is
+    /// kept when nothing was counted since the previous sample.
+    fn sample(&self, t_us: u64, stats: &Stats, admission: &Admission, only_if_counted: bool) {
+        let (queue, in_flight) = (admission.depth() as u64, u64::from(admission.in_flight()));
+        let now = stats.totals();
+        let mut st = self.lock();
+        if only_if_counted && now == st.last {
+            return;
+        }
+        let last = std::mem::replace(&mut st.last, now);
+        st.last_t_us = st.last_t_us.max(t_us);
+        st.samples.push_back(pb::Sample {
+            t_unix_us: t_us,
+            queue,
+            in_flight,
+            arrived: now.arrived - last.arrived,
+            completed: now.completed - last.completed,
+            rejected: now.rejected - last.rejected,
+            failed: now.failed - last.failed,
+        });
+        if st.samples.len() > MAX_BUFFERED
+            && let Some(oldest) = st.samples.pop_front()
+            && let Some(next) = st.samples.front_mut()
+        {
+            next.arrived += oldest.arrived;
+            next.completed += oldest.completed;
+            next.rejected += oldest.rejected;
+            next.failed += oldest.failed;
+        }
+    }
+
+    /// Hands out every sample not yet handed out; with `flush`, first samples
+    /// the unfinished interval (when anything was counted in it).
+    pub fn take(&self, stats: &Stats, admission: &Admission, flush: bool) -> pb::TelemetryReply {
+        if flush {
+            let t = now_us().max(self.lock().last_t_us + 1);
+            self.sample(t, stats, admission, true);
+        }
+        let samples = self.lock().samples.drain(..).collect();
+        pb::TelemetryReply {
+            samples,
+            queue: admission.depth() as u64,
+            in_flight: u64::from(admission.in_flight()),
+        }
+    }
+
+    /// Samples on the grid until `shutdown`. A late wake-up (a busy machine)
+    /// skips grid points; the next sample then covers the longer interval,
+    /// so counts are never lost.
+    pub async fn run(&self, stats: &Stats, admission: &Admission, shutdown: Shutdown) {
+        loop {
+            let now = now_us();
+            let next = next_tick(now, self.every_us).max(self.lock().last_t_us + self.every_us);
+            let sleep = tokio::time::sleep(Duration::from_micros(next - now));
+            tokio::select! {
+                () = sleep => self.sample(next, stats, admission, false),
+                () = shutdown.wait() => return,
+            }
+        }
+    }
+}
+
+/// The first grid point strictly after `now_us`.
+pub fn next_tick(now_us: u64, every_us: u64) -> u64 {
+    (now_us / every_us + 1) * every_us
+}
+
+/// Wall-clock microseconds since the Unix epoch: the time base every process
+/// of a run shares.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use topolab_model::Discipline;
+
+    #[test]
+    fn ticks_fall_on_multiples_of_the_interval() {
+        assert_eq!(next_tick(0, 100_000), 100_000);
+        assert_eq!(next_tick(1_234_567, 100_000), 1_300_000);
+        assert_eq!(next_tick(1_300_000, 100_000), 1_400_000);
+    }
+
+    #[test]
+    fn samples_count_the_interval_and_are_handed_out_once() {
+        let stats = Stats::new(["A"]);
+        let adm = Admission::new(1, Some(4), Discipline::Fifo);
+        let tel = Telemetry::new(Duration::from_millis(100));
+        let _held = adm.enter().unwrap().now_or_never().unwrap();
+        let _waiting = adm.enter().unwrap();
+        stats.arrived(0);
+        stats.arrived(0);
+        tel.sample(100_000, &stats, &adm, false);
+        stats.arrived(0);
+        stats.finished(0, crate::stats::Outcome::Rejected, Default::default());
+        tel.sample(200_000, &stats, &adm, false);
+        let r = tel.take(&stats, &adm, false);
+        assert_eq!(r.samples.len(), 2);
+        assert_eq!((r.samples[0].queue, r.samples[0].in_flight), (1, 1));
+        assert_eq!(r.samples[0].arrived, 2);
+        assert_eq!((r.samples[1].arrived, r.samples[1].rejected), (1, 1));
+        assert!(
+            tel.take(&stats, &adm, true).samples.is_empty(),
+            "nothing new"
+        );
+        stats.arrived(0);
+        let flushed = tel.take(&stats, &adm, true).samples;
+        assert_eq!(flushed.len(), 1);
+        assert!(flushed[0].t_unix_us > 200_000);
+    }
+}

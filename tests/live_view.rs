@@ -1,0 +1,93 @@
+//! The live dashboard in a real pseudo-terminal (tmux): it draws the
+//! services and the load while the run goes on, `q` stops the run the way
+//! Ctrl-C does, the terminal is given back, and the summary follows on
+//! stdout. tmux is a requirement of this test (`.ci/run` installs it).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Sandbox;
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Command::new("tmux")
+        .args(args)
+        .output()
+        .expect("tmux is missing: apt-get install -y tmux (.ci/run does)")
+}
+
+fn pane(session: &str) -> String {
+    String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", session]).stdout).into_owned()
+}
+
+fn wait_for(session: &str, needle: &str, limit: Duration) -> String {
+    let until = Instant::now() + limit;
+    loop {
+        let text = pane(session);
+        if text.contains(needle) || Instant::now() > until {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Kills the tmux session this test started, however the test ends.
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+#[test]
+fn dashboard_draws_in_a_terminal_and_q_stops_the_run() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "live.yaml",
+        "name: live\nservices:\n  web:\n    workers: 2\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n  db:\n    workers: 1\n    queue: 8\n    endpoints:\n      Q:\n        steps:\n          - work: 5ms\nload:\n  users:\n    target: web/Get\n    rate: 50/s\n    duration: 60s\n",
+    );
+    let session = Session(format!("topolab-live-{}", std::process::id()));
+    let cmd = format!(
+        "TOPOLAB_TEST_MARK='{}' '{}' run '{}' --out '{}'; echo EXITED $?; sleep 60",
+        sb.mark,
+        env!("CARGO_BIN_EXE_topolab"),
+        file.display(),
+        sb.out().display(),
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session.0,
+        "-x",
+        "140",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    let screen = wait_for(&session.0, "busy", Duration::from_secs(30));
+    assert!(screen.contains("services"), "dashboard drawn:\n{screen}");
+    assert!(screen.contains("web") && screen.contains("db"), "{screen}");
+    assert!(screen.contains("users → web/Get"), "load shown:\n{screen}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = pane(&session.0);
+    assert_ne!(screen, later, "the dashboard updates");
+
+    tmux(&["send-keys", "-t", &session.0, "q"]);
+    let after = wait_for(&session.0, "EXITED", Duration::from_secs(30));
+    assert!(after.contains("EXITED 0"), "clean exit after q:\n{after}");
+    assert!(after.contains("(interrupted)"), "summary printed:\n{after}");
+    assert!(after.contains("service/endpoint"), "{after}");
+    assert!(!after.contains("busy  "), "dashboard put away:\n{after}");
+    let summary = sb.summary();
+    assert_eq!(summary["interrupted"], true);
+    assert!(summary["load"]["users"]["sent"].as_u64().unwrap() > 0);
+    assert!(
+        sb.wait_all_gone(Duration::from_secs(10)).is_empty(),
+        "no process of the run outlives it"
+    );
+}
