@@ -124,31 +124,10 @@ impl Trace {
     }
 }
 
-/// gRPC code names, as `summary.json` writes them.
+/// gRPC code names, as `summary.json` writes them (the model's one list).
 pub fn code_name(code: i64) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .copied()
+    i32::try_from(code)
+        .map(|c| topolab_model::StatusCode(c).name())
         .unwrap_or("UNKNOWN")
 }
 
