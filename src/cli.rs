@@ -46,6 +46,8 @@ pub enum Command {
         #[arg(long, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Print a JSON Schema of the topology format, for editors.
+    Schema,
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,

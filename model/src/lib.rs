@@ -9,6 +9,7 @@ mod emit;
 pub mod fleet;
 pub mod model;
 mod overrides;
+pub mod schema;
 pub mod status;
 pub mod tree;
 pub mod values;

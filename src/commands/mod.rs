@@ -27,6 +27,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Up(args) => run::up(args),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
+        Command::Schema => {
+            println!("{:#}", topolab_model::schema::json_schema());
+            ExitCode::SUCCESS
+        }
         Command::Serve => serve::serve(),
     }
 }

@@ -8,7 +8,7 @@ use crate::model::Service;
 use crate::tree::{Located, Node};
 use crate::values;
 
-const FAULT_KEYS: &[&str] = &["at", "for", "target", "slow", "errors", "kill", "pause"];
+pub(crate) const FAULT_KEYS: &[&str] = &["at", "for", "target", "slow", "errors", "kill", "pause"];
 const ACTIONS: &[&str] = &["slow", "errors", "kill", "pause"];
 
 /// The `faults:` list, in file order.

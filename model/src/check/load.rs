@@ -11,7 +11,7 @@ use crate::model::{Arrivals, Generator, Pattern, Target, Weighted};
 use crate::tree::{Located, Node};
 use crate::values;
 
-const GENERATOR_KEYS: &[&str] = &[
+pub(crate) const GENERATOR_KEYS: &[&str] = &[
     "target", "mix", "rate", "arrivals", "clients", "think", "duration", "stages", "start",
     "timeout", "retries", "request", "sessions",
 ];

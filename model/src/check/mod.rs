@@ -216,3 +216,14 @@ impl Checker {
         );
     }
 }
+
+/// The keys each kind of map accepts, for the JSON Schema (`crate::schema`),
+/// so the schema can never drift from what validation accepts.
+pub(crate) mod keys {
+    pub(crate) use super::faults::FAULT_KEYS;
+    pub(crate) use super::load::GENERATOR_KEYS;
+    pub(crate) use super::policy::BREAKER_KEYS;
+    pub(crate) use super::service::{CALL_KEYS, ENDPOINT_KEYS, SERVICE_KEYS};
+    pub(crate) use super::stages::STAGE_KEYS;
+    pub(crate) use super::top::{SETTINGS_KEYS, TOP_KEYS};
+}

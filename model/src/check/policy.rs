@@ -24,7 +24,7 @@ pub const DEFAULT_BREAKER: Breaker = Breaker {
     probes: 3,
 };
 
-const BREAKER_KEYS: &[&str] = &["failures", "window", "min_calls", "open_for", "probes"];
+pub(crate) const BREAKER_KEYS: &[&str] = &["failures", "window", "min_calls", "open_for", "probes"];
 
 /// Reads the policy keys of one call step into `c`.
 pub(super) fn call_policies(ck: &mut Checker, f: &super::Fields, c: &mut Call) {

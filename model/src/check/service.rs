@@ -12,7 +12,7 @@ use crate::model::{
 use crate::tree::{Located, Node};
 use crate::values;
 
-const SERVICE_KEYS: &[&str] = &[
+pub(crate) const SERVICE_KEYS: &[&str] = &[
     "replicas",
     "workers",
     "queue",
@@ -29,9 +29,9 @@ const SERVICE_KEYS: &[&str] = &[
     "deadlines",
 ];
 const SERVICE_LATER: &[&str] = &["updates"];
-const ENDPOINT_KEYS: &[&str] = &["steps", "response", "errors"];
+pub(crate) const ENDPOINT_KEYS: &[&str] = &["steps", "response", "errors"];
 const ACTIONS: &[&str] = &["work", "call", "parallel"];
-const CALL_KEYS: &[&str] = &[
+pub(crate) const CALL_KEYS: &[&str] = &[
     "call",
     "timeout",
     "retries",

@@ -11,7 +11,7 @@ use crate::model::{Arrivals, ClientStage, Pattern, RateStage};
 use crate::tree::{Located, Node};
 use crate::values;
 
-const STAGE_KEYS: &[&str] = &["rate", "clients", "for"];
+pub(crate) const STAGE_KEYS: &[&str] = &["rate", "clients", "for"];
 
 /// One stage as written, before all stages are known to be of one kind.
 enum Level {

@@ -10,7 +10,7 @@ use crate::tree::{Loc, Located, Node};
 use crate::values;
 use crate::{MAX_PROCESSES, MAX_TOTAL_RATE};
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "services",
@@ -18,7 +18,7 @@ const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
+pub(crate) const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
 
 /// Default per-attempt timeout of calls (`settings.timeout`).
