@@ -121,8 +121,12 @@ fn live_mode(quiet: bool) -> LiveMode {
         LiveMode::Off
     } else if std::io::stdout().is_terminal() {
         LiveMode::Dashboard
-    } else {
+    } else if std::io::stderr().is_terminal() {
+        // stdout redirected (`> summary.txt`) but a person still watches.
         LiveMode::Progress
+    } else {
+        // Nobody watches (CI, scripts): keep logs free of once-a-second lines.
+        LiveMode::Off
     }
 }
 
