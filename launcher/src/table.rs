@@ -149,7 +149,7 @@ fn lateness(s: &Summary) -> String {
         if l.late_over_1ms > 0 {
             let _ = writeln!(
                 out,
-                "warning: generator `{name}` could not keep up: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late); their latency still counts from the due time",
+                "warning: generator `{name}` sent late: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late), so the generator or the machine was too busy to send on time; their latency still counts from the due time",
                 l.late_over_1ms,
                 l.sent,
                 ms(l.late_ms.p99),
