@@ -19,7 +19,10 @@
 //!   with an onset and no such callee is where the cascade starts: it is
 //!   *saturated*.
 //! - There is a cascade when at least one onset waits on a callee's.
-//! - Onsets are ordered by time; onsets in the same sample go callee first.
+//! - Onsets are ordered by time; onsets in the same sample go callee first,
+//!   and so does a callee whose onset came up to one sample *after* that of a
+//!   service waiting on it (the caller's requests were already queued in the
+//!   callee; the 80% rule merely confirmed the callee's queue a sample later).
 
 use std::collections::BTreeMap;
 
@@ -69,7 +72,7 @@ pub struct Onset {
 }
 
 /// The rule in one sentence, stored beside the onsets.
-pub const RULE: &str = "a queue is built when it holds at least max(2, workers x replicas / 2) requests (at most its capacity); its onset is the first sample from which it stays built in 80% of the samples over the next max(1 s, 5 samples); a service waits on the callee whose onset came first, at most one sample after its own";
+pub const RULE: &str = "a queue is built when it holds at least max(2, workers x replicas / 2) requests (at most its capacity); its onset is the first sample from which it stays built in 80% of the samples over the next max(1 s, 5 samples); a service waits on the callee whose onset came first, at most one sample after its own; onsets are listed by time, a callee before the services waiting on it";
 
 /// Finds the onsets in `series` (per service, see
 /// [`crate::timeseries::by_service`]) and relates them through the call graph.
@@ -118,6 +121,7 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(c, _)| c.to_string());
     }
+    order_callees_first(&mut onsets, &depth);
     let detected = onsets.iter().any(|o| o.waiting_on.is_some());
     Cascade {
         detected,
@@ -199,6 +203,33 @@ fn describe(onsets: &[Onset], detected: bool) -> String {
     parts.join(" → ")
 }
 
+/// Puts every callee that a listed service waits on before that service
+/// (see the module docs): each onset's sort key is the earliest of its own
+/// time and the keys of the services waiting on it.
+fn order_callees_first(onsets: &mut [Onset], depth: &BTreeMap<String, usize>) {
+    let mut key: BTreeMap<String, f64> =
+        onsets.iter().map(|o| (o.service.clone(), o.t_s)).collect();
+    // Waiting-on chains are acyclic and short: a few passes reach the fixpoint.
+    for _ in 0..onsets.len() {
+        for o in onsets.iter() {
+            if let Some(c) = &o.waiting_on {
+                let k = key[&o.service];
+                if let Some(ck) = key.get_mut(c)
+                    && k < *ck
+                {
+                    *ck = k;
+                }
+            }
+        }
+    }
+    onsets.sort_by(|a, b| {
+        key[&a.service].total_cmp(&key[&b.service]).then_with(|| {
+            let d = |o: &Onset| depth.get(&o.service).copied().unwrap_or(0);
+            d(b).cmp(&d(a))
+        })
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +296,29 @@ mod tests {
         assert!(!c.detected);
         assert!(c.onsets.is_empty(), "{:?}", c.onsets);
         assert!(c.text.starts_with("no cascade"));
+    }
+
+    #[test]
+    fn a_callee_confirmed_one_sample_after_its_caller_still_goes_first() {
+        // Seen on a busy machine: frontend's queue confirmed at 1.4 s, api's
+        // (which frontend's requests were queued in) at 1.5 s.
+        let map = BTreeMap::from([
+            ("db".to_string(), series(Some(1.0), 8)),
+            ("api".to_string(), series(Some(1.5), 5)),
+            ("frontend".to_string(), series(Some(1.4), 9)),
+        ]);
+        let c = analyze(&topology(), &map);
+        let order: Vec<&str> = c.onsets.iter().map(|o| o.service.as_str()).collect();
+        assert_eq!(order, ["db", "api", "frontend"]);
+        assert_eq!(c.onsets[2].waiting_on.as_deref(), Some("api"));
+        // Two samples apart is no longer "the same moment": time order stands.
+        let map = BTreeMap::from([
+            ("api".to_string(), series(Some(1.6), 5)),
+            ("frontend".to_string(), series(Some(1.4), 9)),
+        ]);
+        let c = analyze(&topology(), &map);
+        let order: Vec<&str> = c.onsets.iter().map(|o| o.service.as_str()).collect();
+        assert_eq!(order, ["frontend", "api"]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
+use crate::trace::Trace;
 
 /// One service's mean split, in milliseconds per request it served.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,48 +20,24 @@ pub struct HopSplit {
 
 /// Reads `traces.json` and splits each service's time.
 pub fn read(path: &Path) -> anyhow::Result<BTreeMap<String, HopSplit>> {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    Ok(split(&v))
+    let traces = crate::trace::parse(&std::fs::read_to_string(path)?)?;
+    Ok(split(&traces))
 }
 
-/// The split of every service with SERVER spans in an
-/// `ExportTraceServiceRequest` in JSON.
-pub fn split(v: &Value) -> BTreeMap<String, HopSplit> {
+/// The split of every service with topolab SERVER spans (those carrying the
+/// queue/work/downstream attributes), read through the one trace reader.
+pub fn split(traces: &[Trace]) -> BTreeMap<String, HopSplit> {
     let mut sums: BTreeMap<String, (u64, [f64; 4])> = BTreeMap::new();
-    let spans = v["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|rs| rs["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|ss| ss["spans"].as_array().into_iter().flatten());
-    for span in spans {
-        let attrs = attributes(span);
-        let (Some(service), Some(queue)) = (
-            attrs
-                .get("topolab.service")
-                .copied()
-                .and_then(Value::as_str),
-            attrs.get("topolab.queue_wait_ns").copied().and_then(number),
-        ) else {
+    for span in traces.iter().flat_map(|t| &t.spans) {
+        let Some(queue) = span.queue_ns else {
             continue;
         };
-        let work = attrs
-            .get("topolab.work_ns")
-            .copied()
-            .and_then(number)
-            .unwrap_or(0.0);
-        let down = attrs
-            .get("topolab.downstream_ns")
-            .copied()
-            .and_then(number)
-            .unwrap_or(0.0);
-        let total = number(&span["endTimeUnixNano"]).unwrap_or(0.0)
-            - number(&span["startTimeUnixNano"]).unwrap_or(0.0);
-        let other = (total - queue - work - down).max(0.0);
-        let e = sums.entry(service.to_string()).or_default();
+        let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
+        let other = span.duration_ns().saturating_sub(queue + work + down);
+        let e = sums.entry(span.service.clone()).or_default();
         e.0 += 1;
         for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
-            *s += x;
+            *s += x as f64;
         }
     }
     sums.into_iter()
@@ -81,42 +57,25 @@ pub fn split(v: &Value) -> BTreeMap<String, HopSplit> {
         .collect()
 }
 
-fn attributes(span: &Value) -> BTreeMap<&str, &Value> {
-    span["attributes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|kv| {
-            let v = &kv["value"];
-            let inner = ["stringValue", "intValue", "doubleValue"]
-                .iter()
-                .find_map(|k| v.get(*k))?;
-            Some((kv["key"].as_str()?, inner))
-        })
-        .collect()
-}
-
-/// OTLP/JSON writes 64-bit integers as strings; accept both.
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str()?.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn splits_server_spans_per_service() {
-        let v = serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [
-            {"startTimeUnixNano": "1000000", "endTimeUnixNano": "11000000", "attributes": [
-                {"key": "topolab.service", "value": {"stringValue": "db"}},
-                {"key": "topolab.queue_wait_ns", "value": {"intValue": "2000000"}},
-                {"key": "topolab.work_ns", "value": {"intValue": 7000000}},
-                {"key": "topolab.downstream_ns", "value": {"intValue": "0"}}]},
-            {"startTimeUnixNano": "0", "endTimeUnixNano": "5", "attributes": [
-                {"key": "topolab.callee", "value": {"stringValue": "db/Q"}}]}
-        ]}]}]});
-        let s = split(&v);
+        let text = r#"{"resourceSpans":[{"resource":{"attributes":[
+            {"key":"service.name","value":{"stringValue":"db"}}]},
+          "scopeSpans":[{"spans":[
+            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7",
+             "name":"db/Q","kind":2,"startTimeUnixNano":"1000000","endTimeUnixNano":"11000000",
+             "attributes":[
+               {"key":"topolab.queue_wait_ns","value":{"intValue":"2000000"}},
+               {"key":"topolab.work_ns","value":{"intValue":7000000}},
+               {"key":"topolab.downstream_ns","value":{"intValue":"0"}}]},
+            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"1111111111111111",
+             "parentSpanId":"00f067aa0ba902b7","name":"call","kind":3,
+             "startTimeUnixNano":"0","endTimeUnixNano":"5"}]}]}]}"#;
+        let s = split(&crate::trace::parse(text).unwrap());
         assert_eq!(s.len(), 1);
         let db = &s["db"];
         assert_eq!(db.spans, 1);
