@@ -36,13 +36,7 @@ load:
 fn sigkill_of_the_launcher_leaves_no_replica_behind() {
     let sb = Sandbox::new();
     let file = sb.file("long.yaml", LONG_RUN);
-    let out = sb.out();
-    let mut launcher = sb.spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut launcher = sb.spawn_on("run", &file);
     let lines = wait_for_line(&mut launcher, "sending load");
     assert!(lines.iter().any(|l| l.contains("healthy")), "{lines:?}");
     // The launcher and its 4 replicas are alive.
@@ -61,13 +55,7 @@ fn sigkill_of_the_launcher_leaves_no_replica_behind() {
 fn ctrl_c_stops_the_load_writes_the_summary_and_stops_every_replica() {
     let sb = Sandbox::new();
     let file = sb.file("long.yaml", LONG_RUN);
-    let out = sb.out();
-    let mut launcher = sb.spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut launcher = sb.spawn_on("run", &file);
     wait_for_line(&mut launcher, "sending load");
     std::thread::sleep(Duration::from_millis(700));
     // SAFETY: signalling a child we own.
@@ -109,13 +97,7 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         "up.yaml",
         "name: up\nservices:\n  api:\n    endpoints:\n      Get:\n        response: 3B\n",
     );
-    let out = sb.out();
-    let mut launcher = sb.spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut launcher = sb.spawn_on("run", &file);
     let lines = wait_for_line(&mut launcher, "api#0");
     let addr = lines
         .last()
@@ -188,8 +170,7 @@ fn up_serves_without_sending_the_load_until_ctrl_c() {
         "up.yaml",
         "name: up\nservices:\n  api:\n    replicas: 2\n    endpoints:\n      Get: {}\nload:\n  u:\n    target: api/Get\n    rate: 100/s\n    duration: 60s\n",
     );
-    let out = sb.out();
-    let mut up = sb.spawn(&["up", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut up = sb.spawn_on("up", &file);
     let lines = wait_for_line(&mut up, "api#1");
     assert!(
         lines

@@ -376,13 +376,7 @@ services:
 fn the_python_sdk_exports_to_the_built_in_collector() {
     let sb = Sandbox::new();
     let file = sb.file("up.yaml", UP);
-    let out = sb.out();
-    let mut child = sb.spawn(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut child = sb.spawn_on("run", &file);
     let lines = wait_for_line(&mut child, "services are up");
     let collector = lines
         .iter()
@@ -403,7 +397,7 @@ fn the_python_sdk_exports_to_the_built_in_collector() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert!(child.wait().unwrap().success());
-    let traces = trace::load(&out).unwrap();
+    let traces = trace::load(&sb.out()).unwrap();
     let t = traces
         .iter()
         .find(|t| t.id == trace_id)

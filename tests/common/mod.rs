@@ -90,6 +90,18 @@ impl Sandbox {
             .expect("spawn topolab")
     }
 
+    /// Starts `topolab COMMAND FILE --out <sandbox>/run` in the background
+    /// (`run` or `up`), stderr piped for [`wait_for_line`].
+    pub fn spawn_on(&self, command: &str, file: &Path) -> Child {
+        let out = self.out();
+        self.spawn(&[
+            command,
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    }
+
     /// Pids of live (non-zombie) processes carrying this sandbox's mark.
     pub fn live_processes(&self) -> Vec<u32> {
         let needle = format!("TOPOLAB_TEST_MARK={}", self.mark);
