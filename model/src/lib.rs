@@ -12,6 +12,7 @@ mod overrides;
 pub mod schema;
 pub mod status;
 pub mod tree;
+pub mod updates;
 pub mod values;
 
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use dist::Dist;
 pub use fleet::*;
 pub use model::*;
 pub use status::StatusCode;
+pub use updates::{Follow, Timeline};
 
 use diagnostic::{Diag, Severity};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Checker, error_at, faults, graph, load, service};
+use super::{Checker, error_at, faults, follow, graph, load, service};
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
@@ -89,8 +89,9 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         ),
     }
     let mut generators = Vec::new();
+    let mut follows = Vec::new();
     if let Some((k, v)) = f.entry("load") {
-        generators = load::generators(ck, v, &mut calls);
+        generators = load::generators(ck, v, &mut calls, &mut follows);
         let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
         if total > MAX_TOTAL_RATE {
             let message = format!(
@@ -108,6 +109,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         None => Vec::new(),
     };
     graph::check(ck, &services, &calls);
+    follow::check_targets(ck, &services, &follows);
     Some(Topology {
         name,
         description,

@@ -36,6 +36,7 @@ pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endp
         session_miss: vec![],
         restart: Restart::Never,
         deadlines: Deadlines::Honor,
+        updates: None,
     }
 }
 
