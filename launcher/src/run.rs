@@ -82,6 +82,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                load_start_unix_us: None,
             };
             let config = serde_json::to_vec(&spec)?;
             let id = ReplicaId {
@@ -139,6 +140,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
 
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
         // Without load the addresses printed above are what the user needs.

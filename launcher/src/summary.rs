@@ -59,6 +59,9 @@ pub struct LoadSummary {
     /// not keep up (latency still counts from the due time).
     pub late_over_1ms: u64,
     pub late_ms: Percentiles,
+    /// `poll`, `long_poll`, `subscribe`: how fresh the clients stayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<topolab_results::updates::FollowFigures>,
 }
 
 /// Latency figures in milliseconds.
@@ -126,6 +129,9 @@ pub struct EndpointSummary {
     pub latency_ms: Percentiles,
     pub queue_wait_ms: Percentiles,
     pub work_ms: Percentiles,
+    /// A service with `updates`: requests/s, long polls held, streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<topolab_results::updates::EndpointUpdates>,
 }
 
 /// Calls to one callee.
@@ -188,13 +194,24 @@ pub fn build(
                     latency_ms: Percentiles::from_us(&r.latency_us),
                     late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
                     late_ms: Percentiles::from_us(&r.late_us),
+                    updates: r.freshness.as_ref().map(|f| f.figures()),
                 },
             ))
         })
         .collect();
     let services = services
         .iter()
-        .map(|(name, f)| (name.clone(), service_summary(f)))
+        .map(|(name, f)| {
+            let mut s = service_summary(f);
+            if topology.service(name).is_some_and(|s| s.updates.is_some()) {
+                for (ep, e) in &mut s.endpoints {
+                    let mut u = f.endpoints[ep].updates.clone();
+                    u.requests_per_s = round3(per_second(e.requests, duration_s));
+                    e.updates = Some(u);
+                }
+            }
+            (name.clone(), s)
+        })
         .collect();
     Summary {
         topology: topology.name.clone(),
@@ -255,6 +272,7 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
         latency_ms: Percentiles::from_us(&e.latency_us),
         queue_wait_ms: Percentiles::from_us(&e.queue_wait_us),
         work_ms: Percentiles::from_us(&e.work_us),
+        updates: None,
     }
 }
 

@@ -16,3 +16,4 @@ pub mod run_dir;
 pub mod sweep;
 pub mod timeseries;
 pub mod trace;
+pub mod updates;

@@ -11,6 +11,7 @@ pub mod recorder;
 pub mod series;
 pub mod shape;
 mod target;
+pub mod updates;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -67,6 +68,7 @@ pub async fn run_all(
             .cloned()
             .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
         open::lock(&recorder).series = Some(Series::new(begin, topology.settings.sample_every));
+        open::lock(&recorder).freshness = updates::freshness(topology, generator, seed, begin);
         let target = Mix::new(generator, peers, tracer.clone(), topology.settings.trace)?;
         let target = Arc::new(target);
         let generator = generator.clone();
@@ -97,6 +99,9 @@ async fn run_one(
     let begin = begin + generator.start;
     let (rec, stop) = (recorder.clone(), signals.stop.clone());
     match &generator.pattern {
+        Pattern::Closed { stages, .. } if let Some(way) = generator.follow => {
+            updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
+        }
         Pattern::Open { arrivals, stages } => {
             open::run(
                 target,
@@ -133,5 +138,9 @@ async fn run_one(
     }
     let mut recorder = open::lock(&recorder).clone();
     recorder.close();
+    let end = recorder.issue_end.unwrap_or_else(Instant::now);
+    if let Some(f) = &mut recorder.freshness {
+        f.close(end);
+    }
     recorder
 }

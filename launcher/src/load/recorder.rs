@@ -54,6 +54,9 @@ pub struct Recorder {
     pub late_us: Histogram<u64>,
     /// Per-interval figures, when the run asked for them.
     pub series: Option<Series>,
+    /// How fresh the clients of a `poll`, `long_poll` or `subscribe`
+    /// generator kept their view of the data.
+    pub freshness: Option<super::updates::Freshness>,
 }
 
 impl Default for Recorder {
@@ -73,6 +76,7 @@ impl Default for Recorder {
             // Cannot fail: as above.
             late_us: Histogram::new(3).expect("valid sigfig"),
             series: None,
+            freshness: None,
         }
     }
 }

@@ -24,6 +24,14 @@ const RETRYABLE: [Code; 3] = [
     Code::ResourceExhausted,
 ];
 
+/// How a request asks about versions: the newest its client holds, and
+/// whether it is a long poll held at most this long.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask {
+    pub known: u64,
+    pub long_poll: Option<Duration>,
+}
+
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
@@ -85,29 +93,69 @@ impl Target {
     /// failures while time is left; returns the outcome and attempts made.
     /// `session` is the client identity's key ("" for none).
     pub async fn send(&self, session: &str) -> (Outcome, u32) {
+        let (outcome, attempts, _) = self.send_versioned(session, Ask::default()).await;
+        (outcome, attempts)
+    }
+
+    /// As [`Target::send`], asking as `ask` says (a long poll is held by the
+    /// replica, so its deadline is the hold plus the generator's `timeout`);
+    /// also returns the version the answer carried (0 on failure).
+    pub async fn send_versioned(&self, session: &str, ask: Ask) -> (Outcome, u32, u64) {
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        let deadline = start + self.timeout + ask.long_poll.unwrap_or_default();
         // Decided here, for the whole chain: every hop follows this flag.
-        let root = self
-            .tracer
-            .as_ref()
-            .map(|_| SpanContext::new_root(rand::random::<f64>() < self.trace_rate));
+        let root = self.new_root();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = self.attempt(deadline, session, root.as_ref()).await;
+            let (code, version) = self.attempt(deadline, session, root.as_ref(), ask).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
-                if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
-                    && ctx.sampled
-                {
-                    tracer.record(self.root_span(ctx, start, code, attempts));
-                }
-                return (Outcome::from_code(code), attempts);
+                self.record_root(root, start, code, attempts);
+                return (Outcome::from_code(code), attempts, version);
             }
         }
+    }
+
+    /// A root context for one request or stream, sampled at the run's rate;
+    /// `None` when the run traces nothing.
+    pub fn new_root(&self) -> Option<SpanContext> {
+        self.tracer
+            .as_ref()
+            .map(|_| SpanContext::new_root(rand::random::<f64>() < self.trace_rate))
+    }
+
+    /// Records the root CLIENT span of a request or stream that began at `start`.
+    pub fn record_root(
+        &self,
+        root: Option<SpanContext>,
+        start: Instant,
+        code: Code,
+        attempts: u32,
+    ) {
+        if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
+            && ctx.sampled
+        {
+            tracer.record(self.root_span(ctx, start, code, attempts));
+        }
+    }
+
+    /// The next replica in turn (subscriptions open their streams on it).
+    pub fn next_client(&self) -> ReplicaClient<Channel> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        self.clients[i].clone()
+    }
+
+    /// The generator's deadline per request (a stream's, to open).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The endpoint requests name.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     fn root_span(
@@ -135,25 +183,32 @@ impl Target {
         .status(code, "")
     }
 
-    async fn attempt(&self, deadline: Instant, session: &str, trace: Option<&SpanContext>) -> Code {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        let mut client = self.clients[i].clone();
+    async fn attempt(
+        &self,
+        deadline: Instant,
+        session: &str,
+        trace: Option<&SpanContext>,
+        ask: Ask,
+    ) -> (Code, u64) {
+        let mut client = self.next_client();
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Code::DeadlineExceeded;
+            return (Code::DeadlineExceeded, 0);
         }
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
             payload: self.payload.clone(),
             session: session.to_string(),
+            known_version: ask.known,
+            long_poll_us: ask.long_poll.map_or(0, |d| d.as_micros() as u64),
         });
         request.set_timeout(left);
         if let Some(ctx) = trace {
             context::inject(request.metadata_mut(), ctx);
         }
         // The server enforces grpc-timeout too; this bounds a server that hangs.
-        match tokio::time::timeout(left, client.call(request)).await {
-            Ok(Ok(_)) => Code::Ok,
+        let code = match tokio::time::timeout(left, client.call(request)).await {
+            Ok(Ok(reply)) => return (Code::Ok, reply.into_inner().version),
             // tonic's own timer answers CANCELLED ("Timeout expired") when
             // the deadline it was given runs out: that is a timeout.
             Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
@@ -161,6 +216,7 @@ impl Target {
             }
             Ok(Err(status)) => status.code(),
             Err(_) => Code::DeadlineExceeded,
-        }
+        };
+        (code, 0)
     }
 }

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{Span, Status, span::SpanKind, status::StatusCode};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, status::StatusCode};
 use tonic::Code;
 
 use super::clock;
@@ -22,6 +23,11 @@ pub mod keys {
     pub const WORK_NS: &str = "topolab.work_ns";
     /// Time waiting on downstream calls (nanoseconds), on SERVER spans.
     pub const DOWNSTREAM_NS: &str = "topolab.downstream_ns";
+    /// Time a long poll was held waiting for a new version (nanoseconds),
+    /// on SERVER spans; queue, work, downstream and held add up to the span.
+    pub const HELD_NS: &str = "topolab.held_ns";
+    /// The version a stream pushed, on each event of a subscription's span.
+    pub const VERSION: &str = "topolab.version";
     /// `service/Endpoint` called, on CLIENT spans.
     pub const CALLEE: &str = "topolab.callee";
     /// The callee replica picked for this attempt, on CLIENT spans.
@@ -60,6 +66,8 @@ pub struct SpanBuilder {
     pub code: Code,
     pub message: String,
     pub attrs: Vec<(&'static str, Value)>,
+    /// Timed events inside the span (a subscription's pushed versions).
+    pub events: Vec<(Instant, String, Vec<(&'static str, Value)>)>,
 }
 
 impl SpanBuilder {
@@ -82,6 +90,7 @@ impl SpanBuilder {
             code: Code::Ok,
             message: String::new(),
             attrs: Vec::with_capacity(10),
+            events: Vec::new(),
         }
     }
 
@@ -94,6 +103,13 @@ impl SpanBuilder {
     /// Adds an integer attribute.
     pub fn int(mut self, key: &'static str, v: i64) -> Self {
         self.attrs.push((key, Value::Int(v)));
+        self
+    }
+
+    /// Adds an event named `name` at `at` with integer attributes.
+    pub fn event(mut self, at: Instant, name: &str, attrs: Vec<(&'static str, i64)>) -> Self {
+        let attrs = attrs.into_iter().map(|(k, v)| (k, Value::Int(v))).collect();
+        self.events.push((at, name.to_string(), attrs));
         self
     }
 
@@ -130,6 +146,16 @@ impl SpanBuilder {
             start_time_unix_nano: clock::unix_nanos(self.start),
             end_time_unix_nano: clock::unix_nanos(self.end),
             attributes,
+            events: self
+                .events
+                .into_iter()
+                .map(|(at, name, attrs)| Event {
+                    time_unix_nano: clock::unix_nanos(at),
+                    name,
+                    attributes: attrs.into_iter().map(|(k, v)| kv(k, v)).collect(),
+                    ..Default::default()
+                })
+                .collect(),
             status: Some(status),
             ..Default::default()
         }

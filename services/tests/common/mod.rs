@@ -127,6 +127,7 @@ impl Cluster {
                     peers: peers.clone(),
                     seed: 7,
                     otlp_endpoints: Vec::new(),
+                    load_start_unix_us: None,
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))
             })
@@ -173,6 +174,7 @@ pub fn request(endpoint: &str) -> pb::CallRequest {
         endpoint: endpoint.into(),
         payload: vec![],
         session: String::new(),
+        ..Default::default()
     }
 }
 
