@@ -237,6 +237,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     if !topology.load.is_empty() {
         let csv = load::series::csv(&recorders, topology.settings.sample_every);
         folder.write_load_timeseries(&csv)?;
+        load::updates::write_staleness(&folder.path, &recorders)?;
     }
     // Last: the report reads the files written above.
     if let Err(e) = report::write(&folder.path) {

@@ -7,8 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The header line, the contract's column order.
-pub const HEADER: &str = "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
+/// The header line: the contract's columns in its order, then the columns of
+/// data that changes (`updates`): long polls held and streams open at the
+/// instant, messages pushed during the interval.
+pub const HEADER: &str =
+    "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed,held,streams,pushed";
+
+/// The contract's header alone, as files written before `updates` have it.
+pub const CONTRACT_HEADER: &str =
+    "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
 
 /// One replica at one sampling instant. Levels are at `t_s`; counts are over
 /// the interval that ends at `t_s`.
@@ -27,6 +34,11 @@ pub struct Row {
     pub rejected: u64,
     /// Answered with any other error.
     pub failed: u64,
+    /// Long polls held and subscription streams open at `t_s`.
+    pub held: u64,
+    pub streams: u64,
+    /// Messages pushed down streams during the interval.
+    pub pushed: u64,
 }
 
 /// Why `timeseries.csv` could not be read.
@@ -53,7 +65,7 @@ pub fn to_csv(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             fmt_t(r.t_s),
             r.service,
             r.replica,
@@ -62,7 +74,10 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.arrived,
             r.completed,
             r.rejected,
-            r.failed
+            r.failed,
+            r.held,
+            r.streams,
+            r.pushed
         );
     }
     out
@@ -97,23 +112,27 @@ pub fn read(path: &Path) -> Result<Vec<Row>, TimeseriesError> {
 /// Parses the file's text; errors carry the 1-based line.
 pub fn parse(text: &str) -> Result<Vec<Row>, (usize, String)> {
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h.trim() == HEADER => {}
+    let fields = match lines.next() {
+        Some((_, h)) if h.trim() == HEADER => 12,
+        Some((_, h)) if h.trim() == CONTRACT_HEADER => 9,
         other => {
             return Err((
                 1,
                 format!("expected the header {HEADER:?}, found {other:?}"),
             ));
         }
-    }
+    };
     let mut rows = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 9 {
-            return Err((i + 1, format!("expected 9 fields, found {}", f.len())));
+        if f.len() != fields {
+            return Err((
+                i + 1,
+                format!("expected {fields} fields, found {}", f.len()),
+            ));
         }
         let num = |k: usize| -> Result<u64, (usize, String)> {
             f[k].parse()
@@ -131,6 +150,9 @@ pub fn parse(text: &str) -> Result<Vec<Row>, (usize, String)> {
             completed: num(6)?,
             rejected: num(7)?,
             failed: num(8)?,
+            held: if fields > 9 { num(9)? } else { 0 },
+            streams: if fields > 9 { num(10)? } else { 0 },
+            pushed: if fields > 9 { num(11)? } else { 0 },
         });
     }
     Ok(rows)
@@ -146,13 +168,17 @@ pub struct ServiceSeries {
     pub completed: Vec<u64>,
     pub rejected: Vec<u64>,
     pub failed: Vec<u64>,
+    /// Long polls held and streams open (levels), messages pushed (counts).
+    pub held: Vec<u64>,
+    pub streams: Vec<u64>,
+    pub pushed: Vec<u64>,
 }
 
 /// Rows summed per service and instant (replicas share the sampling grid, so
 /// their rows at one instant carry the same `t_s`).
 pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
     // Instants keyed in whole microseconds so equal times group together.
-    let mut acc: BTreeMap<&str, BTreeMap<i64, [u64; 6]>> = BTreeMap::new();
+    let mut acc: BTreeMap<&str, BTreeMap<i64, [u64; 9]>> = BTreeMap::new();
     for r in rows {
         let slot = acc
             .entry(&r.service)
@@ -166,6 +192,9 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
             r.completed,
             r.rejected,
             r.failed,
+            r.held,
+            r.streams,
+            r.pushed,
         ]) {
             *s += v;
         }
@@ -181,6 +210,9 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
                 s.completed.push(v[3]);
                 s.rejected.push(v[4]);
                 s.failed.push(v[5]);
+                s.held.push(v[6]);
+                s.streams.push(v[7]);
+                s.pushed.push(v[8]);
             }
             (name.to_string(), s)
         })
@@ -202,17 +234,29 @@ mod tests {
             completed: 1,
             rejected: 1,
             failed: 0,
+            held: 0,
+            streams: 0,
+            pushed: 0,
         }
     }
 
     #[test]
-    fn round_trips_with_the_contract_header() {
-        let rows = vec![row(0.1, "kitchen", 0, 0), row(12.35, "db", 1, 7)];
+    fn round_trips_with_the_contract_columns_first() {
+        let mut rows = vec![row(0.1, "kitchen", 0, 0), row(12.35, "db", 1, 7)];
+        rows[1].held = 5;
+        rows[1].streams = 3;
+        rows[1].pushed = 9;
         let text = to_csv(&rows);
         assert!(text.starts_with(
-            "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed\n0.1,kitchen,0,0,1,2,1,1,0\n"
+            "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed,held,streams,pushed\n0.1,kitchen,0,0,1,2,1,1,0,0,0,0\n"
         ));
         assert_eq!(parse(&text).unwrap(), rows);
+    }
+
+    #[test]
+    fn files_with_only_the_contract_columns_still_read() {
+        let text = format!("{CONTRACT_HEADER}\n0.1,kitchen,0,0,1,2,1,1,0\n");
+        assert_eq!(parse(&text).unwrap(), vec![row(0.1, "kitchen", 0, 0)]);
     }
 
     #[test]

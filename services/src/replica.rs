@@ -184,9 +184,10 @@ impl Replica {
     /// with `deadlines: ignore`); injected error, the endpoint's `errors` then
     /// an `errors` fault (decided once the request is being served, so it
     /// takes a worker but runs no steps); a session miss runs `session_miss`
-    /// first; a long poll (on a service with `updates`) is then held until a
-    /// newer version or its time is up (holding its worker in `blocking`,
-    /// none in `async`); then the steps.
+    /// first; otherwise the steps. A long poll (on a service with `updates`)
+    /// has then found nothing new, so it is held until a newer version or its
+    /// time is up (holding its worker in `blocking`, none in `async`), and
+    /// answered with the version held then.
     #[allow(clippy::too_many_arguments)]
     pub async fn handle(
         &self,
@@ -263,25 +264,28 @@ impl Replica {
             ));
         }
 
-        let mut permit = Some(permit);
-        if let Some(lp) = long_poll.filter(|_| self.versions.changes()) {
-            if self.service.model == ServeModel::Async {
-                // An event loop parks the request: no worker is held.
-                permit = None;
-            }
-            rec.split.held = crate::updates::hold(self, id, lp, deadline).await;
-        }
         let steps = self.steps_for(id, ep, session);
         let trace = rec.hop.map(|h| h.ctx).or(caller.filter(|c| !c.sampled));
         let ctx = Ctx::new(self, deadline, session).traced(trace);
-        let result = match (self.service.model, permit) {
-            (ServeModel::Blocking, permit) => {
+        let long_poll = long_poll.filter(|_| self.versions.changes());
+        let result = match self.service.model {
+            ServeModel::Blocking => {
                 let r = executor::run(&ctx, &steps, Hold::Whole).await;
+                if let (Ok(()), Some(lp)) = (&r, long_poll) {
+                    // A thread-per-request server parks the thread: its worker.
+                    rec.split.held = crate::updates::hold(self, id, lp, deadline).await;
+                }
                 drop(permit);
                 r
             }
-            (ServeModel::Async, Some(p)) => executor::run(&ctx, &steps, Hold::Held(p)).await,
-            (ServeModel::Async, None) => executor::run(&ctx, &steps, Hold::Free).await,
+            ServeModel::Async => {
+                let r = executor::run(&ctx, &steps, Hold::Held(permit)).await;
+                if let (Ok(()), Some(lp)) = (&r, long_poll) {
+                    // An event loop parks the request: no worker is held.
+                    rec.split.held = crate::updates::hold(self, id, lp, deadline).await;
+                }
+                r
+            }
         };
         if result.is_ok() && matches!(steps, Cow::Owned(_)) {
             self.sessions.remember(session);

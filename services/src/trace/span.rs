@@ -54,6 +54,9 @@ pub enum Kind {
     Client,
 }
 
+/// A timed event inside a span: when, its name, its attributes.
+pub type SpanEvent = (Instant, String, Vec<(&'static str, Value)>);
+
 /// A finished span, not yet converted to OTLP.
 #[derive(Debug, Clone)]
 pub struct SpanBuilder {
@@ -67,7 +70,7 @@ pub struct SpanBuilder {
     pub message: String,
     pub attrs: Vec<(&'static str, Value)>,
     /// Timed events inside the span (a subscription's pushed versions).
-    pub events: Vec<(Instant, String, Vec<(&'static str, Value)>)>,
+    pub events: Vec<SpanEvent>,
 }
 
 impl SpanBuilder {

@@ -99,10 +99,10 @@ impl Pusher {
         let mut versions = self.replica.versions().watch();
         let code = loop {
             let now = *versions.borrow_and_update();
-            if now > self.known {
-                if let Err(e) = self.push(now, &tx).await {
-                    break e;
-                }
+            if now > self.known
+                && let Err(e) = self.push(now, &tx).await
+            {
+                break e;
             }
             tokio::select! {
                 changed = versions.changed() => if changed.is_err() { break Code::Unavailable },

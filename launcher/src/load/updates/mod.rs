@@ -8,6 +8,7 @@
 
 mod begin;
 mod freshness;
+pub mod table;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +36,24 @@ use super::target::{Ask, Target};
 /// back together.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Writes `updates_timeseries.csv` into `folder` when any generator followed
+/// updates: versions received per interval and how stale they were.
+pub fn write_staleness(
+    folder: &std::path::Path,
+    recorders: &std::collections::BTreeMap<String, Recorder>,
+) -> std::io::Result<()> {
+    let rows: Vec<_> = recorders
+        .iter()
+        .filter_map(|(name, r)| r.freshness.as_ref().map(|f| f.rows(name)))
+        .flatten()
+        .collect();
+    if rows.is_empty() && !recorders.values().any(|r| r.freshness.is_some()) {
+        return Ok(());
+    }
+    let path = folder.join(topolab_results::updates::FILE);
+    std::fs::write(path, topolab_results::updates::to_csv(&rows))
+}
 
 /// The freshness recorder of a following generator (`None` for others).
 pub fn freshness(
@@ -139,6 +158,17 @@ impl Client {
             if !active {
                 active = true;
                 self.freshness(|f, c, now| f.start(c, now));
+                // Pollers do not start in lockstep: each first asks at a
+                // random point of its interval (its staleness counts meanwhile).
+                if let Follow::Poll { interval } = self.way {
+                    let offset = interval.mul_f64(self.rng.random::<f64>());
+                    if !self.pause_until(Instant::now() + offset).await {
+                        break;
+                    }
+                    if Instant::now() >= self.end {
+                        break;
+                    }
+                }
             }
             let ok = match self.way {
                 Follow::Poll { .. } => self.ask(None).await,
