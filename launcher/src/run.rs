@@ -233,8 +233,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
-        let csv = load::series::csv(&recorders, topology.settings.sample_every);
-        folder.write_load_timeseries(&csv)?;
+        let rows = load::series::rows(&recorders, topology.settings.sample_every);
+        folder.write_load_timeseries(&rows)?;
     }
     // Last: the report reads the files written above.
     if let Err(e) = report::write(&folder.path) {
