@@ -24,6 +24,15 @@ const RETRYABLE: [Code; 3] = [
     Code::ResourceExhausted,
 ];
 
+/// How one request ended: its final outcome, the attempts it took, and its
+/// trace id when it was traced (the report finds its hops by it).
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub trace_id: Option<[u8; 16]>,
+}
+
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
@@ -82,9 +91,9 @@ impl Target {
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
-    /// failures while time is left; returns the outcome and attempts made.
+    /// failures while time is left; returns how it ended.
     /// `session` is the client identity's key ("" for none).
-    pub async fn send(&self, session: &str) -> (Outcome, u32) {
+    pub async fn send(&self, session: &str) -> Sent {
         let start = Instant::now();
         let deadline = start + self.timeout;
         // Decided here, for the whole chain: every hop follows this flag.
@@ -105,7 +114,11 @@ impl Target {
                 {
                     tracer.record(self.root_span(ctx, start, code, attempts));
                 }
-                return (Outcome::from_code(code), attempts);
+                return Sent {
+                    outcome: Outcome::from_code(code),
+                    attempts,
+                    trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+                };
             }
         }
     }
