@@ -32,6 +32,18 @@ pub struct Ask {
     pub long_poll: Option<Duration>,
 }
 
+/// How one request ended: its final outcome, the attempts it took, and its
+/// trace id when it was traced (the report finds its hops by it).
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub trace_id: Option<[u8; 16]>,
+    /// The version of the data the answer carried (0 on failure, or for a
+    /// service without `updates`).
+    pub version: u64,
+}
+
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
@@ -90,17 +102,15 @@ impl Target {
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
-    /// failures while time is left; returns the outcome and attempts made.
+    /// failures while time is left; returns how it ended.
     /// `session` is the client identity's key ("" for none).
-    pub async fn send(&self, session: &str) -> (Outcome, u32) {
-        let (outcome, attempts, _) = self.send_versioned(session, Ask::default()).await;
-        (outcome, attempts)
+    pub async fn send(&self, session: &str) -> Sent {
+        self.send_versioned(session, Ask::default()).await
     }
 
     /// As [`Target::send`], asking as `ask` says (a long poll is held by the
-    /// replica, so its deadline is the hold plus the generator's `timeout`);
-    /// also returns the version the answer carried (0 on failure).
-    pub async fn send_versioned(&self, session: &str, ask: Ask) -> (Outcome, u32, u64) {
+    /// replica, so its deadline is the hold plus the generator's `timeout`).
+    pub async fn send_versioned(&self, session: &str, ask: Ask) -> Sent {
         let start = Instant::now();
         let deadline = start + self.timeout + ask.long_poll.unwrap_or_default();
         // Decided here, for the whole chain: every hop follows this flag.
@@ -114,7 +124,12 @@ impl Target {
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
                 self.record_root(root, start, code, attempts);
-                return (Outcome::from_code(code), attempts, version);
+                return Sent {
+                    outcome: Outcome::from_code(code),
+                    attempts,
+                    trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+                    version,
+                };
             }
         }
     }

@@ -6,8 +6,8 @@
 use super::graph::{self, Ref};
 use super::{Checker, Fields, error_at};
 use crate::dist::Dist;
-use crate::fleet::Kind;
 use crate::model::{Pattern, Service, Target};
+use crate::service_kind::Kind;
 use crate::tree::{Located, Node};
 use crate::updates::{Follow, MIN_MEAN_GAP};
 use crate::values;

@@ -29,7 +29,7 @@ use super::mix::Mix;
 use super::open::lock;
 use super::recorder::{Outcome, Recorder};
 use super::shape;
-use super::target::{Ask, Target};
+use super::target::{Ask, Sent, Target};
 
 /// First wait after a failed long poll or stream, doubled per failure up to
 /// [`MAX_BACKOFF`], with jitter so that clients cut off together do not come
@@ -238,13 +238,13 @@ impl Client {
             known: self.known,
             long_poll,
         };
-        let (outcome, attempts, version) = self.target.send_versioned(&self.session, ask).await;
-        lock(&self.recorder).finish(due, outcome, attempts);
-        if outcome == Outcome::Ok {
+        let sent = self.target.send_versioned(&self.session, ask).await;
+        lock(&self.recorder).finish(due, &sent);
+        if sent.outcome == Outcome::Ok {
             self.backoff = FIRST_BACKOFF;
-            self.holds(version);
+            self.holds(sent.version);
         }
-        outcome == Outcome::Ok
+        sent.outcome == Outcome::Ok
     }
 
     /// Opens a stream and follows it until it breaks, the client's turn
@@ -261,24 +261,30 @@ impl Client {
         if let Some(ctx) = &root {
             context::inject(req.metadata_mut(), ctx);
         }
+        let opened = |outcome| Sent {
+            outcome,
+            attempts: 1,
+            trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+            version: 0,
+        };
         let mut client = self.target.next_client();
         let open = tokio::time::timeout(self.target.timeout(), client.subscribe(req)).await;
         let mut updates = match open {
             Ok(Ok(r)) => r.into_inner(),
             Ok(Err(status)) => {
                 let code = status.code();
-                lock(&self.recorder).finish(due, Outcome::from_code(code), 1);
+                lock(&self.recorder).finish(due, &opened(Outcome::from_code(code)));
                 self.target.record_root(root, due, code, 1);
                 return false;
             }
             Err(_) => {
-                lock(&self.recorder).finish(due, Outcome::Timeout, 1);
+                lock(&self.recorder).finish(due, &opened(Outcome::Timeout));
                 self.target
                     .record_root(root, due, Code::DeadlineExceeded, 1);
                 return false;
             }
         };
-        lock(&self.recorder).finish(due, Outcome::Ok, 1);
+        lock(&self.recorder).finish(due, &opened(Outcome::Ok));
         self.backoff = FIRST_BACKOFF;
         let turn_ends = self.turn_ends();
         let code = loop {
