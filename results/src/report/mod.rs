@@ -15,6 +15,7 @@ mod requests_view;
 pub mod sweep_chart;
 pub mod sweep_page;
 mod tables;
+mod updates_view;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
