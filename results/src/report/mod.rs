@@ -15,8 +15,8 @@ mod requests_view;
 pub mod sweep_chart;
 pub mod sweep_page;
 mod tables;
-mod updates_view;
 pub mod timeline;
+mod updates_view;
 
 use std::path::{Path, PathBuf};
 

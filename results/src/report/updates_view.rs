@@ -62,7 +62,9 @@ pub fn section(
                 (chart("staleness", charts::percentile_lines(&gens, every, frame, "staleness, ms"))?)
             }
         }
-        None => html! { p.missing { "No updates_timeseries.csv in this folder: staleness over time cannot be drawn." } },
+        None => {
+            html! { p.missing { "No updates_timeseries.csv in this folder: staleness over time cannot be drawn." } }
+        }
     };
     let mut costs = Vec::new();
     for name in &changing {
