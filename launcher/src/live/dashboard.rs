@@ -51,7 +51,11 @@ pub fn run(
 fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     let rows = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(s.load.len().max(1) as u16 + 2),
+        Constraint::Length(
+            (s.load.len() + s.load.values().filter(|l| l.staleness.is_some()).count()).max(1)
+                as u16
+                + 2,
+        ),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -75,8 +79,14 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     } else {
         s.load
             .iter()
-            .map(|(name, l)| {
-                Line::from(vec![
+            .flat_map(|(name, l)| {
+                let follow = l.staleness.as_ref().map(|text| {
+                    Line::from(Span::styled(
+                        format!("    {text}"),
+                        Style::default().fg(Color::Cyan),
+                    ))
+                });
+                std::iter::once(Line::from(vec![
                     Span::styled(
                         format!("{name} → {}  ", l.target),
                         Style::default().add_modifier(Modifier::BOLD),
@@ -91,7 +101,8 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
                         "timeouts {}  errors {}  p50 {:.1} ms  p99 {:.1} ms",
                         l.timeouts, l.errors, l.p50_ms, l.p99_ms
                     )),
-                ])
+                ]))
+                .chain(follow)
             })
             .collect()
     };
