@@ -127,6 +127,11 @@ impl Freshness {
         }
     }
 
+    /// Staleness of every version to every client so far, microseconds.
+    pub fn staleness_us(&self) -> &Histogram<u64> {
+        &self.staleness_us
+    }
+
     /// The figures for `summary.json`.
     pub fn figures(&self) -> FollowFigures {
         let h = &self.staleness_us;
