@@ -123,7 +123,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 p #cascade class={ "cascade" @if !cascade.detected { " none" } } {
                     @if cascade.text.is_empty() { "no telemetry: the cascade cannot be told" } @else { (cascade.text) }
                 }
-                p.muted { "Rule: " (cascade::RULE) "." }
+                details.muted { summary { "The rule" } p { (cascade::RULE) "." } }
 
                 h2 { "Each request" }
                 (requests_section(run, frame)?)
