@@ -29,6 +29,8 @@ use crate::traces::{RunTraces, TraceOptions};
 pub struct RunOptions {
     /// `--out`: the run folder; default `runs/<name>-<timestamp>`.
     pub out: Option<PathBuf>,
+    /// `--force`: empty a non-empty `--out` instead of refusing it.
+    pub force: bool,
     /// The seed in force (drawn by the caller when the file has none).
     pub seed: u64,
     /// The program and arguments that start one replica (it reads its
@@ -55,18 +57,19 @@ pub struct RunResult {
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
     let topology = &loaded.topology;
-    let folder = RunFolder::create(opts.out.as_deref(), &topology.name)?;
+    let folder = RunFolder::create(opts.out.as_deref(), &topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
     let say = |msg: String| {
         if opts.verbose {
-            eprintln!("{msg}");
+            crate::notice::say(msg);
         }
     };
 
     let traces = RunTraces::start(topology.settings.trace, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
-        // On stderr even when quiet: outside exporters need it while the run goes on.
-        eprintln!("span collector (OTLP/gRPC): http://{addr}");
+        // For outside exporters while the run goes on (not with --quiet,
+        // which prints the summary only).
+        say(format!("span collector (OTLP/gRPC): http://{addr}"));
     }
     let starting = Instant::now();
     let listeners = Listeners::bind(topology)?;
@@ -129,8 +132,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
             }
             let _ = tx.send(true);
             if std::ptr::eq(tx, &stop_tx) && !dashboard {
-                eprintln!(
-                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
+                crate::notice::say(
+                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
                 );
             }
         }
@@ -161,7 +164,25 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
     let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
     let recorders = if topology.load.is_empty() {
-        say("no load in this topology: services are up until Ctrl-C".into());
+        say("no load is sent: the services are up until Ctrl-C".into());
+        if !topology.faults.is_empty() {
+            let list: Vec<String> = topology
+                .faults
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} on {} at {:.1} s",
+                        f.action,
+                        f.target,
+                        f.at.as_secs_f64()
+                    )
+                })
+                .collect();
+            say(format!(
+                "faults fire on their timeline, counted from now: {}",
+                list.join(", ")
+            ));
+        }
         for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
             say(format!("  {}  {}", r.id, r.addr));
         }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use topolab_model::{Generator, Topology};
 
@@ -24,8 +25,10 @@ pub struct Summary {
     /// Replica processes started, and how long until all were healthy.
     pub processes: u32,
     pub healthy_after_ms: f64,
-    pub load: BTreeMap<String, LoadSummary>,
-    pub services: BTreeMap<String, ServiceSummary>,
+    /// Generators and services in the topology file's order, so every table
+    /// and `summary.json` read as the file does (`before, during, after`).
+    pub load: IndexMap<String, LoadSummary>,
+    pub services: IndexMap<String, ServiceSummary>,
     /// Spans recorded, received and dropped (absent when nothing was traced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<crate::traces::TraceSummary>,
@@ -94,7 +97,8 @@ impl Percentiles {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceSummary {
     pub replicas: u32,
-    pub endpoints: BTreeMap<String, EndpointSummary>,
+    /// In the file's order.
+    pub endpoints: IndexMap<String, EndpointSummary>,
     /// Calls this service made, by callee `service/Endpoint`.
     pub calls: BTreeMap<String, CallSummary>,
     /// Fresh processes started after a replica died (`restart: always`).
@@ -192,9 +196,13 @@ pub fn build(
             ))
         })
         .collect();
-    let services = services
+    let services = topology
+        .services
         .iter()
-        .map(|(name, f)| (name.clone(), service_summary(f)))
+        .filter_map(|svc| {
+            let f = services.get(&svc.name)?;
+            Some((svc.name.clone(), service_summary(svc, f)))
+        })
         .collect();
     Summary {
         topology: topology.name.clone(),
@@ -211,14 +219,22 @@ pub fn build(
     }
 }
 
-fn service_summary(f: &ServiceFigures) -> ServiceSummary {
+fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceSummary {
+    // The file's endpoints first, in its order; then any the replicas
+    // reported beyond them (none today), so no figure is ever dropped.
+    let mut endpoints: IndexMap<String, EndpointSummary> = svc
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e.name.clone(), endpoint_summary(f.endpoints.get(&e.name)?))))
+        .collect();
+    for (n, e) in &f.endpoints {
+        if !endpoints.contains_key(n) {
+            endpoints.insert(n.clone(), endpoint_summary(e));
+        }
+    }
     ServiceSummary {
         replicas: f.replicas,
-        endpoints: f
-            .endpoints
-            .iter()
-            .map(|(n, e)| (n.clone(), endpoint_summary(e)))
-            .collect(),
+        endpoints,
         calls: f
             .callees
             .iter()

@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod dist;
 mod emit;
 pub mod fleet;
+mod indentation;
 pub mod model;
 mod overrides;
 pub mod schema;
@@ -81,7 +82,8 @@ pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, 
     let mut tree = match tree::parse(text) {
         Ok(tree) => tree,
         Err(e) => {
-            let d = Diag::error(format!("invalid YAML: {}", e.message), e.loc);
+            let d = indentation::explain(text, &e)
+                .unwrap_or_else(|| Diag::error(format!("invalid YAML: {}", e.message), e.loc));
             return Err(Report {
                 errors: vec![d.render(file, text)],
             });

@@ -2,6 +2,7 @@
 //! a user can see who calls whom, and who is server and client, before a run.
 //! Nodes are services; an edge is a call from one endpoint to another.
 
+use crate::out::out;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::Path;
@@ -17,7 +18,7 @@ pub fn graph(file: &Path, format: GraphFormat) -> ExitCode {
     match topolab_model::load(file, &[]) {
         Ok(loaded) => {
             let edges = edges(&loaded.topology);
-            print!(
+            out!(
                 "{}",
                 match format {
                     GraphFormat::Dot => dot(&loaded.topology, &edges),

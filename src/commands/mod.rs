@@ -8,6 +8,7 @@ mod sweep;
 mod trace;
 mod validate;
 
+use crate::out::outln;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
@@ -28,7 +29,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
         Command::Schema => {
-            println!("{:#}", topolab_model::schema::json_schema());
+            outln!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
         Command::Serve => serve::serve(),

@@ -2,6 +2,7 @@
 //! folder and prints its path; exit 1 with a clear message for a folder that
 //! is not a run folder.
 
+use crate::out::outln;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 pub fn report(dir: &Path) -> ExitCode {
     match topolab_results::report::write(dir) {
         Ok(path) => {
-            println!("{}", path.display());
+            outln!("{}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -4,6 +4,7 @@
 //! sweep folder; then `sweep.csv`, `sweep.html` and the table naming the knee.
 //! Exit codes as `run`: 0 ran, 1 invalid, 2 the sandbox failed.
 
+use crate::out::{out, outln};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,8 +14,8 @@ use topolab_launcher::run_folder::RunFolder;
 use topolab_launcher::sweep::{Goal, StepFigures, Vary, chart, figures, table};
 use topolab_model::{Loaded, values};
 
+use super::EXIT_INVALID;
 use super::run::{Flags, load_with_flags, replica_program};
-use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::SweepArgs;
 
 /// Runs the sweep the flags describe.
@@ -35,10 +36,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     };
     match run_steps(&args, &vary, goal, &steps) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: the sandbox failed: {e:#}");
-            ExitCode::from(EXIT_SANDBOX)
-        }
+        Err(e) => super::run::failed(&e),
     }
 }
 
@@ -89,7 +87,7 @@ fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
 
 fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> anyhow::Result<()> {
     let name = &steps[0].topology.name;
-    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"))?;
+    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"), args.force)?;
     let program = replica_program()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut figures: Vec<StepFigures> = Vec::new();
@@ -100,6 +98,8 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
         }
         let opts = RunOptions {
             out: Some(step_folder(&folder.path, i, value)),
+            // The sweep folder was empty (or emptied): each step's is new.
+            force: false,
             // Cannot be None: load_with_flags always pins a seed.
             seed: loaded.topology.settings.seed.unwrap_or_default(),
             replica_command: (program.clone(), vec!["__serve".into()]),
@@ -131,8 +131,8 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
     let svg = chart::svg(&figures, knee, goal_ms)?;
     let page = chart::html(name, &vary.key, &figures, knee, &goal_text, &svg);
     write(&folder.path.join("sweep.html"), &page)?;
-    print!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
-    println!("\n{}", folder.path.display());
+    out!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
+    outln!("\n{}", folder.path.display());
     Ok(())
 }
 

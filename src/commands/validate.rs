@@ -1,6 +1,7 @@
 //! `topolab validate FILE...`: every error of every file, located; exit 1 if
 //! any file is invalid. Nothing is started.
 
+use crate::out::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ pub fn validate(files: &[PathBuf]) -> ExitCode {
                     eprintln!("{w}");
                 }
                 let t = &loaded.topology;
-                println!(
+                outln!(
                     "{}: valid ({} service(s), {} process(es), {} load generator(s))",
                     file.display(),
                     t.services.len(),
