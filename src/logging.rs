@@ -2,7 +2,8 @@
 //! figures it could not fetch) reach the user: a subscriber writes each one
 //! as a line through [`topolab_launcher::notice`], so it goes to stderr, or
 //! to the dashboard's pane while that is up. `RUST_LOG` chooses the level
-//! (default: warnings and errors).
+//! (default: warnings and errors; errors only with `--quiet`, which prints
+//! the summary and nothing else).
 
 use std::io;
 
@@ -11,8 +12,9 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Installs the subscriber for this process (the launcher, or a replica,
 /// whose stderr is its log file in the run folder).
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+pub fn init(quiet: bool) {
+    let level = if quiet { "error" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Notices)

@@ -140,3 +140,78 @@ fn trace_into_a_closed_pipe_exits_quietly() {
     assert!(stderr.is_empty(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }
+
+/// Every failure carries its reason: the status message reaches the
+/// summary's per-code sample, the terminal and `topolab trace`; a replica
+/// that is gone is UNAVAILABLE with a message naming it, not an empty UNKNOWN.
+#[test]
+fn failures_carry_their_reason() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "why.yaml",
+        "name: why
+services:
+  web:
+    workers: 100
+    endpoints:
+      Get:
+        steps:
+          - call: db/Q
+  db:
+    workers: 1
+    queue: 2
+    endpoints:
+      Q:
+        steps:
+          - work: 20ms
+load:
+  users:
+    target: web/Get
+    rate: 200/s
+    duration: 2s
+faults:
+  - { at: 1.5s, target: db#0, kill: true }
+",
+    );
+    let out = sb.run(&file, &["-q"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let s = sb.summary();
+    let messages = &s["load"]["users"]["messages"];
+    let said = |code: &str| -> Vec<String> {
+        messages[code]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {code} in {messages}"))
+            .iter()
+            .map(|m| m["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        said("RESOURCE_EXHAUSTED")
+            .iter()
+            .any(|m| m.contains("db#0 queue full (2/2)")),
+        "{messages}"
+    );
+    assert!(
+        said("UNAVAILABLE")
+            .iter()
+            .any(|m| m.contains("db#0/Q: connection lost")),
+        "{messages}"
+    );
+    assert!(messages.get("UNKNOWN").is_none(), "{messages}");
+    assert!(
+        stdout.contains("why: users RESOURCE_EXHAUSTED"),
+        "the terminal says why:\n{stdout}"
+    );
+
+    let dir = sb.out();
+    let listed = sb
+        .command(&["trace", dir.to_str().unwrap(), "--errors"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("(RESOURCE_EXHAUSTED: db#0 queue full (2/2))"),
+        "{text}"
+    );
+}

@@ -12,6 +12,7 @@ use topolab_model::{Generator, Topology};
 use crate::collect::{EndpointFigures, ServiceFigures};
 use crate::faults::FaultRecord;
 use crate::load::Recorder;
+use crate::load::reasons::Reasons;
 
 /// The whole `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +50,11 @@ pub struct LoadSummary {
     pub rejected: u64,
     pub timeouts: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: per code (rejections and timeouts included), the
+    /// final statuses' messages with counts, most frequent first; a few per
+    /// code, the rest counted as `(other messages)`.
+    #[serde(default, skip_serializing_if = "Reasons::is_empty")]
+    pub messages: Reasons,
     /// Attempts including retries.
     pub attempts: u64,
     /// The rate the file asked for (open loop), or what the clients sent.
@@ -186,6 +192,7 @@ pub fn build(
                     rejected: r.rejected,
                     timeouts: r.timeouts,
                     errors: r.errors.clone(),
+                    messages: r.reasons.sorted(),
                     attempts: r.attempts,
                     offered_rate: round3(offered),
                     throughput: round3(per_second(r.ok, active.max(window))),

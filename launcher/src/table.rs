@@ -60,6 +60,7 @@ pub fn render(s: &Summary) -> String {
         }
         out.push('\n');
         out.push_str(&align(&rows));
+        out.push_str(&reasons(s));
         out.push_str(&lateness(s));
     }
     let mut rows = vec![row(&[
@@ -102,6 +103,30 @@ pub fn render(s: &Summary) -> String {
     }
     out.push_str(&fleet_notes(s));
     out.push_str(&lost_spans(s));
+    out
+}
+
+/// Why requests failed: per generator and code, the commonest message
+/// (`summary.json` has a few per code, with counts).
+fn reasons(s: &Summary) -> String {
+    let mut out = String::new();
+    for (name, l) in &s.load {
+        for (code, messages) in &l.messages.0 {
+            let Some(top) = messages.first() else {
+                continue;
+            };
+            let total: u64 = messages.iter().map(|m| m.count).sum();
+            let more = match messages.len() {
+                1 => String::new(),
+                n => format!(" (and {} other message(s))", n - 1),
+            };
+            let _ = writeln!(
+                out,
+                "why: {name} {code} ×{total}: {} ×{}{more}",
+                top.message, top.count
+            );
+        }
+    }
     out
 }
 

@@ -142,8 +142,8 @@ pub fn failed(e: &anyhow::Error) -> ExitCode {
 }
 
 /// The dashboard when stdout is a terminal, else a progress line on stderr;
-/// nothing with `--quiet`.
-fn live_mode(quiet: bool) -> LiveMode {
+/// nothing with `--quiet` (the same rules for `run` and every step of `sweep`).
+pub fn live_mode(quiet: bool) -> LiveMode {
     if quiet {
         LiveMode::Off
     } else if std::io::stdout().is_terminal() {

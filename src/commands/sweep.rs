@@ -9,13 +9,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use topolab_launcher::RunOptions;
-use topolab_launcher::live::LiveMode;
+use topolab_launcher::notice;
 use topolab_launcher::run_folder::RunFolder;
 use topolab_launcher::sweep::{Goal, StepFigures, Vary, chart, figures, table};
 use topolab_model::{Loaded, values};
 
 use super::EXIT_INVALID;
-use super::run::{Flags, load_with_flags, replica_program};
+use super::run::{Flags, live_mode, load_with_flags, replica_program};
 use crate::cli::SweepArgs;
 
 /// Runs the sweep the flags describe.
@@ -94,7 +94,7 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
     for (i, loaded) in steps.iter().enumerate() {
         let value = &vary.values[i];
         if !args.quiet {
-            eprintln!("\nstep {}/{}: {}", i + 1, steps.len(), vary.set(i));
+            notice::say(format!("\nstep {}/{}: {}", i + 1, steps.len(), vary.set(i)));
         }
         let opts = RunOptions {
             out: Some(step_folder(&folder.path, i, value)),
@@ -105,17 +105,13 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
             replica_command: (program.clone(), vec!["__serve".into()]),
             verbose: !args.quiet,
             trace: Default::default(),
-            live: if args.quiet {
-                LiveMode::Off
-            } else {
-                LiveMode::Progress
-            },
+            live: live_mode(args.quiet),
         };
         let result = runtime.block_on(topolab_launcher::run(loaded, opts))?;
         let interrupted = result.summary.interrupted;
         figures.push(StepFigures::new(value, &loaded.topology, &result));
         if interrupted {
-            eprintln!("sweep interrupted after step {}", i + 1);
+            notice::say(format!("sweep interrupted after step {}", i + 1));
             break;
         }
     }

@@ -119,7 +119,9 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
         f.render_widget(
             Paragraph::new(lines)
                 .style(Style::default().fg(Color::Gray))
-                .block(Block::bordered().title(" notices (printed again when the dashboard closes) ")),
+                .block(
+                    Block::bordered().title(" notices (printed again when the dashboard closes) "),
+                ),
             rows[3],
         );
     }

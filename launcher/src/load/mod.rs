@@ -7,6 +7,7 @@ mod closed;
 mod mix;
 mod open;
 mod pacer;
+pub mod reasons;
 pub mod recorder;
 pub mod series;
 pub mod shape;

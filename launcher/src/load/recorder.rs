@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use tonic::Code;
 use topolab_model::StatusCode;
 
+use super::reasons::Reasons;
 use super::series::Series;
 
 /// How one request ended, as the generator saw it.
@@ -43,6 +44,8 @@ pub struct Recorder {
     pub rejected: u64,
     pub timeouts: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: a sample of status messages per code.
+    pub reasons: Reasons,
     /// Latency of OK requests in microseconds, from when each was due.
     pub latency_us: Histogram<u64>,
     /// When the first request was due, and when the last one ended.
@@ -65,6 +68,7 @@ impl Default for Recorder {
             rejected: 0,
             timeouts: 0,
             errors: BTreeMap::new(),
+            reasons: Reasons::default(),
             // Cannot fail: 3 significant figures is within hdrhistogram's range.
             latency_us: Histogram::new(3).expect("valid sigfig"),
             first_due: None,
@@ -87,8 +91,9 @@ impl Recorder {
         }
     }
 
-    /// Records how a request that was due at `due` ended.
-    pub fn finish(&mut self, due: Instant, outcome: Outcome, attempts: u32) {
+    /// Records how a request that was due at `due` ended; `message` is the
+    /// final status's (empty for OK).
+    pub fn finish(&mut self, due: Instant, outcome: Outcome, attempts: u32, message: &str) {
         let now = Instant::now();
         self.attempts += u64::from(attempts);
         self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
@@ -101,10 +106,18 @@ impl Recorder {
                 self.ok += 1;
                 record(&mut self.latency_us, us.max(1));
             }
-            Outcome::Rejected => self.rejected += 1,
-            Outcome::Timeout => self.timeouts += 1,
+            Outcome::Rejected => {
+                self.rejected += 1;
+                self.reasons
+                    .add(code_name(Code::ResourceExhausted), message);
+            }
+            Outcome::Timeout => {
+                self.timeouts += 1;
+                self.reasons.add(code_name(Code::DeadlineExceeded), message);
+            }
             Outcome::Error(code) => {
                 *self.errors.entry(code_name(code).to_string()).or_default() += 1;
+                self.reasons.add(code_name(code), message);
             }
         }
     }
@@ -128,6 +141,11 @@ impl Recorder {
         let unfinished = self.sent.saturating_sub(self.finished());
         if unfinished > 0 {
             *self.errors.entry("CANCELLED".into()).or_default() += unfinished;
+            self.reasons.add_n(
+                "CANCELLED",
+                "still in flight when the run was cut short (a second Ctrl-C abandons requests in flight)",
+                unfinished,
+            );
         }
     }
 
@@ -163,10 +181,10 @@ mod tests {
         for _ in 0..5 {
             r.sent(t);
         }
-        r.finish(t, Outcome::Ok, 1);
-        r.finish(t, Outcome::from_code(Code::ResourceExhausted), 1);
-        r.finish(t, Outcome::from_code(Code::DeadlineExceeded), 2);
-        r.finish(t, Outcome::from_code(Code::Unavailable), 1);
+        r.finish(t, Outcome::Ok, 1, "");
+        r.finish(t, Outcome::from_code(Code::ResourceExhausted), 1, "");
+        r.finish(t, Outcome::from_code(Code::DeadlineExceeded), 2, "");
+        r.finish(t, Outcome::from_code(Code::Unavailable), 1, "");
         r.close();
         assert_eq!((r.ok, r.rejected, r.timeouts), (1, 1, 1));
         assert_eq!(r.errors["UNAVAILABLE"], 1);
@@ -180,7 +198,7 @@ mod tests {
         let mut r = Recorder::default();
         let due = Instant::now() - Duration::from_millis(450);
         r.sent(due);
-        r.finish(due, Outcome::Ok, 1);
+        r.finish(due, Outcome::Ok, 1, "");
         let p50 = r.latency_us.value_at_quantile(0.5);
         assert!((450_000..460_000).contains(&p50), "{p50}");
     }
