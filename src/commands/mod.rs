@@ -8,10 +8,10 @@ mod sweep;
 mod trace;
 mod validate;
 
-use crate::out::outln;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::out::outln;
 
 /// Exit status for an invalid topology.
 pub const EXIT_INVALID: u8 = 1;

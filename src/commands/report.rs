@@ -2,9 +2,10 @@
 //! folder and prints its path; exit 1 with a clear message for a folder that
 //! is not a run folder.
 
-use crate::out::outln;
 use std::path::Path;
 use std::process::ExitCode;
+
+use crate::out::outln;
 
 /// Writes the report of `dir`.
 pub fn report(dir: &Path) -> ExitCode {

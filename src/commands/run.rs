@@ -2,7 +2,6 @@
 //! folder. Exit 0 when the experiment ran (whatever its requests did), 1 for
 //! an invalid topology (nothing started), 2 when the sandbox itself failed.
 
-use crate::out::{out, outln};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -13,6 +12,7 @@ use topolab_model::Loaded;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::{RunArgs, UpArgs};
+use crate::out::{out, outln};
 
 /// Runs one topology as the flags say.
 pub fn run(args: RunArgs) -> ExitCode {

@@ -2,12 +2,12 @@
 //! went, the slowest or failed chains, one chain as a waterfall, or writes a
 //! Chrome trace-event file. Exit 0, or 1 with a message for a bad folder or id.
 
-use crate::out::{out, outln};
 use std::process::ExitCode;
 
 use topolab_results::trace::{self, Trace, breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
+use crate::out::{out, outln};
 
 /// Exit status for a run folder (or trace id) that cannot be read.
 const EXIT_BAD_FOLDER: u8 = 1;

@@ -1,11 +1,12 @@
 //! `topolab validate FILE...`: every error of every file, located; exit 1 if
 //! any file is invalid. Nothing is started.
 
-use crate::out::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::EXIT_INVALID;
+
+use crate::out::outln;
 
 /// Checks each file and reports all its errors and warnings.
 pub fn validate(files: &[PathBuf]) -> ExitCode {

@@ -7,7 +7,6 @@ mod closed;
 mod mix;
 mod open;
 mod pacer;
-pub mod reasons;
 pub mod recorder;
 pub mod series;
 pub mod shape;

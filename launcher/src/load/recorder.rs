@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use tonic::Code;
 use topolab_model::StatusCode;
 
-use super::reasons::Reasons;
 use super::series::Series;
+use topolab_results::reasons::Reasons;
 
 /// How one request ended, as the generator saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

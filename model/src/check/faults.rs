@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{Checker, did_you_mean, error_at, warning_at};
-use crate::fleet::{Fault, FaultAction, FaultTarget};
+use crate::fault::{Fault, FaultAction, FaultTarget};
 use crate::model::Service;
 use crate::tree::{Located, Node};
 use crate::values;

@@ -1,5 +1,5 @@
-//! Why a generator's requests failed: per gRPC code, the status messages
-//! seen, with counts. Bounded: a few distinct messages per code are kept
+//! Why a generator's requests failed, as `summary.json` holds it: per gRPC
+//! code, the status messages seen, with counts. Bounded: a few distinct messages per code are kept
 //! ([`PER_CODE`]); any other message counts under [`OTHER`], so a message
 //! that varies per request (a deadline's figures) cannot grow memory.
 
