@@ -147,7 +147,12 @@ fn report_opens_offline_in_chromium_with_its_charts() {
     }
     assert!(dom.matches("<svg").count() >= 4, "graph and charts drawn");
     assert!(dom.contains("class=\"graph\""), "topology graph");
-    assert!(dom.contains("db saturated at"), "cascade in words");
+    let said = dom
+        .split("id=\"cascade\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or("(no cascade paragraph)");
+    assert!(dom.contains("db saturated at"), "cascade in words: {said}");
     let png = std::fs::metadata(&shot).expect("screenshot kept").len();
     assert!(png > 10_000, "screenshot has content: {png} bytes");
 }
