@@ -4,7 +4,8 @@
 //!
 //! [`run_dir`] reads a folder; [`summary`], [`timeseries`], [`load_series`]
 //! [`requests`] and [`sweep`] own one file each (its type, its writer and its reader,
-//! CSV through [`csv_file`]); [`hops`] splits each hop's time; [`trace`]
+//! CSV through [`csv_file`]; [`reasons`] is the summary's sample of failure
+//! messages); [`hops`] splits each hop's time; [`trace`]
 //! reads the traces; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`.
@@ -14,6 +15,7 @@ pub mod csv_file;
 pub mod graph;
 pub mod hops;
 pub mod load_series;
+pub mod reasons;
 pub mod report;
 pub mod requests;
 pub mod run_dir;

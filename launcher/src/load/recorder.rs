@@ -13,6 +13,7 @@ use topolab_model::StatusCode;
 use super::sample::{Kept, Reservoir};
 use super::series::Series;
 use super::target::Sent;
+use topolab_results::reasons::Reasons;
 
 /// How one request ended, as the generator saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct Recorder {
     pub rejected: u64,
     pub timeouts: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: a sample of status messages per code.
+    pub reasons: Reasons,
     /// Latency of OK requests in microseconds, from when each was due.
     pub latency_us: Histogram<u64>,
     /// When the first request was due, and when the last one ended.
@@ -82,6 +85,7 @@ impl Default for Recorder {
             rejected: 0,
             timeouts: 0,
             errors: BTreeMap::new(),
+            reasons: Reasons::default(),
             // Cannot fail: 3 significant figures is within hdrhistogram's range.
             latency_us: Histogram::new(3).expect("valid sigfig"),
             first_due: None,
@@ -106,9 +110,10 @@ impl Recorder {
         }
     }
 
-    /// Records how a request that was due at `due` ended.
+    /// Records how a request that was due at `due` ended (its final
+    /// status's message is empty for OK).
     pub fn finish(&mut self, due: Instant, sent: &Sent) {
-        let (outcome, attempts) = (sent.outcome, sent.attempts);
+        let (outcome, attempts, message) = (sent.outcome, sent.attempts, sent.message.as_str());
         let now = Instant::now();
         self.attempts += u64::from(attempts);
         self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
@@ -129,10 +134,18 @@ impl Recorder {
                 self.ok += 1;
                 record(&mut self.latency_us, us.max(1));
             }
-            Outcome::Rejected => self.rejected += 1,
-            Outcome::Timeout => self.timeouts += 1,
+            Outcome::Rejected => {
+                self.rejected += 1;
+                self.reasons
+                    .add(code_name(Code::ResourceExhausted), message);
+            }
+            Outcome::Timeout => {
+                self.timeouts += 1;
+                self.reasons.add(code_name(Code::DeadlineExceeded), message);
+            }
             Outcome::Error(code) => {
                 *self.errors.entry(code_name(code).to_string()).or_default() += 1;
+                self.reasons.add(code_name(code), message);
             }
         }
     }
@@ -156,6 +169,11 @@ impl Recorder {
         let unfinished = self.sent.saturating_sub(self.finished());
         if unfinished > 0 {
             *self.errors.entry("CANCELLED".into()).or_default() += unfinished;
+            self.reasons.add_n(
+                "CANCELLED",
+                "still in flight when the run was cut short (a second Ctrl-C abandons requests in flight)",
+                unfinished,
+            );
         }
     }
 
@@ -188,6 +206,7 @@ mod tests {
         Sent {
             outcome,
             attempts,
+            message: String::new(),
             trace_id: None,
             version: 0,
         }

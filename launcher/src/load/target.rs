@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use topolab_model::{Generator, Target as EndpointRef};
 use topolab_proto::v1::CallRequest;
 use topolab_proto::v1::replica_client::ReplicaClient;
+use topolab_services::reason;
 use topolab_services::trace::span::{Kind, SpanBuilder, keys, nanos};
 use topolab_services::trace::{Exporter, SpanContext, context};
 
@@ -34,10 +35,12 @@ pub struct Ask {
 
 /// How one request ended: its final outcome, the attempts it took, and its
 /// trace id when it was traced (the report finds its hops by it).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Sent {
     pub outcome: Outcome,
     pub attempts: u32,
+    /// The final status's message: why it failed (empty for OK).
+    pub message: String,
     pub trace_id: Option<[u8; 16]>,
     /// The version of the data the answer carried (0 on failure, or for a
     /// service without `updates`).
@@ -102,7 +105,8 @@ impl Target {
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
-    /// failures while time is left; returns how it ended.
+    /// failures while time is left; returns how it ended, with the last
+    /// status's message (why it failed; empty for OK).
     /// `session` is the client identity's key ("" for none).
     pub async fn send(&self, session: &str) -> Sent {
         self.send_versioned(session, Ask::default()).await
@@ -118,15 +122,17 @@ impl Target {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (code, version) = self.attempt(deadline, session, root.as_ref(), ask).await;
+            let (code, message, version) =
+                self.attempt(deadline, session, root.as_ref(), ask).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
-                self.record_root(root, start, code, attempts);
+                self.record_root(root, start, code, &message, attempts);
                 return Sent {
                     outcome: Outcome::from_code(code),
                     attempts,
+                    message,
                     trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
                     version,
                 };
@@ -148,12 +154,13 @@ impl Target {
         root: Option<SpanContext>,
         start: Instant,
         code: Code,
+        message: &str,
         attempts: u32,
     ) {
         if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
             && ctx.sampled
         {
-            tracer.record(self.root_span(ctx, start, code, attempts));
+            tracer.record(self.root_span(ctx, start, code, message, attempts));
         }
     }
 
@@ -178,6 +185,7 @@ impl Target {
         ctx: SpanContext,
         start: Instant,
         code: Code,
+        message: &str,
         attempts: u32,
     ) -> SpanBuilder {
         let callee = format!("{}/{}", self.service, self.endpoint);
@@ -195,20 +203,34 @@ impl Target {
         .str("peer.service", self.service.clone())
         .int(keys::ATTEMPT, i64::from(attempts))
         .int(keys::TIMEOUT_NS, nanos(self.timeout))
-        .status(code, "")
+        .status(code, message)
     }
 
+    /// One attempt: its code, and for a failure the status's message (see
+    /// `topolab_services::reason`: transport failures are classified).
     async fn attempt(
         &self,
         deadline: Instant,
         session: &str,
         trace: Option<&SpanContext>,
         ask: Ask,
-    ) -> (Code, u64) {
-        let mut client = self.next_client();
+    ) -> (Code, String, u64) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        let mut client = self.clients[i].clone();
+        let callee = format!("{}#{i}/{}", self.service, self.endpoint);
+        let timed_out = || {
+            (
+                Code::DeadlineExceeded,
+                format!(
+                    "{callee}: no answer within the generator's timeout of {:?}",
+                    self.timeout + ask.long_poll.unwrap_or_default()
+                ),
+                0,
+            )
+        };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return (Code::DeadlineExceeded, 0);
+            return timed_out();
         }
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
@@ -222,16 +244,18 @@ impl Target {
             context::inject(request.metadata_mut(), ctx);
         }
         // The server enforces grpc-timeout too; this bounds a server that hangs.
-        let code = match tokio::time::timeout(left, client.call(request)).await {
-            Ok(Ok(reply)) => return (Code::Ok, reply.into_inner().version),
+        match tokio::time::timeout(left, client.call(request)).await {
+            Ok(Ok(reply)) => (Code::Ok, String::new(), reply.into_inner().version),
             // tonic's own timer answers CANCELLED ("Timeout expired") when
             // the deadline it was given runs out: that is a timeout.
             Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
-                Code::DeadlineExceeded
+                timed_out()
             }
-            Ok(Err(status)) => status.code(),
-            Err(_) => Code::DeadlineExceeded,
-        };
-        (code, 0)
+            Ok(Err(status)) => {
+                let s = reason::explain(status, &callee);
+                (s.code(), s.message().to_string(), 0)
+            }
+            Err(_) => timed_out(),
+        }
     }
 }

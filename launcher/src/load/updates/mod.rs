@@ -261,9 +261,10 @@ impl Client {
         if let Some(ctx) = &root {
             context::inject(req.metadata_mut(), ctx);
         }
-        let opened = |outcome| Sent {
+        let opened = |outcome, message: &str| Sent {
             outcome,
             attempts: 1,
+            message: message.to_string(),
             trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
             version: 0,
         };
@@ -273,18 +274,21 @@ impl Client {
             Ok(Ok(r)) => r.into_inner(),
             Ok(Err(status)) => {
                 let code = status.code();
-                lock(&self.recorder).finish(due, &opened(Outcome::from_code(code)));
-                self.target.record_root(root, due, code, 1);
+                lock(&self.recorder)
+                    .finish(due, &opened(Outcome::from_code(code), status.message()));
+                self.target
+                    .record_root(root, due, code, status.message(), 1);
                 return false;
             }
             Err(_) => {
-                lock(&self.recorder).finish(due, &opened(Outcome::Timeout));
+                let why = "the stream did not open within the generator's timeout";
+                lock(&self.recorder).finish(due, &opened(Outcome::Timeout, why));
                 self.target
-                    .record_root(root, due, Code::DeadlineExceeded, 1);
+                    .record_root(root, due, Code::DeadlineExceeded, why, 1);
                 return false;
             }
         };
-        lock(&self.recorder).finish(due, &opened(Outcome::Ok));
+        lock(&self.recorder).finish(due, &opened(Outcome::Ok, ""));
         self.backoff = FIRST_BACKOFF;
         let turn_ends = self.turn_ends();
         let code = loop {
@@ -298,7 +302,7 @@ impl Client {
                 _ = self.stop.changed() => break Code::Ok,
             }
         };
-        self.target.record_root(root, due, code, 1);
+        self.target.record_root(root, due, code, "", 1);
         code == Code::Ok
     }
 }
