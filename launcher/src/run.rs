@@ -63,7 +63,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         }
     };
 
-    let traces = RunTraces::start(topology.settings.trace, opts.trace.clone()).await?;
+    let traces = RunTraces::start(&topology.settings, &folder.path, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
         // On stderr even when quiet: outside exporters need it while the run goes on.
         eprintln!("span collector (OTLP/gRPC): http://{addr}");
@@ -210,7 +210,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
     });
-    let trace_summary = traces.finish(&folder.path, replica_spans).await?;
+    let trace_summary = traces.finish(replica_spans).await;
 
     let mut summary = summary::build(
         topology,

@@ -1,4 +1,4 @@
-//! Where a request's time went, hop by hop, from `traces.json` (OTLP/JSON):
+//! Where a request's time went, hop by hop, from `traces.jsonl` (streamed):
 //! per service, the mean of its SERVER spans' queue wait, work, time waiting
 //! on downstream calls, and the rest (gRPC, scheduling), as the replicas
 //! recorded them in the `topolab.*_ns` attributes.
@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::trace::Trace;
+use crate::trace::{Span, Trace};
 
 /// One service's mean split, in milliseconds per request it served.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,28 +18,43 @@ pub struct HopSplit {
     pub other_ms: f64,
 }
 
-/// Reads `traces.json` and splits each service's time.
+/// Streams the traces file at `path` and splits each service's time, in
+/// memory bounded by one line of the file.
 pub fn read(path: &Path) -> anyhow::Result<BTreeMap<String, HopSplit>> {
-    let traces = crate::trace::parse(&std::fs::read_to_string(path)?)?;
-    Ok(split(&traces))
+    let mut sums = Sums::new();
+    crate::trace::for_each_line_of(path, |_, spans| {
+        spans.iter().for_each(|s| add(&mut sums, s))
+    })?;
+    Ok(finish(sums))
 }
+
+/// Per service: spans, and the sums of queue, work, downstream and the rest.
+type Sums = BTreeMap<String, (u64, [f64; 4])>;
 
 /// The split of every service with topolab SERVER spans (those carrying the
 /// queue/work/downstream attributes), read through the one trace reader.
 pub fn split(traces: &[Trace]) -> BTreeMap<String, HopSplit> {
-    let mut sums: BTreeMap<String, (u64, [f64; 4])> = BTreeMap::new();
+    let mut sums = Sums::new();
     for span in traces.iter().flat_map(|t| &t.spans) {
-        let Some(queue) = span.queue_ns else {
-            continue;
-        };
-        let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
-        let other = span.duration_ns().saturating_sub(queue + work + down);
-        let e = sums.entry(span.service.clone()).or_default();
-        e.0 += 1;
-        for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
-            *s += x as f64;
-        }
+        add(&mut sums, span);
     }
+    finish(sums)
+}
+
+fn add(sums: &mut Sums, span: &Span) {
+    let Some(queue) = span.queue_ns else {
+        return;
+    };
+    let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
+    let other = span.duration_ns().saturating_sub(queue + work + down);
+    let e = sums.entry(span.service.clone()).or_default();
+    e.0 += 1;
+    for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
+        *s += x as f64;
+    }
+}
+
+fn finish(sums: Sums) -> BTreeMap<String, HopSplit> {
     sums.into_iter()
         .map(|(svc, (n, s))| {
             let mean = |x: f64| x / n as f64 / 1e6;
@@ -74,8 +89,9 @@ mod tests {
                {"key":"topolab.downstream_ns","value":{"intValue":"0"}}]},
             {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"1111111111111111",
              "parentSpanId":"00f067aa0ba902b7","name":"call","kind":3,
-             "startTimeUnixNano":"0","endTimeUnixNano":"5"}]}]}]}"#;
-        let s = split(&crate::trace::parse(text).unwrap());
+             "startTimeUnixNano":"0","endTimeUnixNano":"5"}]}]}]}"#
+            .replace('\n', " ");
+        let s = split(&crate::trace::parse(&text).unwrap());
         assert_eq!(s.len(), 1);
         let db = &s["db"];
         assert_eq!(db.spans, 1);

@@ -3,7 +3,7 @@
 //! they work on any run folder, including one copied from another machine.
 //!
 //! [`run_dir`] reads a folder; [`timeseries`], [`load_series`], [`hops`] and
-//! [`sweep`] own one file each; [`trace`] reads `traces.json`; [`graph`] is the topology's call graph;
+//! [`sweep`] own one file each; [`trace`] streams `traces.jsonl`; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`.
 

@@ -53,7 +53,9 @@ impl RunDir {
         let summary_p = opt("summary.json", "run figures");
         let ts_p = opt("timeseries.csv", "per-replica telemetry");
         let load_p = opt("load_timeseries.csv", "the load over time");
-        let traces_p = opt("traces.json", "traced request chains");
+        let traces_p = crate::trace::file(dir)
+            .ok()
+            .or_else(|| opt(crate::trace::TRACES_JSONL, "traced request chains"));
         let sweep_p = dir.join("sweep.csv");
         let mut run = RunDir {
             path: dir.to_path_buf(),
@@ -70,7 +72,7 @@ impl RunDir {
         });
         run.timeseries = run.attempt("timeseries.csv", ts_p, |p| Ok(timeseries::read(p)?));
         run.load = run.attempt("load_timeseries.csv", load_p, load_series::read);
-        run.hops = run.attempt("traces.json", traces_p, hops::read);
+        run.hops = run.attempt(crate::trace::TRACES_JSONL, traces_p, hops::read);
         let sweep_p = sweep_p.exists().then_some(sweep_p);
         run.sweep = run.attempt("sweep.csv", sweep_p, sweep::read);
         Ok(run)

@@ -104,6 +104,9 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         },
         Ok(result) => {
             print!("{}", table::render(&result.summary));
+            if let Some(note) = result.summary.traces.as_ref().and_then(|t| t.note()) {
+                println!("{note}");
+            }
             println!("\n{}", result.folder.display());
             ExitCode::SUCCESS
         }

@@ -1,19 +1,25 @@
 //! Tracing for one run: the run's [`collector`], the span exporter of the
 //! load generators (whose requests are the root CLIENT spans), where the
-//! replicas send their spans, and at the end `traces.json` ([`file`]) and
-//! the counts that go into `summary.json`.
+//! replicas send their spans, the [`writer`] that streams them into
+//! `traces.jsonl` ([`file`]) under its budget ([`keep`]), and the counts
+//! that go into `summary.json`.
 
 pub mod collector;
 pub mod file;
+pub mod keep;
+pub mod writer;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use topolab_model::Settings;
 use topolab_services::trace::Exporter;
 
 use collector::Collector;
+use keep::Keeping;
+use writer::Writer;
 
 /// How long the generators' exporter may take to send its last spans.
 const FLUSH_LIMIT: Duration = Duration::from_secs(2);
@@ -23,7 +29,7 @@ const FLUSH_LIMIT: Duration = Duration::from_secs(2);
 pub struct TraceOptions {
     /// `--otlp-endpoint`: an outside OTLP/gRPC collector that gets every span too.
     pub otlp_endpoint: Option<String>,
-    /// `--otlp-only`: send spans only there (no built-in collector, no traces.json).
+    /// `--otlp-only`: send spans only there (no built-in collector, no traces.jsonl).
     pub otlp_only: bool,
 }
 
@@ -37,35 +43,89 @@ pub struct TraceSummary {
     /// Spans made by the replicas and the generators (counted when the load
     /// had drained; spans of requests still running after that come later).
     pub spans_recorded: u64,
-    /// Spans the built-in collector took in (any exporter's), all in `traces.json`.
+    /// Spans the built-in collector took in (any exporter's).
     pub spans_received: u64,
-    /// Spans lost on the way: exporters' full queues, failed exports, and
-    /// spans the collector turned away.
+    /// Spans lost on the way: exporters' full queues, failed exports, spans
+    /// the collector turned away because the writer was behind, and spans
+    /// not written because writing the file failed.
     pub spans_dropped: u64,
     /// The outside collector spans were sent to, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
-    /// Whether `traces.json` was written.
+    /// Whether `traces.jsonl` was written.
     pub file: bool,
+    /// Spans in `traces.jsonl` and its size in bytes.
+    #[serde(default)]
+    pub spans_written: u64,
+    #[serde(default)]
+    pub file_bytes: u64,
+    /// `settings.trace_budget`, in bytes.
+    #[serde(default)]
+    pub budget_bytes: u64,
+    /// What the keeping policy kept and left out, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeping: Option<Keeping>,
+    /// Why `traces.jsonl` is incomplete (writing failed), if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
+}
+
+impl TraceSummary {
+    /// A line for the end of the run when traces were left out (by the
+    /// keeping policy, or lost), `None` when the file holds every span.
+    pub fn note(&self) -> Option<String> {
+        let k = self.keeping.as_ref()?;
+        let mut parts = Vec::new();
+        if k.left_out > 0 {
+            parts.push(format!(
+                "{} of {} traces left out of traces.jsonl to keep it near its budget of {:.0} MiB (kept: every trace with an error, {}; the slowest 1%, {}; sampled, {})",
+                k.left_out,
+                k.traces_seen,
+                self.budget_bytes as f64 / f64::from(1 << 20),
+                k.kept_error,
+                k.kept_slow,
+                k.kept_sampled
+            ));
+        }
+        if self.spans_dropped > 0 {
+            parts.push(format!("{} spans dropped on the way", self.spans_dropped));
+        }
+        if let Some(e) = &self.file_error {
+            parts.push(format!("traces.jsonl is incomplete: {e}"));
+        }
+        (!parts.is_empty())
+            .then(|| format!("traces: {}; see summary.json `traces`", parts.join("; ")))
+    }
 }
 
 /// One run's tracing, from before the replicas start until after they stop.
 pub struct RunTraces {
     rate: f64,
+    budget: u64,
     opts: TraceOptions,
-    collector: Option<Collector>,
+    collector: Option<(Collector, Writer)>,
     generators: Option<Exporter>,
 }
 
 impl RunTraces {
-    /// Starts the collector (unless `--otlp-only`) and the generators' exporter.
-    pub async fn start(rate: f64, opts: TraceOptions) -> anyhow::Result<Self> {
+    /// Starts the collector and the writer of `dir/traces.jsonl` (unless
+    /// `--otlp-only`), and the generators' exporter.
+    pub async fn start(
+        settings: &Settings,
+        dir: &Path,
+        opts: TraceOptions,
+    ) -> anyhow::Result<Self> {
+        let budget = settings.trace_budget;
         let collector = match opts.otlp_only {
             true => None,
-            false => Some(Collector::start().await?),
+            false => {
+                let writer = Writer::start(dir, budget)?;
+                Some((Collector::start(writer.sink()).await?, writer))
+            }
         };
         let mut traces = RunTraces {
-            rate,
+            rate: settings.trace,
+            budget,
             opts,
             collector,
             generators: None,
@@ -86,7 +146,7 @@ impl RunTraces {
 
     /// Where the built-in collector listens, for the user's own exporters.
     pub fn collector_addr(&self) -> Option<SocketAddr> {
-        self.collector.as_ref().map(|c| c.addr)
+        self.collector.as_ref().map(|(c, _)| c.addr)
     }
 
     /// Where replicas send spans; empty when nothing is traced (`trace: 0%`),
@@ -117,9 +177,9 @@ impl RunTraces {
     }
 
     /// Once every replica has stopped (and flushed): stops the collector,
-    /// writes `traces.json` into `dir`, and returns the figures. `replicas`
-    /// is the spans the replicas recorded and dropped.
-    pub async fn finish(self, dir: &Path, replicas: (u64, u64)) -> anyhow::Result<TraceSummary> {
+    /// lets the writer finish `traces.jsonl`, and returns the figures.
+    /// `replicas` is the spans the replicas recorded and dropped.
+    pub async fn finish(self, replicas: (u64, u64)) -> TraceSummary {
         let own = self
             .generators
             .as_ref()
@@ -133,13 +193,21 @@ impl RunTraces {
             otlp_endpoint: self.opts.otlp_endpoint.clone(),
             ..Default::default()
         };
-        if let Some(c) = self.collector {
+        summary.budget_bytes = self.budget;
+        if let Some((c, writer)) = self.collector {
             let received = c.stop().await;
             summary.spans_received = received.spans;
             summary.spans_dropped += received.rejected;
-            file::write(dir, &file::merge(received.resource_spans))?;
+            let written = tokio::task::spawn_blocking(move || writer.finish())
+                .await
+                .unwrap_or_default();
             summary.file = true;
+            summary.spans_written = written.spans;
+            summary.file_bytes = written.bytes;
+            summary.spans_dropped += written.spans_lost;
+            summary.keeping = Some(written.keeping);
+            summary.file_error = written.error;
         }
-        Ok(summary)
+        summary
     }
 }

@@ -25,7 +25,7 @@ pub(crate) use fields::Fields;
 pub use load::DEFAULT_GENERATOR_TIMEOUT;
 pub use policy::{DEFAULT_BREAKER, DEFAULT_RETRY_BUDGET};
 pub use service::DEFAULT_QUEUE;
-pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY};
+pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY, DEFAULT_TRACE_BUDGET};
 
 /// Checks a whole document. The topology is `None` when any error was found;
 /// the diagnostics hold errors and warnings, sorted by position.

@@ -18,13 +18,20 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-pub(crate) const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
+pub(crate) const SETTINGS_KEYS: &[&str] =
+    &["seed", "timeout", "sample_every", "trace", "trace_budget"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
 
 /// Default per-attempt timeout of calls (`settings.timeout`).
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default telemetry sampling interval (`settings.sample_every`).
 pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// Default disk budget of `traces.jsonl` (`settings.trace_budget`): a few
+/// minutes of a fully traced flood of thousands of requests a second.
+pub const DEFAULT_TRACE_BUDGET: u64 = 256 << 20;
+/// The smallest budget taken: below it the keeping policy would thin a run of
+/// a few requests.
+const MIN_TRACE_BUDGET: u64 = 64 << 10;
 
 /// Checks the whole document; `None` only when it is not a map at all.
 pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topology> {
@@ -166,6 +173,7 @@ fn default_settings() -> Settings {
         timeout: DEFAULT_CALL_TIMEOUT,
         sample_every: DEFAULT_SAMPLE_EVERY,
         trace: 1.0,
+        trace_budget: DEFAULT_TRACE_BUDGET,
     }
 }
 
@@ -189,6 +197,19 @@ fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
         s.trace = ck
             .parse("trace", v, values::PERCENT, values::percent)
             .unwrap_or(s.trace);
+    }
+    if let Some(v) = f.get("trace_budget") {
+        match ck.parse("trace_budget", v, values::SIZE, values::size) {
+            Some(b) if b < MIN_TRACE_BUDGET => ck.push(
+                error_at(
+                    format!("`trace_budget` of {b} bytes is below the least of 64KiB"),
+                    v,
+                )
+                .help("give at least `64KiB`; `trace: 0%` turns tracing off instead"),
+            ),
+            Some(b) => s.trace_budget = b,
+            None => {}
+        }
     }
     s
 }

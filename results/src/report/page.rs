@@ -141,7 +141,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
     h.push_str("<h2>Where the time went, per hop</h2>");
     match &run.hops {
         Some(hops) if !hops.is_empty() => hop_table(&mut h, hops),
-        _ => h.push_str("<p class=\"missing\">No traces.json with server spans in this folder: the per-hop split cannot be shown.</p>"),
+        _ => h.push_str("<p class=\"missing\">No traces.jsonl with server spans in this folder: the per-hop split cannot be shown.</p>"),
     }
 
     if let Some(points) = &run.sweep {
