@@ -8,7 +8,7 @@
 //! budget nothing more is written. Every decision is counted.
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+pub use topolab_results::summary::Keeping;
 
 /// Traces whose durations must be seen before "the slowest 1%" means anything.
 const MIN_FOR_SLOW: u64 = 100;
@@ -32,33 +32,6 @@ pub enum Kept {
     Error,
     Slow,
     Sampled,
-}
-
-/// What the policy did, for `summary.json`'s `traces.keeping`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Keeping {
-    /// The policy in words.
-    pub policy: String,
-    /// Traces decided (each once, when its spans were in).
-    pub traces_seen: u64,
-    /// Traces written to `traces.jsonl`, by reason.
-    pub kept_under_budget: u64,
-    pub kept_error: u64,
-    pub kept_slow: u64,
-    pub kept_sampled: u64,
-    /// Traces (and their spans) the policy left out of the file.
-    pub left_out: u64,
-    pub spans_left_out: u64,
-    /// Error traces left out because the file reached twice its budget.
-    pub errors_left_out: u64,
-    /// Seconds from the start of the run when thinning began, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thinning_from_s: Option<f64>,
-    /// A trace counted as among the slowest 1% from this duration on (at the end).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slow_from_ms: Option<f64>,
-    /// The share of the rest kept at the end (1 = all).
-    pub rest_kept_share: f64,
 }
 
 /// The policy's state over one run.

@@ -13,12 +13,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use topolab_model::Settings;
 use topolab_services::trace::Exporter;
 
 use collector::Collector;
-use keep::Keeping;
 use writer::Writer;
 
 /// How long the generators' exporter may take to send its last spans.
@@ -33,70 +31,8 @@ pub struct TraceOptions {
     pub otlp_only: bool,
 }
 
-/// The `traces` figures of `summary.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TraceSummary {
-    /// `settings.trace`: share of load requests traced, 0..1.
-    pub rate: f64,
-    /// Root spans: load requests that were traced.
-    pub sampled_requests: u64,
-    /// Spans made by the replicas and the generators (counted when the load
-    /// had drained; spans of requests still running after that come later).
-    pub spans_recorded: u64,
-    /// Spans the built-in collector took in (any exporter's).
-    pub spans_received: u64,
-    /// Spans lost on the way: exporters' full queues, failed exports, spans
-    /// the collector turned away because the writer was behind, and spans
-    /// not written because writing the file failed.
-    pub spans_dropped: u64,
-    /// The outside collector spans were sent to, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub otlp_endpoint: Option<String>,
-    /// Whether `traces.jsonl` was written.
-    pub file: bool,
-    /// Spans in `traces.jsonl` and its size in bytes.
-    #[serde(default)]
-    pub spans_written: u64,
-    #[serde(default)]
-    pub file_bytes: u64,
-    /// `settings.trace_budget`, in bytes.
-    #[serde(default)]
-    pub budget_bytes: u64,
-    /// What the keeping policy kept and left out, and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keeping: Option<Keeping>,
-    /// Why `traces.jsonl` is incomplete (writing failed), if it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_error: Option<String>,
-}
-
-impl TraceSummary {
-    /// A line for the end of the run when traces were left out (by the
-    /// keeping policy, or lost), `None` when the file holds every span.
-    pub fn note(&self) -> Option<String> {
-        let k = self.keeping.as_ref()?;
-        let mut parts = Vec::new();
-        if k.left_out > 0 {
-            parts.push(format!(
-                "{} of {} traces left out of traces.jsonl to keep it near its budget of {:.0} MiB (kept: every trace with an error, {}; the slowest 1%, {}; sampled, {})",
-                k.left_out,
-                k.traces_seen,
-                self.budget_bytes as f64 / f64::from(1 << 20),
-                k.kept_error,
-                k.kept_slow,
-                k.kept_sampled
-            ));
-        }
-        if self.spans_dropped > 0 {
-            parts.push(format!("{} spans dropped on the way", self.spans_dropped));
-        }
-        if let Some(e) = &self.file_error {
-            parts.push(format!("traces.jsonl is incomplete: {e}"));
-        }
-        (!parts.is_empty())
-            .then(|| format!("traces: {}; see summary.json `traces`", parts.join("; ")))
-    }
-}
+/// The `traces` figures of `summary.json` (the type belongs to its owner).
+pub use topolab_results::summary::TraceSummary;
 
 /// One run's tracing, from before the replicas start until after they stop.
 pub struct RunTraces {

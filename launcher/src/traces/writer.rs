@@ -347,7 +347,7 @@ fn failed(span: &Span) -> bool {
     let grpc = span
         .attributes
         .iter()
-        .find(|kv| kv.key == "rpc.grpc.status_code")
+        .find(|kv| kv.key == topolab_proto::span_keys::GRPC_STATUS)
         .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
             any_value::Value::IntValue(c) => Some(*c),
             any_value::Value::StringValue(s) => s.parse().ok(),

@@ -1,9 +1,8 @@
 //! The top level of a topology and its `settings`: required keys, keys not
 //! supported yet, and the limits of this machine (processes, total rate).
 
-use std::time::Duration;
-
 use super::{Checker, error_at, faults, graph, load, service};
+use crate::defaults;
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
@@ -22,15 +21,8 @@ pub(crate) const SETTINGS_KEYS: &[&str] =
     &["seed", "timeout", "sample_every", "trace", "trace_budget"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
 
-/// Default per-attempt timeout of calls (`settings.timeout`).
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default telemetry sampling interval (`settings.sample_every`).
-pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
-/// Default disk budget of `traces.jsonl` (`settings.trace_budget`): a few
-/// minutes of a fully traced flood of thousands of requests a second.
-pub const DEFAULT_TRACE_BUDGET: u64 = 256 << 20;
-/// The smallest budget taken: below it the keeping policy would thin a run of
-/// a few requests.
+/// The smallest trace budget taken: below it the keeping policy would thin
+/// a run of a few requests.
 const MIN_TRACE_BUDGET: u64 = 64 << 10;
 
 /// Checks the whole document; `None` only when it is not a map at all.
@@ -68,7 +60,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
     });
     let settings = match f.entry("settings") {
         Some((_, v)) => settings(ck, v),
-        None => default_settings(),
+        None => defaults::settings(),
     };
     let mut services = Vec::new();
     let mut calls = Vec::new();
@@ -167,18 +159,8 @@ fn topology_name(ck: &mut Checker, node: &Located<Node>) -> String {
     s.to_string()
 }
 
-fn default_settings() -> Settings {
-    Settings {
-        seed: None,
-        timeout: DEFAULT_CALL_TIMEOUT,
-        sample_every: DEFAULT_SAMPLE_EVERY,
-        trace: 1.0,
-        trace_budget: DEFAULT_TRACE_BUDGET,
-    }
-}
-
 fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
-    let mut s = default_settings();
+    let mut s = defaults::settings();
     let Some(f) = ck.fields(node, "`settings`", SETTINGS_KEYS, SETTINGS_LATER) else {
         return s;
     };
