@@ -15,6 +15,7 @@
 mod echo;
 mod generator;
 mod h2load;
+mod memory;
 mod sampling;
 mod topolab;
 mod tracing_cost;
@@ -42,6 +43,9 @@ fn main() -> anyhow::Result<()> {
     if want("trace") {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;
+    }
+    if want("memory") {
+        memory::bench()?;
     }
     if want("sampling") {
         sampling::run(3)?;
