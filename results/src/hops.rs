@@ -1,10 +1,9 @@
-//! Where a request's time went, hop by hop, from `traces.jsonl` (streamed):
+//! Where a request's time went, hop by hop, from the run's traces (streamed):
 //! per service, the mean of its SERVER spans' queue wait, work, time waiting
 //! on downstream calls, and the rest (gRPC, scheduling), as the replicas
 //! recorded them in the `topolab.*_ns` attributes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::trace::{Span, Trace};
 
@@ -18,43 +17,43 @@ pub struct HopSplit {
     pub other_ms: f64,
 }
 
-/// Streams the traces file at `path` and splits each service's time, in
-/// memory bounded by one line of the file.
-pub fn read(path: &Path) -> anyhow::Result<BTreeMap<String, HopSplit>> {
-    let mut sums = Sums::new();
-    crate::trace::for_each_line_of(path, |_, spans| {
-        spans.iter().for_each(|s| add(&mut sums, s))
-    })?;
-    Ok(finish(sums))
-}
-
-/// Per service: spans, and the sums of queue, work, downstream and the rest.
-type Sums = BTreeMap<String, (u64, [f64; 4])>;
-
 /// The split of every service with topolab SERVER spans (those carrying the
 /// queue/work/downstream attributes), read through the one trace reader.
 pub fn split(traces: &[Trace]) -> BTreeMap<String, HopSplit> {
-    let mut sums = Sums::new();
+    let mut sums = HopSums::default();
     for span in traces.iter().flat_map(|t| &t.spans) {
-        add(&mut sums, span);
+        sums.add(span);
     }
-    finish(sums)
+    sums.finish()
 }
 
-fn add(sums: &mut Sums, span: &Span) {
-    let Some(queue) = span.queue_ns else {
-        return;
-    };
-    let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
-    let other = span.duration_ns().saturating_sub(queue + work + down);
-    let e = sums.entry(span.service.clone()).or_default();
-    e.0 += 1;
-    for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
-        *s += x as f64;
+/// The split accumulated span by span while traces stream past: memory
+/// grows with the number of services, not of spans.
+#[derive(Debug, Default)]
+pub struct HopSums(BTreeMap<String, (u64, [f64; 4])>);
+
+impl HopSums {
+    /// Takes one span; only SERVER spans with topolab's split count.
+    pub fn add(&mut self, span: &Span) {
+        let Some(queue) = span.queue_ns else {
+            return;
+        };
+        let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
+        let other = span.duration_ns().saturating_sub(queue + work + down);
+        let e = self.0.entry(span.service.clone()).or_default();
+        e.0 += 1;
+        for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
+            *s += x as f64;
+        }
+    }
+
+    /// The mean split per service.
+    pub fn finish(self) -> BTreeMap<String, HopSplit> {
+        finish(self.0)
     }
 }
 
-fn finish(sums: Sums) -> BTreeMap<String, HopSplit> {
+fn finish(sums: BTreeMap<String, (u64, [f64; 4])>) -> BTreeMap<String, HopSplit> {
     sums.into_iter()
         .map(|(svc, (n, s))| {
             let mean = |x: f64| x / n as f64 / 1e6;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use topolab_results::trace::{self, Span, Trace, breakdown::Breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
+use crate::out::{out, outln};
 
 /// Exit status for a run folder (or trace id) that cannot be read.
 const EXIT_BAD_FOLDER: u8 = 1;
@@ -38,7 +39,7 @@ fn show(args: &TraceArgs) -> Result<(), String> {
         return match args.format {
             TraceFormat::Chrome => write_chrome(args, &[&one]),
             TraceFormat::Text => {
-                print!("{}", waterfall::render(&one));
+                out!("{}", waterfall::render(&one));
                 Ok(())
             }
         };
@@ -82,7 +83,7 @@ fn show(args: &TraceArgs) -> Result<(), String> {
     let mut listed = false;
     if let Some(n) = args.slowest {
         let title = format!("the {n} slowest of {count} traces");
-        print!("{}", list::render(&title, &refs(&slowest), run_start));
+        out!("{}", list::render(&title, &refs(&slowest), run_start));
         listed = true;
     }
     if args.errors {
@@ -90,14 +91,14 @@ fn show(args: &TraceArgs) -> Result<(), String> {
         if failed_count > failed.len() as u64 {
             title.push_str(&format!(" (the first {} listed)", failed.len()));
         }
-        print!("{}", list::render(&title, &refs(&failed), run_start));
+        out!("{}", list::render(&title, &refs(&failed), run_start));
         listed = true;
     }
     if !listed {
-        print!("{}", breakdown.render());
-        println!();
+        out!("{}", breakdown.render());
+        outln!();
         let title = format!("the {DEFAULT_SLOWEST} slowest (see one with --id TRACE)");
-        print!("{}", list::render(&title, &refs(&slowest), run_start));
+        out!("{}", list::render(&title, &refs(&slowest), run_start));
     }
     Ok(())
 }
@@ -113,11 +114,11 @@ fn write_chrome(args: &TraceArgs, chosen: &[&Trace]) -> Result<(), String> {
         .unwrap_or_else(|| args.run_dir.join("trace.chrome.json"));
     let json = chrome::render(chosen).to_string();
     std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    println!(
+    outln!(
         "{} traces written for Perfetto (ui.perfetto.dev) to",
         chosen.len()
     );
-    println!("{}", path.display());
+    outln!("{}", path.display());
     Ok(())
 }
 
