@@ -25,8 +25,9 @@ use super::keep::{Facts, Keeping, Policy};
 pub const QUEUE_SPANS: usize = 65_536;
 /// Spans waiting for their trace to complete at most.
 const PENDING_SPANS: usize = 100_000;
-/// Trace decisions remembered for spans that come after their trace was decided.
-const DECISIONS: usize = 200_000;
+/// Trace decisions remembered for spans that come after their trace was
+/// decided (about 16 s of a 4,000/s flood; late spans come within seconds).
+const DECISIONS: usize = 65_536;
 /// Distinct origins (processes) interned; past this each batch has its own.
 const ORIGINS: usize = 8_192;
 /// What one span takes in OTLP/JSON, before any is written.
@@ -129,10 +130,10 @@ struct State {
     policy: Policy,
     queued: Arc<AtomicUsize>,
     started: Instant,
-    open: HashMap<Vec<u8>, Open>,
+    open: HashMap<TraceKey, Open>,
     open_spans: usize,
-    decided: HashMap<Vec<u8>, bool>,
-    decided_order: VecDeque<Vec<u8>>,
+    decided: HashMap<TraceKey, bool>,
+    decided_order: VecDeque<TraceKey>,
     origins: HashMap<String, Arc<Origin>>,
     out: Vec<(Arc<Origin>, Span)>,
     error: Option<String>,
@@ -225,7 +226,8 @@ impl State {
     }
 
     fn place(&mut self, now: Instant, origin: Arc<Origin>, span: Span) {
-        match self.decided.get(&span.trace_id) {
+        let key = trace_key(&span.trace_id);
+        match self.decided.get(&key) {
             Some(true) => return self.out.push((origin, span)),
             Some(false) => {
                 self.policy.keeping.spans_left_out += 1;
@@ -233,7 +235,7 @@ impl State {
             }
             None => {}
         }
-        let open = self.open.entry(span.trace_id.clone()).or_insert(Open {
+        let open = self.open.entry(key).or_insert(Open {
             first: now,
             last: now,
             has_root: false,
@@ -253,7 +255,7 @@ impl State {
 
     /// Decides every complete trace (all of them when `all`).
     fn decide_due(&mut self, now: Instant, all: bool) {
-        let due: Vec<Vec<u8>> = self
+        let due: Vec<TraceKey> = self
             .open
             .iter()
             .filter(|(_, o)| {
@@ -262,38 +264,35 @@ impl State {
                     || quiet >= QUIET_WITHOUT_ROOT
                     || now.duration_since(o.first) >= MAX_WAIT
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in due {
-            self.decide(&id);
+            self.decide(id);
         }
     }
 
     /// Too many spans waiting: decides the oldest half early.
     fn decide_oldest(&mut self) {
-        let mut by_age: Vec<(Instant, Vec<u8>)> = self
-            .open
-            .iter()
-            .map(|(id, o)| (o.first, id.clone()))
-            .collect();
+        let mut by_age: Vec<(Instant, TraceKey)> =
+            self.open.iter().map(|(id, o)| (o.first, *id)).collect();
         by_age.sort_unstable();
         for (_, id) in by_age {
             if self.open_spans <= PENDING_SPANS / 2 {
                 break;
             }
-            self.decide(&id);
+            self.decide(id);
         }
     }
 
-    fn decide(&mut self, id: &[u8]) {
-        let Some((id, open)) = self.open.remove_entry(id) else {
+    fn decide(&mut self, id: TraceKey) {
+        let Some(open) = self.open.remove(&id) else {
             return;
         };
         self.open_spans -= open.spans.len();
         let facts = Facts {
             error: open.error,
             duration_ns: open.end_ns.saturating_sub(open.start_ns),
-            id_bits: id_bits(&id),
+            id_bits: id as u64,
         };
         let at_s = self.started.elapsed().as_secs_f64();
         let written = self.file.bytes + self.estimate(self.out.len());
@@ -309,7 +308,7 @@ impl State {
         {
             self.decided.remove(&old);
         }
-        self.decided.insert(id.clone(), keep);
+        self.decided.insert(id, keep);
         self.decided_order.push_back(id);
     }
 
@@ -362,8 +361,13 @@ fn failed(span: &Span) -> bool {
     }
 }
 
-/// The trace id's last eight bytes (its random part, by W3C trace context).
-fn id_bits(id: &[u8]) -> u64 {
-    let tail = &id[id.len().saturating_sub(8)..];
-    tail.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+/// A trace id as a number (its last 16 bytes; W3C ids are exactly 16), so
+/// the maps keyed by it hold no allocation per trace. Its low 64 bits are
+/// the id's random part, which the sampling of the rest uses.
+type TraceKey = u128;
+
+fn trace_key(id: &[u8]) -> TraceKey {
+    let tail = &id[id.len().saturating_sub(16)..];
+    tail.iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
 }
