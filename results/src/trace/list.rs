@@ -159,3 +159,49 @@ pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::span::{Kind, Span};
+    use super::*;
+
+    fn trace(id: &str, dur: u64, code: i64) -> Trace {
+        let span = Span {
+            trace_id: id.into(),
+            span_id: "1".into(),
+            parent_id: None,
+            name: "x".into(),
+            kind: Kind::Client,
+            service: "load".into(),
+            process: "load/x".into(),
+            endpoint: None,
+            callee: None,
+            callee_replica: None,
+            attempt: None,
+            start_ns: 100,
+            end_ns: 100 + dur,
+            code,
+            message: String::new(),
+            queue_ns: None,
+            work_ns: None,
+            downstream_ns: None,
+            attributes: Default::default(),
+        };
+        Trace::new(id.into(), vec![span])
+    }
+
+    #[test]
+    fn streaming_lists_hold_only_what_they_show() {
+        let mut slow = Slowest::new(2);
+        let mut failed = Failed::new(1);
+        for (i, d) in [5, 9, 1, 7, 3].into_iter().enumerate() {
+            let t = trace(&i.to_string(), d, i64::from(d == 1 || d == 3));
+            slow.add(&t);
+            failed.add(&t);
+        }
+        let ids: Vec<String> = slow.into_vec().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["1", "3"]);
+        assert_eq!(failed.count, 2);
+        assert_eq!(failed.into_vec().len(), 1);
+    }
+}
