@@ -48,6 +48,10 @@ pub enum Command {
     },
     /// Print a JSON Schema of the topology format, for editors.
     Schema,
+    /// Serve as one replica anywhere (a container, a shell): the topology from
+    /// a file, the rest from flags or TOPOLAB_* environment variables, callees
+    /// found by DNS.
+    Replica(ReplicaArgs),
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -163,6 +167,46 @@ pub struct UpArgs {
     /// Change one value, with its YAML path written with dots.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+/// Flags of `topolab replica`; each may come from the environment instead.
+#[derive(Debug, clap::Args)]
+pub struct ReplicaArgs {
+    /// The topology file (a ConfigMap or Swarm config mounted in the container).
+    #[arg(long, env = "TOPOLAB_TOPOLOGY")]
+    pub topology: PathBuf,
+    /// The service this replica belongs to.
+    #[arg(long, env = "TOPOLAB_SERVICE")]
+    pub service: String,
+    /// This replica's index, 0-based (`service#index`).
+    #[arg(long, env = "TOPOLAB_INDEX", conflicts_with = "slot")]
+    pub index: Option<u32>,
+    /// This replica's 1-based slot (Swarm's `{{.Task.Slot}}`): index = slot - 1.
+    #[arg(long, env = "TOPOLAB_SLOT")]
+    pub slot: Option<u32>,
+    /// Where to serve gRPC: loopback by default, 0.0.0.0:PORT in a container.
+    #[arg(long, env = "TOPOLAB_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: std::net::SocketAddr,
+    /// Where to serve Prometheus /metrics (default: the listen host, port 9464).
+    #[arg(long, env = "TOPOLAB_METRICS_LISTEN")]
+    pub metrics: Option<String>,
+    /// The DNS name listing a callee's replicas, `{service}` standing for its
+    /// name: `tasks.{service}` on Swarm, `{service}` for a headless Service.
+    #[arg(long, env = "TOPOLAB_PEERS_DNS", default_value = "tasks.{service}")]
+    pub peers_dns: String,
+    /// How often callees' names are resolved again, e.g. 1s.
+    #[arg(long, env = "TOPOLAB_RESOLVE_EVERY", default_value = "1s")]
+    pub resolve_every: String,
+    /// The seed (default: the topology's `settings.seed`, else 0).
+    #[arg(long, env = "TOPOLAB_SEED")]
+    pub seed: Option<u64>,
+    /// OTLP/gRPC collectors to send spans to (none: this replica records none).
+    #[arg(
+        long = "otlp-endpoint",
+        env = "TOPOLAB_OTLP_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub otlp_endpoints: Vec<String>,
 }
 
 /// Output formats of `topolab graph`.

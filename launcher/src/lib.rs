@@ -9,6 +9,7 @@ pub mod health;
 pub mod keeper;
 pub mod live;
 pub mod load;
+pub mod metrics_addrs;
 pub mod ports;
 pub mod run;
 pub mod run_folder;

@@ -82,6 +82,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                metrics: Some("127.0.0.1:0".into()),
+                discovery: None,
             };
             let config = serde_json::to_vec(&spec)?;
             let id = ReplicaId {
@@ -112,6 +114,13 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         "{n} replica process(es) healthy after {:.0} ms",
         healthy.as_secs_f64() * 1e3
     ));
+    let metrics = crate::metrics_addrs::metrics_urls(&peers).await;
+    if !metrics.is_empty() {
+        say("Prometheus metrics (OpenMetrics text):".into());
+        for (replica, url) in &metrics {
+            say(format!("  {replica}  {url}"));
+        }
+    }
 
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);

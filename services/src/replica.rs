@@ -91,6 +91,21 @@ impl Replica {
         &self.admission
     }
 
+    /// What this replica counts per endpoint.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The service this replica belongs to.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// This replica's index within its service.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
     /// This replica acting as a client.
     pub fn clients(&self) -> &Clients {
         &self.clients
@@ -136,6 +151,7 @@ impl Replica {
             in_flight: u64::from(self.admission.in_flight()),
             spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
             spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
+            metrics_addr: String::new(),
         }
     }
 

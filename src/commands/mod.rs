@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit code the contract gives it.
 
 mod graph;
+mod replica;
 mod report;
 mod run;
 mod serve;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             println!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
     }
 }

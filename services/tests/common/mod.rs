@@ -126,6 +126,8 @@ impl Cluster {
                     peers: peers.clone(),
                     seed: 7,
                     otlp_endpoints: Vec::new(),
+                    metrics: None,
+                    discovery: None,
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))
             })
