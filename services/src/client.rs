@@ -235,30 +235,23 @@ impl Clients {
         result
     }
 
-    /// Finds every callee's replicas by `discovery` now and again every
+    /// Finds every callee's replicas by `discovery` now (before the replica
+    /// serves, so its first calls have somewhere to go) and again every
     /// `discovery.every` until `shutdown`, on tasks of the current runtime.
     /// A failed lookup keeps the replicas last found (none at first: calls
     /// then fail with UNAVAILABLE, as calls to a service with no replica do).
-    pub fn discover(&self, discovery: &Discovery, shutdown: &Shutdown) {
+    pub async fn discover(&self, discovery: &Discovery, shutdown: &Shutdown) {
         for (callee, pool) in &self.pools {
+            refresh(discovery, callee, pool).await;
             let (callee, pool) = (callee.clone(), pool.clone());
             let (discovery, shutdown) = (discovery.clone(), shutdown.clone());
             tokio::spawn(async move {
                 loop {
-                    match discovery.resolve(&callee).await {
-                        Ok(addrs) => match pool.replace(&callee, &addrs) {
-                            Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
-                            Ok(false) => {}
-                            Err(e) => tracing::warn!("{e}"),
-                        },
-                        Err(e) => {
-                            tracing::debug!(host = %discovery.host(&callee), "lookup failed: {e}")
-                        }
-                    }
                     tokio::select! {
                         () = shutdown.wait() => return,
                         () = tokio::time::sleep(discovery.every) => {}
                     }
+                    refresh(&discovery, &callee, &pool).await;
                 }
             });
         }
@@ -388,6 +381,18 @@ impl Clients {
     }
 }
 
+/// Resolves `callee` once and takes what it finds.
+async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
+    match discovery.resolve(callee).await {
+        Ok(addrs) => match pool.replace(callee, &addrs) {
+            Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("{e}"),
+        },
+        Err(e) => tracing::debug!(host = %discovery.host(callee), "lookup failed: {e}"),
+    }
+}
+
 /// Whether a failure means no replica answered (the connection was refused
 /// or broke), as opposed to a replica answering with an error status: only
 /// a replica's own answer carries gRPC response headers.
@@ -402,5 +407,34 @@ fn collect_callees<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
             Step::Call(c) => out.push(&c.service),
             Step::Parallel(branches) => branches.iter().for_each(|b| collect_callees(b, out)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_set_of_replicas_replaces_the_old_and_keeps_known_channels() {
+        let a: SocketAddr = "10.0.0.1:50051".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:50051".parse().unwrap();
+        let pool = Pool::new(Balance::RoundRobin, "db", &[a]).unwrap();
+        assert!(
+            !pool.replace("db", &[a]).unwrap(),
+            "same set: nothing to do"
+        );
+        let before = pool.current();
+        assert!(pool.replace("db", &[a, b]).unwrap());
+        let now = pool.current();
+        assert_eq!(now.addrs, [a, b]);
+        assert_eq!(now.peers.len(), 2);
+        let mut rng = StdRng::seed_from_u64(1);
+        let picks: Vec<usize> = (0..4)
+            .map(|_| now.picker.pick("", &mut rng).unwrap())
+            .collect();
+        assert_eq!(picks, [0, 1, 0, 1], "both replicas are picked");
+        assert_eq!(before.addrs, [a], "an attempt keeps the set it picked from");
+        assert!(pool.replace("db", &[]).unwrap());
+        assert!(pool.current().picker.pick("", &mut rng).is_none());
     }
 }

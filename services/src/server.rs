@@ -81,7 +81,7 @@ pub async fn serve(
     };
     let replica = Arc::new(Replica::new(&spec)?.with_tracer(tracer.clone()));
     if let Some(discovery) = &spec.discovery {
-        replica.clients().discover(discovery, &shutdown);
+        replica.clients().discover(discovery, &shutdown).await;
     }
     let metrics_addr = match &spec.metrics {
         None => String::new(),
