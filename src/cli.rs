@@ -48,6 +48,16 @@ pub enum Command {
     },
     /// Print a JSON Schema of the topology format, for editors.
     Schema,
+    /// Build the container image that `export` and `run --on swarm` use, from
+    /// this binary and the libraries it loads (FROM scratch, no network).
+    Image {
+        /// The image reference to tag.
+        #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+        tag: String,
+    },
+    /// Write what runs the topology elsewhere: a compose file for `docker
+    /// stack deploy`, or Kubernetes manifests.
+    Export(ExportArgs),
     /// Serve as one replica anywhere (a container, a shell): the topology from
     /// a file, the rest from flags or TOPOLAB_* environment variables, callees
     /// found by DNS.
@@ -164,6 +174,32 @@ pub struct UpArgs {
     /// The seed for sampled durations and choices.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Change one value, with its YAML path written with dots.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// What `topolab export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportTarget {
+    Compose,
+    Kubernetes,
+}
+
+/// Flags of `topolab export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// `compose` (a Docker stack) or `kubernetes` (manifests).
+    #[arg(value_enum)]
+    pub target: ExportTarget,
+    /// The topology file.
+    pub file: PathBuf,
+    /// The image every container runs (build it with `topolab image`).
+    #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+    pub image: String,
+    /// The folder to write into (default: export-<name>-<target>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Change one value, with its YAML path written with dots.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,

@@ -4,6 +4,7 @@
 //! writes the run folder.
 
 pub mod collect;
+pub mod drive;
 pub mod faults;
 pub mod health;
 pub mod keeper;

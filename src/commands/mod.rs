@@ -1,6 +1,8 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod export;
 mod graph;
+mod image;
 mod replica;
 mod report;
 mod run;
@@ -32,6 +34,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             println!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Image { tag } => image::image(&tag),
+        Command::Export(args) => export::export(&args),
         Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
     }
