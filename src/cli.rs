@@ -58,6 +58,10 @@ pub enum Command {
     /// Write what runs the topology elsewhere: a compose file for `docker
     /// stack deploy`, or Kubernetes manifests.
     Export(ExportArgs),
+    /// Send the load to replicas already running elsewhere (found by DNS),
+    /// apply the faults, and write the run folder: the load driver inside a
+    /// Swarm stack's network or a Kubernetes Job.
+    Drive(DriveArgs),
     /// Serve as one replica anywhere (a container, a shell): the topology from
     /// a file, the rest from flags or TOPOLAB_* environment variables, callees
     /// found by DNS.
@@ -126,6 +130,51 @@ pub struct RunArgs {
     pub otlp_only: bool,
     /// Print the summary as JSON on stdout and nothing else there (the run
     /// folder goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Where the replicas run: `local` processes, or containers of a Docker
+    /// `swarm` stack (the node must be a Swarm manager).
+    #[arg(long, value_enum, default_value_t = Platform::Local)]
+    pub on: Platform,
+    /// With `--on swarm`: the image to build and run.
+    #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+    pub image: String,
+}
+
+/// Where `run` starts the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Local,
+    Swarm,
+}
+
+/// Flags of `topolab drive`.
+#[derive(Debug, clap::Args)]
+pub struct DriveArgs {
+    /// The topology file, as the replicas run it.
+    pub file: PathBuf,
+    /// The DNS name listing a service's replicas, `{service}` standing for
+    /// its name: `tasks.{service}` on Swarm, `{service}` on Kubernetes.
+    #[arg(long, default_value = "tasks.{service}")]
+    pub peers_dns: String,
+    /// The port every replica listens on.
+    #[arg(long, default_value_t = topolab_deploy::container::GRPC_PORT)]
+    pub port: u16,
+    /// The Swarm stack the replicas belong to: `kill` and `pause` faults act
+    /// on its containers through the Docker Engine's socket.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Keep running this long after writing the folder, so it can be
+    /// fetched from the container (e.g. 1h).
+    #[arg(long)]
+    pub hold: Option<String>,
+    /// Print only the summary and the run folder.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -2,8 +2,8 @@
 //! Swarm: one Swarm service per topology service with its `replicas`, a
 //! restart policy from `restart`, DNS round-robin endpoints (`dnsrr`: callers
 //! resolve `tasks.<service>` to every replica; the overlay's virtual IPs are
-//! not needed), the topology as a Swarm config, and an attachable overlay
-//! network that a load driver container can join.
+//! not needed), limits derived from the topology, the topology as a Swarm
+//! config, and an attachable overlay network that a load driver can join.
 
 use serde_json::{Map, Value, json};
 use topolab_model::{Restart, Topology};
@@ -43,9 +43,11 @@ pub fn compose(topology: &Topology, image: &str) -> Value {
                     "replicas": s.replicas,
                     "endpoint_mode": "dnsrr",
                     "restart_policy": {"condition": restart},
-                    "resources": {"reservations": {
-                        "cpus": req.cpus(),
-                        "memory": format!("{}M", req.memory_mib),
+                    // Limits, not reservations: reservations summed over a
+                    // stack exceed a small node and leave replicas unscheduled.
+                    "resources": {"limits": {
+                        "cpus": req.limit_cpus(),
+                        "memory": format!("{}M", req.memory_limit_mib()),
                     }},
                     "labels": {
                         "prometheus.io/scrape": "true",

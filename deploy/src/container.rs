@@ -56,6 +56,17 @@ impl Requests {
     pub fn cpus(&self) -> String {
         format!("{}", f64::from(self.millicpu) / 1000.0)
     }
+
+    /// A ceiling for engines that cannot promise the request (a Swarm stack
+    /// on one small node): the runtime's two threads may use two cores.
+    pub fn limit_cpus(&self) -> String {
+        "2".to_string()
+    }
+
+    /// Memory a replica may not exceed: four times its request.
+    pub fn memory_limit_mib(&self) -> u32 {
+        self.memory_mib * 4
+    }
 }
 
 /// Labels that mark every object of one exported topology.

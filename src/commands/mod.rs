@@ -1,5 +1,6 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod drive;
 mod export;
 mod graph;
 mod image;
@@ -7,6 +8,7 @@ mod replica;
 mod report;
 mod run;
 mod serve;
+mod swarm;
 mod sweep;
 mod trace;
 mod validate;
@@ -36,6 +38,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Image { tag } => image::image(&tag),
         Command::Export(args) => export::export(&args),
+        Command::Drive(args) => drive::drive(&args),
         Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
     }
