@@ -7,9 +7,13 @@
 mod common;
 
 use std::process::Command;
+use std::sync::Mutex;
 
 use common::{Sandbox, assert_counts_add_up};
 use serde_json::Value;
+
+/// One stack at a time: two on a two-core machine would starve each other.
+static ONE_STACK: Mutex<()> = Mutex::new(());
 
 /// Whether a Swarm manager is reachable; `None` with the reason when Docker
 /// is not installed at all (CI has it: `.ci/run` starts it).
@@ -92,6 +96,7 @@ fn chain_runs_on_swarm_and_leaves_nothing_behind() {
     if swarm_ready().is_none() {
         return;
     }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
     let (summary, stack) = run_on_swarm(&sandbox, "topologies/chain.yaml", &["--duration", "4s"]);
     let load = &summary["load"]["shoppers"];
@@ -130,6 +135,7 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
     if swarm_ready().is_none() {
         return;
     }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
     let (summary, stack) = run_on_swarm(&sandbox, "topologies/spof.yaml", &[]);
     for (name, g) in summary["load"].as_object().unwrap() {

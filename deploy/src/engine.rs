@@ -3,7 +3,9 @@
 //! `db#1` of a stack becomes the container of task slot 2 of `<stack>_db`,
 //! SIGKILL a `kill`, SIGSTOP a `pause` and SIGCONT an `unpause`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
@@ -17,10 +19,13 @@ use topolab_launcher::supervisor::ReplicaId;
 pub const SOCKET: &str = "/var/run/docker.sock";
 
 /// Containers of one Swarm stack, reached through the Engine API.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engine {
     socket: PathBuf,
     stack: String,
+    /// Containers by service, listed ahead of the faults (see [`Engine::prepare`])
+    /// so a fault is not late by a listing.
+    known: Mutex<BTreeMap<String, Vec<(u32, String)>>>,
 }
 
 impl Engine {
@@ -29,7 +34,20 @@ impl Engine {
         Engine {
             socket: socket.into(),
             stack: stack.to_string(),
+            known: Mutex::default(),
         }
+    }
+
+    /// Lists the containers of `services` now, before the load starts.
+    pub async fn prepare(&self, services: &[&str]) -> anyhow::Result<()> {
+        for s in services {
+            let list = self.containers(s).await?;
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(s.to_string(), list);
+        }
+        Ok(())
     }
 
     /// One request to the Engine; its status and body.
@@ -96,7 +114,17 @@ impl Processes for Engine {
                 libc::SIGCONT => "unpause",
                 _ => return Vec::new(),
             };
-            let containers = match self.containers(service).await {
+            let known = self
+                .known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(service)
+                .cloned();
+            let listed = match known {
+                Some(k) => Ok(k),
+                None => self.containers(service).await,
+            };
+            let containers = match listed {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("warning: cannot list the containers of {service}: {e:#}");

@@ -58,7 +58,16 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             }
         };
         let processes: Arc<dyn Processes> = match &args.stack {
-            Some(stack) => Arc::new(Engine::new(SOCKET, stack)),
+            Some(stack) => {
+                let engine = Engine::new(SOCKET, stack);
+                let targets: Vec<&str> =
+                    t.faults.iter().map(|f| f.target.service.as_str()).collect();
+                if let Err(e) = engine.prepare(&targets).await {
+                    eprintln!("error: the sandbox failed: the Docker Engine at {SOCKET}: {e:#}");
+                    return EXIT_SANDBOX;
+                }
+                Arc::new(engine)
+            }
             None => Arc::new(NoEngine),
         };
         let opts = DriveOptions {
