@@ -2,7 +2,7 @@
 //! by address (containers of a Swarm stack or of a Kubernetes namespace):
 //! wait until all are healthy, send the load, apply the faults (kill and
 //! pause through the engine's [`Processes`]), collect, and write the same run
-//! folder as a local run. The replicas keep running: whoever started them
+//! folder as a local run (with the local run's own phases where they fit). The replicas keep running: whoever started them
 //! stops them.
 
 use std::collections::BTreeMap;
@@ -11,18 +11,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 use topolab_model::Loaded;
-use topolab_results::{cascade, report, timeseries};
 
 use crate::collect;
 use crate::faults::{Processes, Timeline};
 use crate::health;
-use crate::load::{self, StopSignals};
-use crate::run::RunResult;
+use crate::load;
+use crate::run::{self, Collected, Outcome, RunResult};
 use crate::run_folder::RunFolder;
-use crate::summary;
 use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
 
@@ -48,11 +45,11 @@ pub async fn drive(
     opts: DriveOptions,
 ) -> anyhow::Result<RunResult> {
     let topology = &loaded.topology;
-    let folder = RunFolder::create(opts.out.as_deref(), &topology.name)?;
+    let folder = RunFolder::create(opts.out.as_deref(), &topology.name, false)?;
     folder.write_topology(&loaded.yaml)?;
     let say = |msg: String| {
         if opts.verbose {
-            eprintln!("{msg}");
+            crate::notice::say(msg);
         }
     };
     // Replicas elsewhere cannot reach a collector on this loopback: only the
@@ -77,21 +74,8 @@ pub async fn drive(
         say(format!("  {id}  {addr}"));
     }
 
-    let (stop_tx, stop) = watch::channel(false);
-    let (abort_tx, abort) = watch::channel(false);
-    let interrupts = tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("listening for SIGTERM")?;
-        for tx in [&stop_tx, &abort_tx] {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
-                _ = term.recv() => {}
-            }
-            let _ = tx.send(true);
-        }
-        anyhow::Ok(())
-    });
-
+    let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
+    let (signals, interrupts) = run::interrupts(false, user_stop);
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     let timeline = Timeline::start(
@@ -105,55 +89,39 @@ pub async fn drive(
         "sending load for up to {:.1} s",
         longest_load(loaded).as_secs_f64()
     ));
-    let live_load = load::live_recorders(topology);
-    let signals = StopSignals {
-        stop: stop.clone(),
-        abort,
-    };
     let recorders = load::run_all(
         topology,
         &peers,
         opts.seed,
         begin,
-        signals,
-        &live_load,
+        signals.clone(),
+        &load::live_recorders(topology),
         traces.generator_exporter(),
     )
     .await?;
     let duration = begin.elapsed();
-    let interrupted = *stop.borrow();
+    let interrupted = *signals.stop.borrow();
     interrupts.abort();
-    let fault_log = timeline.finish().await;
+    let faults = timeline.finish().await;
     let gathered = gatherer.finish().await;
     let figures = collect::collect(&peers).await?;
     traces.flush_generators().await;
     let trace_summary = traces.finish(&folder.path, (0, 0)).await?;
-
-    let mut summary = summary::build(
-        topology,
-        opts.seed,
-        duration.as_secs_f64(),
-        interrupted,
-        healthy.as_secs_f64() * 1e3,
-        &recorders,
-        &figures,
-    );
-    summary.traces = Some(trace_summary);
-    summary.faults = fault_log;
-    let rows = telemetry::rows(&gathered, begin_us);
-    folder.write_timeseries(&rows)?;
-    summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
-    folder.write_summary(&summary)?;
-    let csv = load::series::csv(&recorders, topology.settings.sample_every);
-    folder.write_load_timeseries(&csv)?;
-    if let Err(e) = report::write(&folder.path) {
-        say(format!("warning: report.html not written: {e:#}"));
-    }
-    Ok(RunResult {
-        summary,
-        folder: folder.path,
-        recorders,
-    })
+    let collected = Collected {
+        outcome: Outcome {
+            healthy,
+            begin_us,
+            recorders,
+            duration,
+            interrupted,
+            faults,
+            restarts: Vec::new(),
+        },
+        gathered,
+        figures,
+        trace_summary,
+    };
+    run::write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
 }
 
 /// The latest moment any generator stops issuing, from the start of load.

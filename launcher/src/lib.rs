@@ -11,6 +11,7 @@ pub mod keeper;
 pub mod live;
 pub mod load;
 pub mod metrics_addrs;
+pub mod notice;
 pub mod ports;
 pub mod run;
 pub mod run_folder;

@@ -2,14 +2,19 @@
 //! [`Topology`]. Everything a user can get wrong is caught here, with file,
 //! line and column, before any process starts.
 
+pub mod calls;
 mod check;
+pub mod defaults;
 pub mod diagnostic;
 pub mod dist;
 mod emit;
-pub mod fleet;
+pub mod fault;
+mod indentation;
 pub mod model;
 mod overrides;
+pub mod policy;
 pub mod schema;
+pub mod service_kind;
 pub mod status;
 pub mod tree;
 pub mod values;
@@ -17,13 +22,15 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
-pub use check::{
+pub use defaults::{
     DEFAULT_BALANCER_WORKERS, DEFAULT_BREAKER, DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT,
-    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, FORWARD_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, DEFAULT_TRACE, FORWARD_TIMEOUT,
 };
 pub use dist::Dist;
-pub use fleet::*;
+pub use fault::*;
 pub use model::*;
+pub use policy::*;
+pub use service_kind::*;
 pub use status::StatusCode;
 
 use diagnostic::{Diag, Severity};
@@ -81,7 +88,8 @@ pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, 
     let mut tree = match tree::parse(text) {
         Ok(tree) => tree,
         Err(e) => {
-            let d = Diag::error(format!("invalid YAML: {}", e.message), e.loc);
+            let d = indentation::explain(text, &e)
+                .unwrap_or_else(|| Diag::error(format!("invalid YAML: {}", e.message), e.loc));
             return Err(Report {
                 errors: vec![d.render(file, text)],
             });

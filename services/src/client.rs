@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-use topolab_model::{Balance, Call, Kind, Step, Topology};
+use topolab_model::{Balance, Call, Kind, Topology, calls};
 use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
@@ -168,13 +168,10 @@ impl Clients {
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         seed: u64,
     ) -> Result<Self, ClientError> {
-        let mut callees = Vec::new();
-        if let Some(s) = topology.service(service) {
-            for ep in &s.endpoints {
-                collect_callees(&ep.steps, &mut callees);
-            }
-            collect_callees(&s.session_miss, &mut callees);
-        }
+        let callees = topology
+            .service(service)
+            .map(calls::callee_services)
+            .unwrap_or_default();
         // A balancer picks its backend's replicas by its own `policy`.
         let policy = topology.service(service).and_then(|s| match &s.kind {
             Kind::Balancer { policy, .. } => Some(*policy),
@@ -312,7 +309,10 @@ impl Clients {
         // must time out too, hence the outer timeout.
         let result = match tokio::time::timeout(a.timeout, client.call(req)).await {
             Ok(r) => r.map(tonic::Response::into_inner),
-            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "{}/{}: no answer within {:?}",
+                a.service, a.endpoint, a.timeout
+            ))),
         };
         let result = result.map_err(|s| {
             if s.code() == Code::Cancelled && start.elapsed() >= a.timeout {
@@ -321,7 +321,7 @@ impl Clients {
                     a.service, a.endpoint
                 ))
             } else {
-                s
+                crate::reason::explain(s, &format!("{}#{index}/{}", a.service, a.endpoint))
             }
         });
         if let Some(hop) = hop {
@@ -399,17 +399,6 @@ async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
 fn unreachable(s: &Status) -> bool {
     s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
 }
-
-fn collect_callees<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
-    for step in steps {
-        match step {
-            Step::Work(_) => {}
-            Step::Call(c) => out.push(&c.service),
-            Step::Parallel(branches) => branches.iter().for_each(|b| collect_callees(b, out)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

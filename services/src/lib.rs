@@ -10,7 +10,7 @@
 //! [`resilience`]), times `work` with [`timer`], remembers [`sessions`],
 //! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
 //! and counts for the launcher in [`telemetry`], and serves them to
-//! Prometheus from [`metrics`].
+//! Prometheus from [`metrics`]. A failed call's status says why ([`reason`]).
 
 pub mod admission;
 pub mod balance;
@@ -21,6 +21,7 @@ pub mod executor;
 pub mod fault;
 pub mod metrics;
 pub mod process;
+pub mod reason;
 pub mod replica;
 pub mod resilience;
 pub mod server;
