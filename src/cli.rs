@@ -62,6 +62,12 @@ pub enum Command {
     /// apply the faults, and write the run folder: the load driver inside a
     /// Swarm stack's network or a Kubernetes Job.
     Drive(DriveArgs),
+    /// Write a run folder as a tar stream on stdout, to copy it out of a
+    /// container that has no `tar` (the Kubernetes Job's pod).
+    Pack {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// Serve as one replica anywhere (a container, a shell): the topology from
     /// a file, the rest from flags or TOPOLAB_* environment variables, callees
     /// found by DNS.

@@ -182,3 +182,32 @@ impl Drop for RemoveStack {
         panic!("stack {} was not removed within 60 s", self.0);
     }
 }
+
+#[test]
+fn pack_writes_a_folder_as_a_tar_stream() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.dir.path().join("run");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("summary.json"), "{}").unwrap();
+    std::fs::write(dir.join("logs/a.stderr"), "x").unwrap();
+    let packed = sandbox
+        .command(&["pack", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(packed.status.success());
+    let mut archive = tar::Archive::new(&packed.stdout[..]);
+    let mut names: Vec<String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path().unwrap().display().to_string();
+            path.trim_end_matches('/').to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["run", "run/logs", "run/logs/a.stderr", "run/summary.json"]
+            .map(|n| n.trim_end_matches('/').to_string())
+    );
+}

@@ -4,6 +4,7 @@ mod drive;
 mod export;
 mod graph;
 mod image;
+mod pack;
 mod replica;
 mod report;
 mod run;
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Image { tag } => image::image(&tag),
         Command::Export(args) => export::export(&args),
+        Command::Pack { dir } => pack::pack(&dir),
         Command::Drive(args) => drive::drive(&args),
         Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
