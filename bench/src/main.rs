@@ -11,11 +11,14 @@
 //! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
 //! 6. Sampling: throughput with `sample_every: 10ms` against `1s`.
+//! 7. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//!    saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
 mod h2load;
 mod sampling;
+mod swarm;
 mod topolab;
 mod tracing_cost;
 
@@ -45,6 +48,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("sampling") {
         sampling::run(3)?;
+    }
+    if only.as_deref() == Some("swarm") {
+        swarm::bench()?;
     }
     Ok(())
 }

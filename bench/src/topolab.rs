@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-fn binary() -> anyhow::Result<PathBuf> {
+/// The release `topolab` beside this bench binary.
+pub fn binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
