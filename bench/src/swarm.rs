@@ -93,31 +93,41 @@ fn process_mib(parent: u32) -> Vec<f64> {
     out
 }
 
-/// Memory of the stack's replica containers as `docker stats` reports it, MiB.
+/// Resident memory of the stack's replica containers' processes (PID 1 of
+/// each, seen from this host's /proc: the same measure as locally), MiB.
 fn container_mib() -> anyhow::Result<Vec<f64>> {
     let out = Command::new("docker")
         .args([
-            "stats",
-            "--no-stream",
+            "ps",
+            "--filter",
+            "name=topolab-hop-",
             "--format",
-            "{{.Name}} {{.MemUsage}}",
+            "{{.ID}} {{.Names}}",
         ])
         .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("topolab-hop-") && !l.contains("-driver"))
-        .filter_map(|l| {
-            let used = l.split_whitespace().nth(1)?;
-            let (n, unit) = used.split_at(used.find(|c: char| c.is_ascii_alphabetic())?);
-            let n: f64 = n.parse().ok()?;
-            Some(match unit {
-                "GiB" => n * 1024.0,
-                "KiB" => n / 1024.0,
-                _ => n,
-            })
-        })
-        .collect())
+    let mut mib = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((id, name)) = line.split_once(' ') else {
+            continue;
+        };
+        if name.ends_with("-driver") {
+            continue;
+        }
+        let pid = Command::new("docker")
+            .args(["inspect", "--format", "{{.State.Pid}}", id])
+            .output()?;
+        let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some(kib) = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            mib.push(kib / 1024.0);
+        }
+    }
+    Ok(mib)
 }
 
 /// Prints local and Swarm figures side by side, with Swarm / local ratios.
