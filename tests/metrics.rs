@@ -95,6 +95,7 @@ async fn send_calls(addr: &str) {
                 endpoint: "PlaceOrder".into(),
                 payload: vec![],
                 session: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap();

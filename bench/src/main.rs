@@ -11,7 +11,10 @@
 //! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
 //! 6. Sampling: throughput with `sample_every: 10ms` against `1s`.
-//! 7. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
+//!    long polls on one replica, its memory per held client, and the
+//!    request rate polling would need for the same freshness.
+//! 8. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!    saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
@@ -21,6 +24,7 @@ mod sampling;
 mod swarm;
 mod topolab;
 mod tracing_cost;
+mod updates;
 
 use std::time::Duration;
 
@@ -48,6 +52,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("sampling") {
         sampling::run(3)?;
+    }
+    if want("updates") {
+        updates::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

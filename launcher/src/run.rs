@@ -110,6 +110,7 @@ async fn start_fleet(
                 otlp_endpoints: traces.replica_endpoints(),
                 metrics: Some("127.0.0.1:0".into()),
                 discovery: None,
+                load_start_unix_us: None,
             };
             let restart = topology
                 .service(service)
@@ -188,7 +189,7 @@ async fn drive(
 ) -> anyhow::Result<Driven> {
     let topology = &loaded.topology;
     let Started {
-        fleet,
+        mut fleet,
         peers,
         healthy,
     } = started;
@@ -196,6 +197,7 @@ async fn drive(
     let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, user_stop);
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
         // Without load the addresses printed below are what the user needs.
@@ -434,6 +436,7 @@ pub(crate) fn write_run_folder(
             .flat_map(|(g, s)| s.rows(&g.name))
             .collect();
         folder.write_requests(&sampled)?;
+        load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
     if let Err(e) = report::write(&folder.path)
         && verbose

@@ -32,6 +32,7 @@ pub mod stats;
 pub mod telemetry;
 pub mod timer;
 pub mod trace;
+pub mod updates;
 
 pub use process::{run_process, run_standalone};
 pub use server::{ServeError, serve};

@@ -35,6 +35,11 @@ pub struct ReplicaSpec {
     /// Find callees by DNS instead of `peers` (a replica in a container).
     #[serde(default)]
     pub discovery: Option<Discovery>,
+    /// When the load started (wall-clock microseconds), for a replica
+    /// started after it (a restart): its `updates` timeline counts from it.
+    /// `None`: the launcher sends `Control/Begin` when the load starts.
+    #[serde(default)]
+    pub load_start_unix_us: Option<u64>,
 }
 
 impl ReplicaSpec {

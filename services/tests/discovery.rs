@@ -38,6 +38,7 @@ async fn a_caller_finds_its_callee_by_name_and_serves_metrics() {
         metrics: Some("127.0.0.1:0".into()),
         // "localhost" names every callee here: the callee's port is the one
         // all replicas listen on, as in a container.
+        load_start_unix_us: None,
         discovery: Some(Discovery {
             name: "localhost".into(),
             port: back_addr.port(),

@@ -27,6 +27,10 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    if let Some(why) = topolab_deploy::swarm::not_supported(&loaded.topology) {
+        eprintln!("error: {why}");
+        return ExitCode::from(EXIT_SANDBOX);
+    }
     let hold = match args.hold.as_deref().map(topolab_model::values::duration) {
         None => None,
         Some(Ok(d)) => Some(d),

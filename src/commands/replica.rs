@@ -94,6 +94,7 @@ fn spec(args: &ReplicaArgs) -> anyhow::Result<ReplicaSpec> {
         seed,
         otlp_endpoints: args.otlp_endpoints.clone(),
         metrics: Some(metrics),
+        load_start_unix_us: None,
         discovery: Some(Discovery {
             name: args.peers_dns.clone(),
             port: args.listen.port(),

@@ -36,6 +36,7 @@ pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endp
         session_miss: vec![],
         restart: Restart::Never,
         deadlines: Deadlines::Honor,
+        updates: None,
     }
 }
 
@@ -128,6 +129,7 @@ impl Cluster {
                     otlp_endpoints: Vec::new(),
                     metrics: None,
                     discovery: None,
+                    load_start_unix_us: None,
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))
             })
@@ -174,6 +176,7 @@ pub fn request(endpoint: &str) -> pb::CallRequest {
         endpoint: endpoint.into(),
         payload: vec![],
         session: String::new(),
+        ..Default::default()
     }
 }
 
