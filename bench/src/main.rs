@@ -20,6 +20,7 @@
 mod echo;
 mod generator;
 mod h2load;
+mod memory;
 mod sampling;
 mod swarm;
 mod topolab;
@@ -49,6 +50,9 @@ fn main() -> anyhow::Result<()> {
     if want("trace") {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;
+    }
+    if want("memory") {
+        memory::bench()?;
     }
     if want("sampling") {
         sampling::run(3)?;

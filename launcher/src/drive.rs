@@ -54,7 +54,8 @@ pub async fn drive(
     };
     // Replicas elsewhere cannot reach a collector on this loopback: only the
     // generators' own spans are recorded.
-    let traces = RunTraces::start(topology.settings.trace, TraceOptions::default()).await?;
+    let traces =
+        RunTraces::start(&topology.settings, &folder.path, TraceOptions::default()).await?;
     let named: Vec<(String, SocketAddr)> = peers
         .iter()
         .flat_map(|(s, addrs)| {
@@ -106,7 +107,7 @@ pub async fn drive(
     let gathered = gatherer.finish().await;
     let figures = collect::collect(&peers).await?;
     traces.flush_generators().await;
-    let trace_summary = traces.finish(&folder.path, (0, 0)).await?;
+    let trace_summary = traces.finish((0, 0)).await;
     let collected = Collected {
         outcome: Outcome {
             healthy,
