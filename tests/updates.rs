@@ -120,14 +120,15 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
 
     // Traces: a long poll's SERVER span says how long it was held; a stream
     // is one span with an event per pushed version.
-    let traces: Value = serde_json::from_str(
-        &std::fs::read_to_string(sb.out().join("traces.json")).expect("traces.json"),
-    )
-    .expect("OTLP/JSON");
-    let spans: Vec<&Value> = traces["resourceSpans"]
-        .as_array()
-        .unwrap()
+    // `traces.jsonl`: one OTLP/JSON `TracesData` per line.
+    let lines: Vec<Value> = std::fs::read_to_string(sb.out().join("traces.jsonl"))
+        .expect("traces.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("OTLP/JSON"))
+        .collect();
+    let spans: Vec<&Value> = lines
         .iter()
+        .flat_map(|t| t["resourceSpans"].as_array().unwrap())
         .flat_map(|r| r["scopeSpans"].as_array().unwrap())
         .flat_map(|s| s["spans"].as_array().unwrap())
         .collect();

@@ -347,7 +347,7 @@ impl Clients {
         service: &str,
         session: &str,
     ) -> Option<(ReplicaClient<Channel>, usize, balance::Outstanding)> {
-        let pool = self.pools.get(service)?;
+        let pool = self.pools.get(service)?.current();
         let i = pool.picker.pick(session, &mut *self.rng())?;
         Some((pool.peers[i].clone(), i, pool.picker.start(i)))
     }
@@ -355,7 +355,11 @@ impl Clients {
     /// Replica `i` of `service` broke a stream or could not be reached:
     /// the policies that skip skip it for a while.
     pub fn eject(&self, service: &str, i: usize) {
-        if let Some(pool) = self.pools.get(service) {
+        // Discovery may have replaced the set since: then `i` may be another
+        // replica, or none (a skipped replica is tried again soon anyway).
+        if let Some(pool) = self.pools.get(service).map(|p| p.current())
+            && i < pool.peers.len()
+        {
             pool.picker.eject(i);
         }
     }
