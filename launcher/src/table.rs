@@ -139,17 +139,18 @@ fn lost_spans(s: &Summary) -> String {
     if t.spans_dropped == 0 {
         return String::new();
     }
-    let whither = match &t.otlp_endpoint {
-        Some(e) => {
-            format!(" (spans also went to {e}: an export it refused or that failed counts here)")
-        }
-        None => String::new(),
-    };
-    format!(
-        "warning: {} of {} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away){whither}; the traces miss those hops\n",
-        t.spans_dropped,
-        t.spans_recorded.max(t.spans_dropped)
-    )
+    let recorded = t.spans_recorded.max(t.spans_dropped);
+    match &t.otlp_endpoint {
+        // The run's own collector took every span: only the outside one missed some.
+        Some(e) if t.file && t.spans_received >= t.spans_recorded => format!(
+            "warning: the OTLP endpoint {e} did not take {} of {recorded} spans (exports that failed or were refused); the run folder's traces have them all\n",
+            t.spans_dropped
+        ),
+        _ => format!(
+            "warning: {} of {recorded} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away); the traces miss those hops\n",
+            t.spans_dropped
+        ),
+    }
 }
 
 /// The faults as they ran, restarts, and replicas that were dead at the end.
@@ -257,4 +258,95 @@ fn align(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use topolab_results::summary::{LoadSummary, Percentiles, TraceSummary};
+
+    use super::*;
+
+    fn summary(load: &[(&str, LoadSummary)]) -> Summary {
+        Summary {
+            topology: "t".into(),
+            seed: 1,
+            duration_s: 1.0,
+            interrupted: false,
+            processes: 1,
+            healthy_after_ms: 1.0,
+            load: load
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.clone()))
+                .collect(),
+            services: Default::default(),
+            traces: None,
+            cascade: Default::default(),
+            faults: Vec::new(),
+            restart_log: Vec::new(),
+        }
+    }
+
+    fn late(sent: u64, over_1ms: u64, p99: f64) -> LoadSummary {
+        LoadSummary {
+            sent,
+            late_over_1ms: over_1ms,
+            late_ms: Percentiles {
+                p99,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generators_keep_their_order_and_lateness_is_said_only_when_it_matters() {
+        let s = summary(&[
+            ("before", late(1000, 5, 0.4)),
+            ("during", late(1000, 20, 0.6)),
+            ("after", late(1000, 3, 4.0)),
+        ]);
+        let text = render(&s);
+        let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}: {text}"));
+        assert!(at("\nbefore") < at("\nduring") && at("\nduring") < at("\nafter"));
+        assert!(
+            !text.contains("`before` sent late"),
+            "0.5% and p99 0.4 ms: {text}"
+        );
+        assert!(text.contains("`during` sent late"), "2%: {text}");
+        assert!(text.contains("`after` sent late"), "p99 4 ms: {text}");
+        assert!(text.contains("late>1ms"));
+        let calm = render(&summary(&[("before", late(1000, 5, 0.4))]));
+        assert!(!calm.contains("late"), "{calm}");
+    }
+
+    #[test]
+    fn lost_spans_are_reported_once() {
+        let mut s = summary(&[]);
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_dropped: 7,
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert_eq!(
+            text.matches("7 of 100 spans were lost").count(),
+            1,
+            "{text}"
+        );
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_received: 100,
+            spans_dropped: 7,
+            file: true,
+            otlp_endpoint: Some("http://127.0.0.1:4317".into()),
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert!(
+            text.contains("the OTLP endpoint http://127.0.0.1:4317 did not take 7 of 100 spans"),
+            "{text}"
+        );
+        s.traces = Some(TraceSummary::default());
+        assert!(!render(&s).contains("lost"));
+    }
 }

@@ -8,6 +8,7 @@
 //! `TOPOLAB_FUZZ_SECS` (default 600) seconds. Inputs that once broke it are
 //! kept in [`REGRESSIONS`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -31,16 +32,79 @@ const SEEDS: &[&str] = &[
 
 /// Text an edit may insert: YAML's punctuation, units, odd numbers.
 const SNIPPETS: &[&str] = &[
-    ":", "-", " ", "  ", "\n", "\t", "{", "}", "[", "]", ",", "#", "'", "\"", "&a", "*a", "!!str ",
-    "|", ">", "? ", "~", "null", "0", "-1", "1e308", "NaN", "99999999999999999999", "0.0001",
-    "ms", "s", "/s", "%", "x", "->", "exp(", "uniform(1ms,", ")", "db", "#1", "call: ", "work: ",
-    "steps:", "- work: 1ms", "rate: 5/s", "for: 0s", "at: 1h", "é", "\u{200b}", "\r\n",
+    ":",
+    "-",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "#",
+    "'",
+    "\"",
+    "&a",
+    "*a",
+    "!!str ",
+    "|",
+    ">",
+    "? ",
+    "~",
+    "null",
+    "0",
+    "-1",
+    "1e308",
+    "NaN",
+    "99999999999999999999",
+    "0.0001",
+    "ms",
+    "s",
+    "/s",
+    "%",
+    "x",
+    "->",
+    "exp(",
+    "uniform(1ms,",
+    ")",
+    "db",
+    "#1",
+    "call: ",
+    "work: ",
+    "steps:",
+    "- work: 1ms",
+    "rate: 5/s",
+    "for: 0s",
+    "at: 1h",
+    "é",
+    "\u{200b}",
+    "\r\n",
 ];
 
 /// Values a number or unit may be replaced with.
 const VALUES: &[&str] = &[
-    "0", "-5", "1e309", "0.5", "18446744073709551616", "1ms", "0s", "9999h", "5/ms", "100%", "101%",
-    "-1%", "x", "", "''", "[]", "{}", "~", "true", "1/0",
+    "0",
+    "-5",
+    "1e309",
+    "0.5",
+    "18446744073709551616",
+    "1ms",
+    "0s",
+    "9999h",
+    "5/ms",
+    "100%",
+    "101%",
+    "-1%",
+    "x",
+    "",
+    "''",
+    "[]",
+    "{}",
+    "~",
+    "true",
+    "1/0",
 ];
 
 /// One way of breaking a topology.
@@ -131,18 +195,27 @@ fn apply(text: &str, e: &Edit) -> String {
     }
 }
 
+/// Mutated topologies refused (with located errors) and accepted, so a long
+/// run can show that the mutations reach the validator, not only the parser.
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+
 /// The property: no panic (a panic fails the case), no hang, and every
 /// error located (`--> fuzz.yaml:LINE:COL`) with a message.
 fn check(text: &str) -> Result<(), TestCaseError> {
     let started = Instant::now();
     let result = load_str("fuzz.yaml", text, &[]);
     let took = started.elapsed();
-    prop_assert!(
-        took < Duration::from_secs(2),
-        "took {took:?} on:\n{text}"
-    );
+    prop_assert!(took < Duration::from_secs(2), "took {took:?} on:\n{text}");
+    if result.is_ok() {
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
+    }
     if let Err(report) = result {
-        prop_assert!(!report.errors.is_empty(), "refused without an error:\n{text}");
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+        prop_assert!(
+            !report.errors.is_empty(),
+            "refused without an error:\n{text}"
+        );
         for e in &report.errors {
             prop_assert!(
                 e.starts_with("error: ") && e.len() > "error: ".len() + 3,
@@ -197,7 +270,11 @@ fn fuzz_long() {
         fuzz(2000);
         total += 2000;
     }
-    eprintln!("fuzz: {total} mutated topologies in {secs} s, no panic, hang or unlocated error");
+    eprintln!(
+        "fuzz: {total} mutated topologies in {secs} s ({} refused with located errors, {} accepted): no panic, hang or unlocated error",
+        REFUSED.load(Ordering::Relaxed),
+        ACCEPTED.load(Ordering::Relaxed)
+    );
 }
 
 /// Inputs the fuzzer once broke the reader with; each must stay handled.
