@@ -405,6 +405,14 @@ fn write_folder(
     if !topology.load.is_empty() {
         let rows = load::series::rows(&driven.recorders, topology.settings.sample_every);
         folder.write_load_timeseries(&rows)?;
+        // In the topology's order, so the file reads as the load does.
+        let sampled: Vec<_> = topology
+            .load
+            .iter()
+            .filter_map(|g| Some((g, driven.recorders.get(&g.name)?.sample.as_ref()?)))
+            .flat_map(|(g, s)| s.rows(&g.name))
+            .collect();
+        folder.write_requests(&sampled)?;
     }
     if let Err(e) = report::write(&folder.path) {
         say(opts, format!("warning: report.html not written: {e:#}"));

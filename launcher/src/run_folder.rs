@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use topolab_results::summary::{self, Summary};
-use topolab_results::{load_series, timeseries};
+use topolab_results::{load_series, requests, timeseries};
 
 /// A run's output folder, created up front so logs can go there from the
 /// start, and locked for as long as this value lives, so two runs can never
@@ -119,6 +119,12 @@ impl RunFolder {
             &self.path.join(load_series::FILE),
             rows,
         )?)
+    }
+
+    /// Writes `requests.csv` through its owner: each generator's evenly
+    /// drawn sample of requests.
+    pub fn write_requests(&self, rows: &[requests::RequestSample]) -> anyhow::Result<()> {
+        Ok(requests::write(&self.path.join(requests::FILE), rows)?)
     }
 
     fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -25,6 +25,17 @@ const RETRYABLE: [Code; 3] = [
     Code::ResourceExhausted,
 ];
 
+/// How one request ended: its final outcome, the attempts it took, and its
+/// trace id when it was traced (the report finds its hops by it).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    /// The final status's message: why it failed (empty for OK).
+    pub message: String,
+    pub trace_id: Option<[u8; 16]>,
+}
+
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
     clients: Vec<ReplicaClient<Channel>>,
@@ -83,10 +94,10 @@ impl Target {
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
-    /// failures while time is left; returns the outcome, the attempts made
-    /// and the last status's message (why it failed; empty for OK).
+    /// failures while time is left; returns how it ended, with the last
+    /// status's message (why it failed; empty for OK).
     /// `session` is the client identity's key ("" for none).
-    pub async fn send(&self, session: &str) -> (Outcome, u32, String) {
+    pub async fn send(&self, session: &str) -> Sent {
         let start = Instant::now();
         let deadline = start + self.timeout;
         // Decided here, for the whole chain: every hop follows this flag.
@@ -107,7 +118,12 @@ impl Target {
                 {
                     tracer.record(self.root_span(ctx, start, code, &message, attempts));
                 }
-                return (Outcome::from_code(code), attempts, message);
+                return Sent {
+                    outcome: Outcome::from_code(code),
+                    attempts,
+                    message,
+                    trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+                };
             }
         }
     }
