@@ -50,9 +50,9 @@ pub fn render(s: &Summary) -> String {
                 errors.to_string(),
                 format!("{:.2}", l.offered_rate),
                 format!("{:.2}", l.throughput),
-                ms(l.latency_ms.p50),
-                ms(l.latency_ms.p99),
-                ms(l.latency_ms.max),
+                ok_ms(l.ok, l.latency_ms.p50),
+                ok_ms(l.ok, l.latency_ms.p99),
+                ok_ms(l.ok, l.latency_ms.max),
             ]);
             if any_late && let Some(r) = rows.last_mut() {
                 r.push(l.late_over_1ms.to_string());
@@ -88,8 +88,8 @@ pub fn render(s: &Summary) -> String {
                 e.rejected.to_string(),
                 errors.to_string(),
                 e.max_queue.to_string(),
-                ms(e.latency_ms.p50),
-                ms(e.latency_ms.p99),
+                ok_ms(e.ok, e.latency_ms.p50),
+                ok_ms(e.ok, e.latency_ms.p99),
                 ms(e.queue_wait_ms.p50),
                 ms(e.queue_wait_ms.p99),
                 ms(e.work_ms.mean),
@@ -204,24 +204,37 @@ const LATE_SHARE: f64 = 0.01;
 /// [`late_matters`]): requests that left more than 1 ms after they were due,
 /// and by how much.
 fn lateness(s: &Summary) -> String {
-    let mut out = String::new();
-    for (name, l) in &s.load {
-        if late_matters(l) {
-            let _ = writeln!(
-                out,
-                "warning: generator `{name}` sent late: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late), so the generator or the machine was too busy to send on time; their latency still counts from the due time",
+    let late: Vec<String> = s
+        .load
+        .iter()
+        .filter(|(_, l)| late_matters(l))
+        .map(|(name, l)| {
+            format!(
+                "  `{name}`: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late)\n",
                 l.late_over_1ms,
                 l.sent,
                 ms(l.late_ms.p99),
                 ms(l.late_ms.max)
-            );
-        }
+            )
+        })
+        .collect();
+    if late.is_empty() {
+        return String::new();
     }
-    out
+    format!(
+        "warning: sent late: the generator or the machine was too busy to send on time (latency still counts from the due time)\n{}",
+        late.concat()
+    )
 }
 
 fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// A latency of OK requests; `-` when there were none (a zero would read as
+/// measured).
+fn ok_ms(ok: u64, x: f64) -> String {
+    if ok == 0 { "-".into() } else { ms(x) }
 }
 
 fn ms(x: f64) -> String {
@@ -308,12 +321,14 @@ mod tests {
         let text = render(&s);
         let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}: {text}"));
         assert!(at("\nbefore") < at("\nduring") && at("\nduring") < at("\nafter"));
-        assert!(
-            !text.contains("`before` sent late"),
-            "0.5% and p99 0.4 ms: {text}"
+        assert_eq!(
+            text.matches("warning: sent late").count(),
+            1,
+            "said once: {text}"
         );
-        assert!(text.contains("`during` sent late"), "2%: {text}");
-        assert!(text.contains("`after` sent late"), "p99 4 ms: {text}");
+        assert!(!text.contains("`before`:"), "0.5% and p99 0.4 ms: {text}");
+        assert!(text.contains("`during`: 20 of 1000"), "2%: {text}");
+        assert!(text.contains("`after`: 3 of 1000"), "p99 4 ms: {text}");
         assert!(text.contains("late>1ms"));
         let calm = render(&summary(&[("before", late(1000, 5, 0.4))]));
         assert!(!calm.contains("late"), "{calm}");
