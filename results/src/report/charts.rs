@@ -129,7 +129,14 @@ fn time_chart<'a, 'b>(
         }
         b
     };
-    let mut c = builder()
+    // The primary chart leaves the right-hand label area to the secondary
+    // axis as a margin of the same width: the plot areas coincide, and the
+    // primary labels are drawn on the left only.
+    let mut c = ChartBuilder::on(root)
+        .margin(8)
+        .margin_right(8 + right_px)
+        .x_label_area_size(34)
+        .y_label_area_size(56)
         .build_cartesian_2d(0.0..frame.t_max, 0.0..top)
         .map_err(err)?;
     c.configure_mesh()

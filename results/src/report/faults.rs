@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 
 use crate::load_series::LoadRow;
+use crate::requests::RequestSample;
 use crate::summary::Summary;
 use crate::timeseries::ServiceSeries;
 
@@ -28,10 +29,29 @@ impl Effect {
             format!("{:.1}%", self.failed as f64 * 100.0 / self.sent as f64)
         }
     }
+
+    fn cell(&self) -> Markup {
+        html! { td { (self.failed) " of " (self.sent) " (" (self.share()) ")" } }
+    }
 }
 
-/// The load's figures over `[from, to]`: every interval of `every` seconds
-/// (ending at its `t_s`) that overlaps it.
+/// The requests of the sample due in `[from, to)` and how many of them
+/// failed: exact when the sample holds every request, an estimate of the
+/// share otherwise.
+pub fn sampled_effect(sample: &[RequestSample], from: f64, to: f64) -> Effect {
+    sample
+        .iter()
+        .filter(|r| r.t_s >= from && r.t_s < to)
+        .fold(Effect::default(), |e, r| Effect {
+            sent: e.sent + 1,
+            failed: e.failed + u64::from(r.outcome != "OK"),
+        })
+}
+
+/// The load's figures over `[from, to]` from `load_timeseries.csv`: every
+/// interval of `every` seconds (ending at its `t_s`) that overlaps it. A
+/// request counts as sent when it leaves and as failed when it ends, so
+/// failures can outnumber what was sent in a short window.
 pub fn effect(rows: &[LoadRow], every: f64, from: f64, to: f64) -> Effect {
     rows.iter()
         .filter(|r| r.t_s > from + 1e-9 && r.t_s - every < to - 1e-9)
@@ -58,6 +78,7 @@ fn service_effect(s: &ServiceSeries, every: f64, from: f64, to: f64) -> (u64, u6
 /// The section, or `None` when the run had neither faults nor restarts.
 pub fn section(
     summary: &Summary,
+    sample: Option<&[RequestSample]>,
     load: Option<&[LoadRow]>,
     services: Option<&BTreeMap<String, ServiceSeries>>,
     every: f64,
@@ -66,9 +87,25 @@ pub fn section(
     if summary.faults.is_empty() && summary.restart_log.is_empty() {
         return None;
     }
+    let sent: u64 = summary.load.values().map(|l| l.sent).sum();
+    let sample = sample.filter(|s| !s.is_empty());
+    // Over `[a, b]` and as long a window before it.
+    let effects = |a: f64, b: f64| -> Option<(Effect, Effect)> {
+        let before = (a - (b - a)).max(0.0);
+        match (sample, load) {
+            (Some(s), _) => Some((sampled_effect(s, a, b), sampled_effect(s, before, a))),
+            (None, Some(rows)) => Some((effect(rows, every, a, b), effect(rows, every, before, a))),
+            (None, None) => None,
+        }
+    };
+    let how = match sample {
+        Some(s) if s.len() as u64 >= sent => "of the requests due while it was in force (from requests.csv: every request)".to_string(),
+        Some(s) => format!("of the requests due while it was in force, in the sample of {} (requests.csv): the share is an estimate", s.len()),
+        None => "of the requests that left and ended in the intervals of load_timeseries.csv overlapping the window (a request counts as sent when it leaves and failed when it ends)".to_string(),
+    };
     Some(html! {
         @if !summary.faults.is_empty() {
-            table.figures #faults {
+            table.faults #faults {
                 tr {
                     th { "fault" } th { "target" } th { "asked" } th { "in force" }
                     th { "load failed during" } th { "just before" } th { "target service during" }
@@ -86,22 +123,16 @@ pub fn section(
                                 None => "never applied",
                             }
                         }
-                        @match (window, load) {
-                            (Some((a, b)), Some(rows)) => {
-                                @let b = if f.fault == "kill" { (a + 1.0).min(end_s) } else { b };
-                                @let during = effect(rows, every, a, b);
-                                @let before = effect(rows, every, (a - (b - a)).max(0.0), a);
-                                td { (during.failed) " of " (during.sent) " (" (during.share()) ")" }
-                                td { (before.failed) " of " (before.sent) " (" (before.share()) ")" }
-                            }
-                            _ => { td { "–" } td { "–" } }
+                        @match window.and_then(|(a, b)| effects(a, if f.fault == "kill" { (a + 1.0).min(end_s) } else { b })) {
+                            Some((during, before)) => { (during.cell()) (before.cell()) }
+                            None => { td { "–" } td { "–" } }
                         }
                         td {
                             @match (window, services.and_then(|s| s.get(f.service()))) {
                                 (Some((a, b)), Some(s)) => {
                                     @let b = if f.fault == "kill" { (a + 1.0).min(end_s) } else { b };
                                     @let (arrived, rejected, failed) = service_effect(s, every, a, b);
-                                    (arrived) " arrived, " (rejected) " rejected, " (failed) " failed"
+                                    (arrived) " arrived · " (rejected) " rejected · " (failed) " failed"
                                 }
                                 _ => "–",
                             }
@@ -113,8 +144,7 @@ pub fn section(
                 }
             }
             p.muted {
-                "A kill's effect is counted over the second after it. \"Load failed\" counts the load's requests that ended in any way but OK, by the intervals of "
-                code { "load_timeseries.csv" } " that overlap the window."
+                "\"Load failed\": the share " (how) " that ended in any way but OK, against as long a window just before. A kill's effect is counted over the second after it."
             }
         }
         @if !summary.restart_log.is_empty() {
@@ -170,5 +200,23 @@ mod tests {
                 failed: 0
             }
         );
+    }
+
+    #[test]
+    fn the_sampled_effect_counts_requests_due_in_the_window() {
+        let r = |t: f64, outcome: &str| RequestSample {
+            generator: "g".into(),
+            t_s: t,
+            latency_ms: 1.0,
+            outcome: outcome.into(),
+            trace_id: None,
+        };
+        let s = [
+            r(0.5, "OK"),
+            r(1.0, "DEADLINE_EXCEEDED"),
+            r(1.5, "OK"),
+            r(2.0, "UNAVAILABLE"),
+        ];
+        assert_eq!(sampled_effect(&s, 1.0, 2.0), Effect { sent: 2, failed: 1 });
     }
 }

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 use topolab_model::calls::{self, CallSite};
-use topolab_model::{ServeModel, Topology};
+use topolab_model::{Balance, Kind, ServeModel, Topology};
 
 use super::charts::{css, generator_colour};
 use crate::cascade::Cascade;
 use crate::graph::CallGraph;
 
 const BOX_H: f64 = 52.0;
-const GAP_X: f64 = 70.0;
+const GAP_X: f64 = 96.0;
 const ROW: f64 = 74.0;
 const PAD: f64 = 16.0;
 
@@ -41,6 +41,17 @@ struct Edge {
     label: Option<&'static str>,
 }
 
+/// A balancing policy as the file writes it.
+fn balance_name(b: Balance) -> &'static str {
+    match b {
+        Balance::RoundRobin => "round_robin",
+        Balance::Random => "random",
+        Balance::LeastRequests => "least_requests",
+        Balance::P2c => "p2c",
+        Balance::Sticky => "sticky",
+    }
+}
+
 /// The graph of `t`, services tinted by `cascade`.
 pub fn render(t: &Topology, cascade: &Cascade) -> Markup {
     let g = CallGraph::of(t);
@@ -48,7 +59,7 @@ pub fn render(t: &Topology, cascade: &Cascade) -> Markup {
     let shift = usize::from(!t.load.is_empty());
     let mut nodes: Vec<Node> = Vec::new();
     for (i, l) in t.load.iter().enumerate() {
-        let targets: Vec<String> = if l.mix.is_empty() {
+        let targets: Vec<String> = if l.mix.len() <= 1 {
             vec![l.target.to_string()]
         } else {
             l.mix
@@ -77,13 +88,21 @@ pub fn render(t: &Topology, cascade: &Cascade) -> Markup {
             ServeModel::Async => "async",
         };
         let queue = s.queue.map_or("unbounded".into(), |q| q.to_string());
+        let detail = match &s.kind {
+            Kind::Balancer { backend, policy } => {
+                format!("balancer · {} to {backend}", balance_name(*policy))
+            }
+            Kind::Service => {
+                format!(
+                    "{}×{} workers · queue {queue} · {model}",
+                    s.replicas, s.workers
+                )
+            }
+        };
         nodes.push(Node {
             id: s.name.clone(),
             title: s.name.clone(),
-            detail: format!(
-                "{}×{} workers · queue {queue} · {model}",
-                s.replicas, s.workers
-            ),
+            detail,
             fill: fill.into(),
             stroke: "#333".into(),
             col: depths.get(&s.name).copied().unwrap_or(0) + shift,
@@ -152,7 +171,7 @@ pub fn render(t: &Topology, cascade: &Cascade) -> Markup {
     let h = 2.0 * PAD + (rows - 1) as f64 * ROW + BOX_H + 14.0;
 
     html! {
-        svg.graph xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="topology graph" {
+        svg.graph xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="topology graph" font-family="system-ui, sans-serif" {
             defs {
                 marker #arrow viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse" {
                     path d="M 0 0 L 10 5 L 0 10 z" fill="#555" {}

@@ -25,8 +25,8 @@ h1 { margin-bottom: 0; } h2 { margin-top: 32px; border-bottom: 1px solid #ddd; }
 .cascade.none { border-color: #289646; background: #f0f9f2; }
 .chart svg, svg.graph { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 8px 0; } td, th { padding: 3px 8px; text-align: right; border-bottom: 1px solid #eee; }
-th:first-child, td:first-child { text-align: left; } th { font-weight: 600; background: #f6f6f6; }
-table.figures { font-size: 0.9em; }
+th:first-child, td:first-child { text-align: left; white-space: nowrap; } th { font-weight: 600; background: #f6f6f6; }
+table.figures, table.faults { font-size: 0.9em; } table.figures td { white-space: nowrap; }
 .bar { display: inline-block; height: 12px; vertical-align: middle; }
 .key { margin: 4px 0; font-size: 0.9em; }
 .key span.k { display: inline-block; width: 14px; height: 12px; margin: 0 4px 0 12px; vertical-align: middle; }
@@ -123,7 +123,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 p #cascade class={ "cascade" @if !cascade.detected { " none" } } {
                     @if cascade.text.is_empty() { "no telemetry: the cascade cannot be told" } @else { (cascade.text) }
                 }
-                p.muted { "Rule: " (cascade::RULE) "." }
+                details.muted { summary { "The rule" } p { (cascade::RULE) "." } }
 
                 h2 { "Each request" }
                 (requests_section(run, frame)?)
@@ -140,7 +140,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 (load_section(run, bin, frame)?)
 
                 @if let Some(s) = &run.summary {
-                    @if let Some(section) = faults::section(s, run.load.as_deref(), per_service.as_ref(), every, t_max) {
+                    @if let Some(section) = faults::section(s, run.requests.as_deref(), run.load.as_deref(), per_service.as_ref(), every, t_max) {
                         h2 #faults-and-restarts { "Faults and restarts" }
                         (section)
                     }

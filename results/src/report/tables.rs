@@ -32,8 +32,9 @@ fn errors(e: &std::collections::BTreeMap<String, u64>) -> String {
     }
 }
 
+/// `p50 / p99` in one cell, so wide tables still fit the page.
 fn p(p: &Percentiles) -> Markup {
-    html! { td { (ms(p.p50)) } td { (ms(p.p99)) } }
+    html! { td { (ms(p.p50)) " / " (ms(p.p99)) } }
 }
 
 /// The load table: one row per generator, in file order, its colour beside
@@ -44,7 +45,7 @@ pub fn load(t: &Topology, s: &Summary) -> Markup {
             tr {
                 th { "generator" } th { "target" } th { "offered/s" } th { "sent" } th { "ok" }
                 th { "rejected" } th { "timeouts" } th { "errors" } th { "ok/s" }
-                th { "p50 ms" } th { "p99 ms" } th { "max ms" } th { "late>1ms" }
+                th { "p50 / p99 ms" } th { "max ms" } th { "late>1ms" }
             }
             @for (i, g) in t.load.iter().enumerate() {
                 @if let Some(l) = s.load.get(&g.name) {
@@ -72,8 +73,7 @@ pub fn endpoints(t: &Topology, s: &Summary) -> Markup {
             tr {
                 th { "service/endpoint" } th { "requests" } th { "ok" } th { "rejected" }
                 th { "errors" } th { "dropped" } th { "max queue" } th { "session misses" }
-                th { "latency p50" } th { "p99" } th { "queue wait p50" } th { "p99" }
-                th { "work p50" } th { "p99" }
+                th { "latency p50 / p99" } th { "queue wait p50 / p99" } th { "work p50 / p99" }
             }
             @for svc in &t.services {
                 @if let Some(sv) = s.services.get(&svc.name) {
@@ -91,7 +91,7 @@ pub fn endpoints(t: &Topology, s: &Summary) -> Markup {
                 }
             }
         }
-        p.muted { "Times in ms. " b { "dropped" } ": requests whose caller had given up before a worker took them." }
+        p.muted { "Times in ms. " b { "dropped" } ": requests whose caller had given up before a worker took them; " b { "max queue" } ": the deepest any replica's queue got." }
     }
 }
 

@@ -97,7 +97,7 @@ impl Overlay {
 
 /// At least this many requests per bin on average, so a rate or a
 /// percentile of a bin means something.
-pub const MIN_PER_BIN: f64 = 10.0;
+pub const MIN_PER_BIN: f64 = 30.0;
 
 /// No fewer bins than this over the run, so the story still has a shape.
 pub const MIN_BINS: f64 = 10.0;
