@@ -11,6 +11,9 @@
 //! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
 //! 6. Sampling: throughput with `sample_every: 10ms` against `1s`.
+//! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
+//!    long polls on one replica, its memory per held client, and the
+//!    request rate polling would need for the same freshness.
 
 mod echo;
 mod generator;
@@ -18,6 +21,7 @@ mod h2load;
 mod sampling;
 mod topolab;
 mod tracing_cost;
+mod updates;
 
 use std::time::Duration;
 
@@ -45,6 +49,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("sampling") {
         sampling::run(3)?;
+    }
+    if want("updates") {
+        updates::bench()?;
     }
     Ok(())
 }

@@ -108,6 +108,7 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                load_start_unix_us: None,
             };
             let restart = topology
                 .service(service)
@@ -179,7 +180,7 @@ async fn drive(
 ) -> anyhow::Result<Driven> {
     let topology = &loaded.topology;
     let Started {
-        fleet,
+        mut fleet,
         peers,
         healthy,
     } = started;
@@ -193,6 +194,7 @@ async fn drive(
     let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, stopping, user_stop);
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
         // Without load the addresses printed below are what the user needs.
@@ -418,6 +420,7 @@ fn write_folder(
             .flat_map(|(g, s)| s.rows(&g.name))
             .collect();
         folder.write_requests(&sampled)?;
+        load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
     if let Err(e) = report::write(&folder.path) {
         say(opts, format!("warning: report.html not written: {e:#}"));

@@ -80,6 +80,7 @@ pub fn service(name: &str) -> Service {
         session_miss: Vec::new(),
         restart: Restart::Never,
         deadlines: Deadlines::Honor,
+        updates: None,
     }
 }
 
@@ -121,5 +122,6 @@ pub fn generator(name: &str, target: Target) -> Generator {
         retries: 0,
         request: 0,
         sessions: 0,
+        follow: None,
     }
 }

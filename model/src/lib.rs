@@ -17,6 +17,7 @@ pub mod schema;
 pub mod service_kind;
 pub mod status;
 pub mod tree;
+pub mod updates;
 pub mod values;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use model::*;
 pub use policy::*;
 pub use service_kind::*;
 pub use status::StatusCode;
+pub use updates::{Follow, Timeline};
 
 use diagnostic::{Diag, Severity};
 

@@ -11,6 +11,7 @@ use crate::fault::Fault;
 use crate::policy::{BackoffShape, Breaker, RetryBudget};
 use crate::service_kind::{Deadlines, Kind, Restart, State};
 use crate::status::StatusCode;
+use crate::updates::Follow;
 
 /// A whole topology, validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub struct Service {
     pub session_miss: Vec<Step>,
     pub restart: Restart,
     pub deadlines: Deadlines,
+    /// `updates`: the time between new versions of the service's data;
+    /// `None`: its data never changes.
+    #[serde(default)]
+    pub updates: Option<Dist>,
 }
 
 impl Service {
@@ -185,6 +190,10 @@ pub struct Generator {
     /// Client identities (`NAME-0` .. `NAME-{N-1}`) whose key each request carries
     /// down the chain; 0 sends no session key.
     pub sessions: u32,
+    /// `poll`, `long_poll` or `subscribe`: clients that follow the target's
+    /// versions (a closed loop of `clients`); `None`: plain requests.
+    #[serde(default)]
+    pub follow: Option<Follow>,
 }
 
 /// One target of a generator's `mix`, with its share of the requests.

@@ -101,6 +101,19 @@ fn property(key: &str) -> Value {
         "kill" | "pause" => json!({ "type": "boolean" }),
         "timeout" | "duration" | "start" | "for" | "at" | "sample_every" | "window"
         | "open_for" => dur(),
+        "poll" => pattern(&duration(), "each client asks every INTERVAL (a duration)"),
+        "long_poll" => pattern(
+            &duration(),
+            "the server holds each request until a new version or this long",
+        ),
+        "subscribe" => {
+            json!({ "type": "string", "description": "service/Endpoint: one server-streaming call per client, every new version pushed" })
+        }
+        "updates" => {
+            let mut d = dist();
+            d["description"] = json!("time between new versions of the service's data");
+            d
+        }
         "work" | "backoff" | "think" => dist(),
         "response" | "request" => size(),
         "probability" | "retry_budget" | "jitter" | "trace" | "failures" => {

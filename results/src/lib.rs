@@ -23,3 +23,4 @@ pub mod summary;
 pub mod sweep;
 pub mod timeseries;
 pub mod trace;
+pub mod updates;

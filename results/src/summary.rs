@@ -81,6 +81,9 @@ pub struct LoadSummary {
     pub late_over_1ms: u64,
     #[serde(default)]
     pub late_ms: Percentiles,
+    /// `poll`, `long_poll`, `subscribe`: how fresh the clients stayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<crate::updates::FollowFigures>,
 }
 
 impl LoadSummary {
@@ -143,6 +146,9 @@ pub struct EndpointSummary {
     pub latency_ms: Percentiles,
     pub queue_wait_ms: Percentiles,
     pub work_ms: Percentiles,
+    /// A service with `updates`: requests/s, long polls held, streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<crate::updates::EndpointUpdates>,
 }
 
 /// Calls to one callee.

@@ -1,7 +1,7 @@
 //! The top level of a topology and its `settings`: required keys, keys not
 //! supported yet, and the limits of this machine (processes, total rate).
 
-use super::{Checker, error_at, faults, graph, load, service};
+use super::{Checker, error_at, faults, follow, graph, load, service};
 use crate::defaults;
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
@@ -83,8 +83,9 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         ),
     }
     let mut generators = Vec::new();
+    let mut follows = Vec::new();
     if let Some((k, v)) = f.entry("load") {
-        generators = load::generators(ck, v, &mut calls);
+        generators = load::generators(ck, v, &mut calls, &mut follows);
         let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
         if total > MAX_TOTAL_RATE {
             let message = format!(
@@ -105,6 +106,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         None => Vec::new(),
     };
     graph::check(ck, &services, &calls);
+    follow::check_targets(ck, &services, &follows);
     Some(Topology {
         name,
         description,

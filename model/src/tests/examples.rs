@@ -58,6 +58,7 @@ fn the_diner() {
             session_miss: vec![],
             restart: Restart::Never,
             deadlines: Deadlines::Honor,
+            updates: None,
         }],
         load: vec![Generator {
             name: "customers".into(),
@@ -86,6 +87,7 @@ fn the_diner() {
             retries: 0,
             request: 0,
             sessions: 0,
+            follow: None,
         }],
         settings: Settings {
             seed: None,
