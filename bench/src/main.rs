@@ -18,6 +18,7 @@
 mod echo;
 mod generator;
 mod h2load;
+mod memory;
 mod sampling;
 mod topolab;
 mod tracing_cost;
@@ -46,6 +47,9 @@ fn main() -> anyhow::Result<()> {
     if want("trace") {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;
+    }
+    if want("memory") {
+        memory::bench()?;
     }
     if want("sampling") {
         sampling::run(3)?;

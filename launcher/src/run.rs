@@ -65,7 +65,8 @@ pub struct RunResult {
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
-    let traces = RunTraces::start(loaded.topology.settings.trace, opts.trace.clone()).await?;
+    let traces =
+        RunTraces::start(&loaded.topology.settings, &folder.path, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
         // For outside exporters while the run goes on (not with --quiet,
         // which prints the summary only).
@@ -73,7 +74,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     }
     let started = start_fleet(loaded, &opts, &folder, &traces).await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
-    let collected = collect_and_stop(driven, &opts, traces, &folder).await?;
+    let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
 }
 
@@ -332,12 +333,11 @@ struct Collected {
 }
 
 /// Phase 3: the last telemetry, every replica's figures, the spans flushed;
-/// then every process is stopped and `traces.json` written.
+/// then every process is stopped and `traces.jsonl` finished.
 async fn collect_and_stop(
     driven: Driven,
     opts: &RunOptions,
     traces: RunTraces,
-    folder: &RunFolder,
 ) -> anyhow::Result<Collected> {
     let Driven {
         mut fleet,
@@ -361,7 +361,7 @@ async fn collect_and_stop(
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
     });
-    let trace_summary = traces.finish(&folder.path, replica_spans).await?;
+    let trace_summary = traces.finish(replica_spans).await;
     Ok(Collected {
         outcome,
         gathered,

@@ -307,6 +307,15 @@ pub struct Settings {
     /// (`trace: 10%`); absent in older specs means all of them.
     #[serde(default = "all_traced")]
     pub trace: f64,
+    /// Most bytes `traces.jsonl` should take (`trace_budget: 256MiB`): past
+    /// half of it the launcher's tail-based keeping policy thins the traces,
+    /// so a long run cannot fill the disk.
+    #[serde(default = "default_trace_budget")]
+    pub trace_budget: u64,
+}
+
+fn default_trace_budget() -> u64 {
+    crate::defaults::DEFAULT_TRACE_BUDGET
 }
 
 fn all_traced() -> f64 {

@@ -17,8 +17,13 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-pub(crate) const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
+pub(crate) const SETTINGS_KEYS: &[&str] =
+    &["seed", "timeout", "sample_every", "trace", "trace_budget"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
+
+/// The smallest trace budget taken: below it the keeping policy would thin
+/// a run of a few requests.
+const MIN_TRACE_BUDGET: u64 = 64 << 10;
 
 /// Checks the whole document; `None` only when it is not a map at all.
 pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topology> {
@@ -179,6 +184,19 @@ fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
         s.trace = ck
             .parse("trace", v, values::PERCENT, values::percent)
             .unwrap_or(s.trace);
+    }
+    if let Some(v) = f.get("trace_budget") {
+        match ck.parse("trace_budget", v, values::SIZE, values::size) {
+            Some(b) if b < MIN_TRACE_BUDGET => ck.push(
+                error_at(
+                    format!("`trace_budget` of {b} bytes is below the least of 64KiB"),
+                    v,
+                )
+                .help("give at least `64KiB`; `trace: 0%` turns tracing off instead"),
+            ),
+            Some(b) => s.trace_budget = b,
+            None => {}
+        }
     }
     s
 }

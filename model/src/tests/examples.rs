@@ -94,6 +94,7 @@ fn the_diner() {
             timeout: ms(1000),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         },
         faults: vec![],
     };
@@ -175,6 +176,7 @@ fn the_steps_example() {
             timeout: ms(300),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         }
     );
     let front = t.service("front").unwrap();

@@ -90,6 +90,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             timeout: Duration::from_secs(1),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         },
         faults: vec![],
     }
