@@ -9,37 +9,18 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Endpoint;
 use topolab_model::{Fault, FaultAction, Topology};
 use topolab_proto::v1::SetFaultRequest;
 use topolab_proto::v1::control_client::ControlClient;
+use topolab_results::summary::round3;
 
 use crate::supervisor::{Fleet, ReplicaId};
 
-/// One fault as it ran, for `summary.json` and the report. Times are
-/// seconds from the start of load.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FaultRecord {
-    /// What was done: `slow 10x`, `errors 50% UNAVAILABLE`, `kill`, `pause`.
-    pub fault: String,
-    /// The service or replica, as written (`db`, `db#1`).
-    pub target: String,
-    /// When the file asked for it, and for how long (`None`: to the end).
-    pub at_s: f64,
-    pub for_s: Option<f64>,
-    /// When it took effect, and when it was lifted (`None`: never, as for
-    /// `kill`, or the run stopped first).
-    pub applied_s: Option<f64>,
-    pub cleared_s: Option<f64>,
-    /// The replicas it reached.
-    pub replicas: Vec<String>,
-    /// Anything that went wrong applying it (a replica that did not answer).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-}
+/// One fault as it ran; the type belongs to `summary.json`'s owner.
+pub use topolab_results::summary::FaultRecord;
 
 /// The timeline running beside the load.
 pub struct Timeline {
@@ -248,8 +229,4 @@ async fn set_fault(addr: SocketAddr, req: SetFaultRequest) -> anyhow::Result<()>
         .await?;
     ControlClient::new(channel).set_fault(req).await?;
     Ok(())
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

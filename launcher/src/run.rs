@@ -1,18 +1,25 @@
-//! One run, start to finish: bind ports, start every replica, wait until all
-//! are healthy, drive the load, drain, collect figures, stop every process and
-//! write the run folder. The order matters and is kept in this one place.
+//! One run, start to finish, as named phases in the order they must happen:
+//! [`start_fleet`] binds ports, starts every replica and waits until all are
+//! healthy; [`drive`] sends the load while faults, restarts, telemetry and
+//! the live view run beside it; [`collect_and_stop`] takes every replica's
+//! figures and stops every process; [`write_folder`] writes the run folder.
+//! [`run`] is those four calls and nothing else.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
-use topolab_model::Loaded;
+use tokio::task::JoinHandle;
+use topolab_model::{Loaded, Topology};
+use topolab_results::summary::{FaultRecord, RestartRecord};
 use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
-use crate::collect;
+use crate::collect::{self, ServiceFigures};
 use crate::faults::Timeline;
 use crate::health;
 use crate::keeper::Keeper;
@@ -48,26 +55,42 @@ pub struct RunResult {
     pub folder: PathBuf,
     /// Each generator's closed recorder, for callers that need more than the
     /// summary's figures (a sweep merges their histograms).
-    pub recorders: std::collections::BTreeMap<String, load::Recorder>,
+    pub recorders: BTreeMap<String, load::Recorder>,
 }
 
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
-    let topology = &loaded.topology;
-    let folder = RunFolder::create(opts.out.as_deref(), &topology.name)?;
+    let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name)?;
     folder.write_topology(&loaded.yaml)?;
-    let say = |msg: String| {
-        if opts.verbose {
-            eprintln!("{msg}");
-        }
-    };
-
-    let traces = RunTraces::start(topology.settings.trace, opts.trace.clone()).await?;
+    let traces = RunTraces::start(loaded.topology.settings.trace, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
         // On stderr even when quiet: outside exporters need it while the run goes on.
         eprintln!("span collector (OTLP/gRPC): http://{addr}");
     }
+    let started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    let driven = drive(loaded, &opts, started, &traces).await?;
+    let collected = collect_and_stop(driven, &opts, traces, &folder).await?;
+    write_folder(loaded, &opts, folder, collected)
+}
+
+/// After [`start_fleet`]: every replica up and healthy.
+struct Started {
+    fleet: Fleet,
+    peers: BTreeMap<String, Vec<SocketAddr>>,
+    /// From the first spawn until all answered their health checks.
+    healthy: Duration,
+}
+
+/// Phase 1: binds every replica's port, starts its process on it, and waits
+/// until every replica reports healthy.
+async fn start_fleet(
+    loaded: &Loaded,
+    opts: &RunOptions,
+    folder: &RunFolder,
+    traces: &RunTraces,
+) -> anyhow::Result<Started> {
+    let topology = &loaded.topology;
     let starting = Instant::now();
     let listeners = Listeners::bind(topology)?;
     let peers = listeners.addresses()?;
@@ -83,18 +106,16 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
             };
-            let config = serde_json::to_vec(&spec)?;
-            let id = ReplicaId {
-                service: service.clone(),
-                index: index as u32,
-            };
             let restart = topology
                 .service(service)
                 .is_some_and(|s| s.restart == topolab_model::Restart::Always);
             fleet.spawn(LaunchSpec {
-                id,
+                id: ReplicaId {
+                    service: service.clone(),
+                    index: index as u32,
+                },
                 listener,
-                config,
+                config: serde_json::to_vec(&spec)?,
                 restart,
             })?;
         }
@@ -108,17 +129,149 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     health::wait_healthy(&mut fleet, limit).await?;
     // From the first spawn, so it counts process start-up, not only the wait.
     let healthy = starting.elapsed();
-    say(format!(
-        "{n} replica process(es) healthy after {:.0} ms",
-        healthy.as_secs_f64() * 1e3
-    ));
+    say(
+        opts,
+        format!(
+            "{n} replica process(es) healthy after {:.0} ms",
+            healthy.as_secs_f64() * 1e3
+        ),
+    );
+    Ok(Started {
+        fleet,
+        peers,
+        healthy,
+    })
+}
 
+/// After [`drive`]: the load has drained (or was stopped); the fleet is ours
+/// again, the faults timeline and the restart keeper have ended.
+struct Driven {
+    fleet: Fleet,
+    peers: BTreeMap<String, Vec<SocketAddr>>,
+    gatherer: Gatherer,
+    outcome: Outcome,
+}
+
+/// What the load phase measured and logged, for the run folder.
+struct Outcome {
+    healthy: Duration,
+    /// The start of load in wall-clock microseconds.
+    begin_us: u64,
+    recorders: BTreeMap<String, load::Recorder>,
+    /// From the start of load to the end of the drain.
+    duration: Duration,
+    interrupted: bool,
+    faults: Vec<FaultRecord>,
+    restarts: Vec<(ReplicaId, f64)>,
+}
+
+/// Phase 2: starts sampling telemetry, waits for the sampling grid, then
+/// sends the load while the faults timeline, the restart keeper and the
+/// live view run beside it; Ctrl-C (or `q` in the dashboard) stops it.
+async fn drive(
+    loaded: &Loaded,
+    opts: &RunOptions,
+    started: Started,
+    traces: &RunTraces,
+) -> anyhow::Result<Driven> {
+    let topology = &loaded.topology;
+    let Started {
+        fleet,
+        peers,
+        healthy,
+    } = started;
+    let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
+    let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, user_stop);
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    let live_load = load::live_recorders(topology);
+    let view = LiveView::start(
+        // Without load the addresses printed below are what the user needs.
+        if topology.load.is_empty() {
+            LiveMode::Off
+        } else {
+            opts.live
+        },
+        live::Sources {
+            topology: topology.clone(),
+            load: live_load.clone(),
+            telemetry: gatherer.live.clone(),
+            begin,
+            planned: longest_load(topology),
+        },
+        user_stop_tx,
+    );
+    // From here the fleet is shared with the restart keeper and the faults timeline.
+    let fleet = Arc::new(Mutex::new(fleet));
+    let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
+    let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
+    let recorders = if topology.load.is_empty() {
+        say(
+            opts,
+            "no load in this topology: services are up until Ctrl-C".into(),
+        );
+        for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
+            say(opts, format!("  {}  {}", r.id, r.addr));
+        }
+        let mut stop = signals.stop.clone();
+        let _ = stop.wait_for(|s| *s).await;
+        Default::default()
+    } else {
+        say(
+            opts,
+            format!(
+                "sending load for up to {:.1} s",
+                longest_load(topology).as_secs_f64()
+            ),
+        );
+        let tracer = traces.generator_exporter();
+        load::run_all(
+            topology,
+            &peers,
+            opts.seed,
+            begin,
+            signals.clone(),
+            &live_load,
+            tracer,
+        )
+        .await?
+    };
+    let duration = begin.elapsed();
+    view.finish();
+    let interrupted = *signals.stop.borrow();
+    interrupts.abort();
+    let faults = timeline.finish().await;
+    let restarts = keeper.stop().await;
+    let fleet = Arc::try_unwrap(fleet)
+        .map_err(|_| anyhow::anyhow!("the fleet is still shared after the run"))?
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    Ok(Driven {
+        fleet,
+        peers,
+        gatherer,
+        outcome: Outcome {
+            healthy,
+            begin_us,
+            recorders,
+            duration,
+            interrupted,
+            faults,
+            restarts,
+        },
+    })
+}
+
+/// The stop signals of the load: the first Ctrl-C (or SIGTERM, or `q` in
+/// the dashboard, whose raw mode swallows SIGINT) stops issuing, the second
+/// abandons requests in flight. Returns them and the task listening.
+fn interrupts(
+    dashboard: bool,
+    mut user_stop: mpsc::UnboundedReceiver<()>,
+) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
-    // `q` or Ctrl-C in the dashboard (raw mode: no SIGINT) count as Ctrl-C.
-    let (user_stop_tx, mut user_stop) = mpsc::unbounded_channel::<()>();
-    let dashboard = opts.live == LiveMode::Dashboard;
-    let interrupts = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
         for tx in [&stop_tx, &abort_tx] {
@@ -136,69 +289,36 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         }
         anyhow::Ok(())
     });
+    (StopSignals { stop, abort }, task)
+}
 
-    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
-    let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
-    let live_load = load::live_recorders(topology);
-    let view = LiveView::start(
-        // Without load the addresses printed above are what the user needs.
-        if topology.load.is_empty() {
-            LiveMode::Off
-        } else {
-            opts.live
-        },
-        live::Sources {
-            topology: topology.clone(),
-            load: live_load.clone(),
-            telemetry: gatherer.live.clone(),
-            begin,
-            planned: longest_load(loaded),
-        },
-        user_stop_tx,
-    );
-    // From here the fleet is shared with the restart keeper and the faults timeline.
-    let fleet = Arc::new(Mutex::new(fleet));
-    let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
-    let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
-    let recorders = if topology.load.is_empty() {
-        say("no load in this topology: services are up until Ctrl-C".into());
-        for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
-            say(format!("  {}  {}", r.id, r.addr));
-        }
-        let mut stop = stop.clone();
-        let _ = stop.wait_for(|s| *s).await;
-        Default::default()
-    } else {
-        say(format!(
-            "sending load for up to {:.1} s",
-            longest_load(loaded).as_secs_f64()
-        ));
-        let signals = StopSignals {
-            stop: stop.clone(),
-            abort,
-        };
-        let tracer = traces.generator_exporter();
-        load::run_all(
-            topology, &peers, opts.seed, begin, signals, &live_load, tracer,
-        )
-        .await?
-    };
-    let duration = begin.elapsed();
-    view.finish();
-    let interrupted = *stop.borrow();
-    interrupts.abort();
-    let fault_log = timeline.finish().await;
-    let restarts = keeper.stop().await;
-    let mut fleet = Arc::try_unwrap(fleet)
-        .map_err(|_| anyhow::anyhow!("the fleet is still shared after the run"))?
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+/// After [`collect_and_stop`]: every figure in hand, every process gone.
+struct Collected {
+    outcome: Outcome,
+    gathered: telemetry::Gathered,
+    figures: BTreeMap<String, ServiceFigures>,
+    trace_summary: crate::traces::TraceSummary,
+}
 
-    let dead = fleet.exited();
-    if let Some((id, status)) = dead.first() {
-        say(format!(
-            "warning: replica {id} died during the run ({status})"
-        ));
+/// Phase 3: the last telemetry, every replica's figures, the spans flushed;
+/// then every process is stopped and `traces.json` written.
+async fn collect_and_stop(
+    driven: Driven,
+    opts: &RunOptions,
+    traces: RunTraces,
+    folder: &RunFolder,
+) -> anyhow::Result<Collected> {
+    let Driven {
+        mut fleet,
+        peers,
+        gatherer,
+        outcome,
+    } = driven;
+    if let Some((id, status)) = fleet.exited().first() {
+        say(
+            opts,
+            format!("warning: replica {id} died during the run ({status})"),
+        );
     }
     let gathered = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
@@ -211,45 +331,76 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         (r + f.spans_recorded, d + f.spans_dropped)
     });
     let trace_summary = traces.finish(&folder.path, replica_spans).await?;
+    Ok(Collected {
+        outcome,
+        gathered,
+        figures,
+        trace_summary,
+    })
+}
 
+/// Phase 4: the summary, the telemetry and load series, the cascade, and
+/// last the report, which reads the files written before it.
+fn write_folder(
+    loaded: &Loaded,
+    opts: &RunOptions,
+    folder: RunFolder,
+    collected: Collected,
+) -> anyhow::Result<RunResult> {
+    let topology = &loaded.topology;
+    let Collected {
+        outcome: driven,
+        gathered,
+        figures,
+        trace_summary,
+    } = collected;
     let mut summary = summary::build(
         topology,
         opts.seed,
-        duration.as_secs_f64(),
-        interrupted,
-        healthy.as_secs_f64() * 1e3,
-        &recorders,
+        driven.duration.as_secs_f64(),
+        driven.interrupted,
+        driven.healthy.as_secs_f64() * 1e3,
+        &driven.recorders,
         &figures,
     );
     summary.traces = Some(trace_summary);
-    summary.faults = fault_log;
-    for (id, _) in &restarts {
+    summary.faults = driven.faults;
+    for (id, t_s) in &driven.restarts {
         if let Some(s) = summary.services.get_mut(&id.service) {
             s.restarts += 1;
         }
+        summary.restart_log.push(RestartRecord {
+            replica: id.to_string(),
+            t_s: summary::round3(*t_s),
+        });
     }
-    let rows = telemetry::rows(&gathered, begin_us);
+    let rows = telemetry::rows(&gathered, driven.begin_us);
     folder.write_timeseries(&rows)?;
     summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
-        let csv = load::series::csv(&recorders, topology.settings.sample_every);
-        folder.write_load_timeseries(&csv)?;
+        let rows = load::series::rows(&driven.recorders, topology.settings.sample_every);
+        folder.write_load_timeseries(&rows)?;
     }
-    // Last: the report reads the files written above.
     if let Err(e) = report::write(&folder.path) {
-        say(format!("warning: report.html not written: {e:#}"));
+        say(opts, format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,
         folder: folder.path,
-        recorders,
+        recorders: driven.recorders,
     })
 }
 
+/// A progress line on stderr, unless quiet.
+fn say(opts: &RunOptions, msg: String) {
+    if opts.verbose {
+        eprintln!("{msg}");
+    }
+}
+
 /// The latest moment any generator stops issuing, from the start of load.
-fn longest_load(loaded: &Loaded) -> Duration {
-    let t = &loaded.topology;
+fn longest_load(t: &Topology) -> Duration {
     t.load
         .iter()
         .map(|g| g.start + g.duration)

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::summary::Summary;
+use topolab_results::summary::{self, Summary};
+use topolab_results::{load_series, timeseries};
 
 /// A run's output folder, created up front so logs can go there from the start.
 pub struct RunFolder {
@@ -44,27 +45,24 @@ impl RunFolder {
         self.write("topology.yaml", yaml.as_bytes())
     }
 
-    /// Writes `summary.json`.
+    /// Writes `summary.json` through its owner.
     pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
-        let mut json = serde_json::to_vec_pretty(summary)?;
-        json.push(b'\n');
-        self.write("summary.json", &json)
+        Ok(summary::write(&self.path.join(summary::FILE), summary)?)
     }
 
-    /// Writes `timeseries.csv`: one row per replica per sampling interval.
-    pub fn write_timeseries(
-        &self,
-        rows: &[topolab_results::timeseries::Row],
-    ) -> anyhow::Result<()> {
-        self.write(
-            "timeseries.csv",
-            topolab_results::timeseries::to_csv(rows).as_bytes(),
-        )
+    /// Writes `timeseries.csv` through its owner: one row per replica per
+    /// sampling interval.
+    pub fn write_timeseries(&self, rows: &[timeseries::Row]) -> anyhow::Result<()> {
+        Ok(timeseries::write(&self.path.join(timeseries::FILE), rows)?)
     }
 
-    /// Writes `load_timeseries.csv`: the generators' per-interval figures.
-    pub fn write_load_timeseries(&self, csv: &str) -> anyhow::Result<()> {
-        self.write("load_timeseries.csv", csv.as_bytes())
+    /// Writes `load_timeseries.csv` through its owner: the generators'
+    /// per-interval figures.
+    pub fn write_load_timeseries(&self, rows: &[load_series::LoadRow]) -> anyhow::Result<()> {
+        Ok(load_series::write(
+            &self.path.join(load_series::FILE),
+            rows,
+        )?)
     }
 
     fn write(&self, file: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -2,14 +2,18 @@
 //! [`Topology`]. Everything a user can get wrong is caught here, with file,
 //! line and column, before any process starts.
 
+pub mod calls;
 mod check;
+pub mod defaults;
 pub mod diagnostic;
 pub mod dist;
 mod emit;
-pub mod fleet;
+pub mod fault;
 pub mod model;
 mod overrides;
+pub mod policy;
 pub mod schema;
+pub mod service_kind;
 pub mod shape;
 pub mod status;
 pub mod tree;
@@ -18,13 +22,15 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
-pub use check::{
+pub use defaults::{
     DEFAULT_BALANCER_WORKERS, DEFAULT_BREAKER, DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT,
-    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, FORWARD_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, DEFAULT_TRACE, FORWARD_TIMEOUT,
 };
 pub use dist::Dist;
-pub use fleet::*;
+pub use fault::*;
 pub use model::*;
+pub use policy::*;
+pub use service_kind::*;
 pub use status::StatusCode;
 
 use diagnostic::{Diag, Severity};

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::dist::Dist;
-use crate::fleet::{BackoffShape, Breaker, Deadlines, Fault, Kind, Restart, RetryBudget, State};
+use crate::fault::Fault;
+use crate::policy::{BackoffShape, Breaker, RetryBudget};
+use crate::service_kind::{Deadlines, Kind, Restart, State};
 use crate::status::StatusCode;
 
 /// A whole topology, validated.

@@ -1,5 +1,8 @@
 //! Generated gRPC types for the replica protocol (`topolab.v1`), plus the encoded
-//! descriptor set that server reflection serves so `grpcurl` can discover it.
+//! descriptor set that server reflection serves so `grpcurl` can discover it,
+//! and the span attribute keys ([`span_keys`]) that writers and readers share.
+
+pub mod span_keys;
 
 /// Messages and services of `topolab.proto`.
 pub mod v1 {

@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use topolab_model::{Step, Topology};
+use topolab_model::{Topology, calls};
 
 /// Services and the services each one calls directly.
 #[derive(Debug, Clone, Default)]
 pub struct CallGraph {
-    /// Service → the services its endpoints call (any step, any branch).
+    /// Service → the services its endpoints call (any step, any branch,
+    /// its `session_miss` steps), as the model's one walker finds them.
     pub callees: BTreeMap<String, BTreeSet<String>>,
     /// Services the load generators target.
     pub entries: BTreeSet<String>,
@@ -22,11 +23,8 @@ impl CallGraph {
     pub fn of(t: &Topology) -> Self {
         let mut g = CallGraph::default();
         for s in &t.services {
-            let mut out = BTreeSet::new();
-            for e in &s.endpoints {
-                collect(&e.steps, &mut out);
-            }
-            g.callees.insert(s.name.clone(), out);
+            let out = calls::callee_services(s).into_iter().map(String::from);
+            g.callees.insert(s.name.clone(), out.collect());
             g.order.push(s.name.clone());
         }
         g.entries = t.load.iter().map(|l| l.target.service.clone()).collect();
@@ -70,22 +68,6 @@ impl CallGraph {
     }
 }
 
-fn collect(steps: &[Step], out: &mut BTreeSet<String>) {
-    for s in steps {
-        match s {
-            Step::Work(_) => {}
-            Step::Call(c) => {
-                out.insert(c.service.clone());
-            }
-            Step::Parallel(branches) => {
-                for b in branches {
-                    collect(b, out);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +86,20 @@ mod tests {
         let d = g.depths();
         assert_eq!((d["a"], d["b"], d["c"]), (0, 1, 2));
         assert!(g.entries.contains("a"));
+    }
+
+    #[test]
+    fn a_session_miss_is_an_edge() {
+        let t = topolab_model::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../topologies/sticky-sessions.yaml"),
+            &[],
+        )
+        .unwrap()
+        .topology;
+        let g = CallGraph::of(&t);
+        assert_eq!(g.callees_of("cart").collect::<Vec<_>>(), vec!["db"]);
+        assert_eq!(g.callees_of("rr").collect::<Vec<_>>(), vec!["cart"]);
+        assert_eq!(g.depths()["db"], 2);
     }
 }

@@ -2,17 +2,21 @@
 //! once a run has ended. They read only the files the contract names, so
 //! they work on any run folder, including one copied from another machine.
 //!
-//! [`run_dir`] reads a folder; [`timeseries`], [`load_series`], [`hops`] and
-//! [`sweep`] own one file each; [`trace`] reads `traces.json`; [`graph`] is the topology's call graph;
+//! [`run_dir`] reads a folder; [`summary`], [`timeseries`], [`load_series`]
+//! and [`sweep`] own one file each (its type, its writer and its reader,
+//! CSV through [`csv_file`]); [`hops`] splits each hop's time; [`trace`]
+//! reads the traces; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`.
 
 pub mod cascade;
+pub mod csv_file;
 pub mod graph;
 pub mod hops;
 pub mod load_series;
 pub mod report;
 pub mod run_dir;
+pub mod summary;
 pub mod sweep;
 pub mod timeseries;
 pub mod trace;

@@ -9,19 +9,21 @@ use topolab_model::Topology;
 
 use crate::hops::{self, HopSplit};
 use crate::load_series::{self, LoadRow};
-use crate::sweep::{self, SweepPoint};
+use crate::summary::{self, Summary};
+use crate::sweep::{self, Sweep};
 use crate::timeseries::{self, Row};
 
 /// Everything readable in one run folder.
 pub struct RunDir {
     pub path: PathBuf,
     pub topology: Topology,
-    /// `summary.json`, as JSON (its shape grows; readers pick what they need).
-    pub summary: Option<serde_json::Value>,
+    /// `summary.json`, read through its owner.
+    pub summary: Option<Summary>,
     pub timeseries: Option<Vec<Row>>,
     pub load: Option<Vec<LoadRow>>,
     pub hops: Option<std::collections::BTreeMap<String, HopSplit>>,
-    pub sweep: Option<Vec<SweepPoint>>,
+    /// `sweep.csv` (and `sweep.json`) when the folder also holds a sweep.
+    pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
     pub missing: Vec<(String, String)>,
 }
@@ -50,11 +52,11 @@ impl RunDir {
                 None
             }
         };
-        let summary_p = opt("summary.json", "run figures");
-        let ts_p = opt("timeseries.csv", "per-replica telemetry");
-        let load_p = opt("load_timeseries.csv", "the load over time");
+        let summary_p = opt(summary::FILE, "run figures");
+        let ts_p = opt(timeseries::FILE, "per-replica telemetry");
+        let load_p = opt(load_series::FILE, "the load over time");
         let traces_p = opt("traces.json", "traced request chains");
-        let sweep_p = dir.join("sweep.csv");
+        let sweep_p = dir.join(sweep::CSV_FILE);
         let mut run = RunDir {
             path: dir.to_path_buf(),
             topology,
@@ -65,14 +67,12 @@ impl RunDir {
             sweep: None,
             missing,
         };
-        run.summary = run.attempt("summary.json", summary_p, |p| {
-            Ok(serde_json::from_str(&std::fs::read_to_string(p)?)?)
-        });
-        run.timeseries = run.attempt("timeseries.csv", ts_p, |p| Ok(timeseries::read(p)?));
-        run.load = run.attempt("load_timeseries.csv", load_p, load_series::read);
+        run.summary = run.attempt(summary::FILE, summary_p, |p| Ok(summary::read(p)?));
+        run.timeseries = run.attempt(timeseries::FILE, ts_p, |p| Ok(timeseries::read(p)?));
+        run.load = run.attempt(load_series::FILE, load_p, |p| Ok(load_series::read(p)?));
         run.hops = run.attempt("traces.json", traces_p, hops::read);
-        let sweep_p = sweep_p.exists().then_some(sweep_p);
-        run.sweep = run.attempt("sweep.csv", sweep_p, sweep::read);
+        let sweep_p = sweep_p.exists().then_some(dir.to_path_buf());
+        run.sweep = run.attempt(sweep::CSV_FILE, sweep_p, |d| Ok(sweep::read(d)?));
         Ok(run)
     }
 

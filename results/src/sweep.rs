@@ -1,69 +1,174 @@
-//! `sweep.csv`, left by `topolab sweep`: one row per step with the offered
-//! load, the throughput and the latency it got. The report draws the curve.
+//! A sweep folder's own files: `sweep.csv`, one row per step with the
+//! offered load, the throughput and the latency it got, and `sweep.json`,
+//! what was swept (the key, the goal). This module owns both: `topolab
+//! sweep` writes them through [`write`], and the report (`sweep.html`, and a
+//! run folder's sweep section) reads them through [`read`].
 
 use std::path::Path;
 
-/// One step of a sweep.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepPoint {
+use serde::{Deserialize, Serialize};
+
+use crate::csv_file::{self, CsvError};
+
+/// The files' names in a sweep folder.
+pub const CSV_FILE: &str = "sweep.csv";
+pub const META_FILE: &str = "sweep.json";
+
+/// The header of `sweep.csv` ([`SweepRow`]'s fields).
+pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run";
+
+/// One step of a sweep, all its generators together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRow {
+    /// 1, 2, ... in the order the steps ran.
+    pub step: u32,
+    /// The varied value, as written (`4/s`).
     pub value: String,
     pub offered_per_s: f64,
     pub throughput_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Shares of the requests sent, 0..1.
+    pub rejected_share: f64,
+    pub error_share: f64,
+    pub sent: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    /// Whether this step met the latency goal and the failure bound.
+    pub within_goal: bool,
+    /// The step's run folder.
+    pub run: String,
 }
 
-/// Reads `sweep.csv`; columns are found by name.
-pub fn read(path: &Path) -> anyhow::Result<Vec<SweepPoint>> {
-    parse(&std::fs::read_to_string(path)?)
-        .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))
+/// What was swept: enough to draw `sweep.html` again from the folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepMeta {
+    /// The topology's name.
+    pub topology: String,
+    /// The dotted key that was varied (`load.customers.rate`).
+    pub vary: String,
+    /// The goal in words, and the p99 it came to (infinite: no goal).
+    pub goal: String,
+    pub goal_p99_ms: Option<f64>,
 }
 
-/// Parses the text of `sweep.csv`.
-pub fn parse(text: &str) -> Result<Vec<SweepPoint>, String> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let col = |n: &str| {
-        header
-            .iter()
-            .position(|h| h.trim() == n)
-            .ok_or(format!("no column {n:?}"))
+/// A sweep folder's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub meta: Option<SweepMeta>,
+    pub rows: Vec<SweepRow>,
+}
+
+impl Sweep {
+    /// The knee: the row of the highest offered load such that it and every
+    /// lighter step were served within the goal.
+    pub fn knee(&self) -> Option<usize> {
+        knee(&self.rows)
+    }
+}
+
+/// The index of the highest offered load such that it and every lighter
+/// step are `within_goal` (the rule `topolab sweep` names the knee by).
+pub fn knee(rows: &[SweepRow]) -> Option<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| rows[a].offered_per_s.total_cmp(&rows[b].offered_per_s));
+    order
+        .into_iter()
+        .take_while(|&i| rows[i].within_goal)
+        .last()
+}
+
+/// Why a sweep folder's files could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("{path}: {why}")]
+    Meta { path: String, why: String },
+}
+
+/// Writes `sweep.csv` and `sweep.json` into the sweep folder `dir`.
+pub fn write(dir: &Path, meta: &SweepMeta, rows: &[SweepRow]) -> Result<(), SweepError> {
+    csv_file::write(&dir.join(CSV_FILE), HEADER, rows)?;
+    let p = dir.join(META_FILE);
+    let meta_err = |why: String| SweepError::Meta {
+        path: p.display().to_string(),
+        why,
     };
-    let (v, o, t, p50, p99) = (
-        col("value")?,
-        col("offered_per_s")?,
-        col("throughput_per_s")?,
-        col("p50_ms")?,
-        col("p99_ms")?,
-    );
-    lines
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            let num = |k: usize| {
-                f.get(k)
-                    .and_then(|x| x.trim().parse::<f64>().ok())
-                    .ok_or(format!("line {}: column {} is not a number", i + 2, k + 1))
-            };
-            Ok(SweepPoint {
-                value: f.get(v).unwrap_or(&"").to_string(),
-                offered_per_s: num(o)?,
-                throughput_per_s: num(t)?,
-                p50_ms: num(p50)?,
-                p99_ms: num(p99)?,
-            })
-        })
-        .collect()
+    let mut json = serde_json::to_vec_pretty(meta).map_err(|e| meta_err(e.to_string()))?;
+    json.push(b'\n');
+    std::fs::write(&p, json).map_err(|e| meta_err(e.to_string()))
+}
+
+/// Reads `sweep.csv` from `dir`, and `sweep.json` when it is there (a sweep
+/// folder written before it existed has none).
+pub fn read(dir: &Path) -> Result<Sweep, SweepError> {
+    let rows = csv_file::read(&dir.join(CSV_FILE), HEADER)?;
+    let p = dir.join(META_FILE);
+    let meta = match std::fs::read_to_string(&p) {
+        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| SweepError::Meta {
+            path: p.display().to_string(),
+            why: e.to_string(),
+        })?),
+        Err(_) => None,
+    };
+    Ok(Sweep { meta, rows })
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
+    use super::*;
+
+    /// A row for tests: `offered` per second, its p99, and how many of 100
+    /// requests were rejected.
+    pub fn row(step: u32, offered: f64, p99: f64, rejected: u64, within: bool) -> SweepRow {
+        SweepRow {
+            step,
+            value: format!("{offered}/s"),
+            offered_per_s: offered,
+            throughput_per_s: offered.min(5.0),
+            p50_ms: p99 / 3.0,
+            p99_ms: p99,
+            rejected_share: rejected as f64 / 100.0,
+            error_share: 0.0,
+            sent: 100,
+            ok: 100 - rejected,
+            rejected,
+            timeouts: 0,
+            errors: 0,
+            within_goal: within,
+            run: format!("step-{step:02}"),
+        }
+    }
+
     #[test]
-    fn reads_the_sweep_columns_by_name() {
-        let text = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,within_goal\n1,4/s,4,3.9,10,20,true\n";
-        let p = super::parse(text).unwrap();
-        assert_eq!(p[0].value, "4/s");
-        assert_eq!(p[0].throughput_per_s, 3.9);
+    fn round_trips_and_finds_the_knee() {
+        let rows = vec![
+            row(1, 1.0, 900.0, 0, true),
+            row(2, 4.0, 2000.0, 0, true),
+            row(3, 8.0, 2900.0, 30, false),
+            row(4, 2.0, 1000.0, 0, true),
+        ];
+        let meta = SweepMeta {
+            topology: "diner".into(),
+            vary: "load.c.rate".into(),
+            goal: "p99 ≤ 2700 ms".into(),
+            goal_p99_ms: Some(2700.0),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &meta, &rows).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(CSV_FILE)).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01\n"
+            )),
+            "{text}"
+        );
+        let back = read(dir.path()).unwrap();
+        assert_eq!(back.rows, rows);
+        assert_eq!(back.meta, Some(meta));
+        assert_eq!(back.knee(), Some(1));
     }
 }

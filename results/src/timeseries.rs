@@ -1,20 +1,27 @@
 //! `timeseries.csv`: one row per replica per sampling interval, exactly as the
-//! contract names its columns. The launcher writes it through [`write`]; the
-//! report and the cascade analysis read it back through [`read`] and see it
-//! per service through [`by_service`].
+//! contract names its columns. This module owns the file: the launcher
+//! writes it through [`write`]; the report and the cascade analysis read it
+//! back through [`read`] and see it per service through [`by_service`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
-/// The header line, the contract's column order.
+use serde::{Deserialize, Serialize};
+
+use crate::csv_file::{self, CsvError};
+
+/// The file's name in a run folder.
+pub const FILE: &str = "timeseries.csv";
+
+/// The header line, the contract's column order ([`Row`]'s fields).
 pub const HEADER: &str = "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
 
 /// One replica at one sampling instant. Levels are at `t_s`; counts are over
 /// the interval that ends at `t_s`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Seconds from the start of load.
+    #[serde(serialize_with = "csv_file::seconds")]
     pub t_s: f64,
     pub service: String,
     pub replica: u32,
@@ -29,111 +36,19 @@ pub struct Row {
     pub failed: u64,
 }
 
-/// Why `timeseries.csv` could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum TimeseriesError {
-    #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {why}")]
-    Malformed {
-        path: String,
-        line: usize,
-        why: String,
-    },
-}
-
 /// The file's text for `rows` (sorted by time, then service, then replica).
-pub fn to_csv(rows: &[Row]) -> String {
-    let mut out = String::with_capacity(48 * (rows.len() + 1));
-    out.push_str(HEADER);
-    out.push('\n');
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{}",
-            fmt_t(r.t_s),
-            r.service,
-            r.replica,
-            r.queue,
-            r.in_flight,
-            r.arrived,
-            r.completed,
-            r.rejected,
-            r.failed
-        );
-    }
-    out
+pub fn to_csv(rows: &[Row]) -> Result<String, csv::Error> {
+    csv_file::to_string(HEADER, rows)
 }
 
 /// Writes `rows` to `path`.
-pub fn write(path: &Path, rows: &[Row]) -> std::io::Result<()> {
-    std::fs::write(path, to_csv(rows))
-}
-
-/// Seconds with millisecond precision, without trailing zeros (`0.1`, `12.35`).
-fn fmt_t(t: f64) -> String {
-    let s = format!("{t:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
+pub fn write(path: &Path, rows: &[Row]) -> Result<(), CsvError> {
+    csv_file::write(path, HEADER, rows)
 }
 
 /// Reads `timeseries.csv`.
-pub fn read(path: &Path) -> Result<Vec<Row>, TimeseriesError> {
-    let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TimeseriesError::Io {
-        path: p.clone(),
-        source,
-    })?;
-    parse(&text).map_err(|(line, why)| TimeseriesError::Malformed { path: p, line, why })
-}
-
-/// Parses the file's text; errors carry the 1-based line.
-pub fn parse(text: &str) -> Result<Vec<Row>, (usize, String)> {
-    let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h.trim() == HEADER => {}
-        other => {
-            return Err((
-                1,
-                format!("expected the header {HEADER:?}, found {other:?}"),
-            ));
-        }
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 9 {
-            return Err((i + 1, format!("expected 9 fields, found {}", f.len())));
-        }
-        let num = |k: usize| -> Result<u64, (usize, String)> {
-            f[k].parse()
-                .map_err(|_| (i + 1, format!("field {} is not a count: {:?}", k + 1, f[k])))
-        };
-        rows.push(Row {
-            t_s: f[0]
-                .parse()
-                .map_err(|_| (i + 1, format!("t_s is not a number: {:?}", f[0])))?,
-            service: f[1].to_string(),
-            replica: num(2)? as u32,
-            queue: num(3)?,
-            in_flight: num(4)?,
-            arrived: num(5)?,
-            completed: num(6)?,
-            rejected: num(7)?,
-            failed: num(8)?,
-        });
-    }
-    Ok(rows)
+pub fn read(path: &Path) -> Result<Vec<Row>, CsvError> {
+    csv_file::read(path, HEADER)
 }
 
 /// One service's replicas added up at each sampling instant.
@@ -208,18 +123,23 @@ mod tests {
     #[test]
     fn round_trips_with_the_contract_header() {
         let rows = vec![row(0.1, "kitchen", 0, 0), row(12.35, "db", 1, 7)];
-        let text = to_csv(&rows);
+        let text = to_csv(&rows).unwrap();
         assert!(text.starts_with(
             "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed\n0.1,kitchen,0,0,1,2,1,1,0\n"
         ));
-        assert_eq!(parse(&text).unwrap(), rows);
+        let back: Vec<Row> = csv_file::parse(&text, HEADER).unwrap();
+        assert_eq!(back, rows);
     }
 
     #[test]
     fn bad_lines_are_located() {
-        let err = parse(&format!("{HEADER}\n0.1,a,0,1\n")).unwrap_err();
-        assert_eq!(err.0, 2);
-        assert!(parse("t,s\n").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE);
+        std::fs::write(&p, format!("{HEADER}\n0.1,a,0,1\n")).unwrap();
+        let err = read(&p).unwrap_err().to_string();
+        assert!(err.contains("line: 2"), "{err}");
+        std::fs::write(&p, "t,s\n").unwrap();
+        assert!(matches!(read(&p), Err(CsvError::Header { .. })));
     }
 
     #[test]

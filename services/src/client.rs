@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-use topolab_model::{Balance, Call, Kind, Step, Topology};
+use topolab_model::{Balance, Call, Kind, Topology, calls};
 use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
@@ -88,13 +88,10 @@ impl Clients {
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         seed: u64,
     ) -> Result<Self, ClientError> {
-        let mut callees = Vec::new();
-        if let Some(s) = topology.service(service) {
-            for ep in &s.endpoints {
-                collect_callees(&ep.steps, &mut callees);
-            }
-            collect_callees(&s.session_miss, &mut callees);
-        }
+        let callees = topology
+            .service(service)
+            .map(calls::callee_services)
+            .unwrap_or_default();
         // A balancer picks its backend's replicas by its own `policy`.
         let policy = topology.service(service).and_then(|s| match &s.kind {
             Kind::Balancer { policy, .. } => Some(*policy),
@@ -286,14 +283,4 @@ impl Clients {
 /// a replica's own answer carries gRPC response headers.
 fn unreachable(s: &Status) -> bool {
     s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
-}
-
-fn collect_callees<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
-    for step in steps {
-        match step {
-            Step::Work(_) => {}
-            Step::Call(c) => out.push(&c.service),
-            Step::Parallel(branches) => branches.iter().for_each(|b| collect_callees(b, out)),
-        }
-    }
 }

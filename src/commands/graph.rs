@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use topolab_model::{Step, Topology};
+use topolab_model::{Topology, calls};
 
 use super::EXIT_INVALID;
 use crate::cli::GraphFormat;
@@ -36,33 +36,20 @@ pub fn graph(file: &Path, format: GraphFormat) -> ExitCode {
 /// One call edge: (caller service, caller endpoint, callee service, callee endpoint).
 type Edge = (String, String, String, String);
 
-/// Every distinct call edge, walking steps and parallel branches.
+/// Every distinct call edge, as the model's one walker finds them (steps,
+/// parallel branches and `session_miss`).
 fn edges(t: &Topology) -> BTreeSet<Edge> {
-    fn walk(steps: &[Step], from: (&str, &str), out: &mut BTreeSet<Edge>) {
-        for step in steps {
-            match step {
-                Step::Work(_) => {}
-                Step::Call(c) => {
-                    out.insert((
-                        from.0.into(),
-                        from.1.into(),
-                        c.service.clone(),
-                        c.endpoint.clone(),
-                    ));
-                }
-                Step::Parallel(branches) => branches.iter().for_each(|b| walk(b, from, out)),
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    for s in &t.services {
-        for e in &s.endpoints {
-            walk(&e.steps, (&s.name, &e.name), &mut out);
-            // A session miss runs before any endpoint's own steps.
-            walk(&s.session_miss, (&s.name, &e.name), &mut out);
-        }
-    }
-    out
+    calls::of_topology(t)
+        .into_iter()
+        .map(|e| {
+            (
+                e.service.to_string(),
+                e.endpoint.to_string(),
+                e.call.service.clone(),
+                e.call.endpoint.clone(),
+            )
+        })
+        .collect()
 }
 
 fn dot(t: &Topology, edges: &BTreeSet<Edge>) -> String {

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use topolab_launcher::RunOptions;
 use topolab_launcher::live::LiveMode;
 use topolab_launcher::run_folder::RunFolder;
-use topolab_launcher::sweep::{Goal, StepFigures, Vary, chart, figures, table};
+use topolab_launcher::sweep::{Goal, StepFigures, Vary, figures, table};
 use topolab_model::{Loaded, values};
+use topolab_results::sweep::{self as sweep_files, SweepMeta};
 
 use super::run::{Flags, load_with_flags, replica_program};
 use super::{EXIT_INVALID, EXIT_SANDBOX};
@@ -121,16 +122,20 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
     }
     let goal_ms = goal.p99_ms(&figures);
     let knee = figures::mark_and_find_knee(&mut figures, goal_ms);
-    write(&folder.path.join("sweep.csv"), &figures::csv(&figures))?;
     let goal_text = match goal {
         Goal::P99(_) => format!("p99 ≤ {goal_ms:.1} ms and at most 1% failed"),
         Goal::TimesLightest(k) => {
             format!("p99 ≤ {k}× the lightest step's p99 = {goal_ms:.1} ms, and at most 1% failed")
         }
     };
-    let svg = chart::svg(&figures, knee, goal_ms)?;
-    let page = chart::html(name, &vary.key, &figures, knee, &goal_text, &svg);
-    write(&folder.path.join("sweep.html"), &page)?;
+    let meta = SweepMeta {
+        topology: name.clone(),
+        vary: vary.key.clone(),
+        goal: goal_text,
+        goal_p99_ms: goal_ms.is_finite().then_some(goal_ms),
+    };
+    sweep_files::write(&folder.path, &meta, &figures::rows(&figures))?;
+    topolab_results::report::write(&folder.path)?;
     print!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
     println!("\n{}", folder.path.display());
     Ok(())
@@ -149,9 +154,4 @@ fn step_folder(sweep: &Path, i: usize, value: &str) -> std::path::PathBuf {
         })
         .collect();
     sweep.join(format!("step-{:02}-{safe}", i + 1))
-}
-
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    use anyhow::Context;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

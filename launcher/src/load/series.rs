@@ -1,21 +1,19 @@
 //! The generator's own time series: per `sample_every` interval, requests
 //! sent and how those that ended in it ended, with the p50/p99 of the OK
-//! latencies that ended in it. Written as `load_timeseries.csv` for the report.
+//! latencies that ended in it. Becomes `load_timeseries.csv` for the report.
 //!
 //! Events are recorded under the recorder's lock with the clock read inside
 //! it, so they arrive in time order and only the current interval needs a
 //! histogram; a finished interval keeps just its two percentiles.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use topolab_results::load_series::LoadRow;
+use topolab_results::summary::round3;
 
 use super::recorder::{Outcome, Recorder};
-
-/// The header of `load_timeseries.csv`; the report reads these names.
-pub const CSV_HEADER: &str = "t_s,generator,sent,ok,rejected,timeouts,errors,p50_ms,p99_ms";
 
 /// One interval's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,12 +108,11 @@ impl Series {
     }
 }
 
-/// `load_timeseries.csv`: one row per generator per interval, every
-/// generator over the same intervals (zeros where it was idle), `t_s` the end
-/// of the interval in seconds since the start of load.
-pub fn csv(recorders: &BTreeMap<String, Recorder>, every: Duration) -> String {
-    let mut out = String::from(CSV_HEADER);
-    out.push('\n');
+/// The rows of `load_timeseries.csv` (its owner is
+/// [`topolab_results::load_series`]): one per generator per interval, every
+/// generator over the same intervals (zeros where it was idle), `t_s` the
+/// end of the interval in seconds since the start of load.
+pub fn rows(recorders: &BTreeMap<String, Recorder>, every: Duration) -> Vec<LoadRow> {
     let n = recorders
         .values()
         .filter_map(|r| r.series.as_ref())
@@ -123,39 +120,30 @@ pub fn csv(recorders: &BTreeMap<String, Recorder>, every: Duration) -> String {
         .max()
         .unwrap_or(0);
     let empty = Interval::default();
-    let ms = |us: Option<u64>| {
-        us.map(|v| format!("{:.3}", v as f64 / 1e3))
-            .unwrap_or_default()
-    };
+    let ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
+    let mut out = Vec::with_capacity(n * recorders.len());
     for i in 0..n {
-        let t = every.as_secs_f64() * (i + 1) as f64;
+        let t = round3(every.as_secs_f64() * (i + 1) as f64);
         for (name, r) in recorders {
             let row = r
                 .series
                 .as_ref()
                 .and_then(|s| s.rows.get(i))
                 .unwrap_or(&empty);
-            let _ = writeln!(
-                out,
-                "{},{name},{},{},{},{},{},{},{}",
-                seconds(t),
-                row.sent,
-                row.ok,
-                row.rejected,
-                row.timeouts,
-                row.errors,
-                ms(row.p50_us),
-                ms(row.p99_us)
-            );
+            out.push(LoadRow {
+                t_s: t,
+                generator: name.clone(),
+                sent: row.sent,
+                ok: row.ok,
+                rejected: row.rejected,
+                timeouts: row.timeouts,
+                errors: row.errors,
+                p50_ms: ms(row.p50_us),
+                p99_ms: ms(row.p99_us),
+            });
         }
     }
     out
-}
-
-/// Seconds with at most millisecond digits, no trailing zeros: `0.1`, `2`.
-fn seconds(t: f64) -> String {
-    let s = format!("{t:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -195,12 +183,12 @@ mod tests {
         a.series = Some(series);
         let b = Recorder::default();
         let all = BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
-        let text = csv(&all, every);
+        let text = topolab_results::load_series::to_csv(&rows(&all, every)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
             [
-                CSV_HEADER,
+                topolab_results::load_series::HEADER,
                 "0.1,a,1,0,0,0,0,,",
                 "0.1,b,0,0,0,0,0,,",
                 "0.2,a,0,1,0,0,0,1.500,1.500",

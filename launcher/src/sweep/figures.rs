@@ -1,15 +1,16 @@
 //! One sweep step's figures (all generators together), the knee, and
-//! `sweep.csv`. Offered load is what the generators asked for over the load's
+//! the rows of `sweep.csv`. Offered load is what the generators asked for over the load's
 //! span (open loop: the scheduled rate; closed loop: what the clients sent);
 //! throughput is OK responses over the whole run, drain included.
 
-use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use topolab_model::Topology;
+use topolab_results::summary::round3;
+use topolab_results::sweep::{self, SweepRow};
 
 use crate::run::RunResult;
 
@@ -138,49 +139,40 @@ pub fn mark_and_find_knee(steps: &mut [StepFigures], goal_ms: f64) -> Option<usi
         let failed = s.rejected_share() + s.error_share();
         s.within_goal = s.ok > 0 && s.p99_ms <= goal_ms && failed <= MAX_FAILED_SHARE;
     }
-    let mut order: Vec<usize> = (0..steps.len()).collect();
-    order.sort_by(|&a, &b| steps[a].offered_per_s.total_cmp(&steps[b].offered_per_s));
-    order
-        .into_iter()
-        .take_while(|&i| steps[i].within_goal)
-        .last()
+    sweep::knee(&rows(steps))
 }
 
-/// `sweep.csv`: one row per step.
-pub fn csv(steps: &[StepFigures]) -> String {
-    let mut out = String::from(
-        "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run\n",
-    );
-    for (i, s) in steps.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{:.4},{:.4},{},{},{},{},{},{},{}",
-            i + 1,
-            s.value,
-            s.offered_per_s,
-            s.throughput_per_s,
-            s.p50_ms,
-            s.p99_ms,
-            s.rejected_share(),
-            s.error_share(),
-            s.sent,
-            s.ok,
-            s.rejected,
-            s.timeouts,
-            s.errors,
-            s.within_goal,
-            s.run.display()
-        );
-    }
-    out
+/// The rows of `sweep.csv` (its owner is [`topolab_results::sweep`]).
+pub fn rows(steps: &[StepFigures]) -> Vec<SweepRow> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SweepRow {
+            step: i as u32 + 1,
+            value: s.value.clone(),
+            offered_per_s: s.offered_per_s,
+            throughput_per_s: s.throughput_per_s,
+            p50_ms: s.p50_ms,
+            p99_ms: s.p99_ms,
+            rejected_share: round4(s.rejected_share()),
+            error_share: round4(s.error_share()),
+            sent: s.sent,
+            ok: s.ok,
+            rejected: s.rejected,
+            timeouts: s.timeouts,
+            errors: s.errors,
+            within_goal: s.within_goal,
+            run: s.run.display().to_string(),
+        })
+        .collect()
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
 }
 
 fn share(n: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { n as f64 / of as f64 }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
@@ -223,14 +215,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn csv_has_a_row_per_step() {
-        let text = csv(&[step(1.0, 900.0, 0), step(6.0, 2900.0, 20)]);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with(
-            "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share"
-        ));
-        assert!(lines[2].starts_with("2,6/s,6,5,"), "{}", lines[2]);
-        assert!(lines[2].contains(",0.2000,0.0000,"), "{}", lines[2]);
+    fn rows_number_the_steps_with_their_shares() {
+        let rows = rows(&[step(1.0, 900.0, 0), step(6.0, 2900.0, 20)]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[1].step, rows[1].value.as_str()), (2, "6/s"));
+        assert_eq!((rows[1].rejected_share, rows[1].error_share), (0.2, 0.0));
     }
 }

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use topolab_services::trace::Exporter;
 
 use collector::Collector;
@@ -27,27 +26,8 @@ pub struct TraceOptions {
     pub otlp_only: bool,
 }
 
-/// The `traces` figures of `summary.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TraceSummary {
-    /// `settings.trace`: share of load requests traced, 0..1.
-    pub rate: f64,
-    /// Root spans: load requests that were traced.
-    pub sampled_requests: u64,
-    /// Spans made by the replicas and the generators (counted when the load
-    /// had drained; spans of requests still running after that come later).
-    pub spans_recorded: u64,
-    /// Spans the built-in collector took in (any exporter's), all in `traces.json`.
-    pub spans_received: u64,
-    /// Spans lost on the way: exporters' full queues, failed exports, and
-    /// spans the collector turned away.
-    pub spans_dropped: u64,
-    /// The outside collector spans were sent to, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub otlp_endpoint: Option<String>,
-    /// Whether `traces.json` was written.
-    pub file: bool,
-}
+/// The `traces` figures of `summary.json` (the type belongs to its owner).
+pub use topolab_results::summary::TraceSummary;
 
 /// One run's tracing, from before the replicas start until after they stop.
 pub struct RunTraces {

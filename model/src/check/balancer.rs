@@ -2,23 +2,13 @@
 //! known, its endpoints, which mirror the backend's: each forwards to the
 //! backend's endpoint of the same name, within the caller's deadline.
 
-use std::time::Duration;
-
 use super::graph::Ref;
 use super::service::BALANCES;
 use super::{Checker, did_you_mean, error_at};
-use crate::fleet::{BackoffShape, Kind};
-use crate::model::{Balance, Call, Endpoint, OnError, Service, Step};
+use crate::defaults::{self, FORWARD_TIMEOUT};
+use crate::model::{Balance, Call, Endpoint, Service, Step, Target};
+use crate::service_kind::Kind;
 use crate::tree::{Located, Node};
-
-/// A balancer's default `workers`: requests it forwards at once. A real load
-/// balancer holds thousands of connections; one worker would make it the
-/// bottleneck of every experiment.
-pub const DEFAULT_WORKERS: u32 = 1000;
-
-/// A forward has no timeout of its own: it lasts as long as the caller's
-/// deadline (this, when a caller sent none).
-pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// `backend` (required) and `policy` (default `round_robin`).
 pub(super) fn kind(ck: &mut Checker, f: &super::Fields, name: &Located<String>) -> Kind {
@@ -121,19 +111,15 @@ pub(super) fn resolve(
 
 /// The endpoint of a balancer that forwards to `backend/endpoint`.
 fn forward(backend: &str, endpoint: &str) -> Endpoint {
-    let call = Call {
+    let target = Target {
         service: backend.to_string(),
         endpoint: endpoint.to_string(),
+    };
+    // No budget: a balancer makes no retries of its own.
+    let call = Call {
         timeout: FORWARD_TIMEOUT,
-        retries: 0,
-        backoff: None,
-        probability: 1.0,
-        times: 1,
-        request: 0,
-        on_error: OnError::Fail,
         retry_budget: None,
-        backoff_shape: BackoffShape::default(),
-        breaker: None,
+        ..defaults::call(target, &defaults::settings())
     };
     Endpoint {
         name: endpoint.to_string(),

@@ -3,7 +3,7 @@
 //! exactly one action (`slow`, `errors`, `kill`, `pause`).
 
 use super::{Checker, did_you_mean, error_at};
-use crate::fleet::{Fault, FaultAction, FaultTarget};
+use crate::fault::{Fault, FaultAction, FaultTarget};
 use crate::model::Service;
 use crate::tree::{Located, Node};
 use crate::values;

@@ -2,12 +2,11 @@
 //! and with what deadline, retries, payload and client identities. How hard
 //! they ask over time (`rate`, `clients`, `stages`) is in [`super::stages`].
 
-use std::time::Duration;
-
 use super::graph::{self, Ref};
 use super::stages;
 use super::{Checker, error_at};
-use crate::model::{Arrivals, Generator, Pattern, Target, Weighted};
+use crate::defaults;
+use crate::model::{Generator, Target, Weighted};
 use crate::tree::{Located, Node};
 use crate::values;
 
@@ -16,11 +15,6 @@ pub(crate) const GENERATOR_KEYS: &[&str] = &[
     "timeout", "retries", "request", "sessions",
 ];
 const GENERATOR_LATER: &[&str] = &["poll", "long_poll", "subscribe"];
-
-/// A generator's default deadline per request. The spec leaves it open; 10 s
-/// is long enough not to cut off the slow tails a run is meant to show, and
-/// short enough that a deadlocked topology still produces results.
-pub const DEFAULT_GENERATOR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most client identities one generator may have (each is a string the
 /// services may remember).
@@ -77,19 +71,8 @@ fn generator(
         endpoint: String::new(),
     });
     let mut g = Generator {
-        name: name.value.clone(),
-        target,
         mix,
-        pattern: Pattern::Open {
-            arrivals: Arrivals::Poisson,
-            stages: Vec::new(),
-        },
-        duration: Duration::ZERO,
-        start: Duration::ZERO,
-        timeout: DEFAULT_GENERATOR_TIMEOUT,
-        retries: 0,
-        request: 0,
-        sessions: 0,
+        ..defaults::generator(&name.value, target)
     };
     g.pattern = stages::pattern(ck, &f, &what, name, strict);
     g.duration = stages::total(&g.pattern);

@@ -21,12 +21,7 @@ use crate::model::Topology;
 use crate::tree::{Loc, Located, Node};
 use crate::values::ValueError;
 
-pub use balancer::{DEFAULT_WORKERS as DEFAULT_BALANCER_WORKERS, FORWARD_TIMEOUT};
 pub(crate) use fields::Fields;
-pub use load::DEFAULT_GENERATOR_TIMEOUT;
-pub use policy::{DEFAULT_BREAKER, DEFAULT_RETRY_BUDGET};
-pub use service::DEFAULT_QUEUE;
-pub use top::{DEFAULT_CALL_TIMEOUT, DEFAULT_SAMPLE_EVERY};
 
 /// Checks a whole document. The topology is `None` when any error was found;
 /// the diagnostics hold errors and warnings, sorted by position.

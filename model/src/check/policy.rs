@@ -2,27 +2,12 @@
 //! `retries` and `backoff`: `retry_budget`, `backoff_multiplier`, `jitter`
 //! and `breaker`, each with a safe default.
 
-use std::time::Duration;
-
 use super::{Checker, error_at};
-use crate::fleet::{Breaker, RetryBudget};
+use crate::defaults;
 use crate::model::Call;
+use crate::policy::{Breaker, RetryBudget};
 use crate::tree::Node;
 use crate::values;
-
-/// Retries may add at most 20% to a caller's first attempts (Finagle's
-/// default), so a callee in trouble never sees retries multiply its load.
-pub const DEFAULT_RETRY_BUDGET: RetryBudget = RetryBudget { ratio: 0.2 };
-
-/// A breaker written as `breaker: {}` opens at 50% failures over 10 s with
-/// at least 10 calls, stays open 5 s, then lets 3 probes through.
-pub const DEFAULT_BREAKER: Breaker = Breaker {
-    failures: 0.5,
-    window: Duration::from_secs(10),
-    min_calls: 10,
-    open_for: Duration::from_secs(5),
-    probes: 3,
-};
 
 pub(crate) const BREAKER_KEYS: &[&str] = &["failures", "window", "min_calls", "open_for", "probes"];
 
@@ -71,7 +56,7 @@ pub(super) fn call_policies(ck: &mut Checker, f: &super::Fields, c: &mut Call) {
 /// every key optional, `breaker: {}` is the defaults.
 fn breaker(ck: &mut Checker, node: &crate::tree::Located<Node>) -> Option<Breaker> {
     let f = ck.fields(node, "`breaker`", BREAKER_KEYS, &[])?;
-    let mut b = DEFAULT_BREAKER;
+    let mut b = defaults::DEFAULT_BREAKER;
     if let Some(v) = f.get("failures") {
         b.failures = ck
             .parse("failures", v, values::PERCENT, values::percent)

@@ -5,10 +5,11 @@
 use super::graph::{self, Ref};
 use super::{Checker, error_at};
 use super::{balancer, policy};
-use crate::fleet::{BackoffShape, Deadlines, Kind, Restart, State};
+use crate::defaults;
 use crate::model::{
-    Balance, Call, Discipline, Endpoint, OnError, ServeModel, Service, Settings, Step,
+    Balance, Call, Discipline, Endpoint, OnError, ServeModel, Service, Settings, Step, Target,
 };
+use crate::service_kind::{Deadlines, Kind, Restart, State};
 use crate::tree::{Located, Node};
 use crate::values;
 
@@ -45,9 +46,6 @@ pub(crate) const CALL_KEYS: &[&str] = &[
     "jitter",
     "breaker",
 ];
-
-/// Default requests that may wait per replica.
-pub const DEFAULT_QUEUE: u32 = 64;
 
 /// The balancing policies, by the names users write.
 pub(super) const BALANCES: [(&str, Balance); 5] = [
@@ -104,21 +102,7 @@ fn service(
     settings: &Settings,
     refs: &mut Vec<Ref>,
 ) -> Service {
-    let mut s = Service {
-        name: name.value.clone(),
-        replicas: 1,
-        workers: 1,
-        queue: Some(DEFAULT_QUEUE),
-        discipline: Discipline::Fifo,
-        model: ServeModel::Blocking,
-        balance: Balance::RoundRobin,
-        endpoints: Vec::new(),
-        kind: Kind::Service,
-        state: State::Stateless,
-        session_miss: Vec::new(),
-        restart: Restart::Never,
-        deadlines: Deadlines::Honor,
-    };
+    let mut s = defaults::service(&name.value);
     let what = format!("service `{}`", s.name);
     let Some(f) = ck.fields(node, &what, SERVICE_KEYS, SERVICE_LATER) else {
         return s;
@@ -127,7 +111,7 @@ fn service(
         let options = [("service", false), ("balancer", true)];
         if ck.choice("kind", v, &options) == Some(true) {
             s.kind = balancer::kind(ck, &f, name);
-            s.workers = balancer::DEFAULT_WORKERS;
+            s.workers = defaults::DEFAULT_BALANCER_WORKERS;
         }
     }
     if s.kind == Kind::Service {
@@ -405,20 +389,11 @@ fn call(
     ctx: &mut StepCtx,
 ) -> Option<Call> {
     let to = graph::target(ck, "call", target);
-    let mut c = Call {
+    let unknown = Target {
         service: String::new(),
         endpoint: String::new(),
-        timeout: ctx.settings.timeout,
-        retries: 0,
-        backoff: None,
-        probability: 1.0,
-        times: 1,
-        request: 0,
-        on_error: OnError::Fail,
-        retry_budget: Some(policy::DEFAULT_RETRY_BUDGET),
-        backoff_shape: BackoffShape::default(),
-        breaker: None,
     };
+    let mut c = defaults::call(unknown, ctx.settings);
     policy::call_policies(ck, f, &mut c);
     if let Some(v) = f.get("timeout") {
         c.timeout = ck.positive_duration("timeout", v).unwrap_or(c.timeout);

@@ -1,9 +1,8 @@
 //! The top level of a topology and its `settings`: required keys, keys not
 //! supported yet, and the limits of this machine (processes, total rate).
 
-use std::time::Duration;
-
 use super::{Checker, error_at, faults, graph, load, service};
+use crate::defaults;
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
@@ -19,11 +18,6 @@ pub(crate) const TOP_KEYS: &[&str] = &[
 ];
 pub(crate) const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
-
-/// Default per-attempt timeout of calls (`settings.timeout`).
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default telemetry sampling interval (`settings.sample_every`).
-pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// Checks the whole document; `None` only when it is not a map at all.
 pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topology> {
@@ -60,7 +54,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
     });
     let settings = match f.entry("settings") {
         Some((_, v)) => settings(ck, v),
-        None => default_settings(),
+        None => defaults::settings(),
     };
     let mut services = Vec::new();
     let mut calls = Vec::new();
@@ -161,17 +155,8 @@ fn topology_name(ck: &mut Checker, node: &Located<Node>) -> String {
     s.to_string()
 }
 
-fn default_settings() -> Settings {
-    Settings {
-        seed: None,
-        timeout: DEFAULT_CALL_TIMEOUT,
-        sample_every: DEFAULT_SAMPLE_EVERY,
-        trace: 1.0,
-    }
-}
-
 fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
-    let mut s = default_settings();
+    let mut s = defaults::settings();
     let Some(f) = ck.fields(node, "`settings`", SETTINGS_KEYS, SETTINGS_LATER) else {
         return s;
     };

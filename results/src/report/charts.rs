@@ -1,6 +1,6 @@
 //! The report's charts, drawn with plotters' SVG backend: a service's queue
 //! over time (in flight blue, queued yellow stacked on it, rejections red),
-//! the load over time, latency percentiles over time, and a sweep's curve.
+//! the load over time, and latency percentiles over time.
 //! Cascade onsets are marked on the time charts as dashed vertical lines.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,6 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::load_series::LoadRow;
-use crate::sweep::SweepPoint;
 use crate::timeseries::ServiceSeries;
 
 /// In flight, queued and rejected, the colours learners know from queueing
@@ -198,77 +197,6 @@ pub fn latency(rows: &[LoadRow], t_max: f64, marks: &[Mark]) -> anyhow::Result<S
             }
         }
         marks_on(&mut c, marks, y_max)?;
-        legend(&mut c)
-    })
-}
-
-/// A sweep: throughput against offered load (with the line where they would
-/// be equal), and p50/p99 against offered load.
-pub fn sweep(points: &[SweepPoint]) -> anyhow::Result<String> {
-    let mut p: Vec<&SweepPoint> = points.iter().collect();
-    p.sort_by(|a, b| a.offered_per_s.total_cmp(&b.offered_per_s));
-    let x_max = p
-        .iter()
-        .map(|s| s.offered_per_s)
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.05;
-    let y_max = p
-        .iter()
-        .map(|s| s.throughput_per_s.max(s.offered_per_s))
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.1;
-    let l_max = p.iter().map(|s| s.p99_ms).fold(0.0, f64::max).max(1.0) * 1.1;
-    svg(W, 2 * H, |root| {
-        let (top, bottom) = root.split_vertically(H);
-        let mut c = ChartBuilder::on(&top)
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-            .map_err(err)?;
-        c.configure_mesh()
-            .x_desc("offered load, requests / s")
-            .y_desc("throughput / s")
-            .draw()
-            .map_err(err)?;
-        c.draw_series(LineSeries::new([(0.0, 0.0), (x_max, x_max)], GREY.mix(0.6)))
-            .map_err(err)?;
-        c.draw_series(LineSeries::new(
-            p.iter().map(|s| (s.offered_per_s, s.throughput_per_s)),
-            GREEN.stroke_width(3),
-        ))
-        .map_err(err)?;
-        let mut c = ChartBuilder::on(&bottom)
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..x_max, 0.0..l_max)
-            .map_err(err)?;
-        c.configure_mesh()
-            .x_desc("offered load, requests / s")
-            .y_desc("latency, ms")
-            .draw()
-            .map_err(err)?;
-        for (q, width, f) in [
-            (
-                "p50",
-                1,
-                (|s: &SweepPoint| s.p50_ms) as fn(&SweepPoint) -> f64,
-            ),
-            ("p99", 3, |s: &SweepPoint| s.p99_ms),
-        ] {
-            c.draw_series(LineSeries::new(
-                p.iter().map(|s| (s.offered_per_s, f(s))),
-                BLUE.stroke_width(width),
-            ))
-            .map_err(err)?
-            .label(q)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 14, y)], BLUE.stroke_width(width))
-            });
-        }
         legend(&mut c)
     })
 }

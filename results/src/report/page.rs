@@ -40,7 +40,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
         None => run
             .summary
             .as_ref()
-            .and_then(|s| serde_json::from_value(s["cascade"].clone()).ok())
+            .map(|s| s.cascade.clone())
             .unwrap_or_default(),
     };
     let t_max = t_max(run);
@@ -67,14 +67,10 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
         let _ = write!(
             h,
             "<p class=\"muted\">seed {} · {} s of load and drain · {} process(es){}</p>",
-            s["seed"],
-            s["duration_s"],
-            s["processes"],
-            if s["interrupted"].as_bool() == Some(true) {
-                " · interrupted"
-            } else {
-                ""
-            }
+            s.seed,
+            s.duration_s,
+            s.processes,
+            if s.interrupted { " · interrupted" } else { "" }
         );
     }
     for (file, why) in &run.missing {
@@ -144,9 +140,14 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
         _ => h.push_str("<p class=\"missing\">No traces.json with server spans in this folder: the per-hop split cannot be shown.</p>"),
     }
 
-    if let Some(points) = &run.sweep {
+    if let Some(sweep) = &run.sweep {
         h.push_str("<h2>Sweep</h2>");
-        chart(&mut h, "sweep", charts::sweep(points)?);
+        let goal = sweep.meta.as_ref().and_then(|m| m.goal_p99_ms);
+        chart(
+            &mut h,
+            "sweep",
+            super::sweep_chart::svg(&sweep.rows, sweep.knee(), goal.unwrap_or(f64::INFINITY))?,
+        );
     }
     h.push_str("<p class=\"muted\">Written by topolab report.</p></body></html>\n");
     Ok(h)

@@ -10,6 +10,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
+use topolab_proto::span_keys as keys;
+
 use super::span::{Kind, Span, Trace};
 
 /// Why a run folder's traces could not be read.
@@ -70,20 +72,19 @@ pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
                 let int = |k: &str| attrs.get(k).and_then(|v| v.parse::<i64>().ok());
                 let nonneg = |k: &str| int(k).map(|v| v.max(0) as u64);
                 let status = s.status.unwrap_or_default();
-                let code = int("rpc.grpc.status_code").unwrap_or(
-                    if status.code == StatusCode::Error as i32 {
+                let code =
+                    int(keys::GRPC_STATUS).unwrap_or(if status.code == StatusCode::Error as i32 {
                         2
                     } else {
                         0
-                    },
-                );
+                    });
                 let kind = match SpanKind::try_from(s.kind) {
                     Ok(SpanKind::Server) => Kind::Server,
                     Ok(SpanKind::Client) => Kind::Client,
                     _ => Kind::Other,
                 };
                 let process = attrs
-                    .get("topolab.replica")
+                    .get(keys::REPLICA)
                     .cloned()
                     .or_else(|| instance.clone())
                     .unwrap_or_else(|| service.clone());
@@ -95,17 +96,17 @@ pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
                     kind,
                     service: service.clone(),
                     process,
-                    endpoint: attrs.get("topolab.endpoint").cloned(),
-                    callee: attrs.get("topolab.callee").cloned(),
-                    callee_replica: attrs.get("topolab.callee_replica").cloned(),
-                    attempt: int("topolab.attempt"),
+                    endpoint: attrs.get(keys::ENDPOINT).cloned(),
+                    callee: attrs.get(keys::CALLEE).cloned(),
+                    callee_replica: attrs.get(keys::CALLEE_REPLICA).cloned(),
+                    attempt: int(keys::ATTEMPT),
                     start_ns: s.start_time_unix_nano,
                     end_ns: s.end_time_unix_nano.max(s.start_time_unix_nano),
                     code,
                     message: status.message,
-                    queue_ns: nonneg("topolab.queue_wait_ns"),
-                    work_ns: nonneg("topolab.work_ns"),
-                    downstream_ns: nonneg("topolab.downstream_ns"),
+                    queue_ns: nonneg(keys::QUEUE_NS),
+                    work_ns: nonneg(keys::WORK_NS),
+                    downstream_ns: nonneg(keys::DOWNSTREAM_NS),
                     attributes: attrs,
                 };
                 by_id.entry(span.trace_id.clone()).or_default().push(span);

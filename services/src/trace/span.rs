@@ -11,28 +11,9 @@ use tonic::Code;
 use super::clock;
 use super::context::SpanContext;
 
-/// Attribute keys topolab writes; `topolab trace` and the report read them back.
-pub mod keys {
-    pub const SERVICE: &str = "topolab.service";
-    pub const REPLICA: &str = "topolab.replica";
-    pub const ENDPOINT: &str = "topolab.endpoint";
-    /// Time waiting for a worker (nanoseconds), on SERVER spans.
-    pub const QUEUE_NS: &str = "topolab.queue_wait_ns";
-    /// Time in `work` steps (nanoseconds), on SERVER spans.
-    pub const WORK_NS: &str = "topolab.work_ns";
-    /// Time waiting on downstream calls (nanoseconds), on SERVER spans.
-    pub const DOWNSTREAM_NS: &str = "topolab.downstream_ns";
-    /// `service/Endpoint` called, on CLIENT spans.
-    pub const CALLEE: &str = "topolab.callee";
-    /// The callee replica picked for this attempt, on CLIENT spans.
-    pub const CALLEE_REPLICA: &str = "topolab.callee_replica";
-    /// 1 for the first attempt, 2 for the first retry, ...
-    pub const ATTEMPT: &str = "topolab.attempt";
-    pub const TIMEOUT_NS: &str = "topolab.timeout_ns";
-    /// The load generator that sent a root span.
-    pub const GENERATOR: &str = "topolab.generator";
-    pub const GRPC_STATUS: &str = "rpc.grpc.status_code";
-}
+/// Attribute keys topolab writes; `topolab trace` and the report read the
+/// same constants back.
+pub use topolab_proto::span_keys as keys;
 
 /// A value of an attribute.
 #[derive(Debug, Clone)]

@@ -1,26 +1,24 @@
-//! `sweep.html`: the collapse curve as an SVG chart (drawn with plotters)
-//! embedded in a self-contained page with the step table. Top: throughput
-//! and failures against offered load, beside the line where throughput would
-//! equal offered load. Bottom: p50 and p99 latency with the goal. The knee is
-//! marked on both.
-
-use std::fmt::Write;
+//! The collapse curve of a sweep as an SVG chart, drawn with plotters, for
+//! `sweep.html` and a run report's sweep section. Top: throughput and
+//! failures against offered load, beside the line where throughput would
+//! equal offered load. Bottom: p50 and p99 latency with the goal. The knee
+//! is marked on both.
 
 use plotters::prelude::*;
 
-use super::figures::StepFigures;
+use crate::sweep::SweepRow;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 720;
 
 /// The chart alone, as SVG text.
-pub fn svg(steps: &[StepFigures], knee: Option<usize>, goal_ms: f64) -> anyhow::Result<String> {
+pub fn svg(steps: &[SweepRow], knee: Option<usize>, goal_ms: f64) -> anyhow::Result<String> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
         let (top, bottom) = root.split_vertically(HEIGHT / 2);
-        let mut points: Vec<&StepFigures> = steps.iter().collect();
+        let mut points: Vec<&SweepRow> = steps.iter().collect();
         points.sort_by(|a, b| a.offered_per_s.total_cmp(&b.offered_per_s));
         let x_max = points.iter().map(|s| s.offered_per_s).fold(0.0, f64::max) * 1.05 + 1e-9;
         let knee_x = knee.map(|k| steps[k].offered_per_s);
@@ -58,7 +56,7 @@ pub fn svg(steps: &[StepFigures], knee: Option<usize>, goal_ms: f64) -> anyhow::
             .map(|s| {
                 (
                     s.offered_per_s,
-                    (s.rejected_share() + s.error_share()) * s.offered_per_s,
+                    (s.rejected_share + s.error_share) * s.offered_per_s,
                 )
             })
             .collect();
@@ -163,97 +161,4 @@ fn knee_line(c: &mut Chart, x: f64, y_max: f64) -> anyhow::Result<()> {
 
 fn chart_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing the sweep chart: {e}")
-}
-
-/// The page: title, what was varied, the goal, the chart and the table.
-pub fn html(
-    title: &str,
-    varied: &str,
-    steps: &[StepFigures],
-    knee: Option<usize>,
-    goal: &str,
-    chart_svg: &str,
-) -> String {
-    let mut rows = String::new();
-    for (i, s) in steps.iter().enumerate() {
-        let mark = if Some(i) == knee {
-            " class=\"knee\""
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            rows,
-            "<tr{mark}><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td></tr>",
-            i + 1,
-            escape(&s.value),
-            s.offered_per_s,
-            s.throughput_per_s,
-            s.p50_ms,
-            s.p99_ms,
-            s.rejected_share() * 100.0,
-            s.error_share() * 100.0,
-            if s.within_goal { "yes" } else { "no" }
-        );
-    }
-    let knee_text = match knee {
-        Some(k) => format!(
-            "The knee: <b>{:.2}/s offered</b> (step {}, {} = {}), the highest offered load still served within the goal.",
-            steps[k].offered_per_s,
-            k + 1,
-            escape(varied),
-            escape(&steps[k].value)
-        ),
-        None => "No step was served within the goal: there is no knee in this range.".into(),
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} — sweep</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:960px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}tr.knee{{background:#ffe9b3}}</style>
-</head><body>
-<h1>{title}: sweep of <code>{varied}</code></h1>
-<p>{knee_text}</p>
-<p>Goal: {goal}</p>
-{chart_svg}
-<table><tr><th>step</th><th>value</th><th>offered/s</th><th>ok/s</th><th>p50 ms</th><th>p99 ms</th><th>rejected</th><th>errors</th><th>within goal</th></tr>
-{rows}</table>
-</body></html>
-"#,
-        title = escape(title),
-        varied = escape(varied),
-        goal = escape(goal),
-    )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sweep::figures::tests::step;
-
-    #[test]
-    fn the_chart_is_svg_with_the_knee_marked() {
-        let steps = vec![
-            step(1.0, 900.0, 0),
-            step(4.0, 2000.0, 0),
-            step(8.0, 2900.0, 30),
-        ];
-        let svg = svg(&steps, Some(1), 2700.0).unwrap();
-        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
-        assert!(svg.contains("knee 4.00/s"));
-        assert!(svg.contains("p99 goal"));
-        let page = html(
-            "diner",
-            "load.c.rate",
-            &steps,
-            Some(1),
-            "p99 ≤ 2700 ms",
-            &svg,
-        );
-        assert!(page.contains("<svg") && page.contains("class=\"knee\""));
-    }
 }

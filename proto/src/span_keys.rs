@@ -1,0 +1,29 @@
+//! The span attribute keys topolab writes (the replicas and the load
+//! generators) and reads back (`topolab trace`, the report): one list, so a
+//! writer and a reader cannot spell a key two ways. They travel in OTLP
+//! spans, so they are part of the wire vocabulary, beside the protos.
+
+/// The service a span's process serves.
+pub const SERVICE: &str = "topolab.service";
+/// `service#index`: the replica process that made the span.
+pub const REPLICA: &str = "topolab.replica";
+/// The endpoint a SERVER span served.
+pub const ENDPOINT: &str = "topolab.endpoint";
+/// Time waiting for a worker (nanoseconds), on SERVER spans.
+pub const QUEUE_NS: &str = "topolab.queue_wait_ns";
+/// Time in `work` steps (nanoseconds), on SERVER spans.
+pub const WORK_NS: &str = "topolab.work_ns";
+/// Time waiting on downstream calls (nanoseconds), on SERVER spans.
+pub const DOWNSTREAM_NS: &str = "topolab.downstream_ns";
+/// `service/Endpoint` called, on CLIENT spans.
+pub const CALLEE: &str = "topolab.callee";
+/// The callee replica picked for this attempt, on CLIENT spans.
+pub const CALLEE_REPLICA: &str = "topolab.callee_replica";
+/// 1 for the first attempt, 2 for the first retry, ...
+pub const ATTEMPT: &str = "topolab.attempt";
+/// The attempt's timeout (nanoseconds), on CLIENT spans.
+pub const TIMEOUT_NS: &str = "topolab.timeout_ns";
+/// The load generator that sent a root span.
+pub const GENERATOR: &str = "topolab.generator";
+/// The gRPC status code of the span's request, as a number.
+pub const GRPC_STATUS: &str = "rpc.grpc.status_code";

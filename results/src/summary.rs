@@ -1,0 +1,329 @@
+//! `summary.json`: the run's figures in the shape the contract names (times
+//! in milliseconds, rates per second). This module owns the file: the
+//! launcher fills these types and writes them through [`write`]; the report,
+//! the tables and any other reader read them back through [`read`], so the
+//! writer and its readers cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cascade::Cascade;
+
+/// The file's name in a run folder.
+pub const FILE: &str = "summary.json";
+
+/// The whole `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub topology: String,
+    pub seed: u64,
+    /// Wall time from the start of load to the end of the drain.
+    pub duration_s: f64,
+    /// True when the user stopped the run early (Ctrl-C).
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Replica processes started, and how long until all were healthy.
+    #[serde(default)]
+    pub processes: u32,
+    #[serde(default)]
+    pub healthy_after_ms: f64,
+    /// Per load generator, by name.
+    pub load: BTreeMap<String, LoadSummary>,
+    /// Per service, by name.
+    pub services: BTreeMap<String, ServiceSummary>,
+    /// Spans recorded, received and dropped (absent when nothing was traced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<TraceSummary>,
+    /// Queues building up behind each other, from the telemetry.
+    #[serde(default)]
+    pub cascade: Cascade,
+    /// The faults timeline as it ran: when each fault was applied and cleared.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
+    /// Every replica process started again by `restart: always`, in order,
+    /// so the report can mark the moment on its time charts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_log: Vec<RestartRecord>,
+}
+
+/// One load generator's figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoadSummary {
+    pub target: String,
+    pub sent: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Attempts including retries.
+    #[serde(default)]
+    pub attempts: u64,
+    /// The rate the file asked for (open loop), or what the clients sent.
+    pub offered_rate: f64,
+    /// OK responses per second over the generator's active window.
+    pub throughput: f64,
+    /// Latency of OK requests, from when each was due.
+    pub latency_ms: Percentiles,
+    /// Open loop: requests that left more than 1 ms after they were due,
+    /// and how late requests left. Non-zero means the generator itself could
+    /// not keep up (latency still counts from the due time).
+    #[serde(default)]
+    pub late_over_1ms: u64,
+    #[serde(default)]
+    pub late_ms: Percentiles,
+}
+
+impl LoadSummary {
+    /// Requests that failed one way or another (everything but OK).
+    pub fn failed(&self) -> u64 {
+        self.rejected + self.timeouts + self.errors.values().sum::<u64>()
+    }
+}
+
+/// Latency figures in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    #[serde(default)]
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One service's figures, its replicas merged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub replicas: u32,
+    pub endpoints: BTreeMap<String, EndpointSummary>,
+    /// Calls this service made, by callee `service/Endpoint`.
+    #[serde(default)]
+    pub calls: BTreeMap<String, CallSummary>,
+    /// Fresh processes started after a replica died (`restart: always`).
+    #[serde(default)]
+    pub restarts: u32,
+    /// Replicas that were dead at the end, so their own figures are missing
+    /// (their callers' `calls.*.per_replica` still count what they were sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<u32>,
+}
+
+/// One endpoint of a service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Requests dropped because their caller had already given up.
+    #[serde(default)]
+    pub deadline_dropped: u64,
+    /// The deepest any replica's queue got.
+    #[serde(default)]
+    pub max_queue: u64,
+    /// Requests with a session key the replica did not hold (`state: sessions`).
+    #[serde(default)]
+    pub session_misses: u64,
+    /// Requests that arrived at each replica, by index (a restarted replica
+    /// counts from its last start: its memory is fresh).
+    #[serde(default)]
+    pub per_replica: Vec<u64>,
+    pub latency_ms: Percentiles,
+    pub queue_wait_ms: Percentiles,
+    pub work_ms: Percentiles,
+}
+
+/// Calls to one callee.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CallSummary {
+    pub attempts: u64,
+    /// By gRPC code name, `OK` included.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Attempts sent to each replica of the callee, by index.
+    #[serde(default)]
+    pub per_replica: Vec<u64>,
+    /// Attempts that were retries, and retries the retry budget refused.
+    #[serde(default)]
+    pub retries: u64,
+    #[serde(default)]
+    pub retries_denied: u64,
+    /// Calls failed at once by an open circuit breaker, and times it opened.
+    #[serde(default)]
+    pub breaker_rejected: u64,
+    #[serde(default)]
+    pub breaker_opened: u64,
+}
+
+/// The `traces` figures: what was traced and what was lost on the way.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TraceSummary {
+    /// `settings.trace`: share of load requests traced, 0..1.
+    pub rate: f64,
+    /// Root spans: load requests that were traced.
+    pub sampled_requests: u64,
+    /// Spans made by the replicas and the generators (counted when the load
+    /// had drained; spans of requests still running after that come later).
+    pub spans_recorded: u64,
+    /// Spans the built-in collector took in (any exporter's), all in the traces file.
+    pub spans_received: u64,
+    /// Spans lost on the way: exporters' full queues, failed exports, and
+    /// spans the collector turned away.
+    pub spans_dropped: u64,
+    /// The outside collector spans were sent to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// Whether the traces file was written.
+    #[serde(default)]
+    pub file: bool,
+}
+
+/// One fault as it ran. Times are seconds from the start of load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// What was done: `slow 10x`, `errors 50% UNAVAILABLE`, `kill`, `pause`.
+    pub fault: String,
+    /// The service or replica, as written (`db`, `db#1`).
+    pub target: String,
+    /// When the file asked for it, and for how long (`None`: to the end).
+    pub at_s: f64,
+    pub for_s: Option<f64>,
+    /// When it took effect, and when it was lifted (`None`: never, as for
+    /// `kill`, or the run stopped first).
+    pub applied_s: Option<f64>,
+    pub cleared_s: Option<f64>,
+    /// The replicas it reached.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    /// Anything that went wrong applying it (a replica that did not answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl FaultRecord {
+    /// The service the fault is on (`db` for `db#1`).
+    pub fn service(&self) -> &str {
+        self.target.split('#').next().unwrap_or(&self.target)
+    }
+
+    /// The window it was in force, from the start of load: applied to
+    /// cleared, or to `end` when it never cleared (a kill lasts as long as
+    /// its replica stays dead; a restart ends it, see [`RestartRecord`]).
+    pub fn window(&self, end: f64) -> Option<(f64, f64)> {
+        let from = self.applied_s?;
+        Some((from, self.cleared_s.unwrap_or(end).max(from)))
+    }
+}
+
+/// One replica process started again after it died (`restart: always`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartRecord {
+    /// `service#index`.
+    pub replica: String,
+    /// Seconds from the start of load.
+    pub t_s: f64,
+}
+
+/// Why `summary.json` could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a topolab summary: {source}")]
+    Malformed {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Writes `summary` as pretty JSON to `path`.
+pub fn write(path: &Path, summary: &Summary) -> Result<(), SummaryError> {
+    let p = path.display().to_string();
+    let mut json =
+        serde_json::to_vec_pretty(summary).map_err(|source| SummaryError::Malformed {
+            path: p.clone(),
+            source,
+        })?;
+    json.push(b'\n');
+    std::fs::write(path, json).map_err(|source| SummaryError::Io { path: p, source })
+}
+
+/// Reads `summary.json` back.
+pub fn read(path: &Path) -> Result<Summary, SummaryError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SummaryError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| SummaryError::Malformed { path: p, source })
+}
+
+/// Rounds to three decimals, as every figure in the file is written.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_file() {
+        let mut s = Summary {
+            topology: "diner".into(),
+            seed: 7,
+            duration_s: 20.5,
+            interrupted: false,
+            processes: 1,
+            healthy_after_ms: 80.0,
+            load: BTreeMap::new(),
+            services: BTreeMap::new(),
+            traces: None,
+            cascade: Cascade::default(),
+            faults: vec![],
+            restart_log: vec![RestartRecord {
+                replica: "db#0".into(),
+                t_s: 3.25,
+            }],
+        };
+        s.load.insert(
+            "regulars".into(),
+            LoadSummary {
+                sent: 3,
+                ok: 1,
+                rejected: 1,
+                errors: BTreeMap::from([("UNAVAILABLE".into(), 1)]),
+                ..Default::default()
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        write(&path, &s).unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(back.load["regulars"].failed(), 2);
+        assert_eq!(back.restart_log, s.restart_log);
+        std::fs::write(&path, "{}").unwrap();
+        assert!(matches!(read(&path), Err(SummaryError::Malformed { .. })));
+    }
+
+    #[test]
+    fn a_fault_window_ends_when_cleared_or_at_the_end() {
+        let f = FaultRecord {
+            fault: "kill".into(),
+            target: "db#1".into(),
+            at_s: 2.0,
+            for_s: None,
+            applied_s: Some(2.01),
+            cleared_s: None,
+            replicas: vec!["db#1".into()],
+            problems: vec![],
+        };
+        assert_eq!(f.service(), "db");
+        assert_eq!(f.window(9.0), Some((2.01, 9.0)));
+    }
+}
