@@ -10,6 +10,7 @@ pub mod keeper;
 pub mod live;
 pub mod load;
 pub mod ports;
+pub mod predict;
 pub mod run;
 pub mod run_folder;
 pub mod summary;

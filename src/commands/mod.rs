@@ -1,6 +1,8 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod compare;
 mod graph;
+mod predict;
 mod report;
 mod run;
 mod serve;
@@ -25,6 +27,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Report { run_dir } => report::report(&run_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Up(args) => run::up(args),
+        Command::Predict(args) => predict::predict(args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
         Command::Schema => {

@@ -144,7 +144,16 @@ pub struct Flags<'a> {
 /// `--duration` sets each generator's `duration`; beside `stages` that
 /// stretches or shrinks the stages to fit it.
 pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
-    let first = topolab_model::load(args.file, args.sets)?;
+    load_within(args, topolab_model::Limits::MACHINE)
+}
+
+/// As [`load_with_flags`], within `limits` (a prediction's are not this
+/// machine's).
+pub fn load_within(
+    args: &Flags,
+    limits: topolab_model::Limits,
+) -> Result<Loaded, topolab_model::Report> {
+    let first = topolab_model::load_with(args.file, args.sets, limits)?;
     let mut sets = args.sets.to_vec();
     if let Some(d) = &args.duration {
         for g in &first.topology.load {
@@ -161,7 +170,7 @@ pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
     if sets.len() == args.sets.len() {
         return Ok(first);
     }
-    topolab_model::load(args.file, &sets)
+    topolab_model::load_with(args.file, &sets, limits)
 }
 
 /// The program that becomes a replica: this very executable (`topolab
