@@ -20,6 +20,9 @@ use crate::summary::Summary;
 
 pub use hop::Hop;
 
+/// Most services a prediction draws in `report.html` (a chart each).
+pub const MAX_REPORT_SERVICES: usize = 200;
+
 /// How to predict.
 pub struct PredictOptions {
     /// `--out`: the folder; default `runs/<name>-predict-<timestamp>`.
@@ -67,7 +70,12 @@ pub fn predict(loaded: &Loaded, opts: &PredictOptions) -> anyhow::Result<Predict
     ));
     folder.write_summary(&summary)?;
     folder.write_load_timeseries(&figures::load_rows(t, &f))?;
-    if opts.report
+    if opts.report && t.services.len() > MAX_REPORT_SERVICES {
+        eprintln!(
+            "note: report.html not written: {} services, more than the {MAX_REPORT_SERVICES} one page can show",
+            t.services.len()
+        );
+    } else if opts.report
         && let Err(e) = report::write(&folder.path)
     {
         eprintln!("warning: report.html not written: {e:#}");
