@@ -97,7 +97,11 @@ pub struct RunArgs {
     /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Override the duration of every load generator, e.g. 10s.
+    /// Empty a non-empty --out folder first (without it such a folder is refused).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Make the whole load last this long, e.g. 10s: every generator's
+    /// start and duration and every fault's at and for scale with it.
     #[arg(long)]
     pub duration: Option<String>,
     /// The seed for sampled durations, arrivals and choices.
@@ -142,7 +146,11 @@ pub struct SweepArgs {
     /// The sweep folder (default: runs/<name>-sweep-<YYYYMMDD-HHMMSS>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Override the duration of every load generator in every step.
+    /// Empty a non-empty --out folder first (without it such a folder is refused).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+
+    /// Make the whole load of every step last this long (as `run --duration`).
     #[arg(long)]
     pub duration: Option<String>,
     /// The seed, the same for every step (drawn once when not given).
@@ -212,6 +220,10 @@ pub struct UpArgs {
     /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Empty a non-empty --out folder first (without it such a folder is refused).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+
     /// The seed for sampled durations and choices.
     #[arg(long)]
     pub seed: Option<u64>,

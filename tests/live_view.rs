@@ -91,3 +91,92 @@ fn dashboard_draws_in_a_terminal_and_q_stops_the_run() {
         "no process of the run outlives it"
     );
 }
+
+/// Fault and restart notices go into the dashboard's own pane while it is up
+/// (no line of log text lands on the frame), generators not started yet say
+/// so, and every notice reaches the scrollback once the dashboard closes.
+#[test]
+fn faults_and_restarts_go_into_a_pane_never_over_the_frame() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "faults.yaml",
+        "name: faults\nservices:\n  web:\n    replicas: 2\n    restart: always\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n  db:\n    queue: 8\n    endpoints:\n      Q:\n        steps:\n          - work: 2ms\nload:\n  before:\n    target: web/Get\n    rate: 30/s\n    duration: 4s\n  after:\n    target: web/Get\n    rate: 30/s\n    start: 4s\n    duration: 60s\nfaults:\n  - { at: 0.5s, target: web#0, kill: true }\n  - { at: 1s, for: 1s, target: db, slow: 3x }\n  - { at: 1.5s, target: web#1, kill: true }\n",
+    );
+    let session = Session(format!("topolab-faults-{}", std::process::id()));
+    let cmd = format!(
+        "TOPOLAB_TEST_MARK='{}' '{}' run '{}' --out '{}'; echo EXITED $?; sleep 60",
+        sb.mark,
+        env!("CARGO_BIN_EXE_topolab"),
+        file.display(),
+        sb.out().display(),
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session.0,
+        "-x",
+        "140",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    let screen = wait_for(
+        &session.0,
+        "cleared: slow 3x on db",
+        Duration::from_secs(40),
+    );
+    assert!(screen.contains("notices"), "a pane for notices:\n{screen}");
+    assert!(
+        screen.contains("after → web/Get  not started yet: starts in"),
+        "a generator before its start says so:\n{screen}"
+    );
+    // Every line is the title, a line of a bordered box, or the help line:
+    // log text printed over the frame would start anywhere else.
+    for line in screen.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            [" topolab · ", "┌", "│", "└", " q or Ctrl-C"]
+                .iter()
+                .any(|p| line.starts_with(p)),
+            "text outside the dashboard's frame: {line:?}\n{screen}"
+        );
+    }
+    for notice in [
+        "fault: kill on web#0",
+        "restarted web#0",
+        "fault: slow 3x on db",
+    ] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with('│') && l.contains(notice)),
+            "{notice:?} in the pane:\n{screen}"
+        );
+    }
+
+    tmux(&["send-keys", "-t", &session.0, "q"]);
+    let after = wait_for(&session.0, "EXITED", Duration::from_secs(30));
+    let scrollback = String::from_utf8_lossy(
+        &tmux(&["capture-pane", "-p", "-S", "-200", "-t", &session.0]).stdout,
+    )
+    .into_owned();
+    assert!(after.contains("EXITED 0"), "{after}");
+    for notice in [
+        "fault: kill on web#0",
+        "restarted web#1",
+        "cleared: slow 3x on db",
+    ] {
+        assert!(
+            scrollback
+                .lines()
+                .any(|l| l.contains(notice) && !l.starts_with('│')),
+            "{notice:?} printed after the dashboard closed:\n{scrollback}"
+        );
+    }
+    assert!(
+        sb.wait_all_gone(Duration::from_secs(10)).is_empty(),
+        "no process of the run outlives it"
+    );
+}

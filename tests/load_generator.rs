@@ -189,6 +189,16 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
     assert!(last[6].parse::<f64>().unwrap() > 0.3, "{}", lines[3]);
     let html = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("</svg>"));
+    // `topolab report` on the sweep folder draws sweep.html again from its files.
+    std::fs::remove_file(dir.join("sweep.html")).unwrap();
+    let again = sb
+        .command(&["report", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("sweep.html"));
+    let redrawn = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
+    assert!(redrawn.contains("<svg") && redrawn.contains("load.c.rate"));
     for i in 1..=3 {
         let step = std::fs::read_dir(&dir)
             .unwrap()

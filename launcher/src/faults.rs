@@ -110,12 +110,12 @@ impl Runner {
     fn say(&self, what: &str, i: usize) {
         if self.verbose {
             let r = &self.records[i];
-            eprintln!(
+            crate::notice::say(format!(
                 "[{:7.2} s] {what}: {} on {}",
                 self.begin.elapsed().as_secs_f64(),
                 r.fault,
                 r.target
-            );
+            ));
         }
     }
 

@@ -37,7 +37,7 @@ impl Keeper {
                 for id in ids {
                     let t = begin.elapsed().as_secs_f64();
                     if verbose {
-                        eprintln!("[{t:7.2} s] restarted {id} (restart: always)");
+                        crate::notice::say(format!("[{t:7.2} s] restarted {id} (restart: always)"));
                     }
                     restarted.push((id, t));
                 }

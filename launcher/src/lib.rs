@@ -9,6 +9,7 @@ pub mod health;
 pub mod keeper;
 pub mod live;
 pub mod load;
+pub mod notice;
 pub mod ports;
 pub mod predict;
 pub mod run;

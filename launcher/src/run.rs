@@ -36,6 +36,8 @@ use crate::traces::{RunTraces, TraceOptions};
 pub struct RunOptions {
     /// `--out`: the run folder; default `runs/<name>-<timestamp>`.
     pub out: Option<PathBuf>,
+    /// `--force`: empty a non-empty `--out` instead of refusing it.
+    pub force: bool,
     /// The seed in force (drawn by the caller when the file has none).
     pub seed: u64,
     /// The program and arguments that start one replica (it reads its
@@ -61,12 +63,13 @@ pub struct RunResult {
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
-    let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name)?;
+    let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
     let traces = RunTraces::start(loaded.topology.settings.trace, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
-        // On stderr even when quiet: outside exporters need it while the run goes on.
-        eprintln!("span collector (OTLP/gRPC): http://{addr}");
+        // For outside exporters while the run goes on (not with --quiet,
+        // which prints the summary only).
+        say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
     let started = start_fleet(loaded, &opts, &folder, &traces).await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
@@ -208,8 +211,29 @@ async fn drive(
     let recorders = if topology.load.is_empty() {
         say(
             opts,
-            "no load in this topology: services are up until Ctrl-C".into(),
+            "no load is sent: the services are up until Ctrl-C".into(),
         );
+        if !topology.faults.is_empty() {
+            let list: Vec<String> = topology
+                .faults
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} on {} at {:.1} s",
+                        f.action,
+                        f.target,
+                        f.at.as_secs_f64()
+                    )
+                })
+                .collect();
+            say(
+                opts,
+                format!(
+                    "faults fire on their timeline, counted from now: {}",
+                    list.join(", ")
+                ),
+            );
+        }
         for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
             say(opts, format!("  {}  {}", r.id, r.addr));
         }
@@ -282,8 +306,8 @@ fn interrupts(
             }
             let _ = tx.send(true);
             if std::ptr::eq(tx, &stop_tx) && !dashboard {
-                eprintln!(
-                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
+                crate::notice::say(
+                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
                 );
             }
         }
@@ -381,6 +405,14 @@ fn write_folder(
     if !topology.load.is_empty() {
         let rows = load::series::rows(&driven.recorders, topology.settings.sample_every);
         folder.write_load_timeseries(&rows)?;
+        // In the topology's order, so the file reads as the load does.
+        let sampled: Vec<_> = topology
+            .load
+            .iter()
+            .filter_map(|g| Some((g, driven.recorders.get(&g.name)?.sample.as_ref()?)))
+            .flat_map(|(g, s)| s.rows(&g.name))
+            .collect();
+        folder.write_requests(&sampled)?;
     }
     if let Err(e) = report::write(&folder.path) {
         say(opts, format!("warning: report.html not written: {e:#}"));
@@ -392,10 +424,11 @@ fn write_folder(
     })
 }
 
-/// A progress line on stderr, unless quiet.
+/// A progress line for the user, unless quiet: on stderr, or in the
+/// dashboard's pane while that is up ([`crate::notice`]).
 fn say(opts: &RunOptions, msg: String) {
     if opts.verbose {
-        eprintln!("{msg}");
+        crate::notice::say(msg);
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use indexmap::IndexMap;
 use topolab_model::{Generator, Topology};
 pub use topolab_results::summary::{
     CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
@@ -63,6 +64,7 @@ pub fn build(
                     rejected: r.rejected,
                     timeouts: r.timeouts,
                     errors: r.errors.clone(),
+                    messages: r.reasons.sorted(),
                     attempts: r.attempts,
                     offered_rate: round3(offered),
                     throughput: round3(per_second(r.ok, active.max(window))),
@@ -73,9 +75,14 @@ pub fn build(
             ))
         })
         .collect();
-    let services = services
+    // In the file's order, as every table and summary.json list them.
+    let services = topology
+        .services
         .iter()
-        .map(|(name, f)| (name.clone(), service_summary(f)))
+        .filter_map(|svc| {
+            let f = services.get(&svc.name)?;
+            Some((svc.name.clone(), service_summary(svc, f)))
+        })
         .collect();
     Summary {
         topology: topology.name.clone(),
@@ -94,14 +101,22 @@ pub fn build(
     }
 }
 
-fn service_summary(f: &ServiceFigures) -> ServiceSummary {
+fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceSummary {
+    // The file's endpoints first, in its order; then any the replicas
+    // reported beyond them (none today), so no figure is ever dropped.
+    let mut endpoints: IndexMap<String, EndpointSummary> = svc
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e.name.clone(), endpoint_summary(f.endpoints.get(&e.name)?))))
+        .collect();
+    for (n, e) in &f.endpoints {
+        if !endpoints.contains_key(n) {
+            endpoints.insert(n.clone(), endpoint_summary(e));
+        }
+    }
     ServiceSummary {
         replicas: f.replicas,
-        endpoints: f
-            .endpoints
-            .iter()
-            .map(|(n, e)| (n.clone(), endpoint_summary(e)))
-            .collect(),
+        endpoints,
         calls: f
             .callees
             .iter()

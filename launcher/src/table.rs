@@ -33,8 +33,8 @@ pub fn render(s: &Summary) -> String {
             "p99 ms",
             "max ms",
         ])];
-        // Shown only when a generator fell behind its schedule.
-        let any_late = s.load.values().any(|l| l.late_over_1ms > 0);
+        // Shown only when a generator fell behind its schedule enough to matter.
+        let any_late = s.load.values().any(late_matters);
         if any_late {
             rows[0].push("late>1ms".into());
         }
@@ -60,6 +60,7 @@ pub fn render(s: &Summary) -> String {
         }
         out.push('\n');
         out.push_str(&align(&rows));
+        out.push_str(&reasons(s));
         out.push_str(&lateness(s));
     }
     let mut rows = vec![row(&[
@@ -101,7 +102,54 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
     }
     out.push_str(&fleet_notes(s));
+    out.push_str(&lost_spans(s));
     out
+}
+
+/// Why requests failed: per generator and code, the commonest message
+/// (`summary.json` has a few per code, with counts).
+fn reasons(s: &Summary) -> String {
+    let mut out = String::new();
+    for (name, l) in &s.load {
+        for (code, messages) in &l.messages.0 {
+            let Some(top) = messages.first() else {
+                continue;
+            };
+            let total: u64 = messages.iter().map(|m| m.count).sum();
+            let more = match messages.len() {
+                1 => String::new(),
+                n => format!(" (and {} other message(s))", n - 1),
+            };
+            let _ = writeln!(
+                out,
+                "why: {name} {code} ×{total}: {} ×{}{more}",
+                top.message, top.count
+            );
+        }
+    }
+    out
+}
+
+/// Spans lost between the exporters and the collectors: the traces (in the
+/// run folder, or at `--otlp-endpoint`) lack them, so `trace` reads a part.
+fn lost_spans(s: &Summary) -> String {
+    let Some(t) = &s.traces else {
+        return String::new();
+    };
+    if t.spans_dropped == 0 {
+        return String::new();
+    }
+    let whither = match &t.otlp_endpoint {
+        Some(e) => {
+            format!(" (spans also went to {e}: an export it refused or that failed counts here)")
+        }
+        None => String::new(),
+    };
+    format!(
+        "warning: {} of {} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away){whither}; the traces miss those hops\n",
+        t.spans_dropped,
+        t.spans_recorded.max(t.spans_dropped)
+    )
 }
 
 /// The faults as they ran, restarts, and replicas that were dead at the end.
@@ -141,12 +189,23 @@ fn fleet_notes(s: &Summary) -> String {
     out
 }
 
-/// A warning per generator that could not keep its schedule: requests that
-/// left more than 1 ms after they were due, and by how much.
+/// Lateness matters to the figures when more than [`LATE_SHARE`] of a
+/// generator's requests left over 1 ms late, or its p99 lateness is over
+/// 1 ms; a few stragglers on a busy machine do not.
+fn late_matters(l: &crate::summary::LoadSummary) -> bool {
+    l.late_over_1ms as f64 > LATE_SHARE * l.sent as f64 || l.late_ms.p99 > 1.0
+}
+
+/// See [`late_matters`].
+const LATE_SHARE: f64 = 0.01;
+
+/// A warning per generator that could not keep its schedule (see
+/// [`late_matters`]): requests that left more than 1 ms after they were due,
+/// and by how much.
 fn lateness(s: &Summary) -> String {
     let mut out = String::new();
     for (name, l) in &s.load {
-        if l.late_over_1ms > 0 {
+        if late_matters(l) {
             let _ = writeln!(
                 out,
                 "warning: generator `{name}` sent late: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late), so the generator or the machine was too busy to send on time; their latency still counts from the due time",

@@ -2,8 +2,9 @@
 //! of every endpoint, in its steps, in every `parallel` branch, and in the
 //! service's `session_miss` steps (which run before an endpoint's own when a
 //! replica meets an unseen session key). `topolab graph`, the report, the
-//! cascade analysis and the replicas' clients all read calls through here,
-//! so none of them can miss a kind of call another one sees.
+//! cascade analysis, validation's cycle checks and the replicas' clients all
+//! read calls through here, so none of them can miss a kind of call another
+//! one sees.
 
 use crate::model::{Call, Service, Step, Topology};
 

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod dist;
 mod emit;
 pub mod fault;
+mod indentation;
 pub mod model;
 mod overrides;
 pub mod policy;
@@ -136,7 +137,8 @@ pub fn load_str_with(
     let mut tree = match tree::parse(text) {
         Ok(tree) => tree,
         Err(e) => {
-            let d = Diag::error(format!("invalid YAML: {}", e.message), e.loc);
+            let d = indentation::explain(text, &e)
+                .unwrap_or_else(|| Diag::error(format!("invalid YAML: {}", e.message), e.loc));
             return Err(Report {
                 errors: vec![d.render(file, text)],
             });

@@ -11,7 +11,8 @@ use crate::tree::{Loc, Located, Node};
 
 /// Applies each override in order; returns an error for each one that is
 /// malformed or leads nowhere. A missing key is added to an existing map; the
-/// `settings` map itself is created when the file has none.
+/// `settings` map itself is created when the file has none. A list's items
+/// are named by their index from 0 (`endpoints.Cook.steps.0.work=100ms`).
 pub fn apply(tree: &mut Located<Node>, overrides: &[String]) -> Vec<Diag> {
     overrides
         .iter()
@@ -47,56 +48,103 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
         if cur.value == Node::Null {
             cur.value = Node::Map(Vec::new());
         }
+        let last = i + 1 == segs.len();
         let describe = cur.value.describe();
         let cur_loc = cur.loc;
-        let Node::Map(entries) = &mut cur.value else {
-            let d = Diag::error(
-                format!("`--set {o}`: `{here}` is not a map but {describe}"),
-                cur_loc,
-            )
-            .help("an override can only set keys inside maps");
-            return Err(d);
-        };
-        let last = i + 1 == segs.len();
-        let pos = match entries.iter().position(|(k, _)| k.value == *seg) {
-            Some(p) => p,
-            None if last || (i == 0 && *seg == "settings") => {
-                let key = Located {
-                    value: seg.to_string(),
-                    loc: at,
-                    set_by: Some(origin.clone()),
-                };
-                let new = Located {
-                    value: Node::Null,
-                    loc: at,
-                    set_by: Some(origin.clone()),
-                };
-                entries.push((key, new));
-                entries.len() - 1
+        let next = match &mut cur.value {
+            Node::Seq(items) => {
+                let it = item(items, seg, o, &here, cur_loc)?;
+                at = it.loc;
+                it
             }
-            None => {
-                let inside = if here.is_empty() {
-                    "the topology".to_string()
-                } else {
-                    format!("`{here}`")
+            Node::Map(entries) => {
+                let pos = match entries.iter().position(|(k, _)| k.value == *seg) {
+                    Some(p) => p,
+                    None if last || (i == 0 && *seg == "settings") => {
+                        let key = Located {
+                            value: seg.to_string(),
+                            loc: at,
+                            set_by: Some(origin.clone()),
+                        };
+                        let new = Located {
+                            value: Node::Null,
+                            loc: at,
+                            set_by: Some(origin.clone()),
+                        };
+                        entries.push((key, new));
+                        entries.len() - 1
+                    }
+                    None => {
+                        let inside = if here.is_empty() {
+                            "the topology".to_string()
+                        } else {
+                            format!("`{here}`")
+                        };
+                        let mut d =
+                            Diag::unplaced(format!("`--set {o}`: there is no `{seg}` in {inside}"));
+                        if let Some(m) =
+                            did_you_mean(seg, entries.iter().map(|(k, _)| k.value.as_str()))
+                        {
+                            d = d.help(format!("did you mean `{m}`?"));
+                        }
+                        return Err(d);
+                    }
                 };
-                let mut d = Diag::unplaced(format!("`--set {o}`: there is no `{seg}` in {inside}"));
-                if let Some(m) = did_you_mean(seg, entries.iter().map(|(k, _)| k.value.as_str())) {
-                    d = d.help(format!("did you mean `{m}`?"));
-                }
+                let (key, node) = &mut entries[pos];
+                at = key.loc;
+                node
+            }
+            _ => {
+                let d = Diag::error(
+                    format!("`--set {o}`: `{here}` is not a map or a list but {describe}"),
+                    cur_loc,
+                )
+                .help("an override can only set keys inside maps, or items of lists by index");
                 return Err(d);
             }
         };
-        let (key, node) = &mut entries[pos];
         if last {
-            node.value = Node::Scalar(value.to_string());
-            node.set_by = Some(origin.clone());
+            next.value = Node::Scalar(value.to_string());
+            next.set_by = Some(origin.clone());
             return Ok(());
         }
-        at = key.loc;
-        cur = node;
+        cur = next;
     }
     Ok(())
+}
+
+/// Item `seg` (an index from 0) of a list: an override replaces or reaches
+/// into an item; it never appends one, since a new item would have none of
+/// the keys an item needs.
+fn item<'a>(
+    items: &'a mut [Located<Node>],
+    seg: &str,
+    o: &str,
+    here: &str,
+    loc: Loc,
+) -> Result<&'a mut Located<Node>, Diag> {
+    let len = items.len();
+    let Ok(index) = seg.parse::<usize>() else {
+        return Err(Diag::error(
+            format!("`--set {o}`: `{here}` is a list, so `{seg}` should be an index"),
+            loc,
+        )
+        .help(format!(
+            "name an item by its position from 0, like `{here}.0`"
+        )));
+    };
+    items.get_mut(index).ok_or_else(|| {
+        let range = match len {
+            0 => "it is empty".to_string(),
+            1 => "its only item is `0`".to_string(),
+            n => format!("its items are `0` to `{}`", n - 1),
+        };
+        Diag::error(
+            format!("`--set {o}`: `{here}` has {len} item(s), so there is no item {index}"),
+            loc,
+        )
+        .help(format!("{range}; an override cannot add an item to a list"))
+    })
 }
 
 /// `'x'` and `"x"` are the scalar `x`, as in YAML.
@@ -172,7 +220,7 @@ mod tests {
         assert!(d[1].message.contains("empty part"));
         assert_eq!(
             d[2].message,
-            "`--set name.x=1`: `name` is not a map but `x`"
+            "`--set name.x=1`: `name` is not a map or a list but `x`"
         );
         assert_eq!(d[2].loc.map(|l| l.line), Some(1));
         assert_eq!(
@@ -180,5 +228,54 @@ mod tests {
             "`--set servics.db.workers=2`: there is no `servics` in the topology"
         );
         assert_eq!(d[3].help, ["did you mean `services`?"]);
+    }
+
+    #[test]
+    fn reaches_into_lists_by_index() {
+        let mut t = parse(
+            "services:\n  k:\n    endpoints:\n      Cook:\n        steps:\n          - work: 1ms\n          - work: 2ms\nfaults:\n  - { at: 1s, target: k, slow: 2x }\n",
+        )
+        .unwrap();
+        let sets = [
+            "services.k.endpoints.Cook.steps.1.work=100ms".into(),
+            "faults.0.for=3s".into(),
+        ];
+        assert!(apply(&mut t, &sets).is_empty());
+        let steps = get(&t.value, &["services", "k", "endpoints", "Cook", "steps"]);
+        let Node::Seq(items) = &steps.value else {
+            panic!("steps is a list")
+        };
+        let work = get(&items[1].value, &["work"]);
+        assert_eq!(work.value, Node::Scalar("100ms".into()));
+        assert_eq!((work.loc.line, work.loc.col), (7, 19));
+        let Node::Seq(faults) = &get(&t.value, &["faults"]).value else {
+            panic!("faults is a list")
+        };
+        let added = get(&faults[0].value, &["for"]);
+        assert_eq!(added.value, Node::Scalar("3s".into()));
+        assert_eq!(added.loc.line, 9, "a new key points at its item");
+    }
+
+    #[test]
+    fn a_bad_index_says_what_the_list_holds() {
+        let mut t = parse("faults:\n  - { at: 1s, target: k, slow: 2x }\n").unwrap();
+        let sets = ["faults.3.at=2s".into(), "faults.first.at=2s".into()];
+        let d = apply(&mut t, &sets);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            d[0].message,
+            "`--set faults.3.at=2s`: `faults` has 1 item(s), so there is no item 3"
+        );
+        assert_eq!(d[0].loc.map(|l| l.line), Some(2));
+        assert!(
+            d[0].help[0].contains("its only item is `0`"),
+            "{:?}",
+            d[0].help
+        );
+        assert!(
+            d[1].message.contains("should be an index"),
+            "{}",
+            d[1].message
+        );
     }
 }

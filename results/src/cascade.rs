@@ -358,4 +358,24 @@ mod tests {
         assert_eq!(threshold(16, Some(0)), None);
         assert_eq!(threshold(16, None), Some(8));
     }
+
+    #[test]
+    fn a_session_miss_call_is_an_edge_the_cascade_follows() {
+        // sticky-sessions: cart calls db only on a session miss.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../topologies/sticky-sessions.yaml");
+        let t = topolab_model::load(&path, &[]).unwrap().topology;
+        let quiet = series(None, 0);
+        let mut all: BTreeMap<String, ServiceSeries> = t
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), quiet.clone()))
+            .collect();
+        all.insert("db".into(), series(Some(1.0), 20));
+        all.insert("cart".into(), series(Some(1.3), 30));
+        let c = analyze(&t, &all);
+        assert!(c.detected, "{}", c.text);
+        let cart = c.onsets.iter().find(|o| o.service == "cart").unwrap();
+        assert_eq!(cart.waiting_on.as_deref(), Some("db"), "{}", c.text);
+    }
 }

@@ -1,10 +1,9 @@
-//! Where a request's time went, hop by hop, from `traces.json` (OTLP/JSON):
+//! Where a request's time went, hop by hop, from the run's traces:
 //! per service, the mean of its SERVER spans' queue wait, work, time waiting
 //! on downstream calls, and the rest (gRPC, scheduling), as the replicas
 //! recorded them in the `topolab.*_ns` attributes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::trace::Trace;
 
@@ -16,12 +15,6 @@ pub struct HopSplit {
     pub work_ms: f64,
     pub downstream_ms: f64,
     pub other_ms: f64,
-}
-
-/// Reads `traces.json` and splits each service's time.
-pub fn read(path: &Path) -> anyhow::Result<BTreeMap<String, HopSplit>> {
-    let traces = crate::trace::parse(&std::fs::read_to_string(path)?)?;
-    Ok(split(&traces))
 }
 
 /// The split of every service with topolab SERVER spans (those carrying the

@@ -3,8 +3,9 @@
 //! they work on any run folder, including one copied from another machine.
 //!
 //! [`run_dir`] reads a folder; [`summary`], [`timeseries`], [`load_series`]
-//! and [`sweep`] own one file each (its type, its writer and its reader,
-//! CSV through [`csv_file`]); [`hops`] splits each hop's time; [`trace`]
+//! [`requests`] and [`sweep`] own one file each (its type, its writer and its reader,
+//! CSV through [`csv_file`]; [`reasons`] is the summary's sample of failure
+//! messages); [`hops`] splits each hop's time; [`trace`]
 //! reads the traces; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`.
@@ -15,7 +16,9 @@ pub mod csv_file;
 pub mod graph;
 pub mod hops;
 pub mod load_series;
+pub mod reasons;
 pub mod report;
+pub mod requests;
 pub mod run_dir;
 pub mod summary;
 pub mod sweep;

@@ -2,6 +2,7 @@
 //! each of the other files the contract names when present. What is missing
 //! is listed, so a report can say so instead of failing.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -9,9 +10,11 @@ use topolab_model::Topology;
 
 use crate::hops::{self, HopSplit};
 use crate::load_series::{self, LoadRow};
+use crate::requests::{self, RequestSample};
 use crate::summary::{self, Summary};
 use crate::sweep::{self, Sweep};
 use crate::timeseries::{self, Row};
+use crate::trace::{self, Kind, TraceError};
 
 /// Everything readable in one run folder.
 pub struct RunDir {
@@ -21,7 +24,12 @@ pub struct RunDir {
     pub summary: Option<Summary>,
     pub timeseries: Option<Vec<Row>>,
     pub load: Option<Vec<LoadRow>>,
-    pub hops: Option<std::collections::BTreeMap<String, HopSplit>>,
+    pub hops: Option<BTreeMap<String, HopSplit>>,
+    /// `requests.csv`: each generator's sample of requests.
+    pub requests: Option<Vec<RequestSample>>,
+    /// Per trace id of a sampled request, the time it waited in queues
+    /// over all its hops, in ms (from the traces).
+    pub queue_ms: HashMap<String, f64>,
     /// `sweep.csv` (and `sweep.json`) when the folder also holds a sweep.
     pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
@@ -55,7 +63,7 @@ impl RunDir {
         let summary_p = opt(summary::FILE, "run figures");
         let ts_p = opt(timeseries::FILE, "per-replica telemetry");
         let load_p = opt(load_series::FILE, "the load over time");
-        let traces_p = opt("traces.json", "traced request chains");
+        let requests_p = opt(requests::FILE, "the sample of requests");
         let sweep_p = dir.join(sweep::CSV_FILE);
         let mut run = RunDir {
             path: dir.to_path_buf(),
@@ -64,16 +72,54 @@ impl RunDir {
             timeseries: None,
             load: None,
             hops: None,
+            requests: None,
+            queue_ms: HashMap::new(),
             sweep: None,
             missing,
         };
         run.summary = run.attempt(summary::FILE, summary_p, |p| Ok(summary::read(p)?));
         run.timeseries = run.attempt(timeseries::FILE, ts_p, |p| Ok(timeseries::read(p)?));
         run.load = run.attempt(load_series::FILE, load_p, |p| Ok(load_series::read(p)?));
-        run.hops = run.attempt("traces.json", traces_p, hops::read);
+        run.requests = run.attempt(requests::FILE, requests_p, |p| Ok(requests::read(p)?));
+        run.read_traces();
         let sweep_p = sweep_p.exists().then_some(dir.to_path_buf());
         run.sweep = run.attempt(sweep::CSV_FILE, sweep_p, |d| Ok(sweep::read(d)?));
         Ok(run)
+    }
+
+    /// The per-hop split and the sampled requests' queue waits, from the
+    /// traces read once through the one trace reader.
+    fn read_traces(&mut self) {
+        let traces = match trace::load(&self.path) {
+            Ok(t) => t,
+            Err(e @ TraceError::NoTraces(_)) => {
+                self.missing.push(("traces".into(), e.to_string()));
+                return;
+            }
+            Err(e) => {
+                self.missing
+                    .push(("traces".into(), format!("unreadable: {e}")));
+                return;
+            }
+        };
+        self.hops = Some(hops::split(&traces));
+        let wanted: std::collections::HashSet<&str> = self
+            .requests
+            .iter()
+            .flatten()
+            .filter_map(|r| r.trace_id.as_deref())
+            .collect();
+        let mut queue_ms = HashMap::new();
+        for t in traces.iter().filter(|t| wanted.contains(t.id.as_str())) {
+            let ns: u64 = t
+                .spans
+                .iter()
+                .filter(|s| s.kind == Kind::Server)
+                .filter_map(|s| s.queue_ns)
+                .sum();
+            queue_ms.insert(t.id.clone(), ns as f64 / 1e6);
+        }
+        self.queue_ms = queue_ms;
     }
 
     fn attempt<T>(

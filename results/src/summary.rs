@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cascade::Cascade;
+use crate::reasons::Reasons;
 
 /// The file's name in a run folder.
 pub const FILE: &str = "summary.json";
@@ -29,10 +31,11 @@ pub struct Summary {
     pub processes: u32,
     #[serde(default)]
     pub healthy_after_ms: f64,
-    /// Per load generator, by name.
-    pub load: BTreeMap<String, LoadSummary>,
-    /// Per service, by name.
-    pub services: BTreeMap<String, ServiceSummary>,
+    /// Per load generator, by name, in the topology file's order (so every
+    /// table and this file read as the file does: `before, during, after`).
+    pub load: IndexMap<String, LoadSummary>,
+    /// Per service, by name, in the topology file's order.
+    pub services: IndexMap<String, ServiceSummary>,
     /// Spans recorded, received and dropped (absent when nothing was traced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<TraceSummary>,
@@ -93,6 +96,11 @@ pub struct LoadSummary {
     pub rejected: u64,
     pub timeouts: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: per code (rejections and timeouts included), the
+    /// final statuses' messages with counts, most frequent first; a few per
+    /// code, the rest counted as `(other messages)`.
+    #[serde(default, skip_serializing_if = "Reasons::is_empty")]
+    pub messages: Reasons,
     /// Attempts including retries.
     #[serde(default)]
     pub attempts: u64,
@@ -134,7 +142,8 @@ pub struct Percentiles {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ServiceSummary {
     pub replicas: u32,
-    pub endpoints: BTreeMap<String, EndpointSummary>,
+    /// In the file's order.
+    pub endpoints: IndexMap<String, EndpointSummary>,
     /// Calls this service made, by callee `service/Endpoint`.
     #[serde(default)]
     pub calls: BTreeMap<String, CallSummary>,
@@ -317,8 +326,8 @@ mod tests {
             interrupted: false,
             processes: 1,
             healthy_after_ms: 80.0,
-            load: BTreeMap::new(),
-            services: BTreeMap::new(),
+            load: IndexMap::new(),
+            services: IndexMap::new(),
             traces: None,
             cascade: Cascade::default(),
             faults: vec![],

@@ -221,7 +221,10 @@ impl Clients {
         // must time out too, hence the outer timeout.
         let result = match tokio::time::timeout(a.timeout, client.call(req)).await {
             Ok(r) => r.map(tonic::Response::into_inner),
-            Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "{}/{}: no answer within {:?}",
+                a.service, a.endpoint, a.timeout
+            ))),
         };
         let result = result.map_err(|s| {
             if s.code() == Code::Cancelled && start.elapsed() >= a.timeout {
@@ -230,7 +233,7 @@ impl Clients {
                     a.service, a.endpoint
                 ))
             } else {
-                s
+                crate::reason::explain(s, &format!("{}#{index}/{}", a.service, a.endpoint))
             }
         });
         if let Some(hop) = hop {

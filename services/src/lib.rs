@@ -8,7 +8,8 @@
 //! through [`client`] (picking replicas with [`balance`], guarded by
 //! [`resilience`]), times `work` with [`timer`], remembers [`sessions`],
 //! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
-//! and counts for the launcher in [`telemetry`].
+//! and counts for the launcher in [`telemetry`]. A failed call's status says
+//! why ([`reason`]).
 
 pub mod admission;
 pub mod balance;
@@ -17,6 +18,7 @@ pub mod deadline;
 pub mod executor;
 pub mod fault;
 pub mod process;
+pub mod reason;
 pub mod replica;
 pub mod resilience;
 pub mod server;

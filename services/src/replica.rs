@@ -208,8 +208,10 @@ impl Replica {
         let acquire = match self.admission.enter() {
             Ok(a) => a,
             Err(full) => {
+                let status = Status::resource_exhausted(format!("{} {full}", self.name));
+                rec.message = status.message().to_string();
                 rec.finish(Outcome::Rejected, Timings::default());
-                return Err(Status::resource_exhausted(format!("{} {full}", self.name)));
+                return Err(status);
             }
         };
         if acquire.depth_at_entry() > 0 {
@@ -380,12 +382,24 @@ impl Drop for Record<'_> {
         let expired = self
             .deadline
             .is_some_and(|d| Instant::now() + CALLER_CLOCK_LEAD >= d);
-        let outcome = match (self.queued, expired) {
+        let (outcome, why) = match (self.queued, expired) {
             // Left the queue because the caller gave up: no work was done for it.
-            (true, true) => Outcome::DeadlineDropped,
-            (false, true) => Outcome::Error(Code::DeadlineExceeded),
-            (_, false) => Outcome::Error(Code::Cancelled),
+            (true, true) => (
+                Outcome::DeadlineDropped,
+                "the caller's deadline passed while it waited in the queue",
+            ),
+            (false, true) => (
+                Outcome::Error(Code::DeadlineExceeded),
+                "the caller's deadline passed while it was served",
+            ),
+            (_, false) => (
+                Outcome::Error(Code::Cancelled),
+                "the caller cancelled it (its connection or stream closed)",
+            ),
         };
+        if self.message.is_empty() {
+            self.message = why.to_string();
+        }
         let wait = self.wait.unwrap_or_else(|| self.arrival.elapsed());
         // Work done before the drop is unknown here; it is not recorded.
         self.finish(outcome, self.timings(wait, Default::default()));

@@ -11,13 +11,14 @@ use topolab_model::{Topology, calls};
 
 use super::EXIT_INVALID;
 use crate::cli::GraphFormat;
+use crate::out::out;
 
 /// Prints the graph of a valid topology; exit 1 with its errors otherwise.
 pub fn graph(file: &Path, format: GraphFormat) -> ExitCode {
     match topolab_model::load(file, &[]) {
         Ok(loaded) => {
             let edges = edges(&loaded.topology);
-            print!(
+            out!(
                 "{}",
                 match format {
                     GraphFormat::Dot => dot(&loaded.topology, &edges),

@@ -13,6 +13,7 @@ mod validate;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::out::outln;
 
 /// Exit status for an invalid topology.
 pub const EXIT_INVALID: u8 = 1;
@@ -32,7 +33,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
         Command::Schema => {
-            println!("{:#}", topolab_model::schema::json_schema());
+            outln!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
         Command::Serve => serve::serve(),

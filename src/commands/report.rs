@@ -5,11 +5,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::out::outln;
+
 /// Writes the report of `dir`.
 pub fn report(dir: &Path) -> ExitCode {
     match topolab_results::report::write(dir) {
         Ok(path) => {
-            println!("{}", path.display());
+            outln!("{}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

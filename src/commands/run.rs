@@ -6,11 +6,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use topolab_launcher::live::LiveMode;
+use topolab_launcher::run_folder::FolderError;
 use topolab_launcher::{RunOptions, table};
 use topolab_model::Loaded;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::{RunArgs, UpArgs};
+use crate::out::{out, outln};
 
 /// Runs one topology as the flags say.
 pub fn run(args: RunArgs) -> ExitCode {
@@ -23,12 +25,14 @@ pub fn up(args: UpArgs) -> ExitCode {
     let UpArgs {
         file,
         out,
+        force,
         seed,
         sets,
     } = args;
     let args = RunArgs {
         file,
         out,
+        force,
         duration: None,
         seed,
         sets,
@@ -58,6 +62,19 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         eprintln!("{w}");
     }
     if services_only {
+        if !loaded.topology.load.is_empty() {
+            let names: Vec<&str> = loaded
+                .topology
+                .load
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect();
+            eprintln!(
+                "up: the load of {} ({}) is not sent; `topolab run` sends it",
+                args.file.display(),
+                names.join(", ")
+            );
+        }
         loaded.topology.load.clear();
         loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
     }
@@ -72,6 +89,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
     };
     let opts = RunOptions {
         out: args.out.clone(),
+        force: args.force,
         seed,
         replica_command: (program, vec!["__serve".into()]),
         verbose: !args.quiet,
@@ -91,7 +109,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
     match runtime.block_on(topolab_launcher::run(&loaded, opts)) {
         Ok(result) if args.json => match serde_json::to_string_pretty(&result.summary) {
             Ok(json) => {
-                println!("{json}");
+                outln!("{json}");
                 if !args.quiet {
                     eprintln!("{}", result.folder.display());
                 }
@@ -103,20 +121,29 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
             }
         },
         Ok(result) => {
-            print!("{}", table::render(&result.summary));
-            println!("\n{}", result.folder.display());
+            out!("{}", table::render(&result.summary));
+            outln!("\n{}", result.folder.display());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: the sandbox failed: {e:#}");
-            ExitCode::from(EXIT_SANDBOX)
-        }
+        Err(e) => failed(&e),
     }
 }
 
+/// Exit status and message for a run that did not finish: an `--out` folder
+/// that cannot be used is the user's to mend (1, nothing was started);
+/// anything else is the sandbox failing (2).
+pub fn failed(e: &anyhow::Error) -> ExitCode {
+    if let Some(folder) = e.downcast_ref::<FolderError>() {
+        eprintln!("error: {folder}");
+        return ExitCode::from(EXIT_INVALID);
+    }
+    eprintln!("error: the sandbox failed: {e:#}");
+    ExitCode::from(EXIT_SANDBOX)
+}
+
 /// The dashboard when stdout is a terminal, else a progress line on stderr;
-/// nothing with `--quiet`.
-fn live_mode(quiet: bool) -> LiveMode {
+/// nothing with `--quiet` (the same rules for `run` and every step of `sweep`).
+pub fn live_mode(quiet: bool) -> LiveMode {
     if quiet {
         LiveMode::Off
     } else if std::io::stdout().is_terminal() {
@@ -141,8 +168,10 @@ pub struct Flags<'a> {
 /// Loads the file with `--set`, then turns `--duration` and `--seed` into
 /// overrides too, so `topology.yaml` in the run folder is exactly what ran.
 /// Without a seed anywhere one is drawn and pinned, so every run can be repeated.
-/// `--duration` sets each generator's `duration`; beside `stages` that
-/// stretches or shrinks the stages to fit it.
+/// `--duration D` makes the whole load last D: the load's span (from the start
+/// of load until the last generator stops) is stretched or shrunk by one
+/// factor, and with it every generator's `start` and `duration` (stages keep
+/// their shape) and every fault's `at` and `for`, so a preview keeps the story.
 pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
     load_within(args, topolab_model::Limits::MACHINE)
 }
@@ -156,9 +185,7 @@ pub fn load_within(
     let first = topolab_model::load_with(args.file, args.sets, limits)?;
     let mut sets = args.sets.to_vec();
     if let Some(d) = &args.duration {
-        for g in &first.topology.load {
-            sets.push(format!("load.{}.duration={d}", g.name));
-        }
+        sets.extend(duration_sets(&first.topology, d));
     }
     let seed = args
         .seed
@@ -171,6 +198,36 @@ pub fn load_within(
         return Ok(first);
     }
     topolab_model::load_with(args.file, &sets, limits)
+}
+
+/// The overrides `--duration D` stands for (see [`load_with_flags`]). A `D`
+/// that does not read as a duration is set as it is on every generator, so
+/// validation reports it with its location and the usual help.
+fn duration_sets(t: &topolab_model::Topology, d: &str) -> Vec<String> {
+    let span = t.load.iter().map(|g| g.start + g.duration).max();
+    let (Ok(want), Some(span)) = (topolab_model::values::duration(d), span) else {
+        return t
+            .load
+            .iter()
+            .map(|g| format!("load.{}.duration={d}", g.name))
+            .collect();
+    };
+    let factor = want.as_secs_f64() / span.as_secs_f64().max(1e-9);
+    let scaled = |x: std::time::Duration| format!("{}us", (x.as_secs_f64() * factor * 1e6).round());
+    let mut sets = Vec::new();
+    for g in &t.load {
+        sets.push(format!("load.{}.duration={}", g.name, scaled(g.duration)));
+        if !g.start.is_zero() {
+            sets.push(format!("load.{}.start={}", g.name, scaled(g.start)));
+        }
+    }
+    for (i, f) in t.faults.iter().enumerate() {
+        sets.push(format!("faults.{i}.at={}", scaled(f.at)));
+        if let Some(x) = f.duration {
+            sets.push(format!("faults.{i}.for={}", scaled(x)));
+        }
+    }
+    sets
 }
 
 /// The program that becomes a replica: this very executable (`topolab

@@ -8,15 +8,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use topolab_launcher::RunOptions;
-use topolab_launcher::live::LiveMode;
+use topolab_launcher::notice;
 use topolab_launcher::run_folder::RunFolder;
 use topolab_launcher::sweep::{Goal, StepFigures, Vary, figures, table};
 use topolab_model::{Loaded, values};
 use topolab_results::sweep::{self as sweep_files, SweepMeta};
 
-use super::run::{Flags, load_with_flags, replica_program};
-use super::{EXIT_INVALID, EXIT_SANDBOX};
+use super::EXIT_INVALID;
+use super::run::{Flags, live_mode, load_with_flags, replica_program};
 use crate::cli::SweepArgs;
+use crate::out::{out, outln};
 
 /// Runs the sweep the flags describe.
 pub fn sweep(args: SweepArgs) -> ExitCode {
@@ -36,10 +37,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     };
     match run_steps(&args, &vary, goal, &steps) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: the sandbox failed: {e:#}");
-            ExitCode::from(EXIT_SANDBOX)
-        }
+        Err(e) => super::run::failed(&e),
     }
 }
 
@@ -90,33 +88,31 @@ fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
 
 fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> anyhow::Result<()> {
     let name = &steps[0].topology.name;
-    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"))?;
+    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"), args.force)?;
     let program = replica_program()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut figures: Vec<StepFigures> = Vec::new();
     for (i, loaded) in steps.iter().enumerate() {
         let value = &vary.values[i];
         if !args.quiet {
-            eprintln!("\nstep {}/{}: {}", i + 1, steps.len(), vary.set(i));
+            notice::say(format!("\nstep {}/{}: {}", i + 1, steps.len(), vary.set(i)));
         }
         let opts = RunOptions {
             out: Some(step_folder(&folder.path, i, value)),
+            // The sweep folder was empty (or emptied): each step's is new.
+            force: false,
             // Cannot be None: load_with_flags always pins a seed.
             seed: loaded.topology.settings.seed.unwrap_or_default(),
             replica_command: (program.clone(), vec!["__serve".into()]),
             verbose: !args.quiet,
             trace: Default::default(),
-            live: if args.quiet {
-                LiveMode::Off
-            } else {
-                LiveMode::Progress
-            },
+            live: live_mode(args.quiet),
         };
         let result = runtime.block_on(topolab_launcher::run(loaded, opts))?;
         let interrupted = result.summary.interrupted;
         figures.push(StepFigures::new(value, &loaded.topology, &result));
         if interrupted {
-            eprintln!("sweep interrupted after step {}", i + 1);
+            notice::say(format!("sweep interrupted after step {}", i + 1));
             break;
         }
     }
@@ -136,8 +132,8 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
     };
     sweep_files::write(&folder.path, &meta, &figures::rows(&figures))?;
     topolab_results::report::write(&folder.path)?;
-    print!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
-    println!("\n{}", folder.path.display());
+    out!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
+    outln!("\n{}", folder.path.display());
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use topolab_results::trace::{self, Trace, breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
+use crate::out::{out, outln};
 
 /// Exit status for a run folder (or trace id) that cannot be read.
 const EXIT_BAD_FOLDER: u8 = 1;
@@ -41,21 +42,21 @@ fn show(args: &TraceArgs) -> Result<(), String> {
             .unwrap_or_else(|| args.run_dir.join("trace.chrome.json"));
         let json = chrome::render(&chosen).to_string();
         std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!(
+        outln!(
             "{} traces written for Perfetto (ui.perfetto.dev) to",
             chosen.len()
         );
-        println!("{}", path.display());
+        outln!("{}", path.display());
         return Ok(());
     }
     if let Some(id) = &args.id {
-        print!("{}", waterfall::render(find(&traces, id)?));
+        out!("{}", waterfall::render(find(&traces, id)?));
         return Ok(());
     }
     let mut listed = false;
     if let Some(n) = args.slowest {
         let title = format!("the {n} slowest of {} traces", traces.len());
-        print!(
+        out!(
             "{}",
             list::render(&title, &list::slowest(&traces, n), run_start)
         );
@@ -68,15 +69,15 @@ fn show(args: &TraceArgs) -> Result<(), String> {
             failed.len(),
             traces.len()
         );
-        print!("{}", list::render(&title, &failed, run_start));
+        out!("{}", list::render(&title, &failed, run_start));
         listed = true;
     }
     if !listed {
-        print!("{}", breakdown::render(&traces));
-        println!();
+        out!("{}", breakdown::render(&traces));
+        outln!();
         let title = format!("the {DEFAULT_SLOWEST} slowest (see one with --id TRACE)");
         let slow = list::slowest(&traces, DEFAULT_SLOWEST);
-        print!("{}", list::render(&title, &slow, run_start));
+        out!("{}", list::render(&title, &slow, run_start));
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use super::EXIT_INVALID;
 
+use crate::out::outln;
+
 /// Checks each file and reports all its errors and warnings.
 pub fn validate(files: &[PathBuf]) -> ExitCode {
     let mut invalid = 0;
@@ -16,7 +18,7 @@ pub fn validate(files: &[PathBuf]) -> ExitCode {
                     eprintln!("{w}");
                 }
                 let t = &loaded.topology;
-                println!(
+                outln!(
                     "{}: valid ({} service(s), {} process(es), {} load generator(s))",
                     file.display(),
                     t.services.len(),

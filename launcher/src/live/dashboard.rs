@@ -1,8 +1,10 @@
 //! The live dashboard (ratatui), when stdout is a terminal: per service a bar
 //! of workers busy (blue), requests queued (yellow) and recent rejections
-//! (red); per load generator its counts, current rate and latency. Redrawn
-//! ten times a second; `q`, Esc or Ctrl-C asks the run to stop, the same way
-//! a Ctrl-C signal does.
+//! (red); per load generator its counts, current rate and latency (or when
+//! it starts); below them a pane of the run's notices (faults, restarts,
+//! warnings), which would otherwise write over the frame. Redrawn ten times a
+//! second; `q`, Esc or Ctrl-C asks the run to stop, the same way a Ctrl-C
+//! signal does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,7 +18,12 @@ use ratatui::widgets::{Block, Paragraph};
 use tokio::sync::mpsc;
 
 use super::Sources;
-use super::snapshot::{ServiceNow, Snapshot, Taker};
+use super::snapshot::{LoadNow, Phase, ServiceNow, Snapshot, Taker};
+use crate::notice;
+
+/// Most notice lines the pane shows (the newest; all of them reach the
+/// scrollback when the dashboard closes).
+const PANE_LINES: usize = 6;
 
 /// Time between redraws (and the longest a key press waits to be seen).
 const FRAME: Duration = Duration::from_millis(100);
@@ -49,10 +56,17 @@ pub fn run(
 }
 
 fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
+    let notices = notice::recent(PANE_LINES);
+    let pane = if notices.is_empty() {
+        0
+    } else {
+        notices.len() as u16 + 2
+    };
     let rows = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(s.load.len().max(1) as u16 + 2),
         Constraint::Min(3),
+        Constraint::Length(pane),
         Constraint::Length(1),
     ])
     .split(f.area());
@@ -73,27 +87,7 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
             "no load in this topology: services are up until q or Ctrl-C",
         )]
     } else {
-        s.load
-            .iter()
-            .map(|(name, l)| {
-                Line::from(vec![
-                    Span::styled(
-                        format!("{name} → {}  ", l.target),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::raw(format!("{:>7.1}/s  sent {}  ", l.rate, l.sent)),
-                    Span::styled(format!("ok {}  ", l.ok), Style::default().fg(Color::Green)),
-                    Span::styled(
-                        format!("rejected {}  ", l.rejected),
-                        Style::default().fg(Color::Red),
-                    ),
-                    Span::raw(format!(
-                        "timeouts {}  errors {}  p50 {:.1} ms  p99 {:.1} ms",
-                        l.timeouts, l.errors, l.p50_ms, l.p99_ms
-                    )),
-                ])
-            })
-            .collect()
+        s.load.iter().map(|(name, l)| load_line(name, l)).collect()
     };
     f.render_widget(
         Paragraph::new(load).block(Block::bordered().title(" load ")),
@@ -120,6 +114,18 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
         rows[2],
     );
 
+    if !notices.is_empty() {
+        let lines: Vec<Line> = notices.into_iter().map(Line::from).collect();
+        f.render_widget(
+            Paragraph::new(lines)
+                .style(Style::default().fg(Color::Gray))
+                .block(
+                    Block::bordered().title(" notices (printed again when the dashboard closes) "),
+                ),
+            rows[3],
+        );
+    }
+
     let help = match stopping {
         0 => " q or Ctrl-C: stop the load",
         1 => " stopping: waiting for requests in flight (q or Ctrl-C again to abandon them)",
@@ -127,8 +133,49 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     };
     f.render_widget(
         Paragraph::new(help).style(Style::default().add_modifier(Modifier::DIM)),
-        rows[3],
+        rows[4],
     );
+}
+
+/// One generator: its counts and latency so far, or, before its `start`,
+/// when it begins (no figures exist yet, and zeros would read as measured).
+fn load_line(name: &str, l: &LoadNow) -> Line<'static> {
+    let head = Span::styled(
+        format!("{name} → {}  ", l.target),
+        Style::default().add_modifier(Modifier::BOLD),
+    );
+    if let Phase::Waiting(secs) = l.phase {
+        return Line::from(vec![
+            head,
+            Span::styled(
+                format!("not started yet: starts in {secs:.1} s"),
+                Style::default().add_modifier(Modifier::DIM),
+            ),
+        ]);
+    }
+    let latency = if l.ok == 0 {
+        "no OK response yet".to_string()
+    } else {
+        format!("p50 {:.1} ms  p99 {:.1} ms", l.p50_ms, l.p99_ms)
+    };
+    let done = if l.phase == Phase::Done {
+        "  (done)"
+    } else {
+        ""
+    };
+    Line::from(vec![
+        head,
+        Span::raw(format!("{:>7.1}/s  sent {}  ", l.rate, l.sent)),
+        Span::styled(format!("ok {}  ", l.ok), Style::default().fg(Color::Green)),
+        Span::styled(
+            format!("rejected {}  ", l.rejected),
+            Style::default().fg(Color::Red),
+        ),
+        Span::raw(format!(
+            "timeouts {}  errors {}  {latency}{done}",
+            l.timeouts, l.errors
+        )),
+    ])
 }
 
 /// `name  ███▒▒▒▒░  2/2 busy  6/64 queued  3 rejected`: the bar spans the

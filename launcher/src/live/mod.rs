@@ -45,6 +45,9 @@ pub struct Sources {
 pub struct LiveView {
     done: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// While the dashboard is up, notices go to its pane; dropped after the
+    /// terminal is given back, it prints them into the scrollback.
+    held: Option<crate::notice::Held>,
 }
 
 impl LiveView {
@@ -57,17 +60,18 @@ impl LiveView {
     ) -> Self {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
+        let held = (mode == LiveMode::Dashboard).then(crate::notice::hold);
         let thread = match mode {
             LiveMode::Off => None,
             LiveMode::Progress => Some(std::thread::spawn(move || progress::run(&sources, &flag))),
             LiveMode::Dashboard => Some(std::thread::spawn(move || {
                 if let Err(e) = dashboard::run(&sources, &flag, &stop_requests) {
                     ratatui::restore();
-                    eprintln!("live view failed ({e}); the run goes on");
+                    crate::notice::say(format!("warning: live view failed ({e}); the run goes on"));
                 }
             })),
         };
-        LiveView { done, thread }
+        LiveView { done, thread, held }
     }
 
     /// Stops the display and gives the terminal back as it was.
@@ -80,6 +84,8 @@ impl LiveView {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // After the join: the terminal is back, so the lines reach the scrollback.
+        self.held.take();
     }
 }
 

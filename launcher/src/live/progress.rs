@@ -3,12 +3,13 @@
 //! rate and p99 so far. On a terminal stderr it rewrites one line; into a
 //! file or pipe it appends lines.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Sources;
 use super::snapshot::{Snapshot, Taker};
+use crate::notice;
 
 /// Time between two progress lines.
 const EVERY: Duration = Duration::from_secs(1);
@@ -18,7 +19,6 @@ pub fn run(sources: &Sources, done: &AtomicBool) {
     let tty = std::io::stderr().is_terminal();
     let mut taker = Taker::default();
     let mut next = Instant::now() + EVERY;
-    let mut printed = false;
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         if Instant::now() < next {
@@ -27,18 +27,9 @@ pub fn run(sources: &Sources, done: &AtomicBool) {
         }
         next += EVERY;
         let line = render(&taker.take(sources), sources.planned);
-        let mut err = std::io::stderr().lock();
-        let _ = if tty {
-            write!(err, "\r{line}\x1b[K")
-        } else {
-            writeln!(err, "{line}")
-        };
-        let _ = err.flush();
-        printed = true;
+        notice::progress(&line, tty);
     }
-    if tty && printed {
-        eprintln!();
-    }
+    notice::progress_end();
 }
 
 /// One progress line.

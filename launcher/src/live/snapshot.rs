@@ -13,10 +13,22 @@ use crate::telemetry;
 /// Rates are measured over this much of the recent past.
 pub const RATE_WINDOW: Duration = Duration::from_secs(1);
 
+/// Where a generator is in its schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Phase {
+    /// Its `start` is still ahead: it starts in this many seconds.
+    Waiting(f64),
+    #[default]
+    Sending,
+    /// Its schedule is over (requests may still be in flight).
+    Done,
+}
+
 /// One generator now.
 #[derive(Debug, Clone, Default)]
 pub struct LoadNow {
     pub target: String,
+    pub phase: Phase,
     pub sent: u64,
     pub ok: u64,
     pub rejected: u64,
@@ -44,7 +56,8 @@ pub struct ServiceNow {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub elapsed: Duration,
-    pub load: BTreeMap<String, LoadNow>,
+    /// Generators in the topology file's order.
+    pub load: Vec<(String, LoadNow)>,
     pub services: Vec<(String, ServiceNow)>,
     /// Every generator together (p99 over all of them).
     pub total: LoadNow,
@@ -76,8 +89,16 @@ impl Taker {
                 if let Some(h) = all.as_mut() {
                     let _ = h.add(&r.latency_us);
                 }
+                let phase = if snap.elapsed < g.start {
+                    Phase::Waiting((g.start - snap.elapsed).as_secs_f64())
+                } else if snap.elapsed >= g.start + g.duration {
+                    Phase::Done
+                } else {
+                    Phase::Sending
+                };
                 LoadNow {
                     target: g.target.to_string(),
+                    phase,
                     sent: r.sent,
                     ok: r.ok,
                     rejected: r.rejected,
@@ -89,7 +110,7 @@ impl Taker {
                 }
             };
             sent_now.insert(g.name.clone(), l.sent);
-            snap.load.insert(g.name.clone(), l);
+            snap.load.push((g.name.clone(), l));
         }
         while self
             .history
@@ -102,7 +123,7 @@ impl Taker {
         if let Some((then, old)) = self.history.front() {
             let dt = now.duration_since(*then).as_secs_f64();
             if dt > 0.05 {
-                for (name, l) in snap.load.iter_mut() {
+                for (name, l) in &mut snap.load {
                     let before = old.get(name).copied().unwrap_or(0);
                     l.rate = l.sent.saturating_sub(before) as f64 / dt;
                 }
@@ -110,7 +131,7 @@ impl Taker {
         }
         self.history.push_back((now, sent_now));
 
-        for l in snap.load.values() {
+        for (_, l) in &snap.load {
             let t = &mut snap.total;
             t.sent += l.sent;
             t.ok += l.ok;

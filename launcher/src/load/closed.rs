@@ -58,8 +58,8 @@ pub async fn run(
                 let due = Instant::now();
                 lock(&recorder).sent(due);
                 let target = mix.pick(&mut rng);
-                let (outcome, attempts) = target.send(&session).await;
-                lock(&recorder).finish(due, outcome, attempts);
+                let sent = target.send(&session).await;
+                lock(&recorder).finish(due, &sent);
                 if let Some(think) = think {
                     let left = end.saturating_duration_since(Instant::now());
                     let pause = think.sample(&mut rng).min(left);

@@ -8,6 +8,7 @@ mod mix;
 mod open;
 mod pacer;
 pub mod recorder;
+pub mod sample;
 pub mod series;
 pub mod shape;
 mod target;
@@ -24,6 +25,7 @@ use topolab_model::{Generator, Pattern, Topology};
 
 use mix::Mix;
 pub use recorder::{Outcome, Recorder};
+pub use sample::Reservoir;
 pub use series::Series;
 
 /// The two signals the user can give: stop issuing, then abandon in-flight.
@@ -66,7 +68,11 @@ pub async fn run_all(
             .get(&generator.name)
             .cloned()
             .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
-        open::lock(&recorder).series = Some(Series::new(begin, topology.settings.sample_every));
+        {
+            let mut r = open::lock(&recorder);
+            r.series = Some(Series::new(begin, topology.settings.sample_every));
+            r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
+        }
         let target = Mix::new(generator, peers, tracer.clone(), topology.settings.trace)?;
         let target = Arc::new(target);
         let generator = generator.clone();

@@ -43,10 +43,10 @@ pub async fn run(
         let recorder = recorder.clone();
         in_flight.spawn(async move {
             let late = Instant::now().saturating_duration_since(due);
-            let (outcome, attempts) = target.send(&session).await;
+            let sent = target.send(&session).await;
             let mut r = lock(&recorder);
             r.left_late(late);
-            r.finish(due, outcome, attempts);
+            r.finish(due, &sent);
         });
     }
     lock(&recorder).issue_end = Some(Instant::now().min(end));

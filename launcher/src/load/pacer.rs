@@ -52,7 +52,7 @@ where
         });
     if let Err(e) = spawned {
         // Without a pacer there is no load; the empty channel says so at once.
-        eprintln!("warning: could not start a load pacer thread: {e}");
+        crate::notice::say(format!("warning: could not start a load pacer thread: {e}"));
     }
     rx
 }

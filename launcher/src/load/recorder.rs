@@ -10,7 +10,10 @@ use hdrhistogram::Histogram;
 use tonic::Code;
 use topolab_model::StatusCode;
 
+use super::sample::{Kept, Reservoir};
 use super::series::Series;
+use super::target::Sent;
+use topolab_results::reasons::Reasons;
 
 /// How one request ended, as the generator saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,16 @@ impl Outcome {
             other => Outcome::Error(other),
         }
     }
+
+    /// The gRPC code name of the outcome (`OK`, `RESOURCE_EXHAUSTED`, ...).
+    pub fn code_name(self) -> &'static str {
+        match self {
+            Outcome::Ok => code_name(Code::Ok),
+            Outcome::Rejected => code_name(Code::ResourceExhausted),
+            Outcome::Timeout => code_name(Code::DeadlineExceeded),
+            Outcome::Error(c) => code_name(c),
+        }
+    }
 }
 
 /// Counters and latency of one generator.
@@ -43,6 +56,8 @@ pub struct Recorder {
     pub rejected: u64,
     pub timeouts: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: a sample of status messages per code.
+    pub reasons: Reasons,
     /// Latency of OK requests in microseconds, from when each was due.
     pub latency_us: Histogram<u64>,
     /// When the first request was due, and when the last one ended.
@@ -54,6 +69,8 @@ pub struct Recorder {
     pub late_us: Histogram<u64>,
     /// Per-interval figures, when the run asked for them.
     pub series: Option<Series>,
+    /// An evenly drawn sample of finished requests, when the run asked for one.
+    pub sample: Option<Reservoir>,
 }
 
 impl Default for Recorder {
@@ -65,6 +82,7 @@ impl Default for Recorder {
             rejected: 0,
             timeouts: 0,
             errors: BTreeMap::new(),
+            reasons: Reasons::default(),
             // Cannot fail: 3 significant figures is within hdrhistogram's range.
             latency_us: Histogram::new(3).expect("valid sigfig"),
             first_due: None,
@@ -73,6 +91,7 @@ impl Default for Recorder {
             // Cannot fail: as above.
             late_us: Histogram::new(3).expect("valid sigfig"),
             series: None,
+            sample: None,
         }
     }
 }
@@ -87,8 +106,10 @@ impl Recorder {
         }
     }
 
-    /// Records how a request that was due at `due` ended.
-    pub fn finish(&mut self, due: Instant, outcome: Outcome, attempts: u32) {
+    /// Records how a request that was due at `due` ended (its final
+    /// status's message is empty for OK).
+    pub fn finish(&mut self, due: Instant, sent: &Sent) {
+        let (outcome, attempts, message) = (sent.outcome, sent.attempts, sent.message.as_str());
         let now = Instant::now();
         self.attempts += u64::from(attempts);
         self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
@@ -96,15 +117,31 @@ impl Recorder {
         if let Some(s) = &mut self.series {
             s.finished(now, outcome, us);
         }
+        if let Some(s) = &mut self.sample {
+            s.offer(Kept {
+                due,
+                latency_us: us,
+                code: outcome.code_name(),
+                trace_id: sent.trace_id,
+            });
+        }
         match outcome {
             Outcome::Ok => {
                 self.ok += 1;
                 record(&mut self.latency_us, us.max(1));
             }
-            Outcome::Rejected => self.rejected += 1,
-            Outcome::Timeout => self.timeouts += 1,
+            Outcome::Rejected => {
+                self.rejected += 1;
+                self.reasons
+                    .add(code_name(Code::ResourceExhausted), message);
+            }
+            Outcome::Timeout => {
+                self.timeouts += 1;
+                self.reasons.add(code_name(Code::DeadlineExceeded), message);
+            }
             Outcome::Error(code) => {
                 *self.errors.entry(code_name(code).to_string()).or_default() += 1;
+                self.reasons.add(code_name(code), message);
             }
         }
     }
@@ -128,6 +165,11 @@ impl Recorder {
         let unfinished = self.sent.saturating_sub(self.finished());
         if unfinished > 0 {
             *self.errors.entry("CANCELLED".into()).or_default() += unfinished;
+            self.reasons.add_n(
+                "CANCELLED",
+                "still in flight when the run was cut short (a second Ctrl-C abandons requests in flight)",
+                unfinished,
+            );
         }
     }
 
@@ -156,6 +198,15 @@ pub fn code_name(code: Code) -> &'static str {
 mod tests {
     use super::*;
 
+    fn sent(outcome: Outcome, attempts: u32) -> Sent {
+        Sent {
+            outcome,
+            attempts,
+            message: String::new(),
+            trace_id: None,
+        }
+    }
+
     #[test]
     fn counts_add_up_even_when_cut_short() {
         let mut r = Recorder::default();
@@ -163,10 +214,10 @@ mod tests {
         for _ in 0..5 {
             r.sent(t);
         }
-        r.finish(t, Outcome::Ok, 1);
-        r.finish(t, Outcome::from_code(Code::ResourceExhausted), 1);
-        r.finish(t, Outcome::from_code(Code::DeadlineExceeded), 2);
-        r.finish(t, Outcome::from_code(Code::Unavailable), 1);
+        r.finish(t, &sent(Outcome::Ok, 1));
+        r.finish(t, &sent(Outcome::from_code(Code::ResourceExhausted), 1));
+        r.finish(t, &sent(Outcome::from_code(Code::DeadlineExceeded), 2));
+        r.finish(t, &sent(Outcome::from_code(Code::Unavailable), 1));
         r.close();
         assert_eq!((r.ok, r.rejected, r.timeouts), (1, 1, 1));
         assert_eq!(r.errors["UNAVAILABLE"], 1);
@@ -180,7 +231,7 @@ mod tests {
         let mut r = Recorder::default();
         let due = Instant::now() - Duration::from_millis(450);
         r.sent(due);
-        r.finish(due, Outcome::Ok, 1);
+        r.finish(due, &sent(Outcome::Ok, 1));
         let p50 = r.latency_us.value_at_quantile(0.5);
         assert!((450_000..460_000).contains(&p50), "{p50}");
     }

@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use topolab_model::{Generator, Target as EndpointRef};
 use topolab_proto::v1::CallRequest;
 use topolab_proto::v1::replica_client::ReplicaClient;
+use topolab_services::reason;
 use topolab_services::trace::span::{Kind, SpanBuilder, keys, nanos};
 use topolab_services::trace::{Exporter, SpanContext, context};
 
@@ -23,6 +24,17 @@ const RETRYABLE: [Code; 3] = [
     Code::DeadlineExceeded,
     Code::ResourceExhausted,
 ];
+
+/// How one request ended: its final outcome, the attempts it took, and its
+/// trace id when it was traced (the report finds its hops by it).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    /// The final status's message: why it failed (empty for OK).
+    pub message: String,
+    pub trace_id: Option<[u8; 16]>,
+}
 
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
@@ -82,9 +94,10 @@ impl Target {
     }
 
     /// Sends one request within the generator's deadline, retrying retryable
-    /// failures while time is left; returns the outcome and attempts made.
+    /// failures while time is left; returns how it ended, with the last
+    /// status's message (why it failed; empty for OK).
     /// `session` is the client identity's key ("" for none).
-    pub async fn send(&self, session: &str) -> (Outcome, u32) {
+    pub async fn send(&self, session: &str) -> Sent {
         let start = Instant::now();
         let deadline = start + self.timeout;
         // Decided here, for the whole chain: every hop follows this flag.
@@ -95,7 +108,7 @@ impl Target {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = self.attempt(deadline, session, root.as_ref()).await;
+            let (code, message) = self.attempt(deadline, session, root.as_ref()).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
@@ -103,9 +116,14 @@ impl Target {
                 if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
                     && ctx.sampled
                 {
-                    tracer.record(self.root_span(ctx, start, code, attempts));
+                    tracer.record(self.root_span(ctx, start, code, &message, attempts));
                 }
-                return (Outcome::from_code(code), attempts);
+                return Sent {
+                    outcome: Outcome::from_code(code),
+                    attempts,
+                    message,
+                    trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+                };
             }
         }
     }
@@ -115,6 +133,7 @@ impl Target {
         ctx: SpanContext,
         start: Instant,
         code: Code,
+        message: &str,
         attempts: u32,
     ) -> SpanBuilder {
         let callee = format!("{}/{}", self.service, self.endpoint);
@@ -132,15 +151,32 @@ impl Target {
         .str("peer.service", self.service.clone())
         .int(keys::ATTEMPT, i64::from(attempts))
         .int(keys::TIMEOUT_NS, nanos(self.timeout))
-        .status(code, "")
+        .status(code, message)
     }
 
-    async fn attempt(&self, deadline: Instant, session: &str, trace: Option<&SpanContext>) -> Code {
+    /// One attempt: its code, and for a failure the status's message (see
+    /// `topolab_services::reason`: transport failures are classified).
+    async fn attempt(
+        &self,
+        deadline: Instant,
+        session: &str,
+        trace: Option<&SpanContext>,
+    ) -> (Code, String) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
+        let callee = format!("{}#{i}/{}", self.service, self.endpoint);
+        let timed_out = || {
+            (
+                Code::DeadlineExceeded,
+                format!(
+                    "{callee}: no answer within the generator's timeout of {:?}",
+                    self.timeout
+                ),
+            )
+        };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Code::DeadlineExceeded;
+            return timed_out();
         }
         let mut request = tonic::Request::new(CallRequest {
             endpoint: self.endpoint.clone(),
@@ -153,14 +189,17 @@ impl Target {
         }
         // The server enforces grpc-timeout too; this bounds a server that hangs.
         match tokio::time::timeout(left, client.call(request)).await {
-            Ok(Ok(_)) => Code::Ok,
+            Ok(Ok(_)) => (Code::Ok, String::new()),
             // tonic's own timer answers CANCELLED ("Timeout expired") when
             // the deadline it was given runs out: that is a timeout.
             Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
-                Code::DeadlineExceeded
+                timed_out()
             }
-            Ok(Err(status)) => status.code(),
-            Err(_) => Code::DeadlineExceeded,
+            Ok(Err(status)) => {
+                let s = reason::explain(status, &callee);
+                (s.code(), s.message().to_string())
+            }
+            Err(_) => timed_out(),
         }
     }
 }

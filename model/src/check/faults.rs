@@ -1,8 +1,12 @@
 //! The `faults` timeline: each fault's time (`at`, `for`), its `target` (a
 //! service, or one replica `name#i`, checked against the services) and
-//! exactly one action (`slow`, `errors`, `kill`, `pause`).
+//! exactly one action (`slow`, `errors`, `kill`, `pause`). A fault that would
+//! start after the load has ended is an error (it would never fire); one that
+//! lasts past the end is a warning (it is cleared when the load ends).
 
-use super::{Checker, did_you_mean, error_at};
+use std::time::Duration;
+
+use super::{Checker, did_you_mean, error_at, warning_at};
 use crate::fault::{Fault, FaultAction, FaultTarget};
 use crate::model::Service;
 use crate::tree::{Located, Node};
@@ -11,8 +15,15 @@ use crate::values;
 pub(crate) const FAULT_KEYS: &[&str] = &["at", "for", "target", "slow", "errors", "kill", "pause"];
 const ACTIONS: &[&str] = &["slow", "errors", "kill", "pause"];
 
-/// The `faults:` list, in file order.
-pub(super) fn faults(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Vec<Fault> {
+/// The `faults:` list, in file order. `load_end` is when the last generator
+/// stops, from the start of load (`None` without load: the services stay up
+/// until Ctrl-C and faults fire whenever they are due).
+pub(super) fn faults(
+    ck: &mut Checker,
+    node: &Located<Node>,
+    services: &[Service],
+    load_end: Option<Duration>,
+) -> Vec<Fault> {
     let items = match &node.value {
         Node::Null => return Vec::new(),
         Node::Seq(items) => items,
@@ -29,7 +40,13 @@ pub(super) fn faults(ck: &mut Checker, node: &Located<Node>, services: &[Service
     };
     items
         .iter()
-        .filter_map(|i| fault(ck, i, services))
+        .filter_map(|i| {
+            let f = fault(ck, i, services)?;
+            if let Some(end) = load_end {
+                within_load(ck, i, &f, end);
+            }
+            Some(f)
+        })
         .collect()
 }
 
@@ -114,6 +131,52 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
         target: target?,
         action,
     })
+}
+
+/// A fault due at or after the end of load never fires: an error at its `at`.
+/// One that runs past the end is cut short there: a warning at its `for`.
+fn within_load(ck: &mut Checker, node: &Located<Node>, f: &Fault, end: Duration) {
+    let (Some(at), for_) = (node.value.get("at"), node.value.get("for")) else {
+        return;
+    };
+    if f.at >= end {
+        ck.push(
+            error_at(
+                format!(
+                    "this fault is due at {}, but the load ends at {}, so it would never fire",
+                    secs(f.at),
+                    secs(end)
+                ),
+                at,
+            )
+            .help(format!(
+                "`at` counts from the start of load: move it before {}, or make the load last longer",
+                secs(end)
+            )),
+        );
+    } else if let (Some(d), Some(for_)) = (f.duration, for_)
+        && f.at + d > end
+    {
+        ck.push(
+            warning_at(
+                format!(
+                    "this fault would last until {}, past the end of load at {}: it is cleared then, after {}",
+                    secs(f.at + d),
+                    secs(end),
+                    secs(end - f.at)
+                ),
+                for_,
+            )
+            .help("shorten `for`, or leave it out: a fault without `for` lasts until the load ends"),
+        );
+    }
+}
+
+/// `12s`, `2.5s`, `0.3s`: seconds as people write them in a topology.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    let text = format!("{s:.3}");
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// `db` or `db#1`, against the services of the topology.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Checker, did_you_mean, error_at, warning_at};
+use crate::calls;
 use crate::model::{ServeModel, Service, Target};
 use crate::tree::{Located, Node};
 
@@ -42,11 +43,28 @@ pub(super) fn target(ck: &mut Checker, key: &str, node: &Located<Node>) -> Optio
     }
 }
 
-/// Resolves every reference, then looks for cycles among those that resolved.
+/// Resolves every reference, then looks for cycles among the calls the
+/// checked services make, as the model's one call walker
+/// ([`crate::calls`]) finds them; each call is located by the reference
+/// that wrote it, so a cycle is reported where it closes.
 pub(super) fn check(ck: &mut Checker, services: &[Service], refs: &[Ref]) {
     let resolved: Vec<&Ref> = refs.iter().filter(|r| resolve(ck, services, r)).collect();
-    endpoint_cycles(ck, &resolved);
-    service_loops(ck, services, &resolved);
+    let mut sites: HashMap<(&str, &str, String), &Ref> = HashMap::new();
+    for r in &resolved {
+        if let Some((s, e)) = &r.from {
+            sites.entry((s, e, r.to.to_string())).or_insert(r);
+        }
+    }
+    let edges: Vec<&Ref> = services
+        .iter()
+        .flat_map(calls::of_service)
+        .filter_map(|e| {
+            let to = format!("{}/{}", e.call.service, e.call.endpoint);
+            sites.get(&(e.service, e.endpoint, to)).copied()
+        })
+        .collect();
+    endpoint_cycles(ck, &edges);
+    service_loops(ck, services, &edges);
 }
 
 fn resolve(ck: &mut Checker, services: &[Service], r: &Ref) -> bool {

@@ -99,7 +99,10 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         }
     }
     let faults = match f.get("faults") {
-        Some(v) => faults::faults(ck, v, &services),
+        Some(v) => {
+            let load_end = generators.iter().map(|g| g.start + g.duration).max();
+            faults::faults(ck, v, &services, load_end)
+        }
         None => Vec::new(),
     };
     graph::check(ck, &services, &calls);

@@ -1,14 +1,21 @@
 //! The pages a folder gets: `report.html` for a run folder and `sweep.html`
 //! for a sweep folder, each self-contained (inline SVG and CSS, no script,
-//! nothing fetched), readable offline. [`page`] lays out a run's report,
-//! [`charts`] draws its charts with plotters, [`graph_svg`] draws the
-//! topology; [`sweep_page`] and [`sweep_chart`] are a sweep's.
+//! nothing fetched), readable offline. `page` lays out a run's report:
+//! [`charts`] draws its time charts with plotters, [`timeline`] gives them
+//! the faults, restarts and onsets to mark and the bin to use, and its
+//! sections are the per-request view, the faults and their effect, the
+//! summary tables and the topology graph. [`sweep_page`] and
+//! [`sweep_chart`] are a sweep's.
 
 pub mod charts;
+mod faults;
 mod graph_svg;
 mod page;
+mod requests_view;
 pub mod sweep_chart;
 pub mod sweep_page;
+mod tables;
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 

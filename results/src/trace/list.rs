@@ -19,7 +19,7 @@ pub fn failed(traces: &[Trace]) -> Vec<&Trace> {
 }
 
 /// One line per trace: id, when it started in the run, duration, outcome,
-/// the first failing hop, its size.
+/// the first failing hop and why it failed, its size.
 pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
     let mut out = format!("{title}\n");
     let _ = writeln!(
@@ -33,7 +33,10 @@ pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
             .iter()
             .filter(|s| s.is_error())
             .max_by_key(|s| s.start_ns)
-            .map(|s| format!("{} {} ({})", s.process, s.name, s.code_name()))
+            .map(|s| match s.reason() {
+                "" => format!("{} {} ({})", s.process, s.name, s.code_name()),
+                why => format!("{} {} ({}: {why})", s.process, s.name, s.code_name()),
+            })
             .unwrap_or_default();
         let _ = writeln!(
             out,

@@ -71,6 +71,20 @@ impl Span {
     pub fn code_name(&self) -> &'static str {
         code_name(self.code)
     }
+
+    /// Why it failed, as its status message says, without the `Code: `
+    /// prefix topolab's spans put before it (the code is shown apart).
+    pub fn reason(&self) -> &str {
+        let m = self.message.trim();
+        match m.split_once(':') {
+            Some((word, rest))
+                if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphabetic()) =>
+            {
+                rest.trim()
+            }
+            _ => m,
+        }
+    }
 }
 
 /// The spans of one trace, sorted by start time.

@@ -123,8 +123,8 @@ fn detail(s: &Span) -> String {
     }
     if s.is_error() {
         let _ = write!(d, "  {}", s.code_name());
-        if !s.message.is_empty() {
-            let _ = write!(d, ": {}", s.message);
+        if !s.reason().is_empty() {
+            let _ = write!(d, ": {}", s.reason());
         }
     }
     d
