@@ -188,6 +188,9 @@ pub struct PredictArgs {
     /// Measure the hop cost again instead of using the cached probe.
     #[arg(long, conflicts_with = "hop_cost")]
     pub reprobe: bool,
+    /// Empty a non-empty --out folder first instead of refusing it.
+    #[arg(long)]
+    pub force: bool,
     /// Print the summary as JSON on stdout and nothing else there.
     #[arg(long)]
     pub json: bool,

@@ -33,6 +33,7 @@ fn time(label: &str, yaml: &str) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let opts = PredictOptions {
         out: Some(dir.path().join("p")),
+        force: false,
         seed: 1,
         hop: Hop {
             ns: 400_000,

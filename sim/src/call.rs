@@ -82,7 +82,8 @@ impl World<'_> {
             session,
             caller,
         );
-        self.queue.push(now + timeout, Event::Timeout { caller });
+        self.queue
+            .push_after(now, timeout, Event::Timeout { caller });
         if probe.is_none() {
             // No breaker: nothing to tell it later.
             self.fibers.items[fiber as usize].breaker_ticket = false;

@@ -108,6 +108,8 @@ impl World<'_> {
             }
             if state.active == 0 {
                 self.figures.load[i].issue_end = Some(start);
+            } else {
+                self.issuing += 1;
             }
             self.gens.push(state);
         }
@@ -115,7 +117,7 @@ impl World<'_> {
 
     /// True once every generator stopped issuing and every request ended.
     pub(crate) fn load_done(&self) -> bool {
-        self.roots.live == 0 && self.gens.iter().all(|g| g.active == 0)
+        self.roots.live == 0 && self.issuing == 0
     }
 
     pub(crate) fn arrival(&mut self, generator: u32) {
@@ -130,6 +132,7 @@ impl World<'_> {
             }
             None => {
                 g.active = 0;
+                self.issuing -= 1;
                 self.figures.load[generator as usize].issue_end = Some(self.now.min(g.end));
             }
         }
@@ -148,6 +151,7 @@ impl World<'_> {
             _ => {
                 g.active -= 1;
                 if g.active == 0 {
+                    self.issuing -= 1;
                     self.figures.load[generator as usize].issue_end = Some(g.end);
                 }
             }
@@ -196,7 +200,9 @@ impl World<'_> {
         let caller = Caller::Root { root, token };
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
         self.send(svc.first + i, service, endpoint, deadline, session, caller);
-        self.queue.push(deadline, Event::Timeout { caller });
+        let left = deadline.saturating_sub(self.now);
+        self.queue
+            .push_after(self.now, left, Event::Timeout { caller });
     }
 
     pub(crate) fn root_reply(&mut self, root: u32, token: u64, code: StatusCode) {

@@ -93,8 +93,9 @@ impl World<'_> {
         let j = &mut self.jobs.items[job as usize];
         j.state = JobState::Queued;
         if j.deadline != u64::MAX {
-            let at = j.deadline.max(now);
-            self.queue.push(at, Event::QueueDeadline { job, token });
+            let left = j.deadline.saturating_sub(now);
+            self.queue
+                .push_after(now, left, Event::QueueDeadline { job, token });
         }
     }
 

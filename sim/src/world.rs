@@ -187,6 +187,8 @@ pub struct World<'a> {
     pub roots: Slab<Root>,
     pub picks: Vec<Pick>,
     pub gens: Vec<GenState>,
+    /// Generators still issuing requests.
+    pub issuing: usize,
     pub guards: HashMap<(u32, u32), Guard>,
     pub ready: Vec<Ready>,
     tokens: u64,
@@ -271,6 +273,7 @@ impl<'a> World<'a> {
             roots: Slab::new(),
             picks,
             gens: Vec::new(),
+            issuing: 0,
             guards: HashMap::new(),
             ready: Vec::new(),
             tokens: 0,

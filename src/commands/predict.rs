@@ -46,6 +46,7 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     };
     let opts = PredictOptions {
         out: args.out.clone(),
+        force: args.force,
         seed,
         hop,
         report: true,

@@ -38,6 +38,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 rejected: l.rejected,
                 timeouts: l.timeouts,
                 errors: l.errors.clone(),
+                messages: Default::default(),
                 attempts: l.attempts,
                 offered_rate: round3(offered),
                 throughput: round3(per_second(l.ok, active.max(window))),

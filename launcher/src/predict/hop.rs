@@ -104,6 +104,7 @@ async fn probe(replica_command: (PathBuf, Vec<String>)) -> anyhow::Result<(f64, 
     let dir = std::env::temp_dir().join(format!("topolab-hop-probe-{}", std::process::id()));
     let opts = RunOptions {
         out: Some(dir.clone()),
+        force: true,
         seed: 1,
         replica_command,
         verbose: false,

@@ -27,6 +27,8 @@ pub const MAX_REPORT_SERVICES: usize = 200;
 pub struct PredictOptions {
     /// `--out`: the folder; default `runs/<name>-predict-<timestamp>`.
     pub out: Option<PathBuf>,
+    /// `--force`: empty a non-empty `--out` instead of refusing it.
+    pub force: bool,
     pub seed: u64,
     pub hop: Hop,
     /// Write `report.html` too (a sweep of predictions skips it).
@@ -53,8 +55,8 @@ pub fn predict(loaded: &Loaded, opts: &PredictOptions) -> anyhow::Result<Predict
     let wall = started.elapsed().as_secs_f64();
     let cap = analysis::capacity(t, &f, opts.hop.ns as f64 / 1e9);
     let folder = match &opts.out {
-        Some(p) => RunFolder::create(Some(p), &t.name)?,
-        None => RunFolder::create(None, &format!("{}-predict", t.name))?,
+        Some(p) => RunFolder::create(Some(p), &t.name, opts.force)?,
+        None => RunFolder::create(None, &format!("{}-predict", t.name), opts.force)?,
     };
     folder.write_topology(&loaded.yaml)?;
     let rows = figures::rows(t, &f);
