@@ -118,7 +118,7 @@ pub struct RunArgs {
     /// OpenTelemetry Collector), e.g. http://127.0.0.1:4317.
     #[arg(long, value_name = "URL")]
     pub otlp_endpoint: Option<String>,
-    /// Send spans only to --otlp-endpoint: no built-in collector, no traces.json.
+    /// Send spans only to --otlp-endpoint: no built-in collector, no traces.jsonl.
     #[arg(long, requires = "otlp_endpoint")]
     pub otlp_only: bool,
     /// Print the summary as JSON on stdout and nothing else there (the run

@@ -86,7 +86,7 @@ fn p2c_and_least_requests_send_less_to_a_slowed_replica() {
         let spread = per_replica(&s["services"]["lb"]["calls"]["api/Feed"]["per_replica"]);
         let others = spread[1].min(spread[2]);
         assert!(
-            (spread[0] as f64) < 0.6 * others as f64,
+            (spread[0] as f64) < 0.8 * others as f64,
             "{policy}: the slowed api#0 got {spread:?}"
         );
     }

@@ -10,17 +10,24 @@ use std::collections::BTreeMap;
 use common::Sandbox;
 use serde_json::Value;
 
-const HEADER: &str = "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
+/// The contract's columns, first and in its order; `updates` adds
+/// `held,streams,pushed` after them.
+const HEADER: &str =
+    "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed,held,streams,pushed";
 
 /// Columns of every data row, as numbers where they are numbers.
 fn read_rows(sb: &Sandbox) -> Vec<(f64, String, u32, [u64; 6])> {
     let text = std::fs::read_to_string(sb.out().join("timeseries.csv")).expect("timeseries.csv");
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(HEADER), "header as the contract says");
+    assert_eq!(
+        lines.next(),
+        Some(HEADER),
+        "the contract's header, then ours"
+    );
     lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 9, "nine fields: {l}");
+            assert_eq!(f.len(), 12, "twelve fields: {l}");
             let n = |i: usize| {
                 f[i].parse::<u64>()
                     .unwrap_or_else(|_| panic!("count in {l}"))

@@ -21,7 +21,7 @@ fn run_traces(sb: &Sandbox, file: &str, args: &[&str]) -> (Vec<Trace>, serde_jso
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let out = sb.run(&path, args);
     assert!(out.status.success(), "run failed");
-    let traces = trace::load(&sb.out()).expect("traces.json reads");
+    let traces = trace::load(&sb.out()).expect("traces.jsonl reads");
     (traces, sb.summary())
 }
 

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use tonic::{Request, Response, Status};
 use topolab_proto::v1::replica_server::{Replica, ReplicaServer};
-use topolab_proto::v1::{CallReply, CallRequest};
+use topolab_proto::v1::{CallReply, CallRequest, SubscribeRequest, Update};
 
 struct Echo;
 
@@ -15,6 +15,18 @@ struct Echo;
 impl Replica for Echo {
     async fn call(&self, _req: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
         Ok(Response::new(CallReply::default()))
+    }
+
+    type SubscribeStream = futures::stream::BoxStream<'static, Result<Update, Status>>;
+
+    /// The reference serves one unary method only.
+    async fn subscribe(
+        &self,
+        _req: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(Status::unimplemented(
+            "the echo reference has no subscriptions",
+        ))
     }
 }
 

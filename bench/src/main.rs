@@ -11,16 +11,21 @@
 //! 5. Tracing: one-hop throughput at `trace: 100%` against `0%`, and the
 //!    collector's ingest rate in spans per second.
 //! 6. Sampling: throughput with `sample_every: 10ms` against `1s`.
-//! 7. The simulator (`sim`): events per second, and the wall time to predict
+//! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
+//!    long polls on one replica, its memory per held client, and the
+//!    request rate polling would need for the same freshness.
+//! 8. The simulator (`sim`): events per second, and the wall time to predict
 //!    60 s of generated 1,000- and 10,000-service topologies.
 
 mod echo;
 mod generator;
 mod h2load;
+mod memory;
 mod sampling;
 mod sim;
 mod topolab;
 mod tracing_cost;
+mod updates;
 
 use std::time::Duration;
 
@@ -46,8 +51,14 @@ fn main() -> anyhow::Result<()> {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;
     }
+    if want("memory") {
+        memory::bench()?;
+    }
     if want("sampling") {
         sampling::run(3)?;
+    }
+    if want("updates") {
+        updates::bench()?;
     }
     if want("sim") {
         sim::bench()?;

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-fn binary() -> anyhow::Result<PathBuf> {
+/// The release `topolab` beside this benchmark binary.
+pub fn binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
@@ -97,26 +98,44 @@ impl Up {
 
     /// Resident memory of each replica process (children of the launcher), KiB.
     pub fn replica_rss_kib(&self) -> Vec<u64> {
-        let parent = self.child.id().to_string();
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-                continue;
-            };
-            let field = |k: &str| {
-                status
-                    .lines()
-                    .find(|l| l.starts_with(k))
-                    .and_then(|l| l.split_whitespace().nth(1))
-            };
-            if field("PPid:") == Some(parent.as_str())
-                && let Some(kib) = field("VmRSS:").and_then(|v| v.parse().ok())
-            {
-                out.push(kib);
-            }
-        }
-        out
+        children_rss_kib(self.child.id())
     }
+}
+
+/// Resident memory of a process, KiB (0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resident memory of each child process of `pid` (a launcher's replicas), KiB.
+pub fn children_rss_kib(pid: u32) -> Vec<u64> {
+    let parent = pid.to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |k: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .and_then(|l| l.split_whitespace().nth(1))
+        };
+        if field("PPid:") == Some(parent.as_str())
+            && let Some(kib) = field("VmRSS:").and_then(|v| v.parse().ok())
+        {
+            out.push(kib);
+        }
+    }
+    out
 }
 
 impl Drop for Up {

@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use topolab_launcher::traces::collector::Collector;
+use topolab_launcher::traces::writer::Writer;
 use topolab_services::trace::SpanContext;
 use topolab_services::trace::span::{Kind, SpanBuilder, keys};
 
@@ -61,7 +62,10 @@ pub fn one_hop_cost() -> anyhow::Result<()> {
 pub fn collector_ingest() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let collector = Collector::start().await?;
+        let dir = std::env::temp_dir().join(format!("topolab-bench-ingest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let writer = Writer::start(&dir, 64 << 30)?;
+        let collector = Collector::start(writer.sink()).await?;
         let url = format!("http://{}", collector.addr);
         let batch = batch(512);
         println!(
@@ -94,7 +98,17 @@ pub fn collector_ingest() -> anyhow::Result<()> {
             );
         }
         let got = collector.stop().await;
-        println!("({} spans held at the end)", got.spans);
+        let start = Instant::now();
+        let written = tokio::task::spawn_blocking(move || writer.finish()).await?;
+        println!(
+            "({} spans taken, {} refused because the writer was behind; {} written to traces.jsonl, {:.0} MiB, {:.1} s after the last export)",
+            got.spans,
+            got.rejected,
+            written.spans,
+            written.bytes as f64 / f64::from(1 << 20),
+            start.elapsed().as_secs_f64()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
         anyhow::Ok(())
     })
 }

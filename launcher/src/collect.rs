@@ -31,6 +31,8 @@ pub struct EndpointFigures {
     pub latency_us: Histogram<u64>,
     pub queue_wait_us: Histogram<u64>,
     pub work_us: Histogram<u64>,
+    /// Long polls held and streams, for a service with `updates`.
+    pub updates: topolab_results::updates::EndpointUpdates,
 }
 
 impl EndpointFigures {
@@ -47,6 +49,7 @@ impl EndpointFigures {
             latency_us: empty_histogram(),
             queue_wait_us: empty_histogram(),
             work_us: empty_histogram(),
+            updates: Default::default(),
         }
     }
 
@@ -63,6 +66,13 @@ impl EndpointFigures {
         if let Some(slot) = self.per_replica.get_mut(replica) {
             *slot += s.requests;
         }
+        let u = &mut self.updates;
+        u.long_polls += s.long_polls;
+        u.max_held = u.max_held.max(s.max_held);
+        u.streams_opened += s.streams_opened;
+        u.streams_rejected += s.streams_rejected;
+        u.max_streams = u.max_streams.max(s.max_streams);
+        u.pushed += s.pushed;
         merge(&mut self.latency_us, &s.latency_us)?;
         merge(&mut self.queue_wait_us, &s.queue_wait_us)?;
         merge(&mut self.work_us, &s.work_us)?;

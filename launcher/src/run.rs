@@ -65,7 +65,8 @@ pub struct RunResult {
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
-    let traces = RunTraces::start(loaded.topology.settings.trace, opts.trace.clone()).await?;
+    let traces =
+        RunTraces::start(&loaded.topology.settings, &folder.path, opts.trace.clone()).await?;
     if let Some(addr) = traces.collector_addr() {
         // For outside exporters while the run goes on (not with --quiet,
         // which prints the summary only).
@@ -73,7 +74,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
     }
     let started = start_fleet(loaded, &opts, &folder, &traces).await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
-    let collected = collect_and_stop(driven, &opts, traces, &folder).await?;
+    let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
 }
 
@@ -108,6 +109,7 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                load_start_unix_us: None,
             };
             let restart = topology
                 .service(service)
@@ -179,7 +181,7 @@ async fn drive(
 ) -> anyhow::Result<Driven> {
     let topology = &loaded.topology;
     let Started {
-        fleet,
+        mut fleet,
         peers,
         healthy,
     } = started;
@@ -187,6 +189,7 @@ async fn drive(
     let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, user_stop);
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
         // Without load the addresses printed below are what the user needs.
@@ -325,12 +328,11 @@ struct Collected {
 }
 
 /// Phase 3: the last telemetry, every replica's figures, the spans flushed;
-/// then every process is stopped and `traces.json` written.
+/// then every process is stopped and `traces.jsonl` finished.
 async fn collect_and_stop(
     driven: Driven,
     opts: &RunOptions,
     traces: RunTraces,
-    folder: &RunFolder,
 ) -> anyhow::Result<Collected> {
     let Driven {
         mut fleet,
@@ -354,7 +356,7 @@ async fn collect_and_stop(
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
     });
-    let trace_summary = traces.finish(&folder.path, replica_spans).await?;
+    let trace_summary = traces.finish(replica_spans).await;
     Ok(Collected {
         outcome,
         gathered,
@@ -413,6 +415,7 @@ fn write_folder(
             .flat_map(|(g, s)| s.rows(&g.name))
             .collect();
         folder.write_requests(&sampled)?;
+        load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
     if let Err(e) = report::write(&folder.path) {
         say(opts, format!("warning: report.html not written: {e:#}"));

@@ -71,6 +71,7 @@ pub fn build(
                     latency_ms: percentiles(&r.latency_us),
                     late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
                     late_ms: percentiles(&r.late_us),
+                    updates: r.freshness.as_ref().map(|f| f.figures()),
                 },
             ))
         })
@@ -81,7 +82,18 @@ pub fn build(
         .iter()
         .filter_map(|svc| {
             let f = services.get(&svc.name)?;
-            Some((svc.name.clone(), service_summary(svc, f)))
+            let mut s = service_summary(svc, f);
+            if svc.updates.is_some() {
+                for (ep, e) in s.endpoints.iter_mut() {
+                    let Some(figures) = f.endpoints.get(ep.as_str()) else {
+                        continue;
+                    };
+                    let mut u = figures.updates.clone();
+                    u.requests_per_s = round3(per_second(e.requests, duration_s));
+                    e.updates = Some(u);
+                }
+            }
+            Some((svc.name.clone(), s))
         })
         .collect();
     Summary {
@@ -153,6 +165,7 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
         latency_ms: percentiles(&e.latency_us),
         queue_wait_ms: percentiles(&e.queue_wait_us),
         work_ms: percentiles(&e.work_us),
+        updates: None,
     }
 }
 

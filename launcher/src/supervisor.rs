@@ -191,6 +191,14 @@ impl Fleet {
         Ok(())
     }
 
+    /// Rewrites the configuration each replica is (re)started from; what is
+    /// known only once the load starts (its start instant) reaches restarts.
+    pub fn reconfigure(&mut self, mut f: impl FnMut(&ReplicaId, &[u8]) -> Vec<u8>) {
+        for r in &mut self.replicas {
+            r.config = f(&r.id, &r.config);
+        }
+    }
+
     /// Starts a fresh process for every `restart: always` replica whose
     /// process has died, on its same address; returns those restarted.
     pub fn restart_exited(&mut self) -> Vec<ReplicaId> {

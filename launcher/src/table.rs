@@ -98,6 +98,7 @@ pub fn render(s: &Summary) -> String {
     }
     out.push('\n');
     out.push_str(&align(&rows));
+    out.push_str(&crate::load::updates::table::render(s));
     if !s.cascade.text.is_empty() {
         let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
     }
@@ -219,11 +220,13 @@ fn lateness(s: &Summary) -> String {
     out
 }
 
-fn row(cells: &[&str]) -> Vec<String> {
+/// A row of cells from string slices.
+pub(crate) fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 
-fn ms(x: f64) -> String {
+/// Milliseconds as the tables show them.
+pub(crate) fn ms(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
     } else {
@@ -232,7 +235,7 @@ fn ms(x: f64) -> String {
 }
 
 /// Left-aligns the first column, right-aligns the numbers.
-fn align(rows: &[Vec<String>]) -> String {
+pub(crate) fn align(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

@@ -183,6 +183,9 @@ pub fn rows(gathered: &Gathered, begin_us: u64) -> Vec<Row> {
                     completed: s.completed,
                     rejected: s.rejected,
                     failed: s.failed,
+                    held: s.held,
+                    streams: s.streams,
+                    pushed: s.pushed,
                 })
         })
         .collect();

@@ -38,6 +38,10 @@ pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// Default share of load requests traced (`settings.trace`): all of them.
 pub const DEFAULT_TRACE: f64 = 1.0;
 
+/// Default disk budget of `traces.jsonl` (`settings.trace_budget`): a few
+/// minutes of a fully traced flood of thousands of requests a second.
+pub const DEFAULT_TRACE_BUDGET: u64 = 256 << 20;
+
 /// Retries may add at most 20% to a caller's first attempts (Finagle's
 /// default), so a callee in trouble never sees retries multiply its load.
 pub const DEFAULT_RETRY_BUDGET: RetryBudget = RetryBudget { ratio: 0.2 };
@@ -59,6 +63,7 @@ pub fn settings() -> Settings {
         timeout: DEFAULT_CALL_TIMEOUT,
         sample_every: DEFAULT_SAMPLE_EVERY,
         trace: DEFAULT_TRACE,
+        trace_budget: DEFAULT_TRACE_BUDGET,
     }
 }
 
@@ -80,6 +85,7 @@ pub fn service(name: &str) -> Service {
         session_miss: Vec::new(),
         restart: Restart::Never,
         deadlines: Deadlines::Honor,
+        updates: None,
     }
 }
 
@@ -121,5 +127,6 @@ pub fn generator(name: &str, target: Target) -> Generator {
         retries: 0,
         request: 0,
         sessions: 0,
+        follow: None,
     }
 }

@@ -18,6 +18,7 @@ pub mod service_kind;
 pub mod shape;
 pub mod status;
 pub mod tree;
+pub mod updates;
 pub mod values;
 
 #[cfg(test)]
@@ -25,7 +26,8 @@ mod tests;
 
 pub use defaults::{
     DEFAULT_BALANCER_WORKERS, DEFAULT_BREAKER, DEFAULT_CALL_TIMEOUT, DEFAULT_GENERATOR_TIMEOUT,
-    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, DEFAULT_TRACE, FORWARD_TIMEOUT,
+    DEFAULT_QUEUE, DEFAULT_RETRY_BUDGET, DEFAULT_SAMPLE_EVERY, DEFAULT_TRACE, DEFAULT_TRACE_BUDGET,
+    FORWARD_TIMEOUT,
 };
 pub use dist::Dist;
 pub use fault::*;
@@ -33,6 +35,7 @@ pub use model::*;
 pub use policy::*;
 pub use service_kind::*;
 pub use status::StatusCode;
+pub use updates::{Follow, Timeline};
 
 use diagnostic::{Diag, Severity};
 

@@ -11,6 +11,7 @@ use crate::fault::Fault;
 use crate::policy::{BackoffShape, Breaker, RetryBudget};
 use crate::service_kind::{Deadlines, Kind, Restart, State};
 use crate::status::StatusCode;
+use crate::updates::Follow;
 
 /// A whole topology, validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub struct Service {
     pub session_miss: Vec<Step>,
     pub restart: Restart,
     pub deadlines: Deadlines,
+    /// `updates`: the time between new versions of the service's data;
+    /// `None`: its data never changes.
+    #[serde(default)]
+    pub updates: Option<Dist>,
 }
 
 impl Service {
@@ -185,6 +190,10 @@ pub struct Generator {
     /// Client identities (`NAME-0` .. `NAME-{N-1}`) whose key each request carries
     /// down the chain; 0 sends no session key.
     pub sessions: u32,
+    /// `poll`, `long_poll` or `subscribe`: clients that follow the target's
+    /// versions (a closed loop of `clients`); `None`: plain requests.
+    #[serde(default)]
+    pub follow: Option<Follow>,
 }
 
 /// One target of a generator's `mix`, with its share of the requests.
@@ -298,6 +307,15 @@ pub struct Settings {
     /// (`trace: 10%`); absent in older specs means all of them.
     #[serde(default = "all_traced")]
     pub trace: f64,
+    /// Most bytes `traces.jsonl` should take (`trace_budget: 256MiB`): past
+    /// half of it the launcher's tail-based keeping policy thins the traces,
+    /// so a long run cannot fill the disk.
+    #[serde(default = "default_trace_budget")]
+    pub trace_budget: u64,
+}
+
+fn default_trace_budget() -> u64 {
+    crate::defaults::DEFAULT_TRACE_BUDGET
 }
 
 fn all_traced() -> f64 {

@@ -41,7 +41,12 @@ fn count(description: &str) -> Value {
 /// What one key holds, by name (names mean the same wherever they appear).
 fn property(key: &str) -> Value {
     let dur = || pattern(&duration(), "a duration: 250us, 2ms, 1.5s, 2m");
-    let size = || pattern(&format!(r"{NUM}\s*(B|KiB|MiB)"), "a size: 0B, 512B, 4KiB");
+    let size = || {
+        pattern(
+            &format!(r"{NUM}\s*(B|KiB|MiB|GiB)"),
+            "a size: 0B, 512B, 4KiB, 1GiB",
+        )
+    };
     let percent = || pattern(&format!(r"{NUM}\s*%"), "a percentage: 1%, 0.5%");
     let policies = ["round_robin", "random", "least_requests", "p2c", "sticky"];
     match key {
@@ -101,8 +106,21 @@ fn property(key: &str) -> Value {
         "kill" | "pause" => json!({ "type": "boolean" }),
         "timeout" | "duration" | "start" | "for" | "at" | "sample_every" | "window"
         | "open_for" => dur(),
+        "poll" => pattern(&duration(), "each client asks every INTERVAL (a duration)"),
+        "long_poll" => pattern(
+            &duration(),
+            "the server holds each request until a new version or this long",
+        ),
+        "subscribe" => {
+            json!({ "type": "string", "description": "service/Endpoint: one server-streaming call per client, every new version pushed" })
+        }
+        "updates" => {
+            let mut d = dist();
+            d["description"] = json!("time between new versions of the service's data");
+            d
+        }
         "work" | "backoff" | "think" => dist(),
-        "response" | "request" => size(),
+        "response" | "request" | "trace_budget" => size(),
         "probability" | "retry_budget" | "jitter" | "trace" | "failures" => {
             if key == "retry_budget" {
                 json!({ "oneOf": [percent(), { "const": "none" }] })

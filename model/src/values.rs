@@ -28,7 +28,7 @@ pub const RATE: &str = "a rate like `4/s`, `2.5/s` or `300/m`";
 /// What a ramp looks like, for messages.
 pub const RAMP: &str = "a ramp like `1/s -> 20/s`";
 /// What a size looks like, for messages.
-pub const SIZE: &str = "a size like `0B`, `512B`, `4KiB` or `1MiB`";
+pub const SIZE: &str = "a size like `0B`, `512B`, `4KiB`, `1MiB` or `2GiB`";
 /// What a percentage looks like, for messages.
 pub const PERCENT: &str = "a percentage like `1%` or `0.5%`, at most `100%`";
 /// What a factor looks like, for messages.
@@ -195,13 +195,14 @@ pub fn ramp(text: &str) -> Result<Ramp, ValueError> {
     Ok(Ramp { from, to })
 }
 
-/// `0B`, `512B`, `4KiB`, `1MiB`, as bytes.
+/// `0B`, `512B`, `4KiB`, `1MiB`, `2GiB`, as bytes.
 pub fn size(text: &str) -> Result<u64, ValueError> {
     let (v, unit) = number_and_unit(text, SIZE)?;
     let per = match unit {
         "B" => 1.0,
         "KiB" => 1024.0,
         "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
         "" => return err(format!("`{}` has no unit", text.trim()), SIZE),
         _ => return err(format!("unknown unit `{unit}` in `{}`", text.trim()), SIZE),
     };

@@ -122,6 +122,7 @@ fn sizes() {
     assert_eq!(size("512B"), Ok(512));
     assert_eq!(size("4KiB"), Ok(4096));
     assert_eq!(size("1MiB"), Ok(1 << 20));
+    assert_eq!(size("2GiB"), Ok(2 << 30));
     assert_eq!(
         size("4KB").unwrap_err().problem,
         "unknown unit `KB` in `4KB`"

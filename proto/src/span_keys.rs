@@ -15,6 +15,11 @@ pub const QUEUE_NS: &str = "topolab.queue_wait_ns";
 pub const WORK_NS: &str = "topolab.work_ns";
 /// Time waiting on downstream calls (nanoseconds), on SERVER spans.
 pub const DOWNSTREAM_NS: &str = "topolab.downstream_ns";
+/// Time a long poll was held waiting for a new version (nanoseconds), on
+/// SERVER spans; queue, work, downstream and held add up to the span.
+pub const HELD_NS: &str = "topolab.held_ns";
+/// The version a subscription pushed, on each event of its span.
+pub const VERSION: &str = "topolab.version";
 /// `service/Endpoint` called, on CLIENT spans.
 pub const CALLEE: &str = "topolab.callee";
 /// The callee replica picked for this attempt, on CLIENT spans.

@@ -1,11 +1,11 @@
-//! Where a request's time went, hop by hop, from the run's traces:
+//! Where a request's time went, hop by hop, from the run's traces (streamed):
 //! per service, the mean of its SERVER spans' queue wait, work, time waiting
 //! on downstream calls, and the rest (gRPC, scheduling), as the replicas
 //! recorded them in the `topolab.*_ns` attributes.
 
 use std::collections::BTreeMap;
 
-use crate::trace::Trace;
+use crate::trace::{Span, Trace};
 
 /// One service's mean split, in milliseconds per request it served.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,19 +20,40 @@ pub struct HopSplit {
 /// The split of every service with topolab SERVER spans (those carrying the
 /// queue/work/downstream attributes), read through the one trace reader.
 pub fn split(traces: &[Trace]) -> BTreeMap<String, HopSplit> {
-    let mut sums: BTreeMap<String, (u64, [f64; 4])> = BTreeMap::new();
+    let mut sums = HopSums::default();
     for span in traces.iter().flat_map(|t| &t.spans) {
+        sums.add(span);
+    }
+    sums.finish()
+}
+
+/// The split accumulated span by span while traces stream past: memory
+/// grows with the number of services, not of spans.
+#[derive(Debug, Default)]
+pub struct HopSums(BTreeMap<String, (u64, [f64; 4])>);
+
+impl HopSums {
+    /// Takes one span; only SERVER spans with topolab's split count.
+    pub fn add(&mut self, span: &Span) {
         let Some(queue) = span.queue_ns else {
-            continue;
+            return;
         };
         let (work, down) = (span.work_ns.unwrap_or(0), span.downstream_ns.unwrap_or(0));
         let other = span.duration_ns().saturating_sub(queue + work + down);
-        let e = sums.entry(span.service.clone()).or_default();
+        let e = self.0.entry(span.service.clone()).or_default();
         e.0 += 1;
         for (s, x) in e.1.iter_mut().zip([queue, work, down, other]) {
             *s += x as f64;
         }
     }
+
+    /// The mean split per service.
+    pub fn finish(self) -> BTreeMap<String, HopSplit> {
+        finish(self.0)
+    }
+}
+
+fn finish(sums: BTreeMap<String, (u64, [f64; 4])>) -> BTreeMap<String, HopSplit> {
     sums.into_iter()
         .map(|(svc, (n, s))| {
             let mean = |x: f64| x / n as f64 / 1e6;
@@ -67,8 +88,9 @@ mod tests {
                {"key":"topolab.downstream_ns","value":{"intValue":"0"}}]},
             {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"1111111111111111",
              "parentSpanId":"00f067aa0ba902b7","name":"call","kind":3,
-             "startTimeUnixNano":"0","endTimeUnixNano":"5"}]}]}]}"#;
-        let s = split(&crate::trace::parse(text).unwrap());
+             "startTimeUnixNano":"0","endTimeUnixNano":"5"}]}]}]}"#
+            .replace('\n', " ");
+        let s = split(&crate::trace::parse(&text).unwrap());
         assert_eq!(s.len(), 1);
         let db = &s["db"];
         assert_eq!(db.spans, 1);

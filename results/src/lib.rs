@@ -6,7 +6,7 @@
 //! [`requests`] and [`sweep`] own one file each (its type, its writer and its reader,
 //! CSV through [`csv_file`]; [`reasons`] is the summary's sample of failure
 //! messages); [`hops`] splits each hop's time; [`trace`]
-//! reads the traces; [`graph`] is the topology's call graph;
+//! streams `traces.jsonl`; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`.
 
@@ -24,3 +24,4 @@ pub mod summary;
 pub mod sweep;
 pub mod timeseries;
 pub mod trace;
+pub mod updates;

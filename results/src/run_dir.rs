@@ -88,10 +88,31 @@ impl RunDir {
     }
 
     /// The per-hop split and the sampled requests' queue waits, from the
-    /// traces read once through the one trace reader.
+    /// traces streamed once through the one trace reader (bounded memory
+    /// however large `traces.jsonl` is).
     fn read_traces(&mut self) {
-        let traces = match trace::load(&self.path) {
-            Ok(t) => t,
+        let wanted: std::collections::HashSet<String> = self
+            .requests
+            .iter()
+            .flatten()
+            .filter_map(|r| r.trace_id.clone())
+            .collect();
+        let mut sums = hops::HopSums::default();
+        let mut queue_ms = HashMap::new();
+        let read = trace::for_each_trace(&self.path, |t| {
+            t.spans.iter().for_each(|s| sums.add(s));
+            if wanted.contains(t.id.as_str()) {
+                let ns: u64 = t
+                    .spans
+                    .iter()
+                    .filter(|s| s.kind == Kind::Server)
+                    .filter_map(|s| s.queue_ns)
+                    .sum();
+                *queue_ms.entry(t.id.clone()).or_insert(0.0) += ns as f64 / 1e6;
+            }
+        });
+        match read {
+            Ok(()) => {}
             Err(e @ TraceError::NoTraces(_)) => {
                 self.missing.push(("traces".into(), e.to_string()));
                 return;
@@ -101,24 +122,8 @@ impl RunDir {
                     .push(("traces".into(), format!("unreadable: {e}")));
                 return;
             }
-        };
-        self.hops = Some(hops::split(&traces));
-        let wanted: std::collections::HashSet<&str> = self
-            .requests
-            .iter()
-            .flatten()
-            .filter_map(|r| r.trace_id.as_deref())
-            .collect();
-        let mut queue_ms = HashMap::new();
-        for t in traces.iter().filter(|t| wanted.contains(t.id.as_str())) {
-            let ns: u64 = t
-                .spans
-                .iter()
-                .filter(|s| s.kind == Kind::Server)
-                .filter_map(|s| s.queue_ns)
-                .sum();
-            queue_ms.insert(t.id.clone(), ns as f64 / 1e6);
         }
+        self.hops = Some(sums.finish());
         self.queue_ms = queue_ms;
     }
 

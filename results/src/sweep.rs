@@ -14,8 +14,12 @@ use crate::csv_file::{self, CsvError};
 pub const CSV_FILE: &str = "sweep.csv";
 pub const META_FILE: &str = "sweep.json";
 
-/// The header of `sweep.csv` ([`SweepRow`]'s fields).
-pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run";
+/// The header of `sweep.csv` ([`SweepRow`]'s fields): the columns every
+/// sweep has, then those of clients that follow `updates`.
+pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run,measure,max_held,max_streams,server_msgs_per_s";
+
+/// The columns a reader requires (files from before `updates` lack the rest).
+pub const REQUIRED: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run";
 
 /// One step of a sweep, all its generators together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +44,23 @@ pub struct SweepRow {
     pub within_goal: bool,
     /// The step's run folder.
     pub run: String,
+    /// What `p50_ms` and `p99_ms` measure: `latency`, or `staleness` when
+    /// every generator follows `updates` (then the goal is on staleness).
+    #[serde(default = "latency")]
+    pub measure: String,
+    /// Following clients' cost at the server: the most long polls held and
+    /// streams open at once on one replica, and requests plus pushed
+    /// messages per second at the followed endpoints (0 without `updates`).
+    #[serde(default)]
+    pub max_held: u64,
+    #[serde(default)]
+    pub max_streams: u64,
+    #[serde(default)]
+    pub server_msgs_per_s: f64,
+}
+
+fn latency() -> String {
+    "latency".into()
 }
 
 /// What was swept: enough to draw `sweep.html` again from the folder.
@@ -105,7 +126,7 @@ pub fn write(dir: &Path, meta: &SweepMeta, rows: &[SweepRow]) -> Result<(), Swee
 /// Reads `sweep.csv` from `dir`, and `sweep.json` when it is there (a sweep
 /// folder written before it existed has none).
 pub fn read(dir: &Path) -> Result<Sweep, SweepError> {
-    let rows = csv_file::read(&dir.join(CSV_FILE), HEADER)?;
+    let rows = csv_file::read(&dir.join(CSV_FILE), REQUIRED)?;
     let p = dir.join(META_FILE);
     let meta = match std::fs::read_to_string(&p) {
         Ok(text) => Some(serde_json::from_str(&text).map_err(|e| SweepError::Meta {
@@ -140,6 +161,10 @@ pub mod tests {
             errors: 0,
             within_goal: within,
             run: format!("step-{step:02}"),
+            measure: "latency".into(),
+            max_held: 0,
+            max_streams: 0,
+            server_msgs_per_s: 0.0,
         }
     }
 
@@ -162,7 +187,7 @@ pub mod tests {
         let text = std::fs::read_to_string(dir.path().join(CSV_FILE)).unwrap();
         assert!(
             text.starts_with(&format!(
-                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01\n"
+                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01,latency,0,0,0.0\n"
             )),
             "{text}"
         );

@@ -13,8 +13,16 @@ use crate::csv_file::{self, CsvError};
 /// The file's name in a run folder.
 pub const FILE: &str = "timeseries.csv";
 
-/// The header line, the contract's column order ([`Row`]'s fields).
-pub const HEADER: &str = "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
+/// The header line ([`Row`]'s fields): the contract's columns in its order,
+/// then those of data that changes (`updates`): long polls held and streams
+/// open at the instant, messages pushed during the interval.
+pub const HEADER: &str =
+    "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed,held,streams,pushed";
+
+/// The columns a reader requires: the contract's (files written before
+/// `updates` lack the others, which then read as 0).
+pub const CONTRACT_HEADER: &str =
+    "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed";
 
 /// One replica at one sampling instant. Levels are at `t_s`; counts are over
 /// the interval that ends at `t_s`.
@@ -34,6 +42,14 @@ pub struct Row {
     pub rejected: u64,
     /// Answered with any other error.
     pub failed: u64,
+    /// Long polls held and subscription streams open at `t_s`.
+    #[serde(default)]
+    pub held: u64,
+    #[serde(default)]
+    pub streams: u64,
+    /// Messages pushed down streams during the interval.
+    #[serde(default)]
+    pub pushed: u64,
 }
 
 /// The file's text for `rows` (sorted by time, then service, then replica).
@@ -48,7 +64,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), CsvError> {
 
 /// Reads `timeseries.csv`.
 pub fn read(path: &Path) -> Result<Vec<Row>, CsvError> {
-    csv_file::read(path, HEADER)
+    csv_file::read(path, CONTRACT_HEADER)
 }
 
 /// One service's replicas added up at each sampling instant.
@@ -61,13 +77,17 @@ pub struct ServiceSeries {
     pub completed: Vec<u64>,
     pub rejected: Vec<u64>,
     pub failed: Vec<u64>,
+    /// Long polls held and streams open (levels), messages pushed (counts).
+    pub held: Vec<u64>,
+    pub streams: Vec<u64>,
+    pub pushed: Vec<u64>,
 }
 
 /// Rows summed per service and instant (replicas share the sampling grid, so
 /// their rows at one instant carry the same `t_s`).
 pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
     // Instants keyed in whole microseconds so equal times group together.
-    let mut acc: BTreeMap<&str, BTreeMap<i64, [u64; 6]>> = BTreeMap::new();
+    let mut acc: BTreeMap<&str, BTreeMap<i64, [u64; 9]>> = BTreeMap::new();
     for r in rows {
         let slot = acc
             .entry(&r.service)
@@ -81,6 +101,9 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
             r.completed,
             r.rejected,
             r.failed,
+            r.held,
+            r.streams,
+            r.pushed,
         ]) {
             *s += v;
         }
@@ -96,6 +119,9 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
                 s.completed.push(v[3]);
                 s.rejected.push(v[4]);
                 s.failed.push(v[5]);
+                s.held.push(v[6]);
+                s.streams.push(v[7]);
+                s.pushed.push(v[8]);
             }
             (name.to_string(), s)
         })
@@ -117,18 +143,36 @@ mod tests {
             completed: 1,
             rejected: 1,
             failed: 0,
+            held: 0,
+            streams: 0,
+            pushed: 0,
         }
     }
 
     #[test]
-    fn round_trips_with_the_contract_header() {
-        let rows = vec![row(0.1, "kitchen", 0, 0), row(12.35, "db", 1, 7)];
+    fn round_trips_with_the_contract_columns_first() {
+        let mut rows = vec![row(0.1, "kitchen", 0, 0), row(12.35, "db", 1, 7)];
+        rows[1].held = 5;
+        rows[1].streams = 3;
+        rows[1].pushed = 9;
         let text = to_csv(&rows).unwrap();
         assert!(text.starts_with(
-            "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed\n0.1,kitchen,0,0,1,2,1,1,0\n"
+            "t_s,service,replica,queue,in_flight,arrived,completed,rejected,failed,held,streams,pushed\n0.1,kitchen,0,0,1,2,1,1,0,0,0,0\n"
         ));
         let back: Vec<Row> = csv_file::parse(&text, HEADER).unwrap();
         assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn files_with_only_the_contract_columns_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE);
+        std::fs::write(
+            &p,
+            format!("{CONTRACT_HEADER}\n0.1,kitchen,0,0,1,2,1,1,0\n"),
+        )
+        .unwrap();
+        assert_eq!(read(&p).unwrap(), vec![row(0.1, "kitchen", 0, 0)]);
     }
 
     #[test]

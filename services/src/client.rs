@@ -197,6 +197,7 @@ impl Clients {
             endpoint: a.endpoint.to_string(),
             payload: vec![0; a.request as usize],
             session: a.session.to_string(),
+            ..Default::default()
         });
         req.set_timeout(a.timeout);
         let hop = match (a.parent, a.tracer) {

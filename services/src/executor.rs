@@ -72,6 +72,7 @@ impl<'a> Ctx<'a> {
             queue: d(&self.span_queue_ns),
             work: d(&self.span_work_ns),
             downstream: d(&self.downstream_ns),
+            held: Duration::ZERO,
         }
     }
 

@@ -29,6 +29,7 @@ pub mod stats;
 pub mod telemetry;
 pub mod timer;
 pub mod trace;
+pub mod updates;
 
 pub use process::run_process;
 pub use server::{ServeError, serve};

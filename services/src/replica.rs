@@ -23,6 +23,7 @@ use crate::spec::ReplicaSpec;
 use crate::stats::{EndpointId, Outcome, Stats, Timings};
 use crate::telemetry::Telemetry;
 use crate::trace::{Exporter, ServerHop, SpanContext, Split};
+use crate::updates::{LongPoll, Versions};
 
 /// Everything requests to this replica share.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub struct Replica {
     trace_rate: f64,
     faults: FaultState,
     sessions: Sessions,
+    /// The service's changing data (`updates`), version 0 if it never changes.
+    versions: Versions,
 }
 
 impl Replica {
@@ -64,6 +67,7 @@ impl Replica {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             faults: FaultState::default(),
             sessions: Sessions::default(),
+            versions: Versions::new(spec),
             service,
             tracer: None,
             trace_rate: spec.topology.settings.trace,
@@ -79,6 +83,12 @@ impl Replica {
     /// Where this replica's spans go, if it traces.
     pub fn tracer(&self) -> Option<&Exporter> {
         self.tracer.as_ref()
+    }
+
+    /// `settings.trace`: the share of requests without a caller's decision
+    /// that this replica traces.
+    pub fn trace_rate(&self) -> f64 {
+        self.trace_rate
     }
 
     /// `service#index`.
@@ -99,6 +109,21 @@ impl Replica {
     /// Draws a duration from this replica's own seeded stream.
     pub fn sample(&self, d: &Dist) -> std::time::Duration {
         d.sample(&mut *self.rng())
+    }
+
+    /// The versions of this replica's data.
+    pub fn versions(&self) -> &Versions {
+        &self.versions
+    }
+
+    /// The service this replica serves.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// The figures this replica keeps.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// The fault the launcher has set on this replica (none by default).
@@ -159,7 +184,11 @@ impl Replica {
     /// with `deadlines: ignore`); injected error, the endpoint's `errors` then
     /// an `errors` fault (decided once the request is being served, so it
     /// takes a worker but runs no steps); a session miss runs `session_miss`
-    /// first; otherwise the steps.
+    /// first; otherwise the steps. A long poll (on a service with `updates`)
+    /// has then found nothing new, so it is held until a newer version or its
+    /// time is up (holding its worker in `blocking`, none in `async`), and
+    /// answered with the version held then.
+    #[allow(clippy::too_many_arguments)]
     pub async fn handle(
         &self,
         endpoint: &str,
@@ -167,26 +196,9 @@ impl Replica {
         deadline: Option<Instant>,
         arrival: Instant,
         caller: Option<SpanContext>,
+        long_poll: Option<LongPoll>,
     ) -> Result<pb::CallReply, Status> {
-        let Some((id, ep)) = self
-            .service
-            .endpoints
-            .iter()
-            .enumerate()
-            .find(|(_, e)| e.name == endpoint)
-        else {
-            let known: Vec<&str> = self
-                .service
-                .endpoints
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect();
-            return Err(Status::not_found(format!(
-                "{} has no endpoint {endpoint:?}; it has: {}",
-                self.name,
-                known.join(", ")
-            )));
-        };
+        let (id, ep) = self.endpoint(endpoint)?;
         self.stats.arrived(id);
         let deadline = deadline.filter(|_| !self.ignores_deadlines());
         let mut rec = Record {
@@ -257,13 +269,25 @@ impl Replica {
         let steps = self.steps_for(id, ep, session);
         let trace = rec.hop.map(|h| h.ctx).or(caller.filter(|c| !c.sampled));
         let ctx = Ctx::new(self, deadline, session).traced(trace);
+        let long_poll = long_poll.filter(|_| self.versions.changes());
         let result = match self.service.model {
             ServeModel::Blocking => {
                 let r = executor::run(&ctx, &steps, Hold::Whole).await;
+                if let (Ok(()), Some(lp)) = (&r, long_poll) {
+                    // A thread-per-request server parks the thread: its worker.
+                    rec.split.held = crate::updates::hold(self, id, lp, deadline).await;
+                }
                 drop(permit);
                 r
             }
-            ServeModel::Async => executor::run(&ctx, &steps, Hold::Held(permit)).await,
+            ServeModel::Async => {
+                let r = executor::run(&ctx, &steps, Hold::Held(permit)).await;
+                if let (Ok(()), Some(lp)) = (&r, long_poll) {
+                    // An event loop parks the request: no worker is held.
+                    rec.split.held = crate::updates::hold(self, id, lp, deadline).await;
+                }
+                r
+            }
         };
         if result.is_ok() && matches!(steps, Cow::Owned(_)) {
             self.sessions.remember(session);
@@ -276,7 +300,7 @@ impl Replica {
         match result {
             Ok(()) => {
                 rec.finish(Outcome::Ok, t);
-                Ok(reply(ep, &self.name))
+                Ok(reply(ep, &self.name, self.versions.current()))
             }
             Err(status) => {
                 rec.message = status.message().to_string();
@@ -288,10 +312,38 @@ impl Replica {
 }
 
 impl Replica {
+    /// The endpoint called `name` and its index, or NOT_FOUND naming those
+    /// this replica has.
+    pub fn endpoint(&self, name: &str) -> Result<(EndpointId, &Endpoint), Status> {
+        self.service
+            .endpoints
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self
+                    .service
+                    .endpoints
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                Status::not_found(format!(
+                    "{} has no endpoint {name:?}; it has: {}",
+                    self.name,
+                    known.join(", ")
+                ))
+            })
+    }
+
     /// The steps a request runs: the endpoint's, preceded by `session_miss`
     /// when this is a `state: sessions` replica that does not hold the key
     /// (a request without a key has no session to miss).
-    fn steps_for<'e>(&'e self, id: EndpointId, ep: &'e Endpoint, session: &str) -> Cow<'e, [Step]> {
+    pub(crate) fn steps_for<'e>(
+        &'e self,
+        id: EndpointId,
+        ep: &'e Endpoint,
+        session: &str,
+    ) -> Cow<'e, [Step]> {
         let miss = self.service.state == State::Sessions
             && !session.is_empty()
             && !self.sessions.holds(session);
@@ -305,10 +357,11 @@ impl Replica {
     }
 }
 
-fn reply(ep: &Endpoint, replica: &str) -> pb::CallReply {
+fn reply(ep: &Endpoint, replica: &str, version: u64) -> pb::CallReply {
     pb::CallReply {
         payload: vec![0; ep.response as usize],
         replica: replica.to_string(),
+        version,
     }
 }
 

@@ -21,6 +21,8 @@ use crate::replica::Replica;
 use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
 use crate::trace::{self, Exporter};
+use crate::updates::LongPoll;
+use crate::updates::stream::{self, Updates};
 
 /// How long requests still in flight at shutdown may take to finish before
 /// the server stops anyway (their callers will see the connection close).
@@ -89,8 +91,12 @@ pub async fn serve(
     let reflection_v1alpha =
         reflection(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).build_v1alpha()?;
 
+    if let Some(start) = spec.load_start_unix_us {
+        replica.versions().begin(start, shutdown.clone());
+    }
     let replica_svc = ReplicaServer::new(ReplicaService {
         replica: replica.clone(),
+        shutdown: shutdown.clone(),
     });
     health.set_serving::<ReplicaServer<ReplicaService>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
@@ -143,6 +149,8 @@ pub async fn serve(
 #[derive(Debug, Clone)]
 pub struct ReplicaService {
     replica: Arc<Replica>,
+    /// Ends open subscriptions when the replica stops.
+    shutdown: Shutdown,
 }
 
 #[tonic::async_trait]
@@ -152,6 +160,7 @@ impl ReplicaRpc for ReplicaService {
         let deadline = deadline::from_metadata(req.metadata(), arrival);
         let caller = trace::context::from_metadata(req.metadata());
         let msg = req.into_inner();
+        let long_poll = LongPoll::from_request(&msg);
         if self.replica.ignores_deadlines() {
             // `deadlines: ignore`: the request runs on a task of its own, so
             // it goes on to the end even when its caller gives up (and tonic
@@ -159,7 +168,14 @@ impl ReplicaRpc for ReplicaService {
             let replica = self.replica.clone();
             let task = tokio::spawn(async move {
                 replica
-                    .handle(&msg.endpoint, &msg.session, deadline, arrival, caller)
+                    .handle(
+                        &msg.endpoint,
+                        &msg.session,
+                        deadline,
+                        arrival,
+                        caller,
+                        long_poll,
+                    )
                     .await
             });
             return match task.await {
@@ -168,7 +184,25 @@ impl ReplicaRpc for ReplicaService {
             };
         }
         self.replica
-            .handle(&msg.endpoint, &msg.session, deadline, arrival, caller)
+            .handle(
+                &msg.endpoint,
+                &msg.session,
+                deadline,
+                arrival,
+                caller,
+                long_poll,
+            )
+            .await
+            .map(Response::new)
+    }
+
+    type SubscribeStream = Updates;
+
+    async fn subscribe(
+        &self,
+        req: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Updates>, Status> {
+        stream::subscribe(self.replica.clone(), req, self.shutdown.clone())
             .await
             .map(Response::new)
     }
@@ -216,5 +250,14 @@ impl Control for ControlService {
         tracing::info!(replica = %self.replica.name(), ?fault, "fault set");
         self.replica.faults().set(&fault);
         Ok(Response::new(pb::SetFaultReply {}))
+    }
+
+    async fn begin(
+        &self,
+        req: Request<pb::BeginRequest>,
+    ) -> Result<Response<pb::BeginReply>, Status> {
+        let start = req.into_inner().load_start_unix_us;
+        self.replica.versions().begin(start, self.shutdown.clone());
+        Ok(Response::new(pb::BeginReply {}))
     }
 }

@@ -25,6 +25,11 @@ pub struct ReplicaSpec {
     /// `--otlp-endpoint`); empty means this replica records no spans.
     #[serde(default)]
     pub otlp_endpoints: Vec<String>,
+    /// When the load started (wall-clock microseconds), for a replica
+    /// started after it (a restart): its `updates` timeline counts from it.
+    /// `None`: the launcher sends `Control/Begin` when the load starts.
+    #[serde(default)]
+    pub load_start_unix_us: Option<u64>,
 }
 
 impl ReplicaSpec {

@@ -49,6 +49,8 @@ struct EndpointStats {
     deadline_dropped: u64,
     max_queue: u64,
     session_misses: u64,
+    /// Long polls and subscriptions (`updates`); levels kept with the counts.
+    follow: Follow,
     latency: Histogram<u64>,
     queue_wait: Histogram<u64>,
     work: Histogram<u64>,
@@ -66,11 +68,26 @@ impl EndpointStats {
             deadline_dropped: 0,
             max_queue: 0,
             session_misses: 0,
+            follow: Follow::default(),
             latency: h(),
             queue_wait: h(),
             work: h(),
         }
     }
+}
+
+/// What an endpoint of a service with `updates` counts for the clients that
+/// follow its versions: long polls held, streams open, messages pushed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Follow {
+    long_polls: u64,
+    held: u64,
+    max_held: u64,
+    streams_opened: u64,
+    streams_rejected: u64,
+    open_streams: u64,
+    max_streams: u64,
+    pushed: u64,
 }
 
 /// Running counts of a replica, all endpoints together; telemetry reports the
@@ -83,6 +100,11 @@ pub struct Totals {
     pub rejected: u64,
     /// Any other non-OK answer (deadline drops included).
     pub failed: u64,
+    /// Long polls held and streams open now (levels, not counts).
+    pub held: u64,
+    pub streams: u64,
+    /// Messages pushed down streams.
+    pub pushed: u64,
 }
 
 /// Index of an endpoint in [`Stats`], fixed at start so the hot path never
@@ -123,6 +145,44 @@ impl Stats {
         self.with(ep, |s| s.session_misses += 1);
     }
 
+    /// A long poll starts (`true`) or stops (`false`) being held.
+    pub fn hold(&self, ep: EndpointId, start: bool) {
+        self.with(ep, |s| {
+            let f = &mut s.follow;
+            if start {
+                f.long_polls += 1;
+                f.held += 1;
+                f.max_held = f.max_held.max(f.held);
+            } else {
+                f.held = f.held.saturating_sub(1);
+            }
+        });
+    }
+
+    /// A subscription opens (`true`) or closes (`false`).
+    pub fn stream(&self, ep: EndpointId, open: bool) {
+        self.with(ep, |s| {
+            let f = &mut s.follow;
+            if open {
+                f.streams_opened += 1;
+                f.open_streams += 1;
+                f.max_streams = f.max_streams.max(f.open_streams);
+            } else {
+                f.open_streams = f.open_streams.saturating_sub(1);
+            }
+        });
+    }
+
+    /// A subscription was refused: the queue was full.
+    pub fn stream_rejected(&self, ep: EndpointId) {
+        self.with(ep, |s| s.follow.streams_rejected += 1);
+    }
+
+    /// A version was pushed down a stream.
+    pub fn pushed(&self, ep: EndpointId) {
+        self.with(ep, |s| s.follow.pushed += 1);
+    }
+
     /// A request ended. Rejections carry no timings (they never waited).
     pub fn finished(&self, ep: EndpointId, outcome: Outcome, t: Timings) {
         self.with(ep, |s| {
@@ -158,6 +218,9 @@ impl Stats {
             t.completed += s.ok;
             t.rejected += s.rejected;
             t.failed += s.errors.values().sum::<u64>();
+            t.held += s.follow.held;
+            t.streams += s.follow.open_streams;
+            t.pushed += s.follow.pushed;
         }
         t
     }
@@ -182,6 +245,14 @@ impl Stats {
                     work_us: ser(&s.work),
                     max_queue: s.max_queue,
                     session_misses: s.session_misses,
+                    long_polls: s.follow.long_polls,
+                    max_held: s.follow.max_held,
+                    held: s.follow.held,
+                    streams_opened: s.follow.streams_opened,
+                    streams_rejected: s.follow.streams_rejected,
+                    max_streams: s.follow.max_streams,
+                    open_streams: s.follow.open_streams,
+                    pushed: s.follow.pushed,
                 }
             })
             .collect()

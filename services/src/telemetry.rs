@@ -65,6 +65,9 @@ impl Telemetry {
             completed: now.completed - last.completed,
             rejected: now.rejected - last.rejected,
             failed: now.failed - last.failed,
+            held: now.held,
+            streams: now.streams,
+            pushed: now.pushed - last.pushed,
         });
         if st.samples.len() > MAX_BUFFERED
             && let Some(oldest) = st.samples.pop_front()
@@ -74,6 +77,7 @@ impl Telemetry {
             next.completed += oldest.completed;
             next.rejected += oldest.rejected;
             next.failed += oldest.failed;
+            next.pushed += oldest.pushed;
         }
     }
 

@@ -74,6 +74,11 @@ pub enum SimError {
         "the topology has no `load`: there is nothing to predict (add a generator under `load:`)"
     )]
     NoLoad,
+    /// A feature the simulator does not model yet, named by its key.
+    #[error(
+        "`{key}` is not simulated yet: `predict` cannot say what it would do (run it instead, or remove it)"
+    )]
+    NotSimulated { key: String },
     /// The load asks for more requests than a prediction handles.
     #[error(
         "the load asks for about {expected:.0} requests in all, more than the simulator's limit of {MAX_REQUESTS:.0}: shorten `duration` or lower `rate`"
@@ -86,6 +91,16 @@ pub enum SimError {
 pub fn simulate(topology: &Topology, opts: &Options) -> Result<Figures, SimError> {
     if topology.load.is_empty() {
         return Err(SimError::NoLoad);
+    }
+    if let Some(g) = topology.load.iter().find(|g| g.follow.is_some()) {
+        return Err(SimError::NotSimulated {
+            key: format!("load.{} (poll, long_poll or subscribe)", g.name),
+        });
+    }
+    if let Some(s) = topology.services.iter().find(|s| s.updates.is_some()) {
+        return Err(SimError::NotSimulated {
+            key: format!("services.{}.updates", s.name),
+        });
     }
     let expected: f64 = topology
         .load

@@ -122,6 +122,9 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         },
         Ok(result) => {
             out!("{}", table::render(&result.summary));
+            if let Some(note) = result.summary.traces.as_ref().and_then(|t| t.note()) {
+                outln!("{note}");
+            }
             outln!("\n{}", result.folder.display());
             ExitCode::SUCCESS
         }

@@ -1,10 +1,12 @@
-//! `topolab trace RUN_DIR`: reads `traces.json` and shows where the time
+//! `topolab trace RUN_DIR`: streams `traces.jsonl` and shows where the time
 //! went, the slowest or failed chains, one chain as a waterfall, or writes a
 //! Chrome trace-event file. Exit 0, or 1 with a message for a bad folder or id.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::process::ExitCode;
 
-use topolab_results::trace::{self, Trace, breakdown, chrome, list, waterfall};
+use topolab_results::trace::{self, Span, Trace, breakdown::Breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
 use crate::out::{out, outln};
@@ -13,6 +15,12 @@ use crate::out::{out, outln};
 const EXIT_BAD_FOLDER: u8 = 1;
 /// Traces listed under the breakdown when no list was asked for.
 const DEFAULT_SLOWEST: usize = 5;
+/// Failed traces held for `--errors` (all are counted).
+const MAX_LISTED_FAILED: usize = 1_000;
+/// Traces a Chrome file of "all traces" may hold; beyond, the user picks.
+const MAX_CHROME_TRACES: usize = 20_000;
+/// Distinct ids matching an ambiguous `--id` prefix counted at most.
+const MAX_COUNTED_MATCHES: usize = 10_000;
 
 /// Runs `topolab trace` as the flags say.
 pub fn trace(args: &TraceArgs) -> ExitCode {
@@ -26,75 +34,130 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
 }
 
 fn show(args: &TraceArgs) -> Result<(), String> {
-    let traces = trace::load(&args.run_dir).map_err(|e| e.to_string())?;
-    let run_start = traces.iter().map(Trace::start_ns).min().unwrap_or(0);
-    let picked: Option<Vec<&Trace>> = match (&args.id, args.slowest, args.errors) {
-        (Some(id), _, _) => Some(vec![find(&traces, id)?]),
-        (None, Some(n), _) => Some(list::slowest(&traces, n)),
-        (None, None, true) => Some(list::failed(&traces)),
-        (None, None, false) => None,
-    };
-    if args.format == TraceFormat::Chrome {
-        let chosen = picked.unwrap_or_else(|| traces.iter().collect());
-        let path = args
-            .out
-            .clone()
-            .unwrap_or_else(|| args.run_dir.join("trace.chrome.json"));
-        let json = chrome::render(&chosen).to_string();
-        std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        outln!(
-            "{} traces written for Perfetto (ui.perfetto.dev) to",
-            chosen.len()
-        );
-        outln!("{}", path.display());
-        return Ok(());
-    }
     if let Some(id) = &args.id {
-        out!("{}", waterfall::render(find(&traces, id)?));
-        return Ok(());
+        let one = find(&args.run_dir, id)?;
+        return match args.format {
+            TraceFormat::Chrome => write_chrome(args, &[&one]),
+            TraceFormat::Text => {
+                out!("{}", waterfall::render(&one));
+                Ok(())
+            }
+        };
+    }
+    // One streaming pass gathers everything shown, in bounded memory.
+    let chrome_all = args.format == TraceFormat::Chrome && args.slowest.is_none() && !args.errors;
+    let mut count = 0u64;
+    let mut run_start = u64::MAX;
+    let mut breakdown = Breakdown::default();
+    let mut slowest = list::Slowest::new(args.slowest.unwrap_or(DEFAULT_SLOWEST));
+    let mut failed = list::Failed::new(MAX_LISTED_FAILED);
+    let mut all = Vec::new();
+    trace::for_each_trace(&args.run_dir, |t| {
+        count += 1;
+        run_start = run_start.min(t.start_ns());
+        breakdown.add_trace(&t);
+        slowest.add(&t);
+        failed.add(&t);
+        if chrome_all && all.len() < MAX_CHROME_TRACES {
+            all.push(t);
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let run_start = if count == 0 { 0 } else { run_start };
+    let failed_count = failed.count;
+    let (slowest, failed) = (slowest.into_vec(), failed.into_vec());
+    if args.format == TraceFormat::Chrome {
+        if chrome_all && count > MAX_CHROME_TRACES as u64 {
+            return Err(format!(
+                "this run has {count} traces, more than the {MAX_CHROME_TRACES} a Chrome trace file shows usefully: pick some with --slowest N, --errors or --id TRACE"
+            ));
+        }
+        all.sort_by_key(Trace::start_ns);
+        let chosen: Vec<&Trace> = match (chrome_all, args.slowest) {
+            (true, _) => all.iter().collect(),
+            (false, Some(_)) => slowest.iter().collect(),
+            (false, None) => failed.iter().collect(),
+        };
+        return write_chrome(args, &chosen);
     }
     let mut listed = false;
     if let Some(n) = args.slowest {
-        let title = format!("the {n} slowest of {} traces", traces.len());
-        out!(
-            "{}",
-            list::render(&title, &list::slowest(&traces, n), run_start)
-        );
+        let title = format!("the {n} slowest of {count} traces");
+        out!("{}", list::render(&title, &refs(&slowest), run_start));
         listed = true;
     }
     if args.errors {
-        let failed = list::failed(&traces);
-        let title = format!(
-            "{} of {} traces failed somewhere",
-            failed.len(),
-            traces.len()
-        );
-        out!("{}", list::render(&title, &failed, run_start));
+        let mut title = format!("{failed_count} of {count} traces failed somewhere");
+        if failed_count > failed.len() as u64 {
+            title.push_str(&format!(" (the first {} listed)", failed.len()));
+        }
+        out!("{}", list::render(&title, &refs(&failed), run_start));
         listed = true;
     }
     if !listed {
-        out!("{}", breakdown::render(&traces));
+        out!("{}", breakdown.render());
         outln!();
         let title = format!("the {DEFAULT_SLOWEST} slowest (see one with --id TRACE)");
-        let slow = list::slowest(&traces, DEFAULT_SLOWEST);
-        out!("{}", list::render(&title, &slow, run_start));
+        out!("{}", list::render(&title, &refs(&slowest), run_start));
     }
     Ok(())
 }
 
+fn refs(traces: &[Trace]) -> Vec<&Trace> {
+    traces.iter().collect()
+}
+
+fn write_chrome(args: &TraceArgs, chosen: &[&Trace]) -> Result<(), String> {
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run_dir.join("trace.chrome.json"));
+    let json = chrome::render(chosen).to_string();
+    std::fs::write(&path, json).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    outln!(
+        "{} traces written for Perfetto (ui.perfetto.dev) to",
+        chosen.len()
+    );
+    outln!("{}", path.display());
+    Ok(())
+}
+
 /// The trace whose id starts with `id` (case-insensitive); it must be unique.
-fn find<'a>(traces: &'a [Trace], id: &str) -> Result<&'a Trace, String> {
+/// Streams the file, holding only the spans of the first two ids that match.
+fn find(run_dir: &Path, id: &str) -> Result<Trace, String> {
     let id = id.trim().to_ascii_lowercase();
-    let matches: Vec<&Trace> = traces.iter().filter(|t| t.id.starts_with(&id)).collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        [] => Err(format!(
-            "no trace {id:?} in this run ({} traces); list some with --slowest 10",
-            traces.len()
+    let mut matched: Vec<(String, Vec<Span>)> = Vec::new();
+    let mut distinct = HashSet::new();
+    trace::for_each_span(run_dir, |s| {
+        if !s.trace_id.starts_with(&id) {
+            return;
+        }
+        if distinct.len() < MAX_COUNTED_MATCHES {
+            distinct.insert(s.trace_id.clone());
+        }
+        match matched.iter().position(|(t, _)| *t == s.trace_id) {
+            Some(i) => matched[i].1.push(s),
+            None if matched.len() < 2 => matched.push((s.trace_id.clone(), vec![s])),
+            None => {}
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    match matched.len() {
+        0 => Err(format!(
+            "no trace {id:?} in this run; list some with --slowest 10"
         )),
-        many => Err(format!(
-            "{} traces start with {id:?}; give more of the id",
-            many.len()
+        1 => {
+            let (tid, spans) = matched.pop().expect("one match");
+            Ok(Trace::new(tid, spans))
+        }
+        _ => Err(format!(
+            "{}{} traces start with {id:?}; give more of the id",
+            if distinct.len() >= MAX_COUNTED_MATCHES {
+                "at least "
+            } else {
+                ""
+            },
+            distinct.len()
         )),
     }
 }

@@ -64,7 +64,11 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     };
     let rows = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(s.load.len().max(1) as u16 + 2),
+        Constraint::Length(
+            (s.load.len() + s.load.iter().filter(|(_, l)| l.staleness.is_some()).count()).max(1)
+                as u16
+                + 2,
+        ),
         Constraint::Min(3),
         Constraint::Length(pane),
         Constraint::Length(1),
@@ -87,7 +91,18 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
             "no load in this topology: services are up until q or Ctrl-C",
         )]
     } else {
-        s.load.iter().map(|(name, l)| load_line(name, l)).collect()
+        s.load
+            .iter()
+            .flat_map(|(name, l)| {
+                let follow = l.staleness.as_ref().map(|text| {
+                    Line::from(Span::styled(
+                        format!("    {text}"),
+                        Style::default().fg(Color::Cyan),
+                    ))
+                });
+                std::iter::once(load_line(name, l)).chain(follow)
+            })
+            .collect()
     };
     f.render_widget(
         Paragraph::new(load).block(Block::bordered().title(" load ")),

@@ -38,6 +38,9 @@ pub struct LoadNow {
     pub rate: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// A `poll`, `long_poll` or `subscribe` generator: how stale its
+    /// clients were so far, as a display line.
+    pub staleness: Option<String>,
 }
 
 /// One service now, its replicas added up.
@@ -107,6 +110,18 @@ impl Taker {
                     rate: 0.0,
                     p50_ms: quantile_ms(&r.latency_us, 0.5),
                     p99_ms: quantile_ms(&r.latency_us, 0.99),
+                    staleness: r.freshness.as_ref().map(|f| {
+                        let u = f.figures();
+                        format!(
+                            "{} stale mean {:.0} ms p99 {:.0} ms · versions seen {} missed {} · reconnects {}",
+                            u.way,
+                            u.staleness_ms.mean,
+                            u.staleness_ms.p99,
+                            u.versions_seen,
+                            u.versions_missed,
+                            u.reconnects
+                        )
+                    }),
                 }
             };
             sent_now.insert(g.name.clone(), l.sent);

@@ -57,6 +57,11 @@ impl Mix {
         })
     }
 
+    /// The first target (a following generator has exactly one).
+    pub fn first(&self) -> Arc<Target> {
+        self.targets[0].clone()
+    }
+
     /// One target, each with the probability of its share.
     pub fn pick(&self, rng: &mut impl Rng) -> Arc<Target> {
         if self.targets.len() == 1 {

@@ -12,6 +12,7 @@ pub mod sample;
 pub mod series;
 pub mod shape;
 mod target;
+pub mod updates;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,6 +73,7 @@ pub async fn run_all(
             let mut r = open::lock(&recorder);
             r.series = Some(Series::new(begin, topology.settings.sample_every));
             r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
+            r.freshness = updates::freshness(topology, generator, seed, begin);
         }
         let target = Mix::new(generator, peers, tracer.clone(), topology.settings.trace)?;
         let target = Arc::new(target);
@@ -103,6 +105,9 @@ async fn run_one(
     let begin = begin + generator.start;
     let (rec, stop) = (recorder.clone(), signals.stop.clone());
     match &generator.pattern {
+        Pattern::Closed { stages, .. } if let Some(way) = generator.follow => {
+            updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
+        }
         Pattern::Open { arrivals, stages } => {
             open::run(
                 target,
@@ -139,5 +144,9 @@ async fn run_one(
     }
     let mut recorder = open::lock(&recorder).clone();
     recorder.close();
+    let end = recorder.issue_end.unwrap_or_else(Instant::now);
+    if let Some(f) = &mut recorder.freshness {
+        f.close(end);
+    }
     recorder
 }

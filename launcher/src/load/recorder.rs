@@ -69,6 +69,9 @@ pub struct Recorder {
     pub late_us: Histogram<u64>,
     /// Per-interval figures, when the run asked for them.
     pub series: Option<Series>,
+    /// How fresh the clients of a `poll`, `long_poll` or `subscribe`
+    /// generator kept their view of the data.
+    pub freshness: Option<super::updates::Freshness>,
     /// An evenly drawn sample of finished requests, when the run asked for one.
     pub sample: Option<Reservoir>,
 }
@@ -91,6 +94,7 @@ impl Default for Recorder {
             // Cannot fail: as above.
             late_us: Histogram::new(3).expect("valid sigfig"),
             series: None,
+            freshness: None,
             sample: None,
         }
     }
@@ -204,6 +208,7 @@ mod tests {
             attempts,
             message: String::new(),
             trace_id: None,
+            version: 0,
         }
     }
 

@@ -25,6 +25,14 @@ const RETRYABLE: [Code; 3] = [
     Code::ResourceExhausted,
 ];
 
+/// How a request asks about versions: the newest its client holds, and
+/// whether it is a long poll held at most this long.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask {
+    pub known: u64,
+    pub long_poll: Option<Duration>,
+}
+
 /// How one request ended: its final outcome, the attempts it took, and its
 /// trace id when it was traced (the report finds its hops by it).
 #[derive(Debug, Clone)]
@@ -34,6 +42,9 @@ pub struct Sent {
     /// The final status's message: why it failed (empty for OK).
     pub message: String,
     pub trace_id: Option<[u8; 16]>,
+    /// The version of the data the answer carried (0 on failure, or for a
+    /// service without `updates`).
+    pub version: u64,
 }
 
 /// Open channels to the target's replicas; requests go round-robin.
@@ -98,34 +109,75 @@ impl Target {
     /// status's message (why it failed; empty for OK).
     /// `session` is the client identity's key ("" for none).
     pub async fn send(&self, session: &str) -> Sent {
+        self.send_versioned(session, Ask::default()).await
+    }
+
+    /// As [`Target::send`], asking as `ask` says (a long poll is held by the
+    /// replica, so its deadline is the hold plus the generator's `timeout`).
+    pub async fn send_versioned(&self, session: &str, ask: Ask) -> Sent {
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        let deadline = start + self.timeout + ask.long_poll.unwrap_or_default();
         // Decided here, for the whole chain: every hop follows this flag.
-        let root = self
-            .tracer
-            .as_ref()
-            .map(|_| SpanContext::new_root(rand::random::<f64>() < self.trace_rate));
+        let root = self.new_root();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (code, message) = self.attempt(deadline, session, root.as_ref()).await;
+            let (code, message, version) =
+                self.attempt(deadline, session, root.as_ref(), ask).await;
             let again = attempts <= self.retries
                 && RETRYABLE.contains(&code)
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
-                if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
-                    && ctx.sampled
-                {
-                    tracer.record(self.root_span(ctx, start, code, &message, attempts));
-                }
+                self.record_root(root, start, code, &message, attempts);
                 return Sent {
                     outcome: Outcome::from_code(code),
                     attempts,
                     message,
                     trace_id: root.filter(|c| c.sampled).map(|c| c.trace_id),
+                    version,
                 };
             }
         }
+    }
+
+    /// A root context for one request or stream, sampled at the run's rate;
+    /// `None` when the run traces nothing.
+    pub fn new_root(&self) -> Option<SpanContext> {
+        self.tracer
+            .as_ref()
+            .map(|_| SpanContext::new_root(rand::random::<f64>() < self.trace_rate))
+    }
+
+    /// Records the root CLIENT span of a request or stream that began at `start`.
+    pub fn record_root(
+        &self,
+        root: Option<SpanContext>,
+        start: Instant,
+        code: Code,
+        message: &str,
+        attempts: u32,
+    ) {
+        if let (Some(tracer), Some(ctx)) = (&self.tracer, root)
+            && ctx.sampled
+        {
+            tracer.record(self.root_span(ctx, start, code, message, attempts));
+        }
+    }
+
+    /// The next replica in turn (subscriptions open their streams on it).
+    pub fn next_client(&self) -> ReplicaClient<Channel> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        self.clients[i].clone()
+    }
+
+    /// The generator's deadline per request (a stream's, to open).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The endpoint requests name.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     fn root_span(
@@ -161,7 +213,8 @@ impl Target {
         deadline: Instant,
         session: &str,
         trace: Option<&SpanContext>,
-    ) -> (Code, String) {
+        ask: Ask,
+    ) -> (Code, String, u64) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
         let callee = format!("{}#{i}/{}", self.service, self.endpoint);
@@ -170,8 +223,9 @@ impl Target {
                 Code::DeadlineExceeded,
                 format!(
                     "{callee}: no answer within the generator's timeout of {:?}",
-                    self.timeout
+                    self.timeout + ask.long_poll.unwrap_or_default()
                 ),
+                0,
             )
         };
         let left = deadline.saturating_duration_since(Instant::now());
@@ -182,6 +236,8 @@ impl Target {
             endpoint: self.endpoint.clone(),
             payload: self.payload.clone(),
             session: session.to_string(),
+            known_version: ask.known,
+            long_poll_us: ask.long_poll.map_or(0, |d| d.as_micros() as u64),
         });
         request.set_timeout(left);
         if let Some(ctx) = trace {
@@ -189,7 +245,7 @@ impl Target {
         }
         // The server enforces grpc-timeout too; this bounds a server that hangs.
         match tokio::time::timeout(left, client.call(request)).await {
-            Ok(Ok(_)) => (Code::Ok, String::new()),
+            Ok(Ok(reply)) => (Code::Ok, String::new(), reply.into_inner().version),
             // tonic's own timer answers CANCELLED ("Timeout expired") when
             // the deadline it was given runs out: that is a timeout.
             Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
@@ -197,7 +253,7 @@ impl Target {
             }
             Ok(Err(status)) => {
                 let s = reason::explain(status, &callee);
-                (s.code(), s.message().to_string())
+                (s.code(), s.message().to_string(), 0)
             }
             Err(_) => timed_out(),
         }

@@ -45,6 +45,8 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 latency_ms: percentiles(&l.latency_us),
                 late_over_1ms: 0,
                 late_ms: Default::default(),
+                // Followers (poll, long_poll, subscribe) are refused by the simulator.
+                updates: None,
             };
             (g.name.clone(), s)
         })
@@ -71,6 +73,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                         latency_ms: percentiles(&widen(&x.latency_us)),
                         queue_wait_ms: percentiles(&widen(&x.queue_wait_us)),
                         work_ms: percentiles(&widen(&x.work_us)),
+                        updates: None,
                     };
                     (e.name.clone(), summary)
                 })
@@ -173,6 +176,9 @@ pub fn rows(t: &Topology, f: &Figures) -> Vec<Row> {
             completed: u64::from(s.completed),
             rejected: u64::from(s.rejected),
             failed: u64::from(s.failed),
+            held: 0,
+            streams: 0,
+            pushed: 0,
         })
         .collect()
 }

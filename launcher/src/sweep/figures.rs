@@ -35,6 +35,14 @@ pub struct StepFigures {
     /// Whether this step met the latency goal and the failure bound.
     pub within_goal: bool,
     pub run: PathBuf,
+    /// True when every generator follows `updates`: then `p50_ms` and
+    /// `p99_ms` are the clients' staleness, what such a client waits for.
+    pub staleness: bool,
+    /// The most long polls held and streams open at once on one replica,
+    /// and requests plus pushed messages per second at followed endpoints.
+    pub max_held: u64,
+    pub max_streams: u64,
+    pub server_msgs_per_s: f64,
 }
 
 impl StepFigures {
@@ -62,10 +70,15 @@ impl StepFigures {
             .sum();
         // Cannot fail: 3 significant figures is within hdrhistogram's range.
         let mut latency: Histogram<u64> = Histogram::new(3).expect("valid sigfig");
+        let staleness =
+            !topology.load.is_empty() && topology.load.iter().all(|g| g.follow.is_some());
         let (mut sent, mut ok, mut rejected, mut timeouts, mut errors) = (0, 0, 0, 0, 0);
         for r in result.recorders.values() {
             // Cannot fail: both histograms auto-resize.
-            let _ = latency.add(&r.latency_us);
+            let _ = match (&r.freshness, staleness) {
+                (Some(f), true) => latency.add(f.staleness_us()),
+                _ => latency.add(&r.latency_us),
+            };
             sent += r.sent;
             ok += r.ok;
             rejected += r.rejected;
@@ -93,6 +106,8 @@ impl StepFigures {
             errors,
             within_goal: false,
             run: result.folder.clone(),
+            staleness,
+            ..follow_cost(&result.summary)
         }
     }
 
@@ -105,6 +120,41 @@ impl StepFigures {
     pub fn error_share(&self) -> f64 {
         share(self.timeouts + self.errors, self.sent)
     }
+}
+
+/// The following clients' cost at the servers: zeros without `updates`.
+fn follow_cost(s: &topolab_results::summary::Summary) -> StepFigures {
+    let mut f = StepFigures {
+        value: String::new(),
+        offered_per_s: 0.0,
+        throughput_per_s: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        sent: 0,
+        ok: 0,
+        rejected: 0,
+        timeouts: 0,
+        errors: 0,
+        within_goal: false,
+        run: PathBuf::new(),
+        staleness: false,
+        max_held: 0,
+        max_streams: 0,
+        server_msgs_per_s: 0.0,
+    };
+    for e in s.services.values().flat_map(|svc| svc.endpoints.values()) {
+        let Some(u) = &e.updates else { continue };
+        f.max_held = f.max_held.max(u.max_held);
+        f.max_streams = f.max_streams.max(u.max_streams);
+        let pushed = if s.duration_s > 0.0 {
+            u.pushed as f64 / s.duration_s
+        } else {
+            0.0
+        };
+        f.server_msgs_per_s += u.requests_per_s + pushed;
+    }
+    f.server_msgs_per_s = round3(f.server_msgs_per_s);
+    f
 }
 
 /// The latency goal of a sweep: a fixed p99, or a multiple of the lightest
@@ -163,6 +213,10 @@ pub fn rows(steps: &[StepFigures]) -> Vec<SweepRow> {
             errors: s.errors,
             within_goal: s.within_goal,
             run: s.run.display().to_string(),
+            measure: if s.staleness { "staleness" } else { "latency" }.into(),
+            max_held: s.max_held,
+            max_streams: s.max_streams,
+            server_msgs_per_s: s.server_msgs_per_s,
         })
         .collect()
 }
@@ -193,6 +247,10 @@ pub(crate) mod tests {
             errors: 0,
             within_goal: false,
             run: PathBuf::from("step"),
+            staleness: false,
+            max_held: 0,
+            max_streams: 0,
+            server_msgs_per_s: 0.0,
         }
     }
 

@@ -7,17 +7,23 @@ use super::figures::StepFigures;
 
 /// Renders the steps as aligned plain text, then the knee.
 pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f64) -> String {
-    let header = [
+    // Clients that follow `updates` wait for freshness: their goal is on staleness.
+    let stale = steps.iter().any(|s| s.staleness);
+    let follow = stale || steps.iter().any(|s| s.server_msgs_per_s > 0.0);
+    let mut header = vec![
         "step",
         "value",
         "offered/s",
         "ok/s",
-        "p50 ms",
-        "p99 ms",
+        if stale { "stale p50 ms" } else { "p50 ms" },
+        if stale { "stale p99 ms" } else { "p99 ms" },
         "rejected",
         "errors",
         "goal",
     ];
+    if follow {
+        header.extend(["most held", "most streams", "server msgs/s"]);
+    }
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for (i, s) in steps.iter().enumerate() {
         rows.push(vec![
@@ -31,6 +37,11 @@ pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f6
             format!("{:.1}%", s.error_share() * 100.0),
             if s.within_goal { "ok" } else { "missed" }.to_string(),
         ]);
+        if follow && let Some(r) = rows.last_mut() {
+            r.push(s.max_held.to_string());
+            r.push(s.max_streams.to_string());
+            r.push(format!("{:.1}", s.server_msgs_per_s));
+        }
     }
     let widths: Vec<usize> = (0..header.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -49,7 +60,10 @@ pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f6
         out.push('\n');
     }
     let goal = if goal_ms.is_finite() {
-        format!("p99 ≤ {goal_ms:.1} ms and at most 1% failed")
+        format!(
+            "{}p99 ≤ {goal_ms:.1} ms and at most 1% failed",
+            if stale { "staleness " } else { "" }
+        )
     } else {
         "none (no step answered)".into()
     };

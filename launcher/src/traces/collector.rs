@@ -1,10 +1,10 @@
 //! The run's own OTLP collector: a standard `TraceService` on loopback that
 //! any OTLP/gRPC exporter can send to (the replicas, the load generators, an
-//! OpenTelemetry SDK), keeping what it receives until the run ends.
+//! OpenTelemetry SDK), handing what it receives to the traces writer at once.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -13,35 +13,32 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status};
 
-/// Spans kept per run; past this, exports are answered with `rejected_spans`
-/// (the exporters count them as dropped) so memory stays bounded.
-pub const MAX_SPANS: u64 = 1_000_000;
+use super::writer::Sink;
+
 /// Largest `Export` message taken (SDKs batch up to a few MB).
 const MAX_MESSAGE: usize = 64 << 20;
 
-#[derive(Debug, Default)]
 struct Store {
-    batches: Mutex<Vec<ResourceSpans>>,
+    sink: Sink,
     spans: AtomicU64,
     rejected: AtomicU64,
 }
 
 /// What the collector received over the run.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Received {
-    /// Every span received, in the `ResourceSpans` its exporters sent.
-    pub resource_spans: Vec<ResourceSpans>,
+    /// Spans taken (handed to the writer).
     pub spans: u64,
-    /// Spans turned away because [`MAX_SPANS`] was reached.
+    /// Spans turned away because the writer's queue was full (answered with
+    /// `rejected_spans`, so the exporters count them as dropped too).
     pub rejected: u64,
 }
 
-/// A running collector; [`Collector::stop`] ends it and hands over the spans.
+/// A running collector; [`Collector::stop`] ends it.
 pub struct Collector {
     /// Where exporters send (`http://` + this).
     pub addr: SocketAddr,
@@ -51,13 +48,17 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Listens on 127.0.0.1 on a free port.
-    pub async fn start() -> anyhow::Result<Self> {
+    /// Listens on 127.0.0.1 on a free port, handing spans to `sink`.
+    pub async fn start(sink: Sink) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the span collector")?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(Store::default());
+        let store = Arc::new(Store {
+            sink,
+            spans: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        });
         let service = TraceServiceServer::new(Service {
             store: store.clone(),
         })
@@ -85,7 +86,7 @@ impl Collector {
         self.store.spans.load(Ordering::Relaxed)
     }
 
-    /// Stops listening and returns everything received.
+    /// Stops listening (dropping its sink) and returns the counts.
     pub async fn stop(mut self) -> Received {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -93,9 +94,7 @@ impl Collector {
         if let Err(e) = (&mut self.task).await {
             tracing::warn!("span collector ended badly: {e}");
         }
-        let batches = std::mem::take(&mut *lock(&self.store.batches));
         Received {
-            resource_spans: batches,
             spans: self.store.spans.load(Ordering::Relaxed),
             rejected: self.store.rejected.load(Ordering::Relaxed),
         }
@@ -113,29 +112,26 @@ impl TraceService for Service {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let req = request.into_inner();
-        let n: u64 = req
+        let n: usize = req
             .resource_spans
             .iter()
             .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len() as u64)
+            .map(|s| s.spans.len())
             .sum();
-        let taken = self.store.spans.fetch_add(n, Ordering::Relaxed);
-        if taken + n > MAX_SPANS {
-            self.store.spans.fetch_sub(n, Ordering::Relaxed);
-            self.store.rejected.fetch_add(n, Ordering::Relaxed);
+        if n == 0 {
+            return Ok(Response::new(ExportTraceServiceResponse::default()));
+        }
+        if !self.store.sink.offer(req.resource_spans, n) {
+            self.store.rejected.fetch_add(n as u64, Ordering::Relaxed);
             return Ok(Response::new(ExportTraceServiceResponse {
                 partial_success: Some(ExportTracePartialSuccess {
                     rejected_spans: n as i64,
-                    error_message: format!("this run's collector keeps at most {MAX_SPANS} spans"),
+                    error_message: "the run's traces writer is behind; these spans are dropped"
+                        .into(),
                 }),
             }));
         }
-        lock(&self.store.batches).extend(req.resource_spans);
+        self.store.spans.fetch_add(n as u64, Ordering::Relaxed);
         Ok(Response::new(ExportTraceServiceResponse::default()))
     }
-}
-
-/// A poisoned lock only means an export handler panicked; the spans kept are intact.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,18 +1,23 @@
 //! Tracing for one run: the run's [`collector`], the span exporter of the
 //! load generators (whose requests are the root CLIENT spans), where the
-//! replicas send their spans, and at the end `traces.json` ([`file`]) and
-//! the counts that go into `summary.json`.
+//! replicas send their spans, the [`writer`] that streams them into
+//! `traces.jsonl` ([`file`]) under its budget ([`keep`]), and the counts
+//! that go into `summary.json`.
 
 pub mod collector;
 pub mod file;
+pub mod keep;
+pub mod writer;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use topolab_model::Settings;
 use topolab_services::trace::Exporter;
 
 use collector::Collector;
+use writer::Writer;
 
 /// How long the generators' exporter may take to send its last spans.
 const FLUSH_LIMIT: Duration = Duration::from_secs(2);
@@ -22,7 +27,7 @@ const FLUSH_LIMIT: Duration = Duration::from_secs(2);
 pub struct TraceOptions {
     /// `--otlp-endpoint`: an outside OTLP/gRPC collector that gets every span too.
     pub otlp_endpoint: Option<String>,
-    /// `--otlp-only`: send spans only there (no built-in collector, no traces.json).
+    /// `--otlp-only`: send spans only there (no built-in collector, no traces.jsonl).
     pub otlp_only: bool,
 }
 
@@ -32,20 +37,31 @@ pub use topolab_results::summary::TraceSummary;
 /// One run's tracing, from before the replicas start until after they stop.
 pub struct RunTraces {
     rate: f64,
+    budget: u64,
     opts: TraceOptions,
-    collector: Option<Collector>,
+    collector: Option<(Collector, Writer)>,
     generators: Option<Exporter>,
 }
 
 impl RunTraces {
-    /// Starts the collector (unless `--otlp-only`) and the generators' exporter.
-    pub async fn start(rate: f64, opts: TraceOptions) -> anyhow::Result<Self> {
+    /// Starts the collector and the writer of `dir/traces.jsonl` (unless
+    /// `--otlp-only`), and the generators' exporter.
+    pub async fn start(
+        settings: &Settings,
+        dir: &Path,
+        opts: TraceOptions,
+    ) -> anyhow::Result<Self> {
+        let budget = settings.trace_budget;
         let collector = match opts.otlp_only {
             true => None,
-            false => Some(Collector::start().await?),
+            false => {
+                let writer = Writer::start(dir, budget)?;
+                Some((Collector::start(writer.sink()).await?, writer))
+            }
         };
         let mut traces = RunTraces {
-            rate,
+            rate: settings.trace,
+            budget,
             opts,
             collector,
             generators: None,
@@ -66,7 +82,7 @@ impl RunTraces {
 
     /// Where the built-in collector listens, for the user's own exporters.
     pub fn collector_addr(&self) -> Option<SocketAddr> {
-        self.collector.as_ref().map(|c| c.addr)
+        self.collector.as_ref().map(|(c, _)| c.addr)
     }
 
     /// Where replicas send spans; empty when nothing is traced (`trace: 0%`),
@@ -97,9 +113,9 @@ impl RunTraces {
     }
 
     /// Once every replica has stopped (and flushed): stops the collector,
-    /// writes `traces.json` into `dir`, and returns the figures. `replicas`
-    /// is the spans the replicas recorded and dropped.
-    pub async fn finish(self, dir: &Path, replicas: (u64, u64)) -> anyhow::Result<TraceSummary> {
+    /// lets the writer finish `traces.jsonl`, and returns the figures.
+    /// `replicas` is the spans the replicas recorded and dropped.
+    pub async fn finish(self, replicas: (u64, u64)) -> TraceSummary {
         let own = self
             .generators
             .as_ref()
@@ -113,13 +129,21 @@ impl RunTraces {
             otlp_endpoint: self.opts.otlp_endpoint.clone(),
             ..Default::default()
         };
-        if let Some(c) = self.collector {
+        summary.budget_bytes = self.budget;
+        if let Some((c, writer)) = self.collector {
             let received = c.stop().await;
             summary.spans_received = received.spans;
             summary.spans_dropped += received.rejected;
-            file::write(dir, &file::merge(received.resource_spans))?;
+            let written = tokio::task::spawn_blocking(move || writer.finish())
+                .await
+                .unwrap_or_default();
             summary.file = true;
+            summary.spans_written = written.spans;
+            summary.file_bytes = written.bytes;
+            summary.spans_dropped += written.spans_lost;
+            summary.keeping = Some(written.keeping);
+            summary.file_error = written.error;
         }
-        Ok(summary)
+        summary
     }
 }

@@ -2,6 +2,7 @@
 //! and with what deadline, retries, payload and client identities. How hard
 //! they ask over time (`rate`, `clients`, `stages`) is in [`super::stages`].
 
+use super::follow::{self, FollowRef};
 use super::graph::{self, Ref};
 use super::stages;
 use super::{Checker, error_at};
@@ -11,10 +12,24 @@ use crate::tree::{Located, Node};
 use crate::values;
 
 pub(crate) const GENERATOR_KEYS: &[&str] = &[
-    "target", "mix", "rate", "arrivals", "clients", "think", "duration", "stages", "start",
-    "timeout", "retries", "request", "sessions",
+    "target",
+    "mix",
+    "rate",
+    "arrivals",
+    "clients",
+    "think",
+    "duration",
+    "stages",
+    "start",
+    "timeout",
+    "retries",
+    "request",
+    "sessions",
+    "poll",
+    "long_poll",
+    "subscribe",
 ];
-const GENERATOR_LATER: &[&str] = &["poll", "long_poll", "subscribe"];
+const GENERATOR_LATER: &[&str] = &[];
 
 /// Most client identities one generator may have (each is a string the
 /// services may remember).
@@ -25,6 +40,7 @@ pub(super) fn generators(
     ck: &mut Checker,
     node: &Located<Node>,
     refs: &mut Vec<Ref>,
+    follows: &mut Vec<FollowRef>,
 ) -> Vec<Generator> {
     let entries = match &node.value {
         Node::Map(entries) => entries.as_slice(),
@@ -47,7 +63,7 @@ pub(super) fn generators(
             continue;
         }
         ck.name("generator", name, false);
-        if let Some(g) = generator(ck, name, body, refs) {
+        if let Some(g) = generator(ck, name, body, refs, follows) {
             out.push(g);
         }
     }
@@ -59,13 +75,21 @@ fn generator(
     name: &Located<String>,
     node: &Located<Node>,
     refs: &mut Vec<Ref>,
+    follows: &mut Vec<FollowRef>,
 ) -> Option<Generator> {
     let what = format!("generator `{}`", name.value);
     let f = ck.fields(node, &what, GENERATOR_KEYS, GENERATOR_LATER)?;
     // A key not supported yet may stand in for `target`, `duration` or
     // `rate`; asking for those as well would only confuse.
     let strict = !f.had_unsupported;
-    let mix = targets(ck, &f, &what, name, strict, refs);
+    let followed = follow::generator(ck, &f, &what, refs, follows);
+    let mix = match &followed {
+        Some((_, Some(subscribed))) => vec![Weighted {
+            target: subscribed.clone(),
+            share: 1.0,
+        }],
+        _ => targets(ck, &f, &what, name, strict, refs),
+    };
     let target = mix.first().map(|w| w.target.clone()).unwrap_or(Target {
         service: String::new(),
         endpoint: String::new(),
@@ -75,6 +99,10 @@ fn generator(
         ..defaults::generator(&name.value, target)
     };
     g.pattern = stages::pattern(ck, &f, &what, name, strict);
+    if let Some((follow, _)) = followed {
+        follow::check_pattern(ck, &f, follow, &g.pattern);
+        g.follow = Some(follow);
+    }
     g.duration = stages::total(&g.pattern);
     if let Some(v) = f.get("start") {
         g.start = ck

@@ -6,6 +6,7 @@
 mod balancer;
 mod faults;
 mod fields;
+mod follow;
 mod graph;
 mod load;
 mod policy;

@@ -28,8 +28,9 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "backend",
     "policy",
     "deadlines",
+    "updates",
 ];
-const SERVICE_LATER: &[&str] = &["updates"];
+const SERVICE_LATER: &[&str] = &[];
 pub(crate) const ENDPOINT_KEYS: &[&str] = &["steps", "response", "errors"];
 const ACTIONS: &[&str] = &["work", "call", "parallel"];
 pub(crate) const CALL_KEYS: &[&str] = &[
@@ -162,6 +163,9 @@ fn service(
     if let Some(v) = f.get("deadlines") {
         let options = [("honor", Deadlines::Honor), ("ignore", Deadlines::Ignore)];
         s.deadlines = ck.choice("deadlines", v, &options).unwrap_or(s.deadlines);
+    }
+    if let Some((k, v)) = f.entry("updates") {
+        s.updates = super::follow::updates(ck, k, v, &s.kind);
     }
     match (f.entry("endpoints"), &s.kind) {
         (Some((k, _)), Kind::Balancer { backend, .. }) => ck.push(

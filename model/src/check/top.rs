@@ -1,7 +1,7 @@
 //! The top level of a topology and its `settings`: required keys, keys not
 //! supported yet, and the limits of this machine (processes, total rate).
 
-use super::{Checker, error_at, faults, graph, load, service};
+use super::{Checker, error_at, faults, follow, graph, load, service};
 use crate::defaults;
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
@@ -16,8 +16,13 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-pub(crate) const SETTINGS_KEYS: &[&str] = &["seed", "timeout", "sample_every", "trace"];
+pub(crate) const SETTINGS_KEYS: &[&str] =
+    &["seed", "timeout", "sample_every", "trace", "trace_budget"];
 const SETTINGS_LATER: &[&str] = &["warmup"];
+
+/// The smallest trace budget taken: below it the keeping policy would thin
+/// a run of a few requests.
+const MIN_TRACE_BUDGET: u64 = 64 << 10;
 
 /// Checks the whole document; `None` only when it is not a map at all.
 pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topology> {
@@ -83,8 +88,9 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         ),
     }
     let mut generators = Vec::new();
+    let mut follows = Vec::new();
     if let Some((k, v)) = f.entry("load") {
-        generators = load::generators(ck, v, &mut calls);
+        generators = load::generators(ck, v, &mut calls, &mut follows);
         let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
         let limit = ck.limits.total_rate;
         if total > limit {
@@ -106,6 +112,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         None => Vec::new(),
     };
     graph::check(ck, &services, &calls);
+    follow::check_targets(ck, &services, &follows);
     Some(Topology {
         name,
         description,
@@ -178,6 +185,19 @@ fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
         s.trace = ck
             .parse("trace", v, values::PERCENT, values::percent)
             .unwrap_or(s.trace);
+    }
+    if let Some(v) = f.get("trace_budget") {
+        match ck.parse("trace_budget", v, values::SIZE, values::size) {
+            Some(b) if b < MIN_TRACE_BUDGET => ck.push(
+                error_at(
+                    format!("`trace_budget` of {b} bytes is below the least of 64KiB"),
+                    v,
+                )
+                .help("give at least `64KiB`; `trace: 0%` turns tracing off instead"),
+            ),
+            Some(b) => s.trace_budget = b,
+            None => {}
+        }
     }
     s
 }

@@ -58,6 +58,7 @@ fn the_diner() {
             session_miss: vec![],
             restart: Restart::Never,
             deadlines: Deadlines::Honor,
+            updates: None,
         }],
         load: vec![Generator {
             name: "customers".into(),
@@ -86,12 +87,14 @@ fn the_diner() {
             retries: 0,
             request: 0,
             sessions: 0,
+            follow: None,
         }],
         settings: Settings {
             seed: None,
             timeout: ms(1000),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         },
         faults: vec![],
     };
@@ -173,6 +176,7 @@ fn the_steps_example() {
             timeout: ms(300),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         }
     );
     let front = t.service("front").unwrap();

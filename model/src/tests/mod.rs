@@ -4,6 +4,7 @@
 mod errors;
 mod examples;
 mod fleet;
+mod follow;
 mod load_shapes;
 mod overrides;
 

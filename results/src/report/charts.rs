@@ -300,6 +300,12 @@ pub struct Rate<'a> {
 /// The load's rates per bin (sent, OK, rejected, failed), every generator
 /// together, as steps.
 pub fn load(rates: &[Rate], bin: f64, frame: Frame) -> anyhow::Result<String> {
+    lines(rates, bin, frame, "requests / s")
+}
+
+/// Lines of values per bin, as steps, against `y_label` (rates, or levels
+/// at each sample when `bin` is the sampling interval).
+pub fn lines(rates: &[Rate], bin: f64, frame: Frame, y_label: &str) -> anyhow::Result<String> {
     let y_max = rates
         .iter()
         .flat_map(|r| &r.binned)
@@ -308,7 +314,7 @@ pub fn load(rates: &[Rate], bin: f64, frame: Frame) -> anyhow::Result<String> {
         .max(1.0)
         * 1.1;
     svg(W, H, |root| {
-        let (mut c, _) = time_chart(root, frame, y_max, "requests / s", None)?;
+        let (mut c, _) = time_chart(root, frame, y_max, y_label, None)?;
         for r in rates {
             c.draw_series(LineSeries::new(
                 steps(&r.binned, bin),
@@ -330,6 +336,16 @@ pub struct Percentiles {
 /// Latency percentiles per bin, a thin line for p50 and a thick one for p99
 /// in each generator's colour, a dot per bin so a lone bin still shows.
 pub fn latency(gens: &[Percentiles], bin: f64, frame: Frame) -> anyhow::Result<String> {
+    percentile_lines(gens, bin, frame, "latency, ms")
+}
+
+/// As [`latency`], against `y_label` (the report's staleness uses it).
+pub fn percentile_lines(
+    gens: &[Percentiles],
+    bin: f64,
+    frame: Frame,
+    y_label: &str,
+) -> anyhow::Result<String> {
     let y_max = gens
         .iter()
         .flat_map(|g| &g.points)
@@ -338,7 +354,7 @@ pub fn latency(gens: &[Percentiles], bin: f64, frame: Frame) -> anyhow::Result<S
         .max(1.0)
         * 1.1;
     svg(W, H, |root| {
-        let (mut c, _) = time_chart(root, frame, y_max, "latency, ms", None)?;
+        let (mut c, _) = time_chart(root, frame, y_max, y_label, None)?;
         for g in gens {
             for run in runs(&g.points, bin) {
                 let mid = |p: &(f64, f64, f64)| p.0 - bin / 2.0;

@@ -16,6 +16,7 @@ pub mod sweep_chart;
 pub mod sweep_page;
 mod tables;
 pub mod timeline;
+mod updates_view;
 
 use std::path::{Path, PathBuf};
 

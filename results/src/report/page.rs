@@ -10,7 +10,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
-use super::{faults, graph_svg, requests_view, sweep_chart, tables};
+use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view};
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
@@ -38,7 +38,7 @@ table.figures, table.faults { font-size: 0.9em; } table.figures td { white-space
 "#;
 
 /// One entry of a chart's key: a swatch drawn as `shape` in `colour`.
-fn key(items: &[(&str, String, &str)]) -> Markup {
+pub(super) fn key(items: &[(&str, String, &str)]) -> Markup {
     html! {
         p.key {
             @for (shape, colour, label) in items {
@@ -72,7 +72,7 @@ fn overlay_key(o: &Overlay) -> Markup {
     }
 }
 
-fn chart(id: &str, svg: anyhow::Result<String>) -> anyhow::Result<Markup> {
+pub(super) fn chart(id: &str, svg: anyhow::Result<String>) -> anyhow::Result<Markup> {
     Ok(html! { div.chart id={ "chart-" (id) } { (PreEscaped(svg?)) } })
 }
 
@@ -148,6 +148,11 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
 
                 h2 { "Services over time" }
                 (services_section(run, per_service.as_ref(), &cascade, bin, frame)?)
+
+                @if let Some(section) = updates_view::section(run, per_service.as_ref(), frame)? {
+                    h2 #updates { "Updates: staleness and what it cost" }
+                    (section)
+                }
 
                 h2 { "Figures" }
                 @match &run.summary {

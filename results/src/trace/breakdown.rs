@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::span::{Kind, Trace, ms};
+use hdrhistogram::Histogram;
+
+use super::span::{Kind, Span, Trace, ms};
 
 /// The figures of one `service/Endpoint`, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,94 +28,151 @@ pub struct Stat {
     pub p99: f64,
 }
 
-impl Stat {
-    fn of(mut ns: Vec<u64>) -> Self {
-        if ns.is_empty() {
+/// One figure's distribution, in constant memory: the exact sum for the mean
+/// and a histogram (three significant digits) for the p99.
+#[derive(Debug, Clone)]
+struct Dist {
+    sum: u128,
+    hist: Histogram<u64>,
+}
+
+impl Default for Dist {
+    fn default() -> Self {
+        Dist {
+            sum: 0,
+            // Three significant digits, auto-resizing: cannot fail.
+            hist: Histogram::new(3).expect("3 significant digits is valid"),
+        }
+    }
+}
+
+impl Dist {
+    fn add(&mut self, ns: u64) {
+        self.sum += u128::from(ns);
+        // Auto-resizing: recording cannot fail for a u64.
+        let _ = self.hist.record(ns);
+    }
+
+    fn stat(&self) -> Stat {
+        let n = self.hist.len();
+        if n == 0 {
             return Stat::default();
         }
-        ns.sort_unstable();
-        let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
-        // Nearest rank: the smallest value with at least 99% at or below it.
-        let rank = ((0.99 * ns.len() as f64).ceil() as usize).clamp(1, ns.len());
         Stat {
-            mean: mean / 1e6,
-            p99: ms(ns[rank - 1]),
+            mean: self.sum as f64 / n as f64 / 1e6,
+            p99: ms(self.hist.value_at_quantile(0.99)),
         }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    errors: usize,
+    total: Dist,
+    queue: Dist,
+    work: Dist,
+    downstream: Dist,
+}
+
+/// Where the time went, accumulated span by span while the traces stream
+/// past: memory grows with the number of endpoints, not of spans.
+#[derive(Debug, Clone, Default)]
+pub struct Breakdown {
+    traces: u64,
+    acc: BTreeMap<String, Acc>,
+}
+
+impl Breakdown {
+    /// Counts a trace and every SERVER span in it.
+    pub fn add_trace(&mut self, t: &Trace) {
+        self.traces += 1;
+        t.spans.iter().for_each(|s| self.add_span(s));
+    }
+
+    /// Takes one span: only SERVER spans carrying topolab's split count.
+    pub fn add_span(&mut self, s: &Span) {
+        if s.kind != Kind::Server {
+            return;
+        }
+        let (Some(q), Some(w), Some(d)) = (s.queue_ns, s.work_ns, s.downstream_ns) else {
+            return;
+        };
+        let endpoint = s.endpoint.as_deref().unwrap_or(&s.name);
+        let key = format!("{}/{endpoint}", s.service);
+        let a = self.acc.entry(key).or_default();
+        a.errors += usize::from(s.is_error());
+        a.total.add(s.duration_ns());
+        a.queue.add(q);
+        a.work.add(w);
+        a.downstream.add(d);
+    }
+
+    /// Per `service/Endpoint`, the figures so far.
+    pub fn hops(&self) -> BTreeMap<String, Hop> {
+        self.acc
+            .iter()
+            .map(|(k, a)| {
+                let hop = Hop {
+                    spans: a.total.hist.len() as usize,
+                    errors: a.errors,
+                    total: a.total.stat(),
+                    queue: a.queue.stat(),
+                    work: a.work.stat(),
+                    downstream: a.downstream.stat(),
+                };
+                (k.clone(), hop)
+            })
+            .collect()
+    }
+
+    /// The table `topolab trace RUN_DIR` prints.
+    pub fn render(&self) -> String {
+        let hops = self.hops();
+        let mut out = format!(
+            "where the time went: {} traces; per service/endpoint, its SERVER spans (ms, mean / p99)\n",
+            self.traces
+        );
+        let width = hops.keys().map(String::len).max().unwrap_or(8).max(16);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>6} {:>6}  {:>17}  {:>17}  {:>17}  {:>17}",
+            "service/endpoint", "spans", "errors", "total", "queue wait", "work", "downstream wait"
+        );
+        let cell = |s: Stat| format!("{:>7.2} / {:>7.2}", s.mean, s.p99);
+        for (name, h) in &hops {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:>6} {:>6}  {}  {}  {}  {}",
+                name,
+                h.spans,
+                h.errors,
+                cell(h.total),
+                cell(h.queue),
+                cell(h.work),
+                cell(h.downstream),
+            );
+        }
+        if hops.is_empty() {
+            out.push_str("(no SERVER spans with topolab's queue/work/downstream split)\n");
+        }
+        out
     }
 }
 
 /// Per `service/Endpoint`, from every SERVER span that carries topolab's split.
 pub fn by_hop(traces: &[Trace]) -> BTreeMap<String, Hop> {
-    #[derive(Default)]
-    struct Acc {
-        errors: usize,
-        total: Vec<u64>,
-        queue: Vec<u64>,
-        work: Vec<u64>,
-        downstream: Vec<u64>,
-    }
-    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
-    for s in traces.iter().flat_map(|t| &t.spans) {
-        if s.kind != Kind::Server {
-            continue;
-        }
-        let (Some(q), Some(w), Some(d)) = (s.queue_ns, s.work_ns, s.downstream_ns) else {
-            continue;
-        };
-        let endpoint = s.endpoint.as_deref().unwrap_or(&s.name);
-        let a = acc.entry(format!("{}/{endpoint}", s.service)).or_default();
-        a.errors += usize::from(s.is_error());
-        a.total.push(s.duration_ns());
-        a.queue.push(q);
-        a.work.push(w);
-        a.downstream.push(d);
-    }
-    acc.into_iter()
-        .map(|(k, a)| {
-            let hop = Hop {
-                spans: a.total.len(),
-                errors: a.errors,
-                total: Stat::of(a.total),
-                queue: Stat::of(a.queue),
-                work: Stat::of(a.work),
-                downstream: Stat::of(a.downstream),
-            };
-            (k, hop)
-        })
-        .collect()
+    of(traces).hops()
 }
 
-/// The table `topolab trace RUN_DIR` prints.
+/// The table `topolab trace RUN_DIR` prints, for traces already in memory.
 pub fn render(traces: &[Trace]) -> String {
-    let hops = by_hop(traces);
-    let mut out = format!(
-        "where the time went: {} traces; per service/endpoint, its SERVER spans (ms, mean / p99)\n",
-        traces.len()
-    );
-    let width = hops.keys().map(String::len).max().unwrap_or(8).max(16);
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>6} {:>6}  {:>17}  {:>17}  {:>17}  {:>17}",
-        "service/endpoint", "spans", "errors", "total", "queue wait", "work", "downstream wait"
-    );
-    let cell = |s: Stat| format!("{:>7.2} / {:>7.2}", s.mean, s.p99);
-    for (name, h) in &hops {
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>6} {:>6}  {}  {}  {}  {}",
-            name,
-            h.spans,
-            h.errors,
-            cell(h.total),
-            cell(h.queue),
-            cell(h.work),
-            cell(h.downstream),
-        );
-    }
-    if hops.is_empty() {
-        out.push_str("(no SERVER spans with topolab's queue/work/downstream split)\n");
-    }
-    out
+    of(traces).render()
+}
+
+fn of(traces: &[Trace]) -> Breakdown {
+    let mut b = Breakdown::default();
+    traces.iter().for_each(|t| b.add_trace(t));
+    b
 }
 
 #[cfg(test)]
@@ -121,10 +180,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn p99_is_nearest_rank() {
-        let s = Stat::of((1..=100).map(|i| i * 1_000_000).collect());
-        assert_eq!(s.p99, 99.0);
+    fn p99_is_nearest_rank_to_three_digits() {
+        let mut d = Dist::default();
+        (1..=100).for_each(|i| d.add(i * 1_000_000));
+        let s = d.stat();
+        assert!((s.p99 - 99.0).abs() < 0.1, "{}", s.p99);
         assert!((s.mean - 50.5).abs() < 1e-9);
-        assert_eq!(Stat::of(vec![]), Stat::default());
+        assert_eq!(Dist::default().stat(), Stat::default());
     }
 }

@@ -1,18 +1,27 @@
-//! Parsing `traces.json` (an OTLP/JSON `ExportTraceServiceRequest`, by the
-//! `opentelemetry-proto` types, so any conforming producer's file reads too)
-//! into traces grouped by trace id.
+//! Reading a run's `traces.jsonl` (the OpenTelemetry file-exporter format:
+//! JSON Lines, one OTLP/JSON `TracesData` per line, read with the
+//! `opentelemetry-proto` types so any conforming producer's file reads too)
+//! one line at a time, so memory is bounded by a line, never by the file.
+//! [`for_each_span`] streams spans; [`super::assemble`] groups them into traces.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use topolab_proto::span_keys as keys;
 
-use super::span::{Kind, Span, Trace};
+use super::span::{Kind, Span};
+
+/// The file name in a run folder.
+pub const TRACES_JSONL: &str = "traces.jsonl";
+/// What runs before `traces.jsonl` wrote: one OTLP/JSON object on one line,
+/// which reads the same way.
+const TRACES_JSON_OLD: &str = "traces.json";
 
 /// Why a run folder's traces could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +29,7 @@ pub enum TraceError {
     #[error("{0} is not a folder (expected a run folder written by `topolab run`)")]
     NotAFolder(PathBuf),
     #[error(
-        "{0} has no traces.json: the run traced nothing (`settings.trace: 0%`), sent its spans elsewhere (`--otlp-only`), or is not a run folder"
+        "{0} has no traces.jsonl: the run traced nothing (`settings.trace: 0%`), sent its spans elsewhere (`--otlp-only`), or is not a run folder"
     )]
     NoTraces(PathBuf),
     #[error("reading {path}: {source}")]
@@ -28,35 +37,68 @@ pub enum TraceError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not OTLP/JSON traces: {source}")]
+    #[error("{path}:{line} is not an OTLP/JSON `TracesData` line: {source}")]
     Parse {
         path: PathBuf,
+        line: u64,
         source: serde_json::Error,
     },
 }
 
-/// Every trace in `run_dir/traces.json`, in start order.
-pub fn load(run_dir: &Path) -> Result<Vec<Trace>, TraceError> {
+/// The traces file of `run_dir`: `traces.jsonl`, or an older run's `traces.json`.
+pub fn file(run_dir: &Path) -> Result<PathBuf, TraceError> {
     if !run_dir.is_dir() {
         return Err(TraceError::NotAFolder(run_dir.to_path_buf()));
     }
-    let path = run_dir.join("traces.json");
-    if !path.is_file() {
-        return Err(TraceError::NoTraces(run_dir.to_path_buf()));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| TraceError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    parse(&text).map_err(|source| TraceError::Parse { path, source })
+    [TRACES_JSONL, TRACES_JSON_OLD]
+        .iter()
+        .map(|name| run_dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| TraceError::NoTraces(run_dir.to_path_buf()))
 }
 
-/// Traces from the text of an OTLP/JSON `ExportTraceServiceRequest`, each
-/// with its spans sorted by start; traces sorted by start.
-pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
-    let req: ExportTraceServiceRequest = serde_json::from_str(text)?;
-    let mut by_id: BTreeMap<String, Vec<Span>> = BTreeMap::new();
-    for rs in req.resource_spans {
+/// Calls `each` with the line number and the spans of every line of `path`,
+/// in file order; only one line is held at a time.
+pub fn for_each_line(path: &Path, mut each: impl FnMut(u64, Vec<Span>)) -> Result<(), TraceError> {
+    let read_err = |source| TraceError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut text = String::new();
+    let mut line = 0u64;
+    loop {
+        text.clear();
+        if reader.read_line(&mut text).map_err(read_err)? == 0 {
+            return Ok(());
+        }
+        line += 1;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let data: TracesData = serde_json::from_str(&text).map_err(|source| TraceError::Parse {
+            path: path.to_path_buf(),
+            line,
+            source,
+        })?;
+        let mut spans = Vec::new();
+        spans_of(data, &mut |s| spans.push(s));
+        each(line, spans);
+    }
+}
+
+/// Every span of `run_dir`'s traces, streamed in file order.
+pub fn for_each_span(run_dir: &Path, mut each: impl FnMut(Span)) -> Result<(), TraceError> {
+    for_each_line(&file(run_dir)?, |_, spans| {
+        spans.into_iter().for_each(&mut each)
+    })
+}
+
+/// The spans of one `TracesData` (or `ExportTraceServiceRequest`: same JSON),
+/// with topolab's attributes picked out.
+pub fn spans_of(data: TracesData, each: &mut impl FnMut(Span)) {
+    for rs in data.resource_spans {
         let resource = rs
             .resource
             .map(|r| attributes(&r.attributes))
@@ -88,7 +130,7 @@ pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
                     .cloned()
                     .or_else(|| instance.clone())
                     .unwrap_or_else(|| service.clone());
-                let span = Span {
+                each(Span {
                     trace_id: hex(&s.trace_id),
                     span_id: hex(&s.span_id),
                     parent_id: (!s.parent_span_id.is_empty()).then(|| hex(&s.parent_span_id)),
@@ -108,20 +150,10 @@ pub fn parse(text: &str) -> Result<Vec<Trace>, serde_json::Error> {
                     work_ns: nonneg(keys::WORK_NS),
                     downstream_ns: nonneg(keys::DOWNSTREAM_NS),
                     attributes: attrs,
-                };
-                by_id.entry(span.trace_id.clone()).or_default().push(span);
+                });
             }
         }
     }
-    let mut traces: Vec<Trace> = by_id
-        .into_iter()
-        .map(|(id, mut spans)| {
-            spans.sort_by_key(|s| (s.start_ns, std::cmp::Reverse(s.end_ns)));
-            Trace { id, spans }
-        })
-        .collect();
-    traces.sort_by_key(Trace::start_ns);
-    Ok(traces)
 }
 
 fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, String> {
@@ -142,35 +174,4 @@ fn text(v: &AnyValue) -> Option<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_otlp_json_from_other_producers() {
-        // Ints as numbers or strings, ids in hex, an ERROR status without a
-        // gRPC code: all valid OTLP/JSON.
-        let text = r#"{"resourceSpans":[{"resource":{"attributes":[
-            {"key":"service.name","value":{"stringValue":"api"}}]},
-          "scopeSpans":[{"spans":[
-            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7",
-             "name":"GET /","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":3000,
-             "status":{"code":2,"message":"boom"},
-             "attributes":[{"key":"topolab.queue_wait_ns","value":{"intValue":5}}]},
-            {"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"1111111111111111",
-             "parentSpanId":"00f067aa0ba902b7","name":"db","kind":3,
-             "startTimeUnixNano":"1500","endTimeUnixNano":"2500"}]}]}]}"#;
-        let traces = parse(text).unwrap();
-        assert_eq!(traces.len(), 1);
-        let t = &traces[0];
-        assert_eq!(t.root().unwrap().name, "GET /");
-        assert_eq!(t.root().unwrap().code, 2);
-        assert_eq!(t.root().unwrap().process, "api");
-        assert_eq!(t.root().unwrap().queue_ns, Some(5));
-        assert_eq!(t.spans[1].kind, Kind::Client);
-        assert_eq!(t.duration_ns(), 2000);
-        assert!(t.is_error());
-    }
 }

@@ -1,8 +1,10 @@
-//! Reading a run's `traces.json` back as request chains: [`load`] parses the
-//! OTLP/JSON into [`Trace`]s of flat [`Span`]s (topolab's attributes picked
-//! out); [`tree`] links them and finds the critical path; [`waterfall`],
+//! Reading a run's `traces.jsonl` back as request chains, streamed in bounded
+//! memory: [`for_each_span`] and [`for_each_trace`] read the OTLP/JSON lines
+//! into flat [`Span`]s (topolab's attributes picked out) and [`Trace`]s;
+//! [`tree`] links them and finds the critical path; [`waterfall`],
 //! [`breakdown`], [`list`] and [`chrome`] are what `topolab trace` shows.
 
+mod assemble;
 pub mod breakdown;
 pub mod chrome;
 pub mod list;
@@ -11,5 +13,8 @@ pub mod span;
 pub mod tree;
 pub mod waterfall;
 
-pub use load::{TraceError, load, parse};
+pub use assemble::{MAX_OPEN_SPANS, for_each_trace, load, parse};
+pub use load::{
+    TRACES_JSONL, TraceError, file, for_each_line as for_each_line_of, for_each_span, spans_of,
+};
 pub use span::{Kind, Span, Trace};

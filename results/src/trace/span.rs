@@ -95,6 +95,13 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// A trace of `spans`, sorted by start (a parent before the children it
+    /// starts with).
+    pub fn new(id: String, mut spans: Vec<Span>) -> Self {
+        spans.sort_by_key(|s| (s.start_ns, std::cmp::Reverse(s.end_ns)));
+        Trace { id, spans }
+    }
+
     /// The earliest span whose parent is not in the trace (normally the
     /// generator's CLIENT span).
     pub fn root(&self) -> Option<&Span> {

@@ -31,7 +31,7 @@ pub fn render(trace: &Trace) -> String {
     if tree.roots().len() > 1 {
         let _ = writeln!(
             out,
-            "note: {} roots: some spans' parents are missing from traces.json",
+            "note: {} roots: some spans' parents are missing from traces.jsonl",
             tree.roots().len()
         );
     }

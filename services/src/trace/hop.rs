@@ -26,6 +26,9 @@ pub struct Split {
     pub queue: Duration,
     pub work: Duration,
     pub downstream: Duration,
+    /// A long poll's wait for a new version (its own part of the span: in
+    /// the `blocking` model a worker is held meanwhile, in `async` none).
+    pub held: Duration,
 }
 
 impl ServerHop {
@@ -75,9 +78,13 @@ impl ServerHop {
         .str("rpc.method", "Call")
         .int(keys::QUEUE_NS, nanos(split.queue))
         .int(keys::WORK_NS, nanos(split.work))
-        .int(keys::DOWNSTREAM_NS, nanos(split.downstream))
-        .status(code, message);
-        exporter.record(span);
+        .int(keys::DOWNSTREAM_NS, nanos(split.downstream));
+        let span = if split.held.is_zero() {
+            span
+        } else {
+            span.int(keys::HELD_NS, nanos(split.held))
+        };
+        exporter.record(span.status(code, message));
     }
 }
 

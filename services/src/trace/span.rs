@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{Span, Status, span::SpanKind, status::StatusCode};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, status::StatusCode};
 use tonic::Code;
 
 use super::clock;
@@ -29,6 +30,9 @@ pub enum Kind {
     Client,
 }
 
+/// A timed event inside a span: when, its name, its attributes.
+pub type SpanEvent = (Instant, String, Vec<(&'static str, Value)>);
+
 /// A finished span, not yet converted to OTLP.
 #[derive(Debug, Clone)]
 pub struct SpanBuilder {
@@ -41,6 +45,8 @@ pub struct SpanBuilder {
     pub code: Code,
     pub message: String,
     pub attrs: Vec<(&'static str, Value)>,
+    /// Timed events inside the span (a subscription's pushed versions).
+    pub events: Vec<SpanEvent>,
 }
 
 impl SpanBuilder {
@@ -63,6 +69,7 @@ impl SpanBuilder {
             code: Code::Ok,
             message: String::new(),
             attrs: Vec::with_capacity(10),
+            events: Vec::new(),
         }
     }
 
@@ -75,6 +82,13 @@ impl SpanBuilder {
     /// Adds an integer attribute.
     pub fn int(mut self, key: &'static str, v: i64) -> Self {
         self.attrs.push((key, Value::Int(v)));
+        self
+    }
+
+    /// Adds an event named `name` at `at` with integer attributes.
+    pub fn event(mut self, at: Instant, name: &str, attrs: Vec<(&'static str, i64)>) -> Self {
+        let attrs = attrs.into_iter().map(|(k, v)| (k, Value::Int(v))).collect();
+        self.events.push((at, name.to_string(), attrs));
         self
     }
 
@@ -111,6 +125,16 @@ impl SpanBuilder {
             start_time_unix_nano: clock::unix_nanos(self.start),
             end_time_unix_nano: clock::unix_nanos(self.end),
             attributes,
+            events: self
+                .events
+                .into_iter()
+                .map(|(at, name, attrs)| Event {
+                    time_unix_nano: clock::unix_nanos(at),
+                    name,
+                    attributes: attrs.into_iter().map(|(k, v)| kv(k, v)).collect(),
+                    ..Default::default()
+                })
+                .collect(),
             status: Some(status),
             ..Default::default()
         }

@@ -36,6 +36,7 @@ pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endp
         session_miss: vec![],
         restart: Restart::Never,
         deadlines: Deadlines::Honor,
+        updates: None,
     }
 }
 
@@ -89,6 +90,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             timeout: Duration::from_secs(1),
             sample_every: ms(100),
             trace: 1.0,
+            trace_budget: 256 << 20,
         },
         faults: vec![],
     }
@@ -126,6 +128,7 @@ impl Cluster {
                     peers: peers.clone(),
                     seed: 7,
                     otlp_endpoints: Vec::new(),
+                    load_start_unix_us: None,
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))
             })
@@ -172,6 +175,7 @@ pub fn request(endpoint: &str) -> pb::CallRequest {
         endpoint: endpoint.into(),
         payload: vec![],
         session: String::new(),
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,373 @@
+//! The thread that turns what the collector receives into `traces.jsonl`:
+//! spans wait, grouped by trace, until their trace is complete (its root is
+//! in and nothing came for a moment), then the [`keep`](super::keep) policy
+//! decides the whole trace and kept traces are written at once. Everything
+//! held is bounded: the queue from the collector (full: the export is
+//! refused and counted), the traces waiting (full: the oldest are decided
+//! early) and the memory of past decisions (for spans that come late).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+
+use super::file::{Origin, TracesFile};
+use super::keep::{Facts, Keeping, Policy};
+
+/// Spans queued between the collector and this thread at most.
+pub const QUEUE_SPANS: usize = 65_536;
+/// Spans waiting for their trace to complete at most.
+const PENDING_SPANS: usize = 100_000;
+/// Trace decisions remembered for spans that come after their trace was
+/// decided (about 16 s of a 4,000/s flood; late spans come within seconds).
+const DECISIONS: usize = 65_536;
+/// Distinct origins (processes) interned; past this each batch has its own.
+const ORIGINS: usize = 8_192;
+/// What one span takes in OTLP/JSON, before any is written.
+const SPAN_BYTES_GUESS: u64 = 700;
+/// How often waiting traces are looked at.
+const TICK: Duration = Duration::from_millis(100);
+/// A trace whose root is in is complete once nothing came for this long
+/// (exporters send every 200 ms).
+const QUIET_WITH_ROOT: Duration = Duration::from_millis(600);
+/// Without its root, a trace waits this long after its last span (a caller
+/// may still be working or waiting on another callee).
+const QUIET_WITHOUT_ROOT: Duration = Duration::from_secs(5);
+/// No trace waits longer than this.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The collector's side: hands over what arrives, never waiting.
+#[derive(Clone)]
+pub struct Sink {
+    tx: SyncSender<Vec<ResourceSpans>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Sink {
+    /// Queues `spans` spans for the file; false (nothing taken) when the
+    /// queue is full, so the caller refuses the export and it is counted.
+    pub fn offer(&self, batches: Vec<ResourceSpans>, spans: usize) -> bool {
+        let before = self.queued.fetch_add(spans, Ordering::Relaxed);
+        if before + spans > QUEUE_SPANS || self.tx.try_send(batches).is_err() {
+            self.queued.fetch_sub(spans, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+}
+
+/// What the writer did, once it has finished.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub bytes: u64,
+    pub spans: u64,
+    pub keeping: Keeping,
+    /// Why writing stopped early (a full disk, ...), if it did.
+    pub error: Option<String>,
+    /// Spans decided kept but not written because writing had failed.
+    pub spans_lost: u64,
+}
+
+/// The running writer thread.
+pub struct Writer {
+    sink: Sink,
+    thread: JoinHandle<Written>,
+}
+
+impl Writer {
+    /// Creates `dir/traces.jsonl` and starts writing into it, keeping it
+    /// within `budget` bytes by the keeping policy.
+    pub fn start(dir: &Path, budget: u64) -> anyhow::Result<Self> {
+        let file = TracesFile::create(dir)?;
+        let (tx, rx) = sync_channel(1024);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let state = State::new(file, budget, queued.clone());
+        let thread = std::thread::Builder::new()
+            .name("traces-writer".into())
+            .spawn(move || state.run(rx))?;
+        Ok(Writer {
+            sink: Sink { tx, queued },
+            thread,
+        })
+    }
+
+    /// Where the collector hands spans over.
+    pub fn sink(&self) -> Sink {
+        self.sink.clone()
+    }
+
+    /// Once every sink is dropped: decides what still waits, writes it and
+    /// returns the tallies.
+    pub fn finish(self) -> Written {
+        let Writer { sink, thread } = self;
+        drop(sink);
+        thread.join().unwrap_or_else(|_| Written {
+            error: Some("the traces writer panicked".into()),
+            ..Written::default()
+        })
+    }
+}
+
+struct Open {
+    first: Instant,
+    last: Instant,
+    has_root: bool,
+    error: bool,
+    start_ns: u64,
+    end_ns: u64,
+    spans: Vec<(Arc<Origin>, Span)>,
+}
+
+struct State {
+    file: TracesFile,
+    policy: Policy,
+    queued: Arc<AtomicUsize>,
+    started: Instant,
+    open: HashMap<TraceKey, Open>,
+    open_spans: usize,
+    decided: HashMap<TraceKey, bool>,
+    decided_order: VecDeque<TraceKey>,
+    origins: HashMap<String, Arc<Origin>>,
+    out: Vec<(Arc<Origin>, Span)>,
+    error: Option<String>,
+    lost: u64,
+}
+
+impl State {
+    fn new(file: TracesFile, budget: u64, queued: Arc<AtomicUsize>) -> Self {
+        State {
+            file,
+            policy: Policy::new(budget),
+            queued,
+            started: Instant::now(),
+            open: HashMap::new(),
+            open_spans: 0,
+            decided: HashMap::new(),
+            decided_order: VecDeque::new(),
+            origins: HashMap::new(),
+            out: Vec::new(),
+            error: None,
+            lost: 0,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Vec<ResourceSpans>>) -> Written {
+        let mut last_tick = Instant::now();
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(batches) => self.take(batches),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                self.decide_due(last_tick, false);
+                self.write_out();
+            }
+        }
+        self.decide_due(Instant::now(), true);
+        self.write_out();
+        if self.error.is_none()
+            && let Err(e) = self.file.flush()
+        {
+            self.error = Some(format!("{e:#}"));
+        }
+        Written {
+            bytes: self.file.bytes,
+            spans: self.file.spans,
+            keeping: self.policy.finish(),
+            error: self.error,
+            spans_lost: self.lost,
+        }
+    }
+
+    fn take(&mut self, batches: Vec<ResourceSpans>) {
+        let now = Instant::now();
+        let mut n = 0;
+        for rs in batches {
+            for ss in rs.scope_spans {
+                n += ss.spans.len();
+                let origin = self.origin(Origin {
+                    resource: rs.resource.clone(),
+                    schema_url: rs.schema_url.clone(),
+                    scope: ss.scope,
+                    scope_schema_url: ss.schema_url,
+                });
+                for span in ss.spans {
+                    self.place(now, origin.clone(), span);
+                }
+            }
+        }
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+        if self.open_spans > PENDING_SPANS {
+            self.decide_oldest();
+        }
+    }
+
+    fn origin(&mut self, o: Origin) -> Arc<Origin> {
+        let key =
+            serde_json::to_string(&(&o.resource, &o.schema_url, &o.scope, &o.scope_schema_url))
+                .unwrap_or_default();
+        if let Some(known) = self.origins.get(&key) {
+            return known.clone();
+        }
+        let o = Arc::new(o);
+        if self.origins.len() < ORIGINS {
+            self.origins.insert(key, o.clone());
+        }
+        o
+    }
+
+    fn place(&mut self, now: Instant, origin: Arc<Origin>, span: Span) {
+        let key = trace_key(&span.trace_id);
+        match self.decided.get(&key) {
+            Some(true) => return self.out.push((origin, span)),
+            Some(false) => {
+                self.policy.keeping.spans_left_out += 1;
+                return;
+            }
+            None => {}
+        }
+        let open = self.open.entry(key).or_insert(Open {
+            first: now,
+            last: now,
+            has_root: false,
+            error: false,
+            start_ns: u64::MAX,
+            end_ns: 0,
+            spans: Vec::new(),
+        });
+        open.last = now;
+        open.has_root |= span.parent_span_id.is_empty();
+        open.error |= failed(&span);
+        open.start_ns = open.start_ns.min(span.start_time_unix_nano);
+        open.end_ns = open.end_ns.max(span.end_time_unix_nano);
+        open.spans.push((origin, span));
+        self.open_spans += 1;
+    }
+
+    /// Decides every complete trace (all of them when `all`).
+    fn decide_due(&mut self, now: Instant, all: bool) {
+        let due: Vec<TraceKey> = self
+            .open
+            .iter()
+            .filter(|(_, o)| {
+                let quiet = now.duration_since(o.last);
+                all || (o.has_root && quiet >= QUIET_WITH_ROOT)
+                    || quiet >= QUIET_WITHOUT_ROOT
+                    || now.duration_since(o.first) >= MAX_WAIT
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.decide(id);
+        }
+    }
+
+    /// Too many spans waiting: decides the oldest half early.
+    fn decide_oldest(&mut self) {
+        let mut by_age: Vec<(Instant, TraceKey)> =
+            self.open.iter().map(|(id, o)| (o.first, *id)).collect();
+        by_age.sort_unstable();
+        for (_, id) in by_age {
+            if self.open_spans <= PENDING_SPANS / 2 {
+                break;
+            }
+            self.decide(id);
+        }
+    }
+
+    fn decide(&mut self, id: TraceKey) {
+        let Some(open) = self.open.remove(&id) else {
+            return;
+        };
+        self.open_spans -= open.spans.len();
+        let facts = Facts {
+            error: open.error,
+            duration_ns: open.end_ns.saturating_sub(open.start_ns),
+            id_bits: id as u64,
+        };
+        let at_s = self.started.elapsed().as_secs_f64();
+        let written = self.file.bytes + self.estimate(self.out.len());
+        let keep = self
+            .policy
+            .decide(facts, open.spans.len() as u64, written, at_s)
+            .is_some();
+        if keep {
+            self.out.extend(open.spans);
+        }
+        if self.decided_order.len() >= DECISIONS
+            && let Some(old) = self.decided_order.pop_front()
+        {
+            self.decided.remove(&old);
+        }
+        self.decided.insert(id, keep);
+        self.decided_order.push_back(id);
+    }
+
+    /// Bytes `spans` decided but not yet written will take (as many as the
+    /// spans written so far took each), so decisions of one round see each other.
+    fn estimate(&self, spans: usize) -> u64 {
+        let each = match self.file.spans {
+            0 => SPAN_BYTES_GUESS,
+            n => self.file.bytes / n,
+        };
+        spans as u64 * each
+    }
+
+    fn write_out(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        let spans = std::mem::take(&mut self.out);
+        if self.error.is_some() {
+            self.lost += spans.len() as u64;
+            return;
+        }
+        let n = spans.len() as u64;
+        let before = self.file.spans;
+        if let Err(e) = self.file.write(spans).and_then(|()| self.file.flush()) {
+            tracing::warn!("traces.jsonl: {e:#}; no more spans are written");
+            self.lost += n - (self.file.spans - before);
+            self.error = Some(format!("{e:#}"));
+        }
+    }
+}
+
+/// A span that failed: a gRPC status other than OK, or an OTLP ERROR status.
+fn failed(span: &Span) -> bool {
+    let grpc = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == topolab_proto::span_keys::GRPC_STATUS)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::IntValue(c) => Some(*c),
+            any_value::Value::StringValue(s) => s.parse().ok(),
+            _ => None,
+        });
+    match grpc {
+        Some(code) => code != 0,
+        None => span
+            .status
+            .as_ref()
+            .is_some_and(|s| s.code == StatusCode::Error as i32),
+    }
+}
+
+/// A trace id as a number (its last 16 bytes; W3C ids are exactly 16), so
+/// the maps keyed by it hold no allocation per trace. Its low 64 bits are
+/// the id's random part, which the sampling of the rest uses.
+type TraceKey = u128;
+
+fn trace_key(id: &[u8]) -> TraceKey {
+    let tail = &id[id.len().saturating_sub(16)..];
+    tail.iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+}
