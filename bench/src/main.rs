@@ -16,6 +16,8 @@
 //!    request rate polling would need for the same freshness.
 //! 8. The simulator (`sim`): events per second, and the wall time to predict
 //!    60 s of generated 1,000- and 10,000-service topologies.
+//! 9. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//!    saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
@@ -23,6 +25,7 @@ mod h2load;
 mod memory;
 mod sampling;
 mod sim;
+mod swarm;
 mod topolab;
 mod tracing_cost;
 mod updates;
@@ -62,6 +65,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("sim") {
         sim::bench()?;
+    }
+    if only.as_deref() == Some("swarm") {
+        swarm::bench()?;
     }
     Ok(())
 }

@@ -4,11 +4,13 @@
 //! writes the run folder.
 
 pub mod collect;
+pub mod drive;
 pub mod faults;
 pub mod health;
 pub mod keeper;
 pub mod live;
 pub mod load;
+pub mod metrics_addrs;
 pub mod notice;
 pub mod ports;
 pub mod predict;

@@ -109,6 +109,8 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                metrics: Some("127.0.0.1:0".into()),
+                discovery: None,
                 load_start_unix_us: None,
             };
             let restart = topology
@@ -141,6 +143,13 @@ async fn start_fleet(
             healthy.as_secs_f64() * 1e3
         ),
     );
+    let metrics = crate::metrics_addrs::metrics_urls(&peers).await;
+    if !metrics.is_empty() {
+        say(opts, "Prometheus metrics (OpenMetrics text):".into());
+        for (replica, url) in &metrics {
+            say(opts, format!("  {replica}  {url}"));
+        }
+    }
     Ok(Started {
         fleet,
         peers,
@@ -158,16 +167,16 @@ struct Driven {
 }
 
 /// What the load phase measured and logged, for the run folder.
-struct Outcome {
-    healthy: Duration,
+pub(crate) struct Outcome {
+    pub(crate) healthy: Duration,
     /// The start of load in wall-clock microseconds.
-    begin_us: u64,
-    recorders: BTreeMap<String, load::Recorder>,
+    pub(crate) begin_us: u64,
+    pub(crate) recorders: BTreeMap<String, load::Recorder>,
     /// From the start of load to the end of the drain.
-    duration: Duration,
-    interrupted: bool,
-    faults: Vec<FaultRecord>,
-    restarts: Vec<(ReplicaId, f64)>,
+    pub(crate) duration: Duration,
+    pub(crate) interrupted: bool,
+    pub(crate) faults: Vec<FaultRecord>,
+    pub(crate) restarts: Vec<(ReplicaId, f64)>,
 }
 
 /// Phase 2: starts sampling telemetry, waits for the sampling grid, then
@@ -292,7 +301,7 @@ async fn drive(
 /// The stop signals of the load: the first Ctrl-C (or SIGTERM, or `q` in
 /// the dashboard, whose raw mode swallows SIGINT) stops issuing, the second
 /// abandons requests in flight. Returns them and the task listening.
-fn interrupts(
+pub(crate) fn interrupts(
     dashboard: bool,
     mut user_stop: mpsc::UnboundedReceiver<()>,
 ) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
@@ -320,11 +329,11 @@ fn interrupts(
 }
 
 /// After [`collect_and_stop`]: every figure in hand, every process gone.
-struct Collected {
-    outcome: Outcome,
-    gathered: telemetry::Gathered,
-    figures: BTreeMap<String, ServiceFigures>,
-    trace_summary: crate::traces::TraceSummary,
+pub(crate) struct Collected {
+    pub(crate) outcome: Outcome,
+    pub(crate) gathered: telemetry::Gathered,
+    pub(crate) figures: BTreeMap<String, ServiceFigures>,
+    pub(crate) trace_summary: crate::traces::TraceSummary,
 }
 
 /// Phase 3: the last telemetry, every replica's figures, the spans flushed;
@@ -373,6 +382,18 @@ fn write_folder(
     folder: RunFolder,
     collected: Collected,
 ) -> anyhow::Result<RunResult> {
+    write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
+}
+
+/// [`write_folder`] for any run that collected its figures (a local one, or
+/// [`crate::drive`] against containers).
+pub(crate) fn write_run_folder(
+    loaded: &Loaded,
+    seed: u64,
+    verbose: bool,
+    folder: RunFolder,
+    collected: Collected,
+) -> anyhow::Result<RunResult> {
     let topology = &loaded.topology;
     let Collected {
         outcome: driven,
@@ -382,7 +403,7 @@ fn write_folder(
     } = collected;
     let mut summary = summary::build(
         topology,
-        opts.seed,
+        seed,
         driven.duration.as_secs_f64(),
         driven.interrupted,
         driven.healthy.as_secs_f64() * 1e3,
@@ -417,8 +438,10 @@ fn write_folder(
         folder.write_requests(&sampled)?;
         load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
-    if let Err(e) = report::write(&folder.path) {
-        say(opts, format!("warning: report.html not written: {e:#}"));
+    if let Err(e) = report::write(&folder.path)
+        && verbose
+    {
+        crate::notice::say(format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,

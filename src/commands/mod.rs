@@ -1,11 +1,17 @@
 //! One module per command; each returns the exit code the contract gives it.
 
 mod compare;
+mod drive;
+mod export;
 mod graph;
+mod image;
+mod pack;
 mod predict;
+mod replica;
 mod report;
 mod run;
 mod serve;
+mod swarm;
 mod sweep;
 mod trace;
 mod validate;
@@ -36,6 +42,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             outln!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Image { tag } => image::image(&tag),
+        Command::Export(args) => export::export(&args),
+        Command::Pack { dir } => pack::pack(&dir),
+        Command::Drive(args) => drive::drive(&args),
+        Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
     }
 }
