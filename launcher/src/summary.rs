@@ -109,6 +109,7 @@ pub fn build(
         cascade: Default::default(),
         faults: Vec::new(),
         restart_log: Vec::new(),
+        prediction: None,
     }
 }
 
@@ -169,7 +170,7 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
 }
 
 /// `a/X`, or for a mix `a/X 80%, a/Y 20%`.
-fn target_label(g: &Generator) -> String {
+pub(crate) fn target_label(g: &Generator) -> String {
     match g.mix.as_slice() {
         [] => g.target.to_string(),
         [one] => one.target.to_string(),

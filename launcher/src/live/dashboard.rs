@@ -91,6 +91,13 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
             "no load in this topology: services are up until q or Ctrl-C",
         )]
     } else {
+        // Names padded to one width, so the figures line up in columns.
+        let width = s
+            .load
+            .iter()
+            .map(|(name, l)| name.chars().count() + l.target.chars().count() + 3)
+            .max()
+            .unwrap_or(0);
         s.load
             .iter()
             .flat_map(|(name, l)| {
@@ -100,7 +107,7 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
                         Style::default().fg(Color::Cyan),
                     ))
                 });
-                std::iter::once(load_line(name, l)).chain(follow)
+                std::iter::once(load_line(name, l, width)).chain(follow)
             })
             .collect()
     };
@@ -154,9 +161,9 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
 
 /// One generator: its counts and latency so far, or, before its `start`,
 /// when it begins (no figures exist yet, and zeros would read as measured).
-fn load_line(name: &str, l: &LoadNow) -> Line<'static> {
+fn load_line(name: &str, l: &LoadNow, width: usize) -> Line<'static> {
     let head = Span::styled(
-        format!("{name} → {}  ", l.target),
+        format!("{:<width$}  ", format!("{name} → {}", l.target)),
         Style::default().add_modifier(Modifier::BOLD),
     );
     if let Phase::Waiting(secs) = l.phase {

@@ -147,7 +147,14 @@ pub(super) fn generator(
     let to = subscribed.clone().or_else(|| {
         let t = f.get("target")?;
         // Errors in `target` are reported where `targets` reads it.
-        graph::target(&mut Checker { diags: Vec::new() }, "target", t)
+        graph::target(
+            &mut Checker {
+                diags: Vec::new(),
+                limits: crate::Limits::MACHINE,
+            },
+            "target",
+            t,
+        )
     });
     if let Some(to) = to {
         follows.push(FollowRef {
