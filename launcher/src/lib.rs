@@ -3,6 +3,7 @@
 //! collects each replica's figures and telemetry, shows the run live, and
 //! writes the run folder.
 
+pub mod baseline;
 pub mod collect;
 pub mod faults;
 pub mod health;

@@ -1,9 +1,10 @@
 //! One run, start to finish, as named phases in the order they must happen:
 //! [`start_fleet`] binds ports, starts every replica and waits until all are
-//! healthy; [`drive`] sends the load while faults, restarts, telemetry and
+//! healthy; [`warm_up`] sends `settings.warmup`'s load and takes the
+//! replicas' figures at its end as a baseline; [`drive`] sends the load while faults, restarts, telemetry and
 //! the live view run beside it; [`collect_and_stop`] takes every replica's
 //! figures and stops every process; [`write_folder`] writes the run folder.
-//! [`run`] is those four calls and nothing else.
+//! [`run`] is those calls and nothing else.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use topolab_model::{Loaded, Topology};
-use topolab_results::summary::{FaultRecord, RestartRecord};
+use topolab_results::summary::{FaultRecord, RestartRecord, Warmup};
 use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
@@ -72,7 +73,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         // which prints the summary only).
         say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
-    let started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    let mut started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    started.warmed = warm_up(loaded, &opts, &started.peers, &traces).await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
     let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
@@ -84,6 +86,15 @@ struct Started {
     peers: BTreeMap<String, Vec<SocketAddr>>,
     /// From the first spawn until all answered their health checks.
     healthy: Duration,
+    /// Set by [`warm_up`] when the topology has a warmup.
+    warmed: Option<Warmed>,
+}
+
+/// What the warmup sent, and the replicas' figures at its end, which the
+/// figures collected after the run are taken from.
+struct Warmed {
+    summary: Warmup,
+    baseline: BTreeMap<String, ServiceFigures>,
 }
 
 /// Phase 1: binds every replica's port, starts its process on it, and waits
@@ -145,7 +156,57 @@ async fn start_fleet(
         fleet,
         peers,
         healthy,
+        warmed: None,
     })
+}
+
+/// Phase 1b: with `settings.warmup`, every generator sends its first stage's
+/// load for that long, unsampled and unrecorded; once the replicas have
+/// answered all of it, their figures are taken as the baseline.
+async fn warm_up(
+    loaded: &Loaded,
+    opts: &RunOptions,
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+    traces: &RunTraces,
+) -> anyhow::Result<Option<Warmed>> {
+    let topology = &loaded.topology;
+    let warmup = topology.settings.warmup;
+    if warmup.is_zero() || topology.load.is_empty() {
+        return Ok(None);
+    }
+    say(
+        opts,
+        format!("warming up for {:.1} s", warmup.as_secs_f64()),
+    );
+    // Never fired: the warmup runs its course (Ctrl-C ends the process).
+    let (_stop_tx, stop) = watch::channel(false);
+    let (_abort_tx, abort) = watch::channel(false);
+    let signals = StopSignals { stop, abort };
+    let tracer = traces.generator_exporter();
+    let sent = load::warmup::run(topology, peers, opts.seed, signals, tracer).await?;
+    let longest_timeout = topology.load.iter().map(|g| g.timeout).max();
+    let limit = longest_timeout.unwrap_or_default() + Duration::from_secs(1);
+    let (baseline, settled) = crate::baseline::settled(peers, limit).await?;
+    say(
+        opts,
+        format!(
+            "warmup: {sent} request(s) in {:.1} s, discarded from every figure{}",
+            warmup.as_secs_f64(),
+            if settled {
+                ""
+            } else {
+                " (some replicas were still busy with them)"
+            }
+        ),
+    );
+    Ok(Some(Warmed {
+        summary: Warmup {
+            duration_s: summary::round3(warmup.as_secs_f64()),
+            requests_sent: sent,
+            settled,
+        },
+        baseline,
+    }))
 }
 
 /// After [`drive`]: the load has drained (or was stopped); the fleet is ours
@@ -168,6 +229,7 @@ struct Outcome {
     interrupted: bool,
     faults: Vec<FaultRecord>,
     restarts: Vec<(ReplicaId, f64)>,
+    warmed: Option<Warmed>,
 }
 
 /// Phase 2: starts sampling telemetry, waits for the sampling grid, then
@@ -184,6 +246,7 @@ async fn drive(
         mut fleet,
         peers,
         healthy,
+        warmed,
     } = started;
     let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
     let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, user_stop);
@@ -285,6 +348,7 @@ async fn drive(
             interrupted,
             faults,
             restarts,
+            warmed,
         },
     })
 }
@@ -352,7 +416,10 @@ async fn collect_and_stop(
     // Blocks this thread while replicas flush their spans to the collector,
     // which must keep running on the others.
     tokio::task::block_in_place(|| fleet.stop(Duration::from_secs(2)));
-    let figures = figures?;
+    let mut figures = figures?;
+    if let Some(w) = &outcome.warmed {
+        crate::baseline::subtract(&mut figures, &w.baseline);
+    }
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
     });
@@ -391,6 +458,7 @@ fn write_folder(
     );
     summary.traces = Some(trace_summary);
     summary.faults = driven.faults;
+    summary.warmup = driven.warmed.map(|w| w.summary);
     for (id, t_s) in &driven.restarts {
         if let Some(s) = summary.services.get_mut(&id.service) {
             s.restarts += 1;
