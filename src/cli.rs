@@ -48,6 +48,30 @@ pub enum Command {
     },
     /// Print a JSON Schema of the topology format, for editors.
     Schema,
+    /// Build the container image that `export` and `run --on swarm` use, from
+    /// this binary and the libraries it loads (FROM scratch, no network).
+    Image {
+        /// The image reference to tag.
+        #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+        tag: String,
+    },
+    /// Write what runs the topology elsewhere: a compose file for `docker
+    /// stack deploy`, or Kubernetes manifests.
+    Export(ExportArgs),
+    /// Send the load to replicas already running elsewhere (found by DNS),
+    /// apply the faults, and write the run folder: the load driver inside a
+    /// Swarm stack's network or a Kubernetes Job.
+    Drive(DriveArgs),
+    /// Write a run folder as a tar stream on stdout, to copy it out of a
+    /// container that has no `tar` (the Kubernetes Job's pod).
+    Pack {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Serve as one replica anywhere (a container, a shell): the topology from
+    /// a file, the rest from flags or TOPOLAB_* environment variables, callees
+    /// found by DNS.
+    Replica(ReplicaArgs),
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -118,6 +142,51 @@ pub struct RunArgs {
     /// folder goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Where the replicas run: `local` processes, or containers of a Docker
+    /// `swarm` stack (the node must be a Swarm manager).
+    #[arg(long, value_enum, default_value_t = Platform::Local)]
+    pub on: Platform,
+    /// With `--on swarm`: the image to build and run.
+    #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+    pub image: String,
+}
+
+/// Where `run` starts the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Local,
+    Swarm,
+}
+
+/// Flags of `topolab drive`.
+#[derive(Debug, clap::Args)]
+pub struct DriveArgs {
+    /// The topology file, as the replicas run it.
+    pub file: PathBuf,
+    /// The DNS name listing a service's replicas, `{service}` standing for
+    /// its name: `tasks.{service}` on Swarm, `{service}` on Kubernetes.
+    #[arg(long, default_value = "tasks.{service}")]
+    pub peers_dns: String,
+    /// The port every replica listens on.
+    #[arg(long, default_value_t = topolab_deploy::container::GRPC_PORT)]
+    pub port: u16,
+    /// The Swarm stack the replicas belong to: `kill` and `pause` faults act
+    /// on its containers through the Docker Engine's socket.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Keep running this long after writing the folder, so it can be
+    /// fetched from the container (e.g. 1h).
+    #[arg(long)]
+    pub hold: Option<String>,
+    /// Print only the summary and the run folder.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `topolab sweep`.
@@ -175,6 +244,72 @@ pub struct UpArgs {
     /// Change one value, with its YAML path written with dots.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+/// What `topolab export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportTarget {
+    Compose,
+    Kubernetes,
+}
+
+/// Flags of `topolab export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// `compose` (a Docker stack) or `kubernetes` (manifests).
+    #[arg(value_enum)]
+    pub target: ExportTarget,
+    /// The topology file.
+    pub file: PathBuf,
+    /// The image every container runs (build it with `topolab image`).
+    #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
+    pub image: String,
+    /// The folder to write into (default: export-<name>-<target>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Change one value, with its YAML path written with dots.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// Flags of `topolab replica`; each may come from the environment instead.
+#[derive(Debug, clap::Args)]
+pub struct ReplicaArgs {
+    /// The topology file (a ConfigMap or Swarm config mounted in the container).
+    #[arg(long, env = "TOPOLAB_TOPOLOGY")]
+    pub topology: PathBuf,
+    /// The service this replica belongs to.
+    #[arg(long, env = "TOPOLAB_SERVICE")]
+    pub service: String,
+    /// This replica's index, 0-based (`service#index`).
+    #[arg(long, env = "TOPOLAB_INDEX", conflicts_with = "slot")]
+    pub index: Option<u32>,
+    /// This replica's 1-based slot (Swarm's `{{.Task.Slot}}`): index = slot - 1.
+    #[arg(long, env = "TOPOLAB_SLOT")]
+    pub slot: Option<u32>,
+    /// Where to serve gRPC: loopback by default, 0.0.0.0:PORT in a container.
+    #[arg(long, env = "TOPOLAB_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: std::net::SocketAddr,
+    /// Where to serve Prometheus /metrics (default: the listen host, port 9464).
+    #[arg(long, env = "TOPOLAB_METRICS_LISTEN")]
+    pub metrics: Option<String>,
+    /// The DNS name listing a callee's replicas, `{service}` standing for its
+    /// name: `tasks.{service}` on Swarm, `{service}` for a headless Service.
+    #[arg(long, env = "TOPOLAB_PEERS_DNS", default_value = "tasks.{service}")]
+    pub peers_dns: String,
+    /// How often callees' names are resolved again, e.g. 1s.
+    #[arg(long, env = "TOPOLAB_RESOLVE_EVERY", default_value = "1s")]
+    pub resolve_every: String,
+    /// The seed (default: the topology's `settings.seed`, else 0).
+    #[arg(long, env = "TOPOLAB_SEED")]
+    pub seed: Option<u64>,
+    /// OTLP/gRPC collectors to send spans to (none: this replica records none).
+    #[arg(
+        long = "otlp-endpoint",
+        env = "TOPOLAB_OTLP_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub otlp_endpoints: Vec<String>,
 }
 
 /// Output formats of `topolab graph`.

@@ -98,7 +98,8 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         "name: up\nservices:\n  api:\n    endpoints:\n      Get:\n        response: 3B\n",
     );
     let mut launcher = sb.spawn_on("run", &file);
-    let lines = wait_for_line(&mut launcher, "api#0");
+    // The gRPC address line (the metrics list names api#0 first).
+    let lines = wait_for_line(&mut launcher, "api#0  127.0.0.1:");
     let addr = lines
         .last()
         .unwrap()

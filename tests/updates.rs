@@ -262,7 +262,8 @@ fn grpcurl_subscribes_from_outside_and_receives_versions() {
         "name: up\nservices:\n  scores:\n    updates: 200ms\n    endpoints:\n      Latest: {}\n",
     );
     let mut launcher = sb.spawn_on("run", &file);
-    let lines = wait_for_line(&mut launcher, "scores#0");
+    // The gRPC address line (the metrics list names scores#0 first).
+    let lines = wait_for_line(&mut launcher, "scores#0  127.0.0.1:");
     let addr = lines
         .last()
         .unwrap()

@@ -14,12 +14,15 @@
 //! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
 //!    long polls on one replica, its memory per held client, and the
 //!    request rate polling would need for the same freshness.
+//! 8. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//!    saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
 mod h2load;
 mod memory;
 mod sampling;
+mod swarm;
 mod topolab;
 mod tracing_cost;
 mod updates;
@@ -56,6 +59,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("updates") {
         updates::bench()?;
+    }
+    if only.as_deref() == Some("swarm") {
+        swarm::bench()?;
     }
     Ok(())
 }

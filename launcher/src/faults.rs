@@ -1,14 +1,16 @@
 //! The faults timeline of a run: each fault applied at its `at` (from the
 //! start of load) and cleared after its `for`, or when the load ends. `slow`
 //! and `errors` go to the replicas over `Control/SetFault`; `kill` is SIGKILL
-//! and `pause` SIGSTOP (SIGCONT to clear). Every step is printed as it
-//! happens and recorded for `summary.json`.
+//! and `pause` SIGSTOP (SIGCONT to clear), sent by whatever runs the replicas
+//! ([`Processes`]: the local fleet, or a container engine). Every step is
+//! printed as it happens and recorded for `summary.json`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Endpoint;
@@ -22,6 +24,33 @@ use crate::supervisor::{Fleet, ReplicaId};
 /// One fault as it ran; the type belongs to `summary.json`'s owner.
 pub use topolab_results::summary::FaultRecord;
 
+/// Whatever runs the replicas, as `kill` and `pause` faults reach them.
+pub trait Processes: Send + Sync {
+    /// Sends `signal` (SIGKILL, SIGSTOP, SIGCONT) to the live replicas of
+    /// `service` (all, or replica `index`); returns those it reached.
+    fn signal<'a>(
+        &'a self,
+        service: &'a str,
+        index: Option<u32>,
+        signal: i32,
+    ) -> BoxFuture<'a, Vec<ReplicaId>>;
+}
+
+impl Processes for Mutex<Fleet> {
+    fn signal<'a>(
+        &'a self,
+        service: &'a str,
+        index: Option<u32>,
+        signal: i32,
+    ) -> BoxFuture<'a, Vec<ReplicaId>> {
+        let reached = self
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .signal(service, index, signal);
+        Box::pin(std::future::ready(reached))
+    }
+}
+
 /// The timeline running beside the load.
 pub struct Timeline {
     done: watch::Sender<bool>,
@@ -32,7 +61,7 @@ impl Timeline {
     /// Starts applying `topology.faults` against `begin`.
     pub fn start(
         topology: &Topology,
-        fleet: Arc<Mutex<Fleet>>,
+        fleet: Arc<dyn Processes>,
         peers: BTreeMap<String, Vec<SocketAddr>>,
         begin: Instant,
         verbose: bool,
@@ -62,7 +91,7 @@ impl Timeline {
 
 struct Runner {
     faults: Vec<Fault>,
-    fleet: Arc<Mutex<Fleet>>,
+    fleet: Arc<dyn Processes>,
     peers: BTreeMap<String, Vec<SocketAddr>>,
     begin: Instant,
     verbose: bool,
@@ -122,8 +151,8 @@ impl Runner {
     async fn apply(&mut self, i: usize) {
         let f = self.faults[i].clone();
         let reached = match &f.action {
-            FaultAction::Kill => self.signal(&f, libc::SIGKILL),
-            FaultAction::Pause => self.signal(&f, libc::SIGSTOP),
+            FaultAction::Kill => self.signal(&f, libc::SIGKILL).await,
+            FaultAction::Pause => self.signal(&f, libc::SIGSTOP).await,
             FaultAction::Slow(_) | FaultAction::Errors(_) => self.targets(&f),
         };
         self.records[i].applied_s = Some(self.now());
@@ -143,9 +172,10 @@ impl Runner {
         };
         match self.faults[i].action {
             FaultAction::Pause => {
-                let mut fleet = self.fleet.lock().unwrap_or_else(|e| e.into_inner());
                 for r in &reached {
-                    fleet.signal(&r.service, Some(r.index), libc::SIGCONT);
+                    self.fleet
+                        .signal(&r.service, Some(r.index), libc::SIGCONT)
+                        .await;
                 }
             }
             FaultAction::Slow(_) | FaultAction::Errors(_) => self.push_state(&reached, i).await,
@@ -167,9 +197,10 @@ impl Runner {
             .collect()
     }
 
-    fn signal(&self, f: &Fault, signal: i32) -> Vec<ReplicaId> {
-        let mut fleet = self.fleet.lock().unwrap_or_else(|e| e.into_inner());
-        fleet.signal(&f.target.service, f.target.replica, signal)
+    async fn signal(&self, f: &Fault, signal: i32) -> Vec<ReplicaId> {
+        self.fleet
+            .signal(&f.target.service, f.target.replica, signal)
+            .await
     }
 
     /// Tells each replica the combined `slow` and `errors` faults now in

@@ -55,6 +55,37 @@ pub async fn wait_healthy(fleet: &mut Fleet, limit: Duration) -> anyhow::Result<
     Ok(started.elapsed())
 }
 
+/// Polls replicas that something else started (containers) until every
+/// address answers SERVING, or names the first still silent after `limit`.
+pub async fn wait_addrs_healthy(
+    addrs: &[(String, std::net::SocketAddr)],
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut pending: Vec<&(String, std::net::SocketAddr)> = addrs.iter().collect();
+    while !pending.is_empty() {
+        let checks = pending
+            .iter()
+            .map(|r| async move { (*r, is_serving(r.1).await) });
+        pending = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(r, _)| r)
+            .collect();
+        if let Some((id, addr)) = pending.first() {
+            if started.elapsed() > limit {
+                bail!(
+                    "replica {id} (at {addr}) was not healthy within {limit:?} ({} replicas still starting)",
+                    pending.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(started.elapsed())
+}
+
 /// One health check; any failure (not serving yet, NOT_SERVING, no answer
 /// within a short limit) is `false`. The socket accepts connections before the
 /// replica runs (the launcher bound it), so only an answer counts.

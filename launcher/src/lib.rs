@@ -3,13 +3,14 @@
 //! collects each replica's figures and telemetry, shows the run live, and
 //! writes the run folder.
 
-pub mod baseline;
 pub mod collect;
+pub mod drive;
 pub mod faults;
 pub mod health;
 pub mod keeper;
 pub mod live;
 pub mod load;
+pub mod metrics_addrs;
 pub mod notice;
 pub mod ports;
 pub mod run;
@@ -20,6 +21,7 @@ pub mod sweep;
 pub mod table;
 pub mod telemetry;
 pub mod traces;
+mod warmup;
 
 pub use run::{RunOptions, RunResult, run};
 pub use summary::Summary;

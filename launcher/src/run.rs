@@ -1,8 +1,8 @@
 //! One run, start to finish, as named phases in the order they must happen:
 //! [`start_fleet`] binds ports, starts every replica and waits until all are
-//! healthy; [`warm_up`] sends `settings.warmup`'s load and takes the
-//! replicas' figures at its end as a baseline; [`drive`] sends the load while faults, restarts, telemetry and
-//! the live view run beside it; [`collect_and_stop`] takes every replica's
+//! healthy; [`warmup::phase`] sends `settings.warmup`'s load and
+//! takes the replicas' figures as a baseline; [`drive`] sends the load while
+//! faults, restarts, telemetry and the live view run beside it; [`collect_and_stop`] takes every replica's
 //! figures and stops every process; [`write_folder`] writes the run folder.
 //! [`run`] is those calls and nothing else.
 
@@ -16,7 +16,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use topolab_model::{Loaded, Topology};
-use topolab_results::summary::{FaultRecord, RestartRecord, Warmup};
+use topolab_results::summary::{FaultRecord, RestartRecord};
 use topolab_results::{cascade, report, timeseries};
 use topolab_services::ReplicaSpec;
 
@@ -32,6 +32,7 @@ use crate::summary::{self, Summary};
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
 use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
+use crate::warmup::{self, Warmed};
 
 /// How to run.
 pub struct RunOptions {
@@ -74,7 +75,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
     let mut started = start_fleet(loaded, &opts, &folder, &traces).await?;
-    started.warmed = warm_up(loaded, &opts, &started.peers, &traces).await?;
+    started.warmed = warmup::phase(
+        &loaded.topology,
+        opts.seed,
+        opts.verbose,
+        &started.peers,
+        &traces,
+    )
+    .await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
     let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
@@ -86,15 +94,8 @@ struct Started {
     peers: BTreeMap<String, Vec<SocketAddr>>,
     /// From the first spawn until all answered their health checks.
     healthy: Duration,
-    /// Set by [`warm_up`] when the topology has a warmup.
+    /// Set by [`warmup::phase`] when the topology has a warmup.
     warmed: Option<Warmed>,
-}
-
-/// What the warmup sent, and the replicas' figures at its end, which the
-/// figures collected after the run are taken from.
-struct Warmed {
-    summary: Warmup,
-    baseline: BTreeMap<String, ServiceFigures>,
 }
 
 /// Phase 1: binds every replica's port, starts its process on it, and waits
@@ -120,6 +121,8 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
+                metrics: Some("127.0.0.1:0".into()),
+                discovery: None,
                 load_start_unix_us: None,
             };
             let restart = topology
@@ -152,61 +155,19 @@ async fn start_fleet(
             healthy.as_secs_f64() * 1e3
         ),
     );
+    let metrics = crate::metrics_addrs::metrics_urls(&peers).await;
+    if !metrics.is_empty() {
+        say(opts, "Prometheus metrics (OpenMetrics text):".into());
+        for (replica, url) in &metrics {
+            say(opts, format!("  {replica}  {url}"));
+        }
+    }
     Ok(Started {
         fleet,
         peers,
         healthy,
         warmed: None,
     })
-}
-
-/// Phase 1b: with `settings.warmup`, every generator sends its first stage's
-/// load for that long, unsampled and unrecorded; once the replicas have
-/// answered all of it, their figures are taken as the baseline.
-async fn warm_up(
-    loaded: &Loaded,
-    opts: &RunOptions,
-    peers: &BTreeMap<String, Vec<SocketAddr>>,
-    traces: &RunTraces,
-) -> anyhow::Result<Option<Warmed>> {
-    let topology = &loaded.topology;
-    let warmup = topology.settings.warmup;
-    if warmup.is_zero() || topology.load.is_empty() {
-        return Ok(None);
-    }
-    say(
-        opts,
-        format!("warming up for {:.1} s", warmup.as_secs_f64()),
-    );
-    // Never fired: the warmup runs its course (Ctrl-C ends the process).
-    let (_stop_tx, stop) = watch::channel(false);
-    let (_abort_tx, abort) = watch::channel(false);
-    let signals = StopSignals { stop, abort };
-    let tracer = traces.generator_exporter();
-    let sent = load::warmup::run(topology, peers, opts.seed, signals, tracer).await?;
-    let longest_timeout = topology.load.iter().map(|g| g.timeout).max();
-    let limit = longest_timeout.unwrap_or_default() + Duration::from_secs(1);
-    let (baseline, settled) = crate::baseline::settled(peers, limit).await?;
-    say(
-        opts,
-        format!(
-            "warmup: {sent} request(s) in {:.1} s, discarded from every figure{}",
-            warmup.as_secs_f64(),
-            if settled {
-                ""
-            } else {
-                " (some replicas were still busy with them)"
-            }
-        ),
-    );
-    Ok(Some(Warmed {
-        summary: Warmup {
-            duration_s: summary::round3(warmup.as_secs_f64()),
-            requests_sent: sent,
-            settled,
-        },
-        baseline,
-    }))
 }
 
 /// After [`drive`]: the load has drained (or was stopped); the fleet is ours
@@ -219,17 +180,18 @@ struct Driven {
 }
 
 /// What the load phase measured and logged, for the run folder.
-struct Outcome {
-    healthy: Duration,
+pub(crate) struct Outcome {
+    pub(crate) healthy: Duration,
     /// The start of load in wall-clock microseconds.
-    begin_us: u64,
-    recorders: BTreeMap<String, load::Recorder>,
+    pub(crate) begin_us: u64,
+    pub(crate) recorders: BTreeMap<String, load::Recorder>,
     /// From the start of load to the end of the drain.
-    duration: Duration,
-    interrupted: bool,
-    faults: Vec<FaultRecord>,
-    restarts: Vec<(ReplicaId, f64)>,
-    warmed: Option<Warmed>,
+    pub(crate) duration: Duration,
+    pub(crate) interrupted: bool,
+    pub(crate) faults: Vec<FaultRecord>,
+    pub(crate) restarts: Vec<(ReplicaId, f64)>,
+    /// The warmup and its baseline, when the topology has one.
+    pub(crate) warmed: Option<Warmed>,
 }
 
 /// Phase 2: starts sampling telemetry, waits for the sampling grid, then
@@ -356,7 +318,7 @@ async fn drive(
 /// The stop signals of the load: the first Ctrl-C (or SIGTERM, or `q` in
 /// the dashboard, whose raw mode swallows SIGINT) stops issuing, the second
 /// abandons requests in flight. Returns them and the task listening.
-fn interrupts(
+pub(crate) fn interrupts(
     dashboard: bool,
     mut user_stop: mpsc::UnboundedReceiver<()>,
 ) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
@@ -384,11 +346,11 @@ fn interrupts(
 }
 
 /// After [`collect_and_stop`]: every figure in hand, every process gone.
-struct Collected {
-    outcome: Outcome,
-    gathered: telemetry::Gathered,
-    figures: BTreeMap<String, ServiceFigures>,
-    trace_summary: crate::traces::TraceSummary,
+pub(crate) struct Collected {
+    pub(crate) outcome: Outcome,
+    pub(crate) gathered: telemetry::Gathered,
+    pub(crate) figures: BTreeMap<String, ServiceFigures>,
+    pub(crate) trace_summary: crate::traces::TraceSummary,
 }
 
 /// Phase 3: the last telemetry, every replica's figures, the spans flushed;
@@ -418,7 +380,7 @@ async fn collect_and_stop(
     tokio::task::block_in_place(|| fleet.stop(Duration::from_secs(2)));
     let mut figures = figures?;
     if let Some(w) = &outcome.warmed {
-        crate::baseline::subtract(&mut figures, &w.baseline);
+        warmup::subtract(&mut figures, &w.baseline);
     }
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
@@ -440,6 +402,18 @@ fn write_folder(
     folder: RunFolder,
     collected: Collected,
 ) -> anyhow::Result<RunResult> {
+    write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
+}
+
+/// [`write_folder`] for any run that collected its figures (a local one, or
+/// [`crate::drive`] against containers).
+pub(crate) fn write_run_folder(
+    loaded: &Loaded,
+    seed: u64,
+    verbose: bool,
+    folder: RunFolder,
+    collected: Collected,
+) -> anyhow::Result<RunResult> {
     let topology = &loaded.topology;
     let Collected {
         outcome: driven,
@@ -449,7 +423,7 @@ fn write_folder(
     } = collected;
     let mut summary = summary::build(
         topology,
-        opts.seed,
+        seed,
         driven.duration.as_secs_f64(),
         driven.interrupted,
         driven.healthy.as_secs_f64() * 1e3,
@@ -485,8 +459,10 @@ fn write_folder(
         folder.write_requests(&sampled)?;
         load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
-    if let Err(e) = report::write(&folder.path) {
-        say(opts, format!("warning: report.html not written: {e:#}"));
+    if let Err(e) = report::write(&folder.path)
+        && verbose
+    {
+        crate::notice::say(format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,

@@ -2,11 +2,13 @@
 //! kept for the whole run, a balancing policy to pick one per attempt (see
 //! [`crate::balance`]), the caller's deadline passed on in `grpc-timeout`, the
 //! resilience guards per callee (see [`crate::resilience`]), and a count of
-//! every attempt and its outcome per callee endpoint and replica.
+//! every attempt and its outcome per callee endpoint and replica. The replicas
+//! of a callee are fixed (the launcher's address book) or found by DNS and
+//! replaced as they change (see [`crate::discovery`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -19,7 +21,9 @@ use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
 use crate::balance;
+use crate::discovery::Discovery;
 use crate::resilience::Guard;
+use crate::shutdown::Shutdown;
 use crate::stats::code_name;
 use crate::trace::{ClientHop, Exporter, SpanContext, context};
 
@@ -47,17 +51,93 @@ pub struct Attempt<'a> {
 /// Channels to every replica this replica may call, and per-callee counters.
 #[derive(Debug)]
 pub struct Clients {
-    pools: HashMap<String, Pool>,
+    pools: HashMap<String, Arc<Pool>>,
     counters: Mutex<BTreeMap<String, Counter>>,
     /// Retry budget and breaker per callee endpoint, made on first use.
     guards: Mutex<BTreeMap<String, Arc<Guard>>>,
     rng: Mutex<StdRng>,
 }
 
+/// One callee's replicas as this caller sees them now.
 #[derive(Debug)]
 struct Pool {
+    policy: Balance,
+    members: RwLock<Arc<Members>>,
+}
+
+/// A set of replicas: replaced whole when discovery finds another set, so an
+/// attempt keeps the set it picked from.
+#[derive(Debug)]
+struct Members {
     picker: balance::Pool,
     peers: Vec<ReplicaClient<Channel>>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Pool {
+    fn new(policy: Balance, callee: &str, addrs: &[SocketAddr]) -> Result<Self, ClientError> {
+        let members = Members::build(policy, callee, addrs, None)?;
+        Ok(Pool {
+            policy,
+            members: RwLock::new(Arc::new(members)),
+        })
+    }
+
+    fn current(&self) -> Arc<Members> {
+        self.members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes `addrs` as the callee's replicas if they differ from the current
+    /// ones, keeping the connections to replicas still listed.
+    fn replace(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
+        let old = self.current();
+        if old.addrs == addrs {
+            return Ok(false);
+        }
+        let new = Members::build(self.policy, callee, addrs, Some(&old))?;
+        *self.members.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        Ok(true)
+    }
+}
+
+impl Members {
+    fn build(
+        policy: Balance,
+        callee: &str,
+        addrs: &[SocketAddr],
+        old: Option<&Members>,
+    ) -> Result<Self, ClientError> {
+        let mut peers = Vec::with_capacity(addrs.len());
+        for (index, addr) in addrs.iter().enumerate() {
+            let kept = old.and_then(|o| {
+                let i = o.addrs.iter().position(|a| a == addr)?;
+                Some(o.peers[i].clone())
+            });
+            let client = match kept {
+                Some(c) => c,
+                None => ReplicaClient::new(
+                    Endpoint::from_shared(format!("http://{addr}"))
+                        .map_err(|source| ClientError::BadAddress {
+                            service: callee.to_string(),
+                            index,
+                            addr: *addr,
+                            source,
+                        })?
+                        .tcp_nodelay(true)
+                        .connect_lazy(),
+                ),
+            };
+            peers.push(client);
+        }
+        Ok(Members {
+            picker: balance::Pool::new(policy, addrs.len()),
+            peers,
+            addrs: addrs.to_vec(),
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -107,25 +187,10 @@ impl Clients {
                     .service(callee)
                     .map_or(Balance::RoundRobin, |s| s.balance)
             });
-            let mut list = Vec::new();
-            for (index, addr) in peers.get(callee).into_iter().flatten().enumerate() {
-                let channel = Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(|source| ClientError::BadAddress {
-                        service: callee.to_string(),
-                        index,
-                        addr: *addr,
-                        source,
-                    })?
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                list.push(ReplicaClient::new(channel));
-            }
+            let addrs = peers.get(callee).map_or(&[][..], Vec::as_slice);
             pools.insert(
                 callee.to_string(),
-                Pool {
-                    picker: balance::Pool::new(balance, list.len()),
-                    peers: list,
-                },
+                Arc::new(Pool::new(balance, callee, addrs)?),
             );
         }
         Ok(Self {
@@ -167,9 +232,32 @@ impl Clients {
         result
     }
 
+    /// Finds every callee's replicas by `discovery` now (before the replica
+    /// serves, so its first calls have somewhere to go) and again every
+    /// `discovery.every` until `shutdown`, on tasks of the current runtime.
+    /// A failed lookup keeps the replicas last found (none at first: calls
+    /// then fail with UNAVAILABLE, as calls to a service with no replica do).
+    pub async fn discover(&self, discovery: &Discovery, shutdown: &Shutdown) {
+        for (callee, pool) in &self.pools {
+            refresh(discovery, callee, pool).await;
+            let (callee, pool) = (callee.clone(), pool.clone());
+            let (discovery, shutdown) = (discovery.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = shutdown.wait() => return,
+                        () = tokio::time::sleep(discovery.every) => {}
+                    }
+                    refresh(&discovery, &callee, &pool).await;
+                }
+            });
+        }
+    }
+
     /// One attempt, and the index of the replica it went to.
     async fn attempt(&self, a: Attempt<'_>) -> (Result<pb::CallReply, Status>, Option<usize>) {
         let picked = self.pools.get(a.service).and_then(|pool| {
+            let pool = pool.current();
             let i = pool.picker.pick(a.session, &mut *self.rng())?;
             Some((pool, i))
         });
@@ -282,9 +370,61 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The breaker state of every callee endpoint that has a breaker, for
+    /// `/metrics` (see [`Guard::breaker_state`]).
+    pub fn breaker_states(&self) -> Vec<(String, u8)> {
+        let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        guards
+            .iter()
+            .filter_map(|(callee, g)| Some((callee.clone(), g.breaker_state()?)))
+            .collect()
+    }
+}
+
+/// Resolves `callee` once and takes what it finds.
+async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
+    match discovery.resolve(callee).await {
+        Ok(addrs) => match pool.replace(callee, &addrs) {
+            Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("{e}"),
+        },
+        Err(e) => tracing::debug!(host = %discovery.host(callee), "lookup failed: {e}"),
+    }
+}
+
 /// Whether a failure means no replica answered (the connection was refused
 /// or broke), as opposed to a replica answering with an error status: only
 /// a replica's own answer carries gRPC response headers.
 fn unreachable(s: &Status) -> bool {
     s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_set_of_replicas_replaces_the_old_and_keeps_known_channels() {
+        let a: SocketAddr = "10.0.0.1:50051".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:50051".parse().unwrap();
+        let pool = Pool::new(Balance::RoundRobin, "db", &[a]).unwrap();
+        assert!(
+            !pool.replace("db", &[a]).unwrap(),
+            "same set: nothing to do"
+        );
+        let before = pool.current();
+        assert!(pool.replace("db", &[a, b]).unwrap());
+        let now = pool.current();
+        assert_eq!(now.addrs, [a, b]);
+        assert_eq!(now.peers.len(), 2);
+        let mut rng = StdRng::seed_from_u64(1);
+        let picks: Vec<usize> = (0..4)
+            .map(|_| now.picker.pick("", &mut rng).unwrap())
+            .collect();
+        assert_eq!(picks, [0, 1, 0, 1], "both replicas are picked");
+        assert_eq!(before.addrs, [a], "an attempt keeps the set it picked from");
+        assert!(pool.replace("db", &[]).unwrap());
+        assert!(pool.current().picker.pick("", &mut rng).is_none());
+    }
 }

@@ -5,18 +5,21 @@
 //! Layout: [`process`] wraps [`server::serve`] (gRPC services) around a
 //! [`replica::Replica`] (shared state, one request's life), which admits
 //! requests through [`admission`], runs steps with [`executor`], calls others
-//! through [`client`] (picking replicas with [`balance`], guarded by
+//! through [`client`] (picking replicas with [`balance`] among the peers it
+//! was given or found by [`discovery`], guarded by
 //! [`resilience`]), times `work` with [`timer`], remembers [`sessions`],
 //! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
-//! and counts for the launcher in [`telemetry`]. A failed call's status says
-//! why ([`reason`]).
+//! and counts for the launcher in [`telemetry`], and serves them to
+//! Prometheus from [`metrics`]. A failed call's status says why ([`reason`]).
 
 pub mod admission;
 pub mod balance;
 pub mod client;
 pub mod deadline;
+pub mod discovery;
 pub mod executor;
 pub mod fault;
+pub mod metrics;
 pub mod process;
 pub mod reason;
 pub mod replica;
@@ -31,7 +34,7 @@ pub mod timer;
 pub mod trace;
 pub mod updates;
 
-pub use process::run_process;
+pub use process::{run_process, run_standalone};
 pub use server::{ServeError, serve};
 pub use shutdown::Shutdown;
 pub use spec::ReplicaSpec;

@@ -1,7 +1,7 @@
 //! The replica as an OS process: logging to stderr, a two-thread tokio
 //! runtime, and the three ways a replica is told to stop (the launcher's
-//! `Control/Shutdown`, SIGTERM/SIGINT, and its parent vanishing), all feeding
-//! the one [`Shutdown`] signal.
+//! `Control/Shutdown`, SIGTERM/SIGINT, and, under a launcher, its parent
+//! vanishing), all feeding the one [`Shutdown`] signal.
 
 use std::time::Duration;
 
@@ -24,6 +24,21 @@ const PARENT_CHECK: Duration = Duration::from_millis(500);
 /// bound `listener` (inherited from the launcher, so ports never race), until
 /// the launcher asks it to stop or it receives SIGTERM/SIGINT.
 pub fn run_process(spec: ReplicaSpec, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    run(spec, listener, true)
+}
+
+/// Runs a replica started by anyone (a container engine, a shell): as
+/// [`run_process`], but without stopping when its parent goes, since no
+/// launcher owns it (PID 1 of a container has no parent to watch).
+pub fn run_standalone(spec: ReplicaSpec, listener: std::net::TcpListener) -> anyhow::Result<()> {
+    run(spec, listener, false)
+}
+
+fn run(
+    spec: ReplicaSpec,
+    listener: std::net::TcpListener,
+    watch_parent: bool,
+) -> anyhow::Result<()> {
     init_logging();
     let name = spec.replica_name();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -40,7 +55,9 @@ pub fn run_process(spec: ReplicaSpec, listener: std::net::TcpListener) -> anyhow
             tokio::net::TcpListener::from_std(listener).context("adopting the listener")?;
         let shutdown = Shutdown::new();
         tokio::spawn(stop_on_signals(shutdown.clone()));
-        tokio::spawn(stop_when_orphaned(shutdown.clone()));
+        if watch_parent {
+            tokio::spawn(stop_when_orphaned(shutdown.clone()));
+        }
         serve(spec, listener, shutdown)
             .await
             .with_context(|| format!("replica {name}"))

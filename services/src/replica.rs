@@ -101,6 +101,11 @@ impl Replica {
         &self.admission
     }
 
+    /// This replica's index within its service.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
     /// This replica acting as a client.
     pub fn clients(&self) -> &Clients {
         &self.clients
@@ -161,6 +166,7 @@ impl Replica {
             in_flight: u64::from(self.admission.in_flight()),
             spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
             spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
+            metrics_addr: String::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use topolab_proto::v1::replica_server::{Replica as ReplicaRpc, ReplicaServer};
 
 use crate::client::ClientError;
 use crate::deadline;
+use crate::metrics;
 use crate::replica::Replica;
 use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
@@ -43,6 +44,11 @@ pub enum ServeError {
     Exporter(#[from] trace::exporter::BadEndpoint),
     #[error("building server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("binding the metrics address {addr}: {source}")]
+    MetricsBind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("serving gRPC: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -76,6 +82,29 @@ pub async fn serve(
         )?),
     };
     let replica = Arc::new(Replica::new(&spec)?.with_tracer(tracer.clone()));
+    if let Some(discovery) = &spec.discovery {
+        replica.clients().discover(discovery, &shutdown).await;
+    }
+    let metrics_addr = match &spec.metrics {
+        None => String::new(),
+        Some(addr) => {
+            let bind_error = |source| ServeError::MetricsBind {
+                addr: addr.clone(),
+                source,
+            };
+            let listener = tokio::net::TcpListener::bind(addr.as_str())
+                .await
+                .map_err(bind_error)?;
+            let bound = listener.local_addr().map_err(bind_error)?;
+            let (replica, shutdown) = (replica.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                if let Err(e) = metrics::serve(replica, listener, shutdown).await {
+                    tracing::warn!("serving /metrics stopped: {e}");
+                }
+            });
+            bound.to_string()
+        }
+    };
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     // Each version's builder adds its own descriptor; add the other's so that
@@ -125,6 +154,7 @@ pub async fn serve(
         .add_service(ControlServer::new(ControlService {
             replica,
             shutdown: shutdown.clone(),
+            metrics_addr,
         }))
         .add_service(health_svc)
         .add_service(reflection_v1)
@@ -213,6 +243,8 @@ impl ReplicaRpc for ReplicaService {
 struct ControlService {
     replica: Arc<Replica>,
     shutdown: Shutdown,
+    /// Where `/metrics` is served (empty: nowhere), told in every Stats reply.
+    metrics_addr: String,
 }
 
 #[tonic::async_trait]
@@ -221,7 +253,9 @@ impl Control for ControlService {
         &self,
         _: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsReply>, Status> {
-        Ok(Response::new(self.replica.stats_reply()))
+        let mut reply = self.replica.stats_reply();
+        reply.metrics_addr.clone_from(&self.metrics_addr);
+        Ok(Response::new(reply))
     }
 
     async fn telemetry(

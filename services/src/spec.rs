@@ -1,11 +1,14 @@
-//! What the launcher tells a replica: its place in the topology and where its
-//! peers listen. Written by the launcher as JSON, read once at start.
+//! What a replica is told: its place in the topology and where its peers
+//! listen (or how to find them by DNS). The launcher writes it as JSON on the
+//! replica's stdin; `topolab replica` builds it from flags and environment.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 use topolab_model::{Service, Topology};
+
+use crate::discovery::Discovery;
 
 /// Everything one replica needs to know to serve.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +28,13 @@ pub struct ReplicaSpec {
     /// `--otlp-endpoint`); empty means this replica records no spans.
     #[serde(default)]
     pub otlp_endpoints: Vec<String>,
+    /// Where to serve Prometheus `/metrics` (`127.0.0.1:0` locally: the
+    /// kernel picks the port and `Control/Stats` tells it); `None`: nowhere.
+    #[serde(default)]
+    pub metrics: Option<String>,
+    /// Find callees by DNS instead of `peers` (a replica in a container).
+    #[serde(default)]
+    pub discovery: Option<Discovery>,
     /// When the load started (wall-clock microseconds), for a replica
     /// started after it (a restart): its `updates` timeline counts from it.
     /// `None`: the launcher sends `Control/Begin` when the load starts.

@@ -225,6 +225,27 @@ impl Stats {
         t
     }
 
+    /// Calls `f` with each endpoint's counts and histograms (latency, queue
+    /// wait, work), one endpoint locked at a time: `/metrics` reads the
+    /// figures the request path keeps anyway, at scrape time.
+    pub fn visit(&self, mut f: impl FnMut(&str, &pb::EndpointStats, [&Histogram<u64>; 3])) {
+        for (name, s) in &self.endpoints {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            let counts = pb::EndpointStats {
+                endpoint: name.clone(),
+                requests: s.requests,
+                ok: s.ok,
+                rejected: s.rejected,
+                errors: s.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                deadline_dropped: s.deadline_dropped,
+                max_queue: s.max_queue,
+                session_misses: s.session_misses,
+                ..Default::default()
+            };
+            f(name, &counts, [&s.latency, &s.queue_wait, &s.work]);
+        }
+    }
+
     /// The figures as the launcher reads them; histograms are left empty when
     /// `histograms` is false (cheap polling for telemetry).
     pub fn to_proto(&self, histograms: bool) -> Vec<pb::EndpointStats> {

@@ -1,9 +1,15 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod drive;
+mod export;
 mod graph;
+mod image;
+mod pack;
+mod replica;
 mod report;
 mod run;
 mod serve;
+mod swarm;
 mod sweep;
 mod trace;
 mod validate;
@@ -32,6 +38,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             outln!("{:#}", topolab_model::schema::json_schema());
             ExitCode::SUCCESS
         }
+        Command::Image { tag } => image::image(&tag),
+        Command::Export(args) => export::export(&args),
+        Command::Pack { dir } => pack::pack(&dir),
+        Command::Drive(args) => drive::drive(&args),
+        Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
     }
 }

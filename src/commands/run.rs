@@ -40,6 +40,8 @@ pub fn up(args: UpArgs) -> ExitCode {
         json: false,
         otlp_endpoint: None,
         otlp_only: false,
+        on: crate::cli::Platform::Local,
+        image: topolab_deploy::DEFAULT_IMAGE.into(),
     };
     run_with(args, true)
 }
@@ -77,6 +79,9 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         }
         loaded.topology.load.clear();
         loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
+    }
+    if args.on == crate::cli::Platform::Swarm {
+        return super::swarm::run(&args, &loaded);
     }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");

@@ -154,6 +154,17 @@ impl Breaker {
         )
     }
 
+    /// The breaker's state for `/metrics`: 0 closed, 1 open, 2 half-open
+    /// (an open breaker whose `open_for` has passed counts as half-open: the
+    /// next attempt is a probe).
+    pub fn state_code(&self) -> u8 {
+        match self.lock().phase {
+            Phase::Closed => 0,
+            Phase::Open { until } if Instant::now() < until => 1,
+            Phase::Open { .. } | Phase::HalfOpen { .. } => 2,
+        }
+    }
+
     /// Whether the breaker refuses attempts right now (for tests and views).
     pub fn is_open(&self) -> bool {
         matches!(self.lock().phase, Phase::Open { until } if Instant::now() < until)

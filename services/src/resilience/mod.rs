@@ -78,6 +78,11 @@ impl Guard {
         }
     }
 
+    /// The breaker's state (0 closed, 1 open, 2 half-open), if there is one.
+    pub fn breaker_state(&self) -> Option<u8> {
+        self.breaker.as_ref().map(Breaker::state_code)
+    }
+
     /// (retries, retries denied, breaker rejections, breaker openings).
     pub fn counts(&self) -> (u64, u64, u64, u64) {
         let (rejected, opened) = self.breaker.as_ref().map_or((0, 0), Breaker::counts);

@@ -129,6 +129,8 @@ impl Cluster {
                     peers: peers.clone(),
                     seed: 7,
                     otlp_endpoints: Vec::new(),
+                    metrics: None,
+                    discovery: None,
                     load_start_unix_us: None,
                 };
                 tokio::spawn(serve(spec, listener, shutdown.clone()))

@@ -1,7 +1,8 @@
-//! The replicas' figures at the end of the warmup, and taking them off the
-//! figures collected at the end of the run, so the summary counts only the
-//! measured load. The baseline is taken once every replica has answered all
-//! it received (so no request straddles the boundary and every endpoint's
+//! The warmup phase of a run (`settings.warmup`): the generators' warmup
+//! load, then the replicas' figures as a baseline, taken off the figures
+//! collected at the end so the summary counts only the measured load. The
+//! baseline is taken once every replica has answered all it received (so no
+//! request straddles the boundary and every endpoint's
 //! `requests = ok + rejected + errors` holds on both sides of it).
 
 use std::collections::BTreeMap;
@@ -9,13 +10,73 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use topolab_model::Topology;
+use topolab_results::summary::{Warmup, round3};
 
 use crate::collect::{self, EndpointFigures, ServiceFigures};
+use crate::load::{self, StopSignals};
+use crate::traces::RunTraces;
+
+/// What the warmup sent, and the replicas' figures at its end, which the
+/// figures collected after the run are taken from.
+pub(crate) struct Warmed {
+    pub(crate) summary: Warmup,
+    pub(crate) baseline: BTreeMap<String, ServiceFigures>,
+}
+
+/// With `settings.warmup`, every generator sends its first stage's load for
+/// that long, unsampled and unrecorded; once the replicas have answered all
+/// of it, their figures are taken as the baseline. `None` without a warmup.
+pub(crate) async fn phase(
+    topology: &Topology,
+    seed: u64,
+    verbose: bool,
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+    traces: &RunTraces,
+) -> anyhow::Result<Option<Warmed>> {
+    let warmup = topology.settings.warmup;
+    if warmup.is_zero() || topology.load.is_empty() {
+        return Ok(None);
+    }
+    let say = |msg: String| {
+        if verbose {
+            crate::notice::say(msg);
+        }
+    };
+    say(format!("warming up for {:.1} s", warmup.as_secs_f64()));
+    // Never fired: the warmup runs its course (Ctrl-C ends the process).
+    let (_stop_tx, stop) = watch::channel(false);
+    let (_abort_tx, abort) = watch::channel(false);
+    let signals = StopSignals { stop, abort };
+    let tracer = traces.generator_exporter();
+    let sent = load::warmup::run(topology, peers, seed, signals, tracer).await?;
+    let longest_timeout = topology.load.iter().map(|g| g.timeout).max();
+    let limit = longest_timeout.unwrap_or_default() + Duration::from_secs(1);
+    let (baseline, settled) = settled(peers, limit).await?;
+    let busy = if settled {
+        ""
+    } else {
+        " (some replicas were still busy with them)"
+    };
+    say(format!(
+        "warmup: {sent} request(s) in {:.1} s, discarded from every figure{busy}",
+        warmup.as_secs_f64(),
+    ));
+    Ok(Some(Warmed {
+        summary: Warmup {
+            duration_s: round3(warmup.as_secs_f64()),
+            requests_sent: sent,
+            settled,
+        },
+        baseline,
+    }))
+}
 
 /// Every replica's figures once all of them have settled (each endpoint has
 /// answered every request it received), or at `limit`, whichever is first;
 /// the `bool` says whether they settled.
-pub async fn settled(
+async fn settled(
     peers: &BTreeMap<String, Vec<SocketAddr>>,
     limit: Duration,
 ) -> anyhow::Result<(BTreeMap<String, ServiceFigures>, bool)> {
@@ -37,7 +98,7 @@ pub async fn settled(
 /// queue, most held) cannot be taken apart and stay whole-run figures.
 /// A replica restarted since the baseline started again from zero, so
 /// counts saturate at zero rather than wrap.
-pub fn subtract(
+pub(crate) fn subtract(
     figures: &mut BTreeMap<String, ServiceFigures>,
     baseline: &BTreeMap<String, ServiceFigures>,
 ) {

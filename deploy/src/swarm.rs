@@ -1,0 +1,290 @@
+//! `topolab run FILE --on swarm`: the same experiment on a Docker Swarm. The
+//! topology is deployed as a stack (see [`crate::compose`]), and once every
+//! service runs all its replicas, the load driver (`topolab drive`, in a
+//! container of the same image attached to the stack's network) finds them
+//! by DNS, waits until all are healthy, sends the load, applies the faults to
+//! containers through the Engine's socket, and writes the run folder into a
+//! folder of this machine mounted at the same path. The stack is removed
+//! afterwards, also on failure and on Ctrl-C (forwarded to the driver, which
+//! stops the load and still writes the folder): no service, container,
+//! network or config of the run is left.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use topolab_model::Loaded;
+
+use crate::container::TOPOLOGY_PATH;
+use crate::{compose, engine, image};
+
+/// How long the stack's services may take to run all their replicas.
+const DEPLOY_LIMIT: Duration = Duration::from_secs(90);
+/// How long removing the stack may take before the run reports what is left.
+const REMOVE_LIMIT: Duration = Duration::from_secs(60);
+
+/// What one run on the Swarm needs.
+pub struct SwarmRun<'a> {
+    /// The topology as it runs (overrides applied, seed pinned).
+    pub loaded: &'a Loaded,
+    /// The image to build and run.
+    pub image: String,
+    /// The run folder on this machine (absolute; created empty).
+    pub out: PathBuf,
+    /// Flags passed on to the driver (`--quiet`, `--json`).
+    pub driver_flags: Vec<String>,
+}
+
+/// A deployed stack; dropping it removes the stack and waits until nothing
+/// of it is left.
+pub struct Stack {
+    pub name: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Err(e) = remove(&self.name) {
+            eprintln!("warning: {e:#}");
+        }
+    }
+}
+
+/// Runs the experiment; returns the driver's exit status (0 when the
+/// experiment ran, 2 when the sandbox failed).
+pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
+    let topology = &r.loaded.topology;
+    if let Some(why) = not_supported(topology) {
+        bail!("{why}");
+    }
+    let binary = std::env::current_exe().context("finding this executable for the image")?;
+    image::build(&binary, &r.image).context("building the image")?;
+    let work = std::env::temp_dir().join(format!("topolab-swarm-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let _work = RemoveDir(work.clone());
+    std::fs::write(
+        work.join(compose::COMPOSE_FILE),
+        crate::yaml(&compose::compose(topology, &r.image)),
+    )?;
+    std::fs::write(work.join(compose::TOPOLOGY_FILE), &r.loaded.yaml)?;
+    std::fs::create_dir_all(&r.out).with_context(|| format!("creating {}", r.out.display()))?;
+
+    let stack = Stack {
+        name: stack_name(&topology.name),
+    };
+    eprintln!(
+        "deploying stack {} ({} replicas)",
+        stack.name,
+        topology.process_count()
+    );
+    let deploying = Instant::now();
+    docker(
+        &[
+            "stack",
+            "deploy",
+            "--compose-file",
+            compose::COMPOSE_FILE,
+            &stack.name,
+        ],
+        Some(&work),
+    )?;
+    wait_running(&stack.name, topology.services.len())?;
+    eprintln!(
+        "every service runs its replicas after {:.1} s",
+        deploying.elapsed().as_secs_f64()
+    );
+    drive(r, &stack.name, &work)
+}
+
+/// Starts the driver in the stack's network and waits for it, forwarding
+/// Ctrl-C and SIGTERM to it.
+fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
+    let out = r.out.display().to_string();
+    let topology = work.join(compose::TOPOLOGY_FILE);
+    let mut cmd = Command::new("docker");
+    cmd.args(["run", "--rm", "--name", &format!("{stack}-driver")])
+        .args(["--label", &format!("com.docker.stack.namespace={stack}")])
+        .args(["--network", &format!("{stack}_{}", compose::NETWORK)])
+        .args(["-v", &format!("{}:{}", engine::SOCKET, engine::SOCKET)])
+        .args(["-v", &format!("{out}:{out}")])
+        .args(["-v", &format!("{}:{TOPOLOGY_PATH}:ro", topology.display())])
+        .arg(&r.image)
+        .args(["drive", TOPOLOGY_PATH, "--peers-dns", "tasks.{service}"])
+        .args(["--stack", stack, "--out", &out])
+        .args(&r.driver_flags)
+        // Its own process group: a terminal's Ctrl-C reaches this process
+        // only, which forwards it once (a second one abandons requests).
+        .process_group(0);
+    let mut child = cmd.spawn().context("starting the load driver container")?;
+    let signals = Arc::new(AtomicUsize::new(0));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    {
+        let signals = signals.clone();
+        rt.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                signals.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    let mut forwarded = 0;
+    let status = loop {
+        // The signal watcher runs while this current-thread runtime is driven.
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+        let wanted = signals.load(Ordering::SeqCst);
+        while forwarded < wanted {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            forwarded += 1;
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+    };
+    Ok(status.code().unwrap_or(2))
+}
+
+/// What a run of replicas in containers cannot do yet, named rather than
+/// silently skipped: services with `updates` need `Control/Begin` and a
+/// restart-aware address book, which only the local fleet has.
+pub fn not_supported(topology: &topolab_model::Topology) -> Option<String> {
+    let with: Vec<&str> = topology
+        .services
+        .iter()
+        .filter(|s| s.updates.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    (!with.is_empty()).then(|| {
+        format!(
+            "`updates` (services {}) on replicas in containers is not supported yet; run it locally",
+            with.join(", ")
+        )
+    })
+}
+
+/// `topolab-<name>-<pid>`, in the letters stack names allow.
+pub fn stack_name(topology: &str) -> String {
+    let name: String = topology
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("topolab-{name}-{}", std::process::id())
+}
+
+/// Waits until every service of `stack` runs all its replicas.
+fn wait_running(stack: &str, services: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let out = docker(
+            &[
+                "service",
+                "ls",
+                "--filter",
+                &format!("label=com.docker.stack.namespace={stack}"),
+                "--format",
+                "{{.Name}} {{.Replicas}}",
+            ],
+            None,
+        )?;
+        let lines: Vec<&str> = out.lines().collect();
+        let ready = lines
+            .iter()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|r| r.split_once('/'))
+                    .is_some_and(|(a, b)| a == b && a != "0")
+            })
+            .count();
+        if lines.len() == services && ready == services {
+            return Ok(());
+        }
+        if started.elapsed() > DEPLOY_LIMIT {
+            bail!("the stack's services did not all run within {DEPLOY_LIMIT:?}:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Removes `stack` and waits until none of its services, containers,
+/// networks or configs is left.
+pub fn remove(stack: &str) -> anyhow::Result<()> {
+    let label = format!("label=com.docker.stack.namespace={stack}");
+    let _ = docker(&["stack", "rm", stack], None);
+    let started = Instant::now();
+    loop {
+        let left: Vec<String> = [
+            vec!["service", "ls", "-q", "--filter", &label],
+            vec!["ps", "-aq", "--filter", &label],
+            vec!["network", "ls", "-q", "--filter", &label],
+            vec!["config", "ls", "-q", "--filter", &label],
+        ]
+        .iter()
+        .filter_map(|args| docker(args, None).ok())
+        .flat_map(|out| out.lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > REMOVE_LIMIT {
+            bail!("stack {stack} not fully removed after {REMOVE_LIMIT:?}: {left:?} remain");
+        }
+        // A network whose containers are gone may need asking again.
+        let _ = docker(
+            &["network", "rm", &format!("{stack}_{}", compose::NETWORK)],
+            None,
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Runs `docker ARGS`; its stdout, or an error with its stderr.
+fn docker(args: &[&str], dir: Option<&Path>) -> anyhow::Result<String> {
+    let mut cmd = Command::new("docker");
+    cmd.args(args).stdin(Stdio::null());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = cmd
+        .output()
+        .with_context(|| format!("running `docker {}` (is Docker installed?)", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "`docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A folder removed when dropped.
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

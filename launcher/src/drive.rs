@@ -1,0 +1,142 @@
+//! A run against replicas that something else started and that are reached
+//! by address (containers of a Swarm stack or of a Kubernetes namespace):
+//! wait until all are healthy, send the load, apply the faults (kill and
+//! pause through the engine's [`Processes`]), collect, and write the same run
+//! folder as a local run (with the local run's own phases where they fit). The replicas keep running: whoever started them
+//! stops them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use topolab_model::Loaded;
+
+use crate::collect;
+use crate::faults::{Processes, Timeline};
+use crate::health;
+use crate::load;
+use crate::run::{self, Collected, Outcome, RunResult};
+use crate::run_folder::RunFolder;
+use crate::telemetry::{self, Gatherer};
+use crate::traces::{RunTraces, TraceOptions};
+use crate::warmup;
+
+/// How to drive.
+pub struct DriveOptions {
+    /// The run folder; default `runs/<name>-<timestamp>`.
+    pub out: Option<PathBuf>,
+    /// The seed in force.
+    pub seed: u64,
+    /// Progress lines on stderr.
+    pub verbose: bool,
+    /// What `kill` and `pause` faults act on.
+    pub processes: Arc<dyn Processes>,
+    /// How long the replicas may take to be healthy.
+    pub health_limit: Duration,
+}
+
+/// Runs `loaded`'s load against the replicas at `peers` (by service, in index
+/// order). Errors are failures of the sandbox, never of requests.
+pub async fn drive(
+    loaded: &Loaded,
+    peers: BTreeMap<String, Vec<SocketAddr>>,
+    opts: DriveOptions,
+) -> anyhow::Result<RunResult> {
+    let topology = &loaded.topology;
+    let folder = RunFolder::create(opts.out.as_deref(), &topology.name, false)?;
+    folder.write_topology(&loaded.yaml)?;
+    let say = |msg: String| {
+        if opts.verbose {
+            crate::notice::say(msg);
+        }
+    };
+    // Replicas elsewhere cannot reach a collector on this loopback: only the
+    // generators' own spans are recorded.
+    let traces =
+        RunTraces::start(&topology.settings, &folder.path, TraceOptions::default()).await?;
+    let named: Vec<(String, SocketAddr)> = peers
+        .iter()
+        .flat_map(|(s, addrs)| {
+            addrs
+                .iter()
+                .enumerate()
+                .map(move |(i, a)| (format!("{s}#{i}"), *a))
+        })
+        .collect();
+    let healthy = health::wait_addrs_healthy(&named, opts.health_limit).await?;
+    say(format!(
+        "{} replica(s) healthy after {:.0} ms",
+        named.len(),
+        healthy.as_secs_f64() * 1e3
+    ));
+    for (id, addr) in &named {
+        say(format!("  {id}  {addr}"));
+    }
+
+    let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;
+    let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
+    let (signals, interrupts) = run::interrupts(false, user_stop);
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    let timeline = Timeline::start(
+        topology,
+        opts.processes.clone(),
+        peers.clone(),
+        begin,
+        opts.verbose,
+    );
+    say(format!(
+        "sending load for up to {:.1} s",
+        longest_load(loaded).as_secs_f64()
+    ));
+    let recorders = load::run_all(
+        topology,
+        &peers,
+        opts.seed,
+        begin,
+        signals.clone(),
+        &load::live_recorders(topology),
+        traces.generator_exporter(),
+    )
+    .await?;
+    let duration = begin.elapsed();
+    let interrupted = *signals.stop.borrow();
+    interrupts.abort();
+    let faults = timeline.finish().await;
+    let gathered = gatherer.finish().await;
+    let mut figures = collect::collect(&peers).await?;
+    if let Some(w) = &warmed {
+        warmup::subtract(&mut figures, &w.baseline);
+    }
+    traces.flush_generators().await;
+    let trace_summary = traces.finish((0, 0)).await;
+    let collected = Collected {
+        outcome: Outcome {
+            healthy,
+            begin_us,
+            recorders,
+            duration,
+            interrupted,
+            faults,
+            restarts: Vec::new(),
+            warmed,
+        },
+        gathered,
+        figures,
+        trace_summary,
+    };
+    run::write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
+}
+
+/// The latest moment any generator stops issuing, from the start of load.
+fn longest_load(loaded: &Loaded) -> Duration {
+    let t = &loaded.topology;
+    t.load
+        .iter()
+        .map(|g| g.start + g.duration)
+        .max()
+        .unwrap_or_default()
+}

@@ -1,0 +1,130 @@
+//! `topolab drive FILE`: the load driver for replicas running elsewhere. It
+//! finds them by DNS, runs the load and the faults, writes the run folder,
+//! prints the summary like `run`, and optionally stays up (`--hold`) so the
+//! folder can be fetched from its container. Exit as `run`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use topolab_deploy::engine::{Engine, SOCKET};
+use topolab_launcher::drive::DriveOptions;
+use topolab_launcher::faults::Processes;
+use topolab_launcher::supervisor::ReplicaId;
+use topolab_launcher::table;
+use topolab_services::discovery::Discovery;
+
+use super::{EXIT_INVALID, EXIT_SANDBOX};
+use crate::cli::DriveArgs;
+
+/// Drives the load; see the module's doc.
+pub fn drive(args: &DriveArgs) -> ExitCode {
+    let loaded = match topolab_model::load(&args.file, &[]) {
+        Ok(l) => l,
+        Err(report) => {
+            eprint!("{report}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if let Some(why) = topolab_deploy::swarm::not_supported(&loaded.topology) {
+        eprintln!("error: {why}");
+        return ExitCode::from(EXIT_SANDBOX);
+    }
+    let hold = match args.hold.as_deref().map(topolab_model::values::duration) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            eprintln!("error: --hold: {}; expected {}", e.problem, e.expected);
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    };
+    let code = runtime.block_on(async {
+        let t = &loaded.topology;
+        let discovery = Discovery {
+            name: args.peers_dns.clone(),
+            port: args.port,
+            every: Duration::from_secs(1),
+        };
+        let limit = Duration::from_secs(60) + Duration::from_millis(200) * t.process_count();
+        let peers = match topolab_deploy::peers::find(t, &discovery, limit).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: the sandbox failed: {e:#}");
+                return EXIT_SANDBOX;
+            }
+        };
+        let processes: Arc<dyn Processes> = match &args.stack {
+            Some(stack) => {
+                let engine = Engine::new(SOCKET, stack);
+                let targets: Vec<&str> =
+                    t.faults.iter().map(|f| f.target.service.as_str()).collect();
+                if let Err(e) = engine.prepare(&targets).await {
+                    eprintln!("error: the sandbox failed: the Docker Engine at {SOCKET}: {e:#}");
+                    return EXIT_SANDBOX;
+                }
+                Arc::new(engine)
+            }
+            None => Arc::new(NoEngine),
+        };
+        let opts = DriveOptions {
+            out: args.out.clone(),
+            seed: t.settings.seed.unwrap_or_else(rand::random),
+            verbose: !args.quiet,
+            processes,
+            health_limit: limit,
+        };
+        match topolab_launcher::drive::drive(&loaded, peers, opts).await {
+            Ok(result) => {
+                if args.json {
+                    match serde_json::to_string_pretty(&result.summary) {
+                        Ok(json) => println!("{json}"),
+                        Err(e) => eprintln!("error: the summary as JSON: {e}"),
+                    }
+                    eprintln!("{}", result.folder.display());
+                } else {
+                    print!("{}", table::render(&result.summary));
+                    println!("\n{}", result.folder.display());
+                }
+                if let Some(d) = hold {
+                    eprintln!("holding the run folder for {d:?} (Ctrl-C ends it)");
+                    tokio::select! {
+                        () = tokio::time::sleep(d) => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: the sandbox failed: {e:#}");
+                EXIT_SANDBOX
+            }
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Replicas this driver cannot signal (no engine named): `kill` and `pause`
+/// faults are refused by name rather than silently skipped.
+struct NoEngine;
+
+impl Processes for NoEngine {
+    fn signal<'a>(
+        &'a self,
+        service: &'a str,
+        _: Option<u32>,
+        _: i32,
+    ) -> BoxFuture<'a, Vec<ReplicaId>> {
+        eprintln!(
+            "warning: kill/pause of {service}: not supported yet without --stack (only a Swarm stack's containers can be signalled)"
+        );
+        Box::pin(std::future::ready(Vec::new()))
+    }
+}

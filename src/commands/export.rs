@@ -1,0 +1,86 @@
+//! `topolab export compose|kubernetes FILE`: writes a folder holding what runs
+//! the topology on a Docker Swarm (`compose.yaml` beside the `topology.yaml`
+//! its config reads) or on Kubernetes (`kubernetes.yaml`, every object in
+//! one file), and prints the command that deploys it. Exit 1 for an invalid
+//! topology, 2 when the folder cannot be written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use topolab_deploy::{compose, kubernetes};
+
+use super::{EXIT_INVALID, EXIT_SANDBOX};
+use crate::cli::{ExportArgs, ExportTarget};
+
+/// The Kubernetes manifests' file name in an export folder.
+pub const MANIFESTS_FILE: &str = "kubernetes.yaml";
+
+/// Writes the export and prints its folder last.
+pub fn export(args: &ExportArgs) -> ExitCode {
+    let loaded = match topolab_model::load(&args.file, &args.sets) {
+        Ok(l) => l,
+        Err(report) => {
+            eprint!("{report}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let t = &loaded.topology;
+    let target = match args.target {
+        ExportTarget::Compose => "compose",
+        ExportTarget::Kubernetes => "kubernetes",
+    };
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("export-{}-{target}", t.name)));
+    let files: Vec<(&str, String)> = match args.target {
+        ExportTarget::Compose => vec![
+            (
+                compose::COMPOSE_FILE,
+                topolab_deploy::yaml(&compose::compose(t, &args.image)),
+            ),
+            (compose::TOPOLOGY_FILE, loaded.yaml.clone()),
+        ],
+        ExportTarget::Kubernetes => vec![(
+            MANIFESTS_FILE,
+            kubernetes::to_yaml(&kubernetes::manifests(t, &loaded.yaml, &args.image)),
+        )],
+    };
+    if let Err(e) = write_all(&dir, &files) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_SANDBOX);
+    }
+    match args.target {
+        ExportTarget::Compose => eprintln!(
+            "deploy on a Swarm: (cd {} && docker stack deploy -c {} {})",
+            dir.display(),
+            compose::COMPOSE_FILE,
+            t.name
+        ),
+        ExportTarget::Kubernetes => {
+            let never = kubernetes::restart_not_kept(t);
+            if !never.is_empty() {
+                eprintln!(
+                    "note: a Deployment always restarts its pods, so `restart: never` of {} is not kept on Kubernetes",
+                    never.join(", ")
+                );
+            }
+            eprintln!(
+                "deploy: kubectl apply -f {}  (namespace {})",
+                dir.join(MANIFESTS_FILE).display(),
+                kubernetes::namespace(t)
+            );
+        }
+    }
+    println!("{}", dir.display());
+    ExitCode::SUCCESS
+}
+
+fn write_all(dir: &Path, files: &[(&str, String)]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `topolab run FILE --on swarm`: the run on a Docker Swarm (see
+//! `topolab_deploy::swarm`); the driver in the stack prints the summary and
+//! the run folder. Exit codes as `run`: 2 when the sandbox failed.
+
+use std::process::ExitCode;
+
+use topolab_deploy::swarm::{self, SwarmRun};
+use topolab_model::Loaded;
+
+use super::EXIT_SANDBOX;
+use crate::cli::RunArgs;
+
+/// Runs `loaded` on the Swarm as `args` say.
+pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
+    let unsupported = [
+        (args.otlp_endpoint.is_some(), "--otlp-endpoint"),
+        (args.otlp_only, "--otlp-only"),
+    ];
+    for (given, flag) in unsupported {
+        if given {
+            eprintln!("error: {flag} with --on swarm is not supported yet");
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from("runs").join(format!(
+            "{}-swarm-{}",
+            loaded.topology.name,
+            chrono_free_stamp()
+        ))
+    });
+    let out = match std::path::absolute(&out) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: the run folder {}: {e}", out.display());
+            return ExitCode::from(EXIT_SANDBOX);
+        }
+    };
+    let mut driver_flags = Vec::new();
+    if args.quiet {
+        driver_flags.push("--quiet".to_string());
+    }
+    if args.json {
+        driver_flags.push("--json".to_string());
+    }
+    let run = SwarmRun {
+        loaded,
+        image: args.image.clone(),
+        out,
+        driver_flags,
+    };
+    match swarm::run(&run) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_SANDBOX)),
+        Err(e) => {
+            eprintln!("error: the sandbox failed: {e:#}");
+            ExitCode::from(EXIT_SANDBOX)
+        }
+    }
+}
+
+/// Seconds since the epoch: unique enough for a default folder name.
+fn chrono_free_stamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

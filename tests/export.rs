@@ -1,0 +1,213 @@
+//! `topolab export`: the Kubernetes manifests of every example pass
+//! `kubernetes-validate` (the official schemas, offline), and the compose
+//! file of one example deploys with `docker stack deploy`, its services
+//! run, and the stack is removed again.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Sandbox;
+
+fn examples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn kubernetes_manifests_of_every_example_pass_kubernetes_validate() {
+    if Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "skipped: kubernetes-validate is not installed (pip install kubernetes-validate)"
+        );
+        return;
+    }
+    let sandbox = Sandbox::new();
+    for file in examples() {
+        let out = sandbox.dir.path().join(file.file_stem().unwrap());
+        let export = sandbox
+            .command(&[
+                "export",
+                "kubernetes",
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            export.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&export.stderr)
+        );
+        let manifests = out.join("kubernetes.yaml");
+        let text = std::fs::read_to_string(&manifests).unwrap();
+        assert!(
+            text.contains("kind: Job") && text.contains("clusterIP: None"),
+            "{text}"
+        );
+        let check = Command::new("kubernetes-validate")
+            .args(["--strict"])
+            .arg(&manifests)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&check.stdout).to_string()
+            + &String::from_utf8_lossy(&check.stderr);
+        assert!(check.status.success(), "{}: {report}", file.display());
+        let passed = report.matches("passed").count();
+        assert!(passed >= 4, "every object validated: {report}");
+    }
+}
+
+#[test]
+fn the_exported_compose_file_deploys_with_docker_stack_deploy() {
+    let state = match Command::new("docker")
+        .args(["info", "--format", "{{.Swarm.ControlAvailable}}"])
+        .output()
+    {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Err(e) => {
+            eprintln!("skipped: Docker is not installed ({e})");
+            return;
+        }
+    };
+    assert_eq!(
+        state, "true",
+        "this node is not a Swarm manager: run `docker swarm init`"
+    );
+    let sandbox = Sandbox::new();
+    let image = sandbox
+        .command(&["image", "--tag", "topolab:local"])
+        .output()
+        .unwrap();
+    assert!(
+        image.status.success(),
+        "{}",
+        String::from_utf8_lossy(&image.stderr)
+    );
+    let out = sandbox.dir.path().join("compose");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies/chain.yaml");
+    let export = sandbox
+        .command(&[
+            "export",
+            "compose",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+
+    let stack = format!("topolab-export-test-{}", std::process::id());
+    let deploy = Command::new("docker")
+        .args(["stack", "deploy", "--compose-file", "compose.yaml", &stack])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    let removed = RemoveStack(stack.clone());
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let ls = Command::new("docker")
+            .args([
+                "service",
+                "ls",
+                "--filter",
+                &format!("label=com.docker.stack.namespace={stack}"),
+                "--format",
+                "{{.Replicas}}",
+            ])
+            .output()
+            .unwrap();
+        let replicas = String::from_utf8_lossy(&ls.stdout).to_string();
+        if replicas.lines().count() == 4 && replicas.lines().all(|l| l == "1/1") {
+            break;
+        }
+        assert!(Instant::now() < until, "services never all ran: {replicas}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(removed);
+}
+
+/// Removes the test's stack and waits until nothing of it is left.
+struct RemoveStack(String);
+
+impl Drop for RemoveStack {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["stack", "rm", &self.0])
+            .output();
+        let label = format!("label=com.docker.stack.namespace={}", self.0);
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let left: usize = [["ps", "-a"], ["network", "ls"]]
+                .iter()
+                .map(|a| {
+                    let o = Command::new("docker")
+                        .args(a)
+                        .args(["-q", "--filter", &label])
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&o.stdout).lines().count()
+                })
+                .sum();
+            if left == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("stack {} was not removed within 60 s", self.0);
+    }
+}
+
+#[test]
+fn pack_writes_a_folder_as_a_tar_stream() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.dir.path().join("run");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("summary.json"), "{}").unwrap();
+    std::fs::write(dir.join("logs/a.stderr"), "x").unwrap();
+    let packed = sandbox
+        .command(&["pack", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(packed.status.success());
+    let mut archive = tar::Archive::new(&packed.stdout[..]);
+    let mut names: Vec<String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path().unwrap().display().to_string();
+            path.trim_end_matches('/').to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["run", "run/logs", "run/logs/a.stderr", "run/summary.json"]
+            .map(|n| n.trim_end_matches('/').to_string())
+    );
+}

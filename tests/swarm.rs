@@ -1,0 +1,184 @@
+//! `run --on swarm` on the real local Docker Swarm: the stack is deployed, the
+//! load driver runs in the stack's network, the run folder comes back with
+//! the same invariants as a local run, a `kill` fault kills a container, and
+//! afterwards nothing of the run is left (stack, service, container, network,
+//! config). Skipped, saying why, only where Docker itself is absent.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use common::{Sandbox, assert_counts_add_up};
+use serde_json::Value;
+
+/// One stack at a time: two on a two-core machine would starve each other.
+static ONE_STACK: Mutex<()> = Mutex::new(());
+
+/// Whether a Swarm manager is reachable; `None` with the reason when Docker
+/// is not installed at all (CI has it: `.ci/run` starts it).
+fn swarm_ready() -> Option<()> {
+    let out = match Command::new("docker")
+        .args([
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped: Docker is not installed ({e})");
+            return None;
+        }
+    };
+    let state = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        state.trim() == "active true",
+        "Docker is installed but this node is not a Swarm manager ({}): run `docker swarm init`",
+        state.trim()
+    );
+    Some(())
+}
+
+/// Everything Docker still holds that carries the run's stack label.
+fn leftovers(stack: &str) -> Vec<String> {
+    let label = format!("label=com.docker.stack.namespace={stack}");
+    let mut left = Vec::new();
+    for args in [
+        vec!["service", "ls", "-q", "--filter", &label],
+        vec!["ps", "-aq", "--filter", &label],
+        vec!["network", "ls", "-q", "--filter", &label],
+        vec!["config", "ls", "-q", "--filter", &label],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        left.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| format!("{}: {l}", args[0])),
+        );
+    }
+    left
+}
+
+/// Runs `file` on the Swarm; returns the summary and the stack's name.
+fn run_on_swarm(sandbox: &Sandbox, file: &str, extra: &[&str]) -> (Value, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let out = sandbox.out();
+    let mut args = vec![
+        "run",
+        path.to_str().unwrap(),
+        "--on",
+        "swarm",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let child = sandbox.spawn(&args);
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "run --on swarm failed: {}\nstdout:\n{}\nstderr:\n{stderr}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let name = file
+        .trim_start_matches("topologies/")
+        .trim_end_matches(".yaml");
+    (sandbox.summary(), format!("topolab-{name}-{pid}"))
+}
+
+#[test]
+fn chain_runs_on_swarm_and_leaves_nothing_behind() {
+    if swarm_ready().is_none() {
+        return;
+    }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Sandbox::new();
+    let (summary, stack) = run_on_swarm(&sandbox, "topologies/chain.yaml", &["--duration", "4s"]);
+    let load = &summary["load"]["shoppers"];
+    assert_counts_add_up(load);
+    let sent = load["sent"].as_u64().unwrap();
+    assert!(sent >= 150, "50/s for 4 s: {load}");
+    assert!(
+        load["ok"].as_u64().unwrap() * 10 >= sent * 9,
+        "mostly OK: {load}"
+    );
+    for service in ["gateway", "orders", "inventory", "db"] {
+        let s = &summary["services"][service];
+        let ep = s["endpoints"].as_object().unwrap().values().next().unwrap();
+        assert_eq!(
+            ep["requests"].as_u64().unwrap(),
+            sent,
+            "{service} saw every request: {ep}"
+        );
+        let shares = ep["per_replica"].as_array().unwrap();
+        assert!(
+            shares.iter().all(|n| n.as_u64().unwrap() > 0),
+            "{service}: {shares:?}"
+        );
+    }
+    assert!(sandbox.out().join("timeseries.csv").exists());
+    assert!(sandbox.out().join("report.html").exists());
+    assert_eq!(
+        leftovers(&stack),
+        Vec::<String>::new(),
+        "nothing of {stack} remains"
+    );
+}
+
+#[test]
+fn spof_kill_fault_kills_a_container_on_swarm() {
+    if swarm_ready().is_none() {
+        return;
+    }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Sandbox::new();
+    let (summary, stack) = run_on_swarm(&sandbox, "topologies/spof.yaml", &[]);
+    for (name, g) in summary["load"].as_object().unwrap() {
+        assert_counts_add_up(g);
+        assert!(g["sent"].as_u64().unwrap() > 100, "{name}: {g}");
+    }
+    let faults = summary["faults"].as_array().unwrap();
+    let reached: Vec<&Value> = faults.iter().map(|f| &f["replicas"]).collect();
+    assert_eq!(
+        reached,
+        [
+            &serde_json::json!(["solo#0"]),
+            &serde_json::json!(["fleet#0"])
+        ],
+        "each kill reached its container: {faults:#?}"
+    );
+    // The lone server's death fails what follows; the fleet's is absorbed.
+    let after = |g: &str| &summary["load"][g];
+    let solo_ok = after("solo-after")["ok"].as_u64().unwrap();
+    let fleet_ok = after("fleet-after")["ok"].as_u64().unwrap();
+    assert!(
+        solo_ok * 5 < fleet_ok,
+        "solo {solo_ok} vs fleet {fleet_ok} OK after the kill"
+    );
+    assert_eq!(
+        summary["services"]["solo"]["unreachable"],
+        serde_json::json!([0]),
+        "the killed replica is unreachable: {}",
+        summary["services"]["solo"]
+    );
+    // Every fleet replica served its share before the kill (its callers count it).
+    let calls = &summary["services"]["lb"]["calls"]["fleet/Feed"]["per_replica"];
+    let shares: Vec<u64> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert_eq!(shares.len(), 3, "{calls}");
+    assert!(shares.iter().all(|n| *n > 20), "{shares:?}");
+    assert_eq!(
+        leftovers(&stack),
+        Vec::<String>::new(),
+        "nothing of {stack} remains"
+    );
+}
