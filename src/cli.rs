@@ -38,6 +38,13 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Start the services (no load) and keep them up for outside clients until Ctrl-C.
     Up(UpArgs),
+    /// Simulate the topology (no process starts) and write a run folder of
+    /// the same shape, marked as a prediction, with utilisation, the
+    /// bottleneck, the capacity and the predicted cascade.
+    Predict(PredictArgs),
+    /// Compare two run folders (runs or predictions) figure by figure;
+    /// `--fail-if` turns it into a gate (exit 3 when one holds).
+    Compare(CompareArgs),
     /// Print the topology as a graph: services, endpoints, calls and load.
     Graph {
         /// The topology file.
@@ -224,6 +231,57 @@ pub struct SweepArgs {
     /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Flags of `topolab predict`.
+#[derive(Debug, clap::Args)]
+pub struct PredictArgs {
+    /// The topology file.
+    pub file: PathBuf,
+    /// The folder (default: runs/<name>-predict-<YYYYMMDD-HHMMSS>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the duration of every load generator, e.g. 10s.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// The seed for sampled durations, arrivals and choices.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Change one value, with its YAML path written with dots.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// The cost of one gRPC hop (round trip), e.g. 400us; default: measured
+    /// on this machine by a short probe, cached.
+    #[arg(long, value_name = "DURATION")]
+    pub hop_cost: Option<String>,
+    /// Measure the hop cost again instead of using the cached probe.
+    #[arg(long, conflicts_with = "hop_cost")]
+    pub reprobe: bool,
+    /// Empty a non-empty --out folder first instead of refusing it.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the summary as JSON on stdout and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the summary and the folder.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Flags of `topolab compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline run folder.
+    pub a: PathBuf,
+    /// The run folder compared with it.
+    pub b: PathBuf,
+    /// A gate: `p99 > +10%`, `rejected > 1%`, `load.rush.p99 > 250ms`,
+    /// `api/Feed.errors > +0.5%` (see the README); exit 3 when any holds.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `topolab up`.

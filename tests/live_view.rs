@@ -130,7 +130,9 @@ fn faults_and_restarts_go_into_a_pane_never_over_the_frame() {
     );
     assert!(screen.contains("notices"), "a pane for notices:\n{screen}");
     assert!(
-        screen.contains("after → web/Get  not started yet: starts in"),
+        screen
+            .lines()
+            .any(|l| l.contains("after → web/Get") && l.contains("not started yet: starts in")),
         "a generator before its start says so:\n{screen}"
     );
     // Every line is the title, a line of a bordered box, or the help line:

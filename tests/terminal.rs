@@ -215,3 +215,22 @@ faults:
         "{text}"
     );
 }
+
+/// An OTLP endpoint that takes no spans is reported in the terminal, once.
+#[test]
+fn an_otlp_endpoint_that_drops_spans_is_reported() {
+    let sb = Sandbox::new();
+    let file = sb.file("phases.yaml", PHASES);
+    // Port 1 on loopback: nothing listens, every export to it fails.
+    let out = sb.run(&file, &["-q", "--otlp-endpoint", "http://127.0.0.1:1"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout
+            .matches("warning: the OTLP endpoint http://127.0.0.1:1 did not take")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert!(sb.summary()["traces"]["spans_dropped"].as_u64().unwrap() > 0);
+}

@@ -78,7 +78,11 @@ pub async fn drive(
 
     let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;
     let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
-    let (signals, interrupts) = run::interrupts(false, user_stop);
+    let (signals, interrupts) = run::interrupts(
+        false,
+        "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
+        user_stop,
+    );
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     let timeline = Timeline::start(

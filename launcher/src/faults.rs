@@ -239,7 +239,8 @@ impl Runner {
     }
 }
 
-fn record(f: &Fault) -> FaultRecord {
+/// A fault as the file asks for it, before it has been applied.
+pub(crate) fn record(f: &Fault) -> FaultRecord {
     FaultRecord {
         fault: f.action.to_string(),
         target: f.target.to_string(),

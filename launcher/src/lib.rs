@@ -13,6 +13,7 @@ pub mod load;
 pub mod metrics_addrs;
 pub mod notice;
 pub mod ports;
+pub mod predict;
 pub mod run;
 pub mod run_folder;
 pub mod summary;

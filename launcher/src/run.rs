@@ -211,7 +211,13 @@ async fn drive(
         warmed,
     } = started;
     let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
-    let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, user_stop);
+    let stopping = if topology.load.is_empty() {
+        // `up`, or a topology without load: there is no load to stop.
+        "\nstopping the services; collecting what they served"
+    } else {
+        "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
+    };
+    let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, stopping, user_stop);
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
@@ -320,6 +326,7 @@ async fn drive(
 /// abandons requests in flight. Returns them and the task listening.
 pub(crate) fn interrupts(
     dashboard: bool,
+    stopping: &'static str,
     mut user_stop: mpsc::UnboundedReceiver<()>,
 ) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
     let (stop_tx, stop) = watch::channel(false);
@@ -335,9 +342,7 @@ pub(crate) fn interrupts(
             }
             let _ = tx.send(true);
             if std::ptr::eq(tx, &stop_tx) && !dashboard {
-                crate::notice::say(
-                    "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
-                );
+                crate::notice::say(stopping);
             }
         }
         anyhow::Ok(())

@@ -110,6 +110,7 @@ pub fn build(
         faults: Vec::new(),
         restart_log: Vec::new(),
         warmup: None,
+        prediction: None,
     }
 }
 
@@ -170,7 +171,7 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
 }
 
 /// `a/X`, or for a mix `a/X 80%, a/Y 20%`.
-fn target_label(g: &Generator) -> String {
+pub(crate) fn target_label(g: &Generator) -> String {
     match g.mix.as_slice() {
         [] => g.target.to_string(),
         [one] => one.target.to_string(),

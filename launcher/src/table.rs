@@ -50,9 +50,9 @@ pub fn render(s: &Summary) -> String {
                 errors.to_string(),
                 format!("{:.2}", l.offered_rate),
                 format!("{:.2}", l.throughput),
-                ms(l.latency_ms.p50),
-                ms(l.latency_ms.p99),
-                ms(l.latency_ms.max),
+                ok_ms(l.ok, l.latency_ms.p50),
+                ok_ms(l.ok, l.latency_ms.p99),
+                ok_ms(l.ok, l.latency_ms.max),
             ]);
             if any_late && let Some(r) = rows.last_mut() {
                 r.push(l.late_over_1ms.to_string());
@@ -88,8 +88,8 @@ pub fn render(s: &Summary) -> String {
                 e.rejected.to_string(),
                 errors.to_string(),
                 e.max_queue.to_string(),
-                ms(e.latency_ms.p50),
-                ms(e.latency_ms.p99),
+                ok_ms(e.ok, e.latency_ms.p50),
+                ok_ms(e.ok, e.latency_ms.p99),
                 ms(e.queue_wait_ms.p50),
                 ms(e.queue_wait_ms.p99),
                 ms(e.work_ms.mean),
@@ -140,17 +140,18 @@ fn lost_spans(s: &Summary) -> String {
     if t.spans_dropped == 0 {
         return String::new();
     }
-    let whither = match &t.otlp_endpoint {
-        Some(e) => {
-            format!(" (spans also went to {e}: an export it refused or that failed counts here)")
-        }
-        None => String::new(),
-    };
-    format!(
-        "warning: {} of {} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away){whither}; the traces miss those hops\n",
-        t.spans_dropped,
-        t.spans_recorded.max(t.spans_dropped)
-    )
+    let recorded = t.spans_recorded.max(t.spans_dropped);
+    match &t.otlp_endpoint {
+        // The run's own collector took every span: only the outside one missed some.
+        Some(e) if t.file && t.spans_received >= t.spans_recorded => format!(
+            "warning: the OTLP endpoint {e} did not take {} of {recorded} spans (exports that failed or were refused); the run folder's traces have them all\n",
+            t.spans_dropped
+        ),
+        _ => format!(
+            "warning: {} of {recorded} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away); the traces miss those hops\n",
+            t.spans_dropped
+        ),
+    }
 }
 
 /// The faults as they ran, restarts, and replicas that were dead at the end.
@@ -204,25 +205,38 @@ const LATE_SHARE: f64 = 0.01;
 /// [`late_matters`]): requests that left more than 1 ms after they were due,
 /// and by how much.
 fn lateness(s: &Summary) -> String {
-    let mut out = String::new();
-    for (name, l) in &s.load {
-        if late_matters(l) {
-            let _ = writeln!(
-                out,
-                "warning: generator `{name}` sent late: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late), so the generator or the machine was too busy to send on time; their latency still counts from the due time",
+    let late: Vec<String> = s
+        .load
+        .iter()
+        .filter(|(_, l)| late_matters(l))
+        .map(|(name, l)| {
+            format!(
+                "  `{name}`: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late)\n",
                 l.late_over_1ms,
                 l.sent,
                 ms(l.late_ms.p99),
                 ms(l.late_ms.max)
-            );
-        }
+            )
+        })
+        .collect();
+    if late.is_empty() {
+        return String::new();
     }
-    out
+    format!(
+        "warning: sent late: the generator or the machine was too busy to send on time (latency still counts from the due time)\n{}",
+        late.concat()
+    )
 }
 
 /// A row of cells from string slices.
 pub(crate) fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// A latency of OK requests; `-` when there were none (a zero would read as
+/// measured).
+fn ok_ms(ok: u64, x: f64) -> String {
+    if ok == 0 { "-".into() } else { ms(x) }
 }
 
 /// Milliseconds as the tables show them.
@@ -260,4 +274,99 @@ pub(crate) fn align(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use topolab_results::summary::{LoadSummary, Percentiles, TraceSummary};
+
+    use super::*;
+
+    fn summary(load: &[(&str, LoadSummary)]) -> Summary {
+        Summary {
+            topology: "t".into(),
+            seed: 1,
+            duration_s: 1.0,
+            interrupted: false,
+            processes: 1,
+            healthy_after_ms: 1.0,
+            load: load
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.clone()))
+                .collect(),
+            services: Default::default(),
+            traces: None,
+            cascade: Default::default(),
+            faults: Vec::new(),
+            restart_log: Vec::new(),
+            warmup: None,
+            prediction: None,
+        }
+    }
+
+    fn late(sent: u64, over_1ms: u64, p99: f64) -> LoadSummary {
+        LoadSummary {
+            sent,
+            late_over_1ms: over_1ms,
+            late_ms: Percentiles {
+                p99,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generators_keep_their_order_and_lateness_is_said_only_when_it_matters() {
+        let s = summary(&[
+            ("before", late(1000, 5, 0.4)),
+            ("during", late(1000, 20, 0.6)),
+            ("after", late(1000, 3, 4.0)),
+        ]);
+        let text = render(&s);
+        let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}: {text}"));
+        assert!(at("\nbefore") < at("\nduring") && at("\nduring") < at("\nafter"));
+        assert_eq!(
+            text.matches("warning: sent late").count(),
+            1,
+            "said once: {text}"
+        );
+        assert!(!text.contains("`before`:"), "0.5% and p99 0.4 ms: {text}");
+        assert!(text.contains("`during`: 20 of 1000"), "2%: {text}");
+        assert!(text.contains("`after`: 3 of 1000"), "p99 4 ms: {text}");
+        assert!(text.contains("late>1ms"));
+        let calm = render(&summary(&[("before", late(1000, 5, 0.4))]));
+        assert!(!calm.contains("late"), "{calm}");
+    }
+
+    #[test]
+    fn lost_spans_are_reported_once() {
+        let mut s = summary(&[]);
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_dropped: 7,
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert_eq!(
+            text.matches("7 of 100 spans were lost").count(),
+            1,
+            "{text}"
+        );
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_received: 100,
+            spans_dropped: 7,
+            file: true,
+            otlp_endpoint: Some("http://127.0.0.1:4317".into()),
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert!(
+            text.contains("the OTLP endpoint http://127.0.0.1:4317 did not take 7 of 100 spans"),
+            "{text}"
+        );
+        s.traces = Some(TraceSummary::default());
+        assert!(!render(&s).contains("lost"));
+    }
 }

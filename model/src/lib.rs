@@ -15,6 +15,7 @@ mod overrides;
 pub mod policy;
 pub mod schema;
 pub mod service_kind;
+pub mod shape;
 pub mod status;
 pub mod tree;
 pub mod updates;
@@ -45,6 +46,35 @@ pub const MAX_PROCESSES: u32 = 256;
 /// Highest total open-loop rate (requests per second over all generators) one
 /// run may ask of this machine's load generator.
 pub const MAX_TOTAL_RATE: f64 = 50_000.0;
+
+/// The sizes a topology may reach, checked by validation with the limit
+/// named in the error: a run's are this machine's ([`Limits::MACHINE`]), a
+/// simulation's are far larger ([`Limits::SIMULATION`]), since no process
+/// is started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Replicas in all (processes, for a run).
+    pub processes: u32,
+    /// Total open-loop rate, requests per second over all generators.
+    pub total_rate: f64,
+    /// How to mend a topology over `processes`.
+    pub processes_help: &'static str,
+}
+
+impl Limits {
+    /// What `run` can start on this machine.
+    pub const MACHINE: Limits = Limits {
+        processes: MAX_PROCESSES,
+        total_rate: MAX_TOTAL_RATE,
+        processes_help: "lower `replicas`: every replica is a real process on this machine",
+    };
+    /// What `predict` simulates: bounded by memory and patience, not processes.
+    pub const SIMULATION: Limits = Limits {
+        processes: 1_000_000,
+        total_rate: 10_000_000.0,
+        processes_help: "lower `replicas`: the simulator keeps every replica's state in memory",
+    };
+}
 
 /// A topology that passed validation, with the YAML text as it will run.
 #[derive(Debug, Clone)]
@@ -77,9 +107,18 @@ impl std::error::Error for Report {}
 /// Reads, parses and validates a topology file, applying `--set KEY=VALUE`
 /// overrides (YAML paths written with dots) before validation.
 pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Report> {
+    load_with(path, overrides, Limits::MACHINE)
+}
+
+/// As [`load`], within `limits` instead of this machine's (a simulation's).
+pub fn load_with(
+    path: &std::path::Path,
+    overrides: &[String],
+    limits: Limits,
+) -> Result<Loaded, Report> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&file, &text, overrides),
+        Ok(text) => load_str_with(&file, &text, overrides, limits),
         Err(e) => Err(Report {
             errors: vec![Diag::unplaced(format!("cannot read `{file}`: {e}")).render(&file, "")],
         }),
@@ -88,6 +127,16 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Repo
 
 /// As [`load`], for text that did not come from a file; `file` names it in errors.
 pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, Report> {
+    load_str_with(file, text, overrides, Limits::MACHINE)
+}
+
+/// As [`load_str`], within `limits`.
+pub fn load_str_with(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+    limits: Limits,
+) -> Result<Loaded, Report> {
     let mut tree = match tree::parse(text) {
         Ok(tree) => tree,
         Err(e) => {
@@ -99,7 +148,7 @@ pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, 
         }
     };
     let mut diags = overrides::apply(&mut tree, overrides);
-    let (topology, found) = check::check(&tree);
+    let (topology, found) = check::check(&tree, limits);
     diags.extend(found);
     let render = |sev: Severity| -> Vec<String> {
         diags

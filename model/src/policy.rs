@@ -23,6 +23,19 @@ pub struct BackoffShape {
     pub jitter: f64,
 }
 
+impl BackoffShape {
+    /// The wait before retry number `retry` (1 for the first), given a
+    /// `sample` of the step's `backoff` and a uniform draw `u` in `[0, 1)`:
+    /// grown by the multiplier for each retry after the first, then jittered
+    /// down. The replicas and the simulator both wait this long.
+    pub fn wait(&self, sample: Duration, retry: u32, u: f64) -> Duration {
+        let grown = sample.as_secs_f64() * self.multiplier.powi(retry.saturating_sub(1) as i32);
+        let jittered = grown * (1.0 - self.jitter * u);
+        // Capped so a long chain of doublings cannot overflow a Duration.
+        Duration::from_secs_f64(jittered.clamp(0.0, 3600.0))
+    }
+}
+
 impl Default for BackoffShape {
     fn default() -> Self {
         BackoffShape {

@@ -11,6 +11,7 @@
 //! `report.html`.
 
 pub mod cascade;
+pub mod compare;
 pub mod csv_file;
 pub mod graph;
 pub mod hops;

@@ -53,6 +53,10 @@ pub struct Summary {
     /// without a warmup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<Warmup>,
+    /// Present when the folder holds a prediction (`topolab predict`): no
+    /// process ran, the figures come from the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<Prediction>,
 }
 
 /// The load sent before measuring started: none of it is in the figures,
@@ -65,6 +69,38 @@ pub struct Warmup {
     /// False when some replica still had warmup requests in hand at the
     /// boundary (their answers then count in the measured figures).
     pub settled: bool,
+}
+
+/// How a prediction was made, and what it says before anything runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The cost of one gRPC hop (round trip) the simulator charged per call.
+    pub hop_cost_ms: f64,
+    /// Where that cost came from: `probe` (measured on this machine just
+    /// now), `cache FILE` (an earlier probe), `--hop-cost` (set by the user).
+    pub hop_cost_source: String,
+    /// Events simulated, and the wall time the simulation took.
+    pub events: u64,
+    pub wall_s: f64,
+    /// Offered load in all, requests per second.
+    pub offered_per_s: f64,
+    /// Per service: ρ, the share of its workers the offered load keeps busy
+    /// (unloaded hold times), and the busy share the simulation measured.
+    pub utilisation: BTreeMap<String, Utilisation>,
+    /// The service that saturates first, and the offered load (same mix)
+    /// at which it does: the topology's capacity.
+    pub bottleneck: Option<String>,
+    pub capacity_per_s: Option<f64>,
+    /// The telemetry interval of `timeseries.csv` (`sample_every`, stretched
+    /// for topologies too large for one row per replica per interval).
+    pub sample_every_ms: f64,
+}
+
+/// One service's load in a prediction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Utilisation {
+    pub rho: f64,
+    pub simulated: f64,
 }
 
 /// One load generator's figures.
@@ -394,6 +430,7 @@ mod tests {
                 t_s: 3.25,
             }],
             warmup: None,
+            prediction: None,
         };
         s.load.insert(
             "regulars".into(),

@@ -1,10 +1,12 @@
 //! One module per command; each returns the exit code the contract gives it.
 
+mod compare;
 mod drive;
 mod export;
 mod graph;
 mod image;
 mod pack;
+mod predict;
 mod replica;
 mod report;
 mod run;
@@ -32,6 +34,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Report { run_dir } => report::report(&run_dir),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Up(args) => run::up(args),
+        Command::Predict(args) => predict::predict(args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Trace(args) => trace::trace(&args),
         Command::Schema => {

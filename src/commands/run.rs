@@ -181,7 +181,16 @@ pub struct Flags<'a> {
 /// factor, and with it every generator's `start` and `duration` (stages keep
 /// their shape) and every fault's `at` and `for`, so a preview keeps the story.
 pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
-    let first = topolab_model::load(args.file, args.sets)?;
+    load_within(args, topolab_model::Limits::MACHINE)
+}
+
+/// As [`load_with_flags`], within `limits` (a prediction's are not this
+/// machine's).
+pub fn load_within(
+    args: &Flags,
+    limits: topolab_model::Limits,
+) -> Result<Loaded, topolab_model::Report> {
+    let first = topolab_model::load_with(args.file, args.sets, limits)?;
     let mut sets = args.sets.to_vec();
     if let Some(d) = &args.duration {
         sets.extend(duration_sets(&first.topology, d));
@@ -196,7 +205,7 @@ pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
     if sets.len() == args.sets.len() {
         return Ok(first);
     }
-    topolab_model::load(args.file, &sets)
+    topolab_model::load_with(args.file, &sets, limits)
 }
 
 /// The overrides `--duration D` stands for (see [`load_with_flags`]). A `D`

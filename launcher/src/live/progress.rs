@@ -35,8 +35,14 @@ pub fn run(sources: &Sources, done: &AtomicBool) {
 /// One progress line.
 pub fn render(s: &Snapshot, planned: Duration) -> String {
     let t = &s.total;
+    // Zeros before the first answer would read as measured latency.
+    let p99 = if t.ok == 0 {
+        "p99 - (no OK response yet)".to_string()
+    } else {
+        format!("p99 {:.1} ms", t.p99_ms)
+    };
     format!(
-        "[{:>5.1}/{:.1} s] sent {}  ok {}  rejected {}  timeouts {}  errors {}  rate {:.1}/s  p99 {:.1} ms",
+        "[{:>5.1}/{:.1} s] sent {}  ok {}  rejected {}  timeouts {}  errors {}  rate {:.1}/s  {p99}",
         s.elapsed.as_secs_f64(),
         planned.as_secs_f64(),
         t.sent,
@@ -45,7 +51,6 @@ pub fn render(s: &Snapshot, planned: Duration) -> String {
         t.timeouts,
         t.errors,
         t.rate,
-        t.p99_ms
     )
 }
 
@@ -61,11 +66,17 @@ mod tests {
         };
         s.total.sent = 10;
         s.total.rate = 4.0;
+        let line = render(&s, Duration::from_secs(10));
+        assert_eq!(
+            line,
+            "[  2.5/10.0 s] sent 10  ok 0  rejected 0  timeouts 0  errors 0  rate 4.0/s  p99 - (no OK response yet)"
+        );
+        s.total.ok = 8;
         s.total.p99_ms = 12.25;
         let line = render(&s, Duration::from_secs(10));
         assert_eq!(
             line,
-            "[  2.5/10.0 s] sent 10  ok 0  rejected 0  timeouts 0  errors 0  rate 4.0/s  p99 12.2 ms"
+            "[  2.5/10.0 s] sent 10  ok 8  rejected 0  timeouts 0  errors 0  rate 4.0/s  p99 12.2 ms"
         );
     }
 }

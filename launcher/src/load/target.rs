@@ -219,12 +219,14 @@ impl Target {
     ) -> (Code, String, u64) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         let mut client = self.clients[i].clone();
-        let callee = format!("{}#{i}/{}", self.service, self.endpoint);
+        // Built only for a failure: the request path of an OK call stays as it was.
+        let callee = || format!("{}#{i}/{}", self.service, self.endpoint);
         let timed_out = || {
             (
                 Code::DeadlineExceeded,
                 format!(
-                    "{callee}: no answer within the generator's timeout of {:?}",
+                    "{}: no answer within the generator's timeout of {:?}",
+                    callee(),
                     self.timeout + ask.long_poll.unwrap_or_default()
                 ),
                 0,
@@ -254,7 +256,7 @@ impl Target {
                 timed_out()
             }
             Ok(Err(status)) => {
-                let s = reason::explain(status, &callee);
+                let s = reason::explain(status, &callee());
                 (s.code(), s.message().to_string(), 0)
             }
             Err(_) => timed_out(),

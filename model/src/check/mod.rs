@@ -16,6 +16,7 @@ mod top;
 
 use std::rc::Rc;
 
+use crate::Limits;
 use crate::diagnostic::{Diag, Severity};
 use crate::model::Topology;
 use crate::tree::{Loc, Located, Node};
@@ -25,8 +26,11 @@ pub(crate) use fields::Fields;
 
 /// Checks a whole document. The topology is `None` when any error was found;
 /// the diagnostics hold errors and warnings, sorted by position.
-pub fn check(root: &Located<Node>) -> (Option<Topology>, Vec<Diag>) {
-    let mut ck = Checker { diags: Vec::new() };
+pub fn check(root: &Located<Node>, limits: Limits) -> (Option<Topology>, Vec<Diag>) {
+    let mut ck = Checker {
+        diags: Vec::new(),
+        limits,
+    };
     let topology = top::topology(&mut ck, root);
     let mut diags = ck.diags;
     diags.sort_by_key(|d| d.loc.map(|l| (l.line, l.col)));
@@ -38,6 +42,8 @@ pub fn check(root: &Located<Node>) -> (Option<Topology>, Vec<Diag>) {
 pub(crate) struct Checker {
     /// Everything found so far, in the order found.
     pub diags: Vec<Diag>,
+    /// The sizes this topology may reach (a run's machine, or a simulation).
+    pub limits: Limits,
 }
 
 /// A diagnostic at a node, noting the `--set` that wrote it, if one did.

@@ -7,7 +7,6 @@ use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
 use crate::tree::{Loc, Located, Node};
 use crate::values;
-use crate::{MAX_PROCESSES, MAX_TOTAL_RATE};
 
 pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
@@ -73,11 +72,12 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         Some((k, v)) => {
             services = service::services(ck, k, v, &settings, &mut calls);
             let total: u64 = services.iter().map(|s| u64::from(s.replicas)).sum();
-            if total > u64::from(MAX_PROCESSES) {
+            let limit = ck.limits.processes;
+            if total > u64::from(limit) {
                 let message = format!(
-                    "this topology starts {total} processes, more than the limit of {MAX_PROCESSES}"
+                    "this topology starts {total} processes, more than the limit of {limit}"
                 );
-                let help = "lower `replicas`: every replica is a real process on this machine";
+                let help = ck.limits.processes_help;
                 let d = match biggest(v, "replicas", |s| values::count(s).map(f64::from).ok()) {
                     Some(r) => error_at(message, r),
                     None => error_at(message, k),
@@ -97,9 +97,10 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
     if let Some((k, v)) = f.entry("load") {
         generators = load::generators(ck, v, &mut calls, &mut follows);
         let total: f64 = generators.iter().map(|g| g.pattern.peak_rate()).sum();
-        if total > MAX_TOTAL_RATE {
+        let limit = ck.limits.total_rate;
+        if total > limit {
             let message = format!(
-                "the open-loop generators ask for {total}/s in all, more than the limit of {MAX_TOTAL_RATE}/s"
+                "the open-loop generators ask for {total}/s in all, more than the limit of {limit}/s"
             );
             let d = match biggest(v, "rate", |s| values::rate(s).ok()) {
                 Some(r) => error_at(message, r),

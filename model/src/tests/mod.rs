@@ -5,6 +5,7 @@ mod errors;
 mod examples;
 mod fleet;
 mod follow;
+mod fuzz;
 mod load_shapes;
 mod overrides;
 

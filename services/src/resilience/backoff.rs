@@ -8,11 +8,10 @@ use topolab_model::BackoffShape;
 
 /// The wait before retry number `retry` (1 for the first), given a `sample`
 /// of the `backoff` distribution and a uniform draw `u` in `[0, 1)`.
+/// The arithmetic lives in the model ([`BackoffShape::wait`]), so the
+/// simulator waits exactly as long.
 pub fn wait(sample: Duration, shape: BackoffShape, retry: u32, u: f64) -> Duration {
-    let grown = sample.as_secs_f64() * shape.multiplier.powi(retry.saturating_sub(1) as i32);
-    let jittered = grown * (1.0 - shape.jitter * u);
-    // Capped so a long chain of doublings cannot overflow a Duration.
-    Duration::from_secs_f64(jittered.clamp(0.0, 3600.0))
+    shape.wait(sample, retry, u)
 }
 
 #[cfg(test)]

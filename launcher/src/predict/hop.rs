@@ -1,0 +1,146 @@
+//! The cost of one gRPC hop on this machine, which real processes pay on
+//! every call and the simulator charges so its figures compare fairly with a
+//! run's. Set by the user, or measured by a short probe — a real run of a
+//! two-service chain whose services do no work, at a low rate — and cached
+//! under `$XDG_CACHE_HOME/topolab/` (or `~/.cache/topolab/`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::live::LiveMode;
+use crate::run::{RunOptions, run};
+use crate::traces::TraceOptions;
+
+/// The cost charged per hop, and where it came from (said in the summary).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hop {
+    /// Round trip: half on the way to the callee, half on the way back.
+    pub ns: u64,
+    pub source: String,
+}
+
+/// The probe's topology: load → front → back, nothing but hops.
+const PROBE: &str = "name: hop-probe
+description: topolab predict's probe of what one gRPC hop costs on this machine.
+services:
+  front:
+    workers: 8
+    endpoints:
+      Ping:
+        steps:
+          - call: back/Pong
+  back:
+    workers: 8
+    endpoints:
+      Pong:
+load:
+  probe:
+    target: front/Ping
+    rate: 200/s
+    duration: 3s
+";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cached {
+    hop_cost_us: f64,
+    /// How many requests the probe measured.
+    requests: u64,
+}
+
+/// The cache file.
+pub fn cache_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("topolab").join("hop-cost.json"))
+}
+
+/// A cost the user set with `--hop-cost`.
+pub fn set(d: Duration) -> Hop {
+    Hop {
+        ns: d.as_nanos() as u64,
+        source: "--hop-cost".into(),
+    }
+}
+
+/// The cached probe's figure, or a fresh probe (then cached). `fresh`
+/// ignores the cache.
+pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> anyhow::Result<Hop> {
+    let file = cache_file();
+    if !fresh
+        && let Some(f) = &file
+        && let Some(c) = read(f)
+    {
+        return Ok(Hop {
+            ns: (c.hop_cost_us * 1e3) as u64,
+            source: format!("cache {}", f.display()),
+        });
+    }
+    let (us, requests) = probe(replica_command).await?;
+    if let Some(f) = &file {
+        // A cache that cannot be written only costs the next predict a probe.
+        let _ = write(
+            f,
+            &Cached {
+                hop_cost_us: us,
+                requests,
+            },
+        );
+    }
+    Ok(Hop {
+        ns: (us * 1e3) as u64,
+        source: "probe".into(),
+    })
+}
+
+/// Runs the probe: (µs per hop, requests measured). The two hops are the
+/// generator's mean latency less what `back` itself took; each costs half.
+async fn probe(replica_command: (PathBuf, Vec<String>)) -> anyhow::Result<(f64, u64)> {
+    let loaded = topolab_model::load_str("hop-probe.yaml", PROBE, &[])
+        .map_err(|e| anyhow::anyhow!("the hop probe's topology is invalid: {e}"))?;
+    let dir = std::env::temp_dir().join(format!("topolab-hop-probe-{}", std::process::id()));
+    let opts = RunOptions {
+        out: Some(dir.clone()),
+        force: true,
+        seed: 1,
+        replica_command,
+        verbose: false,
+        trace: TraceOptions::default(),
+        live: LiveMode::Off,
+    };
+    let result = run(&loaded, opts).await;
+    // The probe's run folder is of no use once its figures are read.
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = result.context("running the hop probe")?;
+    let load = result
+        .summary
+        .load
+        .get("probe")
+        .context("the hop probe measured nothing")?;
+    let back = result
+        .summary
+        .services
+        .get("back")
+        .and_then(|s| s.endpoints.get("Pong"))
+        .map_or(0.0, |e| e.latency_ms.mean);
+    if load.ok == 0 {
+        anyhow::bail!("the hop probe's requests all failed");
+    }
+    let us = ((load.latency_ms.mean - back) * 1e3 / 2.0).max(0.0);
+    Ok((us, load.ok))
+}
+
+fn read(f: &Path) -> Option<Cached> {
+    serde_json::from_str(&std::fs::read_to_string(f).ok()?).ok()
+}
+
+fn write(f: &Path, c: &Cached) -> anyhow::Result<()> {
+    if let Some(dir) = f.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(f, serde_json::to_vec_pretty(c)?)?;
+    Ok(())
+}

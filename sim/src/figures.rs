@@ -1,0 +1,302 @@
+//! What a simulation measured, in the shapes a run's figures come in: per
+//! generator what the askers saw, per endpoint what the answerers saw, per
+//! call edge what callers sent, per replica the telemetry samples, and the
+//! worker time each service spent (its utilisation).
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use topolab_model::StatusCode;
+
+use crate::engine::Nanos;
+
+/// Everything one simulation measured.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// From the start of load to the end of the drain.
+    pub duration: Nanos,
+    /// Per generator, in the topology's order.
+    pub load: Vec<LoadFigures>,
+    /// Per service, per endpoint, in the topology's order.
+    pub endpoints: Vec<Vec<EndpointFigures>>,
+    /// Per service: calls made, by callee `service/Endpoint`.
+    pub calls: Vec<BTreeMap<String, CallFigures>>,
+    /// Per service: worker-nanoseconds spent busy, over all replicas.
+    pub busy_ns: Vec<f64>,
+    /// Per service: replicas restarted after a kill, and dead at the end.
+    pub restarts: Vec<u32>,
+    pub unreachable: Vec<Vec<u32>>,
+    /// Telemetry rows, time-ordered.
+    pub samples: Vec<Sample>,
+    /// The interval between samples (stretched for very large topologies so
+    /// the rows stay bounded; see [`crate::MAX_SAMPLE_ROWS`]).
+    pub sample_every: Nanos,
+    /// Faults as applied: (index in the topology, at, cleared).
+    pub faults: Vec<(usize, Nanos, Option<Nanos>)>,
+    /// Events the engine handled.
+    pub events: u64,
+}
+
+/// One replica at one sampling instant, as `timeseries.csv` has it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Index of the interval; it ends at `(tick + 1) × sample_every`.
+    pub tick: u32,
+    pub service: u32,
+    pub replica: u32,
+    pub queue: u32,
+    pub in_flight: u32,
+    pub arrived: u32,
+    pub completed: u32,
+    pub rejected: u32,
+    pub failed: u32,
+}
+
+/// One generator.
+#[derive(Debug, Clone)]
+pub struct LoadFigures {
+    pub sent: u64,
+    pub attempts: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// OK latency from the due time, microseconds.
+    pub latency_us: Histogram<u64>,
+    pub first_due: Option<Nanos>,
+    pub last_done: Option<Nanos>,
+    pub issue_end: Option<Nanos>,
+    /// Per interval of `sample_every`: sent, ok, rejected, timeouts, errors
+    /// and the p50/p99 (µs) of the OK latencies that ended in it.
+    pub series: Vec<LoadInterval>,
+    /// The open interval's OK latencies (µs): exact percentiles by selection,
+    /// far cheaper per interval than a histogram's walk over its buckets.
+    current: Vec<u64>,
+}
+
+/// One interval of a generator's series.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LoadInterval {
+    pub sent: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+}
+
+/// One endpoint, its replicas merged.
+#[derive(Debug, Clone)]
+pub struct EndpointFigures {
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub deadline_dropped: u64,
+    pub max_queue: u64,
+    pub session_misses: u64,
+    pub per_replica: Vec<u64>,
+    /// Microseconds; 2 significant figures keep ten thousand services small.
+    pub latency_us: Histogram<u32>,
+    pub queue_wait_us: Histogram<u32>,
+    pub work_us: Histogram<u32>,
+}
+
+/// Calls from one service to one callee endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct CallFigures {
+    pub attempts: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub per_replica: Vec<u64>,
+    pub retries: u64,
+    pub retries_denied: u64,
+    pub breaker_rejected: u64,
+    pub breaker_opened: u64,
+}
+
+/// How a request ended, as its asker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Rejected,
+    Timeout,
+    Error(StatusCode),
+}
+
+impl Outcome {
+    /// Classifies a final status code as the contract does.
+    pub fn of(code: StatusCode) -> Outcome {
+        match code {
+            crate::OK => Outcome::Ok,
+            crate::RESOURCE_EXHAUSTED => Outcome::Rejected,
+            crate::DEADLINE_EXCEEDED => Outcome::Timeout,
+            other => Outcome::Error(other),
+        }
+    }
+}
+
+impl LoadFigures {
+    pub(crate) fn new() -> Self {
+        LoadFigures {
+            sent: 0,
+            attempts: 0,
+            ok: 0,
+            rejected: 0,
+            timeouts: 0,
+            errors: BTreeMap::new(),
+            latency_us: histogram(3),
+            first_due: None,
+            last_done: None,
+            issue_end: None,
+            series: Vec::new(),
+            current: Vec::new(),
+        }
+    }
+
+    fn interval(&mut self, at: Nanos, every: Nanos) -> &mut LoadInterval {
+        let i = (at / every) as usize;
+        if i + 1 > self.series.len() {
+            self.seal();
+            self.series.resize(i + 1, LoadInterval::default());
+        }
+        &mut self.series[i]
+    }
+
+    /// Stores the last interval's percentiles and empties its histogram.
+    /// Events arrive in time order, so only the last interval is open.
+    fn seal(&mut self) {
+        if let Some(last) = self.series.last_mut()
+            && !self.current.is_empty()
+        {
+            last.p50_us = Some(quantile(&mut self.current, 0.5));
+            last.p99_us = Some(quantile(&mut self.current, 0.99));
+            self.current.clear();
+        }
+    }
+
+    pub(crate) fn sent(&mut self, due: Nanos, every: Nanos) {
+        self.sent += 1;
+        self.first_due.get_or_insert(due);
+        self.interval(due, every).sent += 1;
+    }
+
+    pub(crate) fn finish(
+        &mut self,
+        due: Nanos,
+        now: Nanos,
+        code: StatusCode,
+        attempts: u32,
+        every: Nanos,
+    ) {
+        self.attempts += u64::from(attempts);
+        self.last_done = Some(self.last_done.map_or(now, |t| t.max(now)));
+        let us = (now.saturating_sub(due) / 1000).max(1);
+        let outcome = Outcome::of(code);
+        let row = self.interval(now, every);
+        match outcome {
+            Outcome::Ok => row.ok += 1,
+            Outcome::Rejected => row.rejected += 1,
+            Outcome::Timeout => row.timeouts += 1,
+            Outcome::Error(_) => row.errors += 1,
+        }
+        match outcome {
+            Outcome::Ok => {
+                self.ok += 1;
+                record(&mut self.latency_us, us);
+                self.current.push(us);
+            }
+            Outcome::Rejected => self.rejected += 1,
+            Outcome::Timeout => self.timeouts += 1,
+            Outcome::Error(c) => *self.errors.entry(c.name().to_string()).or_default() += 1,
+        }
+    }
+
+    /// Ends the series at `until`.
+    pub(crate) fn close(&mut self, until: Nanos, every: Nanos) {
+        self.interval(until, every);
+        self.seal();
+    }
+
+    /// Requests that ended one way or another.
+    pub fn finished(&self) -> u64 {
+        self.ok + self.rejected + self.timeouts + self.errors.values().sum::<u64>()
+    }
+}
+
+impl EndpointFigures {
+    pub(crate) fn new(replicas: u32) -> Self {
+        EndpointFigures {
+            requests: 0,
+            ok: 0,
+            rejected: 0,
+            errors: BTreeMap::new(),
+            deadline_dropped: 0,
+            max_queue: 0,
+            session_misses: 0,
+            per_replica: vec![0; replicas as usize],
+            latency_us: histogram(2),
+            queue_wait_us: histogram(2),
+            work_us: histogram(2),
+        }
+    }
+
+    /// Counts a request turned away at once, the queue full.
+    pub(crate) fn rejected(&mut self) {
+        self.rejected += 1;
+    }
+
+    /// Counts how a served request ended, with its timings in nanoseconds;
+    /// `dropped`: its caller's deadline passed while it waited in the queue.
+    pub(crate) fn finished(
+        &mut self,
+        code: StatusCode,
+        dropped: bool,
+        latency: Nanos,
+        wait: Nanos,
+        work: Nanos,
+    ) {
+        match code {
+            crate::OK => self.ok += 1,
+            c => {
+                if dropped {
+                    self.deadline_dropped += 1;
+                }
+                *self.errors.entry(c.name().to_string()).or_default() += 1;
+            }
+        }
+        record(&mut self.latency_us, latency / 1000);
+        record(&mut self.queue_wait_us, wait / 1000);
+        if !dropped {
+            record(&mut self.work_us, work / 1000);
+        }
+    }
+}
+
+/// The smallest value with at least a `q` share of `xs` at or below it (a
+/// histogram's `value_at_quantile`, exact).
+fn quantile(xs: &mut [u64], q: f64) -> u64 {
+    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    *xs.select_nth_unstable(rank - 1).1
+}
+
+/// The histograms a run records into, for the summary: `u64` counts.
+pub fn widen(h: &Histogram<u32>) -> Histogram<u64> {
+    let mut out = histogram(3);
+    for v in h.iter_recorded() {
+        let _ = out.record_n(v.value_iterated_to(), v.count_at_value() as u64);
+    }
+    out
+}
+
+fn histogram<T: hdrhistogram::Counter>(sigfig: u8) -> Histogram<T> {
+    // Cannot fail: 2 or 3 significant figures are within hdrhistogram's range.
+    let mut h = Histogram::new(sigfig).expect("valid sigfig");
+    h.auto(true);
+    h
+}
+
+fn record<T: hdrhistogram::Counter>(h: &mut Histogram<T>, v: u64) {
+    // Cannot fail: auto-resize is on and values are far below u64::MAX / 2.
+    let _ = h.record(v);
+}

@@ -1,0 +1,131 @@
+//! A discrete-event simulator of topolab's topology model: the same
+//! checked [`Topology`] a run starts as processes, played in simulated time
+//! with the same distribution sampling ([`topolab_model::Dist`]), the same
+//! arrival schedule ([`topolab_model::shape`]) and the same backoff
+//! arithmetic, so `predict` can say what a run will measure before it runs,
+//! and for topologies far beyond what one machine can start.
+//!
+//! [`engine`] is the event heap; [`plan`] compiles the topology; the world
+//! (`world`, `serve`, `call`, `pick`, `guard`, `load`, `faults`) plays it;
+//! [`figures`] is what it measured; [`analysis`] is the arithmetic of
+//! utilisation and capacity.
+
+pub mod analysis;
+mod call;
+pub mod engine;
+mod faults;
+pub mod figures;
+mod guard;
+mod load;
+mod pick;
+pub mod plan;
+mod serve;
+mod world;
+
+use std::time::Duration;
+
+use topolab_model::{StatusCode, Topology};
+
+pub use figures::Figures;
+
+use engine::Nanos;
+use plan::Plan;
+
+pub(crate) const OK: StatusCode = StatusCode(0);
+pub(crate) const DEADLINE_EXCEEDED: StatusCode = StatusCode(4);
+pub(crate) const RESOURCE_EXHAUSTED: StatusCode = StatusCode(8);
+pub(crate) const UNAVAILABLE: StatusCode = StatusCode(14);
+
+/// Most telemetry rows one simulation keeps (replicas × samples); past it the
+/// sampling interval is stretched to a multiple of `sample_every`.
+pub const MAX_SAMPLE_ROWS: u64 = 2_000_000;
+
+/// Most requests one simulation may expect to send (rate × duration summed
+/// over open loops): beyond it, a prediction would take minutes.
+pub const MAX_REQUESTS: f64 = 500_000_000.0;
+
+/// How to simulate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seeds every draw: the same seed gives the same figures.
+    pub seed: u64,
+    /// What one gRPC hop costs on the machine being predicted (round trip:
+    /// half on the way there, half on the way back).
+    pub hop_cost: Nanos,
+    /// Keep per-replica telemetry samples (`timeseries.csv`).
+    pub telemetry: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 1,
+            hop_cost: 0,
+            telemetry: true,
+        }
+    }
+}
+
+/// Why a topology cannot be simulated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// Nothing to predict without askers.
+    #[error(
+        "the topology has no `load`: there is nothing to predict (add a generator under `load:`)"
+    )]
+    NoLoad,
+    /// A feature the simulator does not model yet, named by its key.
+    #[error(
+        "`{key}` is not simulated yet: `predict` cannot say what it would do (run it instead, or remove it)"
+    )]
+    NotSimulated { key: String },
+    /// The load asks for more requests than a prediction handles.
+    #[error(
+        "the load asks for about {expected:.0} requests in all, more than the simulator's limit of {MAX_REQUESTS:.0}: shorten `duration` or lower `rate`"
+    )]
+    TooManyRequests { expected: f64 },
+}
+
+/// Simulates `topology` from the start of load until every request has
+/// ended, and returns what it measured.
+pub fn simulate(topology: &Topology, opts: &Options) -> Result<Figures, SimError> {
+    if topology.load.is_empty() {
+        return Err(SimError::NoLoad);
+    }
+    if let Some(g) = topology.load.iter().find(|g| g.follow.is_some()) {
+        return Err(SimError::NotSimulated {
+            key: format!("load.{} (poll, long_poll or subscribe)", g.name),
+        });
+    }
+    if let Some(s) = topology.services.iter().find(|s| s.updates.is_some()) {
+        return Err(SimError::NotSimulated {
+            key: format!("services.{}.updates", s.name),
+        });
+    }
+    let expected: f64 = topology
+        .load
+        .iter()
+        .filter_map(|g| g.pattern.mean_rate().map(|r| r * g.duration.as_secs_f64()))
+        .sum();
+    if expected > MAX_REQUESTS {
+        return Err(SimError::TooManyRequests { expected });
+    }
+    let plan = Plan::new(topology);
+    let mut world = world::World::new(&plan, topology, opts);
+    world.run(opts);
+    Ok(world.figures)
+}
+
+/// The telemetry interval: `sample_every`, stretched by a whole factor when
+/// replicas × samples would pass [`MAX_SAMPLE_ROWS`].
+pub(crate) fn stretched_interval(t: &Topology, plan: &Plan, every: Nanos) -> Nanos {
+    let span = t
+        .load
+        .iter()
+        .map(|g| g.start + g.duration + g.timeout)
+        .max()
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as u64;
+    let rows = plan.replica_count() as u64 * (span / every + 1);
+    every * rows.div_ceil(MAX_SAMPLE_ROWS).max(1)
+}

@@ -1,0 +1,410 @@
+//! The server role: a request arrives at a replica, is turned away, queues or
+//! takes a worker; its steps run (`work` holds a worker for a sampled time,
+//! `call` turns the replica client, `parallel` forks and joins); it answers,
+//! and its worker goes to the next waiter by the queue's discipline. The
+//! order of decisions is the replicas' (`services/src/replica.rs`).
+
+use topolab_model::StatusCode;
+
+use crate::engine::{Caller, Event};
+use crate::plan::PStep;
+use crate::world::{Fiber, Job, JobState, Ready, Waiter, World};
+use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
+
+const NONE: u32 = u32::MAX;
+
+impl World<'_> {
+    /// Sends a request to replica `rep` of `service`: it arrives after the hop.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send(
+        &mut self,
+        rep: u32,
+        service: u32,
+        endpoint: u32,
+        deadline: u64,
+        session: u64,
+        reply: Caller,
+    ) {
+        let token = self.token();
+        let honor = self.plan.services[service as usize].honor;
+        let job = self.jobs.alloc(Job {
+            token,
+            state: JobState::Transit,
+            rep,
+            service,
+            endpoint,
+            arrival: 0,
+            deadline: if honor { deadline } else { u64::MAX },
+            session,
+            reply,
+            queue_wait: 0,
+            work: 0,
+            holds: false,
+            miss: false,
+        });
+        self.queue
+            .push(self.now + self.hop, Event::Deliver { job, token });
+    }
+
+    /// The request reaches its replica: refused if the process is dead,
+    /// held if it is down awaiting a restart, else admitted or rejected.
+    pub(crate) fn deliver(&mut self, job: u32, token: u64) {
+        let j = &self.jobs.items[job as usize];
+        if j.token != token || j.state != JobState::Transit {
+            return;
+        }
+        let r = j.rep as usize;
+        if !self.reps[r].alive {
+            if self.plan.services[j.service as usize].restart {
+                self.reps[r].backlog.push((job, token));
+            } else {
+                let reply = j.reply;
+                self.free_job(job);
+                self.respond(reply, UNAVAILABLE, true);
+            }
+            return;
+        }
+        let (service, endpoint) = (j.service as usize, j.endpoint as usize);
+        let now = self.now;
+        let svc = &self.plan.services[service];
+        let rep = &mut self.reps[r];
+        rep.arrived += 1;
+        let ep = &mut self.figures.endpoints[service][endpoint];
+        ep.requests += 1;
+        ep.per_replica[r - svc.first as usize] += 1;
+        self.jobs.items[job as usize].arrival = now;
+        if rep.busy < svc.workers && rep.live == 0 {
+            self.account(r as u32);
+            self.reps[r].busy += 1;
+            self.start_job(job);
+            return;
+        }
+        if svc.queue.is_some_and(|cap| rep.live >= cap) {
+            rep.rejected += 1;
+            ep.rejected();
+            let reply = self.jobs.items[job as usize].reply;
+            self.free_job(job);
+            self.respond(reply, RESOURCE_EXHAUSTED, false);
+            return;
+        }
+        rep.waiting.push_back((Waiter::Job(job, token), now));
+        rep.live += 1;
+        ep.max_queue = ep.max_queue.max(u64::from(rep.live));
+        let j = &mut self.jobs.items[job as usize];
+        j.state = JobState::Queued;
+        if j.deadline != u64::MAX {
+            let left = j.deadline.saturating_sub(now);
+            self.queue
+                .push_after(now, left, Event::QueueDeadline { job, token });
+        }
+    }
+
+    /// A queued request's caller gave up: it leaves the queue, unserved.
+    pub(crate) fn queue_deadline(&mut self, job: u32, token: u64) {
+        let j = &self.jobs.items[job as usize];
+        if j.token != token || j.state != JobState::Queued {
+            return;
+        }
+        let r = j.rep as usize;
+        self.reps[r].live -= 1;
+        self.reps[r].failed += 1;
+        let wait = self.now - j.arrival;
+        let (s, e, reply) = (j.service as usize, j.endpoint as usize, j.reply);
+        self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true, wait, wait, 0);
+        self.free_job(job);
+        self.respond(reply, DEADLINE_EXCEEDED, false);
+    }
+
+    /// A worker is this job's (already counted busy): drop it if its caller's
+    /// deadline passed, fail it if an error is injected, else run its steps.
+    pub(crate) fn start_job(&mut self, job: u32) {
+        let now = self.now;
+        let j = &mut self.jobs.items[job as usize];
+        j.state = JobState::Running;
+        j.queue_wait = now - j.arrival;
+        let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
+        if now >= j.deadline {
+            let wait = j.queue_wait;
+            let reply = j.reply;
+            self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true, wait, wait, 0);
+            self.reps[r as usize].failed += 1;
+            self.free_job(job);
+            self.release_worker(r);
+            self.respond(reply, DEADLINE_EXCEEDED, false);
+            return;
+        }
+        // Whatever the model, the request holds its worker until its steps start.
+        j.holds = true;
+        let ep = &self.plan.services[s].endpoints[e];
+        let injected = [ep.errors, self.reps[r as usize].errors];
+        for (rate, code) in injected.into_iter().flatten() {
+            if self.chance(rate) {
+                self.end_job(job, code);
+                return;
+            }
+        }
+        let svc = &self.plan.services[s];
+        let j = &mut self.jobs.items[job as usize];
+        let mut list = ep.list;
+        if svc.sessions
+            && j.session != u64::MAX
+            && !self.reps[r as usize].sessions.contains(&j.session)
+        {
+            j.miss = true;
+            self.figures.endpoints[s][e].session_misses += 1;
+            list = ep.miss_list.unwrap_or(list);
+        }
+        j.holds = svc.blocking;
+        let held = !svc.blocking;
+        let fiber = self.new_fiber(job, list, NONE, held);
+        self.advance(fiber);
+    }
+
+    pub(crate) fn new_fiber(&mut self, job: u32, list: u32, parent: u32, held: bool) -> u32 {
+        let token = self.token();
+        self.fibers.alloc(Fiber {
+            token,
+            job,
+            list,
+            pc: 0,
+            parent,
+            pending: 0,
+            failed: None,
+            held,
+            times_left: 0,
+            retry: 0,
+            attempt_rep: 0,
+            attempt_outstanding: false,
+            breaker_ticket: false,
+        })
+    }
+
+    /// Runs a fiber's steps from its `pc` until it must wait.
+    pub(crate) fn advance(&mut self, fiber: u32) {
+        let plan = self.plan;
+        loop {
+            let f = &self.fibers.items[fiber as usize];
+            let (job, list, pc, held) = (f.job, f.list, f.pc, f.held);
+            let j = &self.jobs.items[job as usize];
+            if self.now >= j.deadline {
+                self.fiber_done(fiber, Some(DEADLINE_EXCEEDED));
+                return;
+            }
+            let Some(step) = plan.lists[list as usize].get(pc as usize) else {
+                self.fiber_done(fiber, None);
+                return;
+            };
+            match step {
+                PStep::Work(d) => {
+                    if !held && !j.holds {
+                        self.reenter(fiber);
+                        return;
+                    }
+                    let slow = self.reps[j.rep as usize].slow;
+                    let dur = d.sample(&mut self.rng).mul_f64(slow).as_nanos() as u64;
+                    self.jobs.items[job as usize].work += dur;
+                    let token = self.token();
+                    self.fibers.items[fiber as usize].token = token;
+                    self.queue
+                        .push(self.now + dur, Event::WorkDone { fiber, token });
+                    return;
+                }
+                PStep::Call(c) => {
+                    let c = *c;
+                    self.let_go(fiber);
+                    let call = &plan.calls[c as usize];
+                    if !self.chance(call.probability) {
+                        self.fibers.items[fiber as usize].pc += 1;
+                        continue;
+                    }
+                    let f = &mut self.fibers.items[fiber as usize];
+                    f.times_left = call.times;
+                    f.retry = 0;
+                    if call.times == 0 {
+                        f.pc += 1;
+                        continue;
+                    }
+                    self.attempt(fiber, c, true);
+                    return;
+                }
+                PStep::Parallel(branches) => {
+                    let n = branches.len() as u32;
+                    self.let_go(fiber);
+                    if n == 0 {
+                        self.fibers.items[fiber as usize].pc += 1;
+                        continue;
+                    }
+                    self.fibers.items[fiber as usize].pending = n;
+                    for &b in branches {
+                        let child = self.new_fiber(job, b, fiber, false);
+                        self.advance(child);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Async model: a fiber about to wait on others lets its worker go.
+    fn let_go(&mut self, fiber: u32) {
+        let f = &mut self.fibers.items[fiber as usize];
+        if f.held {
+            f.held = false;
+            let r = self.jobs.items[f.job as usize].rep;
+            self.release_worker(r);
+        }
+    }
+
+    /// Async model: a later `work` step queues for a worker (never refused).
+    fn reenter(&mut self, fiber: u32) {
+        let token = self.token();
+        let f = &mut self.fibers.items[fiber as usize];
+        f.token = token;
+        let r = self.jobs.items[f.job as usize].rep;
+        let workers = self.plan.services[self.plan.replica_service[r as usize] as usize].workers;
+        let rep = &mut self.reps[r as usize];
+        if rep.busy < workers && rep.live == 0 {
+            self.account(r);
+            self.reps[r as usize].busy += 1;
+            self.fibers.items[fiber as usize].held = true;
+            self.ready.push(Ready::Resume(fiber, token));
+            return;
+        }
+        rep.waiting
+            .push_back((Waiter::Fiber(fiber, token), self.now));
+        rep.live += 1;
+    }
+
+    /// A re-entering fiber got its worker (already counted busy).
+    pub(crate) fn resume_for_work(&mut self, fiber: u32, token: u64) {
+        let f = &mut self.fibers.items[fiber as usize];
+        if f.token != token {
+            return;
+        }
+        f.held = true;
+        self.advance(fiber);
+    }
+
+    pub(crate) fn work_done(&mut self, fiber: u32, token: u64) {
+        let f = &mut self.fibers.items[fiber as usize];
+        if f.token != token {
+            return;
+        }
+        f.pc += 1;
+        self.advance(fiber);
+    }
+
+    /// A fiber ran out of steps (`failed: None`) or failed.
+    pub(crate) fn fiber_done(&mut self, fiber: u32, failed: Option<StatusCode>) {
+        self.let_go(fiber);
+        let f = &mut self.fibers.items[fiber as usize];
+        let (parent, job) = (f.parent, f.job);
+        f.token = 0;
+        self.fibers.release(fiber);
+        if parent == NONE {
+            self.end_job(job, failed.unwrap_or(OK));
+            return;
+        }
+        let p = &mut self.fibers.items[parent as usize];
+        if p.failed.is_none() {
+            p.failed = failed;
+        }
+        p.pending -= 1;
+        if p.pending > 0 {
+            return;
+        }
+        match p.failed.take() {
+            Some(code) => self.fiber_done(parent, Some(code)),
+            None => {
+                p.pc += 1;
+                self.advance(parent);
+            }
+        }
+    }
+
+    /// The job answers `code`: counted, its worker freed, the reply sent.
+    pub(crate) fn end_job(&mut self, job: u32, code: StatusCode) {
+        let now = self.now;
+        let j = &self.jobs.items[job as usize];
+        let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
+        let latency = now - j.arrival;
+        let wait = j.queue_wait;
+        self.figures.endpoints[s][e].finished(code, false, latency, wait, j.work);
+        let rep = &mut self.reps[r as usize];
+        if code == OK {
+            rep.completed += 1;
+            if j.miss {
+                rep.sessions.insert(j.session);
+            }
+        } else {
+            rep.failed += 1;
+        }
+        let (reply, holds) = (j.reply, j.holds);
+        self.free_job(job);
+        if holds {
+            self.release_worker(r);
+        }
+        self.respond(reply, code, false);
+    }
+
+    /// Sends a response back to its caller, arriving after the hop.
+    pub(crate) fn respond(&mut self, caller: Caller, code: StatusCode, refused: bool) {
+        self.queue.push(
+            self.now + self.hop,
+            Event::Reply {
+                caller,
+                code: code.0,
+                refused,
+            },
+        );
+    }
+
+    pub(crate) fn free_job(&mut self, job: u32) {
+        let j = &mut self.jobs.items[job as usize];
+        j.state = JobState::Dead;
+        j.token = 0;
+        self.jobs.release(job);
+    }
+
+    /// A worker of replica `r` is free: it goes to the next live waiter by
+    /// the discipline, or becomes idle.
+    pub(crate) fn release_worker(&mut self, r: u32) {
+        let lifo = self.plan.services[self.plan.replica_service[r as usize] as usize].lifo;
+        loop {
+            let rep = &mut self.reps[r as usize];
+            let next = if lifo {
+                rep.waiting.pop_back()
+            } else {
+                rep.waiting.pop_front()
+            };
+            let Some((w, _)) = next else {
+                self.account(r);
+                self.reps[r as usize].busy -= 1;
+                return;
+            };
+            match w {
+                Waiter::Job(job, token) => {
+                    let j = &self.jobs.items[job as usize];
+                    if j.token == token && j.state == JobState::Queued {
+                        rep.live -= 1;
+                        self.ready.push(Ready::Start(job));
+                        return;
+                    }
+                }
+                Waiter::Fiber(fiber, token) => {
+                    if self.fibers.items[fiber as usize].token == token {
+                        rep.live -= 1;
+                        self.ready.push(Ready::Resume(fiber, token));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        use rand::Rng;
+        p >= 1.0 || (p > 0.0 && self.rng.random_bool(p))
+    }
+}

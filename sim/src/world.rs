@@ -1,0 +1,434 @@
+//! The simulated world: every replica's worker pool and queue, the requests
+//! in flight (jobs at replicas, fibers running their steps, the generators'
+//! requests), and the loop that hands each event to the part that owns it.
+//! Time only moves when an event is taken from the queue.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use topolab_model::{StatusCode, Topology};
+
+use crate::engine::{Caller, Event, Nanos, Queue};
+use crate::figures::{EndpointFigures, Figures, LoadFigures};
+use crate::guard::Guard;
+use crate::load::GenState;
+use crate::pick::Pick;
+use crate::plan::Plan;
+
+/// Slots reused through a free list; an index stays valid while occupied.
+#[derive(Debug)]
+pub struct Slab<T> {
+    pub items: Vec<T>,
+    free: Vec<u32>,
+    pub live: usize,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Stores `v`, returning its slot.
+    pub fn alloc(&mut self, v: T) -> u32 {
+        self.live += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = v;
+                i
+            }
+            None => {
+                self.items.push(v);
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Frees slot `i` (its occupant must already be marked dead).
+    pub fn release(&mut self, i: u32) {
+        self.live -= 1;
+        self.free.push(i);
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// On its way to the replica (the hop).
+    Transit,
+    Queued,
+    Running,
+    /// Freed; the slot awaits reuse.
+    Dead,
+}
+
+/// One request at one replica, from arrival to response.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub token: u64,
+    pub state: JobState,
+    pub rep: u32,
+    pub service: u32,
+    pub endpoint: u32,
+    pub arrival: Nanos,
+    /// `Nanos::MAX`: none (or ignored by this service).
+    pub deadline: Nanos,
+    /// Session key, `u64::MAX` for none.
+    pub session: u64,
+    pub reply: Caller,
+    pub queue_wait: Nanos,
+    pub work: Nanos,
+    /// Blocking model: holds a worker from start to response.
+    pub holds: bool,
+    /// Ran `session_miss` (to remember the key on success).
+    pub miss: bool,
+}
+
+/// A thread of steps within a job: the endpoint's own, or a `parallel` branch.
+#[derive(Debug, Clone)]
+pub struct Fiber {
+    /// 0: free. Changes whenever the fiber waits on something new, so late
+    /// events for an earlier wait are recognised and dropped.
+    pub token: u64,
+    pub job: u32,
+    pub list: u32,
+    pub pc: u32,
+    /// The fiber waiting on this branch, `u32::MAX` for the job's own.
+    pub parent: u32,
+    /// Branches still running (a `parallel` step).
+    pub pending: u32,
+    /// The first failure of a branch.
+    pub failed: Option<StatusCode>,
+    /// Async model: holds a worker during `work`.
+    pub held: bool,
+    /// The call in progress: repetitions left, retry number, replica tried,
+    /// when the attempt left.
+    pub times_left: u32,
+    pub retry: u32,
+    pub attempt_rep: u32,
+    pub attempt_outstanding: bool,
+    pub breaker_ticket: bool,
+}
+
+/// A request a generator sent, over all its attempts.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub token: u64,
+    pub generator: u32,
+    pub service: u32,
+    pub endpoint: u32,
+    pub due: Nanos,
+    pub deadline: Nanos,
+    pub attempts: u32,
+    pub session: u64,
+    /// Closed loop: the client, `u32::MAX` for an open loop.
+    pub client: u32,
+}
+
+/// Who waits in a replica's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiter {
+    /// A new arrival.
+    Job(u32, u64),
+    /// An async request's later `work` step (never refused).
+    Fiber(u32, u64),
+}
+
+/// One replica.
+#[derive(Debug)]
+pub struct Rep {
+    pub busy: u32,
+    pub waiting: VecDeque<(Waiter, Nanos)>,
+    /// Waiters still wanting a worker (dead ones are skipped when popped).
+    pub live: u32,
+    pub alive: bool,
+    pub paused: bool,
+    /// Events that arrived while paused, replayed when it resumes.
+    pub frozen: Vec<Event>,
+    /// Requests held while down awaiting a restart (the socket's backlog).
+    pub backlog: Vec<(u32, u64)>,
+    pub slow: f64,
+    pub errors: Option<(f64, StatusCode)>,
+    pub sessions: HashSet<u64>,
+    /// Counts since the last sample.
+    pub arrived: u32,
+    pub completed: u32,
+    pub rejected: u32,
+    pub failed: u32,
+    /// Worker-time integration.
+    pub busy_ns: f64,
+    pub busy_at: Nanos,
+}
+
+/// Work to continue once the current event is handled (a freed worker's
+/// next request), kept off the call stack so long queues cannot overflow it.
+#[derive(Debug, Clone, Copy)]
+pub enum Ready {
+    Start(u32),
+    Resume(u32, u64),
+}
+
+/// The world.
+pub struct World<'a> {
+    pub plan: &'a Plan,
+    pub topo: &'a Topology,
+    pub now: Nanos,
+    pub queue: Queue,
+    pub rng: SmallRng,
+    /// One-way cost of a hop, half the round trip.
+    pub hop: Nanos,
+    pub reps: Vec<Rep>,
+    pub jobs: Slab<Job>,
+    pub fibers: Slab<Fiber>,
+    pub roots: Slab<Root>,
+    pub picks: Vec<Pick>,
+    pub gens: Vec<GenState>,
+    /// Generators still issuing requests.
+    pub issuing: usize,
+    pub guards: HashMap<(u32, u32), Guard>,
+    pub ready: Vec<Ready>,
+    tokens: u64,
+    pub figures: Figures,
+    /// The telemetry interval in force.
+    pub every: Nanos,
+    /// The generators' own interval (`settings.sample_every`).
+    pub load_every: Nanos,
+    pub telemetry: bool,
+    /// Edge figures are kept by plan edge and named at the end.
+    pub edge_figures: Vec<crate::figures::CallFigures>,
+}
+
+impl<'a> World<'a> {
+    /// A world at time zero, nothing scheduled yet.
+    pub fn new(plan: &'a Plan, topo: &'a Topology, opts: &crate::Options) -> Self {
+        let reps = (0..plan.replica_count())
+            .map(|_| Rep {
+                busy: 0,
+                waiting: VecDeque::new(),
+                live: 0,
+                alive: true,
+                paused: false,
+                frozen: Vec::new(),
+                backlog: Vec::new(),
+                slow: 1.0,
+                errors: None,
+                sessions: HashSet::new(),
+                arrived: 0,
+                completed: 0,
+                rejected: 0,
+                failed: 0,
+                busy_ns: 0.0,
+                busy_at: 0,
+            })
+            .collect();
+        let picks = (0..plan.pick_slots)
+            .map(|_| Pick::default())
+            .collect::<Vec<_>>();
+        let load_every = (topo.settings.sample_every.as_nanos() as Nanos).max(1_000_000);
+        let every = crate::stretched_interval(topo, plan, load_every);
+        let figures = Figures {
+            duration: 0,
+            load: topo.load.iter().map(|_| LoadFigures::new()).collect(),
+            endpoints: plan
+                .services
+                .iter()
+                .map(|s| {
+                    s.endpoints
+                        .iter()
+                        .map(|_| EndpointFigures::new(s.replicas))
+                        .collect()
+                })
+                .collect(),
+            calls: vec![Default::default(); plan.services.len()],
+            busy_ns: vec![0.0; plan.services.len()],
+            restarts: vec![0; plan.services.len()],
+            unreachable: vec![Vec::new(); plan.services.len()],
+            samples: Vec::new(),
+            sample_every: every,
+            faults: Vec::new(),
+            events: 0,
+        };
+        let edge_figures = plan
+            .edges
+            .iter()
+            .map(|&(_, callee, _)| crate::figures::CallFigures {
+                per_replica: vec![0; plan.services[callee as usize].replicas as usize],
+                ..Default::default()
+            })
+            .collect();
+        World {
+            plan,
+            topo,
+            now: 0,
+            queue: Queue::default(),
+            rng: SmallRng::seed_from_u64(opts.seed ^ 0x51_3d_5e_ed),
+            hop: opts.hop_cost / 2,
+            reps,
+            jobs: Slab::new(),
+            fibers: Slab::new(),
+            roots: Slab::new(),
+            picks,
+            gens: Vec::new(),
+            issuing: 0,
+            guards: HashMap::new(),
+            ready: Vec::new(),
+            tokens: 0,
+            figures,
+            every,
+            load_every,
+            telemetry: opts.telemetry,
+            edge_figures,
+        }
+    }
+
+    /// A fresh token, never 0 (0 marks a free slot).
+    pub fn token(&mut self) -> u64 {
+        self.tokens += 1;
+        self.tokens
+    }
+
+    /// Runs until every generator has finished and its requests have ended.
+    pub fn run(&mut self, opts: &crate::Options) {
+        self.start_load(opts.seed);
+        self.schedule_faults();
+        if self.telemetry {
+            self.queue.push(self.every, Event::Sample);
+        }
+        while let Some((t, ev)) = self.queue.pop() {
+            if self.load_done() {
+                break;
+            }
+            self.now = t;
+            if let Some(r) = self.replica_of(&ev)
+                && self.reps[r as usize].paused
+            {
+                self.reps[r as usize].frozen.push(ev);
+                continue;
+            }
+            self.handle(ev);
+            self.drain_ready();
+        }
+        self.finish();
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Arrival { generator } => self.arrival(generator),
+            Event::ClientWake { generator, client } => self.client_wake(generator, client),
+            Event::Deliver { job, token } => self.deliver(job, token),
+            Event::WorkDone { fiber, token } => self.work_done(fiber, token),
+            Event::Reply {
+                caller,
+                code,
+                refused,
+            } => self.reply(caller, StatusCode(code), refused),
+            Event::Timeout { caller } => self.reply(caller, crate::DEADLINE_EXCEEDED, false),
+            Event::Backoff { fiber, token } => self.backoff_done(fiber, token),
+            Event::QueueDeadline { job, token } => self.queue_deadline(job, token),
+            Event::Sample => self.sample(),
+            Event::Fault { index, start } => self.fault(index as usize, start),
+            Event::Restart { replica } => self.restart(replica),
+        }
+    }
+
+    /// The replica an event acts on, if it acts on one (a paused replica
+    /// holds it until it resumes, as a stopped process would).
+    fn replica_of(&self, ev: &Event) -> Option<u32> {
+        let job_rep = |j: u32| self.jobs.items.get(j as usize).map(|x| x.rep);
+        let fiber_rep = |f: u32| {
+            let fb = self.fibers.items.get(f as usize)?;
+            job_rep(fb.job)
+        };
+        match *ev {
+            Event::Deliver { job, .. } | Event::QueueDeadline { job, .. } => job_rep(job),
+            Event::WorkDone { fiber, .. } | Event::Backoff { fiber, .. } => fiber_rep(fiber),
+            Event::Reply {
+                caller: Caller::Fiber { fiber, .. },
+                ..
+            }
+            | Event::Timeout {
+                caller: Caller::Fiber { fiber, .. },
+            } => fiber_rep(fiber),
+            _ => None,
+        }
+    }
+
+    fn drain_ready(&mut self) {
+        while let Some(r) = self.ready.pop() {
+            match r {
+                Ready::Start(job) => self.start_job(job),
+                Ready::Resume(fiber, token) => self.resume_for_work(fiber, token),
+            }
+        }
+    }
+
+    /// Adds up worker time so far on replica `r` (called before `busy` changes).
+    pub fn account(&mut self, r: u32) {
+        let rep = &mut self.reps[r as usize];
+        rep.busy_ns += f64::from(rep.busy) * (self.now - rep.busy_at) as f64;
+        rep.busy_at = self.now;
+    }
+
+    fn sample(&mut self) {
+        let tick = (self.now / self.every).saturating_sub(1) as u32;
+        for (i, rep) in self.reps.iter_mut().enumerate() {
+            let service = self.plan.replica_service[i];
+            let first = self.plan.services[service as usize].first;
+            self.figures.samples.push(crate::figures::Sample {
+                tick,
+                service,
+                replica: i as u32 - first,
+                queue: rep.live,
+                in_flight: rep.busy,
+                arrived: rep.arrived,
+                completed: rep.completed,
+                rejected: rep.rejected,
+                failed: rep.failed,
+            });
+            rep.arrived = 0;
+            rep.completed = 0;
+            rep.rejected = 0;
+            rep.failed = 0;
+        }
+        let next = self.now + self.every;
+        self.queue.push(next, Event::Sample);
+    }
+
+    fn finish(&mut self) {
+        self.figures.duration = self.now;
+        if self.telemetry {
+            // The interval in progress, as the launcher's last flush.
+            let end = self.now.div_ceil(self.every).max(1) * self.every;
+            self.now = end;
+            self.sample();
+            self.now = self.figures.duration;
+        }
+        for r in 0..self.reps.len() {
+            self.account(r as u32);
+            let s = self.plan.replica_service[r] as usize;
+            self.figures.busy_ns[s] += self.reps[r].busy_ns;
+            if !self.reps[r].alive {
+                let first = self.plan.services[s].first;
+                self.figures.unreachable[s].push(r as u32 - first);
+            }
+        }
+        let every = self.load_every;
+        let end = self.figures.duration;
+        for l in &mut self.figures.load {
+            l.close(end, every);
+        }
+        for (i, f) in std::mem::take(&mut self.edge_figures)
+            .into_iter()
+            .enumerate()
+        {
+            let (caller, callee, ep) = self.plan.edges[i];
+            let label = self.plan.endpoint_label(callee, ep);
+            self.figures.calls[caller as usize].insert(label, f);
+        }
+        self.figures.events = self.queue.popped;
+    }
+}
