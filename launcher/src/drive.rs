@@ -67,7 +67,10 @@ pub async fn drive(
         ..TraceOptions::default()
     };
     let traces = RunTraces::start(&topology.settings, &folder.path, trace_opts).await?;
-    if let Some(addr) = traces.collector_addr().filter(|_| opts.collector_listen.is_some()) {
+    if let Some(addr) = traces
+        .collector_addr()
+        .filter(|_| opts.collector_listen.is_some())
+    {
         say(format!("span collector on {addr}"));
     }
     let named: Vec<(String, SocketAddr)> = peers
