@@ -82,6 +82,13 @@ pub enum Command {
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
+    /// Remove a Swarm stack if the `run --on swarm` that started this
+    /// guardian dies without saying `done` on stdin.
+    #[command(name = topolab_deploy::guard::COMMAND, hide = true)]
+    SwarmGuard {
+        /// The stack to remove.
+        stack: String,
+    },
 }
 
 /// Flags of `topolab trace`.

@@ -2,15 +2,20 @@
 //! load driver runs in the stack's network, the run folder comes back with
 //! the same invariants as a local run, a `kill` fault kills a container, and
 //! afterwards nothing of the run is left (stack, service, container, network,
-//! config). The replicas' spans reach the driver's collector: `traces.jsonl`
-//! holds each request as one tree from the load's root through every service. Skipped, saying why, only where Docker itself is absent.
+//! config), also when the launcher is stopped with Ctrl-C or killed with
+//! SIGKILL (its guardian removes the stack). The replicas' spans reach the
+//! driver's collector: `traces.jsonl` holds each request as one tree from the
+//! load's root through every service. Skipped, saying why, only where Docker
+//! itself is absent.
 
 mod common;
 
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use common::{Sandbox, assert_counts_add_up};
+use common::{Sandbox, assert_counts_add_up, wait_for_line};
 use serde_json::Value;
 use topolab_results::trace::{self, Kind, tree::Tree};
 
@@ -222,4 +227,119 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
         Vec::<String>::new(),
         "nothing of {stack} remains"
     );
+}
+
+/// Starts a long `run --on swarm` of `chain.yaml` in its own process group,
+/// waits until the load driver's container runs, then sends `signal` to the
+/// launcher's whole group; returns the stack's name and the launcher.
+fn signal_mid_run(sandbox: &Sandbox, signal: i32) -> (String, std::process::Child) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/chain.yaml");
+    let out = sandbox.out();
+    let mut launcher = sandbox
+        .command(&[
+            "run",
+            path.to_str().unwrap(),
+            "--on",
+            "swarm",
+            "--quiet",
+            "--duration",
+            "120s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stack = format!("topolab-chain-{}", launcher.id());
+    let lines = wait_for_line(&mut launcher, "every service runs its replicas");
+    assert!(
+        lines.iter().any(|l| l.contains("every service runs")),
+        "the stack came up: {lines:?}"
+    );
+    let driver = format!("name=^{stack}-driver$");
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ps = Command::new("docker")
+            .args(["ps", "-q", "--filter", &driver])
+            .output()
+            .unwrap();
+        if !ps.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < until, "the driver of {stack} never ran");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // SAFETY: kill(2) on the process group of a child this test started.
+    unsafe { libc::kill(-(launcher.id() as i32), signal) };
+    (stack, launcher)
+}
+
+/// Waits up to `limit` until nothing of `stack` and no process of the
+/// sandbox (guardian, `docker run` client) remains; what is left otherwise.
+fn wait_nothing_left(sandbox: &Sandbox, stack: &str, limit: Duration) -> Vec<String> {
+    let until = Instant::now() + limit;
+    loop {
+        let mut left = leftovers(stack);
+        left.extend(
+            sandbox
+                .live_processes()
+                .iter()
+                .map(|p| format!("process {p}")),
+        );
+        if left.is_empty() || Instant::now() > until {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn sigkilled_launcher_leaves_no_stack_behind() {
+    if swarm_ready().is_none() {
+        return;
+    }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Sandbox::new();
+    let (stack, mut launcher) = signal_mid_run(&sandbox, libc::SIGKILL);
+    let killed = Instant::now();
+    launcher.wait().unwrap();
+    let left = wait_nothing_left(&sandbox, &stack, Duration::from_secs(60));
+    assert_eq!(left, Vec::<String>::new(), "nothing of {stack} remains");
+    eprintln!(
+        "guardian removed {stack} {:.1} s after SIGKILL",
+        killed.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn ctrl_c_stops_a_swarm_run_and_leaves_nothing_behind() {
+    if swarm_ready().is_none() {
+        return;
+    }
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let sandbox = Sandbox::new();
+    let (stack, mut launcher) = signal_mid_run(&sandbox, libc::SIGINT);
+    let until = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = launcher.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < until, "the launcher ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(status.success(), "a stopped run still succeeds: {status}");
+    assert!(
+        sandbox.out().join("summary.json").exists(),
+        "the folder is written"
+    );
+    // The launcher removed the stack itself before exiting.
+    assert_eq!(
+        leftovers(&stack),
+        Vec::<String>::new(),
+        "nothing of {stack} remains"
+    );
+    let left = wait_nothing_left(&sandbox, &stack, Duration::from_secs(10));
+    assert_eq!(left, Vec::<String>::new(), "the guardian exited");
 }

@@ -120,14 +120,15 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
 
     // Traces: a long poll's SERVER span says how long it was held; a stream
     // is one span with an event per pushed version.
-    let traces: Value = serde_json::from_str(
-        &std::fs::read_to_string(sb.out().join("traces.json")).expect("traces.json"),
-    )
-    .expect("OTLP/JSON");
-    let spans: Vec<&Value> = traces["resourceSpans"]
-        .as_array()
-        .unwrap()
+    // `traces.jsonl`: one OTLP/JSON `TracesData` per line.
+    let lines: Vec<Value> = std::fs::read_to_string(sb.out().join("traces.jsonl"))
+        .expect("traces.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("OTLP/JSON"))
+        .collect();
+    let spans: Vec<&Value> = lines
         .iter()
+        .flat_map(|t| t["resourceSpans"].as_array().unwrap())
         .flat_map(|r| r["scopeSpans"].as_array().unwrap())
         .flat_map(|s| s["spans"].as_array().unwrap())
         .collect();
@@ -298,4 +299,41 @@ fn grpcurl_subscribes_from_outside_and_receives_versions() {
     unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
     assert!(launcher.wait().unwrap().success());
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
+}
+
+#[test]
+fn a_balancer_forwards_long_polls_and_relays_streams_across_a_kill() {
+    let _one = serial();
+    let sb = Sandbox::new();
+    let yaml = "name: lb\nservices:\n  scores:\n    replicas: 2\n    updates: exp(300ms)\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\n  lb:\n    kind: balancer\n    backend: scores\n    policy: least_requests\n    model: async\nload:\n  waiters:\n    target: lb/Latest\n    clients: 10\n    long_poll: 30s\n    duration: 6s\n  fans:\n    subscribe: lb/Latest\n    clients: 10\n    duration: 6s\nfaults:\n  - { at: 3s, target: \"scores#0\", kill: true }\nsettings:\n  seed: 5\n";
+    let s = sb.run_yaml(yaml, &["--quiet"]);
+    let backend = &s["services"]["scores"]["endpoints"]["Latest"]["updates"];
+    // Held at the backend, not at the balancer: it holds no version.
+    assert!(u(&backend["max_held"]) >= 3, "{backend}");
+    assert!(u(&backend["streams_opened"]) >= 10, "{backend}");
+    assert!(u(&backend["pushed"]) >= 50, "{backend}");
+    for name in ["waiters", "fans"] {
+        let g = &s["load"][name]["updates"];
+        let created = u(&g["versions_created"]);
+        assert!(created >= 8, "{g}");
+        assert!(
+            u(&g["versions_seen"]) + u(&g["versions_missed"]) >= 10 * created - 10,
+            "{name}: every client follows to the end, across the kill: {g}"
+        );
+        assert!(
+            u(&g["versions_seen"]) >= 5 * created,
+            "{name}: versions delivered through the balancer: {g}"
+        );
+    }
+    let fans = &s["load"]["fans"]["updates"];
+    assert!(
+        u(&fans["reconnects"]) >= 1,
+        "the killed replica's subscribers were told to reconnect: {fans}"
+    );
+    assert!(u(&fans["reconnects"]) <= 30, "not flapping: {fans}");
+    let waiters = &s["load"]["waiters"]["updates"];
+    assert!(
+        f(&waiters["staleness_ms"]["p50"]) < 100.0,
+        "a forwarded long poll delivers within about a round trip: {waiters}"
+    );
 }

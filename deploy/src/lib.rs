@@ -3,11 +3,13 @@
 //! Kubernetes manifests ([`kubernetes`]), with the settings both share
 //! ([`container`]: ports, environment, resource requests); and a run on a
 //! Docker Swarm ([`swarm`]), whose load driver finds the replicas by DNS
-//! ([`peers`]) and acts on their containers through the Engine ([`engine`]).
+//! ([`peers`]) and acts on their containers through the Engine ([`engine`]),
+//! and whose stack a guardian removes if the launcher is killed ([`guard`]).
 
 pub mod compose;
 pub mod container;
 pub mod engine;
+pub mod guard;
 pub mod image;
 pub mod kubernetes;
 pub mod peers;

@@ -7,7 +7,8 @@
 //! folder of this machine mounted at the same path. The stack is removed
 //! afterwards, also on failure and on Ctrl-C (forwarded to the driver, which
 //! stops the load and still writes the folder): no service, container,
-//! network or config of the run is left.
+//! network or config of the run is left. If the launcher itself is killed
+//! (even with SIGKILL), its guardian ([`crate::guard`]) removes the stack.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use anyhow::{Context, bail};
 use topolab_model::Loaded;
 
 use crate::container::{COLLECTOR_PORT, TOPOLOGY_PATH};
+use crate::guard::Guardian;
 use crate::{compose, engine, image};
 
 /// How long the stack's services may take to run all their replicas.
@@ -39,16 +41,24 @@ pub struct SwarmRun<'a> {
     pub driver_flags: Vec<String>,
 }
 
-/// A deployed stack; dropping it removes the stack and waits until nothing
-/// of it is left.
+/// A deployed stack; dropping it removes the stack, waits until nothing of
+/// it is left, then dismisses its guardian.
 pub struct Stack {
     pub name: String,
+    guardian: Option<Guardian>,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        if let Err(e) = remove(&self.name) {
+        let removed = remove(&self.name);
+        if let Err(e) = &removed {
             eprintln!("warning: {e:#}");
+        }
+        if let Some(g) = self.guardian.take() {
+            match removed {
+                Ok(()) => g.dismiss(),
+                Err(_) => g.hand_over(),
+            }
         }
     }
 }
@@ -65,17 +75,19 @@ pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
     let work = std::env::temp_dir().join(format!("topolab-swarm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let _work = RemoveDir(work.clone());
-    let stack = Stack {
-        name: stack_name(&topology.name),
-    };
+    let name = stack_name(&topology.name);
     let mut stack_file = compose::compose(topology, &r.image);
     if topology.settings.trace > 0.0 {
-        send_spans_to(&mut stack_file, &collector_endpoint(&stack.name));
+        send_spans_to(&mut stack_file, &collector_endpoint(&name));
     }
     std::fs::write(work.join(compose::COMPOSE_FILE), crate::yaml(&stack_file))?;
     std::fs::write(work.join(compose::TOPOLOGY_FILE), &r.loaded.yaml)?;
     std::fs::create_dir_all(&r.out).with_context(|| format!("creating {}", r.out.display()))?;
 
+    let stack = Stack {
+        guardian: Some(Guardian::start(&binary, &name)?),
+        name,
+    };
     eprintln!(
         "deploying stack {} ({} replicas)",
         stack.name,
@@ -159,11 +171,6 @@ fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
         }
     };
     Ok(status.code().unwrap_or(2))
-}
-
-/// The driver's container name, which the stack's network resolves.
-fn driver_name(stack: &str) -> String {
-    format!("{stack}-driver")
 }
 
 /// Where the stack's replicas send their spans: the driver's collector, by
@@ -258,6 +265,9 @@ fn wait_running(stack: &str, services: usize) -> anyhow::Result<()> {
 pub fn remove(stack: &str) -> anyhow::Result<()> {
     let label = format!("label=com.docker.stack.namespace={stack}");
     let _ = docker(&["stack", "rm", stack], None);
+    // The driver is no service of the stack: a killed launcher leaves it
+    // running (it holds the network); when the run ended it is gone already.
+    let _ = docker(&["rm", "--force", &driver_name(stack)], None);
     let started = Instant::now();
     loop {
         let left: Vec<String> = [
@@ -283,6 +293,11 @@ pub fn remove(stack: &str) -> anyhow::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The load driver's container name, which the stack's network resolves.
+fn driver_name(stack: &str) -> String {
+    format!("{stack}-driver")
 }
 
 /// Runs `docker ARGS`; its stdout, or an error with its stderr.

@@ -43,22 +43,35 @@ pub fn lock(live: &LiveTelemetry) -> MutexGuard<'_, Gathered> {
     live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Per service now: workers busy, requests queued, and rejections over the
-/// last `window`, for live displays.
-pub fn service_levels(live: &LiveTelemetry, window: Duration) -> BTreeMap<String, (u64, u64, u64)> {
+/// One service's levels now, its replicas added up, for live displays.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    /// Workers busy.
+    pub in_flight: u64,
+    /// Requests waiting for a worker.
+    pub queued: u64,
+    /// Rejections over the window.
+    pub rejected: u64,
+    /// Long polls held and subscription streams open at each replica's
+    /// latest sample within the window (a dead replica's are not counted).
+    pub held: u64,
+    pub streams: u64,
+}
+
+/// Per service now: [`Levels`], rejections over the last `window`.
+pub fn service_levels(live: &LiveTelemetry, window: Duration) -> BTreeMap<String, Levels> {
     let since = now_us().saturating_sub(window.as_micros() as u64);
-    let mut out: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut out: BTreeMap<String, Levels> = BTreeMap::new();
     for ((service, _), r) in lock(live).iter() {
         let e = out.entry(service.clone()).or_default();
-        e.0 += r.in_flight;
-        e.1 += r.queue;
-        e.2 += r
-            .samples
-            .iter()
-            .rev()
-            .take_while(|s| s.t_unix_us >= since)
-            .map(|s| s.rejected)
-            .sum::<u64>();
+        e.in_flight += r.in_flight;
+        e.queued += r.queue;
+        let recent = || r.samples.iter().rev().take_while(|s| s.t_unix_us >= since);
+        e.rejected += recent().map(|s| s.rejected).sum::<u64>();
+        if let Some(last) = recent().next() {
+            e.held += last.held;
+            e.streams += last.streams;
+        }
     }
     out
 }

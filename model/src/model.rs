@@ -33,6 +33,16 @@ impl Topology {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// The service whose versions (`updates`) a call to `name` answers
+    /// with: a balancer's backend (it holds no data of its own), or `name`.
+    pub fn data_of(&self, name: &str) -> Option<&Service> {
+        let s = self.service(name)?;
+        match &s.kind {
+            crate::service_kind::Kind::Balancer { backend, .. } => self.service(backend),
+            crate::service_kind::Kind::Service => Some(s),
+        }
+    }
+
     /// How many OS processes a run of this topology starts.
     pub fn process_count(&self) -> u32 {
         self.services.iter().map(|s| s.replicas).sum()

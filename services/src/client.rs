@@ -26,6 +26,7 @@ use crate::resilience::Guard;
 use crate::shutdown::Shutdown;
 use crate::stats::code_name;
 use crate::trace::{ClientHop, Exporter, SpanContext, context};
+use crate::updates::LongPoll;
 
 /// One call to make: which endpoint, with what, within how long.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +47,8 @@ pub struct Attempt<'a> {
     pub parent: Option<&'a SpanContext>,
     /// Where CLIENT spans go, and this replica's name (their process).
     pub tracer: Option<(&'a Exporter, &'a str)>,
+    /// A long poll a balancer forwards: the callee holds it.
+    pub long_poll: Option<LongPoll>,
 }
 
 /// Channels to every replica this replica may call, and per-callee counters.
@@ -285,7 +288,8 @@ impl Clients {
             endpoint: a.endpoint.to_string(),
             payload: vec![0; a.request as usize],
             session: a.session.to_string(),
-            ..Default::default()
+            known_version: a.long_poll.map_or(0, |lp| lp.known),
+            long_poll_us: a.long_poll.map_or(0, |lp| lp.hold.as_micros() as u64),
         });
         req.set_timeout(a.timeout);
         let hop = match (a.parent, a.tracer) {
@@ -332,6 +336,32 @@ impl Clients {
             }
         }
         result
+    }
+
+    /// One replica of `service` picked by the policy, for a stream a
+    /// balancer relays: its client, its index, and its count of outstanding
+    /// work (held while the stream is open, so `least_requests` and `p2c`
+    /// spread streams too).
+    pub fn pick_for_stream(
+        &self,
+        service: &str,
+        session: &str,
+    ) -> Option<(ReplicaClient<Channel>, usize, balance::Outstanding)> {
+        let pool = self.pools.get(service)?.current();
+        let i = pool.picker.pick(session, &mut *self.rng())?;
+        Some((pool.peers[i].clone(), i, pool.picker.start(i)))
+    }
+
+    /// Replica `i` of `service` broke a stream or could not be reached:
+    /// the policies that skip skip it for a while.
+    pub fn eject(&self, service: &str, i: usize) {
+        // Discovery may have replaced the set since: then `i` may be another
+        // replica, or none (a skipped replica is tried again soon anyway).
+        if let Some(pool) = self.pools.get(service).map(|p| p.current())
+            && i < pool.peers.len()
+        {
+            pool.picker.eject(i);
+        }
     }
 
     fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
@@ -397,7 +427,7 @@ async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
 /// Whether a failure means no replica answered (the connection was refused
 /// or broke), as opposed to a replica answering with an error status: only
 /// a replica's own answer carries gRPC response headers.
-fn unreachable(s: &Status) -> bool {
+pub(crate) fn unreachable(s: &Status) -> bool {
     s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
 }
 #[cfg(test)]

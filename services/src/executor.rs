@@ -20,6 +20,7 @@ use crate::replica::Replica;
 use crate::resilience::backoff;
 use crate::timer;
 use crate::trace::{SpanContext, Split};
+use crate::updates::LongPoll;
 
 /// One request being served: what its steps need to know, and where they add
 /// up the time spent waiting for workers and working.
@@ -40,6 +41,11 @@ pub struct Ctx<'a> {
     span_queue_ns: AtomicU64,
     span_work_ns: AtomicU64,
     downstream_ns: AtomicU64,
+    /// A balancer's forwarded long poll: passed on to the backend, which
+    /// holds it (a balancer holds no version of its own).
+    pub long_poll: Option<LongPoll>,
+    /// The newest version a forwarded answer carried (a balancer relays it).
+    forwarded_version: AtomicU64,
 }
 
 impl<'a> Ctx<'a> {
@@ -55,7 +61,20 @@ impl<'a> Ctx<'a> {
             span_queue_ns: AtomicU64::new(0),
             span_work_ns: AtomicU64::new(0),
             downstream_ns: AtomicU64::new(0),
+            long_poll: None,
+            forwarded_version: AtomicU64::new(0),
         }
+    }
+
+    /// The same request, forwarding `long_poll` to the callee (balancers).
+    pub fn forwarding(mut self, long_poll: Option<LongPoll>) -> Self {
+        self.long_poll = long_poll;
+        self
+    }
+
+    /// The newest version the callees' answers carried.
+    pub fn forwarded_version(&self) -> u64 {
+        self.forwarded_version.load(Ordering::Relaxed)
     }
 
     /// The same request, traced under the SERVER span `trace`.
@@ -240,13 +259,18 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             attempt: retry + 1,
             parent: ctx.trace.as_ref(),
             tracer: ctx.replica.tracer().map(|e| (e, ctx.replica.name())),
+            long_poll: ctx.long_poll,
         };
         let result = ctx.replica.clients().call(attempt).await;
         if let Some(t) = ticket {
             t.record(result.is_err());
         }
         match result {
-            Ok(_) => return Ok(()),
+            Ok(reply) => {
+                ctx.forwarded_version
+                    .fetch_max(reply.version, Ordering::Relaxed);
+                return Ok(());
+            }
             Err(s) if retry < call.retries && retryable(s.code()) => {
                 if !guard.allow_retry() {
                     return Err(s);

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tonic::{Code, Status};
-use topolab_model::{Deadlines, Dist, Endpoint, ServeModel, Service, State, Step};
+use topolab_model::{Deadlines, Dist, Endpoint, Kind, ServeModel, Service, State, Step};
 use topolab_proto::v1 as pb;
 
 use crate::admission::Admission;
@@ -274,7 +274,11 @@ impl Replica {
 
         let steps = self.steps_for(id, ep, session);
         let trace = rec.hop.map(|h| h.ctx).or(caller.filter(|c| !c.sampled));
-        let ctx = Ctx::new(self, deadline, session).traced(trace);
+        // A balancer passes a long poll on: the backend holds it.
+        let balancer = matches!(self.service.kind, Kind::Balancer { .. });
+        let ctx = Ctx::new(self, deadline, session)
+            .traced(trace)
+            .forwarding(long_poll.filter(|_| balancer));
         let long_poll = long_poll.filter(|_| self.versions.changes());
         let result = match self.service.model {
             ServeModel::Blocking => {
@@ -306,7 +310,13 @@ impl Replica {
         match result {
             Ok(()) => {
                 rec.finish(Outcome::Ok, t);
-                Ok(reply(ep, &self.name, self.versions.current()))
+                // A balancer answers with the version its backend held.
+                let version = if balancer {
+                    ctx.forwarded_version()
+                } else {
+                    self.versions.current()
+                };
+                Ok(reply(ep, &self.name, version))
             }
             Err(status) => {
                 rec.message = status.message().to_string();

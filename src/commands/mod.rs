@@ -48,5 +48,6 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Drive(args) => drive::drive(&args),
         Command::Replica(args) => replica::replica(args),
         Command::Serve => serve::serve(),
+        Command::SwarmGuard { stack } => swarm::guard(&stack),
     }
 }

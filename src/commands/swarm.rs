@@ -58,6 +58,17 @@ pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
     }
 }
 
+/// The guardian of a stack (`__swarm-guard`, started by `run --on swarm`).
+pub fn guard(stack: &str) -> ExitCode {
+    match topolab_deploy::guard::watch(stack) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: removing stack {stack}: {e:#}");
+            ExitCode::from(EXIT_SANDBOX)
+        }
+    }
+}
+
 /// Seconds since the epoch: unique enough for a default folder name.
 fn chrono_free_stamp() -> u64 {
     std::time::SystemTime::now()

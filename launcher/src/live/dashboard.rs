@@ -202,8 +202,10 @@ fn load_line(name: &str, l: &LoadNow, width: usize) -> Line<'static> {
 
 /// `name  ███▒▒▒▒░  2/2 busy  6/64 queued  3 rejected`: the bar spans the
 /// workers plus the queue's capacity (or, unbounded, what is queued now).
+/// A service with `updates` adds `40 held  10 streams`: the open questions
+/// it is keeping (held long polls, open subscription streams).
 fn service_line(name: &str, v: &ServiceNow, label: usize, width: usize) -> Line<'static> {
-    let figures = format!(
+    let mut figures = format!(
         "  {}/{} busy  {}/{} queued  {} rejected",
         v.in_flight,
         v.workers,
@@ -211,6 +213,9 @@ fn service_line(name: &str, v: &ServiceNow, label: usize, width: usize) -> Line<
         v.capacity.map_or("∞".to_string(), |c| c.to_string()),
         v.rejected_recent
     );
+    if let Some((held, streams)) = v.follows {
+        figures += &format!("  {held} held  {streams} streams");
+    }
     let bar = width
         .saturating_sub(label + 2 + figures.chars().count())
         .max(10);
@@ -258,11 +263,34 @@ mod tests {
             workers: 2,
             capacity: Some(2),
             rejected_recent: 50,
+            follows: None,
         };
         assert_eq!(bar_cells(&v, 20), (10, 10, 0));
         let v = ServiceNow { queued: 0, ..v };
         assert_eq!(bar_cells(&v, 20), (10, 0, 8));
         let idle = ServiceNow::default();
         assert_eq!(bar_cells(&idle, 20), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_service_with_updates_shows_its_held_requests_and_open_streams() {
+        let text = |v: &ServiceNow| {
+            service_line("scores", v, 6, 100)
+                .spans
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect::<String>()
+        };
+        let plain = ServiceNow::default();
+        assert!(!text(&plain).contains("held"), "{}", text(&plain));
+        let following = ServiceNow {
+            follows: Some((40, 10)),
+            ..plain
+        };
+        assert!(
+            text(&following).ends_with("40 held  10 streams"),
+            "{}",
+            text(&following)
+        );
     }
 }

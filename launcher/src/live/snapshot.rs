@@ -53,6 +53,8 @@ pub struct ServiceNow {
     pub capacity: Option<u64>,
     /// Rejected in the last [`RATE_WINDOW`], and arrived in it.
     pub rejected_recent: u64,
+    /// A service with `updates`: long polls held and streams open now.
+    pub follows: Option<(u64, u64)>,
 }
 
 /// Everything a display draws.
@@ -162,16 +164,16 @@ impl Taker {
 
         let levels = telemetry::service_levels(&s.telemetry, RATE_WINDOW);
         for svc in &s.topology.services {
-            let (in_flight, queued, rejected_recent) =
-                levels.get(&svc.name).copied().unwrap_or_default();
+            let l = levels.get(&svc.name).copied().unwrap_or_default();
             snap.services.push((
                 svc.name.clone(),
                 ServiceNow {
-                    in_flight,
-                    queued,
+                    in_flight: l.in_flight,
+                    queued: l.queued,
                     workers: u64::from(svc.workers) * u64::from(svc.replicas),
                     capacity: svc.queue.map(|q| u64::from(q) * u64::from(svc.replicas)),
-                    rejected_recent,
+                    rejected_recent: l.rejected,
+                    follows: svc.updates.map(|_| (l.held, l.streams)),
                 },
             ));
         }

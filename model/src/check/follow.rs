@@ -180,33 +180,38 @@ pub(super) fn check_pattern(ck: &mut Checker, f: &Fields, follow: Follow, patter
     }
 }
 
-/// What a generator follows must be a service with `updates` (balancers do
-/// not forward versions yet).
+/// What a generator follows must be a service with `updates`, directly or
+/// through a balancer (which forwards polls, long polls and streams to its
+/// backend).
 pub(super) fn check_targets(ck: &mut Checker, services: &[Service], follows: &[FollowRef]) {
     for r in follows {
         let Some(s) = services.iter().find(|s| s.name == r.to.service) else {
             continue; // reported by the reference check
         };
-        if let Kind::Balancer { backend, .. } = &s.kind {
+        let data = match &s.kind {
+            Kind::Balancer { backend, .. } => match services.iter().find(|b| &b.name == backend) {
+                Some(b) => b,
+                None => continue, // an unknown backend is reported already
+            },
+            Kind::Service => s,
+        };
+        if data.updates.is_none() {
+            let through = if data.name == s.name {
+                String::new()
+            } else {
+                format!(" (through balancer `{}`)", s.name)
+            };
             ck.push(
                 error_at(
-                    format!("`{}` through a balancer is not supported yet", r.key),
-                    &r.site,
-                )
-                .help(format!(
-                    "point it at `{backend}/{}` directly",
-                    r.to.endpoint
-                )),
-            );
-        } else if s.updates.is_none() {
-            ck.push(
-                error_at(
-                    format!("`{}` follows `{}`, whose data never changes", r.key, r.to),
+                    format!(
+                        "`{}` follows `{}`{through}, whose data never changes",
+                        r.key, r.to
+                    ),
                     &r.site,
                 )
                 .help(format!(
                     "add `updates: exp(2s)` (the time between new versions) to service `{}`",
-                    s.name
+                    data.name
                 )),
             );
         }

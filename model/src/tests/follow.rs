@@ -59,6 +59,23 @@ fn the_three_ways_become_closed_loops_that_follow() {
 }
 
 #[test]
+fn balancers_forward_the_three_ways_to_a_backend_with_updates() {
+    let text = format!(
+        "{SCORES}  long:\n    target: lb/Latest\n    clients: 2\n    long_poll: 5s\n    duration: 5s\n  subs:\n    subscribe: lb/Latest\n    clients: 2\n    duration: 5s\n"
+    );
+    let t = load_str("t.yaml", &text, &[]).expect("valid").topology;
+    assert_eq!(t.data_of("lb").map(|s| s.name.as_str()), Some("scores"));
+    let text = "name: t\nservices:\n  a:\n    endpoints: { X: }\n  lb:\n    kind: balancer\n    backend: a\nload:\n  s:\n    subscribe: lb/X\n    clients: 1\n    duration: 5s\n";
+    assert_eq!(
+        errors_of(text),
+        [e(
+            "`subscribe` follows `lb/X` (through balancer `lb`), whose data never changes",
+            "10:16"
+        )]
+    );
+}
+
+#[test]
 fn mistakes_are_located() {
     let text = format!(
         "{SCORES}  a:\n    target: plain/Get\n    clients: 1\n    poll: 1s\n    duration: 5s\n  b:\n    target: scores/Latest\n    rate: 5/s\n    long_poll: 10s\n    duration: 5s\n  c:\n    subscribe: lb/Latest\n    clients: 1\n    duration: 5s\n  d:\n    target: scores/Latest\n    subscribe: scores/Latest\n    clients: 1\n    duration: 5s\n  f:\n    target: scores/Latest\n    clients: 1\n    poll: 0s\n    duration: 5s\n"
@@ -71,10 +88,6 @@ fn mistakes_are_located() {
                 "18:11"
             ),
             e("`rate` does not go with `long_poll`", "22:5"),
-            e(
-                "`subscribe` through a balancer is not supported yet",
-                "26:16"
-            ),
             e("`target` does not go with `subscribe`", "30:5"),
             e("`poll` must be longer than zero", "37:11"),
         ]

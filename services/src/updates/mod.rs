@@ -1,8 +1,10 @@
 //! A replica's view of its service's changing data (`updates:`): the version
 //! it holds now, following the run's timeline from the instant the load
 //! started, and waiting for a newer one (long polls and subscriptions). The
-//! subscription RPC itself is in [`stream`].
+//! subscription RPC itself is in [`stream`], and a balancer's relay of it in
+//! [`relay`].
 
+pub mod relay;
 pub mod stream;
 
 use std::sync::{Arc, Mutex, OnceLock};

@@ -3,7 +3,9 @@
 //! any request (a full queue refuses it); in the `blocking` model the stream
 //! then keeps its worker for as long as it is open, in `async` it keeps none.
 //! Every new version runs the endpoint's steps and is pushed as one message.
-//! A traced stream is one SERVER span with an event per pushed version.
+//! A traced stream is one SERVER span with an event per pushed version. A
+//! balancer relays the stream of one backend replica instead (see
+//! [`super::relay`]).
 
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
@@ -11,7 +13,7 @@ use std::time::Instant as StdInstant;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Status};
-use topolab_model::ServeModel;
+use topolab_model::{Kind as ServiceKind, ServeModel};
 use topolab_proto::v1 as pb;
 
 use crate::admission::Permit;
@@ -39,7 +41,8 @@ pub async fn subscribe(
     let caller = context::from_metadata(req.metadata());
     let msg = req.into_inner();
     let (id, _) = replica.endpoint(&msg.endpoint)?;
-    if !replica.versions().changes() {
+    let balancer = matches!(replica.service().kind, ServiceKind::Balancer { .. });
+    if !balancer && !replica.versions().changes() {
         return Err(Status::failed_precondition(format!(
             "{}: service `{}` has no `updates`: its data never changes, so there is nothing to subscribe to",
             replica.name(),
@@ -59,6 +62,9 @@ pub async fn subscribe(
     let permit = acquire.await;
     // `blocking`: the stream is a thread parked on its socket.
     let permit = (replica.service().model == ServeModel::Blocking).then_some(permit);
+    if balancer {
+        return super::relay::open(replica, id, msg, caller, permit, shutdown).await;
+    }
     let hop = replica
         .tracer()
         .and_then(|_| ServerHop::start(caller, replica.trace_rate()));

@@ -63,12 +63,14 @@ pub fn freshness(
     begin: Instant,
 ) -> Option<Freshness> {
     let way = g.follow?;
-    let gaps = topology.service(&g.target.service)?.updates?;
+    // Through a balancer, the versions are its backend's.
+    let data = topology.data_of(&g.target.service)?;
+    let gaps = data.updates?;
     let Pattern::Closed { stages, .. } = &g.pattern else {
         return None;
     };
     let clients = stages.iter().map(|s| s.clients).max().unwrap_or(0);
-    let timeline = Timeline::new(seed, &g.target.service, gaps);
+    let timeline = Timeline::new(seed, &data.name, gaps);
     Some(Freshness::new(
         way,
         timeline,
