@@ -117,10 +117,15 @@ fn chain_runs_on_swarm_and_leaves_nothing_behind() {
     for service in ["gateway", "orders", "inventory", "db"] {
         let s = &summary["services"][service];
         let ep = s["endpoints"].as_object().unwrap().values().next().unwrap();
-        assert_eq!(
+        // Every OK request crossed every hop; a request that failed on the
+        // way (a callee not yet resolved on a busy machine) stops short.
+        let (seen, ok) = (
             ep["requests"].as_u64().unwrap(),
-            sent,
-            "{service} saw every request: {ep}"
+            load["ok"].as_u64().unwrap(),
+        );
+        assert!(
+            (ok..=sent).contains(&seen),
+            "{service} saw every OK request and no more than were sent: {ep}"
         );
         let shares = ep["per_replica"].as_array().unwrap();
         assert!(

@@ -36,7 +36,7 @@ pub struct EndpointFigures {
 }
 
 impl EndpointFigures {
-    fn new(replicas: usize) -> Self {
+    pub(crate) fn new(replicas: usize) -> Self {
         EndpointFigures {
             requests: 0,
             ok: 0,

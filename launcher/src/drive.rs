@@ -22,6 +22,7 @@ use crate::run::{self, Collected, Outcome, RunResult};
 use crate::run_folder::RunFolder;
 use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
+use crate::warmup;
 
 /// How to drive.
 pub struct DriveOptions {
@@ -92,6 +93,7 @@ pub async fn drive(
         say(format!("  {id}  {addr}"));
     }
 
+    let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;
     let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
     let (signals, interrupts) = run::interrupts(
         false,
@@ -126,7 +128,10 @@ pub async fn drive(
     interrupts.abort();
     let faults = timeline.finish().await;
     let gathered = gatherer.finish().await;
-    let figures = collect::collect(&peers).await?;
+    let mut figures = collect::collect(&peers).await?;
+    if let Some(w) = &warmed {
+        warmup::subtract(&mut figures, &w.baseline);
+    }
     traces.flush_generators().await;
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
@@ -146,6 +151,7 @@ pub async fn drive(
             interrupted,
             faults,
             restarts: Vec::new(),
+            warmed,
         },
         gathered,
         figures,

@@ -22,6 +22,7 @@ pub mod sweep;
 pub mod table;
 pub mod telemetry;
 pub mod traces;
+mod warmup;
 
 pub use run::{RunOptions, RunResult, run};
 pub use summary::Summary;

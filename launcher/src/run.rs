@@ -1,9 +1,10 @@
 //! One run, start to finish, as named phases in the order they must happen:
 //! [`start_fleet`] binds ports, starts every replica and waits until all are
-//! healthy; [`drive`] sends the load while faults, restarts, telemetry and
-//! the live view run beside it; [`collect_and_stop`] takes every replica's
+//! healthy; [`warmup::phase`] sends `settings.warmup`'s load and
+//! takes the replicas' figures as a baseline; [`drive`] sends the load while
+//! faults, restarts, telemetry and the live view run beside it; [`collect_and_stop`] takes every replica's
 //! figures and stops every process; [`write_folder`] writes the run folder.
-//! [`run`] is those four calls and nothing else.
+//! [`run`] is those calls and nothing else.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use crate::summary::{self, Summary};
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
 use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
+use crate::warmup::{self, Warmed};
 
 /// How to run.
 pub struct RunOptions {
@@ -72,7 +74,15 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         // which prints the summary only).
         say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
-    let started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    let mut started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    started.warmed = warmup::phase(
+        &loaded.topology,
+        opts.seed,
+        opts.verbose,
+        &started.peers,
+        &traces,
+    )
+    .await?;
     let driven = drive(loaded, &opts, started, &traces).await?;
     let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
@@ -84,6 +94,8 @@ struct Started {
     peers: BTreeMap<String, Vec<SocketAddr>>,
     /// From the first spawn until all answered their health checks.
     healthy: Duration,
+    /// Set by [`warmup::phase`] when the topology has a warmup.
+    warmed: Option<Warmed>,
 }
 
 /// Phase 1: binds every replica's port, starts its process on it, and waits
@@ -154,6 +166,7 @@ async fn start_fleet(
         fleet,
         peers,
         healthy,
+        warmed: None,
     })
 }
 
@@ -177,6 +190,8 @@ pub(crate) struct Outcome {
     pub(crate) interrupted: bool,
     pub(crate) faults: Vec<FaultRecord>,
     pub(crate) restarts: Vec<(ReplicaId, f64)>,
+    /// The warmup and its baseline, when the topology has one.
+    pub(crate) warmed: Option<Warmed>,
 }
 
 /// Phase 2: starts sampling telemetry, waits for the sampling grid, then
@@ -193,6 +208,7 @@ async fn drive(
         mut fleet,
         peers,
         healthy,
+        warmed,
     } = started;
     let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
     let stopping = if topology.load.is_empty() {
@@ -300,6 +316,7 @@ async fn drive(
             interrupted,
             faults,
             restarts,
+            warmed,
         },
     })
 }
@@ -366,7 +383,10 @@ async fn collect_and_stop(
     // Blocks this thread while replicas flush their spans to the collector,
     // which must keep running on the others.
     tokio::task::block_in_place(|| fleet.stop(Duration::from_secs(2)));
-    let figures = figures?;
+    let mut figures = figures?;
+    if let Some(w) = &outcome.warmed {
+        warmup::subtract(&mut figures, &w.baseline);
+    }
     let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
         (r + f.spans_recorded, d + f.spans_dropped)
     });
@@ -417,6 +437,7 @@ pub(crate) fn write_run_folder(
     );
     summary.traces = Some(trace_summary);
     summary.faults = driven.faults;
+    summary.warmup = driven.warmed.map(|w| w.summary);
     for (id, t_s) in &driven.restarts {
         if let Some(s) = summary.services.get_mut(&id.service) {
             s.restarts += 1;

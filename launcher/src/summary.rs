@@ -109,6 +109,7 @@ pub fn build(
         cascade: Default::default(),
         faults: Vec::new(),
         restart_log: Vec::new(),
+        warmup: None,
         prediction: None,
     }
 }

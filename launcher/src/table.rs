@@ -299,6 +299,7 @@ mod tests {
             cascade: Default::default(),
             faults: Vec::new(),
             restart_log: Vec::new(),
+            warmup: None,
             prediction: None,
         }
     }

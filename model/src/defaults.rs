@@ -64,6 +64,7 @@ pub fn settings() -> Settings {
         sample_every: DEFAULT_SAMPLE_EVERY,
         trace: DEFAULT_TRACE,
         trace_budget: DEFAULT_TRACE_BUDGET,
+        warmup: Duration::ZERO,
     }
 }
 

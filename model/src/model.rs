@@ -322,6 +322,10 @@ pub struct Settings {
     /// so a long run cannot fill the disk.
     #[serde(default = "default_trace_budget")]
     pub trace_budget: u64,
+    /// `warmup: 5s`: load sent before measuring starts, so caches, pools and
+    /// queues are in their steady state when the figures begin; zero: none.
+    #[serde(default)]
+    pub warmup: Duration,
 }
 
 fn default_trace_budget() -> u64 {

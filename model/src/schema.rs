@@ -105,7 +105,7 @@ fn property(key: &str) -> Value {
         ),
         "kill" | "pause" => json!({ "type": "boolean" }),
         "timeout" | "duration" | "start" | "for" | "at" | "sample_every" | "window"
-        | "open_for" => dur(),
+        | "open_for" | "warmup" => dur(),
         "poll" => pattern(&duration(), "each client asks every INTERVAL (a duration)"),
         "long_poll" => pattern(
             &duration(),

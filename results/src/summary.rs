@@ -49,10 +49,26 @@ pub struct Summary {
     /// so the report can mark the moment on its time charts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_log: Vec<RestartRecord>,
+    /// What `settings.warmup` sent and the figures leave out (absent
+    /// without a warmup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
     /// Present when the folder holds a prediction (`topolab predict`): no
     /// process ran, the figures come from the simulator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
+}
+
+/// The load sent before measuring started: none of it is in the figures,
+/// the time series or the traces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Warmup {
+    pub duration_s: f64,
+    /// Requests the generators sent during the warmup, all discarded.
+    pub requests_sent: u64,
+    /// False when some replica still had warmup requests in hand at the
+    /// boundary (their answers then count in the measured figures).
+    pub settled: bool,
 }
 
 /// How a prediction was made, and what it says before anything runs.
@@ -413,6 +429,7 @@ mod tests {
                 replica: "db#0".into(),
                 t_s: 3.25,
             }],
+            warmup: None,
             prediction: None,
         };
         s.load.insert(

@@ -13,6 +13,7 @@ pub mod series;
 pub mod shape;
 mod target;
 pub mod updates;
+pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -98,8 +98,10 @@ impl Target {
     }
 
     /// The same target, tracing a `rate` share of its requests into `tracer`.
+    /// A tracer at rate 0 marks every request unsampled (the warmup), so
+    /// replicas, which sample headerless requests themselves, write nothing.
     pub fn traced(mut self, tracer: Option<Exporter>, rate: f64) -> Self {
-        self.tracer = tracer.filter(|_| rate > 0.0);
+        self.tracer = tracer;
         self.trace_rate = rate;
         self
     }

@@ -126,6 +126,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         cascade: Default::default(),
         faults,
         restart_log: Vec::new(),
+        warmup: None,
         prediction: None,
     }
 }

@@ -16,9 +16,14 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "faults",
     "settings",
 ];
-pub(crate) const SETTINGS_KEYS: &[&str] =
-    &["seed", "timeout", "sample_every", "trace", "trace_budget"];
-const SETTINGS_LATER: &[&str] = &["warmup"];
+pub(crate) const SETTINGS_KEYS: &[&str] = &[
+    "seed",
+    "timeout",
+    "sample_every",
+    "trace",
+    "trace_budget",
+    "warmup",
+];
 
 /// The smallest trace budget taken: below it the keeping policy would thin
 /// a run of a few requests.
@@ -167,7 +172,7 @@ fn topology_name(ck: &mut Checker, node: &Located<Node>) -> String {
 
 fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
     let mut s = defaults::settings();
-    let Some(f) = ck.fields(node, "`settings`", SETTINGS_KEYS, SETTINGS_LATER) else {
+    let Some(f) = ck.fields(node, "`settings`", SETTINGS_KEYS, &[]) else {
         return s;
     };
     if let Some(v) = f.get("seed") {
@@ -185,6 +190,11 @@ fn settings(ck: &mut Checker, node: &Located<Node>) -> Settings {
         s.trace = ck
             .parse("trace", v, values::PERCENT, values::percent)
             .unwrap_or(s.trace);
+    }
+    if let Some(v) = f.get("warmup") {
+        s.warmup = ck
+            .parse("warmup", v, values::DURATION, values::duration)
+            .unwrap_or(s.warmup);
     }
     if let Some(v) = f.get("trace_budget") {
         match ck.parse("trace_budget", v, values::SIZE, values::size) {

@@ -281,9 +281,12 @@ fn names_must_match_the_spec() {
 }
 
 #[test]
-fn not_supported_yet() {
-    let text = format!("{HEAD}  a:\n    endpoints: {{ X: }}\nsettings:\n  warmup: 5s\n");
-    assert_eq!(errors(&text), [e("`warmup` is not supported yet", "6:3")]);
+fn warmup_is_a_duration() {
+    let text = format!("{HEAD}  a:\n    endpoints: {{ X: }}\nsettings:\n  warmup: soon\n");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].1, "t.yaml:6:11", "{errs:?}");
+    assert!(errs[0].0.contains("warmup"), "{errs:?}");
 }
 
 #[test]

@@ -95,6 +95,7 @@ fn the_diner() {
             sample_every: ms(100),
             trace: 1.0,
             trace_budget: 256 << 20,
+            warmup: Duration::ZERO,
         },
         faults: vec![],
     };
@@ -177,6 +178,7 @@ fn the_steps_example() {
             sample_every: ms(100),
             trace: 1.0,
             trace_budget: 256 << 20,
+            warmup: Duration::ZERO,
         }
     );
     let front = t.service("front").unwrap();

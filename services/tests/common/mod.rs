@@ -91,6 +91,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             sample_every: ms(100),
             trace: 1.0,
             trace_budget: 256 << 20,
+            warmup: Duration::ZERO,
         },
         faults: vec![],
     }
