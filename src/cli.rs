@@ -188,6 +188,12 @@ pub struct DriveArgs {
     /// on its containers through the Docker Engine's socket.
     #[arg(long)]
     pub stack: Option<String>,
+    /// Where the run's span collector listens so that the replicas can send
+    /// their spans to traces.jsonl (e.g. 0.0.0.0:4317 in the stack's network;
+    /// the replicas get its address through TOPOLAB_OTLP_ENDPOINTS). Without
+    /// it the collector is on loopback and holds the load's spans only.
+    #[arg(long, value_name = "ADDR")]
+    pub collector_listen: Option<std::net::SocketAddr>,
     /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -3,8 +3,10 @@
 //! the same invariants as a local run, a `kill` fault kills a container, and
 //! afterwards nothing of the run is left (stack, service, container, network,
 //! config), also when the launcher is stopped with Ctrl-C or killed with
-//! SIGKILL (its guardian removes the stack). Skipped, saying why, only where
-//! Docker itself is absent.
+//! SIGKILL (its guardian removes the stack). The replicas' spans reach the
+//! driver's collector: `traces.jsonl` holds each request as one tree from the
+//! load's root through every service. Skipped, saying why, only where Docker
+//! itself is absent.
 
 mod common;
 
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{Sandbox, assert_counts_add_up, wait_for_line};
 use serde_json::Value;
+use topolab_results::trace::{self, Kind, tree::Tree};
 
 /// One stack at a time: two on a two-core machine would starve each other.
 static ONE_STACK: Mutex<()> = Mutex::new(());
@@ -132,10 +135,49 @@ fn chain_runs_on_swarm_and_leaves_nothing_behind() {
     }
     assert!(sandbox.out().join("timeseries.csv").exists());
     assert!(sandbox.out().join("report.html").exists());
+    assert_replica_spans_reach_the_run(&sandbox, sent, &summary["traces"]);
     assert_eq!(
         leftovers(&stack),
         Vec::<String>::new(),
         "nothing of {stack} remains"
+    );
+}
+
+/// chain.yaml traces every request: the replicas in containers send their
+/// SERVER spans to the driver's collector, each under the load's root span of
+/// its request. Nearly every request is whole (a batch lost on a busy machine
+/// is counted as dropped, so a few may be partial).
+fn assert_replica_spans_reach_the_run(sandbox: &Sandbox, sent: u64, figures: &Value) {
+    let traces = trace::load(&sandbox.out()).expect("traces.jsonl reads");
+    let path = [
+        ("gateway", "PlaceOrder"),
+        ("orders", "Create"),
+        ("inventory", "Reserve"),
+        ("db", "Update"),
+    ];
+    let whole = traces
+        .iter()
+        .filter(|t| {
+            let Some(root) = t.root() else { return false };
+            root.kind == Kind::Client
+                && root.process == "load/shoppers"
+                && Tree::new(t).roots().len() == 1
+                && path.iter().all(|(service, endpoint)| {
+                    t.spans.iter().any(|s| {
+                        s.kind == Kind::Server
+                            && s.name == format!("{service}/{endpoint}")
+                            && s.process == format!("{service}#0")
+                    })
+                })
+        })
+        .count() as u64;
+    assert!(
+        whole * 10 >= sent * 9,
+        "{whole} of {sent} requests are one tree from the load through every replica; traces: {figures}"
+    );
+    assert!(
+        figures["spans_received"].as_u64().unwrap() >= whole * 8,
+        "eight spans per whole request: {figures}"
     );
 }
 

@@ -65,7 +65,7 @@ pub fn collector_ingest() -> anyhow::Result<()> {
         let dir = std::env::temp_dir().join(format!("topolab-bench-ingest-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let writer = Writer::start(&dir, 64 << 30)?;
-        let collector = Collector::start(writer.sink()).await?;
+        let collector = Collector::start(writer.sink(), ([127, 0, 0, 1], 0).into()).await?;
         let url = format!("http://{}", collector.addr);
         let batch = batch(512);
         println!(

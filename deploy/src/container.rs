@@ -9,6 +9,9 @@ use topolab_model::{Service, Topology};
 pub const GRPC_PORT: u16 = 50051;
 /// The port of every replica's Prometheus `/metrics`.
 pub const METRICS_PORT: u16 = 9464;
+/// The port the load driver's span collector listens on in a container
+/// network (OTLP/gRPC's conventional port), where replicas send their spans.
+pub const COLLECTOR_PORT: u16 = 4317;
 /// Where the topology file is mounted in every container.
 pub const TOPOLOGY_PATH: &str = "/etc/topolab/topology.yaml";
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use topolab_model::Loaded;
 
-use crate::container::TOPOLOGY_PATH;
+use crate::container::{COLLECTOR_PORT, TOPOLOGY_PATH};
 use crate::guard::Guardian;
 use crate::{compose, engine, image};
 
@@ -75,14 +75,15 @@ pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
     let work = std::env::temp_dir().join(format!("topolab-swarm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let _work = RemoveDir(work.clone());
-    std::fs::write(
-        work.join(compose::COMPOSE_FILE),
-        crate::yaml(&compose::compose(topology, &r.image)),
-    )?;
+    let name = stack_name(&topology.name);
+    let mut stack_file = compose::compose(topology, &r.image);
+    if topology.settings.trace > 0.0 {
+        send_spans_to(&mut stack_file, &collector_endpoint(&name));
+    }
+    std::fs::write(work.join(compose::COMPOSE_FILE), crate::yaml(&stack_file))?;
     std::fs::write(work.join(compose::TOPOLOGY_FILE), &r.loaded.yaml)?;
     std::fs::create_dir_all(&r.out).with_context(|| format!("creating {}", r.out.display()))?;
 
-    let name = stack_name(&topology.name);
     let stack = Stack {
         guardian: Some(Guardian::start(&binary, &name)?),
         name,
@@ -126,6 +127,7 @@ fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
         .arg(&r.image)
         .args(["drive", TOPOLOGY_PATH, "--peers-dns", "tasks.{service}"])
         .args(["--stack", stack, "--out", &out])
+        .args(["--collector-listen", &format!("0.0.0.0:{COLLECTOR_PORT}")])
         .args(&r.driver_flags)
         // Its own process group: a terminal's Ctrl-C reaches this process
         // only, which forwards it once (a second one abandons requests).
@@ -169,6 +171,24 @@ fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
         }
     };
     Ok(status.code().unwrap_or(2))
+}
+
+/// Where the stack's replicas send their spans: the driver's collector, by
+/// its container's name (resolved once the driver runs; before that a
+/// replica's exporter fails, counts and retries on the next batch).
+fn collector_endpoint(stack: &str) -> String {
+    format!("http://{}:{COLLECTOR_PORT}", driver_name(stack))
+}
+
+/// Points every replica service of `stack_file` at `endpoint` through the
+/// replica's own `TOPOLAB_OTLP_ENDPOINTS`.
+fn send_spans_to(stack_file: &mut serde_json::Value, endpoint: &str) {
+    let Some(services) = stack_file["services"].as_object_mut() else {
+        return;
+    };
+    for service in services.values_mut() {
+        service["environment"]["TOPOLAB_OTLP_ENDPOINTS"] = serde_json::json!(endpoint);
+    }
 }
 
 /// What a run of replicas in containers cannot do yet, named rather than
@@ -275,7 +295,7 @@ pub fn remove(stack: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The load driver's container name.
+/// The load driver's container name, which the stack's network resolves.
 fn driver_name(stack: &str) -> String {
     format!("{stack}-driver")
 }
@@ -306,5 +326,28 @@ struct RemoveDir(PathBuf);
 impl Drop for RemoveDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_replica_sends_spans_to_the_driver_by_name() {
+        let t = topolab_model::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../topologies/chain.yaml"),
+            &[],
+        )
+        .unwrap()
+        .topology;
+        let mut c = compose::compose(&t, "img:1");
+        send_spans_to(&mut c, &collector_endpoint("topolab-chain-7"));
+        for s in &t.services {
+            assert_eq!(
+                c["services"][&s.name]["environment"]["TOPOLAB_OTLP_ENDPOINTS"],
+                "http://topolab-chain-7-driver:4317"
+            );
+        }
     }
 }

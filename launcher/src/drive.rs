@@ -36,7 +36,15 @@ pub struct DriveOptions {
     pub processes: Arc<dyn Processes>,
     /// How long the replicas may take to be healthy.
     pub health_limit: Duration,
+    /// Where the run's span collector listens for the replicas (a fixed
+    /// port on all interfaces in a container network); `None`: loopback, and
+    /// only the generators' own spans are recorded.
+    pub collector_listen: Option<SocketAddr>,
 }
+
+/// How long the replicas' last spans may take to reach the collector after
+/// the load: their exporters send a batch at least every 200 ms.
+const SPANS_LIMIT: Duration = Duration::from_secs(3);
 
 /// Runs `loaded`'s load against the replicas at `peers` (by service, in index
 /// order). Errors are failures of the sandbox, never of requests.
@@ -53,10 +61,19 @@ pub async fn drive(
             crate::notice::say(msg);
         }
     };
-    // Replicas elsewhere cannot reach a collector on this loopback: only the
-    // generators' own spans are recorded.
-    let traces =
-        RunTraces::start(&topology.settings, &folder.path, TraceOptions::default()).await?;
+    // Replicas elsewhere reach the collector only where it is told to listen
+    // on their network; on loopback only the generators' spans are recorded.
+    let trace_opts = TraceOptions {
+        listen: opts.collector_listen,
+        ..TraceOptions::default()
+    };
+    let traces = RunTraces::start(&topology.settings, &folder.path, trace_opts).await?;
+    if let Some(addr) = traces
+        .collector_addr()
+        .filter(|_| opts.collector_listen.is_some())
+    {
+        say(format!("span collector on {addr}"));
+    }
     let named: Vec<(String, SocketAddr)> = peers
         .iter()
         .flat_map(|(s, addrs)| {
@@ -116,7 +133,15 @@ pub async fn drive(
         warmup::subtract(&mut figures, &w.baseline);
     }
     traces.flush_generators().await;
-    let trace_summary = traces.finish((0, 0)).await;
+    let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
+        (r + f.spans_recorded, d + f.spans_dropped)
+    });
+    if opts.collector_listen.is_some() && !traces.await_spans(replica_spans, SPANS_LIMIT).await {
+        say(format!(
+            "warning: the replicas' spans did not all reach the collector within {SPANS_LIMIT:?}"
+        ));
+    }
+    let trace_summary = traces.finish(replica_spans).await;
     let collected = Collected {
         outcome: Outcome {
             healthy,

@@ -80,6 +80,7 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             verbose: !args.quiet,
             processes,
             health_limit: limit,
+            collector_listen: args.collector_listen,
         };
         match topolab_launcher::drive::drive(&loaded, peers, opts).await {
             Ok(result) => {

@@ -101,6 +101,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         trace: topolab_launcher::traces::TraceOptions {
             otlp_endpoint: args.otlp_endpoint.clone(),
             otlp_only: args.otlp_only,
+            listen: None,
         },
         live: live_mode(args.quiet),
     };

@@ -1,5 +1,6 @@
-//! The run's own OTLP collector: a standard `TraceService` on loopback that
-//! any OTLP/gRPC exporter can send to (the replicas, the load generators, an
+//! The run's own OTLP collector: a standard `TraceService` (on loopback, or
+//! where the load driver is told inside a container network) that any
+//! OTLP/gRPC exporter can send to (the replicas, the load generators, an
 //! OpenTelemetry SDK), handing what it receives to the traces writer at once.
 
 use std::net::SocketAddr;
@@ -48,11 +49,12 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Listens on 127.0.0.1 on a free port, handing spans to `sink`.
-    pub async fn start(sink: Sink) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    /// Listens on `listen` (127.0.0.1 on a free port for a local run),
+    /// handing spans to `sink`.
+    pub async fn start(sink: Sink, listen: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .context("binding the span collector")?;
+            .with_context(|| format!("binding the span collector to {listen}"))?;
         let addr = listener.local_addr()?;
         let store = Arc::new(Store {
             sink,

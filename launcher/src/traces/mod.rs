@@ -9,7 +9,7 @@ pub mod file;
 pub mod keep;
 pub mod writer;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +29,10 @@ pub struct TraceOptions {
     pub otlp_endpoint: Option<String>,
     /// `--otlp-only`: send spans only there (no built-in collector, no traces.jsonl).
     pub otlp_only: bool,
+    /// Where the built-in collector listens: default loopback on a free
+    /// port; a load driver in a container network gives a fixed port on all
+    /// interfaces so that replicas in other containers reach it by name.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The `traces` figures of `summary.json` (the type belongs to its owner).
@@ -56,7 +60,10 @@ impl RunTraces {
             true => None,
             false => {
                 let writer = Writer::start(dir, budget)?;
-                Some((Collector::start(writer.sink()).await?, writer))
+                let listen = opts
+                    .listen
+                    .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+                Some((Collector::start(writer.sink(), listen).await?, writer))
             }
         };
         let mut traces = RunTraces {
@@ -91,11 +98,42 @@ impl RunTraces {
         if self.rate <= 0.0 {
             return Vec::new();
         }
-        let local = self.collector_addr().map(|a| format!("http://{a}"));
+        // A collector on all interfaces is reached here through loopback.
+        let local = self.collector_addr().map(|mut a| {
+            if a.ip().is_unspecified() {
+                a.set_ip(Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{a}")
+        });
         local
             .into_iter()
             .chain(self.opts.otlp_endpoint.clone())
             .collect()
+    }
+
+    /// Waits until the built-in collector has received every span the
+    /// generators and the replicas recorded and did not drop (`replicas`:
+    /// recorded, dropped), at most `limit`: replicas that keep running after
+    /// the load (in containers) send their last batch on their own time.
+    /// False if some did not arrive in time (they are counted as lost).
+    pub async fn await_spans(&self, replicas: (u64, u64), limit: Duration) -> bool {
+        let Some((c, _)) = &self.collector else {
+            return true;
+        };
+        let own = self
+            .generators
+            .as_ref()
+            .map(Exporter::counts)
+            .unwrap_or_default();
+        let expected = (own.recorded + replicas.0).saturating_sub(own.dropped + replicas.1);
+        let started = std::time::Instant::now();
+        while c.spans() < expected {
+            if started.elapsed() > limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     /// The exporter the load generators record root spans into.
