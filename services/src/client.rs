@@ -415,6 +415,13 @@ impl Clients {
 /// Resolves `callee` once and takes what it finds.
 async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
     match discovery.resolve(callee).await {
+        // An answer with no address (seen on Swarm while tasks are
+        // rescheduled) keeps the set we have: calling a stale replica fails
+        // like a dead one and the balancer ejects it, whereas an empty set
+        // would fail every call with "no replica" until the next lookup.
+        Ok(addrs) if addrs.is_empty() => {
+            tracing::debug!(host = %discovery.host(callee), "lookup returned no address; keeping the known replicas")
+        }
         Ok(addrs) => match pool.replace(callee, &addrs) {
             Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
             Ok(false) => {}
