@@ -14,6 +14,7 @@ pub mod model;
 mod overrides;
 pub mod policy;
 pub mod schema;
+pub mod seed;
 pub mod service_kind;
 pub mod shape;
 pub mod status;

@@ -98,10 +98,7 @@ impl Timeline {
 /// The timeline's seed: the run's seed mixed with the service's name (FNV-1a,
 /// stable across Rust versions), so services change independently.
 fn timeline_seed(seed: u64, service: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in service.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
+    let h = crate::seed::fnv1a(service.bytes());
     seed ^ h.rotate_left(17) ^ 0x7570_6461_7465_7321
 }
 

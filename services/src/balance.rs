@@ -139,10 +139,7 @@ impl Drop for Outstanding {
 /// The weight of replica `i` for `key` (FNV-1a then a mix: stable across
 /// processes and Rust versions, so every caller agrees on a key's replica).
 fn rendezvous(key: &str, i: usize) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes().chain((i as u64).to_le_bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
+    let mut h = topolab_model::seed::fnv1a(key.bytes().chain((i as u64).to_le_bytes()));
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)

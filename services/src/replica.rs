@@ -51,7 +51,7 @@ impl Replica {
     /// The replica `spec` describes, with lazy channels to its callees.
     pub fn new(spec: &ReplicaSpec) -> Result<Self, ClientError> {
         let service = spec.service().clone();
-        let seed = replica_seed(spec.seed, &spec.service, spec.index);
+        let seed = topolab_model::seed::replica_seed(spec.seed, &spec.service, spec.index);
         Ok(Self {
             name: spec.replica_name(),
             index: spec.index,
@@ -472,36 +472,5 @@ impl Drop for Record<'_> {
         let wait = self.wait.unwrap_or_else(|| self.arrival.elapsed());
         // Work done before the drop is unknown here; it is not recorded.
         self.finish(outcome, self.timings(wait, Default::default()));
-    }
-}
-
-/// A per-replica seed: the run's seed mixed with the service name and index,
-/// so replicas draw different but repeatable streams.
-fn replica_seed(seed: u64, service: &str, index: u32) -> u64 {
-    // FNV-1a over the name: stable across Rust versions, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in service.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    splitmix64(seed ^ splitmix64(h ^ u64::from(index)))
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replica_seeds_differ_and_repeat() {
-        assert_eq!(replica_seed(42, "db", 0), replica_seed(42, "db", 0));
-        assert_ne!(replica_seed(42, "db", 0), replica_seed(42, "db", 1));
-        assert_ne!(replica_seed(42, "db", 0), replica_seed(42, "api", 0));
-        assert_ne!(replica_seed(42, "db", 0), replica_seed(43, "db", 0));
     }
 }
