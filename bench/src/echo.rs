@@ -1,19 +1,30 @@
 //! The reference: a bare tonic server for the same `topolab.v1.Replica/Call`
-//! method that answers at once, with nothing of topolab in between. It runs
-//! as its own process (this binary, `echo-server`), like a replica does.
+//! method that answers at once (or, given a next address, first makes the
+//! same call there and answers when it has), with nothing of topolab in
+//! between. It runs as its own process (this binary, `echo-server [NEXT]`),
+//! like a replica does.
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
+use topolab_proto::v1::replica_client::ReplicaClient;
 use topolab_proto::v1::replica_server::{Replica, ReplicaServer};
 use topolab_proto::v1::{CallReply, CallRequest, SubscribeRequest, Update};
 
-struct Echo;
+/// Answers at once, or after the same call to `next` (a forwarding hop).
+struct Echo {
+    next: Option<ReplicaClient<Channel>>,
+}
 
 #[tonic::async_trait]
 impl Replica for Echo {
-    async fn call(&self, _req: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
+    async fn call(&self, req: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
+        if let Some(next) = &self.next {
+            // One HTTP/2 connection, as a topolab replica keeps per callee replica.
+            next.clone().call(req.into_inner()).await?;
+        }
         Ok(Response::new(CallReply::default()))
     }
 
@@ -31,8 +42,9 @@ impl Replica for Echo {
 }
 
 /// Serves on a loopback port with 2 worker threads (like a replica), printing
-/// the address on stdout, until killed.
-pub fn serve_forever() -> anyhow::Result<()> {
+/// the address on stdout, until killed; forwards each call to `next` first,
+/// if given (`echo-server NEXT`).
+pub fn serve_forever(next: Option<String>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,9 +52,19 @@ pub fn serve_forever() -> anyhow::Result<()> {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?);
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let next = match next {
+            Some(addr) => Some(ReplicaClient::new(
+                Endpoint::from_shared(format!("http://{addr}"))?
+                    .tcp_nodelay(true)
+                    .connect_lazy(),
+            )),
+            None => None,
+        };
+        // No Nagle on either side, as on a topolab replica.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-            .add_service(ReplicaServer::new(Echo))
+            .add_service(ReplicaServer::new(Echo { next }))
             .serve_with_incoming(incoming)
             .await?;
         anyhow::Ok(())
@@ -57,8 +79,14 @@ pub struct EchoProcess {
 
 /// Starts the echo server as a child process and reads its address.
 pub fn spawn() -> anyhow::Result<EchoProcess> {
+    spawn_forwarding(None)
+}
+
+/// Starts an echo server that forwards every call to `next` before answering.
+pub fn spawn_forwarding(next: Option<&str>) -> anyhow::Result<EchoProcess> {
     let mut child = Command::new(std::env::current_exe()?)
         .arg("echo-server")
+        .args(next)
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child

@@ -14,7 +14,7 @@ use topolab_launcher::load::{self, Recorder, StopSignals};
 use crate::{echo, h2load};
 
 /// Runs one generator (`body`: its YAML keys) at `addr` and returns its recorder.
-fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
+pub fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
     let yaml = format!(
         "name: gen-bench\nservices:\n  echo:\n    endpoints:\n      Echo: {{}}\nload:\n  g:\n    target: echo/Echo\n{body}settings:\n  seed: 1\n"
     );
@@ -38,7 +38,7 @@ fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
         .ok_or_else(|| anyhow::anyhow!("no recorder for the generator"))
 }
 
-fn ms(us: u64) -> f64 {
+pub fn ms(us: u64) -> f64 {
     us as f64 / 1e3
 }
 
@@ -161,5 +161,42 @@ fn against_h2load(addr: SocketAddr, h2: &std::path::PathBuf, a: &str) -> anyhow:
         "ratio p50 (closed, 1 client / h2load): {:.3}",
         ms(one.latency_us.value_at_quantile(0.5)) / quantile_ms(&lat, 0.5)
     );
+    open_against_closed(addr, &one)
+}
+
+/// The open loop at 200/s (constant and Poisson arrivals) against the closed
+/// loop of one client just measured: an open-loop request should cost what a
+/// lone client's does (goal: p50 at most 1.5×, p99 at most 1 ms).
+fn open_against_closed(addr: SocketAddr, one: &Recorder) -> anyhow::Result<()> {
+    let q = |r: &Recorder, q: f64| ms(r.latency_us.value_at_quantile(q));
+    println!(
+        "\n== open loop at 200/s against a closed loop of one client, bare echo server (goal: p50 ≤ 1.5×, p99 ≤ 1 ms)"
+    );
+    println!(
+        "{:<34}  {:>9}  {:>9}  {:>9}  {:>10}",
+        "", "p50 ms", "p99 ms", "ratio p50", "late p99"
+    );
+    println!(
+        "{:<34}  {:>9.3}  {:>9.3}  {:>9}  {:>10}",
+        "closed loop, 1 client",
+        q(one, 0.5),
+        q(one, 0.99),
+        "1.000",
+        "-"
+    );
+    for arrivals in ["constant", "poisson"] {
+        let r = drive(
+            addr,
+            &format!("    rate: 200/s\n    arrivals: {arrivals}\n    duration: 5s\n"),
+        )?;
+        println!(
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>7.3} ms",
+            format!("open loop 200/s, {arrivals}"),
+            q(&r, 0.5),
+            q(&r, 0.99),
+            q(&r, 0.5) / q(one, 0.5),
+            ms(r.late_us.value_at_quantile(0.99))
+        );
+    }
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! 1. `work` accuracy: achieved mean against requested, for 1 ms, 10 ms, 100 ms.
 //! 2. One hop: a `work: 0ms` replica against a bare tonic echo server, driven
 //!    by h2load (one call at a time, and 16 connections × 32 streams).
+//!    `hops`: the cost per hop at 50/s and 200/s through a chain of four
+//!    topolab services against a chain of four forwarding echo servers.
 //! 3. Start-up: time until N replicas are all healthy, and each one's memory.
 //! 4. The load generator (`generator`): achieved/offered open-loop rates,
 //!    closed-loop throughput and low-load latency against h2load.
@@ -22,6 +24,7 @@
 mod echo;
 mod generator;
 mod h2load;
+mod hops;
 mod memory;
 mod sampling;
 mod sim;
@@ -34,7 +37,7 @@ use std::time::Duration;
 
 fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("echo-server") {
-        return echo::serve_forever();
+        return echo::serve_forever(std::env::args().nth(2));
     }
     let only = std::env::args().nth(1);
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
@@ -43,6 +46,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("hop") {
         one_hop()?;
+    }
+    if want("hops") {
+        hops::bench()?;
     }
     if want("startup") {
         startup()?;

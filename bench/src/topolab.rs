@@ -46,6 +46,8 @@ pub fn run_once(yaml: &str) -> anyhow::Result<Value> {
 /// A topology without load, kept up; stopped with SIGINT on drop.
 pub struct Up {
     pub addrs: Vec<String>,
+    /// `service#index` of each address, in the same order.
+    pub ids: Vec<String>,
     pub healthy_ms: f64,
     child: Child,
     _dir: tempfile::TempDir,
@@ -72,6 +74,7 @@ impl Up {
         let mut lines = BufReader::new(stderr).lines();
         let mut healthy_ms = 0.0;
         let mut addrs = Vec::new();
+        let mut ids = Vec::new();
         while addrs.len() < n {
             let line = lines
                 .next()
@@ -79,21 +82,26 @@ impl Up {
             if let Some(rest) = line.split("healthy after ").nth(1) {
                 healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
             } else if line.starts_with("  ") && line.contains('#') {
-                addrs.push(
-                    line.split_whitespace()
-                        .last()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
+                let mut words = line.split_whitespace();
+                ids.push(words.next().unwrap_or_default().to_string());
+                addrs.push(words.last().unwrap_or_default().to_string());
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
         Ok(Up {
             addrs,
+            ids,
             healthy_ms,
             child,
             _dir: dir,
         })
+    }
+
+    /// The address of replica `id` (`service#index`).
+    pub fn addr_of(&self, id: &str) -> anyhow::Result<&str> {
+        let i = self.ids.iter().position(|x| x == id);
+        i.map(|i| self.addrs[i].as_str())
+            .ok_or_else(|| anyhow::anyhow!("no replica {id} among {:?}", self.ids))
     }
 
     /// Resident memory of each replica process (children of the launcher), KiB.
