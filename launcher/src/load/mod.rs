@@ -94,6 +94,16 @@ pub async fn run_all(
     Ok(out)
 }
 
+/// Waits for the requests in flight to finish, or abandons them on `abort`.
+async fn drain(in_flight: &mut JoinSet<()>, mut abort: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            next = in_flight.join_next() => if next.is_none() { break },
+            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
+        }
+    }
+}
+
 async fn run_one(
     generator: &Generator,
     target: Arc<Mix>,
@@ -110,17 +120,9 @@ async fn run_one(
             updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
         }
         Pattern::Open { arrivals, stages } => {
-            open::run(
-                target,
-                stages,
-                *arrivals,
-                begin,
-                seed,
-                rec,
-                stop,
-                &mut in_flight,
-            )
-            .await
+            let stages = stages.clone();
+            open::run_on_own_thread(target, stages, *arrivals, begin, seed, rec, signals.clone())
+                .await
         }
         Pattern::Closed { think, stages } => {
             closed::run(
@@ -136,13 +138,7 @@ async fn run_one(
             .await
         }
     }
-    let mut abort = signals.abort;
-    loop {
-        tokio::select! {
-            next = in_flight.join_next() => if next.is_none() { break },
-            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
-        }
-    }
+    drain(&mut in_flight, signals.abort).await;
     let mut recorder = open::lock(&recorder).clone();
     recorder.close();
     let end = recorder.issue_end.unwrap_or_else(Instant::now);
