@@ -1,10 +1,11 @@
 //! Span export over OTLP/gRPC (`TraceService/Export`), off the request path:
-//! `record` only puts the span in a bounded queue (a full queue drops and
-//! counts it); a background task converts, batches and sends to every
-//! endpoint, and `flush` empties the queue before the process exits.
+//! `record` only pushes the span into a bounded buffer (a full buffer drops
+//! and counts it) and wakes the export task once a batch is full, not once per
+//! span; the task converts, batches and sends to every endpoint, and `flush`
+//! empties the buffer before the process exits.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -12,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::transport::{Channel, Endpoint};
 
 use super::clock;
@@ -21,22 +22,32 @@ use super::span::{SpanBuilder, Value, kv};
 /// Spans waiting for export; past this, new spans are dropped (and counted)
 /// rather than slowing requests down or growing without bound.
 pub const QUEUE: usize = 16_384;
-/// Spans per `Export` call.
+/// Spans per `Export` call, and how many wait before the task is woken.
 const BATCH: usize = 512;
 /// How long a span may wait for its batch to fill.
 const LINGER: Duration = Duration::from_millis(200);
 /// How long one `Export` call may take before its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Flush requests waiting (one per caller of [`Exporter::flush`]).
+const FLUSHES: usize = 16;
 
-enum Msg {
-    Span(Box<SpanBuilder>),
-    Flush(oneshot::Sender<()>),
-}
-
+/// What the request path and the export task share: the spans waiting, the
+/// bell rung when a batch is full, and the counts.
 #[derive(Debug, Default)]
-struct Counters {
+struct Shared {
+    /// Spans recorded, not yet taken by the export task (at most [`QUEUE`]).
+    /// A plain mutex: held for one push, never across an await.
+    waiting: Mutex<Vec<SpanBuilder>>,
+    batch_full: Notify,
     recorded: AtomicU64,
     dropped: AtomicU64,
+}
+
+impl Shared {
+    fn take(&self) -> Vec<SpanBuilder> {
+        let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *w, Vec::with_capacity(BATCH))
+    }
 }
 
 /// Spans recorded and dropped so far by one exporter.
@@ -48,17 +59,12 @@ pub struct ExportCounts {
     pub dropped: u64,
 }
 
-/// A handle on one process's span exporter; clones share the queue.
+/// A handle on one process's span exporter; clones share the buffer. The
+/// export task ends (after sending what is left) when the last clone goes.
 #[derive(Debug, Clone)]
 pub struct Exporter {
-    tx: mpsc::Sender<Msg>,
-    counters: Arc<Counters>,
-}
-
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Msg")
-    }
+    shared: Arc<Shared>,
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 /// Why an exporter could not start.
@@ -103,25 +109,36 @@ impl Exporter {
                 .collect(),
             ..Default::default()
         };
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let counters = Arc::new(Counters::default());
-        tokio::spawn(export_loop(rx, clients, resource, counters.clone()));
-        Ok(Exporter { tx, counters })
+        let shared = Arc::new(Shared::default());
+        let (flushes, rx) = mpsc::channel(FLUSHES);
+        tokio::spawn(export_loop(rx, shared.clone(), clients, resource));
+        Ok(Exporter { shared, flushes })
     }
 
-    /// Queues a finished span; never waits. A full queue drops it.
+    /// Buffers a finished span; never waits. A full buffer drops it.
     pub fn record(&self, span: SpanBuilder) {
-        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
-        if self.tx.try_send(Msg::Span(Box::new(span))).is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        let sh = &self.shared;
+        sh.recorded.fetch_add(1, Ordering::Relaxed);
+        let mut waiting = sh.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.len() >= QUEUE {
+            drop(waiting);
+            sh.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        waiting.push(span);
+        let full = waiting.len() == BATCH;
+        drop(waiting);
+        // Only a full batch wakes the task; the rest leave on its LINGER tick.
+        if full {
+            sh.batch_full.notify_one();
         }
     }
 
-    /// Sends every span queued so far; false if that took longer than `limit`.
+    /// Sends every span buffered so far; false if that took longer than `limit`.
     pub async fn flush(&self, limit: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
         let done = async {
-            self.tx.send(Msg::Flush(tx)).await.ok()?;
+            self.flushes.send(tx).await.ok()?;
             rx.await.ok()
         };
         matches!(tokio::time::timeout(limit, done).await, Ok(Some(())))
@@ -130,41 +147,52 @@ impl Exporter {
     /// Spans recorded and dropped so far.
     pub fn counts(&self) -> ExportCounts {
         ExportCounts {
-            recorded: self.counters.recorded.load(Ordering::Relaxed),
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            recorded: self.shared.recorded.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
         }
     }
 }
 
 async fn export_loop(
-    mut rx: mpsc::Receiver<Msg>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    shared: Arc<Shared>,
     mut clients: Vec<(String, TraceServiceClient<Channel>)>,
     resource: Resource,
-    counters: Arc<Counters>,
 ) {
-    let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
     let mut tick = tokio::time::interval(LINGER);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(Msg::Span(s)) => {
-                    batch.push(s.into_otlp());
-                    if batch.len() >= BATCH {
-                        send(&mut clients, &resource, &mut batch, &counters).await;
-                    }
-                }
-                Some(Msg::Flush(ack)) => {
-                    send(&mut clients, &resource, &mut batch, &counters).await;
-                    let _ = ack.send(());
-                }
+        let ack = tokio::select! {
+            () = shared.batch_full.notified() => None,
+            _ = tick.tick() => None,
+            ack = flushes.recv() => match ack {
+                Some(ack) => Some(ack),
+                // Every handle is gone: send what is left and stop.
                 None => {
-                    send(&mut clients, &resource, &mut batch, &counters).await;
+                    export(&mut clients, &resource, &shared).await;
                     return;
                 }
             },
-            _ = tick.tick() => send(&mut clients, &resource, &mut batch, &counters).await,
+        };
+        export(&mut clients, &resource, &shared).await;
+        if let Some(ack) = ack {
+            let _ = ack.send(());
         }
+    }
+}
+
+/// Takes every buffered span, converts it to OTLP and sends it in batches.
+async fn export(
+    clients: &mut [(String, TraceServiceClient<Channel>)],
+    resource: &Resource,
+    shared: &Shared,
+) {
+    let mut spans = shared.take();
+    while !spans.is_empty() {
+        let rest = spans.split_off(spans.len().min(BATCH));
+        let mut batch: Vec<Span> = spans.into_iter().map(SpanBuilder::into_otlp).collect();
+        send(clients, resource, &mut batch, shared).await;
+        spans = rest;
     }
 }
 
@@ -172,7 +200,7 @@ async fn send(
     clients: &mut [(String, TraceServiceClient<Channel>)],
     resource: &Resource,
     batch: &mut Vec<Span>,
-    counters: &Counters,
+    counters: &Shared,
 ) {
     if batch.is_empty() {
         return;
