@@ -7,7 +7,8 @@
 //! timer slack, waits on a condvar until shortly before the next deadline, then
 //! yields in a loop for the last [`SPIN`]. It fires early by a lead that
 //! calibrates itself from how late tasks actually resume, so that the *task*,
-//! not the thread, wakes on time.
+//! not the thread, wakes on time. A sleep shorter than [`SPIN`] never leaves
+//! the task's thread: it yields until due.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -43,6 +44,14 @@ pub async fn sleep(d: Duration) {
 pub async fn sleep_until(deadline: Instant) {
     let start = Instant::now();
     if deadline <= start {
+        return;
+    }
+    if deadline - start <= SPIN {
+        // Too short to hand to the timer thread and be woken back on time:
+        // the waiting task yields until it is due (other tasks run meanwhile).
+        while Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
         return;
     }
     if deadline - start > COARSE_MARGIN {
@@ -271,6 +280,30 @@ mod tests {
         rt.block_on(async {
             sleep(Duration::ZERO).await;
             sleep_until(Instant::now() - Duration::from_millis(1)).await;
+        });
+    }
+
+    #[test]
+    fn sleeps_shorter_than_the_spin_stay_on_the_task_and_end_on_time() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for us in [1, 20, 59] {
+                let d = Duration::from_micros(us);
+                let t = Instant::now();
+                sleep(d).await;
+                assert!(t.elapsed() >= d, "{us} µs sleep ended early");
+            }
+            // Another task runs while one waits out a short sleep.
+            let other = tokio::spawn(async { Instant::now() });
+            let t = Instant::now();
+            sleep(SPIN).await;
+            assert!(
+                other.await.unwrap() < t + SPIN,
+                "the waiting task kept the thread"
+            );
         });
     }
 
