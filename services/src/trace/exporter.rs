@@ -105,7 +105,7 @@ impl Exporter {
         let resource = Resource {
             attributes: resource
                 .into_iter()
-                .map(|(k, v)| kv(k, Value::Str(v)))
+                .map(|(k, v)| kv(k, Value::Str(v.into())))
                 .collect(),
             ..Default::default()
         };

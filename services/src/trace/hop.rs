@@ -71,9 +71,9 @@ impl ServerHop {
             arrival,
             Instant::now(),
         )
-        .str(keys::SERVICE, service)
-        .str(keys::REPLICA, replica)
-        .str(keys::ENDPOINT, endpoint)
+        .str(keys::SERVICE, service.to_owned())
+        .str(keys::REPLICA, replica.to_owned())
+        .str(keys::ENDPOINT, endpoint.to_owned())
         .str("rpc.service", "topolab.v1.Replica")
         .str("rpc.method", "Call")
         .int(keys::QUEUE_NS, nanos(split.queue))
@@ -118,10 +118,10 @@ impl<'a> ClientHop<'a> {
             now,
             now,
         )
-        .str(keys::REPLICA, caller)
+        .str(keys::REPLICA, caller.to_owned())
         .str(keys::CALLEE, format!("{service}/{endpoint}"))
-        .str(keys::CALLEE_REPLICA, callee_replica)
-        .str("peer.service", service)
+        .str(keys::CALLEE_REPLICA, callee_replica.to_owned())
+        .str("peer.service", service.to_owned())
         .int(keys::ATTEMPT, i64::from(attempt))
         .int(keys::TIMEOUT_NS, nanos(timeout));
         ClientHop {

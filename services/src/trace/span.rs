@@ -2,6 +2,7 @@
 //! attributes, cheap to build. Turning it into an OTLP `Span` (hex ids aside,
 //! strings, wall-clock nanoseconds) happens later, on the exporter's task.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -16,10 +17,11 @@ use super::context::SpanContext;
 /// same constants back.
 pub use topolab_proto::span_keys as keys;
 
-/// A value of an attribute.
+/// A value of an attribute: constant strings are borrowed, not copied, on
+/// the request path.
 #[derive(Debug, Clone)]
 pub enum Value {
-    Str(String),
+    Str(Cow<'static, str>),
     Int(i64),
 }
 
@@ -73,8 +75,8 @@ impl SpanBuilder {
         }
     }
 
-    /// Adds a string attribute.
-    pub fn str(mut self, key: &'static str, v: impl Into<String>) -> Self {
+    /// Adds a string attribute (a `&'static str` is not copied).
+    pub fn str(mut self, key: &'static str, v: impl Into<Cow<'static, str>>) -> Self {
         self.attrs.push((key, Value::Str(v.into())));
         self
     }
@@ -102,7 +104,7 @@ impl SpanBuilder {
     /// The OTLP form: wall-clock times from this process's anchor.
     pub fn into_otlp(self) -> Span {
         let mut attributes: Vec<KeyValue> = self.attrs.into_iter().map(|(k, v)| kv(k, v)).collect();
-        attributes.push(kv("rpc.system", Value::Str("grpc".into())));
+        attributes.push(kv("rpc.system", Value::Str(Cow::Borrowed("grpc"))));
         attributes.push(kv(keys::GRPC_STATUS, Value::Int(self.code as i64)));
         let status = if self.code == Code::Ok {
             Status::default()
@@ -144,7 +146,7 @@ impl SpanBuilder {
 /// An OTLP attribute.
 pub fn kv(key: &str, v: Value) -> KeyValue {
     let value = match v {
-        Value::Str(s) => any_value::Value::StringValue(s),
+        Value::Str(s) => any_value::Value::StringValue(s.into_owned()),
         Value::Int(i) => any_value::Value::IntValue(i),
     };
     KeyValue {

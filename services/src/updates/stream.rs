@@ -168,7 +168,7 @@ impl Pusher {
             StdInstant::now(),
         )
         .str(keys::SERVICE, service.clone())
-        .str(keys::REPLICA, self.replica.name())
+        .str(keys::REPLICA, self.replica.name().to_owned())
         .str(keys::ENDPOINT, ep.clone())
         .str("rpc.service", "topolab.v1.Replica")
         .str("rpc.method", "Subscribe")
