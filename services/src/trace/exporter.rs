@@ -77,14 +77,15 @@ pub struct BadEndpoint {
 
 impl Exporter {
     /// Starts exporting to `endpoints` (`http://host:port`; a bare `host:port`
-    /// gets `http://`) on the current tokio runtime, describing this process
-    /// by `resource` attributes (`service.name`, ...).
+    /// gets `http://`), describing this process by `resource` attributes
+    /// (`service.name`, ...). Converting, encoding and sending run on a
+    /// thread of their own, not on the runtime that serves requests.
     pub fn start(
         endpoints: &[String],
         resource: Vec<(&'static str, String)>,
     ) -> Result<Self, BadEndpoint> {
         clock::init();
-        let clients = endpoints
+        let targets = endpoints
             .iter()
             .map(|e| {
                 let url = if e.contains("://") {
@@ -92,14 +93,13 @@ impl Exporter {
                 } else {
                     format!("http://{e}")
                 };
-                let channel = Endpoint::from_shared(url)
+                let endpoint = Endpoint::from_shared(url)
                     .map_err(|source| BadEndpoint {
                         endpoint: e.clone(),
                         source,
                     })?
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                Ok((e.clone(), TraceServiceClient::new(channel)))
+                    .tcp_nodelay(true);
+                Ok((e.clone(), endpoint))
             })
             .collect::<Result<Vec<_>, BadEndpoint>>()?;
         let resource = Resource {
@@ -111,7 +111,37 @@ impl Exporter {
         };
         let shared = Arc::new(Shared::default());
         let (flushes, rx) = mpsc::channel(FLUSHES);
-        tokio::spawn(export_loop(rx, shared.clone(), clients, resource));
+        let job = ExportJob {
+            rx,
+            shared: shared.clone(),
+            targets,
+            resource,
+        };
+        // Handed to the thread through a slot, so that a thread that cannot
+        // be started leaves the job behind for the serving runtime.
+        let slot = Arc::new(Mutex::new(Some(job)));
+        let spawned = std::thread::Builder::new()
+            .name("topolab-export".into())
+            .spawn({
+                let slot = slot.clone();
+                move || {
+                    let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match (job, rt) {
+                        (Some(job), Ok(rt)) => rt.block_on(job.run()),
+                        (_, Err(e)) => tracing::warn!("no runtime for span export: {e}"),
+                        (None, _) => {}
+                    }
+                }
+            });
+        if let Err(e) = spawned
+            && let Some(job) = slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
+            tracing::warn!("no thread for span export ({e}): exporting on the serving runtime");
+            tokio::spawn(job.run());
+        }
         Ok(Exporter { shared, flushes })
     }
 
@@ -150,6 +180,28 @@ impl Exporter {
             recorded: self.shared.recorded.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// What the export thread needs: the flush requests, the shared buffer,
+/// where to send and what process the spans come from.
+struct ExportJob {
+    rx: mpsc::Receiver<oneshot::Sender<()>>,
+    shared: Arc<Shared>,
+    targets: Vec<(String, Endpoint)>,
+    resource: Resource,
+}
+
+impl ExportJob {
+    /// Opens the channels (on the runtime running this: a channel's
+    /// connection lives on the runtime it is opened on) and exports.
+    async fn run(self) {
+        let clients = self
+            .targets
+            .into_iter()
+            .map(|(name, e)| (name, TraceServiceClient::new(e.connect_lazy())))
+            .collect();
+        export_loop(self.rx, self.shared, clients, self.resource).await;
     }
 }
 
