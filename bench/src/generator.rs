@@ -72,6 +72,16 @@ pub fn bench() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Only the low-load comparison (`make bench BENCH=lowload`): the open loop
+/// at 200/s against a closed loop of one client.
+pub fn low_load() -> anyhow::Result<()> {
+    let bare = echo::spawn()?;
+    let addr: SocketAddr = bare.addr.parse()?;
+    std::thread::sleep(Duration::from_millis(200));
+    let one = drive(addr, "    clients: 1\n    duration: 3s\n")?;
+    open_against_closed(addr, &one)
+}
+
 /// Achieved/offered at 1k/s, 10k/s and higher, until it no longer keeps up.
 fn open_rates(addr: SocketAddr) -> anyhow::Result<()> {
     println!(

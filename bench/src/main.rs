@@ -56,6 +56,9 @@ fn main() -> anyhow::Result<()> {
     if want("generator") {
         generator::bench()?;
     }
+    if only.as_deref() == Some("lowload") {
+        generator::low_load()?;
+    }
     if want("trace") {
         tracing_cost::one_hop_cost()?;
         tracing_cost::collector_ingest()?;

@@ -81,7 +81,8 @@ impl Up {
                 .ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
             if let Some(rest) = line.split("healthy after ").nth(1) {
                 healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
-            } else if line.starts_with("  ") && line.contains('#') {
+            } else if line.starts_with("  ") && line.contains('#') && !line.contains("://") {
+                // `  svc#0  127.0.0.1:PORT` (not `  svc#0  http://…/metrics`).
                 let mut words = line.split_whitespace();
                 ids.push(words.next().unwrap_or_default().to_string());
                 addrs.push(words.last().unwrap_or_default().to_string());
