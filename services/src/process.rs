@@ -1,4 +1,4 @@
-//! The replica as an OS process: logging to stderr, a single-threaded tokio
+//! The replica as an OS process: logging to stderr, a two-thread tokio
 //! runtime, and the three ways a replica is told to stop (the launcher's
 //! `Control/Shutdown`, SIGTERM/SIGINT, and, under a launcher, its parent
 //! vanishing), all feeding the one [`Shutdown`] signal.
@@ -41,12 +41,8 @@ fn run(
 ) -> anyhow::Result<()> {
     init_logging();
     let name = spec.replica_name();
-    // One thread serves: a request is received, admitted, worked and
-    // answered without a hand-off between threads (on this 2-core box a
-    // 2-worker runtime measured slower per hop and at saturation; see
-    // `make bench BENCH=hop`). Span export and `work` timing have threads
-    // of their own.
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .thread_name("topolab-replica")
         .enable_all()
         .build()
