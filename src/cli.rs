@@ -163,6 +163,18 @@ pub struct RunArgs {
     /// With `--on swarm`: the image to build and run.
     #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
     pub image: String,
+    /// Predict the same topology first (same seed, simulated), keep the
+    /// prediction in RUN/prediction/, and show predicted beside measured,
+    /// flagging what lies outside the prediction's own noise.
+    #[arg(long)]
+    pub predict: bool,
+    /// With --predict: the cost of one gRPC hop (round trip), e.g. 400us;
+    /// default: the cached probe (or a fresh one).
+    #[arg(long, value_name = "DURATION", requires = "predict")]
+    pub hop_cost: Option<String>,
+    /// With --predict: measure the hop cost again instead of using the cache.
+    #[arg(long, requires = "predict", conflicts_with = "hop_cost")]
+    pub reprobe: bool,
 }
 
 /// Where `run` starts the replicas.
