@@ -256,6 +256,14 @@ pub struct SweepArgs {
     /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not simulate the steps (by default each is predicted too, in
+    /// milliseconds, and sweep.html draws the predicted curve and capacity).
+    #[arg(long)]
+    pub no_predict: bool,
+    /// The cost of one gRPC hop for the predicted curve, e.g. 400us;
+    /// default: the cached probe (or a fresh one).
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_predict")]
+    pub hop_cost: Option<String>,
 }
 
 /// Flags of `topolab predict`.

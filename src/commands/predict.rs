@@ -84,7 +84,7 @@ pub fn predict(args: PredictArgs) -> ExitCode {
 
 /// `--hop-cost D`, else the cached probe (or a fresh one); `say`: tell the
 /// user a probe may take a few seconds.
-fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<Hop> {
+pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<Hop> {
     if let Some(text) = set {
         let d = topolab_model::values::duration(text).map_err(|e| {
             anyhow::anyhow!("--hop-cost {text}: {}; expected {}", e.problem, e.expected)

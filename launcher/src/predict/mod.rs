@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hdrhistogram::Histogram;
+
 use topolab_model::Loaded;
 use topolab_results::load_series::LoadRow;
 use topolab_results::timeseries::{self, Row};
@@ -53,6 +55,8 @@ pub struct Simulated {
     pub rows: Vec<Row>,
     pub load_rows: Vec<LoadRow>,
     pub capacity: Capacity,
+    /// OK latency of every generator together, µs (a sweep's step figure).
+    pub latency_us: Histogram<u64>,
 }
 
 /// Simulates the topology (its warmup simulated and discarded) into the
@@ -78,7 +82,15 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
     summary.prediction = Some(prediction);
     // Simulated and discarded as a run discards it (see `warmup`).
     summary.warmup = warm;
+    // Cannot fail: 3 significant figures is within hdrhistogram's range.
+    let mut latency_us: Histogram<u64> = Histogram::new(3).expect("valid sigfig");
+    latency_us.auto(true);
+    for l in &f.load {
+        // Cannot fail: the merged histogram auto-resizes.
+        let _ = latency_us.add(&l.latency_us);
+    }
     Ok(Simulated {
+        latency_us,
         load_rows: figures::load_rows(t, &f),
         summary,
         rows,

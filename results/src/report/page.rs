@@ -193,7 +193,8 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 @if let Some(sweep) = &run.sweep {
                     h2 { "Sweep" }
                     @let goal = sweep.meta.as_ref().and_then(|m| m.goal_p99_ms).unwrap_or(f64::INFINITY);
-                    (chart("sweep", sweep_chart::svg(&sweep.rows, sweep.knee(), goal))?)
+                    @let capacity = sweep.meta.as_ref().and_then(|m| m.predicted.as_ref()).and_then(|p| p.capacity_per_s);
+                    (chart("sweep", sweep_chart::svg(&sweep.rows, sweep.knee(), goal, capacity))?)
                 }
                 p.muted { "Written by topolab report." }
             }
