@@ -88,7 +88,10 @@ impl RunDir {
         let sweep_p = sweep_p.exists().then_some(dir.to_path_buf());
         run.sweep = run.attempt(sweep::CSV_FILE, sweep_p, |d| Ok(sweep::read(d)?));
         let predicted = dir.join(crate::versus::FOLDER);
-        let predicted = predicted.join("topology.yaml").exists().then_some(predicted);
+        let predicted = predicted
+            .join("topology.yaml")
+            .exists()
+            .then_some(predicted);
         run.prediction = run
             .attempt(crate::versus::FOLDER, predicted, |d| RunDir::read(d))
             .map(Box::new);

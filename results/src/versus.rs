@@ -103,8 +103,11 @@ pub fn busy(t: &Topology, rows: &[Row]) -> IndexMap<String, f64> {
         .iter()
         .map(|g| (g.start + g.duration).as_secs_f64())
         .fold(0.0, f64::max);
-    let mut sums: IndexMap<&str, (f64, u64)> =
-        t.services.iter().map(|s| (s.name.as_str(), (0.0, 0))).collect();
+    let mut sums: IndexMap<&str, (f64, u64)> = t
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), (0.0, 0)))
+        .collect();
     for r in rows.iter().filter(|r| r.t_s <= span + 1e-9) {
         let Some(s) = t.service(&r.service) else {
             continue;

@@ -39,7 +39,11 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     }
     // Cannot be None: load_within always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
-    let hop = match hop_cost(args.hop_cost.as_deref(), args.reprobe, !args.quiet && !args.json) {
+    let hop = match hop_cost(
+        args.hop_cost.as_deref(),
+        args.reprobe,
+        !args.quiet && !args.json,
+    ) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -127,9 +131,12 @@ pub fn before_run(args: &RunArgs, loaded: &Loaded, seed: u64) -> Result<Simulate
 fn expect(sim: &Simulated) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let noise = sim.summary.prediction.as_ref().and_then(|p| p.noise.as_ref());
-    let band = |scope: &str, k: &str, v: f64| match noise
-        .and_then(|n| n.figures.get(scope)?.get(k))
+    let noise = sim
+        .summary
+        .prediction
+        .as_ref()
+        .and_then(|p| p.noise.as_ref());
+    let band = |scope: &str, k: &str, v: f64| match noise.and_then(|n| n.figures.get(scope)?.get(k))
     {
         Some(b) => format!("{:.2} ± {:.2}", b.mean, b.half),
         None => format!("{v:.2}"),
@@ -175,7 +182,11 @@ pub fn after_run(run: &Path, loaded: &Loaded, sim: &Simulated, table: bool) {
     }
     match beside::lines(run, loaded, sim) {
         Ok(lines) => {
-            let noise = sim.summary.prediction.as_ref().and_then(|p| p.noise.as_ref());
+            let noise = sim
+                .summary
+                .prediction
+                .as_ref()
+                .and_then(|p| p.noise.as_ref());
             out!("{}", versus::render(&lines, noise));
             if let Some(p) = &sim.summary.prediction {
                 out!("{}", predict::sizes_warning(p));

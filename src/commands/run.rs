@@ -154,13 +154,13 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
 /// `--json`: the summary on stdout, the folder on stderr.
 fn json_summary(args: &RunArgs, result: &topolab_launcher::RunResult) -> ExitCode {
     match serde_json::to_string_pretty(&result.summary) {
-            Ok(json) => {
-                outln!("{json}");
-                if !args.quiet {
-                    eprintln!("{}", result.folder.display());
-                }
-                ExitCode::SUCCESS
+        Ok(json) => {
+            outln!("{json}");
+            if !args.quiet {
+                eprintln!("{}", result.folder.display());
             }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: cannot write the summary as JSON: {e}");
             ExitCode::from(EXIT_SANDBOX)

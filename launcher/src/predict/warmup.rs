@@ -81,8 +81,14 @@ mod tests {
         let l = &f.load[0];
         let e = &f.endpoints[0][0];
         // The endpoint saw exactly what the measured generator sent.
-        assert_eq!(e.requests, l.sent, "warmup requests left in the endpoint's count");
-        assert_eq!(e.ok + e.rejected + e.errors.values().sum::<u64>(), e.requests);
+        assert_eq!(
+            e.requests, l.sent,
+            "warmup requests left in the endpoint's count"
+        );
+        assert_eq!(
+            e.ok + e.rejected + e.errors.values().sum::<u64>(),
+            e.requests
+        );
         assert_eq!(e.latency_us.len(), e.requests);
         // The measured load's clock starts at zero, as a run's does.
         assert!(l.first_due.unwrap() < 100_000_000, "{:?}", l.first_due);

@@ -30,7 +30,12 @@ pub struct StepPrediction {
 /// sweep counts it (what the generators ask for over the load's span);
 /// predict's capacity counts every generator at its rate at once, so it is
 /// brought onto the sweep's scale by the same ratio.
-pub fn step(loaded: &Loaded, seed: u64, hop: &Hop, offered_per_s: f64) -> anyhow::Result<StepPrediction> {
+pub fn step(
+    loaded: &Loaded,
+    seed: u64,
+    hop: &Hop,
+    offered_per_s: f64,
+) -> anyhow::Result<StepPrediction> {
     let sim = predict::simulate(loaded, seed, hop)?;
     let (mut sent, mut ok) = (0, 0);
     for l in sim.summary.load.values() {

@@ -10,9 +10,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
-use super::{
-    faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view,
-};
+use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view};
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
@@ -337,7 +335,11 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
         .enumerate()
         .map(|(i, g)| ("line", css(generator_colour(i)), g.name.as_str()))
         .collect();
-    gen_key.extend(overlay.iter().map(|(p, name)| ("line", css(p.colour), name.as_str())));
+    gen_key.extend(
+        overlay
+            .iter()
+            .map(|(p, name)| ("line", css(p.colour), name.as_str())),
+    );
     let mut gens = gens;
     gens.extend(overlay.iter().map(|(p, _)| p.clone()));
     Ok(html! {

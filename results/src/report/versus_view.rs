@@ -14,7 +14,9 @@ use crate::versus;
 pub fn section(run: &RunDir) -> Option<Markup> {
     let pred = run.prediction.as_deref()?;
     let (Some(m), Some(p)) = (&run.summary, &pred.summary) else {
-        return Some(html! { p.missing { "prediction/ holds no readable summary.json: nothing to set beside the run." } });
+        return Some(
+            html! { p.missing { "prediction/ holds no readable summary.json: nothing to set beside the run." } },
+        );
     };
     let no_rows = Vec::new();
     let lines = versus::side_by_side(
