@@ -64,7 +64,7 @@ pub fn simulate(t: &Topology, opts: &Options) -> Result<(Figures, Option<Warmup>
 mod tests {
     use super::*;
 
-    const YAML: &str = "name: w\nservices:\n  a:\n    workers: 2\n    endpoints:\n      X:\n        steps:\n          - work: exponential(5ms)\nload:\n  g:\n    target: a/X\n    rate: 50/s\n    duration: 4s\n    timeout: 1s\nsettings:\n  warmup: 2s\n";
+    const YAML: &str = "name: w\nservices:\n  a:\n    workers: 2\n    endpoints:\n      X:\n        steps:\n          - work: exp(5ms)\nload:\n  g:\n    target: a/X\n    rate: 50/s\n    duration: 4s\n    timeout: 1s\nsettings:\n  warmup: 2s\n";
 
     #[test]
     fn the_warmup_is_simulated_and_left_out_of_every_figure() {
