@@ -93,7 +93,7 @@ impl RunDir {
             .exists()
             .then_some(predicted);
         run.prediction = run
-            .attempt(crate::versus::FOLDER, predicted, |d| RunDir::read(d))
+            .attempt(crate::versus::FOLDER, predicted, RunDir::read)
             .map(Box::new);
         Ok(run)
     }
