@@ -72,7 +72,7 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
     };
     let (f, warm) = warmup::simulate(t, &sim)?;
     let wall = started.elapsed().as_secs_f64();
-    let capacity = analysis::capacity(t, &f, hop.ns as f64 / 1e9);
+    let capacity = analysis::capacity_with(t, &f, hop.ns as f64 / 1e9, hop.work_ns as f64 / 1e9);
     let rows = figures::rows(t, &f);
     let mut summary = figures::summary(t, seed, &f);
     summary.cascade = cascade::analyze(t, &timeseries::by_service(&rows));
