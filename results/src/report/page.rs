@@ -255,7 +255,7 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
         let pts: Vec<(f64, f64)> = by_t.iter().map(|(t, v)| (*t as f64 / 1e6, v[k])).collect();
         charts::rebin(&pts, bin, frame.t_max)
     };
-    let rates = [
+    let mut rates = vec![
         Rate {
             name: "sent",
             colour: GREY,
@@ -277,6 +277,13 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
             binned: series(3),
         },
     ];
+    // Only the predicted twins of rates with something in them: a
+    // prediction with nothing rejected draws no pale red line.
+    rates.extend(
+        versus_view::rate_overlay(run, bin, frame.t_max)
+            .into_iter()
+            .filter(|r| r.binned.iter().any(|p| p.1 > 0.0)),
+    );
     let per_bin = rates[0].binned.iter().map(|p| p.1 * bin).sum::<f64>()
         / rates[0].binned.len().max(1) as f64;
     let t = &run.topology;

@@ -62,6 +62,39 @@ pub fn section(run: &RunDir) -> Option<Markup> {
     })
 }
 
+/// The prediction's OK and rejected requests per second, every generator
+/// together, binned as the run's own rates are, in pale tints of theirs.
+pub fn rate_overlay(run: &RunDir, bin: f64, t_max: f64) -> Vec<charts::Rate<'static>> {
+    let Some(rows) = run.prediction.as_deref().and_then(|p| p.load.as_deref()) else {
+        return Vec::new();
+    };
+    let mut by_t: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
+    for r in rows {
+        let e = by_t.entry((r.t_s * 1e6).round() as i64).or_default();
+        e.0 += r.ok as f64;
+        e.1 += r.rejected as f64;
+    }
+    let series = |pick: fn(&(f64, f64)) -> f64| {
+        let pts: Vec<(f64, f64)> = by_t
+            .iter()
+            .map(|(t, v)| (*t as f64 / 1e6, pick(v)))
+            .collect();
+        charts::rebin(&pts, bin, t_max)
+    };
+    vec![
+        charts::Rate {
+            name: "ok predicted",
+            colour: pale(charts::GREEN),
+            binned: series(|v| v.0),
+        },
+        charts::Rate {
+            name: "rejected predicted",
+            colour: pale(charts::RED),
+            binned: series(|v| v.1),
+        },
+    ]
+}
+
 /// The prediction's p50/p99 per generator, averaged into the chart's `bin`s
 /// (the simulator keeps them per `sample_every`), in a pale tint of each
 /// generator's colour; with the key's entries.
@@ -88,11 +121,9 @@ pub fn latency_overlay(run: &RunDir, bin: f64) -> Vec<(charts::Percentiles, Stri
                 .into_iter()
                 .map(|(k, (a, b, n))| ((k + 1) as f64 * bin, a / f64::from(n), b / f64::from(n)))
                 .collect();
-            let c = generator_colour(i);
-            let pale = RGBColor(tint(c.0), tint(c.1), tint(c.2));
             (
                 charts::Percentiles {
-                    colour: pale,
+                    colour: pale(generator_colour(i)),
                     points,
                 },
                 format!("{} predicted", g.name),
@@ -101,6 +132,8 @@ pub fn latency_overlay(run: &RunDir, bin: f64) -> Vec<(charts::Percentiles, Stri
         .collect()
 }
 
-fn tint(c: u8) -> u8 {
-    ((u16::from(c) + 2 * 255) / 3) as u8
+/// A colour two thirds of the way to white: the predicted twin of a line.
+fn pale(c: RGBColor) -> RGBColor {
+    let t = |v: u8| ((u16::from(v) + 2 * 255) / 3) as u8;
+    RGBColor(t(c.0), t(c.1), t(c.2))
 }
