@@ -77,6 +77,10 @@ pub fn svg(
         let p_ok = predicted(&points, |s| s.predicted_throughput_per_s);
         if !p_ok.is_empty() {
             series(&mut c, &p_ok, pale(BLUE), "predicted throughput")?;
+            let p_failed = predicted(&points, |s| {
+                Some(s.predicted_failed_share? * s.offered_per_s)
+            });
+            series(&mut c, &p_failed, pale(RED), "predicted rejected + failed")?;
         }
         if let Some(x) = knee_x {
             knee_line(&mut c, x, y_max)?;
