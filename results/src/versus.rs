@@ -327,6 +327,30 @@ mod tests {
     }
 
     #[test]
+    fn busy_is_in_flight_over_workers_while_the_load_ran() {
+        let yaml = "name: t\nservices:\n  a:\n    workers: 2\n    endpoints: { X: }\nload:\n  g:\n    target: a/X\n    rate: 1/s\n    duration: 1s\n";
+        let t = topolab_model::load_str("t.yaml", yaml, &[]).unwrap().topology;
+        let row = |t_s: f64, in_flight: u64| Row {
+            t_s,
+            service: "a".into(),
+            replica: 0,
+            queue: 0,
+            in_flight,
+            arrived: 0,
+            completed: 0,
+            rejected: 0,
+            failed: 0,
+            held: 0,
+            streams: 0,
+            pushed: 0,
+        };
+        // 1 of 2 workers, then more in flight than workers (capped at 2),
+        // then a sample after the load ended (left out).
+        let rows = [row(0.5, 1), row(1.0, 4), row(1.5, 2)];
+        assert_eq!(busy(&t, &rows)["a"], 0.75);
+    }
+
+    #[test]
     fn one_simulation_gives_no_range() {
         let sims = vec![Scoped::from([("load.g".into(), vec![("ok/s", 5.0)])])];
         assert!(noise(&sims).figures["load.g"].is_empty());
