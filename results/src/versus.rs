@@ -329,7 +329,9 @@ mod tests {
     #[test]
     fn busy_is_in_flight_over_workers_while_the_load_ran() {
         let yaml = "name: t\nservices:\n  a:\n    workers: 2\n    endpoints: { X: }\nload:\n  g:\n    target: a/X\n    rate: 1/s\n    duration: 1s\n";
-        let t = topolab_model::load_str("t.yaml", yaml, &[]).unwrap().topology;
+        let t = topolab_model::load_str("t.yaml", yaml, &[])
+            .unwrap()
+            .topology;
         let row = |t_s: f64, in_flight: u64| Row {
             t_s,
             service: "a".into(),
