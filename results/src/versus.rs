@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use topolab_model::Topology;
 
 use crate::summary::{Summary, round3};
-use crate::timeseries::Row;
+use crate::timeseries::ServiceSeries;
 
 /// One figure over several simulations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -94,32 +94,31 @@ fn pct(n: u64, of: u64) -> f64 {
 }
 
 /// Each service's share of its workers busy while the load ran: per
-/// telemetry sample up to the end of the load, requests in flight on a
-/// replica (at most its workers) over its workers, averaged. The same rule
-/// on a run's `timeseries.csv` and a prediction's, so the two compare.
-pub fn busy(t: &Topology, rows: &[Row]) -> IndexMap<String, f64> {
+/// telemetry instant up to the end of the load, requests in flight on all
+/// its replicas (at most all their workers) over all their workers,
+/// averaged. The same rule on a run's `timeseries.csv` and a prediction's,
+/// so the two compare.
+pub fn busy(t: &Topology, series: &BTreeMap<String, ServiceSeries>) -> IndexMap<String, f64> {
     let span = t
         .load
         .iter()
         .map(|g| (g.start + g.duration).as_secs_f64())
         .fold(0.0, f64::max);
-    let mut sums: IndexMap<&str, (f64, u64)> = t
-        .services
+    t.services
         .iter()
-        .map(|s| (s.name.as_str(), (0.0, 0)))
-        .collect();
-    for r in rows.iter().filter(|r| r.t_s <= span + 1e-9) {
-        let Some(s) = t.service(&r.service) else {
-            continue;
-        };
-        let workers = u64::from(s.workers.max(1));
-        let e = sums.entry(s.name.as_str()).or_default();
-        e.0 += r.in_flight.min(workers) as f64 / workers as f64;
-        e.1 += 1;
-    }
-    sums.into_iter()
-        .filter(|(_, (_, n))| *n > 0)
-        .map(|(s, (sum, n))| (s.to_string(), sum / n as f64))
+        .filter_map(|s| {
+            let ser = series.get(&s.name)?;
+            let workers = f64::from(s.workers.max(1)) * f64::from(s.replicas.max(1));
+            let shares: Vec<f64> = ser
+                .t_s
+                .iter()
+                .zip(&ser.in_flight)
+                .filter(|(t, _)| **t <= span + 1e-9)
+                .map(|(_, n)| (*n as f64).min(workers) / workers)
+                .collect();
+            let n = shares.len();
+            (n > 0).then(|| (s.name.clone(), shares.iter().sum::<f64>() / n as f64))
+        })
         .collect()
 }
 
@@ -240,13 +239,13 @@ pub fn lines(predicted: &Scoped, noise: Option<&Noise>, measured: &Scoped) -> Ve
 pub const FOLDER: &str = "prediction";
 
 /// A run and its prediction side by side, from each one's summary and
-/// telemetry rows.
+/// telemetry per service.
 pub fn side_by_side(
     t: &Topology,
     measured: &Summary,
-    measured_rows: &[Row],
+    measured_rows: &BTreeMap<String, ServiceSeries>,
     predicted: &Summary,
-    predicted_rows: &[Row],
+    predicted_rows: &BTreeMap<String, ServiceSeries>,
 ) -> Vec<Line> {
     let noise = predicted.prediction.as_ref().and_then(|p| p.noise.as_ref());
     let p = figures(predicted, &busy(t, predicted_rows));
@@ -332,7 +331,7 @@ mod tests {
         let t = topolab_model::load_str("t.yaml", yaml, &[])
             .unwrap()
             .topology;
-        let row = |t_s: f64, in_flight: u64| Row {
+        let row = |t_s: f64, in_flight: u64| crate::timeseries::Row {
             t_s,
             service: "a".into(),
             replica: 0,
@@ -349,7 +348,8 @@ mod tests {
         // 1 of 2 workers, then more in flight than workers (capped at 2),
         // then a sample after the load ended (left out).
         let rows = [row(0.5, 1), row(1.0, 4), row(1.5, 2)];
-        assert_eq!(busy(&t, &rows)["a"], 0.75);
+        let series = crate::timeseries::by_service(&rows);
+        assert_eq!(busy(&t, &series)["a"], 0.75);
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub fn predict_for_run(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<
 }
 
 fn scoped(t: &topolab_model::Topology, s: &Simulated) -> Scoped {
-    versus::figures(&s.summary, &versus::busy(t, &s.rows))
+    let series = timeseries::by_service(&s.rows);
+    versus::figures(&s.summary, &versus::busy(t, &series))
 }
 
 /// Writes the prediction into `run/prediction/` and the run's
@@ -48,12 +49,13 @@ pub fn write_beside(run: &Path, loaded: &Loaded, sim: &Simulated) -> anyhow::Res
 /// The run's figures beside its prediction's, read from the run folder.
 pub fn lines(run: &Path, loaded: &Loaded, sim: &Simulated) -> anyhow::Result<Vec<Line>> {
     let measured = summary::read(&run.join(summary::FILE))?;
-    let rows = timeseries::read(&run.join(timeseries::FILE)).unwrap_or_default();
+    // Without telemetry only the busy shares are missing from the table.
+    let series = timeseries::read_by_service(&run.join(timeseries::FILE)).unwrap_or_default();
     Ok(versus::side_by_side(
         &loaded.topology,
         &measured,
-        &rows,
+        &series,
         &sim.summary,
-        &sim.rows,
+        &timeseries::by_service(&sim.rows),
     ))
 }

@@ -120,9 +120,9 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
 }
 
 /// Runs the probe: (µs per hop, µs added to a work step, requests
-/// measured). The two hops are the generator's mean latency less what
-/// `back` itself took; each costs half. `back`'s mean work time less its
-/// 1 ms is what the machine adds to a work step.
+/// measured). The two hops are the generator's median latency less
+/// `back`'s; each costs half. `back`'s median work time less its 1 ms is
+/// what the machine adds to a work step.
 async fn probe(replica_command: (PathBuf, Vec<String>)) -> anyhow::Result<(f64, f64, u64)> {
     let loaded = topolab_model::load_str("hop-probe.yaml", PROBE, &[])
         .map_err(|e| anyhow::anyhow!("the hop probe's topology is invalid: {e}"))?;
@@ -150,12 +150,16 @@ async fn probe(replica_command: (PathBuf, Vec<String>)) -> anyhow::Result<(f64, 
         .services
         .get("back")
         .and_then(|s| s.endpoints.get("Pong"));
-    let back = pong.map_or(0.0, |e| e.latency_ms.mean);
-    let work_us = pong.map_or(0.0, |e| (e.work_ms.mean - 1.0).max(0.0) * 1e3);
+    // Medians, not means: a stall of the whole machine (another process's
+    // build on a shared box) puts a few requests hundreds of ms late, which
+    // moved a 4 s probe's mean hop cost from 2.5 to 25 ms; the median is
+    // the hop a request typically pays, and the tails are the machine's.
+    let back = pong.map_or(0.0, |e| e.latency_ms.p50);
+    let work_us = pong.map_or(0.0, |e| (e.work_ms.p50 - 1.0).max(0.0) * 1e3);
     if load.ok == 0 {
         anyhow::bail!("the hop probe's requests all failed");
     }
-    let us = ((load.latency_ms.mean - back) * 1e3 / 2.0).max(0.0);
+    let us = ((load.latency_ms.p50 - back) * 1e3 / 2.0).max(0.0);
     Ok((us, work_us, load.ok))
 }
 

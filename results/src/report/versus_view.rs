@@ -18,7 +18,7 @@ pub fn section(run: &RunDir) -> Option<Markup> {
             html! { p.missing { "prediction/ holds no readable summary.json: nothing to set beside the run." } },
         );
     };
-    let no_rows = Vec::new();
+    let no_rows = Default::default();
     let lines = versus::side_by_side(
         &run.topology,
         m,
