@@ -214,24 +214,25 @@ fn check_feed(m: &Value, p: &Value, stdout: &str) -> Misses {
     );
     // Latency: five hops lie on each Feed's critical path, and on this
     // shared two-core machine (a debug build, load average near 10 while
-    // others build) a probed hop cost drifted from 1.9 to 4.7 ms within
-    // ten minutes, so a probe seconds before the run can still miss the
-    // run's by half. Hence 50% of the prediction on top of its noise: a
-    // model missing a hop or a work step, or summing the parallel calls
-    // instead of waiting for the slower, is off by more.
-    for (figure, key) in [("mean ms", "mean"), ("p50 ms", "p50")] {
-        let (pm, _) = band(p, "load.app", figure);
-        let measured = f(&ml["latency_ms"][key]);
-        near(
-            &mut misses,
-            p,
-            "load.app",
-            figure,
-            measured,
-            0.5 * pm,
-            "hop cost drift",
-        );
-    }
+    // others build) the hop cost drifts with what else runs: probes minutes
+    // apart measured 1.9 to 4.7 ms per hop, and the run's own hops (five
+    // processes, a fan-out) cost more than the two-process probe's. Hence
+    // 50% of the prediction on top of its noise: a model missing a hop or
+    // a work step, or summing the parallel calls instead of waiting for
+    // the slower, is off by more. The median, not the mean: the mean
+    // carries the machine's stalls (the run's p99 is several times the
+    // model's), which no model of the topology knows.
+    let (pm, _) = band(p, "load.app", "p50 ms");
+    let measured = f(&ml["latency_ms"]["p50"]);
+    near(
+        &mut misses,
+        p,
+        "load.app",
+        "p50 ms",
+        measured,
+        0.5 * pm,
+        "hop cost drift",
+    );
     misses
 }
 
