@@ -181,7 +181,10 @@ impl SeriesFile {
         for i in self.next..end {
             let t = round3(self.every.as_secs_f64() * (i + 1) as f64);
             for (name, (first, rows)) in &taken {
-                let row = i.checked_sub(*first).and_then(|k| rows.get(k)).unwrap_or(&empty);
+                let row = i
+                    .checked_sub(*first)
+                    .and_then(|k| rows.get(k))
+                    .unwrap_or(&empty);
                 self.writer.row(&LoadRow {
                     t_s: t,
                     generator: name.to_string(),
@@ -282,7 +285,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut file = SeriesFile::create(dir.path(), every).unwrap();
         // The first interval has ended at 150 ms, the second not yet.
-        file.drain(&live, begin + Duration::from_millis(150)).unwrap();
+        file.drain(&live, begin + Duration::from_millis(150))
+            .unwrap();
         for r in live.values() {
             let mut r = lock(r);
             let s = r.series.as_mut().unwrap();
