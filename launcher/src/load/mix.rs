@@ -21,16 +21,6 @@ pub struct Mix {
     sessions: u32,
     /// The generator's name, which prefixes its session keys.
     name: String,
-    /// What the targets were opened from, to open them again elsewhere.
-    opened_from: Opened,
-}
-
-/// The inputs of [`Mix::new`], kept for [`Mix::reopen`].
-struct Opened {
-    generator: Generator,
-    peers: BTreeMap<String, Vec<SocketAddr>>,
-    tracer: Option<Exporter>,
-    rate: f64,
 }
 
 impl Mix {
@@ -59,35 +49,12 @@ impl Mix {
             "generator {} has no target",
             generator.name
         );
-        let peers = generator
-            .mix
-            .iter()
-            .filter_map(|w| {
-                let s = &w.target.service;
-                Some((s.clone(), peers.get(s)?.clone()))
-            })
-            .collect();
         Ok(Mix {
             targets,
             cumulative,
             sessions: generator.sessions,
             name: generator.name.clone(),
-            opened_from: Opened {
-                generator: generator.clone(),
-                peers,
-                tracer,
-                rate,
-            },
         })
-    }
-
-    /// The same mix with channels of its own, opened on the calling
-    /// thread's runtime: a channel's connection lives on the runtime it was
-    /// opened on, so an open-loop generator on a thread of its own reopens
-    /// its targets there and sends without a hand-off to another thread.
-    pub fn reopen(&self) -> anyhow::Result<Self> {
-        let o = &self.opened_from;
-        Mix::new(&o.generator, &o.peers, o.tracer.clone(), o.rate)
     }
 
     /// The first target (a following generator has exactly one).

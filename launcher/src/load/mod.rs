@@ -103,16 +103,6 @@ pub async fn run_all(
     Ok(out)
 }
 
-/// Waits for the requests in flight to finish, or abandons them on `abort`.
-async fn drain(in_flight: &mut JoinSet<()>, mut abort: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            next = in_flight.join_next() => if next.is_none() { break },
-            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
-        }
-    }
-}
-
 async fn run_one(
     generator: &Generator,
     target: Arc<Mix>,
@@ -129,9 +119,17 @@ async fn run_one(
             updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
         }
         Pattern::Open { arrivals, stages } => {
-            let stages = stages.clone();
-            open::run_on_own_thread(target, stages, *arrivals, begin, seed, rec, signals.clone())
-                .await
+            open::run(
+                target,
+                stages,
+                *arrivals,
+                begin,
+                seed,
+                rec,
+                stop,
+                &mut in_flight,
+            )
+            .await
         }
         Pattern::Closed { think, stages } => {
             closed::run(
@@ -147,7 +145,13 @@ async fn run_one(
             .await
         }
     }
-    drain(&mut in_flight, signals.abort).await;
+    let mut abort = signals.abort;
+    loop {
+        tokio::select! {
+            next = in_flight.join_next() => if next.is_none() { break },
+            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
+        }
+    }
     // Closed in place, so that the series file takes its last interval.
     let mut recorder = {
         let mut live = open::lock(&recorder);

@@ -1,81 +1,93 @@
-//! Sub-millisecond pacing of open-loop arrivals, on the thread that sends
-//! them. tokio's timer wheel has millisecond resolution and rounds up, which
-//! would bunch arrivals onto millisecond ticks; so the sender sleeps on it
-//! only until [`COARSE`] before a due time, then, when no request of its own
-//! is waiting for an answer, sleeps the thread itself (its timer slack set to
-//! 1 ns) to [`SPIN_WINDOW`] before it, and yields to its runtime for the
-//! rest, so answers that arrive meanwhile are still taken at once.
+//! Sub-millisecond pacing of open-loop arrivals. tokio's timer wheel has
+//! millisecond resolution and rounds up, which would bunch arrivals onto
+//! millisecond ticks; a dedicated thread with the kernel's timer slack set to
+//! 1 ns sleeps to just before each due time, then yields until it is reached,
+//! and hands the due instant to the async side.
 
-use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
-/// Farther than this from the due time, sleep on tokio's timer.
-pub const COARSE: Duration = Duration::from_millis(2);
+use tokio::sync::{mpsc, watch};
 
-/// Closer than this to the due time, yield (spin) rather than sleep.
-pub const SPIN_WINDOW: Duration = Duration::from_micros(120);
+/// Sleep with the OS until this close to the due time; yield the rest.
+const SPIN_WINDOW: Duration = Duration::from_micros(120);
 
-/// What the sender does next while waiting for `due`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// Due (or late): send now.
-    Due,
-    /// Far off: sleep on the runtime's timer until this instant.
-    Coarse(Instant),
-    /// Near, and nothing in flight: sleep the thread this long.
-    Block(Duration),
-    /// Nearly due, or answers are expected: yield to the runtime and look again.
-    Spin,
-}
+/// Due times waiting to be sent; if the async side falls this far behind, the
+/// pacer waits, and the lateness shows in the summary.
+const BACKLOG: usize = 65_536;
 
-/// How to wait for `due` at `now`; `idle` says no request of this sender's
-/// is in flight (blocking the thread would delay nobody's answer).
-pub fn next_wait(due: Instant, now: Instant, idle: bool) -> Wait {
-    if now >= due {
-        return Wait::Due;
+/// Starts a pacer thread that emits each instant of `schedule` when it is due,
+/// until the schedule ends or `stop` turns true.
+pub fn spawn<S>(schedule: S, stop: watch::Receiver<bool>) -> mpsc::Receiver<Instant>
+where
+    S: Iterator<Item = Instant> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(BACKLOG);
+    let spawned = std::thread::Builder::new()
+        .name("topolab-pacer".into())
+        .spawn(move || {
+            // A failure only costs precision: the default slack is 50 µs.
+            #[cfg(target_os = "linux")]
+            let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
+            for due in schedule {
+                loop {
+                    if *stop.borrow() {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    let left = due - now;
+                    if left > SPIN_WINDOW {
+                        std::thread::sleep((left - SPIN_WINDOW).min(Duration::from_millis(50)));
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                if tx.blocking_send(due).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Without a pacer there is no load; the empty channel says so at once.
+        crate::notice::say(format!("warning: could not start a load pacer thread: {e}"));
     }
-    let left = due - now;
-    if left > COARSE {
-        Wait::Coarse(due - COARSE)
-    } else if idle && left > SPIN_WINDOW {
-        Wait::Block(left - SPIN_WINDOW)
-    } else {
-        Wait::Spin
-    }
-}
-
-/// Lowers the calling thread's timer slack from the default 50 µs to 1 ns,
-/// so its sleeps end when asked (Linux; a failure only costs precision).
-pub fn fine_timer_slack() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::thread::set_current_timer_slack(NonZeroU64::new(1)) {
-        tracing::debug!("timer slack stays at its default: {e}");
-    }
+    rx
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn never_sends_early_and_sleeps_only_when_far_or_idle() {
-        let now = Instant::now();
-        let ms = Duration::from_millis;
-        assert_eq!(next_wait(now, now, true), Wait::Due);
-        assert_eq!(next_wait(now, now + ms(1), false), Wait::Due);
-        assert_eq!(
-            next_wait(now + ms(10), now, false),
-            Wait::Coarse(now + ms(8))
-        );
-        assert_eq!(
-            next_wait(now + ms(1), now, true),
-            Wait::Block(ms(1) - SPIN_WINDOW)
-        );
-        // Answers are expected: keep the runtime turning instead of blocking.
-        assert_eq!(next_wait(now + ms(1), now, false), Wait::Spin);
-        assert_eq!(
-            next_wait(now + Duration::from_micros(50), now, true),
-            Wait::Spin
-        );
+    #[tokio::test]
+    async fn emits_every_due_time_in_order_and_not_early() {
+        let start = Instant::now() + Duration::from_millis(5);
+        let schedule: Vec<Instant> = (0..200)
+            .map(|i| start + Duration::from_micros(250 * i))
+            .collect();
+        let (_tx, stop) = watch::channel(false);
+        let mut rx = spawn(schedule.clone().into_iter(), stop);
+        let mut got = Vec::new();
+        while let Some(due) = rx.recv().await {
+            assert!(Instant::now() >= due, "emitted before it was due");
+            got.push(due);
+        }
+        assert_eq!(got, schedule);
+    }
+
+    #[tokio::test]
+    async fn stops_when_told() {
+        let start = Instant::now();
+        let schedule = (0..).map(move |i| start + Duration::from_millis(i));
+        let (tx, stop) = watch::channel(false);
+        let mut rx = spawn(schedule, stop);
+        rx.recv().await.unwrap();
+        tx.send(true).unwrap();
+        let mut n = 0;
+        while rx.recv().await.is_some() {
+            n += 1;
+        }
+        assert!(n < 1000, "kept going after stop: {n}");
     }
 }
