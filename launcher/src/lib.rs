@@ -3,6 +3,7 @@
 //! collects each replica's figures and telemetry, shows the run live, and
 //! writes the run folder.
 
+pub mod capacity;
 pub mod collect;
 pub mod drive;
 pub mod faults;

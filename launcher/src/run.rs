@@ -447,7 +447,7 @@ pub(crate) fn write_run_folder(
             t_s: summary::round3(*t_s),
         });
     }
-    let rows = telemetry::rows(&gathered, driven.begin_us);
+    let rows = telemetry::rows(&gathered, driven.begin_us, topology.settings.sample_every);
     folder.write_timeseries(&rows)?;
     summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
     folder.write_summary(&summary)?;

@@ -1,8 +1,12 @@
 //! Gathering telemetry while the run goes on: every replica samples itself
 //! on a shared wall-clock grid (see `topolab_services::telemetry`); this side
-//! polls each one's `Control/Telemetry` a few times a second, keeps every
-//! sample, exposes the latest levels to the live view, and at the end turns
-//! them into `timeseries.csv` rows timed from the start of load.
+//! keeps a long poll on each one's `Control/Telemetry`: a busy replica
+//! answers at once and is asked again [`POLL`] later, an idle one answers
+//! only when it has a sample (or after [`IDLE_WAIT`]), so a thousand idle
+//! replicas are not asked five times a second. Every sample is kept, the
+//! latest levels feed the live view, and at the end they become
+//! `timeseries.csv` rows timed from the start of load, the intervals a
+//! parked replica did not sample filled with zeros.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,14 +18,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use topolab_proto::v1::control_client::ControlClient;
-use topolab_proto::v1::{Sample, TelemetryRequest};
+use topolab_proto::v1::{Sample, TelemetryReply, TelemetryRequest};
 use topolab_results::timeseries::Row;
 use topolab_services::telemetry::{next_tick, now_us};
 
-/// How often the launcher asks every replica for its samples: often enough
+/// How often the launcher asks a busy replica for its samples: often enough
 /// for a live view, rarely enough to cost the replicas nothing noticeable.
 const POLL: Duration = Duration::from_millis(200);
-/// How long one poll may take before that replica is skipped this time.
+/// How long a replica with no sample may hold the launcher's question: an
+/// idle replica is asked once per this long.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How long one answer may take beyond its wait before that replica is
+/// asked again.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One replica's samples and its levels at the last poll.
@@ -30,6 +38,9 @@ pub struct ReplicaTelemetry {
     pub samples: Vec<Sample>,
     pub queue: u64,
     pub in_flight: u64,
+    /// When it last answered (wall-clock µs): a quiet replica is known to
+    /// have stayed quiet until then.
+    pub answered_us: u64,
 }
 
 /// Everything gathered so far, by `(service, replica index)`.
@@ -91,17 +102,17 @@ pub async fn aligned_start(every: Duration) -> (Instant, u64) {
 /// A replica, by `(service, index)`, and its control client.
 type Polled = Vec<((String, u32), ControlClient<Channel>)>;
 
-/// The polling task and what it gathered.
+/// The polling tasks and what they gathered.
 pub struct Gatherer {
     pub live: LiveTelemetry,
     clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Gatherer {
-    /// Starts polling every replica in `peers`.
+    /// Starts a long poll on every replica in `peers`.
     pub fn start(
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         every: Duration,
@@ -111,31 +122,26 @@ impl Gatherer {
             for (i, addr) in addrs.iter().enumerate() {
                 let channel = Endpoint::from_shared(format!("http://{addr}"))?
                     .connect_timeout(POLL_TIMEOUT)
-                    .timeout(POLL_TIMEOUT)
                     .connect_lazy();
                 clients.push(((service.clone(), i as u32), ControlClient::new(channel)));
             }
         }
         let clients = Arc::new(clients);
         let live: LiveTelemetry = Arc::default();
-        let (stop, mut stopped) = watch::channel(false);
-        let task = {
-            let (clients, live) = (clients.clone(), live.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep(POLL) => poll_all(&clients, &live, false).await,
-                        _ = stopped.changed() => return,
-                    }
-                }
+        let (stop, stopped) = watch::channel(false);
+        let tasks = clients
+            .iter()
+            .map(|(id, c)| {
+                let (id, c, live, stopped) = (id.clone(), c.clone(), live.clone(), stopped.clone());
+                tokio::spawn(follow(id, c, live, stopped))
             })
-        };
+            .collect();
         Ok(Gatherer {
             live,
             clients,
             every,
             stop,
-            task,
+            tasks,
         })
     }
 
@@ -144,47 +150,135 @@ impl Gatherer {
     /// the intervals add up to the replicas' totals).
     pub async fn finish(self) -> Gathered {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        join_all(self.tasks).await;
         let every_us = (self.every.as_micros() as u64).max(1000);
         let now = now_us();
         let wait = next_tick(now, every_us) - now + 20_000;
         tokio::time::sleep(Duration::from_micros(wait)).await;
-        poll_all(&self.clients, &self.live, true).await;
+        poll_all(&self.clients, &self.live).await;
         std::mem::take(&mut *lock(&self.live))
     }
 }
 
-async fn poll_all(clients: &Polled, live: &LiveTelemetry, flush: bool) {
-    let replies = join_all(clients.iter().map(|(id, c)| {
-        let mut c = c.clone();
-        async move { (id, c.telemetry(TelemetryRequest { flush }).await) }
-    }))
-    .await;
-    let mut g = lock(live);
-    for (id, reply) in replies {
-        match reply {
-            Ok(r) => {
+/// One replica's long poll, until `stopped`.
+async fn follow(
+    id: (String, u32),
+    mut client: ControlClient<Channel>,
+    live: LiveTelemetry,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let ask = TelemetryRequest {
+            flush: false,
+            wait_ms: IDLE_WAIT.as_millis() as u32,
+        };
+        let call = tokio::time::timeout(IDLE_WAIT + POLL_TIMEOUT, client.telemetry(ask));
+        let got = tokio::select! {
+            r = call => r,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let pause = match got {
+            Ok(Ok(r)) => {
                 let r = r.into_inner();
-                let slot = g.entry(id.clone()).or_default();
-                slot.samples.extend(r.samples);
-                slot.queue = r.queue;
-                slot.in_flight = r.in_flight;
+                let busy = !r.samples.is_empty();
+                store(&live, &id, r);
+                // Busy: let samples gather before asking again. Idle: the
+                // question itself waits.
+                if busy { POLL } else { Duration::ZERO }
             }
-            Err(e) => {
-                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
+            Ok(Err(e)) => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}");
+                POLL
+            }
+            Err(_) => POLL,
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stopped.wait_for(|s| *s) => return,
             }
         }
     }
 }
 
+fn store(live: &LiveTelemetry, id: &(String, u32), r: TelemetryReply) {
+    let mut g = lock(live);
+    let slot = g.entry(id.clone()).or_default();
+    slot.samples.extend(r.samples);
+    slot.queue = r.queue;
+    slot.in_flight = r.in_flight;
+    slot.answered_us = now_us();
+}
+
+/// The last question to every replica, with a flush.
+async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
+    let replies = join_all(clients.iter().map(|(id, c)| {
+        let mut c = c.clone();
+        let ask = TelemetryRequest {
+            flush: true,
+            wait_ms: 0,
+        };
+        async move { (id, tokio::time::timeout(POLL_TIMEOUT, c.telemetry(ask)).await) }
+    }))
+    .await;
+    for (id, reply) in replies {
+        match reply {
+            Ok(Ok(r)) => store(live, id, r.into_inner()),
+            Ok(Err(e)) => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
+            }
+            Err(_) => tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll timed out"),
+        }
+    }
+}
+
+/// Nothing counted and every level at zero: after such a sample a replica
+/// parks until something happens, sampling nothing meanwhile.
+fn quiet(s: &Sample) -> bool {
+    s.arrived == 0
+        && s.completed == 0
+        && s.rejected == 0
+        && s.failed == 0
+        && s.pushed == 0
+        && s.queue == 0
+        && s.in_flight == 0
+        && s.held == 0
+        && s.streams == 0
+}
+
+/// A replica's samples with the grid points it skipped while parked filled
+/// in as quiet samples: after a quiet sample, up to its next sample, or, after
+/// the last, up to when it last answered.
+fn filled(r: &ReplicaTelemetry, every_us: u64) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(r.samples.len());
+    for (i, s) in r.samples.iter().enumerate() {
+        out.push(s.clone());
+        if !quiet(s) {
+            continue;
+        }
+        let until = r.samples.get(i + 1).map_or(r.answered_us + 1, |n| n.t_unix_us);
+        let mut t = s.t_unix_us + every_us;
+        while t < until {
+            out.push(Sample {
+                t_unix_us: t,
+                ..s.clone()
+            });
+            t += every_us;
+        }
+    }
+    out
+}
+
 /// `timeseries.csv` rows: samples after `begin_us` (the start of load), timed
-/// from it, sorted by time, service and replica.
-pub fn rows(gathered: &Gathered, begin_us: u64) -> Vec<Row> {
+/// from it, sorted by time, service and replica; a parked replica's skipped
+/// intervals of `every` are quiet rows.
+pub fn rows(gathered: &Gathered, begin_us: u64, every: Duration) -> Vec<Row> {
+    let every_us = (every.as_micros() as u64).max(1000);
     let mut rows: Vec<Row> = gathered
         .iter()
         .flat_map(|((service, replica), r)| {
-            r.samples
-                .iter()
+            filled(r, every_us)
+                .into_iter()
                 .filter(|s| s.t_unix_us > begin_us)
                 .map(move |s| Row {
                     t_s: (s.t_unix_us - begin_us) as f64 / 1e6,

@@ -182,6 +182,17 @@ impl Replica {
         self.telemetry.take(&self.stats, &self.admission, flush)
     }
 
+    /// `Control/Telemetry` as a long poll: waits up to `wait` for a sample.
+    pub async fn telemetry_waiting(
+        &self,
+        wait: std::time::Duration,
+        shutdown: &Shutdown,
+    ) -> pb::TelemetryReply {
+        self.telemetry
+            .take_waiting(&self.stats, &self.admission, wait, shutdown)
+            .await
+    }
+
     /// Serves one request on `endpoint`, from arrival to response.
     ///
     /// Order of decisions: unknown endpoint (NOT_FOUND, not counted); queue

@@ -3,10 +3,19 @@
 //! sample of the queue and in-flight levels and of the counts since the
 //! previous sample. Samples wait in a bounded buffer until the launcher takes
 //! them with `Control/Telemetry`.
+//!
+//! An idle replica costs nothing: after a quiet sample (nothing counted, no
+//! level above zero) the sampler parks on [`Activity`] until the figures
+//! change, and a `Control/Telemetry` call may wait (a long poll) until a
+//! sample exists. The launcher fills the grid points a parked replica skipped
+//! with zero rows, so `timeseries.csv` keeps one row per interval.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
 
 use topolab_proto::v1 as pb;
 
@@ -18,11 +27,30 @@ use crate::stats::{Stats, Totals};
 /// interval). Past it the two oldest are merged, so counts are never lost.
 const MAX_BUFFERED: usize = 20_000;
 
+/// Wakes a parked sampler when the replica's figures change. The request
+/// path pays one relaxed load per change while the sampler is awake.
+#[derive(Debug, Default)]
+pub struct Activity {
+    parked: AtomicBool,
+    notify: Notify,
+}
+
+impl Activity {
+    /// Something was counted: wake the sampler if it is parked.
+    pub fn poke(&self) {
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+}
+
 /// The sampler's buffer and the running counts of the previous sample.
 #[derive(Debug)]
 pub struct Telemetry {
     every_us: u64,
     state: Mutex<State>,
+    /// Signalled when a sample is buffered, for long polls.
+    ready: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +66,7 @@ impl Telemetry {
         Telemetry {
             every_us: (every.as_micros() as u64).max(1000),
             state: Mutex::new(State::default()),
+            ready: Notify::new(),
         }
     }
 
@@ -47,13 +76,15 @@ impl Telemetry {
     }
 
     /// Takes one sample stamped `t_us`. With `only_if_counted`, nothing is
-    /// kept when nothing was counted since the previous sample.
-    fn sample(&self, t_us: u64, stats: &Stats, admission: &Admission, only_if_counted: bool) {
+    /// kept when nothing was counted since the previous sample. True when
+    /// the sample is quiet: nothing counted and every level at zero.
+    fn sample(&self, t_us: u64, stats: &Stats, admission: &Admission, only_if_counted: bool) -> bool {
         let (queue, in_flight) = (admission.depth() as u64, u64::from(admission.in_flight()));
         let now = stats.totals();
         let mut st = self.lock();
+        let quiet = now == st.last && queue == 0 && in_flight == 0 && now.held == 0 && now.streams == 0;
         if only_if_counted && now == st.last {
-            return;
+            return quiet;
         }
         let last = std::mem::replace(&mut st.last, now);
         st.last_t_us = st.last_t_us.max(t_us);
@@ -79,6 +110,9 @@ impl Telemetry {
             next.failed += oldest.failed;
             next.pushed += oldest.pushed;
         }
+        drop(st);
+        self.ready.notify_one();
+        quiet
     }
 
     /// Hands out every sample not yet handed out; with `flush`, first samples
@@ -96,19 +130,61 @@ impl Telemetry {
         }
     }
 
+    /// As [`Telemetry::take`] without a flush, but when no sample is
+    /// buffered, first waits up to `wait` for one (or for `shutdown`): the
+    /// launcher's long poll, which costs an idle replica nothing.
+    pub async fn take_waiting(
+        &self,
+        stats: &Stats,
+        admission: &Admission,
+        wait: Duration,
+        shutdown: &Shutdown,
+    ) -> pb::TelemetryReply {
+        if self.lock().samples.is_empty() {
+            tokio::select! {
+                () = self.ready.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.wait() => {}
+            }
+        }
+        self.take(stats, admission, false)
+    }
+
     /// Samples on the grid until `shutdown`. A late wake-up (a busy machine)
     /// skips grid points; the next sample then covers the longer interval,
-    /// so counts are never lost.
+    /// so counts are never lost. After a quiet sample the sampler parks
+    /// until something is counted; it then samples on the next grid point.
     pub async fn run(&self, stats: &Stats, admission: &Admission, shutdown: Shutdown) {
         loop {
             let now = now_us();
             let next = next_tick(now, self.every_us).max(self.lock().last_t_us + self.every_us);
             let sleep = tokio::time::sleep(Duration::from_micros(next - now));
-            tokio::select! {
+            let quiet = tokio::select! {
                 () = sleep => self.sample(next, stats, admission, false),
                 () = shutdown.wait() => return,
+            };
+            if quiet && !self.park(stats, admission, &shutdown).await {
+                return;
             }
         }
+    }
+
+    /// Waits until the figures change; false when `shutdown` came first.
+    async fn park(&self, stats: &Stats, admission: &Admission, shutdown: &Shutdown) -> bool {
+        let activity = stats.activity();
+        activity.parked.store(true, Ordering::SeqCst);
+        // A change between the sample and the flag must not be slept through:
+        // look again now that any later change will poke.
+        let unchanged = stats.totals() == self.lock().last
+            && admission.depth() == 0
+            && admission.in_flight() == 0;
+        let awake = !unchanged
+            || tokio::select! {
+                () = activity.notify.notified() => true,
+                () = shutdown.wait() => false,
+            };
+        activity.parked.store(false, Ordering::SeqCst);
+        awake
     }
 }
 
