@@ -9,6 +9,7 @@ pub mod drive;
 pub mod faults;
 pub mod health;
 pub mod keeper;
+pub mod listing;
 pub mod live;
 pub mod load;
 pub mod metrics_addrs;

@@ -167,6 +167,8 @@ impl Replica {
             spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
             spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
             metrics_addr: String::new(),
+            work_asked_us: crate::timer::lateness().0.as_micros() as u64,
+            work_late_us: crate::timer::lateness().1.as_micros() as u64,
         }
     }
 
