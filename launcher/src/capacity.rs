@@ -8,13 +8,15 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Resident memory of one idle replica process, measured with `make bench`
-/// (`scale: start-up`): about 7 MiB for a release build, 11 MiB for a debug
-/// one; the larger, so a debug build's limit still holds.
-pub const REPLICA_RSS: u64 = 12 << 20;
+/// Memory one replica takes for itself, budgeted: an idle replica's own
+/// (private) pages measured 2.3 MiB in a debug build (`make bench scale`
+/// prints the proportional figure); its executable's pages are shared by
+/// every replica. The budget leaves room for queues, connections and
+/// histograms under load.
+pub const REPLICA_RSS: u64 = 8 << 20;
 /// Threads (kernel tasks, which `pid_max` and `ulimit -u` count) of one
-/// replica: the main thread, two runtime workers, the high-resolution timer,
-/// and one to spare for tokio's blocking pool.
+/// replica: the main thread, two runtime workers (3 when idle, measured),
+/// the high-resolution timer once work runs, and one to spare.
 pub const REPLICA_THREADS: u64 = 5;
 /// File descriptors the launcher holds per replica while a run goes on: the
 /// telemetry channel, the replica's span export to the collector, a load

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use futures::future::join_all;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -31,6 +32,10 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How long one answer may take beyond its wait before that replica is
 /// asked again.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the last, flushing question may take.
+const LAST_POLL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Replicas asked the last question at once.
+const ASK_AT_ONCE: usize = 64;
 
 /// One replica's samples and its levels at the last poll.
 #[derive(Debug, Default, Clone)]
@@ -210,16 +215,20 @@ fn store(live: &LiveTelemetry, id: &(String, u32), r: TelemetryReply) {
     slot.answered_us = now_us();
 }
 
-/// The last question to every replica, with a flush.
+/// The last question to every replica, with a flush: a few dozen at a time
+/// and with time to answer, since a replica that misses it loses its last
+/// interval (and, parked, the quiet rows since it last answered).
 async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
-    let replies = join_all(clients.iter().map(|(id, c)| {
+    let replies: Vec<_> = futures::stream::iter(clients.iter().map(|(id, c)| {
         let mut c = c.clone();
         let ask = TelemetryRequest {
             flush: true,
             wait_ms: 0,
         };
-        async move { (id, tokio::time::timeout(POLL_TIMEOUT, c.telemetry(ask)).await) }
+        async move { (id, tokio::time::timeout(LAST_POLL_TIMEOUT, c.telemetry(ask)).await) }
     }))
+    .buffer_unordered(ASK_AT_ONCE)
+    .collect()
     .await;
     for (id, reply) in replies {
         match reply {
