@@ -135,7 +135,11 @@ fn a_forced_process_limit_is_named() {
         .command(&["validate", "--max-processes", "4", file.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[test]
@@ -176,5 +180,3 @@ fn not_simulated_yet_is_an_error_not_silence() {
     assert!(stderr.contains("not simulated yet"), "{stderr}");
     assert!(!sb.out().exists(), "nothing written");
 }
-
-

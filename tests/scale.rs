@@ -65,7 +65,11 @@ fn three_hundred_twenty_replicas_start_serve_and_stop() {
     assert_eq!(idle, 0, "{idle} replicas served nothing: {per:?}");
 
     let csv = std::fs::read_to_string(sb.out().join("replicas.csv")).unwrap();
-    assert_eq!(csv.lines().count(), FLEET + 2, "a header and a line per replica");
+    assert_eq!(
+        csv.lines().count(),
+        FLEET + 2,
+        "a header and a line per replica"
+    );
     assert!(csv.contains("fleet#318,127.0.0.1:"), "{}", &csv[..200]);
 
     // One row per replica per interval: the replicas parked between their

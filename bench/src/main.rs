@@ -19,7 +19,7 @@
 //! 9. Scale (`scale`): 1,000 replicas' start-up, memory and idle CPU, and
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
-//!    saturation, start-up and memory per replica, containers against processes.
+//!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;

@@ -34,7 +34,10 @@ fn fleet_of_a_thousand() -> anyhow::Result<()> {
         n - 1
     );
     let up = topolab::Up::start(&yaml, n)?;
-    println!("\n== scale: {n} replica processes (a balancer and {} behind it)", n - 1);
+    println!(
+        "\n== scale: {n} replica processes (a balancer and {} behind it)",
+        n - 1
+    );
     println!(
         "{:<34}  {:>12}  {:>12}  {:>8}",
         "figure", "measured", "goal", "ratio"
@@ -114,7 +117,11 @@ fn tiers(r: [u32; 3]) -> anyhow::Result<(Vec<f64>, serde_json::Value)> {
     let s = topolab::run_once(&yaml)?;
     let means = ["front", "mid", "back"]
         .iter()
-        .map(|t| s["services"][t]["endpoints"]["Get"]["work_ms"]["mean"].as_f64().unwrap_or(0.0))
+        .map(|t| {
+            s["services"][t]["endpoints"]["Get"]["work_ms"]["mean"]
+                .as_f64()
+                .unwrap_or(0.0)
+        })
         .collect();
     Ok((means, s["work_timing"].clone()))
 }

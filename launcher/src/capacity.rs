@@ -90,7 +90,9 @@ impl Capacity {
             bounds.push(Bound {
                 resource: "ports",
                 replicas: ports / PORTS_PER_REPLICA,
-                why: format!("{ports} ephemeral ports ({lo}-{hi}) / {PORTS_PER_REPLICA} per replica"),
+                why: format!(
+                    "{ports} ephemeral ports ({lo}-{hi}) / {PORTS_PER_REPLICA} per replica"
+                ),
             });
         }
         bounds.sort_by_key(|b| b.replicas);
@@ -125,7 +127,11 @@ impl Capacity {
         let mut s = String::from("every replica is a real process on this machine; ");
         match self.bounds.first() {
             Some(b) => {
-                let _ = write!(s, "{} sets the limit: {} = {}", b.resource, b.why, b.replicas);
+                let _ = write!(
+                    s,
+                    "{} sets the limit: {} = {}",
+                    b.resource, b.why, b.replicas
+                );
                 let rest: Vec<String> = self.bounds[1..]
                     .iter()
                     .map(|b| format!("{}: {} = {}", b.resource, b.why, b.replicas))
@@ -164,7 +170,7 @@ pub fn raise_fd_limit() -> Option<u64> {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    Some(lim.rlim_cur as u64)
+    Some(lim.rlim_cur)
 }
 
 /// Bytes free for new processes: `MemAvailable`, less if a cgroup's limit
@@ -177,7 +183,11 @@ fn free_memory() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())?
         * 1024;
     let cgroup = cgroup_file("memory", "memory.max", "memory.limit_in_bytes")
-        .zip(cgroup_file("memory", "memory.current", "memory.usage_in_bytes"))
+        .zip(cgroup_file(
+            "memory",
+            "memory.current",
+            "memory.usage_in_bytes",
+        ))
         .map(|(max, used)| max.saturating_sub(used));
     Some(cgroup.map_or(available, |c| c.min(available)))
 }
@@ -186,7 +196,13 @@ fn free_memory() -> Option<u64> {
 fn free_threads() -> Option<(u64, &'static str)> {
     // The 4th field of /proc/loadavg is running/total kernel tasks.
     let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let total: u64 = loadavg.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok()?;
+    let total: u64 = loadavg
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .nth(1)?
+        .parse()
+        .ok()?;
     let mut free = vec![];
     if let Some(max) = read_u64("/proc/sys/kernel/pid_max") {
         free.push((max.saturating_sub(total), "pid_max"));
@@ -203,11 +219,13 @@ fn free_threads() -> Option<(u64, &'static str)> {
         && nproc.rlim_cur != libc::RLIM_INFINITY
     {
         // The limit counts this user's threads; the system's total bounds them.
-        free.push(((nproc.rlim_cur as u64).saturating_sub(total), "ulimit -u"));
+        free.push((nproc.rlim_cur.saturating_sub(total), "ulimit -u"));
     }
-    if let Some((max, used)) = cgroup_file("pids", "pids.max", "pids.max")
-        .zip(cgroup_file("pids", "pids.current", "pids.current"))
-    {
+    if let Some((max, used)) = cgroup_file("pids", "pids.max", "pids.max").zip(cgroup_file(
+        "pids",
+        "pids.current",
+        "pids.current",
+    )) {
         free.push((max.saturating_sub(used), "cgroup pids.max"));
     }
     free.into_iter().min()
@@ -306,6 +324,6 @@ mod tests {
         };
         // SAFETY: as in raise_fd_limit.
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-        assert_eq!(now, lim.rlim_max as u64);
+        assert_eq!(now, lim.rlim_max);
     }
 }

@@ -47,7 +47,11 @@ pub fn write_replicas(
                 .map(move |(i, a)| (format!("{service}#{i}"), a.to_string()))
         })
         .map(|(r, a)| {
-            let url = urls.get(r.as_str()).copied().unwrap_or_default().to_string();
+            let url = urls
+                .get(r.as_str())
+                .copied()
+                .unwrap_or_default()
+                .to_string();
             (r, a, url)
         })
         .collect();

@@ -159,7 +159,10 @@ async fn start_fleet(
     crate::listing::write_replicas(folder, &peers, &metrics)?;
     if !metrics.is_empty() {
         say(opts, "Prometheus metrics (OpenMetrics text):".into());
-        let lines: Vec<String> = metrics.iter().map(|(r, url)| format!("  {r}  {url}")).collect();
+        let lines: Vec<String> = metrics
+            .iter()
+            .map(|(r, url)| format!("  {r}  {url}"))
+            .collect();
         crate::listing::listed(opts.verbose, &lines);
     }
     Ok(Started {

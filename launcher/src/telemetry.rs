@@ -225,7 +225,12 @@ async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
             flush: true,
             wait_ms: 0,
         };
-        async move { (id, tokio::time::timeout(LAST_POLL_TIMEOUT, c.telemetry(ask)).await) }
+        async move {
+            (
+                id,
+                tokio::time::timeout(LAST_POLL_TIMEOUT, c.telemetry(ask)).await,
+            )
+        }
     }))
     .buffer_unordered(ASK_AT_ONCE)
     .collect()
@@ -236,7 +241,9 @@ async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
             Ok(Err(e)) => {
                 tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
             }
-            Err(_) => tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll timed out"),
+            Err(_) => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll timed out")
+            }
         }
     }
 }
@@ -261,17 +268,17 @@ fn quiet(s: &Sample) -> bool {
 fn filled(r: &ReplicaTelemetry, every_us: u64) -> Vec<Sample> {
     let mut out = Vec::with_capacity(r.samples.len());
     for (i, s) in r.samples.iter().enumerate() {
-        out.push(s.clone());
+        out.push(*s);
         if !quiet(s) {
             continue;
         }
-        let until = r.samples.get(i + 1).map_or(r.answered_us + 1, |n| n.t_unix_us);
+        let until = r
+            .samples
+            .get(i + 1)
+            .map_or(r.answered_us + 1, |n| n.t_unix_us);
         let mut t = s.t_unix_us + every_us;
         while t < until {
-            out.push(Sample {
-                t_unix_us: t,
-                ..s.clone()
-            });
+            out.push(Sample { t_unix_us: t, ..*s });
             t += every_us;
         }
     }
@@ -312,4 +319,45 @@ pub fn rows(gathered: &Gathered, begin_us: u64, every: Duration) -> Vec<Row> {
             .then(a.replica.cmp(&b.replica))
     });
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t: u64, arrived: u64) -> Sample {
+        Sample {
+            t_unix_us: t,
+            arrived,
+            completed: arrived,
+            ..Default::default()
+        }
+    }
+
+    /// A parked replica's skipped grid points become quiet rows, up to its
+    /// next sample or its last answer, and never after a busy sample.
+    #[test]
+    fn quiet_gaps_are_filled_on_the_grid() {
+        let r = ReplicaTelemetry {
+            samples: vec![sample(100, 2), sample(200, 0), sample(600, 1)],
+            answered_us: 850,
+            ..Default::default()
+        };
+        let t: Vec<(u64, u64)> = filled(&r, 100)
+            .iter()
+            .map(|s| (s.t_unix_us, s.arrived))
+            .collect();
+        assert_eq!(
+            t,
+            [(100, 2), (200, 0), (300, 0), (400, 0), (500, 0), (600, 1)],
+            "nothing after a busy last sample"
+        );
+        let parked = ReplicaTelemetry {
+            samples: vec![sample(100, 0)],
+            answered_us: 400,
+            ..Default::default()
+        };
+        let t: Vec<u64> = filled(&parked, 100).iter().map(|s| s.t_unix_us).collect();
+        assert_eq!(t, [100, 200, 300, 400], "quiet until it last answered");
+    }
 }

@@ -78,11 +78,18 @@ impl Telemetry {
     /// Takes one sample stamped `t_us`. With `only_if_counted`, nothing is
     /// kept when nothing was counted since the previous sample. True when
     /// the sample is quiet: nothing counted and every level at zero.
-    fn sample(&self, t_us: u64, stats: &Stats, admission: &Admission, only_if_counted: bool) -> bool {
+    fn sample(
+        &self,
+        t_us: u64,
+        stats: &Stats,
+        admission: &Admission,
+        only_if_counted: bool,
+    ) -> bool {
         let (queue, in_flight) = (admission.depth() as u64, u64::from(admission.in_flight()));
         let now = stats.totals();
         let mut st = self.lock();
-        let quiet = now == st.last && queue == 0 && in_flight == 0 && now.held == 0 && now.streams == 0;
+        let quiet =
+            now == st.last && queue == 0 && in_flight == 0 && now.held == 0 && now.streams == 0;
         if only_if_counted && now == st.last {
             return quiet;
         }
@@ -213,6 +220,43 @@ mod tests {
         assert_eq!(next_tick(0, 100_000), 100_000);
         assert_eq!(next_tick(1_234_567, 100_000), 1_300_000);
         assert_eq!(next_tick(1_300_000, 100_000), 1_400_000);
+    }
+
+    /// An idle replica samples once, parks, and wakes on the next change;
+    /// a long poll waits for that sample instead of returning empty.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_sampler_parks_until_something_is_counted() {
+        let stats = std::sync::Arc::new(Stats::new(["A"]));
+        let adm = std::sync::Arc::new(Admission::new(1, Some(4), Discipline::Fifo));
+        let tel = std::sync::Arc::new(Telemetry::new(Duration::from_millis(10)));
+        let shutdown = Shutdown::new();
+        let task = {
+            let (stats, adm, tel, s) = (stats.clone(), adm.clone(), tel.clone(), shutdown.clone());
+            tokio::spawn(async move { tel.run(&stats, &adm, s).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = tel.take(&stats, &adm, false).samples;
+        assert!(
+            idle.len() <= 3,
+            "{} samples in 300 ms of idling at 10 ms: it did not park",
+            idle.len()
+        );
+        let waiter = {
+            let (stats, adm, tel, s) = (stats.clone(), adm.clone(), tel.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                tel.take_waiting(&stats, &adm, Duration::from_secs(10), &s)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats.arrived(0);
+        let woke = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("the long poll answered once a sample was taken")
+            .unwrap();
+        assert_eq!(woke.samples.iter().map(|s| s.arrived).sum::<u64>(), 1);
+        shutdown.trigger();
+        task.await.unwrap();
     }
 
     #[test]
