@@ -147,11 +147,13 @@ impl Telemetry {
         wait: Duration,
         shutdown: &Shutdown,
     ) -> pb::TelemetryReply {
-        if self.lock().samples.is_empty() {
+        let until = tokio::time::Instant::now() + wait;
+        // A loop: a permit left by a sample already taken wakes it early.
+        while self.lock().samples.is_empty() {
             tokio::select! {
                 () = self.ready.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                () = shutdown.wait() => {}
+                () = tokio::time::sleep_until(until) => break,
+                () = shutdown.wait() => break,
             }
         }
         self.take(stats, admission, false)
