@@ -3,13 +3,16 @@
 //! keeps a long poll on each one's `Control/Telemetry`: a busy replica
 //! answers at once and is asked again [`POLL`] later, an idle one answers
 //! only when it has a sample (or after [`IDLE_WAIT`]), so a thousand idle
-//! replicas are not asked five times a second. Every sample is kept, the
-//! latest levels feed the live view, and at the end they become
-//! `timeseries.csv` rows timed from the start of load, the intervals a
-//! parked replica did not sample filled with zeros.
+//! replicas are not asked five times a second. The last few seconds are kept
+//! for the live view, and every sample goes to the [`sink`], which writes
+//! `timeseries.csv` (timed from the start of load) as it goes, filling the
+//! intervals a parked replica did not sample with quiet rows.
 
-use std::collections::BTreeMap;
+mod sink;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,8 +23,10 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use topolab_proto::v1::control_client::ControlClient;
 use topolab_proto::v1::{Sample, TelemetryReply, TelemetryRequest};
-use topolab_results::timeseries::Row;
 use topolab_services::telemetry::{next_tick, now_us};
+
+use sink::Sink;
+pub use sink::Written;
 
 /// How often the launcher asks a busy replica for its samples: often enough
 /// for a live view, rarely enough to cost the replicas nothing noticeable.
@@ -37,18 +42,22 @@ const LAST_POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Replicas asked the last question at once.
 const ASK_AT_ONCE: usize = 64;
 
-/// One replica's samples and its levels at the last poll.
+/// Samples kept per replica for live displays: the newest this long.
+const RECENT_US: u64 = 10_000_000;
+/// ... and at most this many (a short `sample_every`).
+const RECENT_MAX: usize = 1_000;
+
+/// One replica's recent samples and its levels at the last poll.
 #[derive(Debug, Default, Clone)]
 pub struct ReplicaTelemetry {
-    pub samples: Vec<Sample>,
+    /// The last [`RECENT_US`] of samples, oldest first (the whole run's go
+    /// to `timeseries.csv`).
+    pub samples: VecDeque<Sample>,
     pub queue: u64,
     pub in_flight: u64,
-    /// When it last answered (wall-clock µs): a quiet replica is known to
-    /// have stayed quiet until then.
-    pub answered_us: u64,
 }
 
-/// Everything gathered so far, by `(service, replica index)`.
+/// What is gathered now, by `(service, replica index)`.
 pub type Gathered = BTreeMap<(String, u32), ReplicaTelemetry>;
 
 /// Shared with the live view, which reads the latest levels.
@@ -110,6 +119,7 @@ type Polled = Vec<((String, u32), ControlClient<Channel>)>;
 /// The polling tasks and what they gathered.
 pub struct Gatherer {
     pub live: LiveTelemetry,
+    sink: Arc<Mutex<Sink>>,
     clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
@@ -117,11 +127,15 @@ pub struct Gatherer {
 }
 
 impl Gatherer {
-    /// Starts a long poll on every replica in `peers`.
+    /// Starts a long poll on every replica in `peers`, writing
+    /// `timeseries.csv` in `folder` once [`Gatherer::begin`] says when the
+    /// load started.
     pub fn start(
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         every: Duration,
+        folder: &Path,
     ) -> anyhow::Result<Self> {
+        let sink = Arc::new(Mutex::new(Sink::create(folder, every)?));
         let mut clients = Vec::new();
         for (service, addrs) in peers {
             for (i, addr) in addrs.iter().enumerate() {
@@ -137,12 +151,16 @@ impl Gatherer {
         let tasks = clients
             .iter()
             .map(|(id, c)| {
-                let (id, c, live, stopped) = (id.clone(), c.clone(), live.clone(), stopped.clone());
-                tokio::spawn(follow(id, c, live, stopped))
+                let to = Outlet {
+                    live: live.clone(),
+                    sink: sink.clone(),
+                };
+                tokio::spawn(follow(id.clone(), c.clone(), to, stopped.clone()))
             })
             .collect();
         Ok(Gatherer {
             live,
+            sink,
             clients,
             every,
             stop,
@@ -150,26 +168,46 @@ impl Gatherer {
         })
     }
 
+    /// The load started at `begin_us` (wall-clock µs): rows are timed from
+    /// it and what was sampled before it is not written.
+    pub fn begin(&self, begin_us: u64) {
+        lock_sink(&self.sink).begin(begin_us);
+    }
+
     /// Stops polling, waits for the sampling interval in progress to end,
-    /// and takes the last samples (flushing any count not yet sampled, so
-    /// the intervals add up to the replicas' totals).
-    pub async fn finish(self) -> Gathered {
+    /// takes the last samples (flushing any count not yet sampled, so the
+    /// intervals add up to the replicas' totals) and closes the file.
+    pub async fn finish(self) -> Written {
         let _ = self.stop.send(true);
         join_all(self.tasks).await;
         let every_us = (self.every.as_micros() as u64).max(1000);
         let now = now_us();
         let wait = next_tick(now, every_us) - now + 20_000;
         tokio::time::sleep(Duration::from_micros(wait)).await;
-        poll_all(&self.clients, &self.live).await;
-        std::mem::take(&mut *lock(&self.live))
+        let to = Outlet {
+            live: self.live.clone(),
+            sink: self.sink.clone(),
+        };
+        poll_all(&self.clients, &to).await;
+        lock_sink(&self.sink).finish()
     }
+}
+
+fn lock_sink(sink: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
+    sink.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where answers go: the live view's recent samples and the file.
+struct Outlet {
+    live: LiveTelemetry,
+    sink: Arc<Mutex<Sink>>,
 }
 
 /// One replica's long poll, until `stopped`.
 async fn follow(
     id: (String, u32),
     mut client: ControlClient<Channel>,
-    live: LiveTelemetry,
+    to: Outlet,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -186,16 +224,18 @@ async fn follow(
             Ok(Ok(r)) => {
                 let r = r.into_inner();
                 let busy = !r.samples.is_empty();
-                store(&live, &id, r);
+                store(&to, &id, r);
                 // Busy: let samples gather before asking again. Idle: the
                 // question itself waits.
                 if busy { POLL } else { Duration::ZERO }
             }
-            Ok(Err(e)) => {
-                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}");
+            failed => {
+                if let Ok(Err(e)) = failed {
+                    tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}");
+                }
+                lock_sink(&to.sink).silent(&id.0, id.1);
                 POLL
             }
-            Err(_) => POLL,
         };
         if !pause.is_zero() {
             tokio::select! {
@@ -206,19 +246,30 @@ async fn follow(
     }
 }
 
-fn store(live: &LiveTelemetry, id: &(String, u32), r: TelemetryReply) {
-    let mut g = lock(live);
+/// One answer: its samples to the file and the recent window, its levels
+/// to the live view.
+fn store(to: &Outlet, id: &(String, u32), r: TelemetryReply) {
+    lock_sink(&to.sink).add(&id.0, id.1, &r.samples);
+    let mut g = lock(&to.live);
     let slot = g.entry(id.clone()).or_default();
     slot.samples.extend(r.samples);
+    let newest = slot.samples.back().map_or(0, |s| s.t_unix_us);
+    while slot.samples.len() > RECENT_MAX
+        || slot
+            .samples
+            .front()
+            .is_some_and(|s| s.t_unix_us + RECENT_US < newest)
+    {
+        slot.samples.pop_front();
+    }
     slot.queue = r.queue;
     slot.in_flight = r.in_flight;
-    slot.answered_us = now_us();
 }
 
 /// The last question to every replica, with a flush: a few dozen at a time
 /// and with time to answer, since a replica that misses it loses its last
-/// interval (and, parked, the quiet rows since it last answered).
-async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
+/// interval.
+async fn poll_all(clients: &Polled, to: &Outlet) {
     let replies: Vec<_> = futures::stream::iter(clients.iter().map(|(id, c)| {
         let mut c = c.clone();
         let ask = TelemetryRequest {
@@ -237,127 +288,11 @@ async fn poll_all(clients: &Polled, live: &LiveTelemetry) {
     .await;
     for (id, reply) in replies {
         match reply {
-            Ok(Ok(r)) => store(live, id, r.into_inner()),
-            Ok(Err(e)) => {
-                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
-            }
-            Err(_) => {
-                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll timed out")
+            Ok(Ok(r)) => store(to, id, r.into_inner()),
+            _ => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "last telemetry poll failed");
+                lock_sink(&to.sink).silent(&id.0, id.1);
             }
         }
-    }
-}
-
-/// Nothing counted and every level at zero: after such a sample a replica
-/// parks until something happens, sampling nothing meanwhile.
-fn quiet(s: &Sample) -> bool {
-    s.arrived == 0
-        && s.completed == 0
-        && s.rejected == 0
-        && s.failed == 0
-        && s.pushed == 0
-        && s.queue == 0
-        && s.in_flight == 0
-        && s.held == 0
-        && s.streams == 0
-}
-
-/// A replica's samples with the grid points it skipped while parked filled
-/// in as quiet samples: after a quiet sample, up to its next sample, or, after
-/// the last, up to when it last answered.
-fn filled(r: &ReplicaTelemetry, every_us: u64) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(r.samples.len());
-    for (i, s) in r.samples.iter().enumerate() {
-        out.push(*s);
-        if !quiet(s) {
-            continue;
-        }
-        let until = r
-            .samples
-            .get(i + 1)
-            .map_or(r.answered_us + 1, |n| n.t_unix_us);
-        let mut t = s.t_unix_us + every_us;
-        while t < until {
-            out.push(Sample { t_unix_us: t, ..*s });
-            t += every_us;
-        }
-    }
-    out
-}
-
-/// `timeseries.csv` rows: samples after `begin_us` (the start of load), timed
-/// from it, sorted by time, service and replica; a parked replica's skipped
-/// intervals of `every` are quiet rows.
-pub fn rows(gathered: &Gathered, begin_us: u64, every: Duration) -> Vec<Row> {
-    let every_us = (every.as_micros() as u64).max(1000);
-    let mut rows: Vec<Row> = gathered
-        .iter()
-        .flat_map(|((service, replica), r)| {
-            filled(r, every_us)
-                .into_iter()
-                .filter(|s| s.t_unix_us > begin_us)
-                .map(move |s| Row {
-                    t_s: (s.t_unix_us - begin_us) as f64 / 1e6,
-                    service: service.clone(),
-                    replica: *replica,
-                    queue: s.queue,
-                    in_flight: s.in_flight,
-                    arrived: s.arrived,
-                    completed: s.completed,
-                    rejected: s.rejected,
-                    failed: s.failed,
-                    held: s.held,
-                    streams: s.streams,
-                    pushed: s.pushed,
-                })
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        a.t_s
-            .total_cmp(&b.t_s)
-            .then_with(|| a.service.cmp(&b.service))
-            .then(a.replica.cmp(&b.replica))
-    });
-    rows
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(t: u64, arrived: u64) -> Sample {
-        Sample {
-            t_unix_us: t,
-            arrived,
-            completed: arrived,
-            ..Default::default()
-        }
-    }
-
-    /// A parked replica's skipped grid points become quiet rows, up to its
-    /// next sample or its last answer, and never after a busy sample.
-    #[test]
-    fn quiet_gaps_are_filled_on_the_grid() {
-        let r = ReplicaTelemetry {
-            samples: vec![sample(100, 2), sample(200, 0), sample(600, 1)],
-            answered_us: 850,
-            ..Default::default()
-        };
-        let t: Vec<(u64, u64)> = filled(&r, 100)
-            .iter()
-            .map(|s| (s.t_unix_us, s.arrived))
-            .collect();
-        assert_eq!(
-            t,
-            [(100, 2), (200, 0), (300, 0), (400, 0), (500, 0), (600, 1)],
-            "nothing after a busy last sample"
-        );
-        let parked = ReplicaTelemetry {
-            samples: vec![sample(100, 0)],
-            answered_us: 400,
-            ..Default::default()
-        };
-        let t: Vec<u64> = filled(&parked, 100).iter().map(|s| s.t_unix_us).collect();
-        assert_eq!(t, [100, 200, 300, 400], "quiet until it last answered");
     }
 }

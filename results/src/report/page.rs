@@ -15,7 +15,7 @@ use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
 use crate::run_dir::RunDir;
-use crate::timeseries::{self, ServiceSeries};
+use crate::timeseries::ServiceSeries;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 960px; color: #222; }
@@ -79,8 +79,8 @@ pub(super) fn chart(id: &str, svg: anyhow::Result<String>) -> anyhow::Result<Mar
 /// The whole HTML page.
 pub fn render(run: &RunDir) -> anyhow::Result<String> {
     let t = &run.topology;
-    let per_service = run.timeseries.as_deref().map(timeseries::by_service);
-    let cascade: Cascade = match &per_service {
+    let per_service = run.timeseries.as_ref();
+    let cascade: Cascade = match per_service {
         Some(s) => cascade::analyze(t, s),
         None => run
             .summary
@@ -140,16 +140,16 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 (load_section(run, bin, frame)?)
 
                 @if let Some(s) = &run.summary {
-                    @if let Some(section) = faults::section(s, run.requests.as_deref(), run.load.as_deref(), per_service.as_ref(), every, t_max) {
+                    @if let Some(section) = faults::section(s, run.requests.as_deref(), run.load.as_deref(), per_service, every, t_max) {
                         h2 #faults-and-restarts { "Faults and restarts" }
                         (section)
                     }
                 }
 
                 h2 { "Services over time" }
-                (services_section(run, per_service.as_ref(), &cascade, bin, frame)?)
+                (services_section(run, per_service, &cascade, bin, frame)?)
 
-                @if let Some(section) = updates_view::section(run, per_service.as_ref(), frame)? {
+                @if let Some(section) = updates_view::section(run, per_service, frame)? {
                     h2 #updates { "Updates: staleness and what it cost" }
                     (section)
                 }
@@ -379,8 +379,8 @@ fn t_max(run: &RunDir) -> f64 {
     let a = run
         .timeseries
         .iter()
-        .flatten()
-        .map(|r| r.t_s)
+        .flat_map(|by_service| by_service.values())
+        .filter_map(|s| s.t_s.last().copied())
         .fold(0.0, f64::max);
     let b = run.load.iter().flatten().map(|r| r.t_s).fold(0.0, f64::max);
     a.max(b).max(0.1)
