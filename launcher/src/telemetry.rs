@@ -179,7 +179,6 @@ impl Gatherer {
     /// intervals add up to the replicas' totals) and closes the file.
     pub async fn finish(self) -> Written {
         let _ = self.stop.send(true);
-        join_all(self.tasks).await;
         let every_us = (self.every.as_micros() as u64).max(1000);
         let now = now_us();
         let wait = next_tick(now, every_us) - now + 20_000;
@@ -188,7 +187,10 @@ impl Gatherer {
             live: self.live.clone(),
             sink: self.sink.clone(),
         };
+        // The flush also ends every long poll still waiting, which the
+        // polling tasks wait for before they end.
         poll_all(&self.clients, &to).await;
+        join_all(self.tasks).await;
         lock_sink(&self.sink).finish()
     }
 }
@@ -216,9 +218,19 @@ async fn follow(
             wait_ms: IDLE_WAIT.as_millis() as u32,
         };
         let call = tokio::time::timeout(IDLE_WAIT + POLL_TIMEOUT, client.telemetry(ask));
-        let got = tokio::select! {
-            r = call => r,
-            _ = stopped.wait_for(|s| *s) => return,
+        tokio::pin!(call);
+        let answered = tokio::select! {
+            r = &mut call => Some(r),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        let Some(got) = answered else {
+            // Stopping: an answer on its way may carry samples the replica
+            // no longer holds, so it is waited for; the last poll's flush
+            // ends a long poll still waiting.
+            if let Ok(Ok(Ok(r))) = tokio::time::timeout(LAST_POLL_TIMEOUT, call).await {
+                store(&to, &id, r.into_inner());
+            }
+            return;
         };
         let pause = match got {
             Ok(Ok(r)) => {

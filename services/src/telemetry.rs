@@ -51,6 +51,8 @@ pub struct Telemetry {
     state: Mutex<State>,
     /// Signalled when a sample is buffered, for long polls.
     ready: Notify,
+    /// The launcher flushed: long polls answer at once from now on.
+    flushed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +69,7 @@ impl Telemetry {
             every_us: (every.as_micros() as u64).max(1000),
             state: Mutex::new(State::default()),
             ready: Notify::new(),
+            flushed: AtomicBool::new(false),
         }
     }
 
@@ -130,6 +133,12 @@ impl Telemetry {
             self.sample(t, stats, admission, true);
         }
         let samples = self.lock().samples.drain(..).collect();
+        if flush {
+            // The launcher's last question: a long poll still waiting ends
+            // now (empty), so the launcher need not cut it and lose nothing.
+            self.flushed.store(true, Ordering::SeqCst);
+            self.ready.notify_waiters();
+        }
         pb::TelemetryReply {
             samples,
             queue: admission.depth() as u64,
@@ -149,9 +158,16 @@ impl Telemetry {
     ) -> pb::TelemetryReply {
         let until = tokio::time::Instant::now() + wait;
         // A loop: a permit left by a sample already taken wakes it early.
-        while self.lock().samples.is_empty() {
+        loop {
+            let notified = self.ready.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a flush in between still wakes it.
+            notified.as_mut().enable();
+            if !self.lock().samples.is_empty() || self.flushed.load(Ordering::SeqCst) {
+                break;
+            }
             tokio::select! {
-                () = self.ready.notified() => {}
+                () = notified => {}
                 () = tokio::time::sleep_until(until) => break,
                 () = shutdown.wait() => break,
             }
