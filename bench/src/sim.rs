@@ -38,6 +38,7 @@ fn time(label: &str, yaml: &str) -> anyhow::Result<()> {
         hop: Hop {
             ns: 400_000,
             source: "bench".into(),
+            work_ns: 0,
         },
         report: false,
     };

@@ -122,6 +122,7 @@ pub async fn drive(
         signals.clone(),
         &load::live_recorders(topology),
         traces.generator_exporter(),
+        &folder.path,
     )
     .await?;
     let duration = begin.elapsed();

@@ -299,6 +299,7 @@ async fn drive(
             signals.clone(),
             &live_load,
             tracer,
+            folder,
         )
         .await?
     };
@@ -468,8 +469,6 @@ pub(crate) fn write_run_folder(
     summary.cascade = cascade::analyze(topology, &by_service);
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
-        let rows = load::series::rows(&driven.recorders, topology.settings.sample_every);
-        folder.write_load_timeseries(&rows)?;
         // In the topology's order, so the file reads as the load does.
         let sampled: Vec<_> = topology
             .load

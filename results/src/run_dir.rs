@@ -36,6 +36,8 @@ pub struct RunDir {
     pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
     pub missing: Vec<(String, String)>,
+    /// `prediction/`: the prediction `run --predict` made before this run.
+    pub prediction: Option<Box<RunDir>>,
 }
 
 impl RunDir {
@@ -78,6 +80,7 @@ impl RunDir {
             queue_ms: HashMap::new(),
             sweep: None,
             missing,
+            prediction: None,
         };
         run.summary = run.attempt(summary::FILE, summary_p, |p| Ok(summary::read(p)?));
         run.timeseries = run.attempt(timeseries::FILE, ts_p, |p| {
@@ -88,6 +91,14 @@ impl RunDir {
         run.read_traces();
         let sweep_p = sweep_p.exists().then_some(dir.to_path_buf());
         run.sweep = run.attempt(sweep::CSV_FILE, sweep_p, |d| Ok(sweep::read(d)?));
+        let predicted = dir.join(crate::versus::FOLDER);
+        let predicted = predicted
+            .join("topology.yaml")
+            .exists()
+            .then_some(predicted);
+        run.prediction = run
+            .attempt(crate::versus::FOLDER, predicted, RunDir::read)
+            .map(Box::new);
         Ok(run)
     }
 

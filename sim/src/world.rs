@@ -181,6 +181,8 @@ pub struct World<'a> {
     pub rng: SmallRng,
     /// One-way cost of a hop, half the round trip.
     pub hop: Nanos,
+    /// Added to every `work` step ([`crate::Options::work_overhead`]).
+    pub work_overhead: Nanos,
     pub reps: Vec<Rep>,
     pub jobs: Slab<Job>,
     pub fibers: Slab<Fiber>,
@@ -267,6 +269,7 @@ impl<'a> World<'a> {
             queue: Queue::default(),
             rng: SmallRng::seed_from_u64(opts.seed ^ 0x51_3d_5e_ed),
             hop: opts.hop_cost / 2,
+            work_overhead: opts.work_overhead,
             reps,
             jobs: Slab::new(),
             fibers: Slab::new(),
