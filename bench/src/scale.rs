@@ -4,7 +4,7 @@
 //!    15 s, and their memory: proportional (PSS: the executable's pages
 //!    shared out over every process) and resident (RSS), against 8 MiB each.
 //! 2. Idle: the CPU the 1,000 idle replicas and their launcher use over
-//!    10 s (utime + stime from /proc), against 0.1% of a core per replica.
+//!    10 s (every thread's /proc schedstat), against 0.1% of a core per replica.
 //! 3. `work` under many processes: 250 replicas in three tiers serving
 //!    500/s, each tier's `work: 1ms` as measured, against three replicas
 //!    serving the same load (the reference, same run), and whether the run
@@ -70,21 +70,19 @@ fn fleet_of_a_thousand() -> anyhow::Result<()> {
         mean(&rss) / MEMORY_GOAL_KIB
     );
     let window = Duration::from_secs(10);
-    let before: Vec<Option<u64>> = pids.iter().map(|p| cpu_ticks(*p)).collect();
-    let launcher_before = cpu_ticks(up.pid());
+    let before: Vec<Option<u64>> = pids.iter().map(|p| cpu_ns(*p)).collect();
+    let launcher_before = cpu_ns(up.pid());
     let t = Instant::now();
     std::thread::sleep(window);
     let secs = t.elapsed().as_secs_f64();
-    let after: Vec<Option<u64>> = pids.iter().map(|p| cpu_ticks(*p)).collect();
-    let launcher_after = cpu_ticks(up.pid());
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let after: Vec<Option<u64>> = pids.iter().map(|p| cpu_ns(*p)).collect();
+    let launcher_after = cpu_ns(up.pid());
     let used: u64 = before
         .iter()
         .zip(&after)
-        .filter_map(|(b, a)| Some(a.as_ref()? - b.as_ref()?))
+        .filter_map(|(b, a)| Some(a.as_ref()?.saturating_sub(*b.as_ref()?)))
         .sum();
-    let per = used as f64 / hz / secs * 100.0 / pids.len().max(1) as f64;
+    let per = used as f64 / 1e9 / secs * 100.0 / pids.len().max(1) as f64;
     println!(
         "{:<34}  {:>9.4} %c  {:>9.4} %c  {:>8.3}",
         "idle CPU per replica (of a core)",
@@ -96,7 +94,7 @@ fn fleet_of_a_thousand() -> anyhow::Result<()> {
         println!(
             "{:<34}  {:>9.2} %c",
             "   launcher idle CPU (of a core)",
-            (a - b) as f64 / hz / secs * 100.0
+            a.saturating_sub(b) as f64 / 1e9 / secs * 100.0
         );
     }
     println!(
@@ -179,11 +177,21 @@ fn children(pid: u32) -> Vec<u32> {
     out
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let f: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+/// Time a process's threads have run on a CPU, in nanoseconds: the sum of
+/// each thread's `schedstat` (exact, where utime + stime count whole clock
+/// ticks and miss a replica's short wake-ups).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut sum = 0;
+    for t in tasks.flatten() {
+        let text = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        sum += text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(sum)
 }
 
 /// One `key` of /proc/PID/smaps_rollup, KiB.
