@@ -73,21 +73,27 @@ impl Up {
             .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
         let mut lines = BufReader::new(stderr).lines();
         let mut healthy_ms = 0.0;
-        let mut addrs = Vec::new();
-        let mut ids = Vec::new();
-        while addrs.len() < n {
+        loop {
             let line = lines
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
             if let Some(rest) = line.split("healthy after ").nth(1) {
                 healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
-            } else if line.starts_with("  ") && line.contains('#') && !line.contains("://") {
-                // `  svc#0  127.0.0.1:PORT` (not `  svc#0  http://…/metrics`).
-                let mut words = line.split_whitespace();
-                ids.push(words.next().unwrap_or_default().to_string());
-                addrs.push(words.last().unwrap_or_default().to_string());
+            } else if line.contains("no load is sent") {
+                break;
             }
         }
+        // The terminal lists a dozen; replicas.csv has every address.
+        let csv = std::fs::read_to_string(dir.path().join("run").join("replicas.csv"))?;
+        let (ids, addrs): (Vec<String>, Vec<String>) = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut cols = l.split(',');
+                Some((cols.next()?.to_string(), cols.next()?.to_string()))
+            })
+            .unzip();
+        anyhow::ensure!(addrs.len() == n, "{} addresses, {n} expected", addrs.len());
         std::thread::spawn(move || lines.for_each(drop));
         Ok(Up {
             addrs,
@@ -103,6 +109,11 @@ impl Up {
         let i = self.ids.iter().position(|x| x == id);
         i.map(|i| self.addrs[i].as_str())
             .ok_or_else(|| anyhow::anyhow!("no replica {id} among {:?}", self.ids))
+    }
+
+    /// The launcher's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Resident memory of each replica process (children of the launcher), KiB.

@@ -38,12 +38,18 @@ struct Shared {
     /// Spans recorded, not yet taken by the export task (at most [`QUEUE`]).
     /// A plain mutex: held for one push, never across an await.
     waiting: Mutex<Vec<SpanBuilder>>,
-    batch_full: Notify,
+    /// Rung by the first span of a batch (to start its linger) and by the
+    /// span that fills it (to send it now).
+    bell: Notify,
     recorded: AtomicU64,
     dropped: AtomicU64,
 }
 
 impl Shared {
+    fn waiting(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     fn take(&self) -> Vec<SpanBuilder> {
         let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::replace(&mut *w, Vec::with_capacity(BATCH))
@@ -156,11 +162,11 @@ impl Exporter {
             return;
         }
         waiting.push(span);
-        let full = waiting.len() == BATCH;
+        let n = waiting.len();
         drop(waiting);
-        // Only a full batch wakes the task; the rest leave on its LINGER tick.
-        if full {
-            sh.batch_full.notify_one();
+        // Two wake-ups per batch at most, none in between and none when idle.
+        if n == 1 || n == BATCH {
+            sh.bell.notify_one();
         }
     }
 
@@ -211,12 +217,19 @@ async fn export_loop(
     mut clients: Vec<(String, TraceServiceClient<Channel>)>,
     resource: Resource,
 ) {
-    let mut tick = tokio::time::interval(LINGER);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A batch is sent LINGER after its first span at the latest; with no
+    // span waiting there is no timer, so an idle replica does not wake.
+    let mut due: Option<tokio::time::Instant> = None;
     loop {
+        let linger = async move {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let ack = tokio::select! {
-            () = shared.batch_full.notified() => None,
-            _ = tick.tick() => None,
+            () = shared.bell.notified() => None,
+            () = linger => None,
             ack = flushes.recv() => match ack {
                 Some(ack) => Some(ack),
                 // Every handle is gone: send what is left and stop.
@@ -226,7 +239,14 @@ async fn export_loop(
                 }
             },
         };
-        export(&mut clients, &resource, &shared).await;
+        let now = tokio::time::Instant::now();
+        let waiting = shared.waiting();
+        if ack.is_some() || waiting >= BATCH || due.is_some_and(|at| now >= at) {
+            export(&mut clients, &resource, &shared).await;
+            due = None;
+        } else if waiting > 0 && due.is_none() {
+            due = Some(now + LINGER);
+        }
         if let Some(ack) = ack {
             let _ = ack.send(());
         }
