@@ -1,8 +1,9 @@
 //! Span export over OTLP/gRPC (`TraceService/Export`), off the request path:
 //! `record` only pushes the span into a bounded buffer (a full buffer drops
-//! and counts it) and wakes the export task once a batch is full, not once per
-//! span; the task converts, batches and sends to every endpoint, and `flush`
-//! empties the buffer before the process exits.
+//! and counts it) and wakes the export task twice a batch at most (its first
+//! span starts the linger, the span that fills it sends it), not once per
+//! span; the task converts and sends to every endpoint, and `flush` empties
+//! the buffer before the process exits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,8 +85,7 @@ pub struct BadEndpoint {
 impl Exporter {
     /// Starts exporting to `endpoints` (`http://host:port`; a bare `host:port`
     /// gets `http://`), describing this process by `resource` attributes
-    /// (`service.name`, ...). Converting, encoding and sending run on a
-    /// thread of their own, not on the runtime that serves requests.
+    /// (`service.name`, ...), on the current tokio runtime.
     pub fn start(
         endpoints: &[String],
         resource: Vec<(&'static str, String)>,
@@ -123,31 +123,7 @@ impl Exporter {
             targets,
             resource,
         };
-        // Handed to the thread through a slot, so that a thread that cannot
-        // be started leaves the job behind for the serving runtime.
-        let slot = Arc::new(Mutex::new(Some(job)));
-        let spawned = std::thread::Builder::new()
-            .name("topolab-export".into())
-            .spawn({
-                let slot = slot.clone();
-                move || {
-                    let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
-                    match (job, rt) {
-                        (Some(job), Ok(rt)) => rt.block_on(job.run()),
-                        (_, Err(e)) => tracing::warn!("no runtime for span export: {e}"),
-                        (None, _) => {}
-                    }
-                }
-            });
-        if let Err(e) = spawned
-            && let Some(job) = slot.lock().unwrap_or_else(|e| e.into_inner()).take()
-        {
-            tracing::warn!("no thread for span export ({e}): exporting on the serving runtime");
-            tokio::spawn(job.run());
-        }
+        tokio::spawn(job.run());
         Ok(Exporter { shared, flushes })
     }
 
@@ -189,7 +165,7 @@ impl Exporter {
     }
 }
 
-/// What the export thread needs: the flush requests, the shared buffer,
+/// What the export task needs: the flush requests, the shared buffer,
 /// where to send and what process the spans come from.
 struct ExportJob {
     rx: mpsc::Receiver<oneshot::Sender<()>>,
@@ -199,8 +175,7 @@ struct ExportJob {
 }
 
 impl ExportJob {
-    /// Opens the channels (on the runtime running this: a channel's
-    /// connection lives on the runtime it is opened on) and exports.
+    /// Opens the channels and exports until every handle is gone.
     async fn run(self) {
         let clients = self
             .targets
@@ -310,5 +285,34 @@ async fn send(
             }
         };
         counters.dropped.fetch_add(rejected, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::trace::SpanContext;
+    use crate::trace::span::Kind;
+
+    fn span() -> SpanBuilder {
+        let now = Instant::now();
+        let ctx = SpanContext::new_root(true);
+        SpanBuilder::new(ctx, None, Kind::Server, "s/E".into(), now, now)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_buffer_is_bounded_drops_are_counted_and_flush_empties_it() {
+        let exporter = Exporter::start(&[], vec![]).unwrap();
+        // The export task cannot run until this task yields: all pile up.
+        for _ in 0..QUEUE + 5 {
+            exporter.record(span());
+        }
+        let counts = exporter.counts();
+        assert_eq!(counts.recorded, (QUEUE + 5) as u64);
+        assert_eq!(counts.dropped, 5);
+        assert!(exporter.flush(Duration::from_secs(5)).await);
+        assert_eq!(exporter.shared.waiting(), 0);
     }
 }
