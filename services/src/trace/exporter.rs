@@ -1,12 +1,10 @@
 //! Span export over OTLP/gRPC (`TraceService/Export`), off the request path:
-//! `record` only pushes the span into a bounded buffer (a full buffer drops
-//! and counts it) and wakes the export task twice a batch at most (its first
-//! span starts the linger, the span that fills it sends it), not once per
-//! span; the task converts and sends to every endpoint, and `flush` empties
-//! the buffer before the process exits.
+//! `record` only puts the span in a bounded queue (a full queue drops and
+//! counts it); a background task converts, batches and sends to every
+//! endpoint, and `flush` empties the queue before the process exits.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -14,7 +12,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tonic::transport::{Channel, Endpoint};
 
 use super::clock;
@@ -23,38 +21,22 @@ use super::span::{SpanBuilder, Value, kv};
 /// Spans waiting for export; past this, new spans are dropped (and counted)
 /// rather than slowing requests down or growing without bound.
 pub const QUEUE: usize = 16_384;
-/// Spans per `Export` call, and how many wait before the task is woken.
+/// Spans per `Export` call.
 const BATCH: usize = 512;
 /// How long a span may wait for its batch to fill.
 const LINGER: Duration = Duration::from_millis(200);
 /// How long one `Export` call may take before its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Flush requests waiting (one per caller of [`Exporter::flush`]).
-const FLUSHES: usize = 16;
 
-/// What the request path and the export task share: the spans waiting, the
-/// bell rung when a batch is full, and the counts.
-#[derive(Debug, Default)]
-struct Shared {
-    /// Spans recorded, not yet taken by the export task (at most [`QUEUE`]).
-    /// A plain mutex: held for one push, never across an await.
-    waiting: Mutex<Vec<SpanBuilder>>,
-    /// Rung by the first span of a batch (to start its linger) and by the
-    /// span that fills it (to send it now).
-    bell: Notify,
-    recorded: AtomicU64,
-    dropped: AtomicU64,
+enum Msg {
+    Span(Box<SpanBuilder>),
+    Flush(oneshot::Sender<()>),
 }
 
-impl Shared {
-    fn waiting(&self) -> usize {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    fn take(&self) -> Vec<SpanBuilder> {
-        let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::replace(&mut *w, Vec::with_capacity(BATCH))
-    }
+#[derive(Debug, Default)]
+struct Counters {
+    recorded: AtomicU64,
+    dropped: AtomicU64,
 }
 
 /// Spans recorded and dropped so far by one exporter.
@@ -66,12 +48,17 @@ pub struct ExportCounts {
     pub dropped: u64,
 }
 
-/// A handle on one process's span exporter; clones share the buffer. The
-/// export task ends (after sending what is left) when the last clone goes.
+/// A handle on one process's span exporter; clones share the queue.
 #[derive(Debug, Clone)]
 pub struct Exporter {
-    shared: Arc<Shared>,
-    flushes: mpsc::Sender<oneshot::Sender<()>>,
+    tx: mpsc::Sender<Msg>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
 }
 
 /// Why an exporter could not start.
@@ -84,14 +71,14 @@ pub struct BadEndpoint {
 
 impl Exporter {
     /// Starts exporting to `endpoints` (`http://host:port`; a bare `host:port`
-    /// gets `http://`), describing this process by `resource` attributes
-    /// (`service.name`, ...), on the current tokio runtime.
+    /// gets `http://`) on the current tokio runtime, describing this process
+    /// by `resource` attributes (`service.name`, ...).
     pub fn start(
         endpoints: &[String],
         resource: Vec<(&'static str, String)>,
     ) -> Result<Self, BadEndpoint> {
         clock::init();
-        let targets = endpoints
+        let clients = endpoints
             .iter()
             .map(|e| {
                 let url = if e.contains("://") {
@@ -99,13 +86,14 @@ impl Exporter {
                 } else {
                     format!("http://{e}")
                 };
-                let endpoint = Endpoint::from_shared(url)
+                let channel = Endpoint::from_shared(url)
                     .map_err(|source| BadEndpoint {
                         endpoint: e.clone(),
                         source,
                     })?
-                    .tcp_nodelay(true);
-                Ok((e.clone(), endpoint))
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                Ok((e.clone(), TraceServiceClient::new(channel)))
             })
             .collect::<Result<Vec<_>, BadEndpoint>>()?;
         let resource = Resource {
@@ -115,42 +103,25 @@ impl Exporter {
                 .collect(),
             ..Default::default()
         };
-        let shared = Arc::new(Shared::default());
-        let (flushes, rx) = mpsc::channel(FLUSHES);
-        let job = ExportJob {
-            rx,
-            shared: shared.clone(),
-            targets,
-            resource,
-        };
-        tokio::spawn(job.run());
-        Ok(Exporter { shared, flushes })
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(export_loop(rx, clients, resource, counters.clone()));
+        Ok(Exporter { tx, counters })
     }
 
-    /// Buffers a finished span; never waits. A full buffer drops it.
+    /// Queues a finished span; never waits. A full queue drops it.
     pub fn record(&self, span: SpanBuilder) {
-        let sh = &self.shared;
-        sh.recorded.fetch_add(1, Ordering::Relaxed);
-        let mut waiting = sh.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if waiting.len() >= QUEUE {
-            drop(waiting);
-            sh.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        waiting.push(span);
-        let n = waiting.len();
-        drop(waiting);
-        // Two wake-ups per batch at most, none in between and none when idle.
-        if n == 1 || n == BATCH {
-            sh.bell.notify_one();
+        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(Msg::Span(Box::new(span))).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Sends every span buffered so far; false if that took longer than `limit`.
+    /// Sends every span queued so far; false if that took longer than `limit`.
     pub async fn flush(&self, limit: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
         let done = async {
-            self.flushes.send(tx).await.ok()?;
+            self.tx.send(Msg::Flush(tx)).await.ok()?;
             rx.await.ok()
         };
         matches!(tokio::time::timeout(limit, done).await, Ok(Some(())))
@@ -159,39 +130,19 @@ impl Exporter {
     /// Spans recorded and dropped so far.
     pub fn counts(&self) -> ExportCounts {
         ExportCounts {
-            recorded: self.shared.recorded.load(Ordering::Relaxed),
-            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            recorded: self.counters.recorded.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
         }
     }
 }
 
-/// What the export task needs: the flush requests, the shared buffer,
-/// where to send and what process the spans come from.
-struct ExportJob {
-    rx: mpsc::Receiver<oneshot::Sender<()>>,
-    shared: Arc<Shared>,
-    targets: Vec<(String, Endpoint)>,
-    resource: Resource,
-}
-
-impl ExportJob {
-    /// Opens the channels and exports until every handle is gone.
-    async fn run(self) {
-        let clients = self
-            .targets
-            .into_iter()
-            .map(|(name, e)| (name, TraceServiceClient::new(e.connect_lazy())))
-            .collect();
-        export_loop(self.rx, self.shared, clients, self.resource).await;
-    }
-}
-
 async fn export_loop(
-    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Msg>,
     mut clients: Vec<(String, TraceServiceClient<Channel>)>,
     resource: Resource,
+    counters: Arc<Counters>,
 ) {
+    let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
     // A batch is sent LINGER after its first span at the latest; with no
     // span waiting there is no timer, so an idle replica does not wake.
     let mut due: Option<tokio::time::Instant> = None;
@@ -202,44 +153,31 @@ async fn export_loop(
                 None => std::future::pending().await,
             }
         };
-        let ack = tokio::select! {
-            () = shared.bell.notified() => None,
-            () = linger => None,
-            ack = flushes.recv() => match ack {
-                Some(ack) => Some(ack),
-                // Every handle is gone: send what is left and stop.
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Span(s)) => {
+                    batch.push(s.into_otlp());
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+                    if batch.len() >= BATCH {
+                        send(&mut clients, &resource, &mut batch, &counters).await;
+                        due = None;
+                    }
+                }
+                Some(Msg::Flush(ack)) => {
+                    send(&mut clients, &resource, &mut batch, &counters).await;
+                    due = None;
+                    let _ = ack.send(());
+                }
                 None => {
-                    export(&mut clients, &resource, &shared).await;
+                    send(&mut clients, &resource, &mut batch, &counters).await;
                     return;
                 }
             },
-        };
-        let now = tokio::time::Instant::now();
-        let waiting = shared.waiting();
-        if ack.is_some() || waiting >= BATCH || due.is_some_and(|at| now >= at) {
-            export(&mut clients, &resource, &shared).await;
-            due = None;
-        } else if waiting > 0 && due.is_none() {
-            due = Some(now + LINGER);
+            () = linger => {
+                send(&mut clients, &resource, &mut batch, &counters).await;
+                due = None;
+            }
         }
-        if let Some(ack) = ack {
-            let _ = ack.send(());
-        }
-    }
-}
-
-/// Takes every buffered span, converts it to OTLP and sends it in batches.
-async fn export(
-    clients: &mut [(String, TraceServiceClient<Channel>)],
-    resource: &Resource,
-    shared: &Shared,
-) {
-    let mut spans = shared.take();
-    while !spans.is_empty() {
-        let rest = spans.split_off(spans.len().min(BATCH));
-        let mut batch: Vec<Span> = spans.into_iter().map(SpanBuilder::into_otlp).collect();
-        send(clients, resource, &mut batch, shared).await;
-        spans = rest;
     }
 }
 
@@ -247,7 +185,7 @@ async fn send(
     clients: &mut [(String, TraceServiceClient<Channel>)],
     resource: &Resource,
     batch: &mut Vec<Span>,
-    counters: &Shared,
+    counters: &Counters,
 ) {
     if batch.is_empty() {
         return;
@@ -285,34 +223,5 @@ async fn send(
             }
         };
         counters.dropped.fetch_add(rejected, Ordering::Relaxed);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use super::*;
-    use crate::trace::SpanContext;
-    use crate::trace::span::Kind;
-
-    fn span() -> SpanBuilder {
-        let now = Instant::now();
-        let ctx = SpanContext::new_root(true);
-        SpanBuilder::new(ctx, None, Kind::Server, "s/E".into(), now, now)
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_buffer_is_bounded_drops_are_counted_and_flush_empties_it() {
-        let exporter = Exporter::start(&[], vec![]).unwrap();
-        // The export task cannot run until this task yields: all pile up.
-        for _ in 0..QUEUE + 5 {
-            exporter.record(span());
-        }
-        let counts = exporter.counts();
-        assert_eq!(counts.recorded, (QUEUE + 5) as u64);
-        assert_eq!(counts.dropped, 5);
-        assert!(exporter.flush(Duration::from_secs(5)).await);
-        assert_eq!(exporter.shared.waiting(), 0);
     }
 }
