@@ -63,7 +63,10 @@ impl World<'_> {
         let token = self.token();
         let ef = &mut self.edge_figures[call.edge as usize];
         ef.attempts += 1;
-        ef.per_replica[i as usize] += 1;
+        if callee.replicas > 1 {
+            // One replica: its count is `attempts`, filled in at the end.
+            ef.per_replica[i as usize] += 1;
+        }
         let f = &mut self.fibers.items[fiber as usize];
         if f.retry > 0 {
             ef.retries += 1;
@@ -82,8 +85,8 @@ impl World<'_> {
             session,
             caller,
         );
-        self.queue
-            .push_after(now, timeout, Event::Timeout { caller });
+        let timer = self.queue.arm(now + timeout, Event::Timeout { caller });
+        self.fibers.items[fiber as usize].timer = timer;
         if probe.is_none() {
             // No breaker: nothing to tell it later.
             self.fibers.items[fiber as usize].breaker_ticket = false;
@@ -110,6 +113,7 @@ impl World<'_> {
         let f = &mut self.fibers.items[fiber as usize];
         f.token = fresh;
         f.attempt_outstanding = false;
+        self.queue.cancel(f.timer);
         let (i, probe) = (f.attempt_rep, f.breaker_ticket);
         let caller_rep = self.jobs.items[f.job as usize].rep;
         let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
@@ -118,7 +122,7 @@ impl World<'_> {
             self.picks[slot].eject(call.pick, i, now);
         }
         let ef = &mut self.edge_figures[call.edge as usize];
-        *ef.outcomes.entry(code.name().to_string()).or_default() += 1;
+        self.edge_codes[call.edge as usize][crate::figures::code_slot(code)] += 1;
         let key = (caller_rep, call.edge);
         if call.breaker.is_some()
             && let Some(g) = self.guards.get_mut(&key)

@@ -184,6 +184,7 @@ impl World<'_> {
             attempts: 0,
             session,
             client,
+            timer: crate::timers::TimerId::NONE,
         });
         self.root_attempt(root, k);
     }
@@ -200,9 +201,8 @@ impl World<'_> {
         let caller = Caller::Root { root, token };
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
         self.send(svc.first + i, service, endpoint, deadline, session, caller);
-        let left = deadline.saturating_sub(self.now);
-        self.queue
-            .push_after(self.now, left, Event::Timeout { caller });
+        let at = deadline.max(self.now);
+        self.roots.items[root as usize].timer = self.queue.arm(at, Event::Timeout { caller });
     }
 
     pub(crate) fn root_reply(&mut self, root: u32, token: u64, code: StatusCode) {
@@ -210,6 +210,7 @@ impl World<'_> {
         if r.token != token {
             return;
         }
+        self.queue.cancel(r.timer);
         let g = &self.gens[r.generator as usize];
         let again = r.attempts <= g.retries && retryable(code) && r.deadline > self.now + 1_000_000;
         if again {

@@ -15,6 +15,7 @@ use crate::guard::Guard;
 use crate::load::GenState;
 use crate::pick::Pick;
 use crate::plan::Plan;
+use crate::timers::TimerId;
 
 /// Slots reused through a free list; an index stays valid while occupied.
 #[derive(Debug)]
@@ -86,6 +87,8 @@ pub struct Job {
     pub holds: bool,
     /// Ran `session_miss` (to remember the key on success).
     pub miss: bool,
+    /// The caller giving up while it queues (`deadlines: honor`).
+    pub timer: TimerId,
 }
 
 /// A thread of steps within a job: the endpoint's own, or a `parallel` branch.
@@ -112,6 +115,8 @@ pub struct Fiber {
     pub attempt_rep: u32,
     pub attempt_outstanding: bool,
     pub breaker_ticket: bool,
+    /// The attempt's timeout, cancelled when its response comes first.
+    pub timer: TimerId,
 }
 
 /// A request a generator sent, over all its attempts.
@@ -127,6 +132,8 @@ pub struct Root {
     pub session: u64,
     /// Closed loop: the client, `u32::MAX` for an open loop.
     pub client: u32,
+    /// The attempt's timeout, cancelled when its response comes first.
+    pub timer: TimerId,
 }
 
 /// Who waits in a replica's queue.
@@ -138,30 +145,41 @@ pub enum Waiter {
     Fiber(u32, u64),
 }
 
-/// One replica.
+/// One replica: what every request it serves reads and writes, in its
+/// first cache line (ten thousand services do not fit in cache, so each
+/// line a request touches is a miss); the queue after it; the rest, touched
+/// only by faults and sessions, in [`RepCold`].
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct Rep {
     pub busy: u32,
-    pub waiting: VecDeque<(Waiter, Nanos)>,
     /// Waiters still wanting a worker (dead ones are skipped when popped).
     pub live: u32,
-    pub alive: bool,
-    pub paused: bool,
-    /// Events that arrived while paused, replayed when it resumes.
-    pub frozen: Vec<Event>,
-    /// Requests held while down awaiting a restart (the socket's backlog).
-    pub backlog: Vec<(u32, u64)>,
-    pub slow: f64,
-    pub errors: Option<(f64, StatusCode)>,
-    pub sessions: HashSet<u64>,
     /// Counts since the last sample.
     pub arrived: u32,
     pub completed: u32,
     pub rejected: u32,
     pub failed: u32,
+    pub alive: bool,
+    pub paused: bool,
+    /// An `errors` fault is on (its rate and code are in [`RepCold`]).
+    pub erring: bool,
+    pub slow: f64,
     /// Worker-time integration.
     pub busy_ns: f64,
     pub busy_at: Nanos,
+    pub waiting: VecDeque<(Waiter, Nanos)>,
+}
+
+/// The parts of a replica that faults and sessions use.
+#[derive(Debug, Default)]
+pub struct RepCold {
+    /// Events that arrived while paused, replayed when it resumes.
+    pub frozen: Vec<Event>,
+    /// Requests held while down awaiting a restart (the socket's backlog).
+    pub backlog: Vec<(u32, u64)>,
+    pub errors: Option<(f64, StatusCode)>,
+    pub sessions: HashSet<u64>,
 }
 
 /// Work to continue once the current event is handled (a freed worker's
@@ -182,6 +200,9 @@ pub struct World<'a> {
     /// One-way cost of a hop, half the round trip.
     pub hop: Nanos,
     pub reps: Vec<Rep>,
+    pub cold: Vec<RepCold>,
+    /// Replicas paused now: while none is, events skip the check.
+    pub paused: u32,
     pub jobs: Slab<Job>,
     pub fibers: Slab<Fiber>,
     pub roots: Slab<Root>,
@@ -200,6 +221,10 @@ pub struct World<'a> {
     pub telemetry: bool,
     /// Edge figures are kept by plan edge and named at the end.
     pub edge_figures: Vec<crate::figures::CallFigures>,
+    /// Per plan edge, attempts' outcomes by status code (named at the end:
+    /// no string is built per response).
+    pub edge_codes: Vec<[u64; crate::figures::CODES]>,
+    pub(crate) timings: crate::timings::Timings,
 }
 
 impl<'a> World<'a> {
@@ -212,11 +237,8 @@ impl<'a> World<'a> {
                 live: 0,
                 alive: true,
                 paused: false,
-                frozen: Vec::new(),
-                backlog: Vec::new(),
+                erring: false,
                 slow: 1.0,
-                errors: None,
-                sessions: HashSet::new(),
                 arrived: 0,
                 completed: 0,
                 rejected: 0,
@@ -268,6 +290,10 @@ impl<'a> World<'a> {
             rng: SmallRng::seed_from_u64(opts.seed ^ 0x51_3d_5e_ed),
             hop: opts.hop_cost / 2,
             reps,
+            cold: (0..plan.replica_count())
+                .map(|_| RepCold::default())
+                .collect(),
+            paused: 0,
             jobs: Slab::new(),
             fibers: Slab::new(),
             roots: Slab::new(),
@@ -281,6 +307,8 @@ impl<'a> World<'a> {
             every,
             load_every,
             telemetry: opts.telemetry,
+            timings: crate::timings::Timings::new(plan),
+            edge_codes: vec![[0; crate::figures::CODES]; plan.edges.len()],
             edge_figures,
         }
     }
@@ -303,10 +331,11 @@ impl<'a> World<'a> {
                 break;
             }
             self.now = t;
-            if let Some(r) = self.replica_of(&ev)
+            if self.paused > 0
+                && let Some(r) = self.replica_of(&ev)
                 && self.reps[r as usize].paused
             {
-                self.reps[r as usize].frozen.push(ev);
+                self.cold[r as usize].frozen.push(ev);
                 continue;
             }
             self.handle(ev);
@@ -399,6 +428,7 @@ impl<'a> World<'a> {
     }
 
     fn finish(&mut self) {
+        self.timings.flush(&mut self.figures.endpoints);
         self.figures.duration = self.now;
         if self.telemetry {
             // The interval in progress, as the launcher's last flush.
@@ -416,16 +446,25 @@ impl<'a> World<'a> {
                 self.figures.unreachable[s].push(r as u32 - first);
             }
         }
+        for ep in self.figures.endpoints.iter_mut().flatten() {
+            if let [only] = ep.per_replica.as_mut_slice() {
+                *only = ep.requests;
+            }
+        }
         let every = self.load_every;
         let end = self.figures.duration;
         for l in &mut self.figures.load {
             l.close(end, every);
         }
-        for (i, f) in std::mem::take(&mut self.edge_figures)
+        for (i, mut f) in std::mem::take(&mut self.edge_figures)
             .into_iter()
             .enumerate()
         {
+            crate::figures::name_codes(&self.edge_codes[i], &mut f.outcomes);
             let (caller, callee, ep) = self.plan.edges[i];
+            if let [only] = f.per_replica.as_mut_slice() {
+                *only = f.attempts;
+            }
             let label = self.plan.endpoint_label(callee, ep);
             self.figures.calls[caller as usize].insert(label, f);
         }
