@@ -14,8 +14,9 @@
 //! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
 //!    long polls on one replica, its memory per held client, and the
 //!    request rate polling would need for the same freshness.
-//! 8. The simulator (`sim`): events per second, and the wall time to predict
-//!    60 s of generated 1,000- and 10,000-service topologies.
+//! 8. The simulator (`sim`): events per second, and the wall time and peak
+//!    memory to predict 60 s of generated 1,000- and 10,000-service
+//!    topologies, through the library and through `topolab predict`.
 //! 9. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!    saturation, start-up and memory per replica, containers against processes.
 
@@ -35,6 +36,9 @@ use std::time::Duration;
 fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("echo-server") {
         return echo::serve_forever();
+    }
+    if std::env::args().nth(1).as_deref() == Some(sim::CHILD) {
+        return sim::case(&std::env::args().nth(2).unwrap_or_default());
     }
     let only = std::env::args().nth(1);
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);

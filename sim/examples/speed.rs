@@ -19,8 +19,10 @@ fn main() {
         ),
         _ => MM1.to_string(),
     };
+    let t = Instant::now();
     let loaded = load_str_with("speed.yaml", &yaml, &[], Limits::SIMULATION)
         .unwrap_or_else(|e| panic!("{e}"));
+    let validate = t.elapsed().as_secs_f64();
     let opts = topolab_sim::Options {
         seed: 1,
         hop_cost: 400_000,
@@ -31,7 +33,7 @@ fn main() {
     let wall = t0.elapsed().as_secs_f64();
     let sent: u64 = f.load.iter().map(|l| l.sent).sum();
     println!(
-        "{:.2} M events/s: {:.1} M events, {:.2} M requests, {wall:.2} s",
+        "{:.2} M events/s: {:.1} M events, {:.2} M requests, {wall:.2} s (validation {validate:.2} s)",
         f.events as f64 / wall / 1e6,
         f.events as f64 / 1e6,
         sent as f64 / 1e6

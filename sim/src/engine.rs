@@ -140,8 +140,10 @@ impl Queue {
 
     /// The earliest event, if any.
     pub fn pop(&mut self) -> Option<(Nanos, Event)> {
-        let mut best: Option<(Source, (Nanos, u64))> =
-            self.heap.peek().map(|top| (Source::Heap, (top.at, top.seq)));
+        let mut best: Option<(Source, (Nanos, u64))> = self
+            .heap
+            .peek()
+            .map(|top| (Source::Heap, (top.at, top.seq)));
         for (i, (_, lane)) in self.lanes.iter().enumerate() {
             if let Some(h) = lane.front()
                 && best.as_ref().is_none_or(|(_, k)| (h.at, h.seq) < *k)
@@ -165,9 +167,7 @@ impl Queue {
 
     /// Events still pending.
     pub fn len(&self) -> usize {
-        self.heap.len()
-            + self.lanes.iter().map(|(_, l)| l.len()).sum::<usize>()
-            + self.timers.len()
+        self.heap.len() + self.lanes.iter().map(|(_, l)| l.len()).sum::<usize>() + self.timers.len()
     }
 
     /// True when nothing is pending.

@@ -39,6 +39,12 @@ impl World<'_> {
     /// Schedules every generator's first request.
     pub(crate) fn start_load(&mut self, seed: u64) {
         let topo = self.topo;
+        let by_name: std::collections::HashMap<&str, usize> = topo
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
         for (i, g) in topo.load.iter().enumerate() {
             let gseed = seed ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1);
             let start = g.start.as_nanos() as Nanos;
@@ -49,11 +55,7 @@ impl World<'_> {
             for w in &g.mix {
                 acc += w.share;
                 cumulative.push(acc);
-                let s = topo
-                    .services
-                    .iter()
-                    .position(|s| s.name == w.target.service)
-                    .unwrap_or(0);
+                let s = by_name.get(w.target.service.as_str()).copied().unwrap_or(0);
                 let e = topo.services[s]
                     .endpoints
                     .iter()

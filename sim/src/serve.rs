@@ -71,11 +71,11 @@ impl World<'_> {
         let svc = &self.plan.services[service];
         let rep = &mut self.reps[r];
         rep.arrived += 1;
-        let ep = &mut self.figures.endpoints[service][endpoint];
-        ep.requests += 1;
+        let flat = self.ep_first[service] as usize + endpoint;
+        self.ep_hot[flat].requests += 1;
         if svc.replicas > 1 {
             // One replica: its count is `requests`, filled in at the end.
-            ep.per_replica[r - svc.first as usize] += 1;
+            self.figures.endpoints[service][endpoint].per_replica[r - svc.first as usize] += 1;
         }
         self.jobs.items[job as usize].arrival = now;
         if rep.busy < svc.workers && rep.live == 0 {
@@ -86,7 +86,7 @@ impl World<'_> {
         }
         if svc.queue.is_some_and(|cap| rep.live >= cap) {
             rep.rejected += 1;
-            ep.rejected();
+            self.figures.endpoints[service][endpoint].rejected();
             let reply = self.jobs.items[job as usize].reply;
             self.free_job(job);
             self.respond(reply, RESOURCE_EXHAUSTED, false);
@@ -94,6 +94,7 @@ impl World<'_> {
         }
         rep.waiting.push_back((Waiter::Job(job, token), now));
         rep.live += 1;
+        let ep = &mut self.figures.endpoints[service][endpoint];
         ep.max_queue = ep.max_queue.max(u64::from(rep.live));
         let j = &mut self.jobs.items[job as usize];
         j.state = JobState::Queued;
@@ -190,6 +191,8 @@ impl World<'_> {
             attempt_outstanding: false,
             breaker_ticket: false,
             timer: TimerId::NONE,
+            call: 0,
+            picked: false,
         })
     }
 
@@ -343,7 +346,11 @@ impl World<'_> {
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
         let latency = now - j.arrival;
         let wait = j.queue_wait;
-        self.figures.endpoints[s][e].finished(code, false);
+        if code == OK {
+            self.ep_hot[self.ep_first[s] as usize + e].ok += 1;
+        } else {
+            self.figures.endpoints[s][e].finished(code, false);
+        }
         let work = Some(j.work);
         self.timings
             .push(&mut self.figures.endpoints, (s, e), latency, wait, work);

@@ -117,6 +117,26 @@ pub struct Fiber {
     pub breaker_ticket: bool,
     /// The attempt's timeout, cancelled when its response comes first.
     pub timer: TimerId,
+    /// The call step in progress (its index in the plan's calls).
+    pub call: u32,
+    /// The attempt's replica was picked by policy (the callee has several),
+    /// so the picker's state must hear how it ended.
+    pub picked: bool,
+}
+
+/// Per plan edge, what every attempt counts, kept dense (sixteen bytes an
+/// edge) so counting costs no walk to the edge's full figures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EdgeHot {
+    pub attempts: u64,
+    pub ok: u64,
+}
+
+/// Per endpoint, what every request counts, dense like [`EdgeHot`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EpHot {
+    pub requests: u64,
+    pub ok: u64,
 }
 
 /// A request a generator sent, over all its attempts.
@@ -224,6 +244,10 @@ pub struct World<'a> {
     /// Per plan edge, attempts' outcomes by status code (named at the end:
     /// no string is built per response).
     pub edge_codes: Vec<[u64; crate::figures::CODES]>,
+    pub edge_hot: Vec<EdgeHot>,
+    /// Per service, the flat index of its first endpoint in `ep_hot`.
+    pub ep_first: Vec<u32>,
+    pub ep_hot: Vec<EpHot>,
     pub(crate) timings: crate::timings::Timings,
 }
 
@@ -308,6 +332,17 @@ impl<'a> World<'a> {
             load_every,
             telemetry: opts.telemetry,
             timings: crate::timings::Timings::new(plan),
+            edge_hot: vec![EdgeHot::default(); plan.edges.len()],
+            ep_first: plan
+                .services
+                .iter()
+                .scan(0u32, |n, s| {
+                    let first = *n;
+                    *n += s.endpoints.len() as u32;
+                    Some(first)
+                })
+                .collect(),
+            ep_hot: vec![EpHot::default(); plan.services.iter().map(|s| s.endpoints.len()).sum()],
             edge_codes: vec![[0; crate::figures::CODES]; plan.edges.len()],
             edge_figures,
         }
@@ -446,7 +481,15 @@ impl<'a> World<'a> {
                 self.figures.unreachable[s].push(r as u32 - first);
             }
         }
-        for ep in self.figures.endpoints.iter_mut().flatten() {
+        for (ep, hot) in self
+            .figures
+            .endpoints
+            .iter_mut()
+            .flatten()
+            .zip(&self.ep_hot)
+        {
+            ep.requests += hot.requests;
+            ep.ok += hot.ok;
             if let [only] = ep.per_replica.as_mut_slice() {
                 *only = ep.requests;
             }
@@ -460,6 +503,9 @@ impl<'a> World<'a> {
             .into_iter()
             .enumerate()
         {
+            let hot = self.edge_hot[i];
+            f.attempts += hot.attempts;
+            self.edge_codes[i][crate::figures::code_slot(crate::OK)] += hot.ok;
             crate::figures::name_codes(&self.edge_codes[i], &mut f.outcomes);
             let (caller, callee, ep) = self.plan.edges[i];
             if let [only] = f.per_replica.as_mut_slice() {
