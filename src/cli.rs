@@ -163,6 +163,18 @@ pub struct RunArgs {
     /// With `--on swarm`: the image to build and run.
     #[arg(long, default_value = topolab_deploy::DEFAULT_IMAGE)]
     pub image: String,
+    /// Predict the same topology first (same seed, simulated), keep the
+    /// prediction in RUN/prediction/, and show predicted beside measured,
+    /// flagging what lies outside the prediction's own noise.
+    #[arg(long)]
+    pub predict: bool,
+    /// With --predict: the cost of one gRPC hop (round trip), e.g. 400us;
+    /// default: the cached probe (or a fresh one).
+    #[arg(long, value_name = "DURATION", requires = "predict")]
+    pub hop_cost: Option<String>,
+    /// With --predict: measure the hop cost again instead of using the cache.
+    #[arg(long, requires = "predict", conflicts_with = "hop_cost")]
+    pub reprobe: bool,
 }
 
 /// Where `run` starts the replicas.
@@ -244,6 +256,14 @@ pub struct SweepArgs {
     /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not simulate the steps (by default each is predicted too, in
+    /// milliseconds, and sweep.html draws the predicted curve and capacity).
+    #[arg(long)]
+    pub no_predict: bool,
+    /// The cost of one gRPC hop for the predicted curve, e.g. 400us;
+    /// default: the cached probe (or a fresh one).
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_predict")]
+    pub hop_cost: Option<String>,
 }
 
 /// Flags of `topolab predict`.

@@ -35,6 +35,34 @@ fn wait_for(session: &str, needle: &str, limit: Duration) -> String {
 /// Kills the tmux session this test started, however the test ends.
 struct Session(String);
 
+impl Session {
+    /// Starts `topolab run FILE` in a detached 140×30 tmux session named
+    /// after `name`; the pane prints `EXITED <status>` when the run ends.
+    fn run(name: &str, sb: &Sandbox, file: &std::path::Path) -> Session {
+        let session = Session(format!("topolab-{name}-{}", std::process::id()));
+        let cmd = format!(
+            "TOPOLAB_TEST_MARK='{}' '{}' run '{}' --out '{}'; echo EXITED $?; sleep 60",
+            sb.mark,
+            env!("CARGO_BIN_EXE_topolab"),
+            file.display(),
+            sb.out().display(),
+        );
+        let started = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session.0,
+            "-x",
+            "140",
+            "-y",
+            "30",
+            &cmd,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        session
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = tmux(&["kill-session", "-t", &self.0]);
@@ -48,26 +76,7 @@ fn dashboard_draws_in_a_terminal_and_q_stops_the_run() {
         "live.yaml",
         "name: live\nservices:\n  web:\n    workers: 2\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n  db:\n    workers: 1\n    queue: 8\n    endpoints:\n      Q:\n        steps:\n          - work: 5ms\nload:\n  users:\n    target: web/Get\n    rate: 50/s\n    duration: 60s\n",
     );
-    let session = Session(format!("topolab-live-{}", std::process::id()));
-    let cmd = format!(
-        "TOPOLAB_TEST_MARK='{}' '{}' run '{}' --out '{}'; echo EXITED $?; sleep 60",
-        sb.mark,
-        env!("CARGO_BIN_EXE_topolab"),
-        file.display(),
-        sb.out().display(),
-    );
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.0,
-        "-x",
-        "140",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let session = Session::run("live", &sb, &file);
 
     let screen = wait_for(&session.0, "busy", Duration::from_secs(30));
     assert!(screen.contains("services"), "dashboard drawn:\n{screen}");
@@ -102,26 +111,7 @@ fn faults_and_restarts_go_into_a_pane_never_over_the_frame() {
         "faults.yaml",
         "name: faults\nservices:\n  web:\n    replicas: 2\n    restart: always\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n  db:\n    queue: 8\n    endpoints:\n      Q:\n        steps:\n          - work: 2ms\nload:\n  before:\n    target: web/Get\n    rate: 30/s\n    duration: 4s\n  after:\n    target: web/Get\n    rate: 30/s\n    start: 4s\n    duration: 60s\nfaults:\n  - { at: 0.5s, target: web#0, kill: true }\n  - { at: 1s, for: 1s, target: db, slow: 3x }\n  - { at: 1.5s, target: web#1, kill: true }\n",
     );
-    let session = Session(format!("topolab-faults-{}", std::process::id()));
-    let cmd = format!(
-        "TOPOLAB_TEST_MARK='{}' '{}' run '{}' --out '{}'; echo EXITED $?; sleep 60",
-        sb.mark,
-        env!("CARGO_BIN_EXE_topolab"),
-        file.display(),
-        sb.out().display(),
-    );
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.0,
-        "-x",
-        "140",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let session = Session::run("faults", &sb, &file);
 
     let screen = wait_for(
         &session.0,

@@ -168,6 +168,8 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
             "--out",
             dir.to_str().unwrap(),
             "--quiet",
+            "--hop-cost",
+            "0us",
         ])
         .output()
         .unwrap();
@@ -178,17 +180,34 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("knee"), "{stdout}");
+    // Each step predicted too: one cook at 20 ms saturates at 50/s offered,
+    // the capacity line; the predicted columns follow the measured ones.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let predicted = &meta["predicted"];
+    assert_eq!(predicted["bottleneck"], "k", "{meta}");
+    let capacity = predicted["capacity_per_s"].as_f64().unwrap();
+    assert!((capacity - 50.0).abs() < 0.5, "{meta}");
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with(
         "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share"
     ));
-    // One cook at 20 ms serves ~50/s: at 150/s most are turned away.
+    assert!(lines[0].ends_with(
+        "predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s"
+    ));
+    // One cook at 20 ms serves ~50/s: at 150/s most are turned away, as
+    // measured and as predicted.
     let last: Vec<&str> = lines[3].split(',').collect();
     assert!(last[6].parse::<f64>().unwrap() > 0.3, "{}", lines[3]);
+    assert!(last[22].parse::<f64>().unwrap() > 0.3, "{}", lines[3]);
     let html = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("</svg>"));
+    assert!(
+        html.contains("capacity 50.0/s (predicted)"),
+        "no capacity line"
+    );
     // `topolab report` on the sweep folder draws sweep.html again from its files.
     std::fs::remove_file(dir.join("sweep.html")).unwrap();
     let again = sb

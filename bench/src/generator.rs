@@ -26,13 +26,26 @@ fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // The generators write load_timeseries.csv as they go: into a folder
+    // the bench throws away.
+    let folder = tempfile::tempdir()?;
     let mut done = rt.block_on(async {
         let live = load::live_recorders(&topology);
         let (_stop_tx, stop) = watch::channel(false);
         let (_abort_tx, abort) = watch::channel(false);
         let signals = StopSignals { stop, abort };
         let begin = Instant::now() + Duration::from_millis(200);
-        load::run_all(&topology, &peers, 1, begin, signals, &live, None).await
+        load::run_all(
+            &topology,
+            &peers,
+            1,
+            begin,
+            signals,
+            &live,
+            None,
+            folder.path(),
+        )
+        .await
     })?;
     done.remove("g")
         .ok_or_else(|| anyhow::anyhow!("no recorder for the generator"))

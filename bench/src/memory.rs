@@ -29,7 +29,7 @@ load:
   flood:
     target: api/Get
     rate: 4000/s
-    duration: 62s
+    duration: 75s
 ";
 
 /// Runs the flood, untraced and traced, printing memory at 10 s and 60 s.
@@ -55,7 +55,9 @@ pub fn bench() -> anyhow::Result<()> {
             .stderr(Stdio::null())
             .spawn()?;
         let pid = child.id();
-        // Load starts once the replicas are healthy: wait for them.
+        // Load starts once the replicas are healthy: wait for them. The load
+        // lasts 75 s so that the 60 s sample is taken well before its end
+        // (the run folder's writing would otherwise be measured).
         let started = Instant::now();
         while children_rss_kib(pid).len() < 2 && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(50));

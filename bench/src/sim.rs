@@ -132,6 +132,7 @@ pub fn case(which: &str) -> anyhow::Result<()> {
     let opts = topolab_sim::Options {
         seed: 1,
         hop_cost: 400_000,
+        work_overhead: 0,
         telemetry: true,
     };
     let (t, c) = (Instant::now(), cpu_now());

@@ -100,8 +100,9 @@ pub async fn drive(
         "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
         user_stop,
     );
-    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every, &folder.path)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    gatherer.begin(begin_us);
     let timeline = Timeline::start(
         topology,
         opts.processes.clone(),
@@ -121,13 +122,14 @@ pub async fn drive(
         signals.clone(),
         &load::live_recorders(topology),
         traces.generator_exporter(),
+        &folder.path,
     )
     .await?;
     let duration = begin.elapsed();
     let interrupted = *signals.stop.borrow();
     interrupts.abort();
     let faults = timeline.finish().await;
-    let gathered = gatherer.finish().await;
+    let telemetry = gatherer.finish().await;
     let mut figures = collect::collect(&peers).await?;
     if let Some(w) = &warmed {
         warmup::subtract(&mut figures, &w.baseline);
@@ -145,7 +147,6 @@ pub async fn drive(
     let collected = Collected {
         outcome: Outcome {
             healthy,
-            begin_us,
             recorders,
             duration,
             interrupted,
@@ -153,7 +154,7 @@ pub async fn drive(
             restarts: Vec::new(),
             warmed,
         },
-        gathered,
+        telemetry,
         figures,
         trace_summary,
     };

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &traces,
     )
     .await?;
-    let driven = drive(loaded, &opts, started, &traces).await?;
+    let driven = drive(loaded, &opts, started, &folder.path, &traces).await?;
     let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
 }
@@ -182,8 +182,6 @@ struct Driven {
 /// What the load phase measured and logged, for the run folder.
 pub(crate) struct Outcome {
     pub(crate) healthy: Duration,
-    /// The start of load in wall-clock microseconds.
-    pub(crate) begin_us: u64,
     pub(crate) recorders: BTreeMap<String, load::Recorder>,
     /// From the start of load to the end of the drain.
     pub(crate) duration: Duration,
@@ -201,6 +199,7 @@ async fn drive(
     loaded: &Loaded,
     opts: &RunOptions,
     started: Started,
+    folder: &Path,
     traces: &RunTraces,
 ) -> anyhow::Result<Driven> {
     let topology = &loaded.topology;
@@ -218,8 +217,9 @@ async fn drive(
         "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
     };
     let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, stopping, user_stop);
-    let gatherer = Gatherer::start(&peers, topology.settings.sample_every)?;
+    let gatherer = Gatherer::start(&peers, topology.settings.sample_every, folder)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
+    gatherer.begin(begin_us);
     load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
@@ -291,6 +291,7 @@ async fn drive(
             signals.clone(),
             &live_load,
             tracer,
+            folder,
         )
         .await?
     };
@@ -310,7 +311,6 @@ async fn drive(
         gatherer,
         outcome: Outcome {
             healthy,
-            begin_us,
             recorders,
             duration,
             interrupted,
@@ -353,7 +353,8 @@ pub(crate) fn interrupts(
 /// After [`collect_and_stop`]: every figure in hand, every process gone.
 pub(crate) struct Collected {
     pub(crate) outcome: Outcome,
-    pub(crate) gathered: telemetry::Gathered,
+    /// What went to `timeseries.csv` while the run went on.
+    pub(crate) telemetry: telemetry::Written,
     pub(crate) figures: BTreeMap<String, ServiceFigures>,
     pub(crate) trace_summary: crate::traces::TraceSummary,
 }
@@ -377,7 +378,7 @@ async fn collect_and_stop(
             format!("warning: replica {id} died during the run ({status})"),
         );
     }
-    let gathered = gatherer.finish().await;
+    let telemetry = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
     traces.flush_generators().await;
     // Blocks this thread while replicas flush their spans to the collector,
@@ -393,7 +394,7 @@ async fn collect_and_stop(
     let trace_summary = traces.finish(replica_spans).await;
     Ok(Collected {
         outcome,
-        gathered,
+        telemetry,
         figures,
         trace_summary,
     })
@@ -422,7 +423,7 @@ pub(crate) fn write_run_folder(
     let topology = &loaded.topology;
     let Collected {
         outcome: driven,
-        gathered,
+        telemetry,
         figures,
         trace_summary,
     } = collected;
@@ -447,13 +448,19 @@ pub(crate) fn write_run_folder(
             t_s: summary::round3(*t_s),
         });
     }
-    let rows = telemetry::rows(&gathered, driven.begin_us);
-    folder.write_timeseries(&rows)?;
-    summary.cascade = cascade::analyze(topology, &timeseries::by_service(&rows));
+    if let Some(e) = &telemetry.error {
+        crate::notice::say(format!("warning: timeseries.csv is incomplete: {e}"));
+    }
+    if telemetry.late > 0 && verbose {
+        crate::notice::say(format!(
+            "note: {} telemetry rows of timeseries.csv came after later instants were written (a replica slow to answer): they are out of time order",
+            telemetry.late
+        ));
+    }
+    let by_service = timeseries::read_by_service(&folder.path.join(timeseries::FILE))?;
+    summary.cascade = cascade::analyze(topology, &by_service);
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
-        let rows = load::series::rows(&driven.recorders, topology.settings.sample_every);
-        folder.write_load_timeseries(&rows)?;
         // In the topology's order, so the file reads as the load does.
         let sampled: Vec<_> = topology
             .load

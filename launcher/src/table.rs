@@ -8,6 +8,15 @@ use crate::summary::Summary;
 /// Renders the summary as aligned plain-text tables.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    if s.prediction.is_some() {
+        // Said on its face: these figures are the simulator's, not a run's.
+        let _ = writeln!(
+            out,
+            "\nPREDICTION of {} — simulated, no process started; seed {}, {:.1} s simulated",
+            s.topology, s.seed, s.duration_s
+        );
+        return render_tables(s, out);
+    }
     let _ = writeln!(
         out,
         "\n{} — seed {}, {:.1} s, {} process{}{}",
@@ -18,6 +27,11 @@ pub fn render(s: &Summary) -> String {
         if s.processes == 1 { "" } else { "es" },
         if s.interrupted { " (interrupted)" } else { "" }
     );
+    render_tables(s, out)
+}
+
+/// The tables under the heading line.
+fn render_tables(s: &Summary, mut out: String) -> String {
     if !s.load.is_empty() {
         let mut rows = vec![row(&[
             "load",

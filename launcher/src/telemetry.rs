@@ -1,11 +1,14 @@
 //! Gathering telemetry while the run goes on: every replica samples itself
 //! on a shared wall-clock grid (see `topolab_services::telemetry`); this side
-//! polls each one's `Control/Telemetry` a few times a second, keeps every
-//! sample, exposes the latest levels to the live view, and at the end turns
-//! them into `timeseries.csv` rows timed from the start of load.
+//! polls each one's `Control/Telemetry` a few times a second, keeps the last
+//! few seconds for the live view, and hands every sample to the [`sink`],
+//! which writes `timeseries.csv` (timed from the start of load) as it goes.
 
-use std::collections::BTreeMap;
+mod sink;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,8 +18,10 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use topolab_proto::v1::control_client::ControlClient;
 use topolab_proto::v1::{Sample, TelemetryRequest};
-use topolab_results::timeseries::Row;
 use topolab_services::telemetry::{next_tick, now_us};
+
+use sink::Sink;
+pub use sink::Written;
 
 /// How often the launcher asks every replica for its samples: often enough
 /// for a live view, rarely enough to cost the replicas nothing noticeable.
@@ -24,15 +29,22 @@ const POLL: Duration = Duration::from_millis(200);
 /// How long one poll may take before that replica is skipped this time.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// One replica's samples and its levels at the last poll.
+/// Samples kept per replica for live displays: the newest this long.
+const RECENT_US: u64 = 10_000_000;
+/// ... and at most this many (a short `sample_every`).
+const RECENT_MAX: usize = 1_000;
+
+/// One replica's recent samples and its levels at the last poll.
 #[derive(Debug, Default, Clone)]
 pub struct ReplicaTelemetry {
-    pub samples: Vec<Sample>,
+    /// The last [`RECENT_US`] of samples, oldest first (the whole run's go
+    /// to `timeseries.csv`).
+    pub samples: VecDeque<Sample>,
     pub queue: u64,
     pub in_flight: u64,
 }
 
-/// Everything gathered so far, by `(service, replica index)`.
+/// What is gathered now, by `(service, replica index)`.
 pub type Gathered = BTreeMap<(String, u32), ReplicaTelemetry>;
 
 /// Shared with the live view, which reads the latest levels.
@@ -94,6 +106,7 @@ type Polled = Vec<((String, u32), ControlClient<Channel>)>;
 /// The polling task and what it gathered.
 pub struct Gatherer {
     pub live: LiveTelemetry,
+    sink: Arc<Mutex<Sink>>,
     clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
@@ -101,11 +114,14 @@ pub struct Gatherer {
 }
 
 impl Gatherer {
-    /// Starts polling every replica in `peers`.
+    /// Starts polling every replica in `peers`, writing `timeseries.csv`
+    /// in `folder` once [`Gatherer::begin`] says when the load started.
     pub fn start(
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         every: Duration,
+        folder: &Path,
     ) -> anyhow::Result<Self> {
+        let sink = Arc::new(Mutex::new(Sink::create(folder)?));
         let mut clients = Vec::new();
         for (service, addrs) in peers {
             for (i, addr) in addrs.iter().enumerate() {
@@ -120,11 +136,11 @@ impl Gatherer {
         let live: LiveTelemetry = Arc::default();
         let (stop, mut stopped) = watch::channel(false);
         let task = {
-            let (clients, live) = (clients.clone(), live.clone());
+            let (clients, live, sink) = (clients.clone(), live.clone(), sink.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        () = tokio::time::sleep(POLL) => poll_all(&clients, &live, false).await,
+                        () = tokio::time::sleep(POLL) => poll_all(&clients, &live, &sink, false).await,
                         _ = stopped.changed() => return,
                     }
                 }
@@ -132,6 +148,7 @@ impl Gatherer {
         };
         Ok(Gatherer {
             live,
+            sink,
             clients,
             every,
             stop,
@@ -139,34 +156,55 @@ impl Gatherer {
         })
     }
 
+    /// The load started at `begin_us` (wall-clock µs): rows are timed from
+    /// it and what was sampled before it is not written.
+    pub fn begin(&self, begin_us: u64) {
+        lock_sink(&self.sink).begin(begin_us);
+    }
+
     /// Stops polling, waits for the sampling interval in progress to end,
-    /// and takes the last samples (flushing any count not yet sampled, so
-    /// the intervals add up to the replicas' totals).
-    pub async fn finish(self) -> Gathered {
+    /// takes the last samples (flushing any count not yet sampled, so the
+    /// intervals add up to the replicas' totals) and closes the file.
+    pub async fn finish(self) -> Written {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         let every_us = (self.every.as_micros() as u64).max(1000);
         let now = now_us();
         let wait = next_tick(now, every_us) - now + 20_000;
         tokio::time::sleep(Duration::from_micros(wait)).await;
-        poll_all(&self.clients, &self.live, true).await;
-        std::mem::take(&mut *lock(&self.live))
+        poll_all(&self.clients, &self.live, &self.sink, true).await;
+        lock_sink(&self.sink).finish()
     }
 }
 
-async fn poll_all(clients: &Polled, live: &LiveTelemetry, flush: bool) {
+fn lock_sink(sink: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
+    sink.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn poll_all(clients: &Polled, live: &LiveTelemetry, sink: &Mutex<Sink>, flush: bool) {
     let replies = join_all(clients.iter().map(|(id, c)| {
         let mut c = c.clone();
         async move { (id, c.telemetry(TelemetryRequest { flush }).await) }
     }))
     .await;
     let mut g = lock(live);
+    let mut sink = lock_sink(sink);
     for (id, reply) in replies {
         match reply {
             Ok(r) => {
                 let r = r.into_inner();
+                sink.add(&id.0, id.1, &r.samples);
                 let slot = g.entry(id.clone()).or_default();
                 slot.samples.extend(r.samples);
+                let newest = slot.samples.back().map_or(0, |s| s.t_unix_us);
+                while slot.samples.len() > RECENT_MAX
+                    || slot
+                        .samples
+                        .front()
+                        .is_some_and(|s| s.t_unix_us + RECENT_US < newest)
+                {
+                    slot.samples.pop_front();
+                }
                 slot.queue = r.queue;
                 slot.in_flight = r.in_flight;
             }
@@ -175,38 +213,4 @@ async fn poll_all(clients: &Polled, live: &LiveTelemetry, flush: bool) {
             }
         }
     }
-}
-
-/// `timeseries.csv` rows: samples after `begin_us` (the start of load), timed
-/// from it, sorted by time, service and replica.
-pub fn rows(gathered: &Gathered, begin_us: u64) -> Vec<Row> {
-    let mut rows: Vec<Row> = gathered
-        .iter()
-        .flat_map(|((service, replica), r)| {
-            r.samples
-                .iter()
-                .filter(|s| s.t_unix_us > begin_us)
-                .map(move |s| Row {
-                    t_s: (s.t_unix_us - begin_us) as f64 / 1e6,
-                    service: service.clone(),
-                    replica: *replica,
-                    queue: s.queue,
-                    in_flight: s.in_flight,
-                    arrived: s.arrived,
-                    completed: s.completed,
-                    rejected: s.rejected,
-                    failed: s.failed,
-                    held: s.held,
-                    streams: s.streams,
-                    pushed: s.pushed,
-                })
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        a.t_s
-            .total_cmp(&b.t_s)
-            .then_with(|| a.service.cmp(&b.service))
-            .then(a.replica.cmp(&b.replica))
-    });
-    rows
 }

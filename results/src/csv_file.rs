@@ -71,6 +71,83 @@ pub fn read<T: DeserializeOwned>(path: &Path, header: &str) -> Result<Vec<T>, Cs
     })
 }
 
+/// Calls `each` with every row of `path` in file order, holding one row at a
+/// time, so a file of any size reads in bounded memory. Errors as [`read`].
+pub fn for_each<T: DeserializeOwned>(
+    path: &Path,
+    header: &str,
+    mut each: impl FnMut(T),
+) -> Result<(), CsvError> {
+    let p = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| CsvError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    let csv_err = |source| CsvError::Csv {
+        path: p.clone(),
+        source,
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let found = r.headers().map_err(csv_err)?.clone();
+    if !header.split(',').all(|c| found.iter().any(|f| f == c)) {
+        return Err(CsvError::Header {
+            path: p.clone(),
+            expected: header.to_string(),
+            found: found.iter().collect::<Vec<_>>().join(","),
+        });
+    }
+    for row in r.deserialize() {
+        each(row.map_err(csv_err)?);
+    }
+    Ok(())
+}
+
+/// A CSV file written a row at a time as its rows become known, so whoever
+/// produces them need not hold them all (a long run's time series).
+pub struct Writer {
+    path: String,
+    inner: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Writer {
+    /// Creates (or truncates) `path` and writes `header`.
+    pub fn create(path: &Path, header: &str) -> Result<Self, CsvError> {
+        let p = path.display().to_string();
+        let file = std::fs::File::create(path).map_err(|source| CsvError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let mut inner = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(std::io::BufWriter::new(file));
+        inner
+            .write_record(header.split(','))
+            .map_err(|source| CsvError::Csv {
+                path: p.clone(),
+                source,
+            })?;
+        Ok(Writer { path: p, inner })
+    }
+
+    /// Appends one row.
+    pub fn row<T: Serialize>(&mut self, row: &T) -> Result<(), CsvError> {
+        self.inner.serialize(row).map_err(|source| CsvError::Csv {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes out what is buffered and closes the file.
+    pub fn finish(mut self) -> Result<(), CsvError> {
+        self.inner.flush().map_err(|source| CsvError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
 /// What [`parse`] found wrong.
 #[derive(Debug)]
 pub enum ParseError {

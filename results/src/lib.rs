@@ -8,7 +8,7 @@
 //! messages); [`hops`] splits each hop's time; [`trace`]
 //! streams `traces.jsonl`; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
-//! `report.html`.
+//! `report.html`; [`versus`] sets a prediction beside a run's measurement.
 
 pub mod cascade;
 pub mod compare;
@@ -25,3 +25,4 @@ pub mod sweep;
 pub mod timeseries;
 pub mod trace;
 pub mod updates;
+pub mod versus;

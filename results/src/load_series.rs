@@ -1,7 +1,8 @@
 //! `load_timeseries.csv`: per load generator and interval, requests sent and
 //! how they ended, and the latency percentiles of the interval. This module
-//! owns the file: the launcher turns its recorders' series into [`LoadRow`]s
-//! and writes them through [`write`]; the report reads them through [`read`].
+//! owns the file: the launcher writes [`LoadRow`]s through a [`Writer`] as
+//! intervals end, so a long run holds none of them; the report reads them
+//! through [`read`].
 
 use std::path::Path;
 
@@ -49,6 +50,26 @@ pub fn to_csv(rows: &[LoadRow]) -> Result<String, csv::Error> {
 /// Writes `rows` to `path`.
 pub fn write(path: &Path, rows: &[LoadRow]) -> Result<(), CsvError> {
     csv_file::write(path, HEADER, rows)
+}
+
+/// Writes the file a row at a time.
+pub struct Writer(csv_file::Writer);
+
+impl Writer {
+    /// Creates `path` with the header.
+    pub fn create(path: &Path) -> Result<Self, CsvError> {
+        csv_file::Writer::create(path, HEADER).map(Writer)
+    }
+
+    /// Appends `row`.
+    pub fn row(&mut self, row: &LoadRow) -> Result<(), CsvError> {
+        self.0.row(row)
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(self) -> Result<(), CsvError> {
+        self.0.finish()
+    }
 }
 
 /// Reads the file; an error names the line.

@@ -13,7 +13,7 @@ use crate::load_series::{self, LoadRow};
 use crate::requests::{self, RequestSample};
 use crate::summary::{self, Summary};
 use crate::sweep::{self, Sweep};
-use crate::timeseries::{self, Row};
+use crate::timeseries::{self, ServiceSeries};
 use crate::trace::{self, Kind, TraceError};
 
 /// Everything readable in one run folder.
@@ -22,7 +22,9 @@ pub struct RunDir {
     pub topology: Topology,
     /// `summary.json`, read through its owner.
     pub summary: Option<Summary>,
-    pub timeseries: Option<Vec<Row>>,
+    /// `timeseries.csv` per service (read a row at a time: its size grows
+    /// with replicas and run length, this with services only).
+    pub timeseries: Option<BTreeMap<String, ServiceSeries>>,
     pub load: Option<Vec<LoadRow>>,
     pub hops: Option<BTreeMap<String, HopSplit>>,
     /// `requests.csv`: each generator's sample of requests.
@@ -34,6 +36,8 @@ pub struct RunDir {
     pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
     pub missing: Vec<(String, String)>,
+    /// `prediction/`: the prediction `run --predict` made before this run.
+    pub prediction: Option<Box<RunDir>>,
 }
 
 impl RunDir {
@@ -76,14 +80,25 @@ impl RunDir {
             queue_ms: HashMap::new(),
             sweep: None,
             missing,
+            prediction: None,
         };
         run.summary = run.attempt(summary::FILE, summary_p, |p| Ok(summary::read(p)?));
-        run.timeseries = run.attempt(timeseries::FILE, ts_p, |p| Ok(timeseries::read(p)?));
+        run.timeseries = run.attempt(timeseries::FILE, ts_p, |p| {
+            Ok(timeseries::read_by_service(p)?)
+        });
         run.load = run.attempt(load_series::FILE, load_p, |p| Ok(load_series::read(p)?));
         run.requests = run.attempt(requests::FILE, requests_p, |p| Ok(requests::read(p)?));
         run.read_traces();
         let sweep_p = sweep_p.exists().then_some(dir.to_path_buf());
         run.sweep = run.attempt(sweep::CSV_FILE, sweep_p, |d| Ok(sweep::read(d)?));
+        let predicted = dir.join(crate::versus::FOLDER);
+        let predicted = predicted
+            .join("topology.yaml")
+            .exists()
+            .then_some(predicted);
+        run.prediction = run
+            .attempt(crate::versus::FOLDER, predicted, RunDir::read)
+            .map(Box::new);
         Ok(run)
     }
 

@@ -79,6 +79,11 @@ pub struct Prediction {
     /// Where that cost came from: `probe` (measured on this machine just
     /// now), `cache FILE` (an earlier probe), `--hop-cost` (set by the user).
     pub hop_cost_source: String,
+    /// What the probe found a busy machine adds to every `work` step
+    /// (waiting for a core), charged by the simulator on top of each
+    /// sampled work time (0 with `--hop-cost`: no probe).
+    #[serde(default)]
+    pub work_overhead_ms: f64,
     /// Events simulated, and the wall time the simulation took.
     pub events: u64,
     pub wall_s: f64,
@@ -94,6 +99,16 @@ pub struct Prediction {
     /// The telemetry interval of `timeseries.csv` (`sample_every`, stretched
     /// for topologies too large for one row per replica per interval).
     pub sample_every_ms: f64,
+    /// Fields the topology sets that the simulator reads but does not model
+    /// (payload sizes), each named by its YAML path, so a user knows what
+    /// the prediction leaves out instead of finding it silently ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
+    /// `run --predict`: the spread of several simulations with different
+    /// seeds, so a measured figure can be told apart from the prediction's
+    /// own noise (see [`crate::versus`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<crate::versus::Noise>,
 }
 
 /// One service's load in a prediction.

@@ -15,8 +15,9 @@ pub const CSV_FILE: &str = "sweep.csv";
 pub const META_FILE: &str = "sweep.json";
 
 /// The header of `sweep.csv` ([`SweepRow`]'s fields): the columns every
-/// sweep has, then those of clients that follow `updates`.
-pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run,measure,max_held,max_streams,server_msgs_per_s";
+/// sweep has, then those of clients that follow `updates`, then the
+/// simulator's prediction of the step (empty when it was not predicted).
+pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run,measure,max_held,max_streams,server_msgs_per_s,predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s";
 
 /// The columns a reader requires (files from before `updates` lack the rest).
 pub const REQUIRED: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run";
@@ -57,6 +58,20 @@ pub struct SweepRow {
     pub max_streams: u64,
     #[serde(default)]
     pub server_msgs_per_s: f64,
+    /// What the simulator predicted for this step (same seed, hop cost as
+    /// `sweep.json` says): OK/s, p50 and p99 of OK requests, the share of
+    /// requests that failed, and the capacity (the offered load, on this
+    /// file's `offered_per_s` scale, at which the first service saturates).
+    #[serde(default)]
+    pub predicted_throughput_per_s: Option<f64>,
+    #[serde(default)]
+    pub predicted_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub predicted_p99_ms: Option<f64>,
+    #[serde(default)]
+    pub predicted_failed_share: Option<f64>,
+    #[serde(default)]
+    pub predicted_capacity_per_s: Option<f64>,
 }
 
 fn latency() -> String {
@@ -73,6 +88,22 @@ pub struct SweepMeta {
     /// The goal in words, and the p99 it came to (infinite: no goal).
     pub goal: String,
     pub goal_p99_ms: Option<f64>,
+    /// How the steps were predicted (absent: they were not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<SweepPrediction>,
+}
+
+/// How a sweep's steps were predicted, and the capacity line it draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPrediction {
+    pub hop_cost_ms: f64,
+    pub work_overhead_ms: f64,
+    pub hop_cost_source: String,
+    /// The service that saturates first, and where (on the `offered_per_s`
+    /// scale), when every step agrees on it (the swept value is the load);
+    /// absent when it moves with the swept value (per step in `sweep.csv`).
+    pub bottleneck: Option<String>,
+    pub capacity_per_s: Option<f64>,
 }
 
 /// A sweep folder's figures.
@@ -165,6 +196,11 @@ pub mod tests {
             max_held: 0,
             max_streams: 0,
             server_msgs_per_s: 0.0,
+            predicted_throughput_per_s: None,
+            predicted_p50_ms: None,
+            predicted_p99_ms: None,
+            predicted_failed_share: None,
+            predicted_capacity_per_s: None,
         }
     }
 
@@ -181,13 +217,14 @@ pub mod tests {
             vary: "load.c.rate".into(),
             goal: "p99 ≤ 2700 ms".into(),
             goal_p99_ms: Some(2700.0),
+            predicted: None,
         };
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &meta, &rows).unwrap();
         let text = std::fs::read_to_string(dir.path().join(CSV_FILE)).unwrap();
         assert!(
             text.starts_with(&format!(
-                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01,latency,0,0,0.0\n"
+                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01,latency,0,0,0.0,,,,,\n"
             )),
             "{text}"
         );

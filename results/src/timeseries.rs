@@ -1,7 +1,8 @@
 //! `timeseries.csv`: one row per replica per sampling interval, exactly as the
 //! contract names its columns. This module owns the file: the launcher
-//! writes it through [`write`]; the report and the cascade analysis read it
-//! back through [`read`] and see it per service through [`by_service`].
+//! writes it row by row while the run goes on ([`Writer`]), so a long run
+//! holds none of it; the report and the cascade analysis read it back per
+//! service ([`read_by_service`]), a row at a time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,9 +63,38 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), CsvError> {
     csv_file::write(path, HEADER, rows)
 }
 
-/// Reads `timeseries.csv`.
+/// Reads `timeseries.csv` whole (tests and small files; a run's readers use
+/// [`read_by_service`]).
 pub fn read(path: &Path) -> Result<Vec<Row>, CsvError> {
     csv_file::read(path, CONTRACT_HEADER)
+}
+
+/// Reads `timeseries.csv` a row at a time into per-service series: memory
+/// grows with services × instants, not with replicas.
+pub fn read_by_service(path: &Path) -> Result<BTreeMap<String, ServiceSeries>, CsvError> {
+    let mut acc = ByService::default();
+    csv_file::for_each(path, CONTRACT_HEADER, |r: Row| acc.add(&r))?;
+    Ok(acc.finish())
+}
+
+/// Writes `timeseries.csv` a row at a time, in the order given.
+pub struct Writer(csv_file::Writer);
+
+impl Writer {
+    /// Creates `path` with the header.
+    pub fn create(path: &Path) -> Result<Self, CsvError> {
+        csv_file::Writer::create(path, HEADER).map(Writer)
+    }
+
+    /// Appends `row`.
+    pub fn row(&mut self, row: &Row) -> Result<(), CsvError> {
+        self.0.row(row)
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(self) -> Result<(), CsvError> {
+        self.0.finish()
+    }
 }
 
 /// One service's replicas added up at each sampling instant.
@@ -86,14 +116,25 @@ pub struct ServiceSeries {
 /// Rows summed per service and instant (replicas share the sampling grid, so
 /// their rows at one instant carry the same `t_s`).
 pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
-    // Instants keyed in whole microseconds so equal times group together.
-    let mut acc: BTreeMap<&str, BTreeMap<i64, [u64; 9]>> = BTreeMap::new();
-    for r in rows {
-        let slot = acc
-            .entry(&r.service)
-            .or_default()
-            .entry((r.t_s * 1e6).round() as i64)
-            .or_default();
+    let mut acc = ByService::default();
+    rows.iter().for_each(|r| acc.add(r));
+    acc.finish()
+}
+
+/// Adds rows up per service and instant, in any order.
+#[derive(Debug, Default)]
+struct ByService {
+    /// Instants keyed in whole microseconds so equal times group together.
+    points: BTreeMap<String, BTreeMap<i64, [u64; 9]>>,
+}
+
+impl ByService {
+    fn add(&mut self, r: &Row) {
+        let service = match self.points.get_mut(&r.service) {
+            Some(s) => s,
+            None => self.points.entry(r.service.clone()).or_default(),
+        };
+        let slot = service.entry((r.t_s * 1e6).round() as i64).or_default();
         for (s, v) in slot.iter_mut().zip([
             r.queue,
             r.in_flight,
@@ -108,24 +149,28 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
             *s += v;
         }
     }
-    acc.into_iter()
-        .map(|(name, points)| {
-            let mut s = ServiceSeries::default();
-            for (t, v) in points {
-                s.t_s.push(t as f64 / 1e6);
-                s.queue.push(v[0]);
-                s.in_flight.push(v[1]);
-                s.arrived.push(v[2]);
-                s.completed.push(v[3]);
-                s.rejected.push(v[4]);
-                s.failed.push(v[5]);
-                s.held.push(v[6]);
-                s.streams.push(v[7]);
-                s.pushed.push(v[8]);
-            }
-            (name.to_string(), s)
-        })
-        .collect()
+
+    fn finish(self) -> BTreeMap<String, ServiceSeries> {
+        self.points
+            .into_iter()
+            .map(|(name, points)| {
+                let mut s = ServiceSeries::default();
+                for (t, v) in points {
+                    s.t_s.push(t as f64 / 1e6);
+                    s.queue.push(v[0]);
+                    s.in_flight.push(v[1]);
+                    s.arrived.push(v[2]);
+                    s.completed.push(v[3]);
+                    s.rejected.push(v[4]);
+                    s.failed.push(v[5]);
+                    s.held.push(v[6]);
+                    s.streams.push(v[7]);
+                    s.pushed.push(v[8]);
+                }
+                (name, s)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +229,25 @@ mod tests {
         assert!(err.contains("line: 2"), "{err}");
         std::fs::write(&p, "t,s\n").unwrap();
         assert!(matches!(read(&p), Err(CsvError::Header { .. })));
+    }
+
+    #[test]
+    fn written_row_by_row_and_read_back_per_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE);
+        let mut w = Writer::create(&p).unwrap();
+        // Out of order, as a late replica's rows may come.
+        for r in [
+            row(0.2, "db", 0, 1),
+            row(0.1, "db", 1, 4),
+            row(0.1, "db", 0, 3),
+        ] {
+            w.row(&r).unwrap();
+        }
+        w.finish().unwrap();
+        let s = &read_by_service(&p).unwrap()["db"];
+        assert_eq!(s.t_s, vec![0.1, 0.2]);
+        assert_eq!(s.queue, vec![7, 1]);
     }
 
     #[test]

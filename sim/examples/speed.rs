@@ -26,6 +26,7 @@ fn main() {
     let opts = topolab_sim::Options {
         seed: 1,
         hop_cost: 400_000,
+        work_overhead: 0,
         telemetry: true,
     };
     let t0 = Instant::now();

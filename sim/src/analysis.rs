@@ -42,6 +42,21 @@ pub struct Capacity {
 /// Works out utilisation and capacity; `figures` gives closed loops' rates
 /// (what their clients managed) and the simulated busy shares.
 pub fn capacity(t: &Topology, figures: &Figures, hop_cost_s: f64) -> Capacity {
+    capacity_with(t, figures, hop_cost_s, 0.0)
+}
+
+/// As [`capacity`], each `work` step also costing `work_overhead_s` (what
+/// the simulation charged: [`crate::Options::work_overhead`]).
+pub fn capacity_with(
+    t: &Topology,
+    figures: &Figures,
+    hop_cost_s: f64,
+    work_overhead_s: f64,
+) -> Capacity {
+    let cost = Cost {
+        hop: hop_cost_s,
+        work: work_overhead_s,
+    };
     let plan = Plan::new(t);
     let mut memo = HashMap::new();
     let mut rate: HashMap<(u32, u32), f64> = HashMap::new();
@@ -92,7 +107,7 @@ pub fn capacity(t: &Topology, figures: &Figures, hop_cost_s: f64) -> Capacity {
             let mut arrival = 0.0;
             for e in 0..s.endpoints.len() {
                 let lam = rate.get(&(si as u32, e as u32)).copied().unwrap_or(0.0);
-                let (resp, work) = times(&plan, si as u32, e as u32, hop_cost_s, &mut memo);
+                let (resp, work) = times(&plan, si as u32, e as u32, cost, &mut memo);
                 let hold = if s.blocking { resp } else { work };
                 demand += lam * hold;
                 arrival += lam;
@@ -123,6 +138,13 @@ pub fn capacity(t: &Topology, figures: &Figures, hop_cost_s: f64) -> Capacity {
         offered,
         services,
     }
+}
+
+/// What a hop and a work step cost beyond the model's own times, seconds.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    hop: f64,
+    work: f64,
 }
 
 /// Adds `lam` requests per second at (s, e) and what its calls pass on.
@@ -156,14 +178,14 @@ fn times(
     plan: &Plan,
     s: u32,
     e: u32,
-    hop: f64,
+    cost: Cost,
     memo: &mut HashMap<(u32, u32), (f64, f64)>,
 ) -> (f64, f64) {
     if let Some(v) = memo.get(&(s, e)) {
         return *v;
     }
     let list = plan.services[s as usize].endpoints[e as usize].list;
-    let v = list_times(plan, list, hop, memo);
+    let v = list_times(plan, list, cost, memo);
     memo.insert((s, e), v);
     v
 }
@@ -171,26 +193,26 @@ fn times(
 fn list_times(
     plan: &Plan,
     list: u32,
-    hop: f64,
+    cost: Cost,
     memo: &mut HashMap<(u32, u32), (f64, f64)>,
 ) -> (f64, f64) {
     let (mut resp, mut work) = (0.0, 0.0);
     for step in &plan.lists[list as usize] {
         match step {
             PStep::Work(d) => {
-                let m = d.mean().as_secs_f64();
+                let m = d.mean().as_secs_f64() + cost.work;
                 resp += m;
                 work += m;
             }
             PStep::Call(c) => {
                 let c = &plan.calls[*c as usize];
-                let (r, _) = times(plan, c.service, c.endpoint, hop, memo);
-                resp += c.probability * f64::from(c.times) * (hop + r);
+                let (r, _) = times(plan, c.service, c.endpoint, cost, memo);
+                resp += c.probability * f64::from(c.times) * (cost.hop + r);
             }
             PStep::Parallel(branches) => {
                 let mut slowest: f64 = 0.0;
                 for b in branches {
-                    let (r, w) = list_times(plan, *b, hop, memo);
+                    let (r, w) = list_times(plan, *b, cost, memo);
                     slowest = slowest.max(r);
                     work += w;
                 }

@@ -136,6 +136,94 @@ impl Outcome {
     }
 }
 
+impl Figures {
+    /// What a simulation with a warmup measured once the warmup is taken
+    /// off, as a run takes it off: `warm` is a simulation of the warmup's
+    /// generators alone (the first `warm_generators` of `self`'s, then left
+    /// out), identical to `self` up to `offset`, the instant the measured
+    /// load's clock starts (a multiple of `load_every`). Counts, histograms
+    /// and busy time lose the warmup's share; times, samples and the load
+    /// series start at `offset`. Maxima (deepest queue) stay whole-run.
+    pub fn after_warmup(
+        mut self,
+        warm: &Figures,
+        warm_generators: usize,
+        offset: Nanos,
+        load_every: Nanos,
+    ) -> Figures {
+        let back = |t: Option<Nanos>| t.map(|t| t.saturating_sub(offset));
+        self.load.drain(..warm_generators.min(self.load.len()));
+        let skip = (offset / load_every.max(1)) as usize;
+        for l in &mut self.load {
+            l.first_due = back(l.first_due);
+            l.last_done = back(l.last_done);
+            l.issue_end = back(l.issue_end);
+            l.series.drain(..skip.min(l.series.len()));
+        }
+        for (es, ws) in self.endpoints.iter_mut().zip(&warm.endpoints) {
+            for (e, w) in es.iter_mut().zip(ws) {
+                e.requests = e.requests.saturating_sub(w.requests);
+                e.ok = e.ok.saturating_sub(w.ok);
+                e.rejected = e.rejected.saturating_sub(w.rejected);
+                e.deadline_dropped = e.deadline_dropped.saturating_sub(w.deadline_dropped);
+                e.session_misses = e.session_misses.saturating_sub(w.session_misses);
+                take_counts(&mut e.errors, &w.errors);
+                take_slots(&mut e.per_replica, &w.per_replica);
+                // Cannot fail: `self` recorded every value `warm` did, and more.
+                let _ = e.latency_us.subtract(&w.latency_us);
+                let _ = e.queue_wait_us.subtract(&w.queue_wait_us);
+                let _ = e.work_us.subtract(&w.work_us);
+            }
+        }
+        for (cs, ws) in self.calls.iter_mut().zip(&warm.calls) {
+            for (callee, w) in ws {
+                let Some(c) = cs.get_mut(callee) else {
+                    continue;
+                };
+                c.attempts = c.attempts.saturating_sub(w.attempts);
+                c.retries = c.retries.saturating_sub(w.retries);
+                c.retries_denied = c.retries_denied.saturating_sub(w.retries_denied);
+                c.breaker_rejected = c.breaker_rejected.saturating_sub(w.breaker_rejected);
+                c.breaker_opened = c.breaker_opened.saturating_sub(w.breaker_opened);
+                take_counts(&mut c.outcomes, &w.outcomes);
+                take_slots(&mut c.per_replica, &w.per_replica);
+            }
+        }
+        for (b, w) in self.busy_ns.iter_mut().zip(&warm.busy_ns) {
+            *b = (*b - w).max(0.0);
+        }
+        for (r, w) in self.restarts.iter_mut().zip(&warm.restarts) {
+            *r = r.saturating_sub(*w);
+        }
+        let ticks = (offset / self.sample_every.max(1)) as u32;
+        self.samples.retain(|s| s.tick >= ticks);
+        for s in &mut self.samples {
+            s.tick -= ticks;
+        }
+        for f in &mut self.faults {
+            f.1 = f.1.saturating_sub(offset);
+            f.2 = back(f.2);
+        }
+        self.duration = self.duration.saturating_sub(offset);
+        self
+    }
+}
+
+fn take_counts(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {
+    for (k, n) in b {
+        if let Some(v) = a.get_mut(k) {
+            *v = v.saturating_sub(*n);
+        }
+    }
+    a.retain(|_, v| *v > 0);
+}
+
+fn take_slots(a: &mut [u64], b: &[u64]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = x.saturating_sub(*y);
+    }
+}
+
 impl LoadFigures {
     pub(crate) fn new() -> Self {
         LoadFigures {

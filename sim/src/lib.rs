@@ -55,6 +55,10 @@ pub struct Options {
     /// What one gRPC hop costs on the machine being predicted (round trip:
     /// half on the way there, half on the way back).
     pub hop_cost: Nanos,
+    /// Added to every `work` step: what a busy machine adds to a real
+    /// process's timed work (waiting for a core to resume on), calibrated
+    /// by `predict`'s probe; 0 models an idle machine.
+    pub work_overhead: Nanos,
     /// Keep per-replica telemetry samples (`timeseries.csv`).
     pub telemetry: bool,
 }
@@ -64,6 +68,7 @@ impl Default for Options {
         Options {
             seed: 1,
             hop_cost: 0,
+            work_overhead: 0,
             telemetry: true,
         }
     }

@@ -218,7 +218,8 @@ impl World<'_> {
                         return;
                     }
                     let slow = self.reps[j.rep as usize].slow;
-                    let dur = d.sample(&mut self.rng).mul_f64(slow).as_nanos() as u64;
+                    let dur = d.sample(&mut self.rng).mul_f64(slow).as_nanos() as u64
+                        + self.work_overhead;
                     self.jobs.items[job as usize].work += dur;
                     let token = self.token();
                     self.fibers.items[fiber as usize].token = token;

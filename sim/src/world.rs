@@ -219,6 +219,8 @@ pub struct World<'a> {
     pub rng: SmallRng,
     /// One-way cost of a hop, half the round trip.
     pub hop: Nanos,
+    /// Added to every `work` step ([`crate::Options::work_overhead`]).
+    pub work_overhead: Nanos,
     pub reps: Vec<Rep>,
     pub cold: Vec<RepCold>,
     /// Replicas paused now: while none is, events skip the check.
@@ -313,6 +315,7 @@ impl<'a> World<'a> {
             queue: Queue::default(),
             rng: SmallRng::seed_from_u64(opts.seed ^ 0x51_3d_5e_ed),
             hop: opts.hop_cost / 2,
+            work_overhead: opts.work_overhead,
             reps,
             cold: (0..plan.replica_count())
                 .map(|_| RepCold::default())

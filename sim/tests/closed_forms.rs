@@ -16,6 +16,7 @@ fn sim(yaml: &str, seed: u64) -> Figures {
     let opts = Options {
         seed,
         hop_cost: 0,
+        work_overhead: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")

@@ -13,6 +13,7 @@ fn sim(yaml: &str) -> Figures {
     let opts = Options {
         seed: 7,
         hop_cost: 200_000,
+        work_overhead: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")

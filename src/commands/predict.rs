@@ -1,15 +1,21 @@
 //! `topolab predict FILE`: validate within the simulator's limits (not this
 //! machine's process limit), settle the hop cost, simulate, print the
 //! tables and what to expect, and, last, the folder. Exit codes as `run`.
+//! Also `run --predict`'s two halves: the prediction before the run, and
+//! predicted beside measured after it.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use topolab_launcher::predict::{self, Hop, PredictOptions, hop};
+use topolab_launcher::predict::{self, Hop, PredictOptions, Simulated, beside, hop};
 use topolab_launcher::table;
+use topolab_model::Loaded;
+use topolab_results::versus;
 
 use super::run::{Flags, load_within, replica_program};
 use super::{EXIT_INVALID, EXIT_SANDBOX};
-use crate::cli::PredictArgs;
+use crate::cli::{PredictArgs, RunArgs};
+use crate::out::out;
 
 /// Predicts one topology as the flags say.
 pub fn predict(args: PredictArgs) -> ExitCode {
@@ -33,7 +39,11 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     }
     // Cannot be None: load_within always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
-    let hop = match hop_cost(&args) {
+    let hop = match hop_cost(
+        args.hop_cost.as_deref(),
+        args.reprobe,
+        !args.quiet && !args.json,
+    ) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -82,18 +92,112 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--hop-cost D`, else the cached probe (or a fresh one).
-fn hop_cost(args: &PredictArgs) -> anyhow::Result<Hop> {
-    if let Some(text) = &args.hop_cost {
+/// `--hop-cost D`, else the cached probe (or a fresh one); `say`: tell the
+/// user a probe may take a few seconds.
+pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<Hop> {
+    if let Some(text) = set {
         let d = topolab_model::values::duration(text).map_err(|e| {
             anyhow::anyhow!("--hop-cost {text}: {}; expected {}", e.problem, e.expected)
         })?;
         return Ok(hop::set(d));
     }
     let program = replica_program()?;
-    if !args.quiet && !args.json {
-        eprintln!("hop cost: using the cached probe, or measuring one (a 3 s run of two services)");
+    if say {
+        eprintln!("hop cost: using the cached probe, or measuring one (a 4 s run of two services)");
     }
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(hop::probed((program, vec!["__serve".into()]), args.reprobe))
+    rt.block_on(hop::probed((program, vec!["__serve".into()]), reprobe))
+}
+
+/// `run --predict`, before the run: settle the hop cost, predict (with the
+/// prediction's noise) and say in a few lines what to expect. An error is
+/// the exit status to end with (nothing has started yet).
+pub fn before_run(args: &RunArgs, loaded: &Loaded, seed: u64) -> Result<Simulated, ExitCode> {
+    let say = !args.quiet && !args.json;
+    let hop = hop_cost(args.hop_cost.as_deref(), args.reprobe, say).map_err(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(if args.hop_cost.is_some() {
+            EXIT_INVALID
+        } else {
+            EXIT_SANDBOX
+        })
+    })?;
+    let sim = beside::predict_for_run(loaded, seed, &hop).map_err(|e| {
+        eprintln!("error: cannot predict {}: {e:#}", args.file.display());
+        let sim = e.downcast_ref::<topolab_sim::SimError>().is_some();
+        ExitCode::from(if sim { EXIT_INVALID } else { EXIT_SANDBOX })
+    })?;
+    if say {
+        eprint!("{}", expect(&sim));
+    }
+    Ok(sim)
+}
+
+/// The prediction in a few lines, before the run starts.
+fn expect(sim: &Simulated) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let noise = sim
+        .summary
+        .prediction
+        .as_ref()
+        .and_then(|p| p.noise.as_ref());
+    let band = |scope: &str, k: &str, v: f64| match noise.and_then(|n| n.figures.get(scope)?.get(k))
+    {
+        Some(b) => format!("{:.2} ± {:.2}", b.mean, b.half),
+        None => format!("{v:.2}"),
+    };
+    if let Some(p) = &sim.summary.prediction {
+        let _ = writeln!(
+            out,
+            "prediction (simulated; hop cost {:.3} ms, work step +{:.3} ms, from {}):",
+            p.hop_cost_ms, p.work_overhead_ms, p.hop_cost_source
+        );
+    }
+    for (name, l) in &sim.summary.load {
+        let scope = format!("load.{name}");
+        let _ = writeln!(
+            out,
+            "  {name}: p50 {} ms, p99 {} ms, {} ok/s",
+            band(&scope, "p50 ms", l.latency_ms.p50),
+            band(&scope, "p99 ms", l.latency_ms.p99),
+            band(&scope, "ok/s", l.throughput),
+        );
+    }
+    let cap = &sim.capacity;
+    if let (Some(b), Some(c)) = (&cap.bottleneck, cap.capacity) {
+        let _ = writeln!(
+            out,
+            "  capacity {c:.1}/s offered, where {b} saturates; offered {:.1}/s",
+            cap.offered
+        );
+    }
+    out
+}
+
+/// `run --predict`, after the run: the prediction written into the run
+/// folder, the report drawn again beside it, and (`table`) predicted beside
+/// measured on stdout. Failing here loses the comparison, not the run.
+pub fn after_run(run: &Path, loaded: &Loaded, sim: &Simulated, table: bool) {
+    if let Err(e) = beside::write_beside(run, loaded, sim) {
+        eprintln!("warning: the prediction could not be written beside the run: {e:#}");
+        return;
+    }
+    if !table {
+        return;
+    }
+    match beside::lines(run, loaded, sim) {
+        Ok(lines) => {
+            let noise = sim
+                .summary
+                .prediction
+                .as_ref()
+                .and_then(|p| p.noise.as_ref());
+            out!("{}", versus::render(&lines, noise));
+            if let Some(p) = &sim.summary.prediction {
+                out!("{}", predict::sizes_warning(p));
+            }
+        }
+        Err(e) => eprintln!("warning: cannot set the prediction beside the run: {e:#}"),
+    }
 }

@@ -42,6 +42,9 @@ pub fn up(args: UpArgs) -> ExitCode {
         otlp_only: false,
         on: crate::cli::Platform::Local,
         image: topolab_deploy::DEFAULT_IMAGE.into(),
+        predict: false,
+        hop_cost: None,
+        reprobe: false,
     };
     run_with(args, true)
 }
@@ -81,10 +84,24 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
     }
     if args.on == crate::cli::Platform::Swarm {
+        if args.predict {
+            eprintln!(
+                "error: --predict with --on swarm is not supported yet: predict first with `topolab predict`, then compare the folders with `topolab compare`"
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
         return super::swarm::run(&args, &loaded);
     }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
+    let predicted = if args.predict {
+        match super::predict::before_run(&args, &loaded, seed) {
+            Ok(p) => Some(p),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
     let program = match replica_program() {
         Ok(p) => p,
         Err(e) => {
@@ -113,28 +130,41 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         }
     };
     match runtime.block_on(topolab_launcher::run(&loaded, opts)) {
-        Ok(result) if args.json => match serde_json::to_string_pretty(&result.summary) {
-            Ok(json) => {
-                outln!("{json}");
-                if !args.quiet {
-                    eprintln!("{}", result.folder.display());
-                }
-                ExitCode::SUCCESS
+        Ok(result) if args.json => {
+            if let Some(p) = &predicted {
+                super::predict::after_run(&result.folder, &loaded, p, false);
             }
-            Err(e) => {
-                eprintln!("error: cannot write the summary as JSON: {e}");
-                ExitCode::from(EXIT_SANDBOX)
-            }
-        },
+            json_summary(&args, &result)
+        }
         Ok(result) => {
             out!("{}", table::render(&result.summary));
             if let Some(note) = result.summary.traces.as_ref().and_then(|t| t.note()) {
                 outln!("{note}");
             }
+            if let Some(p) = &predicted {
+                super::predict::after_run(&result.folder, &loaded, p, true);
+            }
             outln!("\n{}", result.folder.display());
             ExitCode::SUCCESS
         }
         Err(e) => failed(&e),
+    }
+}
+
+/// `--json`: the summary on stdout, the folder on stderr.
+fn json_summary(args: &RunArgs, result: &topolab_launcher::RunResult) -> ExitCode {
+    match serde_json::to_string_pretty(&result.summary) {
+        Ok(json) => {
+            outln!("{json}");
+            if !args.quiet {
+                eprintln!("{}", result.folder.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the summary as JSON: {e}");
+            ExitCode::from(EXIT_SANDBOX)
+        }
     }
 }
 

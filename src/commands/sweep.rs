@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use topolab_launcher::RunOptions;
 use topolab_launcher::notice;
 use topolab_launcher::run_folder::RunFolder;
-use topolab_launcher::sweep::{Goal, StepFigures, Vary, figures, table};
+use topolab_launcher::sweep::{Goal, StepFigures, Vary, figures, predicted, table};
 use topolab_model::{Loaded, values};
 use topolab_results::sweep::{self as sweep_files, SweepMeta};
 
@@ -89,6 +89,7 @@ fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
 fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> anyhow::Result<()> {
     let name = &steps[0].topology.name;
     let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"), args.force)?;
+    let hop = predict_hop(args);
     let program = replica_program()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut figures: Vec<StepFigures> = Vec::new();
@@ -118,6 +119,8 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
     }
     let goal_ms = goal.p99_ms(&figures);
     let knee = figures::mark_and_find_knee(&mut figures, goal_ms);
+    let mut rows = figures::rows(&figures);
+    let predicted = hop.and_then(|hop| predict_steps(args, steps, &figures, &hop, &mut rows));
     let goal_text = match goal {
         Goal::P99(_) => format!("p99 ≤ {goal_ms:.1} ms and at most 1% failed"),
         Goal::TimesLightest(k) => {
@@ -129,12 +132,61 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
         vary: vary.key.clone(),
         goal: goal_text,
         goal_p99_ms: goal_ms.is_finite().then_some(goal_ms),
+        predicted,
     };
-    sweep_files::write(&folder.path, &meta, &figures::rows(&figures))?;
+    sweep_files::write(&folder.path, &meta, &rows)?;
     topolab_results::report::write(&folder.path)?;
     out!("\n{}", table::render(&vary.key, &figures, knee, goal_ms));
     outln!("\n{}", folder.path.display());
     Ok(())
+}
+
+/// The hop cost for the predicted curve, unless `--no-predict`; a hop cost
+/// that cannot be had costs the curve, not the sweep (said on stderr).
+fn predict_hop(args: &SweepArgs) -> Option<topolab_launcher::predict::Hop> {
+    if args.no_predict {
+        return None;
+    }
+    match super::predict::hop_cost(args.hop_cost.as_deref(), false, !args.quiet) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("note: the steps are not predicted: {e:#}");
+            None
+        }
+    }
+}
+
+/// Simulates every step that ran and fills its predicted columns; how it
+/// was predicted, for `sweep.json`. A topology the simulator refuses
+/// (say, clients following `updates`) is run without the curve, said once.
+fn predict_steps(
+    args: &SweepArgs,
+    steps: &[Loaded],
+    figures: &[StepFigures],
+    hop: &topolab_launcher::predict::Hop,
+    rows: &mut [topolab_results::sweep::SweepRow],
+) -> Option<topolab_results::sweep::SweepPrediction> {
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    for (loaded, f) in steps.iter().zip(figures) {
+        let seed = loaded.topology.settings.seed.unwrap_or_default();
+        match predicted::step(loaded, seed, hop, f.offered_per_s) {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                eprintln!("note: the steps are not predicted: {e:#}");
+                return None;
+            }
+        }
+    }
+    predicted::fill(rows, &out);
+    if !args.quiet {
+        notice::say(format!(
+            "predicted {} step(s) in {:.2} s",
+            out.len(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Some(predicted::meta(hop, &out))
 }
 
 /// `step-03-4.5-s`: the step's number and value, safe as a folder name.

@@ -17,6 +17,7 @@ pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -53,8 +54,10 @@ pub fn live_recorders(topology: &Topology) -> LiveLoad {
 }
 
 /// Runs every generator from `begin` until it is done and drained, recording
-/// into `live` (see [`live_recorders`]); returns each generator's recorder by
-/// name, closed (counts add up to `sent`).
+/// into `live` (see [`live_recorders`]) and writing `load_timeseries.csv` in
+/// `folder` as intervals end; returns each generator's recorder by name,
+/// closed (counts add up to `sent`).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_all(
     topology: &Topology,
     peers: &BTreeMap<String, Vec<SocketAddr>>,
@@ -63,13 +66,16 @@ pub async fn run_all(
     signals: StopSignals,
     live: &LiveLoad,
     tracer: Option<topolab_services::trace::Exporter>,
+    folder: &Path,
 ) -> anyhow::Result<BTreeMap<String, Recorder>> {
     let mut tasks = JoinSet::new();
+    let mut used = LiveLoad::new();
     for (i, generator) in topology.load.iter().enumerate() {
         let recorder = live
             .get(&generator.name)
             .cloned()
             .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
+        used.insert(generator.name.clone(), recorder.clone());
         {
             let mut r = open::lock(&recorder);
             r.series = Some(Series::new(begin, topology.settings.sample_every));
@@ -87,10 +93,13 @@ pub async fn run_all(
         });
     }
     let mut out = BTreeMap::new();
+    let file = series::SeriesFile::create(folder, topology.settings.sample_every)?;
+    let drainer = series::Drainer::start(used.clone(), file);
     while let Some(done) = tasks.join_next().await {
         let (name, recorder) = done.context("a load generator task failed")?;
         out.insert(name, recorder);
     }
+    drainer.finish(&used).await?;
     Ok(out)
 }
 
@@ -143,8 +152,12 @@ async fn run_one(
             _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
         }
     }
-    let mut recorder = open::lock(&recorder).clone();
-    recorder.close();
+    // Closed in place, so that the series file takes its last interval.
+    let mut recorder = {
+        let mut live = open::lock(&recorder);
+        live.close();
+        live.clone()
+    };
     let end = recorder.issue_end.unwrap_or_else(Instant::now);
     if let Some(f) = &mut recorder.freshness {
         f.close(end);

@@ -1,19 +1,28 @@
 //! The generator's own time series: per `sample_every` interval, requests
 //! sent and how those that ended in it ended, with the p50/p99 of the OK
-//! latencies that ended in it. Becomes `load_timeseries.csv` for the report.
+//! latencies that ended in it. [`SeriesFile`] writes it to
+//! `load_timeseries.csv` once a second while the load runs, so a recorder
+//! holds only the intervals since.
 //!
 //! Events are recorded under the recorder's lock with the clock read inside
 //! it, so they arrive in time order and only the current interval needs a
 //! histogram; a finished interval keeps just its two percentiles.
 
-use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use topolab_results::load_series::LoadRow;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use topolab_results::load_series::{self, LoadRow};
 use topolab_results::summary::round3;
 
-use super::recorder::{Outcome, Recorder};
+use super::LiveLoad;
+use super::open::lock;
+use super::recorder::Outcome;
+
+/// How often ended intervals go to the file.
+const DRAIN: Duration = Duration::from_secs(1);
 
 /// One interval's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,14 +38,17 @@ pub struct Interval {
     pub p99_us: Option<u64>,
 }
 
-/// Per-interval figures from the start of load.
+/// Per-interval figures from the start of load, since they were last taken.
 #[derive(Debug, Clone)]
 pub struct Series {
     begin: Instant,
     every: Duration,
-    /// Interval `i` covers `[begin + i·every, begin + (i+1)·every)`.
+    /// `rows[k]` is interval `first + k`, which covers
+    /// `[begin + i·every, begin + (i+1)·every)` for `i = first + k`.
     pub rows: Vec<Interval>,
+    first: usize,
     current: usize,
+    closed: bool,
     latency_us: Histogram<u64>,
 }
 
@@ -47,7 +59,9 @@ impl Series {
             begin,
             every: every.max(Duration::from_millis(1)),
             rows: Vec::new(),
+            first: 0,
             current: 0,
+            closed: false,
             // Cannot fail: 3 significant figures is within hdrhistogram's range.
             latency_us: Histogram::new(3).expect("valid sigfig"),
         }
@@ -61,10 +75,12 @@ impl Series {
             self.seal();
             self.current = i;
         }
-        if self.rows.len() <= i {
-            self.rows.resize(i + 1, Interval::default());
+        // Events come in time order, so never before an interval taken.
+        let k = i.max(self.first) - self.first;
+        if self.rows.len() <= k {
+            self.rows.resize(k + 1, Interval::default());
         }
-        &mut self.rows[i]
+        &mut self.rows[k]
     }
 
     /// Stores the current interval's percentiles and empties its histogram.
@@ -72,7 +88,7 @@ impl Series {
         if !self.latency_us.is_empty() {
             let h = &self.latency_us;
             let (p50, p99) = (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
-            if let Some(r) = self.rows.get_mut(self.current) {
+            if let Some(r) = self.rows.get_mut(self.current - self.first) {
                 r.p50_us = Some(p50);
                 r.p99_us = Some(p99);
             }
@@ -103,47 +119,122 @@ impl Series {
     /// Ends the series at `until`: the last interval is sealed and empty
     /// intervals up to `until` are filled in.
     pub fn close(&mut self, until: Instant) {
-        self.row(until);
-        self.seal();
+        if !self.closed {
+            self.row(until);
+            self.seal();
+            self.closed = true;
+        }
+    }
+
+    /// Takes the intervals that ended before `now` (all of them once
+    /// closed), with the index of the first.
+    pub fn take_ended(&mut self, now: Instant) -> (usize, Vec<Interval>) {
+        let end = if self.closed {
+            self.first + self.rows.len()
+        } else {
+            self.row(now);
+            self.current
+        };
+        let taken: Vec<Interval> = self.rows.drain(..end - self.first).collect();
+        let first = std::mem::replace(&mut self.first, end);
+        (first, taken)
     }
 }
 
-/// The rows of `load_timeseries.csv` (its owner is
-/// [`topolab_results::load_series`]): one per generator per interval, every
-/// generator over the same intervals (zeros where it was idle), `t_s` the
-/// end of the interval in seconds since the start of load.
-pub fn rows(recorders: &BTreeMap<String, Recorder>, every: Duration) -> Vec<LoadRow> {
-    let n = recorders
-        .values()
-        .filter_map(|r| r.series.as_ref())
-        .map(|s| s.rows.len())
-        .max()
-        .unwrap_or(0);
-    let empty = Interval::default();
-    let ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
-    let mut out = Vec::with_capacity(n * recorders.len());
-    for i in 0..n {
-        let t = round3(every.as_secs_f64() * (i + 1) as f64);
-        for (name, r) in recorders {
-            let row = r
-                .series
-                .as_ref()
-                .and_then(|s| s.rows.get(i))
-                .unwrap_or(&empty);
-            out.push(LoadRow {
-                t_s: t,
-                generator: name.clone(),
-                sent: row.sent,
-                ok: row.ok,
-                rejected: row.rejected,
-                timeouts: row.timeouts,
-                errors: row.errors,
-                p50_ms: ms(row.p50_us),
-                p99_ms: ms(row.p99_us),
-            });
-        }
+/// `load_timeseries.csv` being written (its owner is
+/// [`topolab_results::load_series`]): one row per generator per interval,
+/// every generator over the same intervals (zeros where it was idle), in
+/// the generators' name order, `t_s` the end of the interval in seconds
+/// since the start of load.
+pub struct SeriesFile {
+    writer: load_series::Writer,
+    every: Duration,
+    /// The next interval to write.
+    next: usize,
+}
+
+impl SeriesFile {
+    /// Creates the file in `folder`.
+    pub fn create(folder: &Path, every: Duration) -> anyhow::Result<Self> {
+        Ok(SeriesFile {
+            writer: load_series::Writer::create(&folder.join(load_series::FILE))?,
+            every: every.max(Duration::from_millis(1)),
+            next: 0,
+        })
     }
-    out
+
+    /// Writes the intervals of every generator in `live` that ended before `now`.
+    pub fn drain(&mut self, live: &LiveLoad, now: Instant) -> anyhow::Result<()> {
+        let mut taken = Vec::with_capacity(live.len());
+        for (name, recorder) in live {
+            if let Some(s) = &mut lock(recorder).series {
+                taken.push((name, s.take_ended(now)));
+            }
+        }
+        let end = taken
+            .iter()
+            .map(|(_, (first, rows))| first + rows.len())
+            .max()
+            .unwrap_or(self.next);
+        let empty = Interval::default();
+        let ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
+        for i in self.next..end {
+            let t = round3(self.every.as_secs_f64() * (i + 1) as f64);
+            for (name, (first, rows)) in &taken {
+                let row = i
+                    .checked_sub(*first)
+                    .and_then(|k| rows.get(k))
+                    .unwrap_or(&empty);
+                self.writer.row(&LoadRow {
+                    t_s: t,
+                    generator: name.to_string(),
+                    sent: row.sent,
+                    ok: row.ok,
+                    rejected: row.rejected,
+                    timeouts: row.timeouts,
+                    errors: row.errors,
+                    p50_ms: ms(row.p50_us),
+                    p99_ms: ms(row.p99_us),
+                })?;
+            }
+        }
+        self.next = self.next.max(end);
+        Ok(())
+    }
+
+    /// Writes what is left (every series closed) and closes the file.
+    pub fn finish(mut self, live: &LiveLoad) -> anyhow::Result<()> {
+        self.drain(live, Instant::now())?;
+        Ok(self.writer.finish()?)
+    }
+}
+
+/// Drains `live` into a [`SeriesFile`] every second until [`Drainer::finish`].
+pub struct Drainer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<SeriesFile>>,
+}
+
+impl Drainer {
+    /// Starts draining `live` into `file`.
+    pub fn start(live: LiveLoad, mut file: SeriesFile) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(DRAIN) => file.drain(&live, Instant::now())?,
+                    _ = stopped.changed() => return Ok(file),
+                }
+            }
+        });
+        Drainer { stop, task }
+    }
+
+    /// Stops draining; writes the rest of `live` (its series closed).
+    pub async fn finish(self, live: &LiveLoad) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await??.finish(live)
+    }
 }
 
 #[cfg(test)]
@@ -172,25 +263,45 @@ mod tests {
     }
 
     #[test]
-    fn csv_has_the_contract_columns_and_pads_generators() {
-        let begin = Instant::now();
+    fn the_file_has_the_contract_columns_and_pads_generators() {
+        use std::sync::{Arc, Mutex};
+
+        use crate::load::Recorder;
+
+        let begin = Instant::now() - Duration::from_secs(1);
         let every = Duration::from_millis(100);
-        let mut a = Recorder::default();
+        let (mut a, mut b) = (Recorder::default(), Recorder::default());
         let mut series = Series::new(begin, every);
         series.sent(begin);
         series.finished(begin + Duration::from_millis(150), Outcome::Ok, 1_500);
-        series.close(begin + Duration::from_millis(150));
         a.series = Some(series);
-        let b = Recorder::default();
-        let all = BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
-        let text = topolab_results::load_series::to_csv(&rows(&all, every)).unwrap();
+        let mut series = Series::new(begin, every);
+        series.sent(begin + Duration::from_millis(50));
+        b.series = Some(series);
+        let live = LiveLoad::from([
+            ("a".to_string(), Arc::new(Mutex::new(a))),
+            ("b".to_string(), Arc::new(Mutex::new(b))),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = SeriesFile::create(dir.path(), every).unwrap();
+        // The first interval has ended at 150 ms, the second not yet.
+        file.drain(&live, begin + Duration::from_millis(150))
+            .unwrap();
+        for r in live.values() {
+            let mut r = lock(r);
+            let s = r.series.as_mut().unwrap();
+            assert_eq!((s.first, s.rows.len()), (1, 1));
+            s.close(begin + Duration::from_millis(150));
+        }
+        file.finish(&live).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(load_series::FILE)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
             [
-                topolab_results::load_series::HEADER,
+                load_series::HEADER,
                 "0.1,a,1,0,0,0,0,,",
-                "0.1,b,0,0,0,0,0,,",
+                "0.1,b,1,0,0,0,0,,",
                 "0.2,a,0,1,0,0,0,1.500,1.500",
                 "0.2,b,0,0,0,0,0,,",
             ]

@@ -51,7 +51,7 @@ pub async fn run(
 
 /// The generator as it runs during the warmup: from the start, for
 /// `warmup`, at its first stage's rate (or clients), held flat.
-fn warm(g: &Generator, warmup: Duration) -> Generator {
+pub(crate) fn warm(g: &Generator, warmup: Duration) -> Generator {
     let mut g = g.clone();
     g.start = Duration::ZERO;
     g.duration = warmup;

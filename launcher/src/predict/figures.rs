@@ -159,6 +159,7 @@ pub fn prediction(
         bottleneck: cap.bottleneck.clone(),
         capacity_per_s: cap.capacity.map(round3),
         sample_every_ms: round3(f.sample_every as f64 / 1e6),
+        ..Prediction::default()
     }
 }
 

@@ -4,20 +4,27 @@
 //! the offered load, the bottleneck, the topology's capacity and the
 //! predicted cascade.
 
+pub mod beside;
 pub mod figures;
 pub mod hop;
+mod sizes;
 pub mod trim;
+pub mod warmup;
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use hdrhistogram::Histogram;
+
 use topolab_model::Loaded;
-use topolab_results::{cascade, report, timeseries};
+use topolab_results::load_series::LoadRow;
+use topolab_results::timeseries::{self, Row};
+use topolab_results::{cascade, report};
 use topolab_sim::analysis::{self, Capacity};
 
 use crate::run_folder::RunFolder;
-use crate::summary::Summary;
+use crate::summary::{Summary, round3};
 
 pub use hop::Hop;
 
@@ -43,51 +50,99 @@ pub struct Predicted {
     pub capacity: Capacity,
 }
 
-/// Simulates the topology and writes the folder.
-pub fn predict(loaded: &Loaded, opts: &PredictOptions) -> anyhow::Result<Predicted> {
+/// One simulation in memory, in the run folder's shapes, not yet written.
+pub struct Simulated {
+    pub summary: Summary,
+    pub rows: Vec<Row>,
+    pub load_rows: Vec<LoadRow>,
+    pub capacity: Capacity,
+    /// OK latency of every generator together, µs (a sweep's step figure).
+    pub latency_us: Histogram<u64>,
+}
+
+/// Simulates the topology (its warmup simulated and discarded) into the
+/// run folder's shapes, `summary.prediction` filled.
+pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulated> {
     let t = &loaded.topology;
     let started = Instant::now();
     let sim = topolab_sim::Options {
-        seed: opts.seed,
-        hop_cost: opts.hop.ns,
+        seed,
+        hop_cost: hop.ns,
+        work_overhead: hop.work_ns,
         telemetry: true,
     };
-    let f = topolab_sim::simulate(t, &sim)?;
+    let (f, warm) = warmup::simulate(t, &sim)?;
     let wall = started.elapsed().as_secs_f64();
-    let cap = analysis::capacity(t, &f, opts.hop.ns as f64 / 1e9);
-    let folder = match &opts.out {
-        Some(p) => RunFolder::create(Some(p), &t.name, opts.force)?,
-        None => RunFolder::create(None, &format!("{}-predict", t.name), opts.force)?,
+    let capacity = analysis::capacity_with(t, &f, hop.ns as f64 / 1e9, hop.work_ns as f64 / 1e9);
+    let rows = figures::rows(t, &f);
+    let mut summary = figures::summary(t, seed, &f);
+    summary.cascade = cascade::analyze(t, &timeseries::by_service(&rows));
+    let mut prediction = figures::prediction(&capacity, &f, hop.ns, &hop.source, wall);
+    prediction.work_overhead_ms = round3(hop.work_ns as f64 / 1e6);
+    prediction.not_modelled = sizes::not_modelled(t);
+    summary.prediction = Some(prediction);
+    // Simulated and discarded as a run discards it (see `warmup`).
+    summary.warmup = warm;
+    // Cannot fail: 3 significant figures is within hdrhistogram's range.
+    let mut latency_us: Histogram<u64> = Histogram::new(3).expect("valid sigfig");
+    latency_us.auto(true);
+    for l in &f.load {
+        // Cannot fail: the merged histogram auto-resizes.
+        let _ = latency_us.add(&l.latency_us);
+    }
+    Ok(Simulated {
+        latency_us,
+        load_rows: figures::load_rows(t, &f),
+        summary,
+        rows,
+        capacity,
+    })
+}
+
+/// Writes a simulation as a run folder: `out`, or a fresh
+/// `runs/<name>-predict-<timestamp>`.
+pub fn write(
+    loaded: &Loaded,
+    sim: &Simulated,
+    out: Option<&Path>,
+    force: bool,
+    with_report: bool,
+) -> anyhow::Result<PathBuf> {
+    let t = &loaded.topology;
+    let folder = match out {
+        Some(p) => RunFolder::create(Some(p), &t.name, force)?,
+        None => RunFolder::create(None, &format!("{}-predict", t.name), force)?,
     };
     folder.write_topology(&loaded.yaml)?;
-    let rows = figures::rows(t, &f);
-    folder.write_timeseries(&rows)?;
-    let mut summary = figures::summary(t, opts.seed, &f);
-    summary.cascade = cascade::analyze(t, &timeseries::by_service(&rows));
-    summary.prediction = Some(figures::prediction(
-        &cap,
-        &f,
-        opts.hop.ns,
-        &opts.hop.source,
-        wall,
-    ));
-    folder.write_summary(&summary)?;
-    folder.write_load_timeseries(&figures::load_rows(t, &f))?;
-    if opts.report && t.services.len() > MAX_REPORT_SERVICES {
+    folder.write_timeseries(&sim.rows)?;
+    folder.write_summary(&sim.summary)?;
+    folder.write_load_timeseries(&sim.load_rows)?;
+    if with_report && t.services.len() > MAX_REPORT_SERVICES {
         eprintln!(
             "note: report.html not written: {} services, more than the {MAX_REPORT_SERVICES} one page can show",
             t.services.len()
         );
-    } else if opts.report
-        && let Err(e) = report::write(&folder.path)
-    {
+    } else if with_report && let Err(e) = report::write(&folder.path) {
         eprintln!("warning: report.html not written: {e:#}");
     }
+    Ok(folder.path)
+}
+
+/// Simulates the topology and writes the folder.
+pub fn predict(loaded: &Loaded, opts: &PredictOptions) -> anyhow::Result<Predicted> {
+    let sim = simulate(loaded, opts.seed, &opts.hop)?;
+    let folder = write(loaded, &sim, opts.out.as_deref(), opts.force, opts.report)?;
     Ok(Predicted {
-        summary,
-        folder: folder.path,
-        capacity: cap,
+        summary: sim.summary,
+        folder,
+        capacity: sim.capacity,
     })
+}
+
+/// The warning naming the payload sizes a prediction ignores (empty when
+/// the topology sets none).
+pub fn sizes_warning(p: &topolab_results::summary::Prediction) -> String {
+    sizes::render(&p.not_modelled)
 }
 
 /// What `predict` prints after the tables (which end with the predicted
@@ -147,9 +202,17 @@ pub fn render(p: &Predicted) -> String {
     if let Some(pr) = &p.summary.prediction {
         let _ = writeln!(
             out,
-            "prediction: {} events simulated in {:.2} s; hop cost {:.3} ms ({})",
-            pr.events, pr.wall_s, pr.hop_cost_ms, pr.hop_cost_source
+            "prediction: {} events simulated in {:.2} s; hop cost {:.3} ms, {:.3} ms added to each work step ({})",
+            pr.events, pr.wall_s, pr.hop_cost_ms, pr.work_overhead_ms, pr.hop_cost_source
         );
+        if let Some(w) = &p.summary.warmup {
+            let _ = writeln!(
+                out,
+                "warmup: {} request(s) in {:.1} s simulated, discarded from every figure",
+                w.requests_sent, w.duration_s
+            );
+        }
+        out.push_str(&sizes_warning(pr));
     }
     out
 }

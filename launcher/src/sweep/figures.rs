@@ -217,6 +217,12 @@ pub fn rows(steps: &[StepFigures]) -> Vec<SweepRow> {
             max_held: s.max_held,
             max_streams: s.max_streams,
             server_msgs_per_s: s.server_msgs_per_s,
+            // Filled by `predicted::fill` when the steps were predicted.
+            predicted_throughput_per_s: None,
+            predicted_p50_ms: None,
+            predicted_p99_ms: None,
+            predicted_failed_share: None,
+            predicted_capacity_per_s: None,
         })
         .collect()
 }

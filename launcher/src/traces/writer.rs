@@ -149,8 +149,11 @@ impl State {
             started: Instant::now(),
             open: HashMap::new(),
             open_spans: 0,
-            decided: HashMap::new(),
-            decided_order: VecDeque::new(),
+            // Sized for their bound up front: the memory they need is taken
+            // at the start, so a long run's resident size is a short one's
+            // (growing by doubling would also hold two tables at once).
+            decided: HashMap::with_capacity(DECISIONS + 1),
+            decided_order: VecDeque::with_capacity(DECISIONS + 1),
             origins: HashMap::new(),
             out: Vec::new(),
             error: None,

@@ -328,6 +328,7 @@ pub fn lines(rates: &[Rate], bin: f64, frame: Frame, y_label: &str) -> anyhow::R
 
 /// One generator's latency percentiles per bin: (bin end, p50, p99), a
 /// bin without an OK request left out.
+#[derive(Clone)]
 pub struct Percentiles {
     pub colour: RGBColor,
     pub points: Vec<(f64, f64, f64)>,

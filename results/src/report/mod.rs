@@ -17,6 +17,7 @@ pub mod sweep_page;
 mod tables;
 pub mod timeline;
 mod updates_view;
+mod versus_view;
 
 use std::path::{Path, PathBuf};
 

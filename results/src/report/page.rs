@@ -10,12 +10,12 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
-use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view};
+use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view};
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
 use crate::run_dir::RunDir;
-use crate::timeseries::{self, ServiceSeries};
+use crate::timeseries::ServiceSeries;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 960px; color: #222; }
@@ -35,6 +35,7 @@ table.figures, table.faults { font-size: 0.9em; } table.figures td { white-space
 .key span.dash { height: 0; border-top: 2px dashed #000; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
 .caption { font-size: 0.9em; color: #444; margin: 2px 0 0; }
+.prediction { font-size: 1.05em; padding: 10px 14px; border-left: 5px solid #7a4fd0; background: #f3effc; }
 "#;
 
 /// One entry of a chart's key: a swatch drawn as `shape` in `colour`.
@@ -79,8 +80,8 @@ pub(super) fn chart(id: &str, svg: anyhow::Result<String>) -> anyhow::Result<Mar
 /// The whole HTML page.
 pub fn render(run: &RunDir) -> anyhow::Result<String> {
     let t = &run.topology;
-    let per_service = run.timeseries.as_deref().map(timeseries::by_service);
-    let cascade: Cascade = match &per_service {
+    let per_service = run.timeseries.as_ref();
+    let cascade: Cascade = match per_service {
         Some(s) => cascade::analyze(t, s),
         None => run
             .summary
@@ -98,17 +99,26 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
     let sent: u64 = run.load.iter().flatten().map(|r| r.sent).sum();
     let bin = timeline::bin_width(every, sent, t_max);
 
+    let predicted = run.summary.as_ref().and_then(|s| s.prediction.as_ref());
     let page = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width";
-                title { "topolab report: " (t.name) }
+                title { @if predicted.is_some() { "topolab prediction: " } @else { "topolab report: " } (t.name) }
                 style { (PreEscaped(STYLE)) }
             }
             body {
-                h1 { (t.name) }
+                h1 { @if predicted.is_some() { "Prediction: " } (t.name) }
+                @if let Some(p) = predicted {
+                    p.prediction {
+                        b { "A prediction, not a run:" } " no process started; every figure below comes from the simulator, "
+                        "with a hop cost of " (format!("{:.3}", p.hop_cost_ms)) " ms and " (format!("{:.3}", p.work_overhead_ms)) " ms added to each work step (" (p.hop_cost_source) "), "
+                        (p.events) " events simulated in " (format!("{:.2}", p.wall_s)) " s."
+                        @if !p.not_modelled.is_empty() { " Not modelled: payload sizes (" (p.not_modelled.join(", ")) ")." }
+                    }
+                }
                 @if let Some(d) = &t.description { p { (d) } }
                 @if let Some(s) = &run.summary {
                     p.muted {
@@ -140,17 +150,22 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 (load_section(run, bin, frame)?)
 
                 @if let Some(s) = &run.summary {
-                    @if let Some(section) = faults::section(s, run.requests.as_deref(), run.load.as_deref(), per_service.as_ref(), every, t_max) {
+                    @if let Some(section) = faults::section(s, run.requests.as_deref(), run.load.as_deref(), per_service, every, t_max) {
                         h2 #faults-and-restarts { "Faults and restarts" }
                         (section)
                     }
                 }
 
                 h2 { "Services over time" }
-                (services_section(run, per_service.as_ref(), &cascade, bin, frame)?)
+                (services_section(run, per_service, &cascade, bin, frame)?)
 
-                @if let Some(section) = updates_view::section(run, per_service.as_ref(), frame)? {
+                @if let Some(section) = updates_view::section(run, per_service, frame)? {
                     h2 #updates { "Updates: staleness and what it cost" }
+                    (section)
+                }
+
+                @if let Some(section) = versus_view::section(run) {
+                    h2 #predicted-vs-measured { "Predicted vs measured" }
                     (section)
                 }
 
@@ -176,7 +191,8 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 @if let Some(sweep) = &run.sweep {
                     h2 { "Sweep" }
                     @let goal = sweep.meta.as_ref().and_then(|m| m.goal_p99_ms).unwrap_or(f64::INFINITY);
-                    (chart("sweep", sweep_chart::svg(&sweep.rows, sweep.knee(), goal))?)
+                    @let capacity = sweep.meta.as_ref().and_then(|m| m.predicted.as_ref()).and_then(|p| p.capacity_per_s);
+                    (chart("sweep", sweep_chart::svg(&sweep.rows, sweep.knee(), goal, capacity))?)
                 }
                 p.muted { "Written by topolab report." }
             }
@@ -239,7 +255,7 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
         let pts: Vec<(f64, f64)> = by_t.iter().map(|(t, v)| (*t as f64 / 1e6, v[k])).collect();
         charts::rebin(&pts, bin, frame.t_max)
     };
-    let rates = [
+    let mut rates = vec![
         Rate {
             name: "sent",
             colour: GREY,
@@ -261,6 +277,13 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
             binned: series(3),
         },
     ];
+    // Only the predicted twins of rates with something in them: a
+    // prediction with nothing rejected draws no pale red line.
+    rates.extend(
+        versus_view::rate_overlay(run, bin, frame.t_max)
+            .into_iter()
+            .filter(|r| r.binned.iter().any(|p| p.1 > 0.0)),
+    );
     let per_bin = rates[0].binned.iter().map(|p| p.1 * bin).sum::<f64>()
         / rates[0].binned.len().max(1) as f64;
     let t = &run.topology;
@@ -312,12 +335,20 @@ fn load_section(run: &RunDir, bin: f64, frame: Frame) -> anyhow::Result<Markup> 
         .iter()
         .map(|r| ("line", css(r.colour), r.name))
         .collect();
-    let gen_key: Vec<(&str, String, &str)> = t
+    let overlay = versus_view::latency_overlay(run, pct_bin);
+    let mut gen_key: Vec<(&str, String, &str)> = t
         .load
         .iter()
         .enumerate()
         .map(|(i, g)| ("line", css(generator_colour(i)), g.name.as_str()))
         .collect();
+    gen_key.extend(
+        overlay
+            .iter()
+            .map(|(p, name)| ("line", css(p.colour), name.as_str())),
+    );
+    let mut gens = gens;
+    gens.extend(overlay.iter().map(|(p, _)| p.clone()));
     Ok(html! {
         p.caption { "Requests per second, every generator together, per " b { (timeline::name_width(bin)) } " bin (about " (format!("{per_bin:.0}")) " requests each; the bin is chosen to hold enough requests to mean something)." }
         (key(&rate_key))
@@ -379,8 +410,8 @@ fn t_max(run: &RunDir) -> f64 {
     let a = run
         .timeseries
         .iter()
-        .flatten()
-        .map(|r| r.t_s)
+        .flat_map(|by_service| by_service.values())
+        .filter_map(|s| s.t_s.last().copied())
         .fold(0.0, f64::max);
     let b = run.load.iter().flatten().map(|r| r.t_s).fold(0.0, f64::max);
     a.max(b).max(0.1)

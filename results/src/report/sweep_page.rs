@@ -20,11 +20,13 @@ pub fn render(sweep: &Sweep, folder_name: &str) -> anyhow::Result<String> {
         vary: "(not recorded: no sweep.json)".into(),
         goal: "(not recorded: no sweep.json)".into(),
         goal_p99_ms: None,
+        predicted: None,
     });
     let rows = &sweep.rows;
     let knee = sweep.knee();
     let goal_ms = meta.goal_p99_ms.unwrap_or(f64::INFINITY);
-    let chart = sweep_chart::svg(rows, knee, goal_ms)?;
+    let capacity = meta.predicted.as_ref().and_then(|p| p.capacity_per_s);
+    let chart = sweep_chart::svg(rows, knee, goal_ms, capacity)?;
     let page: Markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -46,6 +48,18 @@ pub fn render(sweep: &Sweep, folder_name: &str) -> anyhow::Result<String> {
                     }
                 }
                 p { "Goal: " (meta.goal) }
+                @if let Some(p) = &meta.predicted {
+                    p {
+                        "Pale lines: what the simulator predicted for each step (same seed; hop cost "
+                        (format!("{:.3}", p.hop_cost_ms)) " ms, " (format!("{:.3}", p.work_overhead_ms))
+                        " ms added to each work step, from " (p.hop_cost_source) ")."
+                        @match (p.capacity_per_s, &p.bottleneck) {
+                            (Some(c), Some(b)) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " offered, where " (b) " saturates." }
+                            (Some(c), None) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " offered." }
+                            _ => " The capacity moves with the swept value, so no single line is drawn (see predicted_capacity_per_s in sweep.csv).",
+                        }
+                    }
+                }
                 // Cannot carry markup of its own: plotters escapes the text it draws.
                 (PreEscaped(chart))
                 (table(sweep, knee))
@@ -62,6 +76,7 @@ pub fn table(sweep: &Sweep, knee: Option<usize>) -> Markup {
             tr {
                 th { "step" } th { "value" } th { "offered/s" } th { "ok/s" } th { "p50 ms" }
                 th { "p99 ms" } th { "rejected" } th { "errors" } th { "within goal" }
+                th { "predicted ok/s" } th { "predicted p50" } th { "predicted p99" } th { "predicted failed" }
             }
             @for (i, s) in sweep.rows.iter().enumerate() {
                 tr class=[(Some(i) == knee).then_some("knee")] {
@@ -73,10 +88,19 @@ pub fn table(sweep: &Sweep, knee: Option<usize>) -> Markup {
                     td { (format!("{:.1}%", s.rejected_share * 100.0)) }
                     td { (format!("{:.1}%", s.error_share * 100.0)) }
                     td { (if s.within_goal { "yes" } else { "no" }) }
+                    td { (opt(s.predicted_throughput_per_s, 1.0, "")) }
+                    td { (opt(s.predicted_p50_ms, 1.0, "")) }
+                    td { (opt(s.predicted_p99_ms, 1.0, "")) }
+                    td { (opt(s.predicted_failed_share, 100.0, "%")) }
                 }
             }
         }
     }
+}
+
+/// A predicted figure × `scale`, or a dash where the step was not predicted.
+fn opt(v: Option<f64>, scale: f64, unit: &str) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{:.1}{unit}", v * scale))
 }
 
 #[cfg(test)]
@@ -92,6 +116,7 @@ mod tests {
                 vary: "load.c.rate".into(),
                 goal: "p99 ≤ 2700 ms".into(),
                 goal_p99_ms: Some(2700.0),
+                predicted: None,
             }),
             rows: vec![
                 row(1, 1.0, 900.0, 0, true),
