@@ -21,6 +21,7 @@ mod load;
 mod pick;
 pub mod plan;
 mod serve;
+mod state;
 pub mod timers;
 mod timings;
 mod world;
