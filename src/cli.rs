@@ -22,6 +22,10 @@ pub enum Command {
         /// Topology files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Hold the files to this process limit instead of this machine's
+        /// (as `run --max-processes`).
+        #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
+        max_processes: Option<u32>,
     },
     /// Start every replica as its own gRPC process, send the load, and write a run folder.
     Run(RunArgs),
@@ -142,6 +146,11 @@ pub struct RunArgs {
     /// --set load.customers.rate=8/s
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Most replica processes to start: by default this machine's limit,
+    /// probed from its memory, threads, file descriptors and ports; a higher
+    /// N is at your own risk.
+    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
+    pub max_processes: Option<u32>,
     /// Print only the summary and the run folder.
     #[arg(long, short)]
     pub quiet: bool,
@@ -253,6 +262,11 @@ pub struct SweepArgs {
     /// Change one value in every step: --set services.kitchen.workers=2
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Most replica processes to start: by default this machine's limit,
+    /// probed from its memory, threads, file descriptors and ports; a higher
+    /// N is at your own risk.
+    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
+    pub max_processes: Option<u32>,
     /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
@@ -335,6 +349,11 @@ pub struct UpArgs {
     /// Change one value, with its YAML path written with dots.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Most replica processes to start: by default this machine's limit,
+    /// probed from its memory, threads, file descriptors and ports; a higher
+    /// N is at your own risk.
+    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
+    pub max_processes: Option<u32>,
 }
 
 /// What `topolab export` writes.

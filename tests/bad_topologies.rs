@@ -103,8 +103,42 @@ fn zero_workers_is_refused() {
 #[test]
 fn more_processes_than_the_machine_holds_names_the_limit() {
     rejected(
-        &format!("{HEAD}    replicas: 5000\n    endpoints:\n      Get: {{}}\n"),
-        &["bad.yaml:4:", &topolab_limit()],
+        &format!("{HEAD}    replicas: 900000\n    endpoints:\n      Get: {{}}\n"),
+        &[
+            "bad.yaml:4:",
+            "more than the limit of",
+            "sets the limit:",
+            "per replica",
+            "--max-processes N",
+        ],
+    );
+}
+
+/// `--max-processes` (or its variable) replaces the machine's limit, both
+/// ways: here it lowers it, and the error says whose limit it was.
+#[test]
+fn a_forced_process_limit_is_named() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "bad.yaml",
+        &format!("{HEAD}    replicas: 4\n    endpoints:\n      Get: {{}}\n"),
+    );
+    let out = sb
+        .command(&["validate", "--max-processes", "3", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than the limit of 3"), "{stderr}");
+    assert!(stderr.contains("this machine's own limit is"), "{stderr}");
+    let ok = sb
+        .command(&["validate", "--max-processes", "4", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
     );
 }
 
@@ -145,8 +179,4 @@ fn not_simulated_yet_is_an_error_not_silence() {
     assert!(stderr.contains("load.fans"), "{stderr}");
     assert!(stderr.contains("not simulated yet"), "{stderr}");
     assert!(!sb.out().exists(), "nothing written");
-}
-
-fn topolab_limit() -> String {
-    topolab_model::MAX_PROCESSES.to_string()
 }

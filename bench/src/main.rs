@@ -14,17 +14,20 @@
 //! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
 //!    long polls on one replica, its memory per held client, and the
 //!    request rate polling would need for the same freshness.
-//! 8. The simulator (`sim`): events per second, and the wall time and peak
-//!    memory to predict 60 s of generated 1,000- and 10,000-service
-//!    topologies, through the library and through `topolab predict`.
-//! 9. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
-//!    saturation, start-up and memory per replica, containers against processes.
+//! 8. The simulator (`sim`): events per second, and the wall time, CPU
+//!    time and peak memory to predict 60 s of generated 1,000- and
+//!    10,000-service topologies, alone and through `topolab predict`.
+//! 9. Scale (`scale`): 1,000 replicas' start-up, memory and idle CPU, and
+//!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
+//! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
 mod h2load;
 mod memory;
 mod sampling;
+mod scale;
 mod sim;
 mod swarm;
 mod topolab;
@@ -69,6 +72,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("sim") {
         sim::bench()?;
+    }
+    if want("scale") {
+        scale::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

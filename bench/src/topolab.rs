@@ -71,22 +71,25 @@ impl Up {
             .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
         let mut lines = BufReader::new(stderr).lines();
         let mut healthy_ms = 0.0;
-        let mut addrs = Vec::new();
-        while addrs.len() < n {
+        loop {
             let line = lines
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("topolab ended early"))??;
             if let Some(rest) = line.split("healthy after ").nth(1) {
                 healthy_ms = rest.trim_end_matches(" ms").parse().unwrap_or(0.0);
-            } else if line.starts_with("  ") && line.contains('#') {
-                addrs.push(
-                    line.split_whitespace()
-                        .last()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
+            } else if line.contains("no load is sent") {
+                break;
             }
         }
+        // The terminal lists a dozen; replicas.csv has every address.
+        let csv = std::fs::read_to_string(dir.path().join("run").join("replicas.csv"))?;
+        let addrs: Vec<String> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1))
+            .map(str::to_string)
+            .collect();
+        anyhow::ensure!(addrs.len() == n, "{} addresses, {n} expected", addrs.len());
         std::thread::spawn(move || lines.for_each(drop));
         Ok(Up {
             addrs,
@@ -94,6 +97,11 @@ impl Up {
             child,
             _dir: dir,
         })
+    }
+
+    /// The launcher's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Resident memory of each replica process (children of the launcher), KiB.

@@ -23,8 +23,17 @@ impl Keeper {
     /// Watches `fleet` from now on; times are reported from `begin`.
     pub fn start(fleet: Arc<Mutex<Fleet>>, begin: Instant, verbose: bool) -> Self {
         let (done, mut rx) = watch::channel(false);
+        let idle = !fleet
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restartable();
         let task = tokio::spawn(async move {
             let mut restarted = Vec::new();
+            if idle {
+                // Nothing to restart: wait for the end without polling.
+                let _ = rx.wait_for(|d| *d).await;
+                return restarted;
+            }
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(POLL) => {}

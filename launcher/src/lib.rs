@@ -3,11 +3,13 @@
 //! collects each replica's figures and telemetry, shows the run live, and
 //! writes the run folder.
 
+pub mod capacity;
 pub mod collect;
 pub mod drive;
 pub mod faults;
 pub mod health;
 pub mod keeper;
+pub mod listing;
 pub mod live;
 pub mod load;
 pub mod metrics_addrs;

@@ -156,11 +156,14 @@ async fn start_fleet(
         ),
     );
     let metrics = crate::metrics_addrs::metrics_urls(&peers).await;
+    crate::listing::write_replicas(folder, &peers, &metrics)?;
     if !metrics.is_empty() {
         say(opts, "Prometheus metrics (OpenMetrics text):".into());
-        for (replica, url) in &metrics {
-            say(opts, format!("  {replica}  {url}"));
-        }
+        let lines: Vec<String> = metrics
+            .iter()
+            .map(|(r, url)| format!("  {r}  {url}"))
+            .collect();
+        crate::listing::listed(opts.verbose, &lines);
     }
     Ok(Started {
         fleet,
@@ -268,9 +271,14 @@ async fn drive(
                 ),
             );
         }
-        for r in fleet.lock().unwrap_or_else(|e| e.into_inner()).replicas() {
-            say(opts, format!("  {}  {}", r.id, r.addr));
-        }
+        let lines: Vec<String> = fleet
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replicas()
+            .iter()
+            .map(|r| format!("  {}  {}", r.id, r.addr))
+            .collect();
+        crate::listing::listed(opts.verbose, &lines);
         let mut stop = signals.stop.clone();
         let _ = stop.wait_for(|s| *s).await;
         Default::default()

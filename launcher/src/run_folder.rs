@@ -40,6 +40,9 @@ pub enum FolderError {
     },
 }
 
+/// Every replica's addresses (see [`RunFolder::write_replicas`]).
+pub const REPLICAS_FILE: &str = "replicas.csv";
+
 impl RunFolder {
     /// Takes `out` (created if missing; refused if it holds anything unless
     /// `force`, which empties it), or creates a fresh `runs/<name>-<timestamp>`
@@ -99,6 +102,16 @@ impl RunFolder {
     /// Writes `topology.yaml`: the topology exactly as it ran.
     pub fn write_topology(&self, yaml: &str) -> anyhow::Result<()> {
         self.write("topology.yaml", yaml.as_bytes())
+    }
+
+    /// Writes `replicas.csv`: every replica's gRPC address and, when it
+    /// serves one, its `/metrics` URL (the terminal lists only the first few).
+    pub fn write_replicas(&self, rows: &[(String, String, String)]) -> anyhow::Result<()> {
+        let mut text = String::from("replica,address,metrics\n");
+        for (replica, addr, metrics) in rows {
+            text.push_str(&format!("{replica},{addr},{metrics}\n"));
+        }
+        self.write(REPLICAS_FILE, text.as_bytes())
     }
 
     /// Writes `summary.json` through its owner.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use topolab_model::{Generator, Topology};
+use topolab_results::machine::WorkTiming;
 pub use topolab_results::summary::{
     CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
 };
@@ -41,6 +42,10 @@ pub fn build(
     recorders: &BTreeMap<String, Recorder>,
     services: &BTreeMap<String, ServiceFigures>,
 ) -> Summary {
+    let work_timing = WorkTiming::new(
+        services.values().map(|f| f.work_asked_us).sum(),
+        services.values().map(|f| f.work_late_us).sum(),
+    );
     let load = topology
         .load
         .iter()
@@ -110,6 +115,7 @@ pub fn build(
         faults: Vec::new(),
         restart_log: Vec::new(),
         warmup: None,
+        work_timing,
         prediction: None,
     }
 }

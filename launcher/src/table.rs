@@ -118,6 +118,9 @@ fn render_tables(s: &Summary, mut out: String) -> String {
     }
     out.push_str(&fleet_notes(s));
     out.push_str(&lost_spans(s));
+    if let Some(note) = s.work_timing.as_ref().and_then(|w| w.note()) {
+        let _ = writeln!(out, "{note}");
+    }
     out
 }
 
@@ -314,6 +317,7 @@ mod tests {
             faults: Vec::new(),
             restart_log: Vec::new(),
             warmup: None,
+            work_timing: None,
             prediction: None,
         }
     }

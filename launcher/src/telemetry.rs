@@ -1,8 +1,12 @@
 //! Gathering telemetry while the run goes on: every replica samples itself
 //! on a shared wall-clock grid (see `topolab_services::telemetry`); this side
-//! polls each one's `Control/Telemetry` a few times a second, keeps the last
-//! few seconds for the live view, and hands every sample to the [`sink`],
-//! which writes `timeseries.csv` (timed from the start of load) as it goes.
+//! keeps a long poll on each one's `Control/Telemetry`: a busy replica
+//! answers at once and is asked again [`POLL`] later, an idle one answers
+//! only when it has a sample (or after [`IDLE_WAIT`]), so a thousand idle
+//! replicas are not asked five times a second. The last few seconds are kept
+//! for the live view, and every sample goes to the [`sink`], which writes
+//! `timeseries.csv` (timed from the start of load) as it goes, filling the
+//! intervals a parked replica did not sample with quiet rows.
 
 mod sink;
 
@@ -12,22 +16,31 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use futures::future::join_all;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use topolab_proto::v1::control_client::ControlClient;
-use topolab_proto::v1::{Sample, TelemetryRequest};
+use topolab_proto::v1::{Sample, TelemetryReply, TelemetryRequest};
 use topolab_services::telemetry::{next_tick, now_us};
 
 use sink::Sink;
 pub use sink::Written;
 
-/// How often the launcher asks every replica for its samples: often enough
+/// How often the launcher asks a busy replica for its samples: often enough
 /// for a live view, rarely enough to cost the replicas nothing noticeable.
 const POLL: Duration = Duration::from_millis(200);
-/// How long one poll may take before that replica is skipped this time.
+/// How long a replica with no sample may hold the launcher's question: an
+/// idle replica is asked once per this long.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How long one answer may take beyond its wait before that replica is
+/// asked again.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the last, flushing question may take.
+const LAST_POLL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Replicas asked the last question at once.
+const ASK_AT_ONCE: usize = 64;
 
 /// Samples kept per replica for live displays: the newest this long.
 const RECENT_US: u64 = 10_000_000;
@@ -103,56 +116,55 @@ pub async fn aligned_start(every: Duration) -> (Instant, u64) {
 /// A replica, by `(service, index)`, and its control client.
 type Polled = Vec<((String, u32), ControlClient<Channel>)>;
 
-/// The polling task and what it gathered.
+/// The polling tasks and what they gathered.
 pub struct Gatherer {
     pub live: LiveTelemetry,
     sink: Arc<Mutex<Sink>>,
     clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Gatherer {
-    /// Starts polling every replica in `peers`, writing `timeseries.csv`
-    /// in `folder` once [`Gatherer::begin`] says when the load started.
+    /// Starts a long poll on every replica in `peers`, writing
+    /// `timeseries.csv` in `folder` once [`Gatherer::begin`] says when the
+    /// load started.
     pub fn start(
         peers: &BTreeMap<String, Vec<SocketAddr>>,
         every: Duration,
         folder: &Path,
     ) -> anyhow::Result<Self> {
-        let sink = Arc::new(Mutex::new(Sink::create(folder)?));
+        let sink = Arc::new(Mutex::new(Sink::create(folder, every)?));
         let mut clients = Vec::new();
         for (service, addrs) in peers {
             for (i, addr) in addrs.iter().enumerate() {
                 let channel = Endpoint::from_shared(format!("http://{addr}"))?
                     .connect_timeout(POLL_TIMEOUT)
-                    .timeout(POLL_TIMEOUT)
                     .connect_lazy();
                 clients.push(((service.clone(), i as u32), ControlClient::new(channel)));
             }
         }
         let clients = Arc::new(clients);
         let live: LiveTelemetry = Arc::default();
-        let (stop, mut stopped) = watch::channel(false);
-        let task = {
-            let (clients, live, sink) = (clients.clone(), live.clone(), sink.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep(POLL) => poll_all(&clients, &live, &sink, false).await,
-                        _ = stopped.changed() => return,
-                    }
-                }
+        let (stop, stopped) = watch::channel(false);
+        let tasks = clients
+            .iter()
+            .map(|(id, c)| {
+                let to = Outlet {
+                    live: live.clone(),
+                    sink: sink.clone(),
+                };
+                tokio::spawn(follow(id.clone(), c.clone(), to, stopped.clone()))
             })
-        };
+            .collect();
         Ok(Gatherer {
             live,
             sink,
             clients,
             every,
             stop,
-            task,
+            tasks,
         })
     }
 
@@ -167,12 +179,18 @@ impl Gatherer {
     /// intervals add up to the replicas' totals) and closes the file.
     pub async fn finish(self) -> Written {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
         let every_us = (self.every.as_micros() as u64).max(1000);
         let now = now_us();
         let wait = next_tick(now, every_us) - now + 20_000;
         tokio::time::sleep(Duration::from_micros(wait)).await;
-        poll_all(&self.clients, &self.live, &self.sink, true).await;
+        let to = Outlet {
+            live: self.live.clone(),
+            sink: self.sink.clone(),
+        };
+        // The flush also ends every long poll still waiting, which the
+        // polling tasks wait for before they end.
+        poll_all(&self.clients, &to).await;
+        join_all(self.tasks).await;
         lock_sink(&self.sink).finish()
     }
 }
@@ -181,35 +199,111 @@ fn lock_sink(sink: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
     sink.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn poll_all(clients: &Polled, live: &LiveTelemetry, sink: &Mutex<Sink>, flush: bool) {
-    let replies = join_all(clients.iter().map(|(id, c)| {
+/// Where answers go: the live view's recent samples and the file.
+struct Outlet {
+    live: LiveTelemetry,
+    sink: Arc<Mutex<Sink>>,
+}
+
+/// One replica's long poll, until `stopped`.
+async fn follow(
+    id: (String, u32),
+    mut client: ControlClient<Channel>,
+    to: Outlet,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let ask = TelemetryRequest {
+            flush: false,
+            wait_ms: IDLE_WAIT.as_millis() as u32,
+        };
+        let call = tokio::time::timeout(IDLE_WAIT + POLL_TIMEOUT, client.telemetry(ask));
+        tokio::pin!(call);
+        let answered = tokio::select! {
+            r = &mut call => Some(r),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        let Some(got) = answered else {
+            // Stopping: an answer on its way may carry samples the replica
+            // no longer holds, so it is waited for; the last poll's flush
+            // ends a long poll still waiting.
+            if let Ok(Ok(Ok(r))) = tokio::time::timeout(LAST_POLL_TIMEOUT, call).await {
+                store(&to, &id, r.into_inner());
+            }
+            return;
+        };
+        let pause = match got {
+            Ok(Ok(r)) => {
+                let r = r.into_inner();
+                let busy = !r.samples.is_empty();
+                store(&to, &id, r);
+                // Busy: let samples gather before asking again. Idle: the
+                // question itself waits.
+                if busy { POLL } else { Duration::ZERO }
+            }
+            failed => {
+                if let Ok(Err(e)) = failed {
+                    tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}");
+                }
+                lock_sink(&to.sink).silent(&id.0, id.1);
+                POLL
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
+
+/// One answer: its samples to the file and the recent window, its levels
+/// to the live view.
+fn store(to: &Outlet, id: &(String, u32), r: TelemetryReply) {
+    lock_sink(&to.sink).add(&id.0, id.1, &r.samples);
+    let mut g = lock(&to.live);
+    let slot = g.entry(id.clone()).or_default();
+    slot.samples.extend(r.samples);
+    let newest = slot.samples.back().map_or(0, |s| s.t_unix_us);
+    while slot.samples.len() > RECENT_MAX
+        || slot
+            .samples
+            .front()
+            .is_some_and(|s| s.t_unix_us + RECENT_US < newest)
+    {
+        slot.samples.pop_front();
+    }
+    slot.queue = r.queue;
+    slot.in_flight = r.in_flight;
+}
+
+/// The last question to every replica, with a flush: a few dozen at a time
+/// and with time to answer, since a replica that misses it loses its last
+/// interval.
+async fn poll_all(clients: &Polled, to: &Outlet) {
+    let replies: Vec<_> = futures::stream::iter(clients.iter().map(|(id, c)| {
         let mut c = c.clone();
-        async move { (id, c.telemetry(TelemetryRequest { flush }).await) }
+        let ask = TelemetryRequest {
+            flush: true,
+            wait_ms: 0,
+        };
+        async move {
+            (
+                id,
+                tokio::time::timeout(LAST_POLL_TIMEOUT, c.telemetry(ask)).await,
+            )
+        }
     }))
+    .buffer_unordered(ASK_AT_ONCE)
+    .collect()
     .await;
-    let mut g = lock(live);
-    let mut sink = lock_sink(sink);
     for (id, reply) in replies {
         match reply {
-            Ok(r) => {
-                let r = r.into_inner();
-                sink.add(&id.0, id.1, &r.samples);
-                let slot = g.entry(id.clone()).or_default();
-                slot.samples.extend(r.samples);
-                let newest = slot.samples.back().map_or(0, |s| s.t_unix_us);
-                while slot.samples.len() > RECENT_MAX
-                    || slot
-                        .samples
-                        .front()
-                        .is_some_and(|s| s.t_unix_us + RECENT_US < newest)
-                {
-                    slot.samples.pop_front();
-                }
-                slot.queue = r.queue;
-                slot.in_flight = r.in_flight;
-            }
-            Err(e) => {
-                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}")
+            Ok(Ok(r)) => store(to, id, r.into_inner()),
+            _ => {
+                tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "last telemetry poll failed");
+                lock_sink(&to.sink).silent(&id.0, id.1);
             }
         }
     }

@@ -125,6 +125,8 @@ pub(crate) fn subtract(
         }
         f.spans_recorded = f.spans_recorded.saturating_sub(base.spans_recorded);
         f.spans_dropped = f.spans_dropped.saturating_sub(base.spans_dropped);
+        f.work_asked_us = f.work_asked_us.saturating_sub(base.work_asked_us);
+        f.work_late_us = f.work_late_us.saturating_sub(base.work_late_us);
     }
 }
 

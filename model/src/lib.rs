@@ -40,41 +40,54 @@ pub use updates::{Follow, Timeline};
 
 use diagnostic::{Diag, Severity};
 
-/// Most replica processes one run may start on this machine (2 cores, and
-/// every replica is a real OS process with its own runtime and sockets).
-pub const MAX_PROCESSES: u32 = 256;
-
 /// Highest total open-loop rate (requests per second over all generators) one
 /// run may ask of this machine's load generator.
 pub const MAX_TOTAL_RATE: f64 = 50_000.0;
 
 /// The sizes a topology may reach, checked by validation with the limit
-/// named in the error: a run's are this machine's ([`Limits::MACHINE`]), a
-/// simulation's are far larger ([`Limits::SIMULATION`]), since no process
-/// is started.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// named in the error. A local run's process limit is this machine's,
+/// probed at run time (`topolab_launcher::capacity`) and built with
+/// [`Limits::machine`]; a file that starts nothing here (a graph, an export,
+/// containers) is held only to [`Limits::FORMAT`]; a simulation's are
+/// [`Limits::SIMULATION`], since no process is started.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Replicas in all (processes, for a run).
     pub processes: u32,
     /// Total open-loop rate, requests per second over all generators.
     pub total_rate: f64,
-    /// How to mend a topology over `processes`.
-    pub processes_help: &'static str,
+    /// How to mend a topology over `processes`: for a run, which resource
+    /// of the machine sets the limit, with its numbers.
+    pub processes_help: std::borrow::Cow<'static, str>,
 }
 
 impl Limits {
-    /// What `run` can start on this machine.
-    pub const MACHINE: Limits = Limits {
-        processes: MAX_PROCESSES,
+    /// What a topology file may ask when it starts nothing on this machine
+    /// (`graph`, `export`, `drive` against containers): bounded by what one
+    /// load generator sends, not by local processes.
+    pub const FORMAT: Limits = Limits {
+        processes: 1_000_000,
         total_rate: MAX_TOTAL_RATE,
-        processes_help: "lower `replicas`: every replica is a real process on this machine",
+        processes_help: std::borrow::Cow::Borrowed("lower `replicas`"),
     };
     /// What `predict` simulates: bounded by memory and patience, not processes.
     pub const SIMULATION: Limits = Limits {
         processes: 1_000_000,
         total_rate: 10_000_000.0,
-        processes_help: "lower `replicas`: the simulator keeps every replica's state in memory",
+        processes_help: std::borrow::Cow::Borrowed(
+            "lower `replicas`: the simulator keeps every replica's state in memory",
+        ),
     };
+
+    /// What `run` can start on this machine: `processes` from its probed
+    /// resources, `help` naming the resource that binds and how to mend it.
+    pub fn machine(processes: u32, help: String) -> Limits {
+        Limits {
+            processes,
+            total_rate: MAX_TOTAL_RATE,
+            processes_help: std::borrow::Cow::Owned(help),
+        }
+    }
 }
 
 /// A topology that passed validation, with the YAML text as it will run.
@@ -108,7 +121,7 @@ impl std::error::Error for Report {}
 /// Reads, parses and validates a topology file, applying `--set KEY=VALUE`
 /// overrides (YAML paths written with dots) before validation.
 pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Report> {
-    load_with(path, overrides, Limits::MACHINE)
+    load_with(path, overrides, Limits::FORMAT)
 }
 
 /// As [`load`], within `limits` instead of this machine's (a simulation's).
@@ -128,7 +141,7 @@ pub fn load_with(
 
 /// As [`load`], for text that did not come from a file; `file` names it in errors.
 pub fn load_str(file: &str, text: &str, overrides: &[String]) -> Result<Loaded, Report> {
-    load_str_with(file, text, overrides, Limits::MACHINE)
+    load_str_with(file, text, overrides, Limits::FORMAT)
 }
 
 /// As [`load_str`], within `limits`.

@@ -16,6 +16,7 @@ pub mod csv_file;
 pub mod graph;
 pub mod hops;
 pub mod load_series;
+pub mod machine;
 pub mod reasons;
 pub mod report;
 pub mod requests;

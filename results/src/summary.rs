@@ -53,6 +53,10 @@ pub struct Summary {
     /// without a warmup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<Warmup>,
+    /// How late the replicas' `work` ended, and whether the machine, not
+    /// the topology, set the pace (absent when no work ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_timing: Option<crate::machine::WorkTiming>,
     /// Present when the folder holds a prediction (`topolab predict`): no
     /// process ran, the figures come from the simulator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,6 +449,7 @@ mod tests {
                 t_s: 3.25,
             }],
             warmup: None,
+            work_timing: None,
             prediction: None,
         };
         s.load.insert(

@@ -17,8 +17,10 @@ use crate::spec::ReplicaSpec;
 /// Environment variable with the log filter (tracing syntax); default `warn`.
 pub const LOG_ENV: &str = "TOPOLAB_LOG";
 
-/// How often the replica checks that its launcher is still alive.
-const PARENT_CHECK: Duration = Duration::from_millis(500);
+/// How often the replica checks that its launcher is still alive. Only a
+/// safety net: the launcher sets PR_SET_PDEATHSIG on every replica, so the
+/// kernel ends it when the launcher dies; rare checks keep idle replicas idle.
+const PARENT_CHECK: Duration = Duration::from_secs(5);
 
 /// Runs this process as the replica `spec` describes, serving on the already
 /// bound `listener` (inherited from the launcher, so ports never race), until

@@ -167,6 +167,8 @@ impl Replica {
             spans_recorded: self.tracer.as_ref().map_or(0, |t| t.counts().recorded),
             spans_dropped: self.tracer.as_ref().map_or(0, |t| t.counts().dropped),
             metrics_addr: String::new(),
+            work_asked_us: crate::timer::lateness().0.as_micros() as u64,
+            work_late_us: crate::timer::lateness().1.as_micros() as u64,
         }
     }
 
@@ -180,6 +182,17 @@ impl Replica {
     /// What `Control/Telemetry` returns: the samples not yet handed out.
     pub fn telemetry_reply(&self, flush: bool) -> pb::TelemetryReply {
         self.telemetry.take(&self.stats, &self.admission, flush)
+    }
+
+    /// `Control/Telemetry` as a long poll: waits up to `wait` for a sample.
+    pub async fn telemetry_waiting(
+        &self,
+        wait: std::time::Duration,
+        shutdown: &Shutdown,
+    ) -> pb::TelemetryReply {
+        self.telemetry
+            .take_waiting(&self.stats, &self.admission, wait, shutdown)
+            .await
     }
 
     /// Serves one request on `endpoint`, from arrival to response.

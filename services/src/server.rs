@@ -262,8 +262,14 @@ impl Control for ControlService {
         &self,
         req: Request<pb::TelemetryRequest>,
     ) -> Result<Response<pb::TelemetryReply>, Status> {
-        let flush = req.into_inner().flush;
-        Ok(Response::new(self.replica.telemetry_reply(flush)))
+        let req = req.into_inner();
+        if req.flush || req.wait_ms == 0 {
+            return Ok(Response::new(self.replica.telemetry_reply(req.flush)));
+        }
+        let wait = std::time::Duration::from_millis(u64::from(req.wait_ms));
+        Ok(Response::new(
+            self.replica.telemetry_waiting(wait, &self.shutdown).await,
+        ))
     }
 
     async fn shutdown(

@@ -38,6 +38,8 @@ pub struct Timings {
 #[derive(Debug)]
 pub struct Stats {
     endpoints: Vec<(String, Mutex<EndpointStats>)>,
+    /// Wakes the telemetry sampler parked on an idle replica.
+    activity: crate::telemetry::Activity,
 }
 
 #[derive(Debug)]
@@ -119,7 +121,13 @@ impl Stats {
                 .into_iter()
                 .map(|n| (n.to_string(), Mutex::new(EndpointStats::new())))
                 .collect(),
+            activity: Default::default(),
         }
+    }
+
+    /// What the telemetry sampler parks on while nothing is counted.
+    pub fn activity(&self) -> &crate::telemetry::Activity {
+        &self.activity
     }
 
     fn with<R>(&self, ep: EndpointId, f: impl FnOnce(&mut EndpointStats) -> R) -> R {
@@ -127,7 +135,10 @@ impl Stats {
             .1
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        f(&mut s)
+        let r = f(&mut s);
+        drop(s);
+        self.activity.poke();
+        r
     }
 
     /// A request arrived (before admission).

@@ -3,10 +3,19 @@
 //! sample of the queue and in-flight levels and of the counts since the
 //! previous sample. Samples wait in a bounded buffer until the launcher takes
 //! them with `Control/Telemetry`.
+//!
+//! An idle replica costs nothing: after a quiet sample (nothing counted, no
+//! level above zero) the sampler parks on [`Activity`] until the figures
+//! change, and a `Control/Telemetry` call may wait (a long poll) until a
+//! sample exists. The launcher fills the grid points a parked replica skipped
+//! with zero rows, so `timeseries.csv` keeps one row per interval.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
 
 use topolab_proto::v1 as pb;
 
@@ -18,11 +27,32 @@ use crate::stats::{Stats, Totals};
 /// interval). Past it the two oldest are merged, so counts are never lost.
 const MAX_BUFFERED: usize = 20_000;
 
+/// Wakes a parked sampler when the replica's figures change. The request
+/// path pays one relaxed load per change while the sampler is awake.
+#[derive(Debug, Default)]
+pub struct Activity {
+    parked: AtomicBool,
+    notify: Notify,
+}
+
+impl Activity {
+    /// Something was counted: wake the sampler if it is parked.
+    pub fn poke(&self) {
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+}
+
 /// The sampler's buffer and the running counts of the previous sample.
 #[derive(Debug)]
 pub struct Telemetry {
     every_us: u64,
     state: Mutex<State>,
+    /// Signalled when a sample is buffered, for long polls.
+    ready: Notify,
+    /// The launcher flushed: long polls answer at once from now on.
+    flushed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +68,8 @@ impl Telemetry {
         Telemetry {
             every_us: (every.as_micros() as u64).max(1000),
             state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            flushed: AtomicBool::new(false),
         }
     }
 
@@ -47,13 +79,22 @@ impl Telemetry {
     }
 
     /// Takes one sample stamped `t_us`. With `only_if_counted`, nothing is
-    /// kept when nothing was counted since the previous sample.
-    fn sample(&self, t_us: u64, stats: &Stats, admission: &Admission, only_if_counted: bool) {
+    /// kept when nothing was counted since the previous sample. True when
+    /// the sample is quiet: nothing counted and every level at zero.
+    fn sample(
+        &self,
+        t_us: u64,
+        stats: &Stats,
+        admission: &Admission,
+        only_if_counted: bool,
+    ) -> bool {
         let (queue, in_flight) = (admission.depth() as u64, u64::from(admission.in_flight()));
         let now = stats.totals();
         let mut st = self.lock();
+        let quiet =
+            now == st.last && queue == 0 && in_flight == 0 && now.held == 0 && now.streams == 0;
         if only_if_counted && now == st.last {
-            return;
+            return quiet;
         }
         let last = std::mem::replace(&mut st.last, now);
         st.last_t_us = st.last_t_us.max(t_us);
@@ -79,6 +120,9 @@ impl Telemetry {
             next.failed += oldest.failed;
             next.pushed += oldest.pushed;
         }
+        drop(st);
+        self.ready.notify_one();
+        quiet
     }
 
     /// Hands out every sample not yet handed out; with `flush`, first samples
@@ -89,6 +133,12 @@ impl Telemetry {
             self.sample(t, stats, admission, true);
         }
         let samples = self.lock().samples.drain(..).collect();
+        if flush {
+            // The launcher's last question: a long poll still waiting ends
+            // now (empty), so the launcher need not cut it and lose nothing.
+            self.flushed.store(true, Ordering::SeqCst);
+            self.ready.notify_waiters();
+        }
         pb::TelemetryReply {
             samples,
             queue: admission.depth() as u64,
@@ -96,19 +146,70 @@ impl Telemetry {
         }
     }
 
+    /// As [`Telemetry::take`] without a flush, but when no sample is
+    /// buffered, first waits up to `wait` for one (or for `shutdown`): the
+    /// launcher's long poll, which costs an idle replica nothing.
+    pub async fn take_waiting(
+        &self,
+        stats: &Stats,
+        admission: &Admission,
+        wait: Duration,
+        shutdown: &Shutdown,
+    ) -> pb::TelemetryReply {
+        let until = tokio::time::Instant::now() + wait;
+        // A loop: a permit left by a sample already taken wakes it early.
+        loop {
+            let notified = self.ready.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a flush in between still wakes it.
+            notified.as_mut().enable();
+            if !self.lock().samples.is_empty() || self.flushed.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(until) => break,
+                () = shutdown.wait() => break,
+            }
+        }
+        self.take(stats, admission, false)
+    }
+
     /// Samples on the grid until `shutdown`. A late wake-up (a busy machine)
     /// skips grid points; the next sample then covers the longer interval,
-    /// so counts are never lost.
+    /// so counts are never lost. After a quiet sample the sampler parks
+    /// until something is counted; it then samples on the next grid point.
     pub async fn run(&self, stats: &Stats, admission: &Admission, shutdown: Shutdown) {
         loop {
             let now = now_us();
             let next = next_tick(now, self.every_us).max(self.lock().last_t_us + self.every_us);
             let sleep = tokio::time::sleep(Duration::from_micros(next - now));
-            tokio::select! {
+            let quiet = tokio::select! {
                 () = sleep => self.sample(next, stats, admission, false),
                 () = shutdown.wait() => return,
+            };
+            if quiet && !self.park(stats, admission, &shutdown).await {
+                return;
             }
         }
+    }
+
+    /// Waits until the figures change; false when `shutdown` came first.
+    async fn park(&self, stats: &Stats, admission: &Admission, shutdown: &Shutdown) -> bool {
+        let activity = stats.activity();
+        activity.parked.store(true, Ordering::SeqCst);
+        // A change between the sample and the flag must not be slept through:
+        // look again now that any later change will poke.
+        let unchanged = stats.totals() == self.lock().last
+            && admission.depth() == 0
+            && admission.in_flight() == 0;
+        let awake = !unchanged
+            || tokio::select! {
+                () = activity.notify.notified() => true,
+                () = shutdown.wait() => false,
+            };
+        activity.parked.store(false, Ordering::SeqCst);
+        awake
     }
 }
 
@@ -137,6 +238,43 @@ mod tests {
         assert_eq!(next_tick(0, 100_000), 100_000);
         assert_eq!(next_tick(1_234_567, 100_000), 1_300_000);
         assert_eq!(next_tick(1_300_000, 100_000), 1_400_000);
+    }
+
+    /// An idle replica samples once, parks, and wakes on the next change;
+    /// a long poll waits for that sample instead of returning empty.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_sampler_parks_until_something_is_counted() {
+        let stats = std::sync::Arc::new(Stats::new(["A"]));
+        let adm = std::sync::Arc::new(Admission::new(1, Some(4), Discipline::Fifo));
+        let tel = std::sync::Arc::new(Telemetry::new(Duration::from_millis(10)));
+        let shutdown = Shutdown::new();
+        let task = {
+            let (stats, adm, tel, s) = (stats.clone(), adm.clone(), tel.clone(), shutdown.clone());
+            tokio::spawn(async move { tel.run(&stats, &adm, s).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = tel.take(&stats, &adm, false).samples;
+        assert!(
+            idle.len() <= 3,
+            "{} samples in 300 ms of idling at 10 ms: it did not park",
+            idle.len()
+        );
+        let waiter = {
+            let (stats, adm, tel, s) = (stats.clone(), adm.clone(), tel.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                tel.take_waiting(&stats, &adm, Duration::from_secs(10), &s)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats.arrived(0);
+        let woke = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("the long poll answered once a sample was taken")
+            .unwrap();
+        assert_eq!(woke.samples.iter().map(|s| s.arrived).sum::<u64>(), 1);
+        shutdown.trigger();
+        task.await.unwrap();
     }
 
     #[test]

@@ -56,11 +56,32 @@ pub async fn sleep_until(deadline: Instant) {
     // sends to every entry; if it somehow did, waking now is the safe failure.
     let _ = rx.await;
     let woke = Instant::now();
+    account(deadline - start, woke.saturating_duration_since(deadline));
     // Only sleeps the timer could have timed teach it: one whose deadline was
     // already within the lead had no chance to be on time.
     if deadline.saturating_duration_since(registered) > lead + SPIN {
         timer.learn(signed_ns(woke, deadline));
     }
+}
+
+/// Nanoseconds of sleep asked for, and by how much they ended late, over
+/// the process's life: a machine too busy to run every replica's tasks on
+/// time shows here as `work` that runs long.
+static ASKED_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static LATE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn account(asked: Duration, late: Duration) {
+    ASKED_NS.fetch_add(asked.as_nanos() as u64, Ordering::Relaxed);
+    LATE_NS.fetch_add(late.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Sleep time asked of this timer so far and how late those sleeps ended,
+/// in all (reported in `Control/Stats`, so a run can say it was machine-bound).
+pub fn lateness() -> (Duration, Duration) {
+    (
+        Duration::from_nanos(ASKED_NS.load(Ordering::Relaxed)),
+        Duration::from_nanos(LATE_NS.load(Ordering::Relaxed)),
+    )
 }
 
 /// `a - b` in nanoseconds, negative when `a` is earlier.

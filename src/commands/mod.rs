@@ -29,7 +29,10 @@ pub const EXIT_SANDBOX: u8 = 2;
 /// Runs the chosen command.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Validate { files } => validate::validate(&files),
+        Command::Validate {
+            files,
+            max_processes,
+        } => validate::validate(&files, max_processes),
         Command::Run(args) => run::run(args),
         Command::Report { run_dir } => report::report(&run_dir),
         Command::Sweep(args) => sweep::sweep(args),

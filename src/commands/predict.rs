@@ -24,6 +24,7 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         sets: &args.sets,
         duration: args.duration.as_deref(),
         seed: args.seed,
+        max_processes: None,
     };
     let loaded = match load_within(&flags, topolab_model::Limits::SIMULATION) {
         Ok(l) => l,

@@ -28,6 +28,7 @@ pub fn up(args: UpArgs) -> ExitCode {
         force,
         seed,
         sets,
+        max_processes,
     } = args;
     let args = RunArgs {
         file,
@@ -36,6 +37,7 @@ pub fn up(args: UpArgs) -> ExitCode {
         duration: None,
         seed,
         sets,
+        max_processes,
         quiet: false,
         json: false,
         otlp_endpoint: None,
@@ -55,6 +57,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         sets: &args.sets,
         duration: args.duration.as_deref(),
         seed: args.seed,
+        max_processes: args.max_processes,
     };
     let mut loaded = match load_with_flags(&flags) {
         Ok(l) => l,
@@ -202,6 +205,8 @@ pub struct Flags<'a> {
     pub sets: &'a [String],
     pub duration: Option<&'a str>,
     pub seed: Option<u64>,
+    /// `--max-processes`: the process limit instead of this machine's.
+    pub max_processes: Option<u32>,
 }
 
 /// Loads the file with `--set`, then turns `--duration` and `--seed` into
@@ -212,7 +217,13 @@ pub struct Flags<'a> {
 /// factor, and with it every generator's `start` and `duration` (stages keep
 /// their shape) and every fault's `at` and `for`, so a preview keeps the story.
 pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
-    load_within(args, topolab_model::Limits::MACHINE)
+    load_within(args, machine_limits(args.max_processes))
+}
+
+/// The limits of a run on this machine: its probed process limit (which
+/// also raises the open-files limit the replicas inherit), or `forced`.
+pub fn machine_limits(forced: Option<u32>) -> topolab_model::Limits {
+    topolab_launcher::capacity::Capacity::probe().limits(forced)
 }
 
 /// As [`load_with_flags`], within `limits` (a prediction's are not this
@@ -221,7 +232,7 @@ pub fn load_within(
     args: &Flags,
     limits: topolab_model::Limits,
 ) -> Result<Loaded, topolab_model::Report> {
-    let first = topolab_model::load_with(args.file, args.sets, limits)?;
+    let first = topolab_model::load_with(args.file, args.sets, limits.clone())?;
     let mut sets = args.sets.to_vec();
     if let Some(d) = &args.duration {
         sets.extend(duration_sets(&first.topology, d));

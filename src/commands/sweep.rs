@@ -74,6 +74,7 @@ fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
                 sets: &sets,
                 duration: args.duration.as_deref(),
                 seed: Some(seed),
+                max_processes: args.max_processes,
             };
             load_with_flags(&flags).map_err(|r| {
                 format!(

@@ -8,11 +8,13 @@ use super::EXIT_INVALID;
 
 use crate::out::outln;
 
-/// Checks each file and reports all its errors and warnings.
-pub fn validate(files: &[PathBuf]) -> ExitCode {
+/// Checks each file and reports all its errors and warnings, holding it to
+/// the process limit `run` would (this machine's, or `max_processes`).
+pub fn validate(files: &[PathBuf], max_processes: Option<u32>) -> ExitCode {
     let mut invalid = 0;
+    let limits = super::run::machine_limits(max_processes);
     for file in files {
-        match topolab_model::load(file, &[]) {
+        match topolab_model::load_with(file, &[], limits.clone()) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("{w}");

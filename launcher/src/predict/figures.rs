@@ -127,6 +127,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         faults,
         restart_log: Vec::new(),
         warmup: None,
+        work_timing: None,
         prediction: None,
     }
 }

@@ -150,7 +150,7 @@ pub(super) fn generator(
         graph::target(
             &mut Checker {
                 diags: Vec::new(),
-                limits: crate::Limits::MACHINE,
+                limits: crate::Limits::FORMAT,
             },
             "target",
             t,

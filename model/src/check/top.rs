@@ -77,7 +77,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
                 let message = format!(
                     "this topology starts {total} processes, more than the limit of {limit}"
                 );
-                let help = ck.limits.processes_help;
+                let help = ck.limits.processes_help.to_string();
                 let d = match biggest(v, "replicas", |s| values::count(s).map(f64::from).ok()) {
                     Some(r) => error_at(message, r),
                     None => error_at(message, k),

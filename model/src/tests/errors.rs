@@ -158,13 +158,20 @@ fn too_many_processes_names_the_limit() {
     let text = format!(
         "{HEAD}  a:\n    replicas: 200\n    endpoints: {{ X: }}\n  b:\n    replicas: 100\n    endpoints: {{ X: }}\n"
     );
-    let err = only_error(&text);
+    let limits = Limits::machine(256, "memory sets it: lower `replicas`".into());
+    let report = load_str_with("t.yaml", &text, &[], limits).expect_err("over the limit");
+    let err = report.errors.join("\n");
     assert_eq!(
         headline(&err),
         e(
             "this topology starts 300 processes, more than the limit of 256",
             "4:15"
         )
+    );
+    assert!(err.contains("memory sets it"), "{err}");
+    assert!(
+        load_str("t.yaml", &text, &[]).is_ok(),
+        "a file that starts nothing here is not held to a machine's limit"
     );
 }
 

@@ -143,19 +143,29 @@ async fn export_loop(
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
-    let mut tick = tokio::time::interval(LINGER);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A batch is sent LINGER after its first span at the latest; with no
+    // span waiting there is no timer, so an idle replica does not wake.
+    let mut due: Option<tokio::time::Instant> = None;
     loop {
+        let linger = async move {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Msg::Span(s)) => {
                     batch.push(s.into_otlp());
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
                     if batch.len() >= BATCH {
                         send(&mut clients, &resource, &mut batch, &counters).await;
+                        due = None;
                     }
                 }
                 Some(Msg::Flush(ack)) => {
                     send(&mut clients, &resource, &mut batch, &counters).await;
+                    due = None;
                     let _ = ack.send(());
                 }
                 None => {
@@ -163,7 +173,10 @@ async fn export_loop(
                     return;
                 }
             },
-            _ = tick.tick() => send(&mut clients, &resource, &mut batch, &counters).await,
+            () = linger => {
+                send(&mut clients, &resource, &mut batch, &counters).await;
+                due = None;
+            }
         }
     }
 }
