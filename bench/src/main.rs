@@ -16,8 +16,9 @@
 //! 7. Holding clients (`updates`): 1,000 and 10,000 open streams and held
 //!    long polls on one replica, its memory per held client, and the
 //!    request rate polling would need for the same freshness.
-//! 8. The simulator (`sim`): events per second, and the wall time to predict
-//!    60 s of generated 1,000- and 10,000-service topologies.
+//! 8. The simulator (`sim`): events per second, and the wall time, CPU
+//!    time and peak memory to predict 60 s of generated 1,000- and
+//!    10,000-service topologies, alone and through `topolab predict`.
 //! 9. Scale (`scale`): 1,000 replicas' start-up, memory and idle CPU, and
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
@@ -41,6 +42,9 @@ use std::time::Duration;
 fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("echo-server") {
         return echo::serve_forever(std::env::args().nth(2));
+    }
+    if std::env::args().nth(1).as_deref() == Some(sim::CHILD) {
+        return sim::case(&std::env::args().nth(2).unwrap_or_default());
     }
     let only = std::env::args().nth(1);
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);

@@ -61,6 +61,12 @@ pub fn capacity_with(
     let mut memo = HashMap::new();
     let mut rate: HashMap<(u32, u32), f64> = HashMap::new();
     let secs = figures.duration as f64 / 1e9;
+    let by_name: HashMap<&str, usize> = plan
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     let mut offered = 0.0;
     for (gi, g) in t.load.iter().enumerate() {
         let r = match &g.pattern {
@@ -80,10 +86,7 @@ pub fn capacity_with(
         };
         offered += r;
         for w in &g.mix {
-            let s = plan
-                .services
-                .iter()
-                .position(|s| s.name == w.target.service);
+            let s = by_name.get(w.target.service.as_str()).copied();
             let e = s.and_then(|s| {
                 plan.services[s]
                     .endpoints

@@ -8,7 +8,6 @@ use topolab_model::StatusCode;
 
 use crate::engine::{Caller, Event};
 use crate::guard::Admit;
-use crate::plan::PStep;
 use crate::world::World;
 use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
 
@@ -18,14 +17,10 @@ pub fn retryable(code: StatusCode) -> bool {
 }
 
 impl World<'_> {
-    /// The call step fiber `fiber` is on.
+    /// The call step fiber `fiber` is on (kept in the fiber, so a response
+    /// does not read the step list again).
     fn call_of(&self, fiber: u32) -> u32 {
-        let f = &self.fibers.items[fiber as usize];
-        match self.plan.lists[f.list as usize][f.pc as usize] {
-            PStep::Call(c) => c,
-            // Cannot happen: only fibers on a call step wait on attempts.
-            _ => unreachable!("a fiber waiting on a call is on a call step"),
-        }
+        self.fibers.items[fiber as usize].call
     }
 
     /// Sends one attempt of call `c` (`first`: not a retry).
@@ -57,17 +52,26 @@ impl World<'_> {
             }
         }
         let callee = &plan.services[call.service as usize];
-        let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
-        let i = self.picks[slot].pick(call.pick, callee.replicas, session, now, &mut self.rng);
-        self.picks[slot].started(i);
+        // One replica: no choice to make, no picker state to keep; its
+        // per-replica count is `attempts`, filled in at the end.
+        let picked = callee.replicas > 1;
+        let i = if picked {
+            let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
+            let i = self.picks[slot].pick(call.pick, callee.replicas, session, now, &mut self.rng);
+            self.picks[slot].started(i);
+            self.edge_figures[call.edge as usize].per_replica[i as usize] += 1;
+            i
+        } else {
+            0
+        };
         let token = self.token();
-        let ef = &mut self.edge_figures[call.edge as usize];
-        ef.attempts += 1;
-        ef.per_replica[i as usize] += 1;
+        self.edge_hot[call.edge as usize].attempts += 1;
         let f = &mut self.fibers.items[fiber as usize];
         if f.retry > 0 {
-            ef.retries += 1;
+            self.edge_figures[call.edge as usize].retries += 1;
         }
+        f.call = c;
+        f.picked = picked;
         f.token = token;
         f.attempt_rep = i;
         f.attempt_outstanding = true;
@@ -82,8 +86,8 @@ impl World<'_> {
             session,
             caller,
         );
-        self.queue
-            .push_after(now, timeout, Event::Timeout { caller });
+        let timer = self.queue.arm(now + timeout, Event::Timeout { caller });
+        self.fibers.items[fiber as usize].timer = timer;
         if probe.is_none() {
             // No breaker: nothing to tell it later.
             self.fibers.items[fiber as usize].breaker_ticket = false;
@@ -110,21 +114,27 @@ impl World<'_> {
         let f = &mut self.fibers.items[fiber as usize];
         f.token = fresh;
         f.attempt_outstanding = false;
-        let (i, probe) = (f.attempt_rep, f.breaker_ticket);
+        self.queue.cancel(f.timer);
+        let (i, probe, picked) = (f.attempt_rep, f.breaker_ticket, f.picked);
         let caller_rep = self.jobs.items[f.job as usize].rep;
-        let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
-        self.picks[slot].ended(i);
-        if refused {
-            self.picks[slot].eject(call.pick, i, now);
+        if picked {
+            let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
+            self.picks[slot].ended(i);
+            if refused {
+                self.picks[slot].eject(call.pick, i, now);
+            }
         }
-        let ef = &mut self.edge_figures[call.edge as usize];
-        *ef.outcomes.entry(code.name().to_string()).or_default() += 1;
+        if code == OK {
+            self.edge_hot[call.edge as usize].ok += 1;
+        } else {
+            self.edge_codes[call.edge as usize][crate::figures::code_slot(code)] += 1;
+        }
         let key = (caller_rep, call.edge);
         if call.breaker.is_some()
             && let Some(g) = self.guards.get_mut(&key)
             && g.outcome(now, probe, code != OK)
         {
-            ef.breaker_opened += 1;
+            self.edge_figures[call.edge as usize].breaker_opened += 1;
         }
         if code == OK {
             self.repetition_done(fiber, c);

@@ -1,9 +1,12 @@
 //! The event queue: a binary min-heap of (time, sequence) keys with a small
-//! copyable payload. The sequence number makes ties leave in the order they
-//! were scheduled, so a run is repeatable to the event.
+//! copyable payload, FIFO lanes for events a fixed delay ahead (the hop),
+//! and cancellable timers (timeouts). The sequence number makes ties leave in
+//! the order they were scheduled, so a run is repeatable to the event.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
+
+use crate::timers::{TimerId, Timers};
 
 /// Simulated time in nanoseconds from the start of load.
 pub type Nanos = u64;
@@ -73,16 +76,27 @@ impl PartialOrd for Entry {
 const LANES: usize = 16;
 
 /// The pending events, earliest first. Besides the heap, events scheduled a
-/// fixed delay ahead ([`Queue::push_after`], timeouts mostly, which seldom
-/// fire) go into a FIFO lane per delay: time only moves forward, so each
-/// lane is already in order and costs no sifting.
+/// fixed delay ahead ([`Queue::push_after`]: deliveries and replies, a hop
+/// away) go into a FIFO lane per delay: time only moves forward, so each
+/// lane is already in order and costs no sifting. Timeouts, which their
+/// responses nearly always overtake, are [`Queue::arm`]ed as timers and
+/// cancelled, so they never crowd the heap.
 #[derive(Debug, Default)]
 pub struct Queue {
     heap: BinaryHeap<Entry>,
     lanes: Vec<(Nanos, VecDeque<Entry>)>,
+    timers: Timers,
     seq: u64,
-    /// Events handed out so far (the benchmark's count).
+    /// Events handed out so far (the benchmark's count; cancelled timers
+    /// are not events).
     pub popped: u64,
+}
+
+/// Where the earliest pending event is.
+enum Source {
+    Heap,
+    Lane(usize),
+    Timer,
 }
 
 impl Queue {
@@ -113,33 +127,47 @@ impl Queue {
         }
     }
 
+    /// Schedules `event` at `at` unless [`Queue::cancel`]led before.
+    pub fn arm(&mut self, at: Nanos, event: Event) -> TimerId {
+        self.seq += 1;
+        self.timers.arm(at, self.seq, event)
+    }
+
+    /// Cancels a timer; a fired or cancelled one is left alone.
+    pub fn cancel(&mut self, id: TimerId) {
+        self.timers.cancel(id);
+    }
+
     /// The earliest event, if any.
     pub fn pop(&mut self) -> Option<(Nanos, Event)> {
-        // The lane whose head is earliest, if it beats the heap's top.
-        let mut best: Option<(usize, (Nanos, u64))> = None;
+        let mut best: Option<(Source, (Nanos, u64))> = self
+            .heap
+            .peek()
+            .map(|top| (Source::Heap, (top.at, top.seq)));
         for (i, (_, lane)) in self.lanes.iter().enumerate() {
             if let Some(h) = lane.front()
-                && best.is_none_or(|(_, k)| (h.at, h.seq) < k)
+                && best.as_ref().is_none_or(|(_, k)| (h.at, h.seq) < *k)
             {
-                best = Some((i, (h.at, h.seq)));
+                best = Some((Source::Lane(i), (h.at, h.seq)));
             }
         }
-        let from_lane = match (best, self.heap.peek()) {
-            (Some((i, k)), Some(top)) if k < (top.at, top.seq) => Some(i),
-            (Some((i, _)), None) => Some(i),
-            _ => None,
-        };
-        let e = match from_lane {
-            Some(i) => self.lanes[i].1.pop_front()?,
-            None => self.heap.pop()?,
+        if let Some(k) = self.timers.peek()
+            && best.as_ref().is_none_or(|(_, b)| k < *b)
+        {
+            best = Some((Source::Timer, k));
+        }
+        let (at, event) = match best?.0 {
+            Source::Heap => self.heap.pop().map(|e| (e.at, e.event))?,
+            Source::Lane(i) => self.lanes[i].1.pop_front().map(|e| (e.at, e.event))?,
+            Source::Timer => self.timers.pop()?,
         };
         self.popped += 1;
-        Some((e.at, e.event))
+        Some((at, event))
     }
 
     /// Events still pending.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lanes.iter().map(|(_, l)| l.len()).sum::<usize>()
+        self.heap.len() + self.lanes.iter().map(|(_, l)| l.len()).sum::<usize>() + self.timers.len()
     }
 
     /// True when nothing is pending.
@@ -183,5 +211,28 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(t, _)| t).collect();
         assert_eq!(order, [4, 5, 10, 10, 12]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn timers_merge_in_order_and_cancelled_ones_are_not_events() {
+        let mut q = Queue::default();
+        let a = q.arm(7, Event::Arrival { generator: 0 });
+        q.push_after(0, 7, Event::Arrival { generator: 1 });
+        q.arm(3, Event::Arrival { generator: 2 });
+        q.push(7, Event::Arrival { generator: 3 });
+        let gone = q.arm(5, Event::Sample);
+        q.cancel(gone);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            [
+                (3, Event::Arrival { generator: 2 }),
+                (7, Event::Arrival { generator: 0 }),
+                (7, Event::Arrival { generator: 1 }),
+                (7, Event::Arrival { generator: 3 }),
+            ]
+        );
+        q.cancel(a);
+        assert_eq!(q.popped, 4);
     }
 }

@@ -64,14 +64,28 @@ impl World<'_> {
             match (&f.action, start) {
                 (FaultAction::Slow(x), true) => rep.slow = *x,
                 (FaultAction::Slow(_), false) => rep.slow = 1.0,
-                (FaultAction::Errors(e), true) => rep.errors = Some((e.rate, e.status)),
-                (FaultAction::Errors(_), false) => rep.errors = None,
+                (FaultAction::Errors(e), true) => {
+                    rep.erring = true;
+                    self.cold[r as usize].errors = Some((e.rate, e.status));
+                }
+                (FaultAction::Errors(_), false) => {
+                    rep.erring = false;
+                    self.cold[r as usize].errors = None;
+                }
                 (FaultAction::Kill, true) => self.kill(r),
                 (FaultAction::Kill, false) => {}
-                (FaultAction::Pause, true) => rep.paused = true,
+                (FaultAction::Pause, true) => {
+                    if !rep.paused {
+                        rep.paused = true;
+                        self.paused += 1;
+                    }
+                }
                 (FaultAction::Pause, false) => {
-                    rep.paused = false;
-                    for ev in std::mem::take(&mut rep.frozen) {
+                    if rep.paused {
+                        rep.paused = false;
+                        self.paused -= 1;
+                    }
+                    for ev in std::mem::take(&mut self.cold[r as usize].frozen) {
                         self.queue.push(self.now, ev);
                     }
                 }
@@ -88,12 +102,16 @@ impl World<'_> {
         self.account(r);
         let rep = &mut self.reps[r as usize];
         rep.alive = false;
-        rep.paused = false;
+        if rep.paused {
+            rep.paused = false;
+            self.paused -= 1;
+        }
+        let rep = &mut self.reps[r as usize];
         rep.busy = 0;
         rep.waiting.clear();
         rep.live = 0;
-        rep.sessions.clear();
-        rep.frozen.clear();
+        self.cold[r as usize].sessions.clear();
+        self.cold[r as usize].frozen.clear();
         let mut lost = vec![false; self.jobs.items.len()];
         let mut replies = Vec::new();
         for (i, j) in self.jobs.items.iter().enumerate() {
@@ -126,9 +144,8 @@ impl World<'_> {
 
     /// A fresh process on the same address: empty memory, the backlog served.
     pub(crate) fn restart(&mut self, r: u32) {
-        let rep = &mut self.reps[r as usize];
-        rep.alive = true;
-        let backlog = std::mem::take(&mut rep.backlog);
+        self.reps[r as usize].alive = true;
+        let backlog = std::mem::take(&mut self.cold[r as usize].backlog);
         let s = self.plan.replica_service[r as usize] as usize;
         self.figures.restarts[s] += 1;
         for (job, token) in backlog {

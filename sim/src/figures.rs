@@ -296,7 +296,7 @@ impl LoadFigures {
             }
             Outcome::Rejected => self.rejected += 1,
             Outcome::Timeout => self.timeouts += 1,
-            Outcome::Error(c) => *self.errors.entry(c.name().to_string()).or_default() += 1,
+            Outcome::Error(c) => count_code(&mut self.errors, c),
         }
     }
 
@@ -334,29 +334,61 @@ impl EndpointFigures {
         self.rejected += 1;
     }
 
-    /// Counts how a served request ended, with its timings in nanoseconds;
-    /// `dropped`: its caller's deadline passed while it waited in the queue.
-    pub(crate) fn finished(
-        &mut self,
-        code: StatusCode,
-        dropped: bool,
-        latency: Nanos,
-        wait: Nanos,
-        work: Nanos,
-    ) {
+    /// Counts how a served request ended (its timings go through
+    /// [`crate::timings::Timings`]); `dropped`: its caller's deadline passed
+    /// while it waited in the queue.
+    pub(crate) fn finished(&mut self, code: StatusCode, dropped: bool) {
         match code {
             crate::OK => self.ok += 1,
             c => {
                 if dropped {
                     self.deadline_dropped += 1;
                 }
-                *self.errors.entry(c.name().to_string()).or_default() += 1;
+                count_code(&mut self.errors, c);
             }
         }
-        record(&mut self.latency_us, latency / 1000);
-        record(&mut self.queue_wait_us, wait / 1000);
-        if !dropped {
-            record(&mut self.work_us, work / 1000);
+    }
+
+    /// Records a served request's timings in microseconds; `work: None`:
+    /// it never ran (dropped from the queue).
+    pub(crate) fn record_timings(&mut self, latency_us: u64, wait_us: u64, work_us: Option<u64>) {
+        record(&mut self.latency_us, latency_us);
+        record(&mut self.queue_wait_us, wait_us);
+        if let Some(w) = work_us {
+            record(&mut self.work_us, w);
+        }
+    }
+}
+
+/// Status codes counted by number (gRPC's 0..=16; others read `UNKNOWN`).
+pub(crate) const CODES: usize = 17;
+
+/// Where `code` is counted in a per-code array.
+pub(crate) fn code_slot(code: StatusCode) -> usize {
+    match usize::try_from(code.0) {
+        Ok(i) if i < CODES => i,
+        _ => 2, // UNKNOWN, as `StatusCode::name` reads it
+    }
+}
+
+/// Adds per-code counts to a map by name.
+pub(crate) fn name_codes(counts: &[u64; CODES], into: &mut BTreeMap<String, u64>) {
+    for (i, &n) in counts.iter().enumerate() {
+        if n > 0 {
+            *into
+                .entry(StatusCode(i as i32).name().to_string())
+                .or_default() += n;
+        }
+    }
+}
+
+/// Counts one more `code` in a map by name, building the name only the
+/// first time.
+fn count_code(map: &mut BTreeMap<String, u64>, code: StatusCode) {
+    match map.get_mut(code.name()) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(code.name().to_string(), 1);
         }
     }
 }

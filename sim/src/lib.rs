@@ -15,11 +15,15 @@ mod call;
 pub mod engine;
 mod faults;
 pub mod figures;
+pub mod generate;
 mod guard;
 mod load;
 mod pick;
 pub mod plan;
 mod serve;
+mod state;
+pub mod timers;
+mod timings;
 mod world;
 
 use std::time::Duration;

@@ -39,6 +39,12 @@ impl World<'_> {
     /// Schedules every generator's first request.
     pub(crate) fn start_load(&mut self, seed: u64) {
         let topo = self.topo;
+        let by_name: std::collections::HashMap<&str, usize> = topo
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
         for (i, g) in topo.load.iter().enumerate() {
             let gseed = seed ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1);
             let start = g.start.as_nanos() as Nanos;
@@ -49,11 +55,7 @@ impl World<'_> {
             for w in &g.mix {
                 acc += w.share;
                 cumulative.push(acc);
-                let s = topo
-                    .services
-                    .iter()
-                    .position(|s| s.name == w.target.service)
-                    .unwrap_or(0);
+                let s = by_name.get(w.target.service.as_str()).copied().unwrap_or(0);
                 let e = topo.services[s]
                     .endpoints
                     .iter()
@@ -184,6 +186,7 @@ impl World<'_> {
             attempts: 0,
             session,
             client,
+            timer: crate::timers::TimerId::NONE,
         });
         self.root_attempt(root, k);
     }
@@ -200,9 +203,8 @@ impl World<'_> {
         let caller = Caller::Root { root, token };
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
         self.send(svc.first + i, service, endpoint, deadline, session, caller);
-        let left = deadline.saturating_sub(self.now);
-        self.queue
-            .push_after(self.now, left, Event::Timeout { caller });
+        let at = deadline.max(self.now);
+        self.roots.items[root as usize].timer = self.queue.arm(at, Event::Timeout { caller });
     }
 
     pub(crate) fn root_reply(&mut self, root: u32, token: u64, code: StatusCode) {
@@ -210,6 +212,7 @@ impl World<'_> {
         if r.token != token {
             return;
         }
+        self.queue.cancel(r.timer);
         let g = &self.gens[r.generator as usize];
         let again = r.attempts <= g.retries && retryable(code) && r.deadline > self.now + 1_000_000;
         if again {

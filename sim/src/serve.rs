@@ -8,6 +8,7 @@ use topolab_model::StatusCode;
 
 use crate::engine::{Caller, Event};
 use crate::plan::PStep;
+use crate::timers::TimerId;
 use crate::world::{Fiber, Job, JobState, Ready, Waiter, World};
 use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
 
@@ -41,9 +42,10 @@ impl World<'_> {
             work: 0,
             holds: false,
             miss: false,
+            timer: TimerId::NONE,
         });
         self.queue
-            .push(self.now + self.hop, Event::Deliver { job, token });
+            .push_after(self.now, self.hop, Event::Deliver { job, token });
     }
 
     /// The request reaches its replica: refused if the process is dead,
@@ -56,7 +58,7 @@ impl World<'_> {
         let r = j.rep as usize;
         if !self.reps[r].alive {
             if self.plan.services[j.service as usize].restart {
-                self.reps[r].backlog.push((job, token));
+                self.cold[r].backlog.push((job, token));
             } else {
                 let reply = j.reply;
                 self.free_job(job);
@@ -69,9 +71,12 @@ impl World<'_> {
         let svc = &self.plan.services[service];
         let rep = &mut self.reps[r];
         rep.arrived += 1;
-        let ep = &mut self.figures.endpoints[service][endpoint];
-        ep.requests += 1;
-        ep.per_replica[r - svc.first as usize] += 1;
+        let flat = self.ep_first[service] as usize + endpoint;
+        self.ep_hot[flat].requests += 1;
+        if svc.replicas > 1 {
+            // One replica: its count is `requests`, filled in at the end.
+            self.figures.endpoints[service][endpoint].per_replica[r - svc.first as usize] += 1;
+        }
         self.jobs.items[job as usize].arrival = now;
         if rep.busy < svc.workers && rep.live == 0 {
             self.account(r as u32);
@@ -81,7 +86,7 @@ impl World<'_> {
         }
         if svc.queue.is_some_and(|cap| rep.live >= cap) {
             rep.rejected += 1;
-            ep.rejected();
+            self.figures.endpoints[service][endpoint].rejected();
             let reply = self.jobs.items[job as usize].reply;
             self.free_job(job);
             self.respond(reply, RESOURCE_EXHAUSTED, false);
@@ -89,13 +94,13 @@ impl World<'_> {
         }
         rep.waiting.push_back((Waiter::Job(job, token), now));
         rep.live += 1;
+        let ep = &mut self.figures.endpoints[service][endpoint];
         ep.max_queue = ep.max_queue.max(u64::from(rep.live));
         let j = &mut self.jobs.items[job as usize];
         j.state = JobState::Queued;
         if j.deadline != u64::MAX {
-            let left = j.deadline.saturating_sub(now);
-            self.queue
-                .push_after(now, left, Event::QueueDeadline { job, token });
+            let at = j.deadline.max(now);
+            j.timer = self.queue.arm(at, Event::QueueDeadline { job, token });
         }
     }
 
@@ -110,7 +115,9 @@ impl World<'_> {
         self.reps[r].failed += 1;
         let wait = self.now - j.arrival;
         let (s, e, reply) = (j.service as usize, j.endpoint as usize, j.reply);
-        self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true, wait, wait, 0);
+        self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true);
+        self.timings
+            .push(&mut self.figures.endpoints, (s, e), wait, wait, None);
         self.free_job(job);
         self.respond(reply, DEADLINE_EXCEEDED, false);
     }
@@ -122,11 +129,14 @@ impl World<'_> {
         let j = &mut self.jobs.items[job as usize];
         j.state = JobState::Running;
         j.queue_wait = now - j.arrival;
+        self.queue.cancel(j.timer);
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
         if now >= j.deadline {
             let wait = j.queue_wait;
             let reply = j.reply;
-            self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true, wait, wait, 0);
+            self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true);
+            self.timings
+                .push(&mut self.figures.endpoints, (s, e), wait, wait, None);
             self.reps[r as usize].failed += 1;
             self.free_job(job);
             self.release_worker(r);
@@ -136,7 +146,11 @@ impl World<'_> {
         // Whatever the model, the request holds its worker until its steps start.
         j.holds = true;
         let ep = &self.plan.services[s].endpoints[e];
-        let injected = [ep.errors, self.reps[r as usize].errors];
+        let fault = match self.reps[r as usize].erring {
+            true => self.cold[r as usize].errors,
+            false => None,
+        };
+        let injected = [ep.errors, fault];
         for (rate, code) in injected.into_iter().flatten() {
             if self.chance(rate) {
                 self.end_job(job, code);
@@ -148,7 +162,7 @@ impl World<'_> {
         let mut list = ep.list;
         if svc.sessions
             && j.session != u64::MAX
-            && !self.reps[r as usize].sessions.contains(&j.session)
+            && !self.cold[r as usize].sessions.contains(&j.session)
         {
             j.miss = true;
             self.figures.endpoints[s][e].session_misses += 1;
@@ -176,6 +190,9 @@ impl World<'_> {
             attempt_rep: 0,
             attempt_outstanding: false,
             breaker_ticket: false,
+            timer: TimerId::NONE,
+            call: 0,
+            picked: false,
         })
     }
 
@@ -330,12 +347,19 @@ impl World<'_> {
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
         let latency = now - j.arrival;
         let wait = j.queue_wait;
-        self.figures.endpoints[s][e].finished(code, false, latency, wait, j.work);
+        if code == OK {
+            self.ep_hot[self.ep_first[s] as usize + e].ok += 1;
+        } else {
+            self.figures.endpoints[s][e].finished(code, false);
+        }
+        let work = Some(j.work);
+        self.timings
+            .push(&mut self.figures.endpoints, (s, e), latency, wait, work);
         let rep = &mut self.reps[r as usize];
         if code == OK {
             rep.completed += 1;
             if j.miss {
-                rep.sessions.insert(j.session);
+                self.cold[r as usize].sessions.insert(j.session);
             }
         } else {
             rep.failed += 1;
@@ -350,8 +374,9 @@ impl World<'_> {
 
     /// Sends a response back to its caller, arriving after the hop.
     pub(crate) fn respond(&mut self, caller: Caller, code: StatusCode, refused: bool) {
-        self.queue.push(
-            self.now + self.hop,
+        self.queue.push_after(
+            self.now,
+            self.hop,
             Event::Reply {
                 caller,
                 code: code.0,
@@ -370,6 +395,13 @@ impl World<'_> {
     /// A worker of replica `r` is free: it goes to the next live waiter by
     /// the discipline, or becomes idle.
     pub(crate) fn release_worker(&mut self, r: u32) {
+        if self.reps[r as usize].live == 0 {
+            // Nobody waits (dead waiters left behind are skipped later):
+            // the queue itself is not touched.
+            self.account(r);
+            self.reps[r as usize].busy -= 1;
+            return;
+        }
         let lifo = self.plan.services[self.plan.replica_service[r as usize] as usize].lifo;
         loop {
             let rep = &mut self.reps[r as usize];

@@ -3,7 +3,7 @@
 //! requests), and the loop that hands each event to the part that owns it.
 //! Time only moves when an event is taken from the queue.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -15,154 +15,7 @@ use crate::guard::Guard;
 use crate::load::GenState;
 use crate::pick::Pick;
 use crate::plan::Plan;
-
-/// Slots reused through a free list; an index stays valid while occupied.
-#[derive(Debug)]
-pub struct Slab<T> {
-    pub items: Vec<T>,
-    free: Vec<u32>,
-    pub live: usize,
-}
-
-impl<T> Slab<T> {
-    fn new() -> Self {
-        Slab {
-            items: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-        }
-    }
-
-    /// Stores `v`, returning its slot.
-    pub fn alloc(&mut self, v: T) -> u32 {
-        self.live += 1;
-        match self.free.pop() {
-            Some(i) => {
-                self.items[i as usize] = v;
-                i
-            }
-            None => {
-                self.items.push(v);
-                (self.items.len() - 1) as u32
-            }
-        }
-    }
-
-    /// Frees slot `i` (its occupant must already be marked dead).
-    pub fn release(&mut self, i: u32) {
-        self.live -= 1;
-        self.free.push(i);
-    }
-}
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// On its way to the replica (the hop).
-    Transit,
-    Queued,
-    Running,
-    /// Freed; the slot awaits reuse.
-    Dead,
-}
-
-/// One request at one replica, from arrival to response.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub token: u64,
-    pub state: JobState,
-    pub rep: u32,
-    pub service: u32,
-    pub endpoint: u32,
-    pub arrival: Nanos,
-    /// `Nanos::MAX`: none (or ignored by this service).
-    pub deadline: Nanos,
-    /// Session key, `u64::MAX` for none.
-    pub session: u64,
-    pub reply: Caller,
-    pub queue_wait: Nanos,
-    pub work: Nanos,
-    /// Blocking model: holds a worker from start to response.
-    pub holds: bool,
-    /// Ran `session_miss` (to remember the key on success).
-    pub miss: bool,
-}
-
-/// A thread of steps within a job: the endpoint's own, or a `parallel` branch.
-#[derive(Debug, Clone)]
-pub struct Fiber {
-    /// 0: free. Changes whenever the fiber waits on something new, so late
-    /// events for an earlier wait are recognised and dropped.
-    pub token: u64,
-    pub job: u32,
-    pub list: u32,
-    pub pc: u32,
-    /// The fiber waiting on this branch, `u32::MAX` for the job's own.
-    pub parent: u32,
-    /// Branches still running (a `parallel` step).
-    pub pending: u32,
-    /// The first failure of a branch.
-    pub failed: Option<StatusCode>,
-    /// Async model: holds a worker during `work`.
-    pub held: bool,
-    /// The call in progress: repetitions left, retry number, replica tried,
-    /// when the attempt left.
-    pub times_left: u32,
-    pub retry: u32,
-    pub attempt_rep: u32,
-    pub attempt_outstanding: bool,
-    pub breaker_ticket: bool,
-}
-
-/// A request a generator sent, over all its attempts.
-#[derive(Debug, Clone)]
-pub struct Root {
-    pub token: u64,
-    pub generator: u32,
-    pub service: u32,
-    pub endpoint: u32,
-    pub due: Nanos,
-    pub deadline: Nanos,
-    pub attempts: u32,
-    pub session: u64,
-    /// Closed loop: the client, `u32::MAX` for an open loop.
-    pub client: u32,
-}
-
-/// Who waits in a replica's queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waiter {
-    /// A new arrival.
-    Job(u32, u64),
-    /// An async request's later `work` step (never refused).
-    Fiber(u32, u64),
-}
-
-/// One replica.
-#[derive(Debug)]
-pub struct Rep {
-    pub busy: u32,
-    pub waiting: VecDeque<(Waiter, Nanos)>,
-    /// Waiters still wanting a worker (dead ones are skipped when popped).
-    pub live: u32,
-    pub alive: bool,
-    pub paused: bool,
-    /// Events that arrived while paused, replayed when it resumes.
-    pub frozen: Vec<Event>,
-    /// Requests held while down awaiting a restart (the socket's backlog).
-    pub backlog: Vec<(u32, u64)>,
-    pub slow: f64,
-    pub errors: Option<(f64, StatusCode)>,
-    pub sessions: HashSet<u64>,
-    /// Counts since the last sample.
-    pub arrived: u32,
-    pub completed: u32,
-    pub rejected: u32,
-    pub failed: u32,
-    /// Worker-time integration.
-    pub busy_ns: f64,
-    pub busy_at: Nanos,
-}
+pub use crate::state::{EdgeHot, EpHot, Fiber, Job, JobState, Rep, RepCold, Root, Slab, Waiter};
 
 /// Work to continue once the current event is handled (a freed worker's
 /// next request), kept off the call stack so long queues cannot overflow it.
@@ -184,6 +37,9 @@ pub struct World<'a> {
     /// Added to every `work` step ([`crate::Options::work_overhead`]).
     pub work_overhead: Nanos,
     pub reps: Vec<Rep>,
+    pub cold: Vec<RepCold>,
+    /// Replicas paused now: while none is, events skip the check.
+    pub paused: u32,
     pub jobs: Slab<Job>,
     pub fibers: Slab<Fiber>,
     pub roots: Slab<Root>,
@@ -202,6 +58,14 @@ pub struct World<'a> {
     pub telemetry: bool,
     /// Edge figures are kept by plan edge and named at the end.
     pub edge_figures: Vec<crate::figures::CallFigures>,
+    /// Per plan edge, attempts' outcomes by status code (named at the end:
+    /// no string is built per response).
+    pub edge_codes: Vec<[u64; crate::figures::CODES]>,
+    pub edge_hot: Vec<EdgeHot>,
+    /// Per service, the flat index of its first endpoint in `ep_hot`.
+    pub ep_first: Vec<u32>,
+    pub ep_hot: Vec<EpHot>,
+    pub(crate) timings: crate::timings::Timings,
 }
 
 impl<'a> World<'a> {
@@ -214,11 +78,8 @@ impl<'a> World<'a> {
                 live: 0,
                 alive: true,
                 paused: false,
-                frozen: Vec::new(),
-                backlog: Vec::new(),
+                erring: false,
                 slow: 1.0,
-                errors: None,
-                sessions: HashSet::new(),
                 arrived: 0,
                 completed: 0,
                 rejected: 0,
@@ -271,6 +132,10 @@ impl<'a> World<'a> {
             hop: opts.hop_cost / 2,
             work_overhead: opts.work_overhead,
             reps,
+            cold: (0..plan.replica_count())
+                .map(|_| RepCold::default())
+                .collect(),
+            paused: 0,
             jobs: Slab::new(),
             fibers: Slab::new(),
             roots: Slab::new(),
@@ -284,6 +149,19 @@ impl<'a> World<'a> {
             every,
             load_every,
             telemetry: opts.telemetry,
+            timings: crate::timings::Timings::new(plan),
+            edge_hot: vec![EdgeHot::default(); plan.edges.len()],
+            ep_first: plan
+                .services
+                .iter()
+                .scan(0u32, |n, s| {
+                    let first = *n;
+                    *n += s.endpoints.len() as u32;
+                    Some(first)
+                })
+                .collect(),
+            ep_hot: vec![EpHot::default(); plan.services.iter().map(|s| s.endpoints.len()).sum()],
+            edge_codes: vec![[0; crate::figures::CODES]; plan.edges.len()],
             edge_figures,
         }
     }
@@ -306,10 +184,11 @@ impl<'a> World<'a> {
                 break;
             }
             self.now = t;
-            if let Some(r) = self.replica_of(&ev)
+            if self.paused > 0
+                && let Some(r) = self.replica_of(&ev)
                 && self.reps[r as usize].paused
             {
-                self.reps[r as usize].frozen.push(ev);
+                self.cold[r as usize].frozen.push(ev);
                 continue;
             }
             self.handle(ev);
@@ -402,6 +281,7 @@ impl<'a> World<'a> {
     }
 
     fn finish(&mut self) {
+        self.timings.flush(&mut self.figures.endpoints);
         self.figures.duration = self.now;
         if self.telemetry {
             // The interval in progress, as the launcher's last flush.
@@ -419,16 +299,36 @@ impl<'a> World<'a> {
                 self.figures.unreachable[s].push(r as u32 - first);
             }
         }
+        for (ep, hot) in self
+            .figures
+            .endpoints
+            .iter_mut()
+            .flatten()
+            .zip(&self.ep_hot)
+        {
+            ep.requests += hot.requests;
+            ep.ok += hot.ok;
+            if let [only] = ep.per_replica.as_mut_slice() {
+                *only = ep.requests;
+            }
+        }
         let every = self.load_every;
         let end = self.figures.duration;
         for l in &mut self.figures.load {
             l.close(end, every);
         }
-        for (i, f) in std::mem::take(&mut self.edge_figures)
+        for (i, mut f) in std::mem::take(&mut self.edge_figures)
             .into_iter()
             .enumerate()
         {
+            let hot = self.edge_hot[i];
+            f.attempts += hot.attempts;
+            self.edge_codes[i][crate::figures::code_slot(crate::OK)] += hot.ok;
+            crate::figures::name_codes(&self.edge_codes[i], &mut f.outcomes);
             let (caller, callee, ep) = self.plan.edges[i];
+            if let [only] = f.per_replica.as_mut_slice() {
+                *only = f.attempts;
+            }
             let label = self.plan.endpoint_label(callee, ep);
             self.figures.calls[caller as usize].insert(label, f);
         }

@@ -81,7 +81,13 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         eprintln!("{}", p.folder.display());
         return ExitCode::SUCCESS;
     }
-    print!("{}", table::render(&p.summary));
+    match predict::trim::trimmed(&p.summary, &p.capacity) {
+        Some((short, note)) => {
+            print!("{}", table::render(&short));
+            print!("{note}");
+        }
+        None => print!("{}", table::render(&p.summary)),
+    }
     print!("{}", predict::render(&p));
     println!("\n{}", p.folder.display());
     ExitCode::SUCCESS

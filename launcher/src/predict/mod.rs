@@ -8,6 +8,7 @@ pub mod beside;
 pub mod figures;
 pub mod hop;
 mod sizes;
+pub mod trim;
 pub mod warmup;
 
 use std::fmt::Write as _;
@@ -155,13 +156,14 @@ pub fn render(p: &Predicted) -> String {
         "\nutilisation at the offered load ({:.2}/s):",
         cap.offered
     );
-    let width = cap
-        .services
+    // Ten thousand lines help nobody: the busiest services, and a count.
+    let shown = trim::top(cap.services.iter().map(|u| u.rho), trim::MAX_PRINTED);
+    let width = shown
         .iter()
-        .map(|u| u.service.len())
+        .map(|&i| cap.services[i].service.len())
         .max()
         .unwrap_or(0);
-    for u in &cap.services {
+    for u in shown.iter().map(|&i| &cap.services[i]) {
         let mark = if Some(&u.service) == cap.bottleneck.as_ref() {
             "  <- bottleneck"
         } else {
@@ -176,6 +178,13 @@ pub fn render(p: &Predicted) -> String {
             u.simulated * 100.0,
             u.arrival_rate,
             u.hold_s * 1e3,
+        );
+    }
+    if shown.len() < cap.services.len() {
+        let _ = writeln!(
+            out,
+            "  ... {} more services, less utilised (every one is in summary.json)",
+            cap.services.len() - shown.len()
         );
     }
     match (&cap.bottleneck, cap.capacity) {

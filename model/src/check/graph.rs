@@ -48,7 +48,11 @@ pub(super) fn target(ck: &mut Checker, key: &str, node: &Located<Node>) -> Optio
 /// ([`crate::calls`]) finds them; each call is located by the reference
 /// that wrote it, so a cycle is reported where it closes.
 pub(super) fn check(ck: &mut Checker, services: &[Service], refs: &[Ref]) {
-    let resolved: Vec<&Ref> = refs.iter().filter(|r| resolve(ck, services, r)).collect();
+    let by_name: HashMap<&str, &Service> = services.iter().map(|s| (s.name.as_str(), s)).collect();
+    let resolved: Vec<&Ref> = refs
+        .iter()
+        .filter(|r| resolve(ck, services, &by_name, r))
+        .collect();
     let mut sites: HashMap<(&str, &str, String), &Ref> = HashMap::new();
     for r in &resolved {
         if let Some((s, e)) = &r.from {
@@ -67,8 +71,13 @@ pub(super) fn check(ck: &mut Checker, services: &[Service], refs: &[Ref]) {
     service_loops(ck, services, &edges);
 }
 
-fn resolve(ck: &mut Checker, services: &[Service], r: &Ref) -> bool {
-    let Some(service) = services.iter().find(|s| s.name == r.to.service) else {
+fn resolve(
+    ck: &mut Checker,
+    services: &[Service],
+    by_name: &HashMap<&str, &Service>,
+    r: &Ref,
+) -> bool {
+    let Some(service) = by_name.get(r.to.service.as_str()) else {
         let mut d = error_at(
             format!("unknown service `{}` in `{}`", r.to.service, r.to),
             &r.site,
@@ -106,6 +115,7 @@ fn resolve(ck: &mut Checker, services: &[Service], r: &Ref) -> bool {
 /// A directed graph over names, with the first reference of each edge.
 struct Graph<'a> {
     nodes: Vec<String>,
+    index: HashMap<String, usize>,
     edges: HashMap<usize, Vec<(usize, &'a Ref)>>,
 }
 
@@ -113,6 +123,7 @@ impl<'a> Graph<'a> {
     fn new(pairs: impl Iterator<Item = (String, String, &'a Ref)>) -> Self {
         let mut g = Graph {
             nodes: Vec::new(),
+            index: HashMap::new(),
             edges: HashMap::new(),
         };
         for (a, b, r) in pairs {
@@ -126,13 +137,12 @@ impl<'a> Graph<'a> {
     }
 
     fn index(&mut self, name: String) -> usize {
-        match self.nodes.iter().position(|n| *n == name) {
-            Some(i) => i,
-            None => {
-                self.nodes.push(name);
-                self.nodes.len() - 1
-            }
+        if let Some(&i) = self.index.get(&name) {
+            return i;
         }
+        self.index.insert(name.clone(), self.nodes.len());
+        self.nodes.push(name);
+        self.nodes.len() - 1
     }
 
     /// One cycle per back edge found by depth-first search, each as its

@@ -54,8 +54,9 @@ pub(super) fn generators(
         }
     };
     let mut out: Vec<Generator> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (name, body) in entries {
-        if out.iter().any(|g| g.name == name.value) {
+        if !seen.insert(name.value.as_str()) {
             ck.push(error_at(
                 format!("duplicate generator `{}`", name.value),
                 name,

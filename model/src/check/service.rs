@@ -81,8 +81,10 @@ pub(super) fn services(
     if entries.is_empty() {
         ck.push(error_at("`services` is empty", key).help("add at least one service"));
     }
+    // Names seen, so ten thousand services are checked in linear time.
+    let mut seen = std::collections::HashSet::new();
     for (name, body) in entries {
-        if out.iter().any(|s: &Service| s.name == name.value) {
+        if !seen.insert(name.value.as_str()) {
             ck.push(error_at(
                 format!("duplicate service `{}`", name.value),
                 name,
