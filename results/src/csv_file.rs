@@ -104,14 +104,15 @@ pub fn for_each<T: DeserializeOwned>(
     Ok(())
 }
 
-/// A CSV file written a row at a time as its rows become known, so whoever
-/// produces them need not hold them all (a long run's time series).
-pub struct Writer {
+/// A CSV file of `T` rows written a row at a time as they become known, so
+/// whoever produces them need not hold them all (a long run's time series).
+pub struct Writer<T> {
     path: String,
     inner: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    rows: std::marker::PhantomData<fn(&T)>,
 }
 
-impl Writer {
+impl<T: Serialize> Writer<T> {
     /// Creates (or truncates) `path` and writes `header`.
     pub fn create(path: &Path, header: &str) -> Result<Self, CsvError> {
         let p = path.display().to_string();
@@ -128,11 +129,15 @@ impl Writer {
                 path: p.clone(),
                 source,
             })?;
-        Ok(Writer { path: p, inner })
+        Ok(Writer {
+            path: p,
+            inner,
+            rows: std::marker::PhantomData,
+        })
     }
 
     /// Appends one row.
-    pub fn row<T: Serialize>(&mut self, row: &T) -> Result<(), CsvError> {
+    pub fn row(&mut self, row: &T) -> Result<(), CsvError> {
         self.inner.serialize(row).map_err(|source| CsvError::Csv {
             path: self.path.clone(),
             source,

@@ -53,23 +53,11 @@ pub fn write(path: &Path, rows: &[LoadRow]) -> Result<(), CsvError> {
 }
 
 /// Writes the file a row at a time.
-pub struct Writer(csv_file::Writer);
+pub type Writer = csv_file::Writer<LoadRow>;
 
-impl Writer {
-    /// Creates `path` with the header.
-    pub fn create(path: &Path) -> Result<Self, CsvError> {
-        csv_file::Writer::create(path, HEADER).map(Writer)
-    }
-
-    /// Appends `row`.
-    pub fn row(&mut self, row: &LoadRow) -> Result<(), CsvError> {
-        self.0.row(row)
-    }
-
-    /// Flushes and closes the file.
-    pub fn finish(self) -> Result<(), CsvError> {
-        self.0.finish()
-    }
+/// Creates `path` with the header, for rows to follow.
+pub fn writer(path: &Path) -> Result<Writer, CsvError> {
+    Writer::create(path, HEADER)
 }
 
 /// Reads the file; an error names the line.

@@ -78,23 +78,11 @@ pub fn read_by_service(path: &Path) -> Result<BTreeMap<String, ServiceSeries>, C
 }
 
 /// Writes `timeseries.csv` a row at a time, in the order given.
-pub struct Writer(csv_file::Writer);
+pub type Writer = csv_file::Writer<Row>;
 
-impl Writer {
-    /// Creates `path` with the header.
-    pub fn create(path: &Path) -> Result<Self, CsvError> {
-        csv_file::Writer::create(path, HEADER).map(Writer)
-    }
-
-    /// Appends `row`.
-    pub fn row(&mut self, row: &Row) -> Result<(), CsvError> {
-        self.0.row(row)
-    }
-
-    /// Flushes and closes the file.
-    pub fn finish(self) -> Result<(), CsvError> {
-        self.0.finish()
-    }
+/// Creates `path` with the header, for rows to follow.
+pub fn writer(path: &Path) -> Result<Writer, CsvError> {
+    Writer::create(path, HEADER)
 }
 
 /// One service's replicas added up at each sampling instant.
@@ -235,7 +223,7 @@ mod tests {
     fn written_row_by_row_and_read_back_per_service() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(FILE);
-        let mut w = Writer::create(&p).unwrap();
+        let mut w = writer(&p).unwrap();
         // Out of order, as a late replica's rows may come.
         for r in [
             row(0.2, "db", 0, 1),

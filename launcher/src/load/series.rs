@@ -157,7 +157,7 @@ impl SeriesFile {
     /// Creates the file in `folder`.
     pub fn create(folder: &Path, every: Duration) -> anyhow::Result<Self> {
         Ok(SeriesFile {
-            writer: load_series::Writer::create(&folder.join(load_series::FILE))?,
+            writer: load_series::writer(&folder.join(load_series::FILE))?,
             every: every.max(Duration::from_millis(1)),
             next: 0,
         })

@@ -78,7 +78,7 @@ pub struct Sink {
 impl Sink {
     /// Creates `timeseries.csv` in `folder`, for samples every `every`.
     pub fn create(folder: &Path, every: Duration) -> anyhow::Result<Self> {
-        let writer = timeseries::Writer::create(&folder.join(timeseries::FILE))?;
+        let writer = timeseries::writer(&folder.join(timeseries::FILE))?;
         Ok(Sink {
             begin_us: None,
             held: BTreeMap::new(),
