@@ -11,33 +11,16 @@ use std::time::{Duration, Instant};
 
 use common::Sandbox;
 
-const FLOOD: &str = "name: flood
-services:
-  api:
-    workers: 4
-    queue: 200
-    endpoints:
-      Get:
-        steps:
-          - work: 100us
-          - call: db/Query
-  db:
-    workers: 2
-    queue: 100
-    endpoints:
-      Query:
-        steps:
-          - work: 200us
-load:
-  flood:
-    target: api/Get
-    rate: 800/s
-    duration: 9s
-    # Requests in flight are bounded by rate x timeout: reached within a second.
-    timeout: 500ms
-settings:
-  trace: 0%
-";
+/// The flood shared with `make bench BENCH=memory`, at a rate a debug build
+/// sustains; requests in flight are bounded by rate x timeout, reached
+/// within a second.
+const FLOOD: &str = include_str!("topologies/flood.yaml");
+const SETS: [&str; 4] = [
+    "load.flood.rate=800/s",
+    "load.flood.duration=9s",
+    "load.flood.timeout=500ms",
+    "settings.trace=0%",
+];
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -83,14 +66,18 @@ fn memory_does_not_grow_with_run_length() {
     let sb = Sandbox::new();
     let file = sb.file("flood.yaml", FLOOD);
     let out = sb.out();
+    let mut args = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    for set in SETS {
+        args.extend(["--set", set]);
+    }
     let mut child = sb
-        .command(&[
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
+        .command(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -8,29 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::topolab::{binary, children_rss_kib, rss_kib};
 
-const FLOOD: &str = "name: flood
-services:
-  api:
-    workers: 4
-    queue: 200
-    endpoints:
-      Get:
-        steps:
-          - work: 100us
-          - call: db/Query
-  db:
-    workers: 2
-    queue: 100
-    endpoints:
-      Query:
-        steps:
-          - work: 200us
-load:
-  flood:
-    target: api/Get
-    rate: 4000/s
-    duration: 75s
-";
+const FLOOD: &str = include_str!("../../tests/topologies/flood.yaml");
 
 /// Runs the flood, untraced and traced, printing memory at 10 s and 60 s.
 pub fn bench() -> anyhow::Result<()> {
@@ -44,10 +22,12 @@ pub fn bench() -> anyhow::Result<()> {
     for trace in ["0%", "100%"] {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("flood.yaml");
-        std::fs::write(&file, format!("{FLOOD}settings:\n  trace: {trace}\n"))?;
+        std::fs::write(&file, FLOOD)?;
         let mut child = Command::new(binary()?)
             .arg("run")
             .arg(&file)
+            .arg("--set")
+            .arg(format!("settings.trace={trace}"))
             .arg("--out")
             .arg(dir.path().join("run"))
             .arg("--quiet")

@@ -16,8 +16,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use topolab_model::{Loaded, Topology};
-use topolab_results::summary::{FaultRecord, RestartRecord};
-use topolab_results::{cascade, report, timeseries};
+use topolab_results::summary::FaultRecord;
 use topolab_services::ReplicaSpec;
 
 use crate::collect::{self, ServiceFigures};
@@ -28,11 +27,14 @@ use crate::live::{self, LiveMode, LiveView};
 use crate::load::{self, StopSignals};
 use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
-use crate::summary::{self, Summary};
+use crate::summary::Summary;
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
 use crate::telemetry::{self, Gatherer};
 use crate::traces::{RunTraces, TraceOptions};
 use crate::warmup::{self, Warmed};
+
+mod write;
+pub(crate) use write::write_run_folder;
 
 /// How to run.
 pub struct RunOptions {
@@ -417,78 +419,6 @@ fn write_folder(
     collected: Collected,
 ) -> anyhow::Result<RunResult> {
     write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
-}
-
-/// [`write_folder`] for any run that collected its figures (a local one, or
-/// [`crate::drive`] against containers).
-pub(crate) fn write_run_folder(
-    loaded: &Loaded,
-    seed: u64,
-    verbose: bool,
-    folder: RunFolder,
-    collected: Collected,
-) -> anyhow::Result<RunResult> {
-    let topology = &loaded.topology;
-    let Collected {
-        outcome: driven,
-        telemetry,
-        figures,
-        trace_summary,
-    } = collected;
-    let mut summary = summary::build(
-        topology,
-        seed,
-        driven.duration.as_secs_f64(),
-        driven.interrupted,
-        driven.healthy.as_secs_f64() * 1e3,
-        &driven.recorders,
-        &figures,
-    );
-    summary.traces = Some(trace_summary);
-    summary.faults = driven.faults;
-    summary.warmup = driven.warmed.map(|w| w.summary);
-    for (id, t_s) in &driven.restarts {
-        if let Some(s) = summary.services.get_mut(&id.service) {
-            s.restarts += 1;
-        }
-        summary.restart_log.push(RestartRecord {
-            replica: id.to_string(),
-            t_s: summary::round3(*t_s),
-        });
-    }
-    if let Some(e) = &telemetry.error {
-        crate::notice::say(format!("warning: timeseries.csv is incomplete: {e}"));
-    }
-    if telemetry.late > 0 && verbose {
-        crate::notice::say(format!(
-            "note: {} telemetry rows of timeseries.csv came after later instants were written (a replica slow to answer): they are out of time order",
-            telemetry.late
-        ));
-    }
-    let by_service = timeseries::read_by_service(&folder.path.join(timeseries::FILE))?;
-    summary.cascade = cascade::analyze(topology, &by_service);
-    folder.write_summary(&summary)?;
-    if !topology.load.is_empty() {
-        // In the topology's order, so the file reads as the load does.
-        let sampled: Vec<_> = topology
-            .load
-            .iter()
-            .filter_map(|g| Some((g, driven.recorders.get(&g.name)?.sample.as_ref()?)))
-            .flat_map(|(g, s)| s.rows(&g.name))
-            .collect();
-        folder.write_requests(&sampled)?;
-        load::updates::write_staleness(&folder.path, &driven.recorders)?;
-    }
-    if let Err(e) = report::write(&folder.path)
-        && verbose
-    {
-        crate::notice::say(format!("warning: report.html not written: {e:#}"));
-    }
-    Ok(RunResult {
-        summary,
-        folder: folder.path,
-        recorders: driven.recorders,
-    })
 }
 
 /// A progress line for the user, unless quiet: on stderr, or in the
