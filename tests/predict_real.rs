@@ -244,8 +244,11 @@ fn cascade_saturation_and_its_order_are_predicted() {
 fn check_cascade(m: &Value, p: &Value) -> Misses {
     let mut misses = Misses::new();
     // The cascade in the same order, at about the same moments: db first,
-    // then api, then frontend (1 s: the telemetry's sampling and the real
-    // db's slightly longer work steps).
+    // then api, then frontend. An onset is a threshold crossing of a random
+    // process, so one run's lands anywhere in the simulations' range (the
+    // frontend's moved from 4.5 to 6.7 s over ten seeds; CI once measured
+    // 5.1 s against the first simulation's 7.5 s); 0.5 s more for the
+    // telemetry's sampling and the real db's slightly longer work steps.
     let onsets = |s: &Value| -> Vec<(String, f64)> {
         s["cascade"]["onsets"]
             .as_array()
@@ -262,13 +265,9 @@ fn check_cascade(m: &Value, p: &Value) -> Misses {
         names(&mo) == names(&po),
         format!("measured cascade {}", m["cascade"]["text"]),
     );
-    for (a, b) in mo.iter().zip(&po) {
-        let close = (a.1 - b.1).abs() <= 1.0;
-        expect(
-            &mut misses,
-            close,
-            format!("{} onset: measured {} s, predicted {} s", a.0, a.1, b.1),
-        );
+    for (service, t_s) in &mo {
+        let scope = format!("service {service}");
+        near(&mut misses, p, &scope, "onset s", *t_s, 0.5, "sampling");
     }
     // Saturated: what got through is db's capacity, which the model knows
     // (2 workers × 20 ms); 10% for the real db's work steps running a
