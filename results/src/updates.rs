@@ -1,11 +1,15 @@
 //! The figures of data that changes (`updates`) and of the clients that
 //! follow it, as `summary.json` holds them, and `updates_timeseries.csv`
-//! (staleness per generator per interval), which the report draws.
+//! (staleness per generator per interval), which the report draws. This
+//! module owns the file: the launcher writes [`StalenessRow`]s through a
+//! [`Writer`] as intervals end, so a long run holds none of them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::csv_file::{self, CsvError};
 
 /// How fresh one generator's clients kept their view, and what it took.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -53,67 +57,46 @@ pub struct EndpointUpdates {
 }
 
 /// One row of `updates_timeseries.csv`: versions clients received in the
-/// interval that ends at `t_s` and how stale they were.
+/// interval that ends at `t_s` (seconds since the start of load) and how
+/// stale they were; the staleness is absent when nothing was received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StalenessRow {
+    #[serde(serialize_with = "csv_file::seconds")]
     pub t_s: f64,
     pub generator: String,
     pub received: u64,
+    #[serde(serialize_with = "csv_file::millis")]
     pub staleness_mean_ms: Option<f64>,
+    #[serde(serialize_with = "csv_file::millis")]
     pub staleness_max_ms: Option<f64>,
 }
 
 /// The file's name in a run folder.
 pub const FILE: &str = "updates_timeseries.csv";
 
-/// The header of `updates_timeseries.csv`.
+/// The header the file starts with ([`StalenessRow`]'s fields).
 pub const HEADER: &str = "t_s,generator,received,staleness_mean_ms,staleness_max_ms";
 
-/// Writes the rows as CSV.
-pub fn to_csv(rows: &[StalenessRow]) -> String {
-    let mut out = format!("{HEADER}\n");
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
-    for r in rows {
-        out.push_str(&format!(
-            "{:.3},{},{},{},{}\n",
-            r.t_s,
-            r.generator,
-            r.received,
-            opt(r.staleness_mean_ms),
-            opt(r.staleness_max_ms)
-        ));
-    }
-    out
+/// Writes the file a row at a time.
+pub type Writer = csv_file::Writer<StalenessRow>;
+
+/// Creates `path` with the header, for rows to follow.
+pub fn writer(path: &Path) -> Result<Writer, CsvError> {
+    Writer::create(path, HEADER)
 }
 
-/// Reads a run folder's `updates_timeseries.csv`, by generator; `None`
-/// when the run followed no updates.
-pub fn read(run_dir: &Path) -> anyhow::Result<Option<BTreeMap<String, Vec<StalenessRow>>>> {
+/// Reads a run folder's `updates_timeseries.csv`, by generator, each in
+/// time order; `None` when the run followed no updates (no file). The
+/// file holds a few numbers per generator and interval, so it is read whole.
+pub fn read(run_dir: &Path) -> Result<Option<BTreeMap<String, Vec<StalenessRow>>>, CsvError> {
     let path = run_dir.join(FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    if !path.exists() {
         return Ok(None);
-    };
-    let mut out: BTreeMap<String, Vec<StalenessRow>> = BTreeMap::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        anyhow::ensure!(
-            f.len() == 5,
-            "{}:{}: expected 5 fields",
-            path.display(),
-            i + 1
-        );
-        let num = |s: &str| -> anyhow::Result<Option<f64>> {
-            Ok(if s.is_empty() { None } else { Some(s.parse()?) })
-        };
-        let row = StalenessRow {
-            t_s: f[0].parse()?,
-            generator: f[1].to_string(),
-            received: f[2].parse()?,
-            staleness_mean_ms: num(f[3])?,
-            staleness_max_ms: num(f[4])?,
-        };
-        out.entry(row.generator.clone()).or_default().push(row);
     }
+    let mut out: BTreeMap<String, Vec<StalenessRow>> = BTreeMap::new();
+    csv_file::for_each(&path, HEADER, |row: StalenessRow| {
+        out.entry(row.generator.clone()).or_default().push(row);
+    })?;
     Ok(Some(out))
 }
 
@@ -140,8 +123,18 @@ mod tests {
             },
         ];
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), to_csv(&rows)).unwrap();
+        let mut w = writer(&dir.path().join(FILE)).unwrap();
+        for r in &rows {
+            w.row(r).unwrap();
+        }
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert_eq!(
+            text,
+            format!("{HEADER}\n0.1,pollers,3,512.250,900.000\n0.2,pollers,0,,\n")
+        );
         let back = read(dir.path()).unwrap().unwrap();
         assert_eq!(back["pollers"], rows);
+        assert!(read(&dir.path().join("nothing")).unwrap().is_none());
     }
 }

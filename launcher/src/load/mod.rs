@@ -94,7 +94,8 @@ pub async fn run_all(
     }
     let mut out = BTreeMap::new();
     let file = series::SeriesFile::create(folder, topology.settings.sample_every)?;
-    let drainer = series::Drainer::start(used.clone(), file);
+    let staleness = updates::StalenessFile::new(folder);
+    let drainer = series::Drainer::start(used.clone(), file, staleness);
     while let Some(done) = tasks.join_next().await {
         let (name, recorder) = done.context("a load generator task failed")?;
         out.insert(name, recorder);

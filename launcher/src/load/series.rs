@@ -20,6 +20,7 @@ use topolab_results::summary::round3;
 use super::LiveLoad;
 use super::open::lock;
 use super::recorder::Outcome;
+use super::updates::StalenessFile;
 
 /// How often ended intervals go to the file.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -209,21 +210,26 @@ impl SeriesFile {
     }
 }
 
-/// Drains `live` into a [`SeriesFile`] every second until [`Drainer::finish`].
+/// Drains `live` into a [`SeriesFile`] and a [`StalenessFile`] every
+/// second until [`Drainer::finish`].
 pub struct Drainer {
     stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<SeriesFile>>,
+    task: JoinHandle<anyhow::Result<(SeriesFile, StalenessFile)>>,
 }
 
 impl Drainer {
-    /// Starts draining `live` into `file`.
-    pub fn start(live: LiveLoad, mut file: SeriesFile) -> Self {
+    /// Starts draining `live` into `file` and `staleness`.
+    pub fn start(live: LiveLoad, mut file: SeriesFile, mut staleness: StalenessFile) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(DRAIN) => file.drain(&live, Instant::now())?,
-                    _ = stopped.changed() => return Ok(file),
+                    () = tokio::time::sleep(DRAIN) => {
+                        let now = Instant::now();
+                        file.drain(&live, now)?;
+                        staleness.drain(&live, now)?;
+                    }
+                    _ = stopped.changed() => return Ok((file, staleness)),
                 }
             }
         });
@@ -233,7 +239,9 @@ impl Drainer {
     /// Stops draining; writes the rest of `live` (its series closed).
     pub async fn finish(self, live: &LiveLoad) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.task.await??.finish(live)
+        let (file, staleness) = self.task.await??;
+        file.finish(live)?;
+        staleness.finish(live)
     }
 }
 

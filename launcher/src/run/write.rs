@@ -8,7 +8,6 @@ use topolab_results::summary::RestartRecord;
 use topolab_results::{cascade, report, timeseries};
 
 use super::{Collected, RunResult};
-use crate::load;
 use crate::run_folder::RunFolder;
 use crate::summary;
 
@@ -70,7 +69,6 @@ pub(crate) fn write_run_folder(
             .flat_map(|(g, s)| s.rows(&g.name))
             .collect();
         folder.write_requests(&sampled)?;
-        load::updates::write_staleness(&folder.path, &driven.recorders)?;
     }
     if let Err(e) = report::write(&folder.path)
         && verbose

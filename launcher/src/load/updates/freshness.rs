@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use topolab_model::{Follow, Timeline};
+use topolab_results::summary::round3;
 use topolab_results::updates::{FollowFigures, Staleness, StalenessRow};
 
 /// One generator's view of freshness, kept in its recorder.
@@ -23,10 +24,14 @@ pub struct Freshness {
     seen: u64,
     missed: u64,
     reconnects: u64,
-    /// Per interval of `every` from `begin`: versions received, summed and
-    /// largest staleness (µs).
+    /// Per interval of `every` from `begin`, from interval `first` on (the
+    /// earlier ones are in the file already, see [`Freshness::take_ended`]):
+    /// versions received, summed and largest staleness (µs).
     every: Duration,
+    first: usize,
     intervals: Vec<(u64, u64, u64)>,
+    /// The interval the generator stopped in, once it did.
+    last: Option<usize>,
     /// Newest version that appeared while the generator ran, for the figures.
     last_version: u64,
     first_version: Option<u64>,
@@ -52,7 +57,9 @@ impl Freshness {
             missed: 0,
             reconnects: 0,
             every: every.max(Duration::from_millis(1)),
+            first: 0,
             intervals: Vec::new(),
+            last: None,
             last_version: 0,
             first_version: None,
         }
@@ -99,12 +106,13 @@ impl Freshness {
         let us = at.saturating_duration_since(created).as_micros() as u64;
         // Cannot fail: auto-resize is on and values are far below u64::MAX / 2.
         let _ = self.staleness_us.record(us.max(1));
-        let i =
-            (at.saturating_duration_since(self.begin).as_nanos() / self.every.as_nanos()) as usize;
-        if self.intervals.len() <= i {
-            self.intervals.resize(i + 1, (0, 0, 0));
+        // A client's clock read can trail a drain by a moment: an interval
+        // already written takes nothing more, the oldest open one does.
+        let k = self.interval(at).max(self.first) - self.first;
+        if self.intervals.len() <= k {
+            self.intervals.resize(k + 1, (0, 0, 0));
         }
-        let slot = &mut self.intervals[i];
+        let slot = &mut self.intervals[k];
         slot.0 += 1;
         slot.1 += us;
         slot.2 = slot.2.max(us);
@@ -114,6 +122,7 @@ impl Freshness {
     /// yet counts as stale until then (a client cut off for the rest of the
     /// run was stale all that time, not absent from the figures).
     pub fn close(&mut self, end: Instant) {
+        self.last = Some(self.interval(end));
         let newest = self.version_at(end);
         self.last_version = newest;
         for c in 0..self.known.len() {
@@ -156,21 +165,38 @@ impl Freshness {
         }
     }
 
-    /// Rows of `updates_timeseries.csv` for generator `name`, times from
-    /// the start of load.
-    pub fn rows(&self, name: &str) -> Vec<StalenessRow> {
+    /// The interval `at` falls in.
+    fn interval(&self, at: Instant) -> usize {
+        (at.saturating_duration_since(self.begin).as_nanos() / self.every.as_nanos()) as usize
+    }
+
+    /// Takes the rows of `updates_timeseries.csv` for generator `name` of
+    /// the intervals that ended before `now` (up to the one it stopped in,
+    /// once closed), an empty interval as a row of nothing received; times
+    /// from the start of load.
+    pub fn take_ended(&mut self, name: &str, now: Instant) -> Vec<StalenessRow> {
+        let end = match self.last {
+            Some(last) => (last + 1).max(self.first + self.intervals.len()),
+            None => self.interval(now),
+        };
         let every = self.every.as_secs_f64();
-        self.intervals
-            .iter()
-            .enumerate()
-            .map(|(i, &(n, sum, max))| StalenessRow {
-                t_s: (i + 1) as f64 * every,
-                generator: name.to_string(),
-                received: n,
-                staleness_mean_ms: (n > 0).then(|| sum as f64 / n as f64 / 1000.0),
-                staleness_max_ms: (n > 0).then(|| max as f64 / 1000.0),
+        let taken = self.intervals.len().min(end.saturating_sub(self.first));
+        let mut counts = self.intervals.drain(..taken);
+        let rows = (self.first..end)
+            .map(|i| {
+                let (n, sum, max) = counts.next().unwrap_or_default();
+                StalenessRow {
+                    t_s: round3((i + 1) as f64 * every),
+                    generator: name.to_string(),
+                    received: n,
+                    staleness_mean_ms: (n > 0).then(|| sum as f64 / n as f64 / 1000.0),
+                    staleness_max_ms: (n > 0).then(|| max as f64 / 1000.0),
+                }
             })
-            .collect()
+            .collect();
+        drop(counts);
+        self.first = self.first.max(end);
+        rows
     }
 }
 
@@ -217,5 +243,34 @@ mod tests {
         assert_eq!(fig.versions_seen, 0);
         // Versions at 1 s, 2 s, 3 s: stale 2 s, 1 s and 0 s at the end.
         assert!((fig.staleness_ms.mean - 1000.0).abs() < 2.0, "{fig:?}");
+    }
+
+    #[test]
+    fn ended_intervals_are_taken_once_and_late_events_join_the_oldest_open_one() {
+        let gaps = Dist::Const(Duration::from_millis(100));
+        let begin = Instant::now();
+        let at = |ms: u64| begin + Duration::from_millis(ms);
+        let sub = Follow::Subscribe;
+        let every = Duration::from_millis(100);
+        let mut f = Freshness::new(sub, Timeline::new(1, "s", gaps), begin, 1, every);
+        f.start(0, begin);
+        // Version 1 (made at 100 ms) held at 150 ms; up to 3 at 320 ms.
+        f.held(0, 1, at(150));
+        f.held(0, 3, at(320));
+        let first = f.take_ended("g", at(250));
+        let t: Vec<f64> = first.iter().map(|r| r.t_s).collect();
+        assert_eq!(t, [0.1, 0.2]);
+        assert_eq!((first[0].received, first[1].received), (0, 1));
+        assert_eq!(first[1].staleness_max_ms, Some(50.0));
+        // A clock read from before that drain lands in the oldest open interval.
+        f.held(0, 4, at(190));
+        f.close(at(450));
+        let rest = f.take_ended("g", at(900));
+        let t: Vec<f64> = rest.iter().map(|r| r.t_s).collect();
+        // Up to the interval the generator stopped in, not to `now`.
+        assert_eq!(t, [0.3, 0.4, 0.5]);
+        // Versions 2 and 3 at 320 ms; version 4's late read in 200-300 ms.
+        assert_eq!((rest[0].received, rest[1].received), (1, 2));
+        assert!(f.take_ended("g", at(1000)).is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //! it spends without a working connection counts in its staleness.
 
 mod begin;
+mod file;
 mod freshness;
 pub mod table;
 
@@ -23,6 +24,7 @@ use topolab_proto::v1::SubscribeRequest;
 use topolab_services::trace::context;
 
 pub use begin::begin;
+pub use file::StalenessFile;
 pub use freshness::Freshness;
 
 use super::mix::Mix;
@@ -36,24 +38,6 @@ use super::target::{Ask, Sent, Target};
 /// back together.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// Writes `updates_timeseries.csv` into `folder` when any generator followed
-/// updates: versions received per interval and how stale they were.
-pub fn write_staleness(
-    folder: &std::path::Path,
-    recorders: &std::collections::BTreeMap<String, Recorder>,
-) -> std::io::Result<()> {
-    let rows: Vec<_> = recorders
-        .iter()
-        .filter_map(|(name, r)| r.freshness.as_ref().map(|f| f.rows(name)))
-        .flatten()
-        .collect();
-    if rows.is_empty() && !recorders.values().any(|r| r.freshness.is_some()) {
-        return Ok(());
-    }
-    let path = folder.join(topolab_results::updates::FILE);
-    std::fs::write(path, topolab_results::updates::to_csv(&rows))
-}
 
 /// The freshness recorder of a following generator (`None` for others).
 pub fn freshness(
