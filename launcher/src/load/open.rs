@@ -33,7 +33,15 @@ pub async fn run(
     in_flight: &mut JoinSet<()>,
 ) {
     let end = begin + stages.iter().map(|s| s.duration).sum();
-    let mut dues = pacer::spawn(shape::schedule(stages, arrivals, begin, seed), stop);
+    let mut dues = match pacer::spawn(shape::schedule(stages, arrivals, begin, seed), stop) {
+        Ok(dues) => dues,
+        Err(e) => {
+            // Without a pacer there is no load: say so, and send nothing.
+            crate::notice::say(format!("warning: could not start a load pacer: {e}"));
+            lock(&recorder).issue_end = Some(begin);
+            return;
+        }
+    };
     // Who each request goes to and as whom: drawn apart from the arrival times.
     let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x5e55_1045);
     while let Some(due) = dues.recv().await {
