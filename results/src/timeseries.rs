@@ -101,6 +101,17 @@ pub struct ServiceSeries {
     pub pushed: Vec<u64>,
 }
 
+impl ServiceSeries {
+    /// The time between neighbouring points (the median gap): the sampling
+    /// interval, or a multiple of it once a long run's points merged (see
+    /// [`MAX_POINTS`]); `None` with fewer than two points.
+    pub fn spacing(&self) -> Option<f64> {
+        let mut gaps: Vec<f64> = self.t_s.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        gaps.get(gaps.len() / 2).copied()
+    }
+}
+
 /// Rows summed per service and instant (replicas share the sampling grid, so
 /// their rows at one instant carry the same `t_s`).
 pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
@@ -353,5 +364,6 @@ mod tests {
         assert_eq!(s.t_s[..2], [0.4, 0.8]);
         assert_eq!(s.queue[..2], [4, 2]);
         assert_eq!(*s.t_s.last().unwrap(), 500.0);
+        assert!((s.spacing().unwrap() - 0.4).abs() < 1e-9);
     }
 }
