@@ -149,6 +149,15 @@ mod tests {
         assert_eq!(got, schedule);
     }
 
+    #[test]
+    fn hands_over_early_only_after_a_gap() {
+        let last = Instant::now();
+        let far = last + Duration::from_millis(5);
+        assert_eq!(handover(last, far), far - LEAD);
+        let near = last + LEAD;
+        assert_eq!(handover(last, near), near);
+    }
+
     #[tokio::test]
     async fn stops_when_told() {
         let start = Instant::now();
