@@ -30,9 +30,10 @@ const SPIN_WINDOW: Duration = Duration::from_micros(120);
 /// brought it to 1.1-1.5.
 const LEAD: Duration = Duration::from_micros(200);
 
-/// Due times waiting to be sent sit in the socket's buffer (a few hundred);
-/// if the async side falls that far behind, the pacer waits, and the
-/// lateness shows in the summary.
+/// Bytes read from the socket at a time (8 a due time). Due times waiting to
+/// be sent sit in the socket's buffer, bounded by the kernel (~280 here); if
+/// the async side falls that far behind, the pacer waits, and the lateness
+/// shows in the summary.
 const READ_BATCH: usize = 8 * 512;
 
 /// Due times pending on the async side, in order; ends when the pacer does.
