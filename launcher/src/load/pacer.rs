@@ -24,10 +24,10 @@ use tokio::sync::watch;
 const SPIN_WINDOW: Duration = Duration::from_micros(120);
 
 /// How early a due time is handed over after a gap, for the sender to wake
-/// up in; it then yields for what is left (at 200/s, 200 µs of every 5 ms:
-/// 4% of a core, no more than the pacer's own spin it replaces). Measured at
-/// 200/s: 100 µs left the p50 ratio to a closed loop near 1.7, 200-300 µs
-/// brought it to 1.1-1.5.
+/// up in; it then yields for what is left, in place of the pacer's own spin.
+/// Measured at 200/s on a quiet box (`make bench BENCH=lowload`): p50
+/// 1.2-1.4x a closed loop of one client against 1.5-2.0x handing over on
+/// time, for 1.5-2% of a core more; 300 µs did no better.
 const LEAD: Duration = Duration::from_micros(200);
 
 /// Bytes read from the socket at a time (8 a due time). Due times waiting to
