@@ -6,7 +6,9 @@
 
 pub mod collector;
 pub mod file;
+pub mod json;
 pub mod keep;
+pub mod raw;
 pub mod writer;
 
 use std::net::{Ipv4Addr, SocketAddr};
