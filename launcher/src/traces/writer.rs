@@ -139,6 +139,8 @@ struct State {
     decided_order: VecDeque<TraceKey>,
     origins: HashMap<Vec<u8>, Arc<Origin>>,
     out: Vec<(Arc<Origin>, Vec<u8>)>,
+    /// The traces one tick decides (a buffer kept between ticks).
+    due: Vec<TraceKey>,
     error: Option<String>,
     lost: u64,
 }
@@ -159,6 +161,7 @@ impl State {
             decided_order: VecDeque::with_capacity(DECISIONS + 1),
             origins: HashMap::new(),
             out: Vec::new(),
+            due: Vec::new(),
             error: None,
             lost: 0,
         }
@@ -295,20 +298,33 @@ impl State {
 
     /// Decides every complete trace (all of them when `all`).
     fn decide_due(&mut self, now: Instant, all: bool) {
-        let due: Vec<TraceKey> = self
-            .open
-            .iter()
-            .filter(|(_, o)| {
-                let quiet = now.duration_since(o.last);
-                all || (o.has_root && quiet >= QUIET_WITH_ROOT)
-                    || quiet >= QUIET_WITHOUT_ROOT
-                    || now.duration_since(o.first) >= MAX_WAIT
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        // Instants to compare with, worked out once rather than a duration
+        // per waiting trace (every trace is looked at every tick). Early in
+        // the process's life an instant may not go back that far: then
+        // nothing can be that old.
+        let cut = |d: Duration| now.checked_sub(d);
+        let (root_quiet, quiet, oldest) = (
+            cut(QUIET_WITH_ROOT),
+            cut(QUIET_WITHOUT_ROOT),
+            cut(MAX_WAIT),
+        );
+        let before = |t: Instant, cut: Option<Instant>| cut.is_some_and(|c| t <= c);
+        self.due.clear();
+        self.due.extend(
+            self.open
+                .iter()
+                .filter(|(_, o)| {
+                    all || (o.has_root && before(o.last, root_quiet))
+                        || before(o.last, quiet)
+                        || before(o.first, oldest)
+                })
+                .map(|(id, _)| *id),
+        );
+        let due = std::mem::take(&mut self.due);
+        for &id in &due {
             self.decide(id);
         }
+        self.due = due;
     }
 
     /// Too many spans waiting: decides the oldest half early.
