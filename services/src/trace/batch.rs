@@ -9,8 +9,6 @@ use prost::Message;
 use prost::bytes::Bytes;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use super::wire::EncodedSpan;
-
 /// `ScopeSpans.spans`, `ScopeSpans.scope`, `ResourceSpans.resource`,
 /// `ResourceSpans.scope_spans`, `ExportTraceServiceRequest.resource_spans`.
 const SPANS: u32 = 2;
@@ -48,9 +46,8 @@ impl Batch {
         self.len == 0
     }
 
-    /// Appends one span.
-    pub fn push(&mut self, span: &EncodedSpan) {
-        let bytes = span.as_bytes();
+    /// Appends one span (its `Span` message bytes).
+    pub fn push(&mut self, bytes: &[u8]) {
         encode_key(SPANS, WireType::LengthDelimited, &mut self.spans);
         encode_varint(bytes.len() as u64, &mut self.spans);
         self.spans.extend_from_slice(bytes);
@@ -122,7 +119,7 @@ mod tests {
             })
             .collect();
         for s in &spans {
-            batch.push(&s.encode());
+            batch.push(s.encode().as_bytes());
         }
         assert_eq!(batch.len(), 3);
         let bytes = batch.take_request();

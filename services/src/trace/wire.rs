@@ -38,6 +38,13 @@ const STATUS_ERROR: u64 = 2;
 /// fit their first buffer.
 const TYPICAL: usize = 448;
 
+thread_local! {
+    /// The buffer the next span of this thread is written in: spans are
+    /// written here and copied out (see [`EncodedSpan::recycle`]), so
+    /// recording one allocates nothing once the thread has written its first.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// One span's protobuf bytes, without the tag and length that place it in a
 /// `ScopeSpans` (the exporter adds them when it batches).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +54,14 @@ impl EncodedSpan {
     /// The bytes of the `Span` message.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Hands the buffer back to this thread's next span once its bytes
+    /// have been copied elsewhere.
+    pub fn recycle(self) {
+        let mut buf = self.0;
+        buf.clear();
+        SPARE.set(buf);
     }
 }
 
@@ -71,7 +86,8 @@ impl SpanWriter {
         start: Instant,
         end: Instant,
     ) -> Self {
-        let mut buf = Vec::with_capacity(TYPICAL);
+        let mut buf = SPARE.take();
+        buf.reserve(TYPICAL);
         bytes_field(&mut buf, span::TRACE_ID, &ctx.trace_id);
         bytes_field(&mut buf, span::SPAN_ID, &ctx.span_id);
         if let Some(p) = parent {
