@@ -100,6 +100,28 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
             "one message per version per subscriber: {pushed} for {created} versions"
         );
     }
+    // `updates_timeseries.csv` (written as the run goes): every following
+    // generator's intervals in time order, and what they received adds up
+    // to every version a client held or skipped.
+    let csv = std::fs::read_to_string(sb.out().join("updates_timeseries.csv")).unwrap();
+    let mut by_gen: std::collections::BTreeMap<&str, (f64, u64, usize)> = Default::default();
+    for line in csv.lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        let (t, received): (f64, u64) = (c[0].parse().unwrap(), c[2].parse().unwrap());
+        let e = by_gen.entry(c[1]).or_insert((0.0, 0, 0));
+        assert!(t > e.0, "{}: {t} after {}", c[1], e.0);
+        *e = (t, e.1 + received, e.2 + 1);
+    }
+    assert_eq!(by_gen.len(), 6, "{by_gen:?}");
+    for (g, (_, received, rows)) in &by_gen {
+        let u_ = &load[*g]["updates"];
+        assert_eq!(
+            *received,
+            u(&u_["versions_seen"]) + u(&u_["versions_missed"]),
+            "{g}: {u_}"
+        );
+        assert!(*rows >= 100, "{g}: one row per 100 ms over 10 s: {rows}");
+    }
     // Long polls ask once per version: their rate follows the versions'.
     let long_rate = |name: &str| f(&ep(name, "Long")["requests_per_s"]);
     let versions =

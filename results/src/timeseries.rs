@@ -101,6 +101,17 @@ pub struct ServiceSeries {
     pub pushed: Vec<u64>,
 }
 
+impl ServiceSeries {
+    /// The time between neighbouring points (the median gap): the sampling
+    /// interval, or a multiple of it once a long run's points merged (see
+    /// [`MAX_POINTS`]); `None` with fewer than two points.
+    pub fn spacing(&self) -> Option<f64> {
+        let mut gaps: Vec<f64> = self.t_s.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        gaps.get(gaps.len() / 2).copied()
+    }
+}
+
 /// Rows summed per service and instant (replicas share the sampling grid, so
 /// their rows at one instant carry the same `t_s`).
 pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
@@ -109,11 +120,90 @@ pub fn by_service(rows: &[Row]) -> BTreeMap<String, ServiceSeries> {
     acc.finish()
 }
 
-/// Adds rows up per service and instant, in any order.
+/// Instants a service's series keeps at the most: beyond it (a run longer
+/// than 204.8 s at the default 100 ms sampling) neighbouring points merge
+/// in pairs, so reading a run of an hour takes no more memory than one of
+/// a few minutes. 2,048 points is still twice what a chart is wide.
+pub const MAX_POINTS: usize = 2048;
+
+/// Adds rows up per service and instant. Rows may come in any order; once
+/// a series is longer than [`MAX_POINTS`] each point covers `factor`
+/// consecutive instants, and rows are expected in time order but for
+/// replicas reporting an instant already counted (what the launcher's
+/// `timeseries.csv` holds).
 #[derive(Debug, Default)]
 struct ByService {
-    /// Instants keyed in whole microseconds so equal times group together.
-    points: BTreeMap<String, BTreeMap<i64, [u64; 9]>>,
+    points: BTreeMap<String, Points>,
+}
+
+/// One service's points: keyed by their last instant in whole microseconds
+/// (so equal times group together); the sums of every row in them, and how
+/// many instants they cover (levels are averaged over those).
+#[derive(Debug)]
+struct Points {
+    map: BTreeMap<i64, ([u64; 9], u64)>,
+    factor: u64,
+}
+
+impl Default for Points {
+    fn default() -> Self {
+        Points {
+            map: BTreeMap::new(),
+            factor: 1,
+        }
+    }
+}
+
+impl Points {
+    fn add(&mut self, t: i64, v: [u64; 9]) {
+        let add = |sums: &mut [u64; 9]| sums.iter_mut().zip(v).for_each(|(s, v)| *s += v);
+        let last = self.map.last_key_value().map(|(k, p)| (*k, p.1));
+        match last {
+            // Another replica at an instant already counted: into the point
+            // that covers it.
+            Some((k, _)) if t <= k && self.factor > 1 => {
+                if let Some((_, p)) = self.map.range_mut(t..).next() {
+                    add(&mut p.0);
+                }
+            }
+            // A new instant joins the last point while it covers fewer than
+            // `factor`, and the point takes its time.
+            Some((k, n)) if t > k && n < self.factor => {
+                let mut p = self.map.remove(&k).unwrap_or_default();
+                add(&mut p.0);
+                p.1 += 1;
+                self.map.insert(t, p);
+            }
+            _ => {
+                let p = self.map.entry(t).or_insert(([0; 9], 0));
+                if p.1 == 0 {
+                    p.1 = 1;
+                }
+                add(&mut p.0);
+            }
+        }
+        if self.map.len() > MAX_POINTS {
+            self.halve();
+        }
+    }
+
+    /// Merges neighbouring points in pairs: each then covers twice the
+    /// instants (the last, still filling, may cover fewer).
+    fn halve(&mut self) {
+        let mut old = std::mem::take(&mut self.map).into_iter();
+        while let Some((t, (mut sums, n))) = old.next() {
+            match old.next() {
+                Some((later, (more, m))) => {
+                    sums.iter_mut().zip(more).for_each(|(a, b)| *a += b);
+                    self.map.insert(later, (sums, n + m));
+                }
+                None => {
+                    self.map.insert(t, (sums, n));
+                }
+            }
+        }
+        self.factor *= 2;
+    }
 }
 
 impl ByService {
@@ -122,20 +212,20 @@ impl ByService {
             Some(s) => s,
             None => self.points.entry(r.service.clone()).or_default(),
         };
-        let slot = service.entry((r.t_s * 1e6).round() as i64).or_default();
-        for (s, v) in slot.iter_mut().zip([
-            r.queue,
-            r.in_flight,
-            r.arrived,
-            r.completed,
-            r.rejected,
-            r.failed,
-            r.held,
-            r.streams,
-            r.pushed,
-        ]) {
-            *s += v;
-        }
+        service.add(
+            (r.t_s * 1e6).round() as i64,
+            [
+                r.queue,
+                r.in_flight,
+                r.arrived,
+                r.completed,
+                r.rejected,
+                r.failed,
+                r.held,
+                r.streams,
+                r.pushed,
+            ],
+        );
     }
 
     fn finish(self) -> BTreeMap<String, ServiceSeries> {
@@ -143,16 +233,18 @@ impl ByService {
             .into_iter()
             .map(|(name, points)| {
                 let mut s = ServiceSeries::default();
-                for (t, v) in points {
+                for (t, (v, n)) in points.map {
+                    // Levels: their mean over the instants; counts: their sum.
+                    let level = |x: u64| (x + n / 2) / n.max(1);
                     s.t_s.push(t as f64 / 1e6);
-                    s.queue.push(v[0]);
-                    s.in_flight.push(v[1]);
+                    s.queue.push(level(v[0]));
+                    s.in_flight.push(level(v[1]));
                     s.arrived.push(v[2]);
                     s.completed.push(v[3]);
                     s.rejected.push(v[4]);
                     s.failed.push(v[5]);
-                    s.held.push(v[6]);
-                    s.streams.push(v[7]);
+                    s.held.push(level(v[6]));
+                    s.streams.push(level(v[7]));
                     s.pushed.push(v[8]);
                 }
                 (name, s)
@@ -249,5 +341,29 @@ mod tests {
         assert_eq!(s.t_s, vec![0.1, 0.2]);
         assert_eq!(s.queue, vec![7, 1]);
         assert_eq!(s.arrived, vec![4, 2]);
+    }
+
+    #[test]
+    fn a_long_series_merges_neighbours_and_keeps_counts_and_mean_levels() {
+        // 5,000 instants of two replicas, in file order; a straggler of
+        // replica 1 for an early instant comes last.
+        let mut rows = Vec::new();
+        for i in 1..=5000u64 {
+            let t = i as f64 / 10.0;
+            rows.push(row(t, "db", 0, i % 4));
+            rows.push(row(t, "db", 1, 0));
+        }
+        rows.push(row(0.3, "db", 1, 8));
+        let s = &by_service(&rows)["db"];
+        let n = s.t_s.len();
+        assert!((MAX_POINTS / 2..=MAX_POINTS).contains(&n), "{n} points");
+        // Every count is kept: 2 arrivals per row.
+        assert_eq!(s.arrived.iter().sum::<u64>(), 2 * 10_001);
+        // 4 instants a point: queue levels 1, 2, 3, 0 average to 1.5, and
+        // the straggler's 8 over 4 instants adds 2 to the first point.
+        assert_eq!(s.t_s[..2], [0.4, 0.8]);
+        assert_eq!(s.queue[..2], [4, 2]);
+        assert_eq!(*s.t_s.last().unwrap(), 500.0);
+        assert!((s.spacing().unwrap() - 0.4).abs() < 1e-9);
     }
 }

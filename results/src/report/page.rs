@@ -373,6 +373,13 @@ fn services_section(
         );
     };
     let every = run.topology.settings.sample_every.as_secs_f64();
+    // A long run is read back with neighbouring samples merged (levels
+    // averaged): the caption names the grain drawn, not the one sampled.
+    let drawn = series
+        .values()
+        .filter_map(ServiceSeries::spacing)
+        .fold(every, f64::max);
+    let merged = drawn > every * 1.5;
     let mut parts = Vec::new();
     for s in &run.topology.services {
         let Some(ser) = series.get(&s.name) else {
@@ -396,7 +403,11 @@ fn services_section(
     }
     Ok(html! {
         p.caption {
-            "Workers busy and requests queued at every sample (" (timeline::name_width(every)) "), and rejections per second per "
+            @if merged {
+                "Workers busy and requests queued, averaged per " (timeline::name_width(drawn)) " (" (format!("{:.0}", drawn / every)) " samples of " (timeline::name_width(every)) ": a long run is read at a coarser grain), and rejections per second per "
+            } @else {
+                "Workers busy and requests queued at every sample (" (timeline::name_width(every)) "), and rejections per second per "
+            }
             (timeline::name_width(bin)) " bin on the right-hand axis."
         }
         (key(&[("", css(charts::BLUE), "in flight (workers busy)"), ("", css(charts::YELLOW), "queued"), ("line", css(RED), "rejected / s (right axis)")]))
