@@ -139,7 +139,8 @@ where
             store: self.store.clone(),
         };
         Box::pin(async move {
-            let mut grpc = Grpc::new(ExportCodec).apply_max_message_size_config(Some(MAX_MESSAGE), None);
+            let mut grpc =
+                Grpc::new(ExportCodec).apply_max_message_size_config(Some(MAX_MESSAGE), None);
             Ok(grpc.unary(export, req).await)
         })
     }

@@ -81,8 +81,8 @@ fn fast(mut b: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) -> Option<()> {
     let (message, code) = f.status?;
     let kind = i32::try_from(f.kind).ok()?;
     let code = i32::try_from(code).ok()?;
-    let dropped = [f.dropped_attributes, f.dropped_events, f.dropped_links]
-        .map(|d| u32::try_from(d).ok());
+    let dropped =
+        [f.dropped_attributes, f.dropped_events, f.dropped_links].map(|d| u32::try_from(d).ok());
     let [Some(da), Some(de), Some(dl)] = dropped else {
         return None;
     };
@@ -216,8 +216,7 @@ fn status(mut s: &[u8]) -> Option<(&[u8], u64)> {
 /// copied as it is; anything else is checked as UTF-8 (`None` if it is not)
 /// and escaped by serde_json.
 fn string(out: &mut Vec<u8>, s: &[u8]) -> Option<()> {
-    if s
-        .iter()
+    if s.iter()
         .all(|&c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\')
     {
         out.push(b'"');

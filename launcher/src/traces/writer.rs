@@ -233,7 +233,11 @@ impl State {
         scope_schema_url: String,
     ) -> Option<Arc<Origin>> {
         let mut key = Vec::new();
-        for part in [resource.as_deref(), Some(schema_url.as_bytes()), scope.as_deref()] {
+        for part in [
+            resource.as_deref(),
+            Some(schema_url.as_bytes()),
+            scope.as_deref(),
+        ] {
             // Presence and length first, so that no two origins share a key.
             match part {
                 Some(p) => {
@@ -249,11 +253,7 @@ impl State {
             return Some(known.clone());
         }
         let o = Arc::new(Origin {
-            resource: resource
-                .as_deref()
-                .map(Resource::decode)
-                .transpose()
-                .ok()?,
+            resource: resource.as_deref().map(Resource::decode).transpose().ok()?,
             schema_url: schema_url.to_owned(),
             scope: scope
                 .as_deref()
@@ -306,11 +306,8 @@ impl State {
         // the process's life an instant may not go back that far: then
         // nothing can be that old.
         let cut = |d: Duration| now.checked_sub(d);
-        let (root_quiet, quiet, oldest) = (
-            cut(QUIET_WITH_ROOT),
-            cut(QUIET_WITHOUT_ROOT),
-            cut(MAX_WAIT),
-        );
+        let (root_quiet, quiet, oldest) =
+            (cut(QUIET_WITH_ROOT), cut(QUIET_WITHOUT_ROOT), cut(MAX_WAIT));
         let before = |t: Instant, cut: Option<Instant>| cut.is_some_and(|c| t <= c);
         self.due.clear();
         self.due.extend(

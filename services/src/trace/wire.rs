@@ -218,7 +218,11 @@ fn delimited_len(len: usize) -> usize {
 }
 
 fn str_len(v: &str) -> usize {
-    if v.is_empty() { 0 } else { delimited_len(v.len()) }
+    if v.is_empty() {
+        0
+    } else {
+        delimited_len(v.len())
+    }
 }
 
 /// An attribute's value as written (borrowed from a [`Value`] or the caller).
