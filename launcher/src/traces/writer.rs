@@ -409,14 +409,10 @@ const NICE: i32 = 10;
 /// counted as dropped (`spans_dropped`). The figures of a run are the
 /// replicas'; its traces are a record of them.
 fn yield_to_the_run() {
-    // SAFETY: plain system calls on this thread's own id; on Linux
-    // PRIO_PROCESS with a thread id sets that thread's nice value only.
-    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, NICE) };
-    if r != 0 {
-        tracing::debug!(
-            "traces writer: could not lower its priority: {}",
-            std::io::Error::last_os_error()
-        );
+    // On Linux PRIO_PROCESS with a thread id sets that thread's nice value only.
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), NICE) {
+        tracing::debug!("traces writer: could not lower its priority: {e}");
     }
 }
 
