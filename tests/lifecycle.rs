@@ -58,8 +58,7 @@ fn ctrl_c_stops_the_load_writes_the_summary_and_stops_every_replica() {
     let mut launcher = sb.spawn_on("run", &file);
     wait_for_line(&mut launcher, "sending load");
     std::thread::sleep(Duration::from_millis(700));
-    // SAFETY: signalling a child we own.
-    unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
+    common::interrupt(&launcher);
     let status = launcher.wait().unwrap();
     assert!(
         status.success(),
@@ -136,8 +135,7 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         "topolab.v1.Replica/Call",
     ]);
     assert!(missing.contains("NotFound"), "{missing}");
-    // SAFETY: signalling a child we own.
-    unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
+    common::interrupt(&launcher);
     assert!(launcher.wait().unwrap().success());
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }
@@ -180,8 +178,7 @@ fn up_serves_without_sending_the_load_until_ctrl_c() {
         "{lines:?}"
     );
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: signalling a child we own.
-    unsafe { libc::kill(up.id() as i32, libc::SIGINT) };
+    common::interrupt(&up);
     assert!(up.wait().unwrap().success());
     let s = sb.summary();
     assert!(

@@ -168,8 +168,7 @@ fn prometheus_scrapes_replicas_and_counts_match_the_summary() {
     };
     let handled = query(port, "sum(grpc_server_handled_total{grpc_code=\"OK\"})").unwrap();
 
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-    unsafe { libc::kill(up.id() as i32, libc::SIGINT) };
+    common::interrupt(&up);
     assert!(up.wait().unwrap().success());
     let summary = sandbox.summary();
     let mut ok_total = 0;

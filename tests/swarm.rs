@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, assert_counts_add_up, wait_for_line};
+use common::{Sandbox, Signal, assert_counts_add_up, wait_for_line};
+use rustix::process::Pid;
 use serde_json::Value;
 use topolab_results::trace::{self, Kind, tree::Tree};
 
@@ -237,7 +238,7 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
 /// Starts a long `run --on swarm` of `chain.yaml` in its own process group,
 /// waits until the load driver's container runs, then sends `signal` to the
 /// launcher's whole group; returns the stack's name and the launcher.
-fn signal_mid_run(sandbox: &Sandbox, signal: i32) -> (String, std::process::Child) {
+fn signal_mid_run(sandbox: &Sandbox, signal: Signal) -> (String, std::process::Child) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/chain.yaml");
     let out = sandbox.out();
     let mut launcher = sandbox
@@ -276,8 +277,8 @@ fn signal_mid_run(sandbox: &Sandbox, signal: i32) -> (String, std::process::Chil
         assert!(Instant::now() < until, "the driver of {stack} never ran");
         std::thread::sleep(Duration::from_millis(300));
     }
-    // SAFETY: kill(2) on the process group of a child this test started.
-    unsafe { libc::kill(-(launcher.id() as i32), signal) };
+    // The launcher's whole process group, as a terminal signals it.
+    let _ = rustix::process::kill_process_group(Pid::from_child(&launcher), signal);
     (stack, launcher)
 }
 
@@ -307,7 +308,7 @@ fn sigkilled_launcher_leaves_no_stack_behind() {
     }
     let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
-    let (stack, mut launcher) = signal_mid_run(&sandbox, libc::SIGKILL);
+    let (stack, mut launcher) = signal_mid_run(&sandbox, Signal::KILL);
     let killed = Instant::now();
     launcher.wait().unwrap();
     let left = wait_nothing_left(&sandbox, &stack, Duration::from_secs(60));
@@ -325,7 +326,7 @@ fn ctrl_c_stops_a_swarm_run_and_leaves_nothing_behind() {
     }
     let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
     let sandbox = Sandbox::new();
-    let (stack, mut launcher) = signal_mid_run(&sandbox, libc::SIGINT);
+    let (stack, mut launcher) = signal_mid_run(&sandbox, Signal::INT);
     let until = Instant::now() + Duration::from_secs(90);
     let status = loop {
         if let Some(s) = launcher.try_wait().unwrap() {

@@ -394,8 +394,7 @@ fn the_python_sdk_exports_to_the_built_in_collector() {
         String::from_utf8_lossy(&py.stderr)
     );
     let trace_id = String::from_utf8_lossy(&py.stdout).trim().to_string();
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    common::interrupt(&child);
     assert!(child.wait().unwrap().success());
     let traces = trace::load(&sb.out()).unwrap();
     let t = traces

@@ -317,8 +317,7 @@ fn grpcurl_subscribes_from_outside_and_receives_versions() {
         versions.windows(2).all(|w| w[1] == w[0] + 1),
         "in order, none skipped: {versions:?}"
     );
-    // SAFETY: signalling a child we own.
-    unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
+    common::interrupt(&launcher);
     assert!(launcher.wait().unwrap().success());
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }

@@ -90,6 +90,7 @@ fn child(case: &str) -> anyhow::Result<(String, Usage)> {
 }
 
 /// Waits for child `pid`; returns its peak resident memory and CPU time.
+/// (libc: rustix wraps neither wait4 nor getrusage.)
 fn wait_usage(pid: u32) -> anyhow::Result<Usage> {
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.

@@ -160,8 +160,9 @@ pub fn children_rss_kib(pid: u32) -> Vec<u64> {
 
 impl Drop for Up {
     fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        // Our own child, not yet reaped: a Ctrl-C of its own.
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
         let _ = self.child.wait();
     }
 }

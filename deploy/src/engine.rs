@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use topolab_launcher::faults::Processes;
+use topolab_launcher::faults::{Processes, Signal};
 use topolab_launcher::supervisor::ReplicaId;
 
 /// Where the Docker Engine listens, on the host and in the driver's container.
@@ -105,14 +105,17 @@ impl Processes for Engine {
         &'a self,
         service: &'a str,
         index: Option<u32>,
-        signal: i32,
+        signal: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>> {
         Box::pin(async move {
-            let action = match signal {
-                libc::SIGKILL => "kill?signal=SIGKILL",
-                libc::SIGSTOP => "pause",
-                libc::SIGCONT => "unpause",
-                _ => return Vec::new(),
+            let action = if signal == Signal::KILL {
+                "kill?signal=SIGKILL"
+            } else if signal == Signal::STOP {
+                "pause"
+            } else if signal == Signal::CONT {
+                "unpause"
+            } else {
+                return Vec::new();
             };
             let known = self
                 .known

@@ -60,6 +60,7 @@ impl Guardian {
 /// said `done`, removes `stack` and its driver and waits until they are gone.
 pub fn watch(stack: &str) -> anyhow::Result<()> {
     // A terminal's Ctrl-C or hang-up must not stop the clean-up half way.
+    // (libc: rustix does not wrap signal dispositions outside its `runtime`.)
     // SAFETY: setting a signal's disposition to "ignore" has no handler to race.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use rustix::process::{Pid, Signal};
 use topolab_model::Loaded;
 
 use crate::container::{COLLECTOR_PORT, TOPOLOGY_PATH};
@@ -162,8 +163,8 @@ fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
         rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
         let wanted = signals.load(Ordering::SeqCst);
         while forwarded < wanted {
-            // SAFETY: kill(2) on our own child, not yet reaped.
-            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            // Our own child, not yet reaped: its pid is its own.
+            let _ = rustix::process::kill_process(Pid::from_child(&child), Signal::INT);
             forwarded += 1;
         }
         if let Some(status) = child.try_wait()? {

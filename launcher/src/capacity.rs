@@ -8,6 +8,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
 /// Memory one replica takes for itself, budgeted: an idle replica's own
 /// (private) pages measured 2.3 MiB in a debug build (`make bench scale`
 /// prints the proportional figure); its executable's pages are shared by
@@ -152,25 +154,19 @@ impl Capacity {
 /// Raises this process's soft limit on open files to the hard one and
 /// returns the limit now in force (None off Linux or if it cannot be read).
 pub fn raise_fd_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return None;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
+    let lim = getrlimit(Resource::Nofile);
+    let mut now = lim.current;
+    // `None` is unlimited: a soft limit below the hard one is raised.
+    if now != lim.maximum {
+        let raised = Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
         };
-        // SAFETY: setrlimit reads one rlimit struct we own.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = lim.rlim_max;
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            now = lim.maximum;
         }
     }
-    Some(lim.rlim_cur)
+    Some(now.unwrap_or(u64::MAX))
 }
 
 /// Bytes free for new processes: `MemAvailable`, less if a cgroup's limit
@@ -210,16 +206,9 @@ fn free_threads() -> Option<(u64, &'static str)> {
     if let Some(max) = read_u64("/proc/sys/kernel/threads-max") {
         free.push((max.saturating_sub(total), "threads-max"));
     }
-    let mut nproc = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut nproc) } == 0
-        && nproc.rlim_cur != libc::RLIM_INFINITY
-    {
+    if let Some(nproc) = getrlimit(Resource::Nproc).current {
         // The limit counts this user's threads; the system's total bounds them.
-        free.push((nproc.rlim_cur.saturating_sub(total), "ulimit -u"));
+        free.push((nproc.saturating_sub(total), "ulimit -u"));
     }
     if let Some((max, used)) = cgroup_file("pids", "pids.max", "pids.max").zip(cgroup_file(
         "pids",
@@ -318,12 +307,7 @@ mod tests {
     #[test]
     fn the_fd_limit_is_raised_to_the_hard_limit() {
         let now = raise_fd_limit().expect("readable on Linux");
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: as in raise_fd_limit.
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-        assert_eq!(now, lim.rlim_max);
+        let hard = getrlimit(Resource::Nofile).maximum.unwrap_or(u64::MAX);
+        assert_eq!(now, hard);
     }
 }

@@ -22,6 +22,7 @@ use topolab_results::summary::round3;
 use crate::supervisor::{Fleet, ReplicaId};
 
 /// One fault as it ran; the type belongs to `summary.json`'s owner.
+pub use rustix::process::Signal;
 pub use topolab_results::summary::FaultRecord;
 
 /// Whatever runs the replicas, as `kill` and `pause` faults reach them.
@@ -32,7 +33,7 @@ pub trait Processes: Send + Sync {
         &'a self,
         service: &'a str,
         index: Option<u32>,
-        signal: i32,
+        signal: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>>;
 }
 
@@ -41,7 +42,7 @@ impl Processes for Mutex<Fleet> {
         &'a self,
         service: &'a str,
         index: Option<u32>,
-        signal: i32,
+        signal: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>> {
         let reached = self
             .lock()
@@ -151,8 +152,8 @@ impl Runner {
     async fn apply(&mut self, i: usize) {
         let f = self.faults[i].clone();
         let reached = match &f.action {
-            FaultAction::Kill => self.signal(&f, libc::SIGKILL).await,
-            FaultAction::Pause => self.signal(&f, libc::SIGSTOP).await,
+            FaultAction::Kill => self.signal(&f, Signal::KILL).await,
+            FaultAction::Pause => self.signal(&f, Signal::STOP).await,
             FaultAction::Slow(_) | FaultAction::Errors(_) => self.targets(&f),
         };
         self.records[i].applied_s = Some(self.now());
@@ -174,7 +175,7 @@ impl Runner {
             FaultAction::Pause => {
                 for r in &reached {
                     self.fleet
-                        .signal(&r.service, Some(r.index), libc::SIGCONT)
+                        .signal(&r.service, Some(r.index), Signal::CONT)
                         .await;
                 }
             }
@@ -197,7 +198,7 @@ impl Runner {
             .collect()
     }
 
-    async fn signal(&self, f: &Fault, signal: i32) -> Vec<ReplicaId> {
+    async fn signal(&self, f: &Fault, signal: Signal) -> Vec<ReplicaId> {
         self.fleet
             .signal(&f.target.service, f.target.replica, signal)
             .await

@@ -16,8 +16,9 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,6 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use rustix::process::{Pid, Signal};
 
 /// The fd number at which every replica finds its inherited listening socket.
 pub const LISTEN_FD: i32 = 3;
@@ -89,7 +91,7 @@ pub struct Fleet {
     args: Vec<String>,
     log_dir: PathBuf,
     replicas: Vec<Replica>,
-    pgid: Option<i32>,
+    pgid: Option<Pid>,
     spawner: Option<Spawner>,
 }
 
@@ -152,11 +154,12 @@ impl Fleet {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(stderr)
-            .process_group(self.pgid.unwrap_or(0));
+            .process_group(Pid::as_raw(self.pgid));
         let fd = listener.as_raw_fd();
-        let parent = std::process::id() as i32;
+        let parent = Some(rustix::process::getpid());
         // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe system calls (prctl, getppid, dup2, fcntl, _exit).
+        // async-signal-safe system calls (prctl, getppid, dup2, fcntl) and
+        // allocates nothing.
         unsafe {
             cmd.pre_exec(move || child_setup(fd, parent));
         }
@@ -168,7 +171,7 @@ impl Fleet {
             .spawn(cmd)
             .with_context(|| format!("starting {id}"))?;
         if self.pgid.is_none() {
-            self.pgid = Some(child.id() as i32);
+            self.pgid = Some(Pid::from_child(&child));
         }
         Ok(child)
     }
@@ -243,7 +246,7 @@ impl Fleet {
 
     /// Sends `signal` to the live processes of `target` (one replica, or
     /// every replica of a service); returns the replicas signalled.
-    pub fn signal(&mut self, service: &str, index: Option<u32>, signal: i32) -> Vec<ReplicaId> {
+    pub fn signal(&mut self, service: &str, index: Option<u32>, signal: Signal) -> Vec<ReplicaId> {
         self.exited();
         let mut out = Vec::new();
         for r in &self.replicas {
@@ -253,8 +256,8 @@ impl Fleet {
             {
                 continue;
             }
-            // SAFETY: kill(2) on a child this fleet started and has not reaped.
-            if unsafe { libc::kill(r.child.id() as i32, signal) } == 0 {
+            // A child this fleet started and has not reaped: its pid is its own.
+            if rustix::process::kill_process(Pid::from_child(&r.child), signal).is_ok() {
                 out.push(r.id.clone());
             }
         }
@@ -290,7 +293,7 @@ impl Fleet {
     /// Asks every replica to stop (SIGTERM), waits up to `grace` for them to
     /// finish in-flight work, then kills what is left.
     pub fn stop(&mut self, grace: Duration) {
-        self.signal_group(libc::SIGTERM);
+        self.signal_group(Signal::TERM);
         let until = Instant::now() + grace;
         while Instant::now() < until && self.exited().len() < self.replicas.len() {
             std::thread::sleep(Duration::from_millis(10));
@@ -298,17 +301,15 @@ impl Fleet {
         self.kill_all();
     }
 
-    fn signal_group(&self, signal: i32) {
+    fn signal_group(&self, signal: Signal) {
         if let Some(pgid) = self.pgid {
-            // SAFETY: killpg with a group id this fleet created; no memory involved.
-            unsafe {
-                libc::killpg(pgid, signal);
-            }
+            // A group this fleet created; gone already is fine.
+            let _ = rustix::process::kill_process_group(pgid, signal);
         }
     }
 
     fn kill_all(&mut self) {
-        self.signal_group(libc::SIGKILL);
+        self.signal_group(Signal::KILL);
         for r in &mut self.replicas {
             if r.exited.is_none() {
                 let _ = r.child.kill();
@@ -328,25 +329,26 @@ impl Drop for Fleet {
 }
 
 /// In the forked child, before exec: die with the launcher, and put the
-/// inherited listener at [`LISTEN_FD`].
-fn child_setup(listener_fd: i32, parent: i32) -> std::io::Result<()> {
-    // SAFETY: plain system calls on integers, async-signal-safe.
-    unsafe {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // The launcher may have died before prctl took effect.
-        if libc::getppid() != parent {
-            libc::_exit(1);
-        }
-        if listener_fd == LISTEN_FD {
-            // dup2 onto itself keeps close-on-exec set: clear it by hand.
-            if libc::fcntl(LISTEN_FD, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        } else if libc::dup2(listener_fd, LISTEN_FD) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+/// inherited listener at [`LISTEN_FD`]. Only system calls: nothing here
+/// may allocate or take a lock between fork and exec.
+fn child_setup(listener_fd: RawFd, parent: Option<Pid>) -> std::io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    // The launcher may have died before that took effect: fail the exec
+    // (the child exits) rather than run an orphan.
+    if rustix::process::getppid() != parent {
+        // (An error of a kind only: nothing allocated after fork.)
+        return Err(std::io::ErrorKind::BrokenPipe.into());
+    }
+    // SAFETY: the listener's descriptor is open in the child until exec.
+    let listener = unsafe { BorrowedFd::borrow_raw(listener_fd) };
+    if listener_fd == LISTEN_FD {
+        // dup2 onto itself keeps close-on-exec set: clear it by hand.
+        rustix::io::fcntl_setfd(listener, rustix::io::FdFlags::empty())?;
+    } else {
+        // SAFETY: LISTEN_FD is the child's to replace; held without
+        // dropping, so it is never closed here (exec keeps it).
+        let mut target = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(LISTEN_FD) });
+        rustix::io::dup2(listener, &mut target)?;
     }
     Ok(())
 }

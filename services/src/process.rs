@@ -98,12 +98,11 @@ async fn stop_on_signals(shutdown: Shutdown) {
 /// A safety net for a launcher killed without PR_SET_PDEATHSIG taking effect:
 /// once re-parented (to init or a subreaper), stop.
 async fn stop_when_orphaned(shutdown: Shutdown) {
-    // SAFETY: getppid has no preconditions and cannot fail.
-    let parent = unsafe { libc::getppid() };
+    let pid = |p: Option<rustix::process::Pid>| rustix::process::Pid::as_raw(p);
+    let parent = pid(rustix::process::getppid());
     loop {
         tokio::time::sleep(PARENT_CHECK).await;
-        // SAFETY: as above.
-        let now = unsafe { libc::getppid() };
+        let now = pid(rustix::process::getppid());
         if now != parent || now == 1 {
             tracing::warn!(parent, now, "launcher is gone: shutting down");
             shutdown.trigger();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use topolab_deploy::engine::{Engine, SOCKET};
 use topolab_launcher::drive::DriveOptions;
-use topolab_launcher::faults::Processes;
+use topolab_launcher::faults::{Processes, Signal};
 use topolab_launcher::supervisor::ReplicaId;
 use topolab_launcher::table;
 use topolab_services::discovery::Discovery;
@@ -121,7 +121,7 @@ impl Processes for NoEngine {
         &'a self,
         service: &'a str,
         _: Option<u32>,
-        _: i32,
+        _: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>> {
         eprintln!(
             "warning: kill/pause of {service}: not supported yet without --stack (only a Swarm stack's containers can be signalled)"

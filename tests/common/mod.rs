@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use rustix::process::Pid;
+pub use rustix::process::Signal;
 use serde_json::Value;
 
 /// A temporary folder holding one test's topology and run folder.
@@ -172,4 +174,14 @@ pub fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
     // Keep draining in the background so the child never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     lines
+}
+
+/// Sends SIGINT to `child` (a Ctrl-C of its own): how a user stops a run.
+pub fn interrupt(child: &Child) {
+    signal(child, Signal::INT);
+}
+
+/// Sends `signal` to `child`, a process this test started and has not reaped.
+pub fn signal(child: &Child, signal: Signal) {
+    let _ = rustix::process::kill_process(Pid::from_child(child), signal);
 }

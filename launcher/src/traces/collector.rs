@@ -2,22 +2,27 @@
 //! where the load driver is told inside a container network) that any
 //! OTLP/gRPC exporter can send to (the replicas, the load generators, an
 //! OpenTelemetry SDK), handing what it receives to the traces writer at once.
+//! Requests are read only down to each span's bytes ([`raw`](super::raw));
+//! the service is written out by hand for that, as tonic's generated one
+//! decodes every span into prost structs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
+use prost::Message;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{BoxFuture, Context as TaskContext, Poll, Service as TowerService, http};
+use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
+use super::raw::RawRequest;
 use super::writer::Sink;
 
 /// Largest `Export` message taken (SDKs batch up to a few MB).
@@ -61,10 +66,9 @@ impl Collector {
             spans: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
         });
-        let service = TraceServiceServer::new(Service {
+        let service = TraceServer {
             store: store.clone(),
-        })
-        .max_decoding_message_size(MAX_MESSAGE);
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -103,37 +107,118 @@ impl Collector {
     }
 }
 
-struct Service {
+/// `opentelemetry.proto.collector.trace.v1.TraceService` with one method,
+/// `Export`, whose request is read as a [`RawRequest`].
+#[derive(Clone)]
+struct TraceServer {
     store: Arc<Store>,
 }
 
-#[tonic::async_trait]
-impl TraceService for Service {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let req = request.into_inner();
-        let n: usize = req
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        if n == 0 {
-            return Ok(Response::new(ExportTraceServiceResponse::default()));
+impl NamedService for TraceServer {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl<B> TowerService<http::Request<B>> for TraceServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() != "/opentelemetry.proto.collector.trace.v1.TraceService/Export" {
+            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
         }
-        if !self.store.sink.offer(req.resource_spans, n) {
-            self.store.rejected.fetch_add(n as u64, Ordering::Relaxed);
-            return Ok(Response::new(ExportTraceServiceResponse {
+        let export = Export {
+            store: self.store.clone(),
+        };
+        Box::pin(async move {
+            let mut grpc =
+                Grpc::new(ExportCodec).apply_max_message_size_config(Some(MAX_MESSAGE), None);
+            Ok(grpc.unary(export, req).await)
+        })
+    }
+}
+
+struct Export {
+    store: Arc<Store>,
+}
+
+impl UnaryService<RawRequest> for Export {
+    type Response = ExportTraceServiceResponse;
+    type Future = BoxFuture<Response<Self::Response>, Status>;
+
+    fn call(&mut self, request: Request<RawRequest>) -> Self::Future {
+        let store = self.store.clone();
+        Box::pin(async move { Ok(Response::new(store.take(request.into_inner()))) })
+    }
+}
+
+impl Store {
+    /// Hands a request's spans to the writer, or refuses them all (and says
+    /// so in the reply) when its queue is full.
+    fn take(&self, req: RawRequest) -> ExportTraceServiceResponse {
+        let n = req.spans();
+        if n == 0 {
+            return ExportTraceServiceResponse::default();
+        }
+        if !self.sink.offer(req.resource_spans, n) {
+            self.rejected.fetch_add(n as u64, Ordering::Relaxed);
+            return ExportTraceServiceResponse {
                 partial_success: Some(ExportTracePartialSuccess {
                     rejected_spans: n as i64,
                     error_message: "the run's traces writer is behind; these spans are dropped"
                         .into(),
                 }),
-            }));
+            };
         }
-        self.store.spans.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(Response::new(ExportTraceServiceResponse::default()))
+        self.spans.fetch_add(n as u64, Ordering::Relaxed);
+        ExportTraceServiceResponse::default()
+    }
+}
+
+/// Reads requests as [`RawRequest`] and writes replies with prost.
+#[derive(Debug, Clone, Copy, Default)]
+struct ExportCodec;
+
+impl Codec for ExportCodec {
+    type Encode = ExportTraceServiceResponse;
+    type Decode = RawRequest;
+    type Encoder = ExportCodec;
+    type Decoder = ExportCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ExportCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ExportCodec
+    }
+}
+
+impl Encoder for ExportCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|e| Status::internal(format!("encoding the Export reply: {e}")))
+    }
+}
+
+impl Decoder for ExportCodec {
+    type Item = RawRequest;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<RawRequest>, Status> {
+        RawRequest::decode(src)
+            .map(Some)
+            .map_err(|e| Status::invalid_argument(format!("not an ExportTraceServiceRequest: {e}")))
     }
 }

@@ -34,10 +34,17 @@ pub enum Kept {
     Sampled,
 }
 
+/// How much the count of durations seen grows (as a share, 1/this) before
+/// the 99th percentile is read again: reading it walks the histogram, and
+/// once per decision was the writer's largest single cost at saturation.
+const P99_REFRESH: u64 = 128;
+
 /// The policy's state over one run.
 pub struct Policy {
     budget: u64,
     durations: Histogram<u64>,
+    /// The 99th percentile and the count of durations it was read at.
+    p99: Option<(u64, u64)>,
     /// Tallies so far.
     pub keeping: Keeping,
 }
@@ -49,6 +56,7 @@ impl Policy {
             budget,
             // Three significant digits, auto-resizing: cannot fail.
             durations: Histogram::new(3).expect("3 significant digits is valid"),
+            p99: None,
             keeping: Keeping {
                 rest_kept_share: 1.0,
                 ..Keeping::default()
@@ -61,9 +69,15 @@ impl Policy {
     pub fn decide(&mut self, f: Facts, spans: u64, written: u64, at_s: f64) -> Option<Kept> {
         // Auto-resizing: recording cannot fail for a u64.
         let _ = self.durations.record(f.duration_ns.max(1));
+        let half = self.budget / 2;
+        // Read only where it decides (past half the budget, under it, no error).
+        let slow = written >= half
+            && written < self.budget
+            && !f.error
+            && self.durations.len() >= MIN_FOR_SLOW
+            && f.duration_ns >= self.p99();
         let k = &mut self.keeping;
         k.traces_seen += 1;
-        let half = self.budget / 2;
         let kept = if written < half {
             Some(Kept::UnderBudget)
         } else {
@@ -74,9 +88,7 @@ impl Policy {
                 (written < 2 * self.budget).then_some(Kept::Error)
             } else if written >= self.budget {
                 None
-            } else if self.durations.len() >= MIN_FOR_SLOW
-                && f.duration_ns >= self.durations.value_at_quantile(0.99)
-            {
+            } else if slow {
                 Some(Kept::Slow)
             } else {
                 level
@@ -96,6 +108,20 @@ impl Policy {
             }
         }
         kept
+    }
+
+    /// The 99th percentile of the durations seen, read again once their
+    /// count grew by 1/[`P99_REFRESH`] since the last read.
+    fn p99(&mut self) -> u64 {
+        let n = self.durations.len();
+        match self.p99 {
+            Some((at, v)) if n < at + at / P99_REFRESH => v,
+            _ => {
+                let v = self.durations.value_at_quantile(0.99);
+                self.p99 = Some((n, v));
+                v
+            }
+        }
     }
 
     /// The tallies, with the policy in words.

@@ -2,11 +2,14 @@
 //! load generators (whose requests are the root CLIENT spans), where the
 //! replicas send their spans, the [`writer`] that streams them into
 //! `traces.jsonl` ([`file`]) under its budget ([`keep`]), and the counts
-//! that go into `summary.json`.
+//! that go into `summary.json`. Spans stay protobuf bytes from the
+//! collector to the file ([`raw`], [`json`]).
 
 pub mod collector;
 pub mod file;
+pub mod json;
 pub mod keep;
+pub mod raw;
 pub mod writer;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -10,6 +10,7 @@ use tonic::Code;
 use super::context::SpanContext;
 use super::exporter::Exporter;
 use super::span::{Kind, SpanBuilder, keys, nanos};
+use super::wire::SpanWriter;
 
 /// A request being served under a sampled trace.
 #[derive(Debug, Clone, Copy)]
@@ -63,28 +64,28 @@ impl ServerHop {
         message: &str,
         split: Split,
     ) {
-        let span = SpanBuilder::new(
-            self.ctx,
+        // Written straight to bytes: the replica's hottest span, whose
+        // strings are borrowed here rather than copied into a SpanBuilder.
+        let mut span = SpanWriter::new(
+            &self.ctx,
             self.parent,
-            Kind::Server,
-            format!("{service}/{endpoint}"),
+            true,
+            &[service, "/", endpoint],
             arrival,
             Instant::now(),
-        )
-        .str(keys::SERVICE, service.to_owned())
-        .str(keys::REPLICA, replica.to_owned())
-        .str(keys::ENDPOINT, endpoint.to_owned())
-        .str("rpc.service", "topolab.v1.Replica")
-        .str("rpc.method", "Call")
-        .int(keys::QUEUE_NS, nanos(split.queue))
-        .int(keys::WORK_NS, nanos(split.work))
-        .int(keys::DOWNSTREAM_NS, nanos(split.downstream));
-        let span = if split.held.is_zero() {
-            span
-        } else {
-            span.int(keys::HELD_NS, nanos(split.held))
-        };
-        exporter.record(span.status(code, message));
+        );
+        span.str(keys::SERVICE, service)
+            .str(keys::REPLICA, replica)
+            .str(keys::ENDPOINT, endpoint)
+            .str("rpc.service", "topolab.v1.Replica")
+            .str("rpc.method", "Call")
+            .int(keys::QUEUE_NS, nanos(split.queue))
+            .int(keys::WORK_NS, nanos(split.work))
+            .int(keys::DOWNSTREAM_NS, nanos(split.downstream));
+        if !split.held.is_zero() {
+            span.int(keys::HELD_NS, nanos(split.held));
+        }
+        exporter.record_encoded(span.finish(code, message));
     }
 }
 

@@ -1,0 +1,291 @@
+//! An `Export` request taken apart only as far as the writer needs: the
+//! batches' resource and scope, and every span kept as the protobuf bytes it
+//! came in (a message field read as `bytes` is the same on the wire; each
+//! span its own buffer, so a span waiting for its trace holds no more than
+//! itself), with the few facts the keeping policy decides on read straight
+//! from them.
+//! Decoding every span into prost structs (a `String` per attribute key and
+//! value) was most of the collector's CPU at saturation.
+
+use prost::bytes::Buf;
+use prost::encoding::{WireType, decode_key, decode_varint};
+
+/// `ExportTraceServiceRequest` with its `ResourceSpans` left mostly undecoded.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub resource_spans: Vec<RawResourceSpans>,
+}
+
+/// `ResourceSpans`: the resource as bytes (a `Resource` message).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawResourceSpans {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub resource: Option<Vec<u8>>,
+    #[prost(message, repeated, tag = "2")]
+    pub scope_spans: Vec<RawScopeSpans>,
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+/// `ScopeSpans`: the scope and each span as bytes.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RawScopeSpans {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub scope: Option<Vec<u8>>,
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    pub spans: Vec<Vec<u8>>,
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+impl RawRequest {
+    /// Spans in the request.
+    pub fn spans(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum()
+    }
+}
+
+/// What the keeping policy needs of one span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The trace id as a number (its last 16 bytes).
+    pub trace: u128,
+    /// No parent: the first span of its trace.
+    pub root: bool,
+    /// A gRPC status other than OK (`rpc.grpc.status_code`), or, without
+    /// that attribute, an OTLP ERROR status.
+    pub failed: bool,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+/// The attribute topolab's spans carry their gRPC status in.
+const GRPC_STATUS: &str = topolab_proto::span_keys::GRPC_STATUS;
+/// OTLP `StatusCode::Error`.
+const STATUS_ERROR: u64 = 2;
+
+/// Reads a span's facts; `None` when the bytes are not a valid `Span`.
+pub fn facts(mut span: &[u8]) -> Option<Facts> {
+    let mut f = Facts {
+        root: true,
+        ..Facts::default()
+    };
+    // The first gRPC status attribute decides, if its value reads as a code.
+    let mut grpc: Option<Option<i64>> = None;
+    let mut status_error = false;
+    while span.has_remaining() {
+        let (tag, wire) = decode_key(&mut span).ok()?;
+        match (tag, wire) {
+            (1, WireType::LengthDelimited) => f.trace = trace_key(delimited(&mut span)?),
+            (4, WireType::LengthDelimited) => f.root = delimited(&mut span)?.is_empty(),
+            (7, WireType::SixtyFourBit) if span.remaining() >= 8 => f.start_ns = span.get_u64_le(),
+            (8, WireType::SixtyFourBit) if span.remaining() >= 8 => f.end_ns = span.get_u64_le(),
+            (9, WireType::LengthDelimited) => {
+                let kv = delimited(&mut span)?;
+                if grpc.is_none() {
+                    grpc = grpc_status(kv)?;
+                }
+            }
+            (15, WireType::LengthDelimited) => status_error = status_code(delimited(&mut span)?)?,
+            _ => skip(&mut span, wire)?,
+        }
+    }
+    f.failed = match grpc.flatten() {
+        Some(code) => code != 0,
+        None => status_error,
+    };
+    Some(f)
+}
+
+/// A trace id as a number (its last 16 bytes; W3C ids are exactly 16), so
+/// the maps keyed by it hold no allocation per trace. Its low 64 bits are
+/// the id's random part, which the sampling of the rest uses.
+pub fn trace_key(id: &[u8]) -> u128 {
+    let tail = &id[id.len().saturating_sub(16)..];
+    tail.iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+}
+
+/// When this `KeyValue` is the gRPC status attribute, `Some` of its code (an
+/// int, or a string holding one); `None` inside for another attribute.
+#[allow(clippy::option_option)]
+fn grpc_status(mut kv: &[u8]) -> Option<Option<Option<i64>>> {
+    let mut key: &[u8] = &[];
+    let mut value: &[u8] = &[];
+    while kv.has_remaining() {
+        let (tag, wire) = decode_key(&mut kv).ok()?;
+        match (tag, wire) {
+            (1, WireType::LengthDelimited) => key = delimited(&mut kv)?,
+            (2, WireType::LengthDelimited) => value = delimited(&mut kv)?,
+            _ => skip(&mut kv, wire)?,
+        }
+    }
+    if key != GRPC_STATUS.as_bytes() {
+        return Some(None);
+    }
+    let mut code = None;
+    while value.has_remaining() {
+        let (tag, wire) = decode_key(&mut value).ok()?;
+        match (tag, wire) {
+            (3, WireType::Varint) => code = Some(decode_varint(&mut value).ok()? as i64),
+            (1, WireType::LengthDelimited) => {
+                code = std::str::from_utf8(delimited(&mut value)?)
+                    .ok()
+                    .and_then(|s| s.parse().ok());
+            }
+            _ => skip(&mut value, wire)?,
+        }
+    }
+    Some(Some(code))
+}
+
+/// Whether a `Status` is ERROR.
+fn status_code(mut status: &[u8]) -> Option<bool> {
+    let mut error = false;
+    while status.has_remaining() {
+        let (tag, wire) = decode_key(&mut status).ok()?;
+        match (tag, wire) {
+            (3, WireType::Varint) => error = decode_varint(&mut status).ok()? == STATUS_ERROR,
+            _ => skip(&mut status, wire)?,
+        }
+    }
+    Some(error)
+}
+
+/// The bytes of a length-delimited field, advancing past them.
+pub fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
+    if buf.len() < len {
+        return None;
+    }
+    let (field, rest) = buf.split_at(len);
+    *buf = rest;
+    Some(field)
+}
+
+/// Skips a field of `wire` type; `None` when the bytes end first or the
+/// type is one OTLP never uses (groups).
+pub fn skip(buf: &mut &[u8], wire: WireType) -> Option<()> {
+    let n = match wire {
+        WireType::Varint => {
+            decode_varint(buf).ok()?;
+            0
+        }
+        WireType::SixtyFourBit => 8,
+        WireType::ThirtyTwoBit => 4,
+        WireType::LengthDelimited => {
+            delimited(buf)?;
+            0
+        }
+        WireType::StartGroup | WireType::EndGroup => return None,
+    };
+    if buf.len() < n {
+        return None;
+    }
+    buf.advance(n);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    use prost::Message;
+
+    fn attr(key: &str, v: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+    }
+
+    fn span(parent: &[u8], attrs: Vec<KeyValue>, status: i32) -> Span {
+        Span {
+            trace_id: (1..=16).collect(),
+            span_id: vec![9; 8],
+            parent_span_id: parent.to_vec(),
+            start_time_unix_nano: 5,
+            end_time_unix_nano: 7,
+            attributes: attrs,
+            status: Some(Status {
+                code: status,
+                message: String::new(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn facts_are_the_ones_of_the_decoded_span() {
+        let id = trace_key(&(1..=16).collect::<Vec<u8>>());
+        let cases = [
+            (span(&[], vec![], 0), true, false),
+            (span(&[3; 8], vec![], 2), false, true),
+            (
+                span(
+                    &[3; 8],
+                    vec![
+                        attr("x", any_value::Value::StringValue("y".into())),
+                        attr(GRPC_STATUS, any_value::Value::IntValue(14)),
+                    ],
+                    0,
+                ),
+                false,
+                true,
+            ),
+            // The gRPC status decides over the OTLP status.
+            (
+                span(
+                    &[],
+                    vec![attr(GRPC_STATUS, any_value::Value::StringValue("0".into()))],
+                    2,
+                ),
+                true,
+                false,
+            ),
+        ];
+        for (s, root, failed) in cases {
+            let f = facts(&s.encode_to_vec()).unwrap();
+            assert_eq!(
+                f,
+                Facts {
+                    trace: id,
+                    root,
+                    failed,
+                    start_ns: 5,
+                    end_ns: 7
+                }
+            );
+        }
+        assert_eq!(facts(&[0x0a, 0x20, 1]), None);
+    }
+
+    #[test]
+    fn a_request_splits_into_its_spans_bytes() {
+        let s = span(&[], vec![], 0);
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![s.clone(), s.clone()],
+                    schema_url: "u".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let raw = RawRequest::decode(req.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(raw.spans(), 2);
+        let ss = &raw.resource_spans[0].scope_spans[0];
+        assert_eq!(ss.schema_url, "u");
+        assert_eq!(ss.spans[1], s.encode_to_vec());
+        assert!(raw.resource_spans[0].resource.is_none());
+    }
+}
