@@ -25,18 +25,27 @@ use super::updates::StalenessFile;
 /// How often ended intervals go to the file.
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// One interval's figures.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Interval {
-    pub sent: u64,
-    pub ok: u64,
-    pub rejected: u64,
-    pub timeouts: u64,
-    pub errors: u64,
-    /// Percentiles of the OK latencies that ended in the interval, in µs;
-    /// `None` when none did.
-    pub p50_us: Option<u64>,
-    pub p99_us: Option<u64>,
+/// One interval's figures: the simulator's own type, so that a run and a
+/// prediction write `load_timeseries.csv` through the one [`row`]. The
+/// percentiles are of the OK latencies that ended in the interval, in µs;
+/// `None` when none did.
+pub use topolab_sim::figures::LoadInterval as Interval;
+
+/// The file's row of generator `generator`'s interval `i` of `every`
+/// seconds (`t_s` is its end).
+pub fn row(every: f64, i: usize, generator: &str, r: &Interval) -> LoadRow {
+    let ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
+    LoadRow {
+        t_s: round3(every * (i + 1) as f64),
+        generator: generator.to_string(),
+        sent: r.sent,
+        ok: r.ok,
+        rejected: r.rejected,
+        timeouts: r.timeouts,
+        errors: r.errors,
+        p50_ms: ms(r.p50_us),
+        p99_ms: ms(r.p99_us),
+    }
 }
 
 /// Per-interval figures from the start of load, since they were last taken.
@@ -178,25 +187,14 @@ impl SeriesFile {
             .max()
             .unwrap_or(self.next);
         let empty = Interval::default();
-        let ms = |us: Option<u64>| us.map(|v| v as f64 / 1e3);
+        let every = self.every.as_secs_f64();
         for i in self.next..end {
-            let t = round3(self.every.as_secs_f64() * (i + 1) as f64);
             for (name, (first, rows)) in &taken {
-                let row = i
+                let r = i
                     .checked_sub(*first)
                     .and_then(|k| rows.get(k))
                     .unwrap_or(&empty);
-                self.writer.row(&LoadRow {
-                    t_s: t,
-                    generator: name.to_string(),
-                    sent: row.sent,
-                    ok: row.ok,
-                    rejected: row.rejected,
-                    timeouts: row.timeouts,
-                    errors: row.errors,
-                    p50_ms: ms(row.p50_us),
-                    p99_ms: ms(row.p99_us),
-                })?;
+                self.writer.row(&row(every, i, name, r))?;
             }
         }
         self.next = self.next.max(end);

@@ -200,18 +200,8 @@ pub fn load_rows(t: &Topology, f: &Figures) -> Vec<LoadRow> {
     let mut out = Vec::with_capacity(n * named.len());
     for i in 0..n {
         for (name, l) in &named {
-            let row = l.series.get(i).copied().unwrap_or_default();
-            out.push(LoadRow {
-                t_s: every * (i + 1) as f64,
-                generator: name.to_string(),
-                sent: row.sent,
-                ok: row.ok,
-                rejected: row.rejected,
-                timeouts: row.timeouts,
-                errors: row.errors,
-                p50_ms: row.p50_us.map(|v| v as f64 / 1e3),
-                p99_ms: row.p99_us.map(|v| v as f64 / 1e3),
-            });
+            let r = l.series.get(i).copied().unwrap_or_default();
+            out.push(crate::load::series::row(every, i, name, &r));
         }
     }
     out
