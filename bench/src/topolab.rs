@@ -49,8 +49,9 @@ pub struct Up {
     /// `service#index` of each address, in the same order.
     pub ids: Vec<String>,
     pub healthy_ms: f64,
-    child: Child,
-    _dir: tempfile::TempDir,
+    /// `None` once stopped and reaped.
+    child: Option<Child>,
+    dir: tempfile::TempDir,
 }
 
 impl Up {
@@ -99,8 +100,8 @@ impl Up {
             addrs,
             ids,
             healthy_ms,
-            child,
-            _dir: dir,
+            child: Some(child),
+            dir,
         })
     }
 
@@ -113,12 +114,28 @@ impl Up {
 
     /// The launcher's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Stops the run (a Ctrl-C of its own) and returns its summary.json.
+    pub fn stop(mut self) -> anyhow::Result<Value> {
+        self.interrupt();
+        let summary = self.dir.path().join("run").join("summary.json");
+        Ok(serde_json::from_str(&std::fs::read_to_string(summary)?)?)
+    }
+
+    fn interrupt(&mut self) {
+        // Our own child, not yet reaped: a Ctrl-C of its own.
+        if let Some(mut child) = self.child.take() {
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+            let _ = child.wait();
+        }
     }
 
     /// Resident memory of each replica process (children of the launcher), KiB.
     pub fn replica_rss_kib(&self) -> Vec<u64> {
-        children_rss_kib(self.child.id())
+        children_rss_kib(self.pid())
     }
 }
 
@@ -160,9 +177,6 @@ pub fn children_rss_kib(pid: u32) -> Vec<u64> {
 
 impl Drop for Up {
     fn drop(&mut self) {
-        // Our own child, not yet reaped: a Ctrl-C of its own.
-        let pid = rustix::process::Pid::from_child(&self.child);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
-        let _ = self.child.wait();
+        self.interrupt();
     }
 }

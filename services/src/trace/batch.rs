@@ -1,7 +1,8 @@
 //! The spans waiting for one `Export` call, kept as the protobuf bytes they
-//! will travel as, and the `ExportTraceServiceRequest` framed around them
-//! (this process's resource and scope, encoded once): sending a batch copies
-//! bytes once and clones nothing per span or per endpoint.
+//! will travel as ([`Spans`]), and the `ExportTraceServiceRequest` framed
+//! around them ([`Frame`]: this process's resource and scope, encoded once):
+//! sending a batch copies bytes once and clones nothing per span or per
+//! endpoint.
 
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -17,47 +18,26 @@ const RESOURCE: u32 = 1;
 const SCOPE_SPANS: u32 = 2;
 const RESOURCE_SPANS: u32 = 1;
 
-/// Spans in `ScopeSpans.spans` field form, appended as they come.
-pub struct Batch {
+/// This process's `Resource` and `InstrumentationScope`, encoded once: the
+/// frame every batch of spans is sent in.
+pub struct Frame {
     resource: Vec<u8>,
     scope: Vec<u8>,
-    spans: Vec<u8>,
-    len: usize,
 }
 
-impl Batch {
-    /// An empty batch for a process described by `resource` and `scope`.
+impl Frame {
+    /// The frame of a process described by `resource` and `scope`.
     pub fn new(resource: &Resource, scope: &InstrumentationScope) -> Self {
-        Batch {
+        Frame {
             resource: resource.encode_to_vec(),
             scope: scope.encode_to_vec(),
-            spans: Vec::new(),
-            len: 0,
         }
     }
 
-    /// Spans in the batch.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether no span waits.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Appends one span (its `Span` message bytes).
-    pub fn push(&mut self, bytes: &[u8]) {
-        encode_key(SPANS, WireType::LengthDelimited, &mut self.spans);
-        encode_varint(bytes.len() as u64, &mut self.spans);
-        self.spans.extend_from_slice(bytes);
-        self.len += 1;
-    }
-
-    /// The encoded `ExportTraceServiceRequest` of the spans so far (one
-    /// `ResourceSpans` with one `ScopeSpans`), leaving the batch empty.
-    pub fn take_request(&mut self) -> Bytes {
-        let scope_spans = delimited_len(self.scope.len()) + self.spans.len();
+    /// The encoded `ExportTraceServiceRequest` of `spans` (one
+    /// `ResourceSpans` with one `ScopeSpans`).
+    pub fn request(&self, spans: &Spans) -> Bytes {
+        let scope_spans = delimited_len(self.scope.len()) + spans.bytes.len();
         let resource_spans = delimited_len(self.resource.len()) + delimited_len(scope_spans);
         let mut out = Vec::with_capacity(delimited_len(resource_spans));
         encode_key(RESOURCE_SPANS, WireType::LengthDelimited, &mut out);
@@ -70,11 +50,41 @@ impl Batch {
         encode_key(SCOPE, WireType::LengthDelimited, &mut out);
         encode_varint(self.scope.len() as u64, &mut out);
         out.extend_from_slice(&self.scope);
-        out.extend_from_slice(&self.spans);
-        // The span buffer keeps its capacity for the next batch.
-        self.spans.clear();
-        self.len = 0;
+        out.extend_from_slice(&spans.bytes);
         Bytes::from(out)
+    }
+}
+
+/// Spans in `ScopeSpans.spans` field form, appended as they come.
+#[derive(Debug, Default)]
+pub struct Spans {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Spans {
+    /// Spans held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no span is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one span (its `Span` message bytes).
+    pub fn push(&mut self, bytes: &[u8]) {
+        encode_key(SPANS, WireType::LengthDelimited, &mut self.bytes);
+        encode_varint(bytes.len() as u64, &mut self.bytes);
+        self.bytes.extend_from_slice(bytes);
+        self.len += 1;
+    }
+
+    /// Empties the spans, keeping the buffer's capacity for the next ones.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.len = 0;
     }
 }
 
@@ -103,7 +113,8 @@ mod tests {
             version: "0.1.0".into(),
             ..Default::default()
         };
-        let mut batch = Batch::new(&resource, &scope);
+        let frame = Frame::new(&resource, &scope);
+        let mut batch = Spans::default();
         let t = Instant::now();
         let spans: Vec<SpanBuilder> = (0..3)
             .map(|i| {
@@ -122,8 +133,7 @@ mod tests {
             batch.push(s.encode().as_bytes());
         }
         assert_eq!(batch.len(), 3);
-        let bytes = batch.take_request();
-        assert!(batch.is_empty());
+        let bytes = frame.request(&batch);
         let expected = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(resource),

@@ -1,11 +1,18 @@
 //! Span export over OTLP/gRPC (`TraceService/Export`), off the request path:
-//! `record` encodes the span to protobuf bytes and puts it in a bounded
-//! queue (a full queue drops and counts it); a background task batches the
-//! bytes and sends the same encoded request to every endpoint, and `flush`
-//! empties the queue before the process exits.
+//! `record` appends the span's protobuf bytes to the batch being filled,
+//! under a lock held for a copy (past [`QUEUE`] spans waiting it drops and
+//! counts them); a background task sends each full batch, and what waits
+//! [`LINGER`] at the latest, as the same encoded request to every endpoint,
+//! and `flush` empties what waits before the process exits.
+//!
+//! The task is woken once a batch, not once a span: when the batch fills,
+//! and when the first span after a quiet spell arms its linger. A channel
+//! to the task woke it for every span, which at saturation cost a traced
+//! replica about as much as writing the span.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
@@ -13,13 +20,14 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use prost::bytes::{BufMut, Bytes};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 use tonic::Status;
 use tonic::client::Grpc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
-use super::batch::Batch;
+use super::batch::{Frame, Spans};
 use super::clock;
 use super::span::{SpanBuilder, Value, kv};
 use super::wire::EncodedSpan;
@@ -33,29 +41,57 @@ const BATCH: usize = 512;
 const LINGER: Duration = Duration::from_millis(200);
 /// How long one `Export` call may take before its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Sent batches' buffers kept for the next ones.
+const SPARE_BATCHES: usize = 4;
 
 /// The method every OTLP/gRPC trace receiver serves.
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Spans up to this size travel inside the queue's own slots (which the
-/// channel reuses) rather than in a buffer of their own: an allocation per
-/// span, freed on another thread, was a visible share of a traced replica's
-/// CPU. Most SERVER and CLIENT spans are 300 to 450 bytes.
-const INLINE: usize = 480;
-
-// Large by design: the inline variant is the point (see INLINE).
-#[allow(clippy::large_enum_variant)]
-enum Msg {
-    /// A span's length and bytes.
-    Inline(u16, [u8; INLINE]),
-    Span(EncodedSpan),
-    Flush(oneshot::Sender<()>),
-}
-
+/// What the request path and the export task share.
 #[derive(Debug, Default)]
-struct Counters {
+struct Shared {
+    waiting: Mutex<Waiting>,
+    /// Wakes the export task (a permit is kept if it is not waiting yet).
+    wake: Notify,
     recorded: AtomicU64,
     dropped: AtomicU64,
+}
+
+/// The spans waiting to be sent.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// Full batches, oldest first.
+    full: VecDeque<Spans>,
+    /// The batch being filled.
+    filling: Spans,
+    /// Spans in `full` and `filling`.
+    spans: usize,
+    /// Emptied buffers, to fill again.
+    spare: Vec<Spans>,
+    /// Callers of `flush`, answered once what waited when they asked is sent.
+    flushes: Vec<oneshot::Sender<()>>,
+    /// Every handle is gone: send what waits and stop.
+    closed: bool,
+}
+
+impl Waiting {
+    /// Everything waiting, oldest first.
+    fn take_all(&mut self) -> Vec<Spans> {
+        let mut all: Vec<Spans> = self.full.drain(..).collect();
+        if !self.filling.is_empty() {
+            let fresh = self.spare.pop().unwrap_or_default();
+            all.push(std::mem::replace(&mut self.filling, fresh));
+        }
+        self.spans = 0;
+        all
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // A panic while holding the lock leaves only whole spans behind.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Spans recorded and dropped so far by one exporter.
@@ -70,13 +106,20 @@ pub struct ExportCounts {
 /// A handle on one process's span exporter; clones share the queue.
 #[derive(Debug, Clone)]
 pub struct Exporter {
-    tx: mpsc::Sender<Msg>,
-    counters: Arc<Counters>,
+    handle: Arc<Handle>,
 }
 
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Msg")
+/// Dropped with the last [`Exporter`] clone: tells the task to send what
+/// waits and stop.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
     }
 }
 
@@ -122,10 +165,11 @@ impl Exporter {
                 .collect(),
             ..Default::default()
         };
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let counters = Arc::new(Counters::default());
-        tokio::spawn(export_loop(rx, clients, resource, counters.clone()));
-        Ok(Exporter { tx, counters })
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(export_loop(shared.clone(), clients, resource));
+        Ok(Exporter {
+            handle: Arc::new(Handle { shared }),
+        })
     }
 
     /// Queues a finished span; never waits. A full queue drops it.
@@ -136,37 +180,48 @@ impl Exporter {
     /// Queues a span already written as bytes; never waits. A full queue
     /// drops it.
     pub fn record_encoded(&self, span: EncodedSpan) {
-        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
-        let bytes = span.as_bytes();
-        let msg = if bytes.len() <= INLINE {
-            let mut inline = [0u8; INLINE];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            let len = bytes.len() as u16;
-            span.recycle();
-            Msg::Inline(len, inline)
-        } else {
-            Msg::Span(span)
+        let shared = &self.handle.shared;
+        shared.recorded.fetch_add(1, Ordering::Relaxed);
+        let wake = {
+            let mut w = shared.lock();
+            if w.spans >= QUEUE {
+                drop(w);
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                span.recycle();
+                return;
+            }
+            w.filling.push(span.as_bytes());
+            w.spans += 1;
+            let full = w.filling.len() >= BATCH;
+            if full {
+                let fresh = w.spare.pop().unwrap_or_default();
+                let batch = std::mem::replace(&mut w.filling, fresh);
+                w.full.push_back(batch);
+            }
+            // The first span arms the linger; a full batch goes now.
+            full || w.spans == 1
         };
-        if self.tx.try_send(msg).is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        span.recycle();
+        if wake {
+            shared.wake.notify_one();
         }
     }
 
     /// Sends every span queued so far; false if that took longer than `limit`.
     pub async fn flush(&self, limit: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
-        let done = async {
-            self.tx.send(Msg::Flush(tx)).await.ok()?;
-            rx.await.ok()
-        };
-        matches!(tokio::time::timeout(limit, done).await, Ok(Some(())))
+        let shared = &self.handle.shared;
+        shared.lock().flushes.push(tx);
+        shared.wake.notify_one();
+        matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())))
     }
 
     /// Spans recorded and dropped so far.
     pub fn counts(&self) -> ExportCounts {
+        let shared = &self.handle.shared;
         ExportCounts {
-            recorded: self.counters.recorded.load(Ordering::Relaxed),
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            recorded: shared.recorded.load(Ordering::Relaxed),
+            dropped: shared.dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -174,70 +229,70 @@ impl Exporter {
 /// One endpoint: its name (for warnings) and a gRPC client on its channel.
 type Client = (String, Grpc<Channel>);
 
-async fn export_loop(
-    mut rx: mpsc::Receiver<Msg>,
-    mut clients: Vec<Client>,
-    resource: Resource,
-    counters: Arc<Counters>,
-) {
+async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, resource: Resource) {
     let scope = InstrumentationScope {
         name: "topolab".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         ..Default::default()
     };
-    let mut batch = Batch::new(&resource, &scope);
-    let mut msgs = Vec::with_capacity(BATCH);
-    // A batch is sent LINGER after its first span at the latest; with no
-    // span waiting the timer is disarmed, so an idle replica does not wake.
-    // One timer, reset once a batch rather than made anew for every span.
-    let linger = tokio::time::sleep(LINGER);
-    tokio::pin!(linger);
-    let mut armed = false;
+    let frame = Frame::new(&resource, &scope);
+    // Since when spans have waited (as first seen here): what waits is all
+    // sent LINGER later at the latest.
+    let mut waiting_since: Option<Instant> = None;
     loop {
-        tokio::select! {
-            // Takes every message already queued in one go (the wake-ups
-            // stay one per span; the task's turns get fewer when it is behind).
-            got = rx.recv_many(&mut msgs, BATCH) => {
-                if got == 0 {
-                    send(&mut clients, &mut batch, &counters).await;
-                    return;
-                }
-                for msg in msgs.drain(..) {
-                    let span = match msg {
-                        Msg::Inline(len, ref bytes) => &bytes[..usize::from(len)],
-                        Msg::Span(ref s) => s.as_bytes(),
-                        Msg::Flush(ack) => {
-                            send(&mut clients, &mut batch, &counters).await;
-                            armed = false;
-                            let _ = ack.send(());
-                            continue;
-                        }
-                    };
-                    batch.push(span);
-                    if !armed {
-                        linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
-                        armed = true;
-                    }
-                    if batch.len() >= BATCH {
-                        send(&mut clients, &mut batch, &counters).await;
-                        armed = false;
+        let (batches, flushes, closed) = {
+            let mut w = shared.lock();
+            let lingered = waiting_since.is_some_and(|t| t.elapsed() >= LINGER);
+            let batches = if w.closed || !w.flushes.is_empty() || lingered {
+                w.take_all()
+            } else if let Some(full) = w.full.pop_front() {
+                w.spans -= full.len();
+                vec![full]
+            } else {
+                Vec::new()
+            };
+            if w.spans == 0 {
+                waiting_since = None;
+            } else if waiting_since.is_none() {
+                waiting_since = Some(Instant::now());
+            }
+            (batches, std::mem::take(&mut w.flushes), w.closed)
+        };
+        if batches.is_empty() && flushes.is_empty() && !closed {
+            match waiting_since {
+                Some(t) => {
+                    tokio::select! {
+                        () = shared.wake.notified() => {}
+                        () = tokio::time::sleep_until(t + LINGER) => {}
                     }
                 }
+                None => shared.wake.notified().await,
             }
-            () = &mut linger, if armed => {
-                send(&mut clients, &mut batch, &counters).await;
-                armed = false;
+            continue;
+        }
+        for mut spans in batches {
+            send(&mut clients, &frame, &spans, &shared.dropped).await;
+            spans.clear();
+            let mut w = shared.lock();
+            if w.spare.len() < SPARE_BATCHES {
+                w.spare.push(spans);
             }
+        }
+        for ack in flushes {
+            let _ = ack.send(());
+        }
+        if closed {
+            return;
         }
     }
 }
 
-async fn send(clients: &mut [Client], batch: &mut Batch, counters: &Counters) {
-    if batch.is_empty() {
+async fn send(clients: &mut [Client], frame: &Frame, spans: &Spans, dropped: &AtomicU64) {
+    if spans.is_empty() {
         return;
     }
-    let n = batch.len() as u64;
-    let request = batch.take_request();
+    let n = spans.len() as u64;
+    let request = frame.request(spans);
     for (endpoint, client) in clients.iter_mut() {
         let call = tokio::time::timeout(EXPORT_TIMEOUT, export(client, request.clone()));
         let rejected = match call.await {
@@ -253,7 +308,7 @@ async fn send(clients: &mut [Client], batch: &mut Batch, counters: &Counters) {
                 n
             }
         };
-        counters.dropped.fetch_add(rejected, Ordering::Relaxed);
+        dropped.fetch_add(rejected, Ordering::Relaxed);
     }
 }
 
