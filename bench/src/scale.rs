@@ -51,7 +51,7 @@ fn fleet_of_a_thousand() -> anyhow::Result<()> {
     );
     // Let start-up's stragglers settle before measuring the idle fleet.
     std::thread::sleep(Duration::from_secs(2));
-    let pids = children(up.pid());
+    let pids = topolab::children(up.pid());
     let pss: Vec<u64> = pids.iter().filter_map(|p| smaps_kib(*p, "Pss:")).collect();
     let rss: Vec<u64> = pids.iter().filter_map(|p| smaps_kib(*p, "Rss:")).collect();
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
@@ -70,13 +70,13 @@ fn fleet_of_a_thousand() -> anyhow::Result<()> {
         mean(&rss) / MEMORY_GOAL_KIB
     );
     let window = Duration::from_secs(10);
-    let before: Vec<Option<u64>> = pids.iter().map(|p| cpu_ns(*p)).collect();
-    let launcher_before = cpu_ns(up.pid());
+    let before: Vec<Option<u64>> = pids.iter().map(|p| topolab::cpu_ns(*p)).collect();
+    let launcher_before = topolab::cpu_ns(up.pid());
     let t = Instant::now();
     std::thread::sleep(window);
     let secs = t.elapsed().as_secs_f64();
-    let after: Vec<Option<u64>> = pids.iter().map(|p| cpu_ns(*p)).collect();
-    let launcher_after = cpu_ns(up.pid());
+    let after: Vec<Option<u64>> = pids.iter().map(|p| topolab::cpu_ns(*p)).collect();
+    let launcher_after = topolab::cpu_ns(up.pid());
     let used: u64 = before
         .iter()
         .zip(&after)
@@ -152,46 +152,6 @@ fn work_under_many() -> anyhow::Result<()> {
         timing["machine_bound"]
     );
     Ok(())
-}
-
-/// The launcher's children: its replicas.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            out.push(child);
-        }
-    }
-    out
-}
-
-/// Time a process's threads have run on a CPU, in nanoseconds: the sum of
-/// each thread's `schedstat` (exact, where utime + stime count whole clock
-/// ticks and miss a replica's short wake-ups).
-fn cpu_ns(pid: u32) -> Option<u64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut sum = 0;
-    for t in tasks.flatten() {
-        let text = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
-        sum += text
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    Some(sum)
 }
 
 /// One `key` of /proc/PID/smaps_rollup, KiB.

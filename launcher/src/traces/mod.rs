@@ -6,6 +6,7 @@
 //! collector to the file ([`raw`], [`json`]).
 
 pub mod collector;
+mod decisions;
 pub mod file;
 pub mod json;
 pub mod keep;

@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
+use super::decisions::Decisions;
 use super::file::{Origin, TracesFile};
 use super::keep::{Facts, Keeping, Policy};
 use super::raw::{self, RawResourceSpans};
@@ -27,9 +28,6 @@ use super::raw::{self, RawResourceSpans};
 pub const QUEUE_SPANS: usize = 65_536;
 /// Spans waiting for their trace to complete at most.
 const PENDING_SPANS: usize = 100_000;
-/// Trace decisions remembered for spans that come after their trace was
-/// decided (about 16 s of a 4,000/s flood; late spans come within seconds).
-const DECISIONS: usize = 65_536;
 /// Distinct origins (processes) interned; past this each batch has its own.
 const ORIGINS: usize = 8_192;
 /// What one span takes in OTLP/JSON, before any is written.
@@ -140,8 +138,7 @@ struct State {
     started: Instant,
     open: IdMap<Open>,
     open_spans: usize,
-    decided: IdMap<bool>,
-    decided_order: VecDeque<TraceKey>,
+    decided: Decisions,
     origins: HashMap<Vec<u8>, Arc<Origin>>,
     out: Vec<(Arc<Origin>, Vec<u8>)>,
     /// The traces that had spans in each generation, oldest first; the
@@ -165,11 +162,9 @@ impl State {
             started: Instant::now(),
             open: IdMap::default(),
             open_spans: 0,
-            // Sized for their bound up front: the memory they need is taken
-            // at the start, so a long run's resident size is a short one's
-            // (growing by doubling would also hold two tables at once).
-            decided: IdMap::with_capacity_and_hasher(DECISIONS + 1, Default::default()),
-            decided_order: VecDeque::with_capacity(DECISIONS + 1),
+            // Its whole table up front: a long run's resident size is a
+            // short one's.
+            decided: Decisions::default(),
             origins: HashMap::new(),
             out: Vec::new(),
             generations: VecDeque::from([Generation::default()]),
@@ -283,7 +278,7 @@ impl State {
             self.lost += 1;
             return;
         };
-        match self.decided.get(&f.trace) {
+        match self.decided.get(f.trace) {
             Some(true) => return self.out.push((origin.clone(), span)),
             Some(false) => {
                 self.policy.keeping.spans_left_out += 1;
@@ -414,13 +409,7 @@ impl State {
         if keep {
             self.out.extend(open.spans);
         }
-        if self.decided_order.len() >= DECISIONS
-            && let Some(old) = self.decided_order.pop_front()
-        {
-            self.decided.remove(&old);
-        }
         self.decided.insert(id, keep);
-        self.decided_order.push_back(id);
     }
 
     /// Bytes `spans` decided but not yet written will take (as many as the
