@@ -8,6 +8,8 @@
 //! (looking up, inserting, and forgetting the oldest in both): at
 //! saturation those misses were a sixth of the writer's time.
 
+use super::raw::trace_hash;
+
 /// Slots (a power of two): at 4,000 traces a second a decision outlives a
 /// minute on average; at 60,000 a second, about 4 s.
 const SLOTS: usize = 1 << 18;
@@ -50,11 +52,7 @@ impl Decisions {
 /// The slot of a trace (the top bits of a multiplicative hash of its id)
 /// and its fingerprint (other bits of it, with TAKEN set and KEPT clear).
 fn place(key: u128) -> (usize, u32) {
-    // Both halves mixed, so that ids whose halves are equal stay apart.
-    let h = (key as u64)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add((key >> 64) as u64)
-        .wrapping_mul(0xd6e8_feb8_6659_fd93);
+    let h = trace_hash(key);
     let slot = (h >> (64 - SLOTS.trailing_zeros())) as usize;
     let print = ((h >> 8) as u32 | TAKEN) & !KEPT;
     (slot, print)

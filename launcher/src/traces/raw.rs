@@ -111,6 +111,15 @@ pub fn trace_key(id: &[u8]) -> u128 {
         .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
 }
 
+/// A trace key hashed for a table: both halves mixed (ids whose halves are
+/// equal stay apart) by multiplication, enough for ids that are random.
+pub fn trace_hash(key: u128) -> u64 {
+    (key as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add((key >> 64) as u64)
+        .wrapping_mul(0xd6e8_feb8_6659_fd93)
+}
+
 /// When this `KeyValue` is the gRPC status attribute, `Some` of its code (an
 /// int, or a string holding one); `None` inside for another attribute.
 #[allow(clippy::option_option)]

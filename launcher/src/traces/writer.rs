@@ -476,9 +476,10 @@ type TraceKey = u128;
 /// A map keyed by trace id, hashed by [`IdHasher`].
 type IdMap<V> = HashMap<TraceKey, V, BuildHasherDefault<IdHasher>>;
 
-/// Trace ids are random (W3C), so one multiply of their folded halves
-/// spreads them well enough: SipHash on each of the three map operations a
-/// trace takes was a tenth of the writer's time at saturation.
+/// Trace ids are random (W3C), so a couple of multiplies of their halves
+/// ([`raw::trace_hash`]) spread them well enough: SipHash on each of the
+/// three map operations a trace takes was a tenth of the writer's time at
+/// saturation.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -494,7 +495,7 @@ impl Hasher for IdHasher {
     }
 
     fn write_u128(&mut self, v: u128) {
-        self.0 = ((v as u64) ^ ((v >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = raw::trace_hash(v);
     }
 }
 
