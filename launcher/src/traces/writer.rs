@@ -4,7 +4,8 @@
 //! decides the whole trace and kept traces are written at once. Everything
 //! held is bounded: the queue from the collector (full: the export is
 //! refused and counted), the traces waiting (full: the oldest are decided
-//! early) and the memory of past decisions (for spans that come late).
+//! early) and the memory of past decisions (for spans that come late: a
+//! fixed table, [`Decisions`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
