@@ -8,8 +8,10 @@
 pub mod collector;
 mod decisions;
 pub mod file;
+mod ids;
 pub mod json;
 pub mod keep;
+mod quiet;
 pub mod raw;
 pub mod writer;
 

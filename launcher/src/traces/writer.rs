@@ -7,14 +7,13 @@
 //! early) and the memory of past decisions (for spans that come late: a
 //! fixed table, [`Decisions`]).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -22,7 +21,9 @@ use prost::Message;
 
 use super::decisions::Decisions;
 use super::file::{Origin, TracesFile};
+use super::ids::{IdMap, TraceKey};
 use super::keep::{Facts, Keeping, Policy};
+use super::quiet::{Quiet, Seen, TICK};
 use super::raw::{self, RawResourceSpans};
 
 /// Spans queued between the collector and this thread at most.
@@ -33,16 +34,6 @@ const PENDING_SPANS: usize = 100_000;
 const ORIGINS: usize = 8_192;
 /// What one span takes in OTLP/JSON, before any is written.
 const SPAN_BYTES_GUESS: u64 = 700;
-/// How often waiting traces are looked at.
-const TICK: Duration = Duration::from_millis(100);
-/// A trace whose root is in is complete once nothing came for this long
-/// (exporters send every 200 ms).
-const QUIET_WITH_ROOT: Duration = Duration::from_millis(600);
-/// Without its root, a trace waits this long after its last span (a caller
-/// may still be working or waiting on another callee).
-const QUIET_WITHOUT_ROOT: Duration = Duration::from_secs(5);
-/// No trace waits longer than this.
-const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// The collector's side: hands over what arrives, never waiting.
 #[derive(Clone)]
@@ -121,7 +112,7 @@ impl Writer {
 }
 
 struct Open {
-    /// The generation of its last span (see [`Generation`]).
+    /// The generation of its last span (see [`Quiet`]).
     seen: u64,
     first: Instant,
     last: Instant,
@@ -142,14 +133,10 @@ struct State {
     decided: Decisions,
     origins: HashMap<Vec<u8>, Arc<Origin>>,
     out: Vec<(Arc<Origin>, Vec<u8>)>,
-    /// The traces that had spans in each generation, oldest first; the
-    /// last is the one being filled.
-    generations: VecDeque<Generation>,
-    /// Traces without their root that were quiet for a generation's
-    /// 600 ms, with when that generation ended, oldest first.
-    rootless: VecDeque<(Instant, u64, TraceKey)>,
-    /// An emptied generation's buffer, for the next one.
-    spare: Vec<TraceKey>,
+    /// When waiting traces are looked at again.
+    quiet: Quiet,
+    /// The traces one tick decides (a buffer kept between ticks).
+    due: Vec<TraceKey>,
     error: Option<String>,
     lost: u64,
 }
@@ -168,9 +155,8 @@ impl State {
             decided: Decisions::default(),
             origins: HashMap::new(),
             out: Vec::new(),
-            generations: VecDeque::from([Generation::default()]),
-            rootless: VecDeque::new(),
-            spare: Vec::new(),
+            quiet: Quiet::default(),
+            due: Vec::new(),
             error: None,
             lost: 0,
         }
@@ -287,10 +273,7 @@ impl State {
             }
             None => {}
         }
-        let generation = self
-            .generations
-            .back_mut()
-            .expect("one generation is always open");
+        let generation = self.quiet.current();
         let open = self.open.entry(f.trace).or_insert_with(|| Open {
             // Never a generation's number: the trace is listed below.
             seen: u64::MAX,
@@ -302,9 +285,9 @@ impl State {
             end_ns: 0,
             spans: Vec::new(),
         });
-        if open.seen != generation.number {
-            open.seen = generation.number;
-            generation.traces.push(f.trace);
+        if open.seen != generation {
+            open.seen = generation;
+            self.quiet.list(f.trace);
         }
         open.last = now;
         open.has_root |= f.root;
@@ -316,66 +299,26 @@ impl State {
     }
 
     /// Decides every complete trace (all of them when `all`), and starts
-    /// the next generation.
-    ///
-    /// Only traces that had spans in a generation that has now been quiet
-    /// long enough are looked at, so a tick costs what arrived rather than
-    /// a look at every waiting trace (at saturation, scanning them all ten
-    /// times a second was a sixth of the launcher's CPU).
+    /// the next generation (see [`Quiet`]).
     fn decide_due(&mut self, now: Instant, all: bool) {
+        let mut due = std::mem::take(&mut self.due);
         if all {
-            let ids: Vec<TraceKey> = self.open.keys().copied().collect();
-            for id in ids {
-                self.decide(id);
-            }
-            return;
+            due.extend(self.open.keys());
+        } else {
+            let open = &self.open;
+            self.quiet.tick(now, &mut due, |id| {
+                open.get(&id).map(|o| Seen {
+                    generation: o.seen,
+                    first: o.first,
+                    has_root: o.has_root,
+                })
+            });
         }
-        // Early in the process's life an instant may not go back that far:
-        // then nothing can be that old.
-        let cut = |d: Duration| now.checked_sub(d);
-        let (root_quiet, quiet, oldest) =
-            (cut(QUIET_WITH_ROOT), cut(QUIET_WITHOUT_ROOT), cut(MAX_WAIT));
-        let before = |t: Instant, cut: Option<Instant>| cut.is_some_and(|c| t <= c);
-        let last = self
-            .generations
-            .back_mut()
-            .expect("one generation is always open");
-        last.ended = Some(now);
-        let next = Generation {
-            number: last.number + 1,
-            ended: None,
-            traces: std::mem::take(&mut self.spare),
-        };
-        self.generations.push_back(next);
-        // A trace listed in a generation that ended QUIET_WITH_ROOT ago and
-        // not since has had no span for that long.
-        while let Some(g) = self.generations.front()
-            && g.ended.is_some_and(|t| before(t, root_quiet))
-        {
-            let mut g = self.generations.pop_front().expect("front exists");
-            let ended = g.ended.expect("checked above");
-            for &id in &g.traces {
-                let Some(o) = self.open.get(&id) else {
-                    continue;
-                };
-                let quiet_since = o.seen == g.number;
-                if before(o.first, oldest) || (quiet_since && o.has_root) {
-                    self.decide(id);
-                } else if quiet_since {
-                    self.rootless.push_back((ended, g.number, id));
-                }
-            }
-            g.traces.clear();
-            self.spare = g.traces;
+        for &id in &due {
+            self.decide(id);
         }
-        while let Some(&(ended, number, id)) = self.rootless.front()
-            && before(ended, quiet)
-        {
-            self.rootless.pop_front();
-            if self.open.get(&id).is_some_and(|o| o.seen == number) {
-                self.decide(id);
-            }
-        }
+        due.clear();
+        self.due = due;
     }
 
     /// Too many spans waiting: decides the oldest half early.
@@ -445,16 +388,6 @@ impl State {
     }
 }
 
-/// The traces that had spans during one tick of the writer.
-#[derive(Default)]
-struct Generation {
-    number: u64,
-    /// When the tick after it came; `None` while it is being filled.
-    ended: Option<Instant>,
-    /// Each trace once, in the order of its first span in this generation.
-    traces: Vec<TraceKey>,
-}
-
 /// How much nicer than the launcher this thread runs.
 const NICE: i32 = 10;
 
@@ -468,132 +401,5 @@ fn yield_to_the_run() {
     let me = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(me), NICE) {
         tracing::debug!("traces writer: could not lower its priority: {e}");
-    }
-}
-
-/// A trace id as a number (see [`raw::trace_key`]).
-type TraceKey = u128;
-
-/// A map keyed by trace id, hashed by [`IdHasher`].
-type IdMap<V> = HashMap<TraceKey, V, BuildHasherDefault<IdHasher>>;
-
-/// Trace ids are random (W3C), so a couple of multiplies of their halves
-/// ([`raw::trace_hash`]) spread them well enough: SipHash on each of the
-/// three map operations a trace takes was a tenth of the writer's time at
-/// saturation.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u128(&mut self, v: u128) {
-        self.0 = raw::trace_hash(v);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use topolab_services::trace::SpanContext;
-    use topolab_services::trace::span::{Kind, SpanBuilder};
-
-    fn span(ctx: SpanContext, parent: Option<[u8; 8]>) -> Vec<u8> {
-        let t = Instant::now();
-        SpanBuilder::new(ctx, parent, Kind::Server, "a/B".into(), t, t)
-            .encode()
-            .as_bytes()
-            .to_vec()
-    }
-
-    /// Ticks every 100 ms from `from` to `to` (in ms after `t0`).
-    fn tick(state: &mut State, t0: Instant, from: u64, to: u64) {
-        for ms in (from..=to).step_by(100) {
-            state.decide_due(t0 + Duration::from_millis(ms), false);
-        }
-    }
-
-    #[test]
-    fn traces_are_decided_once_quiet_long_enough_and_not_before() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = TracesFile::create(dir.path()).unwrap();
-        let mut state = State::new(file, u64::MAX, Arc::default());
-        let origin = Arc::new(Origin {
-            resource: None,
-            schema_url: String::new(),
-            scope: None,
-            scope_schema_url: String::new(),
-        });
-        // Far enough from the clock's start that every cut exists.
-        let t0 = Instant::now() + Duration::from_secs(60);
-        let rooted = SpanContext::new_root(true);
-        let rootless = SpanContext::new_root(true);
-        let busy = SpanContext::new_root(true);
-        let key = |c: &SpanContext| raw::trace_key(&c.trace_id);
-        state.place(t0, &origin, span(rooted, None));
-        state.place(t0, &origin, span(rootless.child(), Some([7; 8])));
-        state.place(t0, &origin, span(busy.child(), Some([7; 8])));
-
-        tick(&mut state, t0, 100, 600);
-        assert!(
-            state.open.contains_key(&key(&rooted)),
-            "decided before 600 ms of quiet"
-        );
-        tick(&mut state, t0, 700, 800);
-        assert!(
-            !state.open.contains_key(&key(&rooted)),
-            "not decided after 800 ms of quiet"
-        );
-        assert!(state.open.contains_key(&key(&rootless)));
-
-        // The busy trace keeps getting spans every 300 ms, without its root.
-        let mut ms = 900;
-        while ms <= 29_500 {
-            state.place(
-                t0 + Duration::from_millis(ms),
-                &origin,
-                span(busy.child(), Some([7; 8])),
-            );
-            tick(&mut state, t0, ms, ms + 200);
-            if ms == 4_500 {
-                assert!(
-                    state.open.contains_key(&key(&rootless)),
-                    "decided before 5 s"
-                );
-            }
-            if ms == 6_000 {
-                assert!(
-                    !state.open.contains_key(&key(&rootless)),
-                    "rootless kept past 5 s of quiet"
-                );
-            }
-            ms += 300;
-        }
-        assert!(
-            state.open.contains_key(&key(&busy)),
-            "a busy trace decided before 30 s"
-        );
-        tick(&mut state, t0, 29_800, 31_000);
-        assert!(
-            !state.open.contains_key(&key(&busy)),
-            "a trace waited past 30 s"
-        );
-        assert!(state.open.is_empty());
-        // Nothing is left listed once every trace is decided and quiet.
-        tick(&mut state, t0, 31_100, 37_000);
-        assert!(state.rootless.is_empty());
-        assert!(
-            state.generations.len() <= 8,
-            "{} generations",
-            state.generations.len()
-        );
     }
 }
