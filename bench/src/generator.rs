@@ -191,49 +191,77 @@ fn against_h2load(addr: SocketAddr, h2: &std::path::PathBuf, a: &str) -> anyhow:
 /// loop of one client just measured: an open-loop request should cost what a
 /// lone client's does (goal: p50 at most 1.5×, p99 at most 1 ms).
 ///
-/// A second reference is a lone client that thinks 5 ms between requests:
-/// it leaves the same idle gaps as 200/s, so the machine's cores go idle
-/// and are woken for each request as in the open loop. On a VM that halts
-/// an idle vCPU at once, that wake-up is most of a request's time, and no
-/// generator can send around it; the ratio against this reference is what
-/// the open loop itself adds.
+/// Two more references leave the same idle gaps as 200/s: a lone client that
+/// thinks 5 ms between requests, and h2load sending 200 a second from one
+/// client (`--rps`). Between requests the machine's cores go idle and are
+/// woken for each one as in the open loop; on a VM that halts an idle vCPU at
+/// once, that wake-up (of the server's threads as much as the generator's)
+/// is most of a request's time, and no generator can send around it. The
+/// ratios against these are what the open loop itself adds.
 fn open_against_closed(addr: SocketAddr, one: &Recorder) -> anyhow::Result<()> {
     let q = |r: &Recorder, q: f64| ms(r.latency_us.value_at_quantile(q));
     println!(
         "\n== open loop at 200/s against a closed loop of one client, bare echo server (goal: p50 ≤ 1.5×, p99 ≤ 1 ms)"
     );
     let idle = drive(addr, "    clients: 1\n    think: 5ms\n    duration: 5s\n")?;
+    let paced = match h2load::find() {
+        Some(h2) => {
+            let (_, mut lat) = h2load::run_paced(&h2, &addr.to_string(), 200, 1_000)?;
+            lat.sort_by(f64::total_cmp);
+            Some((quantile_ms(&lat, 0.5), quantile_ms(&lat, 0.99)))
+        }
+        None => None,
+    };
     println!(
-        "{:<34}  {:>9}  {:>9}  {:>9}  {:>10}  {:>11}",
-        "", "p50 ms", "p99 ms", "ratio p50", "late p99", "/ think p50"
+        "{:<34}  {:>9}  {:>9}  {:>9}  {:>10}  {:>11}  {:>12}",
+        "", "p50 ms", "p99 ms", "ratio p50", "late p99", "/ think p50", "/ h2load p50"
     );
     for (name, r) in [
         ("closed loop, 1 client", one),
         ("closed loop, 1 client, think 5ms", &idle),
     ] {
         println!(
-            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>10}  {:>11}",
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>10}  {:>11}  {:>12}",
             name,
             q(r, 0.5),
             q(r, 0.99),
             q(r, 0.5) / q(one, 0.5),
             "-",
+            "-",
             "-"
         );
+    }
+    match paced {
+        Some((p50, p99)) => println!(
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>10}  {:>11}  {:>12}",
+            "h2load -c1 -m1 --rps 200",
+            p50,
+            p99,
+            p50 / q(one, 0.5),
+            "-",
+            "-",
+            "-"
+        ),
+        None => println!("(h2load not found: apt-get install -y nghttp2-client)"),
     }
     for arrivals in ["constant", "poisson"] {
         let r = drive(
             addr,
             &format!("    rate: 200/s\n    arrivals: {arrivals}\n    duration: 5s\n"),
         )?;
+        let against_h2load = match paced {
+            Some((p50, _)) => format!("{:.3}", q(&r, 0.5) / p50),
+            None => "-".into(),
+        };
         println!(
-            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>7.3} ms  {:>11.3}",
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>7.3} ms  {:>11.3}  {:>12}",
             format!("open loop 200/s, {arrivals}"),
             q(&r, 0.5),
             q(&r, 0.99),
             q(&r, 0.5) / q(one, 0.5),
             ms(r.late_us.value_at_quantile(0.99)),
-            q(&r, 0.5) / q(&idle, 0.5)
+            q(&r, 0.5) / q(&idle, 0.5),
+            against_h2load
         );
     }
     Ok(())

@@ -36,6 +36,29 @@ pub fn run_logged(
     m: u32,
     n: u32,
 ) -> anyhow::Result<(H2Figures, Vec<f64>)> {
+    run_with(h2load, addr, c, m, n, &[])
+}
+
+/// One client sending `n` requests one at a time, `rps` a second (h2load
+/// `--rps`: each request leaves at its slot, or when the previous one
+/// answers if that is later), with every request's latency in µs.
+pub fn run_paced(
+    h2load: &PathBuf,
+    addr: &str,
+    rps: u32,
+    n: u32,
+) -> anyhow::Result<(H2Figures, Vec<f64>)> {
+    run_with(h2load, addr, 1, 1, n, &[format!("--rps={rps}")])
+}
+
+fn run_with(
+    h2load: &PathBuf,
+    addr: &str,
+    c: u32,
+    m: u32,
+    n: u32,
+    extra: &[String],
+) -> anyhow::Result<(H2Figures, Vec<f64>)> {
     let body = CallRequest {
         endpoint: "Echo".into(),
         ..Default::default()
@@ -58,6 +81,7 @@ pub fn run_logged(
             "-t",
             "1",
         ])
+        .args(extra)
         .arg("-d")
         .arg(file.path())
         .arg("--log-file")
