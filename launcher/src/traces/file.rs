@@ -6,7 +6,6 @@
 //! line around them is the JSON serde writes for `TracesData`.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use anyhow::Context;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use super::direct::Appender;
 use super::json::{Scratch, write_span};
 
 pub use topolab_results::trace::TRACES_JSONL;
@@ -34,7 +34,7 @@ pub struct Origin {
 /// The open `traces.jsonl` of a run.
 pub struct TracesFile {
     path: PathBuf,
-    out: BufWriter<std::fs::File>,
+    out: Appender,
     line: Vec<u8>,
     scratch: Scratch,
     /// Spans left out because their bytes were not a readable `Span`.
@@ -49,11 +49,11 @@ impl TracesFile {
     /// Creates (or empties) `dir/traces.jsonl`.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(TRACES_JSONL);
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let out =
+            Appender::create(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(TracesFile {
             path,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out,
             line: Vec::new(),
             scratch: Scratch::default(),
             unreadable: 0,

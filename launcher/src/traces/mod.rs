@@ -7,6 +7,7 @@
 
 pub mod collector;
 mod decisions;
+mod direct;
 pub mod file;
 mod ids;
 pub mod json;
