@@ -11,8 +11,8 @@
 //! [`Appender::flush`] the part-block at the end goes through an ordinary
 //! descriptor, so the file always ends where the text does; it is rewritten
 //! directly once its block fills. Where the file system refuses direct
-//! writes (tmpfs before Linux 6.6, some network file systems), everything goes through the ordinary
-//! descriptor instead.
+//! writes (tmpfs before Linux 6.6, some network file systems), everything
+//! goes through the ordinary descriptor instead.
 
 use std::fs::{File, OpenOptions};
 use std::io;
