@@ -1,8 +1,9 @@
 //! An append-only file written around the page cache (`O_DIRECT`), for
 //! `traces.jsonl`. A fully traced run writes tens of MB a second; through
 //! the page cache each new page is allocated, zeroed and copied into by the
-//! kernel, and on this VM (whose free memory is handed back to the host)
-//! that costs ~1.7 ms of CPU per MB, as much as the rest of the writer.
+//! kernel, and on the 2-core VM we measure on that costs ~1.7 ms of CPU per
+//! MB (likely because the VM hands free memory back to its host, so fresh
+//! pages fault there too): a fifth of the writer's time.
 //! Written directly from one reused buffer it costs ~0.1 ms per MB
 //! (`dd bs=1M` of 400 MB: 0.69 s of system time buffered, 0.05 s direct).
 //!
