@@ -213,15 +213,15 @@ fn open_against_closed(addr: SocketAddr, one: &Recorder) -> anyhow::Result<()> {
         None => None,
     };
     println!(
-        "{:<34}  {:>9}  {:>9}  {:>9}  {:>10}  {:>11}  {:>12}",
-        "", "p50 ms", "p99 ms", "ratio p50", "late p99", "/ think p50", "/ h2load p50"
+        "{:<34}  {:>9}  {:>9}  {:>9}  {:>16}  {:>11}  {:>12}",
+        "", "p50 ms", "p99 ms", "ratio p50", "late p50/p99 ms", "/ think p50", "/ h2load p50"
     );
     for (name, r) in [
         ("closed loop, 1 client", one),
         ("closed loop, 1 client, think 5ms", &idle),
     ] {
         println!(
-            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>10}  {:>11}  {:>12}",
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>16}  {:>11}  {:>12}",
             name,
             q(r, 0.5),
             q(r, 0.99),
@@ -233,7 +233,7 @@ fn open_against_closed(addr: SocketAddr, one: &Recorder) -> anyhow::Result<()> {
     }
     match paced {
         Some((p50, p99)) => println!(
-            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>10}  {:>11}  {:>12}",
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>16}  {:>11}  {:>12}",
             "h2load -c1 -m1 --rps 200",
             p50,
             p99,
@@ -254,12 +254,16 @@ fn open_against_closed(addr: SocketAddr, one: &Recorder) -> anyhow::Result<()> {
             None => "-".into(),
         };
         println!(
-            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>7.3} ms  {:>11.3}  {:>12}",
+            "{:<34}  {:>9.3}  {:>9.3}  {:>9.3}  {:>16}  {:>11.3}  {:>12}",
             format!("open loop 200/s, {arrivals}"),
             q(&r, 0.5),
             q(&r, 0.99),
             q(&r, 0.5) / q(one, 0.5),
-            ms(r.late_us.value_at_quantile(0.99)),
+            format!(
+                "{:.3}/{:.3}",
+                ms(r.late_us.value_at_quantile(0.5)),
+                ms(r.late_us.value_at_quantile(0.99))
+            ),
             q(&r, 0.5) / q(&idle, 0.5),
             against_h2load
         );
