@@ -120,6 +120,14 @@ impl Appender {
     }
 }
 
+/// As `BufWriter` does: what was appended reaches the file even when the
+/// owner drops it without a last flush (an error path); errors are ignored.
+impl Drop for Appender {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +154,17 @@ mod tests {
         f.flush().unwrap();
         assert!(expected.len() > 3 * WINDOW);
         assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
+    #[test]
+    fn what_was_appended_is_in_the_file_once_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut f = Appender::create(&path).unwrap();
+        let text = "a line\n".repeat(1_000);
+        f.write_all(text.as_bytes()).unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
     #[test]
