@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Sandbox, wait_for_line};
+use topolab_proto::span_keys::CHILDREN;
 use topolab_results::trace::{self, Kind, Span, Trace, tree::Tree};
 
 /// Slack for comparing times taken in different processes (each maps its
@@ -38,6 +39,21 @@ fn served<'a>(t: &'a Trace, client: &Span) -> &'a Span {
     assert_eq!(c.len(), 1, "{} has {} children", client.name, c.len());
     assert_eq!(c[0].kind, Kind::Server);
     c[0]
+}
+
+/// Every span that says how many children it has (`topolab.children`, which
+/// lets the collector decide a trace without waiting) has exactly that many
+/// in its trace; returns how many spans said.
+fn assert_children_counted(t: &Trace) -> usize {
+    let mut said = 0;
+    for s in &t.spans {
+        if let Some(n) = s.attributes.get(CHILDREN) {
+            said += 1;
+            let n: usize = n.parse().expect("a count");
+            assert_eq!(children(t, s).len(), n, "{} says {n} children", s.name);
+        }
+    }
+    said
 }
 
 /// Queue + work + downstream account for each SERVER span's duration: the
@@ -155,6 +171,7 @@ fn chain_every_request_is_one_tree_with_role_switches() {
             }
         }
         assert_nested_and_split(tr);
+        assert_eq!(assert_children_counted(tr), 8, "every span counts its children");
     }
     assert_split_accounts(&traces);
 }
@@ -172,6 +189,7 @@ fn feed_parallel_branches_overlap_and_times_are_sequential() {
     let mut overlapping = 0;
     for tr in ok {
         assert_nested_and_split(tr);
+        assert_eq!(assert_children_counted(tr), tr.spans.len());
         let api = served(tr, tr.root().unwrap());
         let calls = children(tr, api);
         let callees: Vec<&str> = calls.iter().map(|c| c.callee.as_deref().unwrap()).collect();
@@ -251,6 +269,9 @@ load:
             .find(|c| c.callee.as_deref() == Some("slow/Work"))
             .unwrap();
         assert_eq!(to_slow.code_name(), "DEADLINE_EXCEEDED");
+        // Timed out here, maybe served there: its children are not known.
+        assert_eq!(to_slow.attributes.get(CHILDREN), None);
+        assert_children_counted(tr);
         let to_broken = calls
             .iter()
             .find(|c| c.callee.as_deref() == Some("broken/Fail"))

@@ -30,5 +30,11 @@ pub const ATTEMPT: &str = "topolab.attempt";
 pub const TIMEOUT_NS: &str = "topolab.timeout_ns";
 /// The load generator that sent a root span.
 pub const GENERATOR: &str = "topolab.generator";
+/// How many spans name this one as their parent, on spans whose process
+/// knows it for certain (a SERVER span: the CLIENT spans of its calls; a
+/// CLIENT span answered OK: the callee's SERVER span). The collector
+/// decides a trace the moment every span it counts has arrived, instead of
+/// waiting for quiet; spans without it leave their trace to the quiet rule.
+pub const CHILDREN: &str = "topolab.children";
 /// The gRPC status code of the span's request, as a number.
 pub const GRPC_STATUS: &str = "rpc.grpc.status_code";

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub struct Attempt<'a> {
     pub tracer: Option<(&'a Exporter, &'a str)>,
     /// A long poll a balancer forwards: the callee holds it.
     pub long_poll: Option<LongPoll>,
+    /// Counts the CLIENT spans started under `parent`.
+    pub client_spans: &'a AtomicU32,
 }
 
 /// Channels to every replica this replica may call, and per-callee counters.
@@ -294,6 +297,7 @@ impl Clients {
         req.set_timeout(a.timeout);
         let hop = match (a.parent, a.tracer) {
             (Some(parent), Some((exporter, caller))) if parent.sampled => {
+                a.client_spans.fetch_add(1, Ordering::Relaxed);
                 let callee = format!("{}#{index}", a.service);
                 Some(ClientHop::start(
                     exporter, parent, caller, a.service, a.endpoint, &callee, a.attempt, a.timeout,

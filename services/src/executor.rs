@@ -5,7 +5,7 @@
 //! their order are in [`crate::resilience`]); `parallel` runs branches at
 //! once. The serving model decides when a worker is held (see [`Hold`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     pub long_poll: Option<LongPoll>,
     /// The newest version a forwarded answer carried (a balancer relays it).
     forwarded_version: AtomicU64,
+    /// CLIENT spans started under `trace`: the SERVER span's children.
+    client_spans: AtomicU32,
 }
 
 impl<'a> Ctx<'a> {
@@ -63,6 +65,7 @@ impl<'a> Ctx<'a> {
             downstream_ns: AtomicU64::new(0),
             long_poll: None,
             forwarded_version: AtomicU64::new(0),
+            client_spans: AtomicU32::new(0),
         }
     }
 
@@ -70,6 +73,12 @@ impl<'a> Ctx<'a> {
     pub fn forwarding(mut self, long_poll: Option<LongPoll>) -> Self {
         self.long_poll = long_poll;
         self
+    }
+
+    /// How many CLIENT spans the request's calls started (every one is
+    /// recorded, finished or abandoned): its SERVER span's children.
+    pub fn client_spans(&self) -> u32 {
+        self.client_spans.load(Ordering::Relaxed)
     }
 
     /// The newest version the callees' answers carried.
@@ -260,6 +269,7 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             parent: ctx.trace.as_ref(),
             tracer: ctx.replica.tracer().map(|e| (e, ctx.replica.name())),
             long_poll: ctx.long_poll,
+            client_spans: &ctx.client_spans,
         };
         let result = ctx.replica.clients().call(attempt).await;
         if let Some(t) = ticket {

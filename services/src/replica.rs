@@ -233,6 +233,7 @@ impl Replica {
                 .as_ref()
                 .and_then(|_| ServerHop::start(caller, self.trace_rate)),
             split: Split::default(),
+            client_spans: Some(0),
             message: String::new(),
         };
 
@@ -292,6 +293,8 @@ impl Replica {
         let ctx = Ctx::new(self, deadline, session)
             .traced(trace)
             .forwarding(long_poll.filter(|_| balancer));
+        // Unknown until the steps end (dropped midway, some may be in flight).
+        rec.client_spans = None;
         let long_poll = long_poll.filter(|_| self.versions.changes());
         let result = match self.service.model {
             ServeModel::Blocking => {
@@ -320,6 +323,7 @@ impl Replica {
         rec.split.queue += steps.queue;
         rec.split.work = steps.work;
         rec.split.downstream = steps.downstream;
+        rec.client_spans = Some(ctx.client_spans());
         match result {
             Ok(()) => {
                 rec.finish(Outcome::Ok, t);
@@ -413,6 +417,8 @@ struct Record<'a> {
     /// The SERVER span, when this request is traced, and what it records.
     hop: Option<ServerHop>,
     split: Split,
+    /// CLIENT spans started under the SERVER span, once known.
+    client_spans: Option<u32>,
     message: String,
 }
 
@@ -448,6 +454,7 @@ impl Record<'_> {
                 code,
                 &self.message,
                 self.split,
+                self.client_spans,
             );
         }
     }

@@ -191,7 +191,7 @@ impl Target {
         attempts: u32,
     ) -> SpanBuilder {
         let callee = format!("{}/{}", self.service, self.endpoint);
-        SpanBuilder::new(
+        let span = SpanBuilder::new(
             ctx,
             None,
             Kind::Client,
@@ -204,8 +204,14 @@ impl Target {
         .str(keys::CALLEE, callee)
         .str("peer.service", self.service.clone())
         .int(keys::ATTEMPT, i64::from(attempts))
-        .int(keys::TIMEOUT_NS, nanos(self.timeout))
-        .status(code, message)
+        .int(keys::TIMEOUT_NS, nanos(self.timeout));
+        // One attempt answered OK: exactly one replica served it and
+        // recorded its SERVER span under this one.
+        let span = match (attempts, code) {
+            (1, Code::Ok) => span.int(keys::CHILDREN, 1),
+            _ => span,
+        };
+        span.status(code, message)
     }
 
     /// One attempt: its code, and for a failure the status's message (see

@@ -57,15 +57,22 @@ pub struct Facts {
     pub trace: u128,
     /// No parent: the first span of its trace.
     pub root: bool,
+    /// The span's id and its parent's (0 for none), as numbers.
+    pub span_id: u64,
+    pub parent_id: u64,
     /// A gRPC status other than OK (`rpc.grpc.status_code`), or, without
     /// that attribute, an OTLP ERROR status.
     pub failed: bool,
     pub start_ns: u64,
     pub end_ns: u64,
+    /// How many spans name this one as parent (`topolab.children`), when
+    /// the span says.
+    pub children: Option<u32>,
 }
 
 /// The attribute topolab's spans carry their gRPC status in.
 const GRPC_STATUS: &str = topolab_proto::span_keys::GRPC_STATUS;
+const CHILDREN: &str = topolab_proto::span_keys::CHILDREN;
 /// OTLP `StatusCode::Error`.
 const STATUS_ERROR: u64 = 2;
 
@@ -82,13 +89,20 @@ pub fn facts(mut span: &[u8]) -> Option<Facts> {
         let (tag, wire) = decode_key(&mut span).ok()?;
         match (tag, wire) {
             (1, WireType::LengthDelimited) => f.trace = trace_key(delimited(&mut span)?),
-            (4, WireType::LengthDelimited) => f.root = delimited(&mut span)?.is_empty(),
+            (2, WireType::LengthDelimited) => f.span_id = span_key(delimited(&mut span)?),
+            (4, WireType::LengthDelimited) => {
+                let parent = delimited(&mut span)?;
+                f.root = parent.is_empty();
+                f.parent_id = span_key(parent);
+            }
             (7, WireType::SixtyFourBit) if span.remaining() >= 8 => f.start_ns = span.get_u64_le(),
             (8, WireType::SixtyFourBit) if span.remaining() >= 8 => f.end_ns = span.get_u64_le(),
             (9, WireType::LengthDelimited) => {
-                let kv = delimited(&mut span)?;
-                if grpc.is_none() {
-                    grpc = grpc_status(kv)?;
+                let (key, value) = key_value(delimited(&mut span)?)?;
+                if key == GRPC_STATUS.as_bytes() && grpc.is_none() {
+                    grpc = Some(int_value(value)?);
+                } else if key == CHILDREN.as_bytes() {
+                    f.children = int_value(value)?.and_then(|n| u32::try_from(n).ok());
                 }
             }
             (15, WireType::LengthDelimited) => status_error = status_code(delimited(&mut span)?)?,
@@ -111,6 +125,12 @@ pub fn trace_key(id: &[u8]) -> u128 {
         .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
 }
 
+/// A span id as a number (its last 8 bytes; W3C ids are exactly 8).
+pub fn span_key(id: &[u8]) -> u64 {
+    let tail = &id[id.len().saturating_sub(8)..];
+    tail.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
 /// A trace key hashed for a table: both halves mixed (ids whose halves are
 /// equal stay apart) by multiplication, enough for ids that are random.
 pub fn trace_hash(key: u128) -> u64 {
@@ -120,10 +140,8 @@ pub fn trace_hash(key: u128) -> u64 {
         .wrapping_mul(0xd6e8_feb8_6659_fd93)
 }
 
-/// When this `KeyValue` is the gRPC status attribute, `Some` of its code (an
-/// int, or a string holding one); `None` inside for another attribute.
-#[allow(clippy::option_option)]
-fn grpc_status(mut kv: &[u8]) -> Option<Option<Option<i64>>> {
+/// A `KeyValue`'s key and its `AnyValue`'s bytes; `None` when malformed.
+fn key_value(mut kv: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut key: &[u8] = &[];
     let mut value: &[u8] = &[];
     while kv.has_remaining() {
@@ -134,23 +152,26 @@ fn grpc_status(mut kv: &[u8]) -> Option<Option<Option<i64>>> {
             _ => skip(&mut kv, wire)?,
         }
     }
-    if key != GRPC_STATUS.as_bytes() {
-        return Some(None);
-    }
-    let mut code = None;
+    Some((key, value))
+}
+
+/// An `AnyValue` as an integer (an int, or a string holding one): `Some`
+/// of it, `None` inside for another kind; `None` when malformed.
+fn int_value(mut value: &[u8]) -> Option<Option<i64>> {
+    let mut n = None;
     while value.has_remaining() {
         let (tag, wire) = decode_key(&mut value).ok()?;
         match (tag, wire) {
-            (3, WireType::Varint) => code = Some(decode_varint(&mut value).ok()? as i64),
+            (3, WireType::Varint) => n = Some(decode_varint(&mut value).ok()? as i64),
             (1, WireType::LengthDelimited) => {
-                code = std::str::from_utf8(delimited(&mut value)?)
+                n = std::str::from_utf8(delimited(&mut value)?)
                     .ok()
                     .and_then(|s| s.parse().ok());
             }
             _ => skip(&mut value, wire)?,
         }
     }
-    Some(Some(code))
+    Some(n)
 }
 
 /// Whether a `Status` is ERROR.
@@ -236,32 +257,39 @@ mod tests {
     fn facts_are_the_ones_of_the_decoded_span() {
         let id = trace_key(&(1..=16).collect::<Vec<u8>>());
         let cases = [
-            (span(&[], vec![], 0), true, false),
-            (span(&[3; 8], vec![], 2), false, true),
+            (span(&[], vec![], 0), true, false, None),
+            (span(&[3; 8], vec![], 2), false, true, None),
             (
                 span(
                     &[3; 8],
                     vec![
                         attr("x", any_value::Value::StringValue("y".into())),
                         attr(GRPC_STATUS, any_value::Value::IntValue(14)),
+                        attr(CHILDREN, any_value::Value::IntValue(3)),
                     ],
                     0,
                 ),
                 false,
                 true,
+                Some(3),
             ),
             // The gRPC status decides over the OTLP status.
             (
                 span(
                     &[],
-                    vec![attr(GRPC_STATUS, any_value::Value::StringValue("0".into()))],
+                    vec![
+                        attr(GRPC_STATUS, any_value::Value::StringValue("0".into())),
+                        attr(CHILDREN, any_value::Value::IntValue(-1)),
+                    ],
                     2,
                 ),
                 true,
                 false,
+                // Not a count: as if unsaid.
+                None,
             ),
         ];
-        for (s, root, failed) in cases {
+        for (s, root, failed, children) in cases {
             let f = facts(&s.encode_to_vec()).unwrap();
             assert_eq!(
                 f,
@@ -270,7 +298,10 @@ mod tests {
                     root,
                     failed,
                     start_ns: 5,
-                    end_ns: 7
+                    end_ns: 7,
+                    children,
+                    span_id: span_key(&[9; 8]),
+                    parent_id: if root { 0 } else { span_key(&[3; 8]) },
                 }
             );
         }

@@ -1,13 +1,19 @@
 //! The thread that turns what the collector receives into `traces.jsonl`:
-//! spans wait, grouped by trace, until their trace is complete (its root is
-//! in and nothing came for a moment), then the [`keep`](super::keep) policy
-//! decides the whole trace and kept traces are written at once. Everything
+//! spans wait, grouped by trace, until their trace is complete, then the
+//! [`keep`](super::keep) policy decides the whole trace and kept traces are
+//! written at once. A trace is complete the moment its root and every span
+//! its spans count (`topolab.children`, which topolab's processes write
+//! where they know it) are in, so most traces never wait (a one-span trace
+//! is decided as it arrives, while its bytes are still in cache); a trace
+//! with a span that does not count (an outside exporter's, a failed call's)
+//! waits for its root and a moment of quiet ([`Quiet`]). Everything
 //! held is bounded: the queue from the collector (full: the export is
 //! refused and counted), the traces waiting (full: the oldest are decided
 //! early) and the memory of past decisions (for spans that come late: a
 //! fixed table, [`Decisions`]).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +40,9 @@ const PENDING_SPANS: usize = 100_000;
 const ORIGINS: usize = 8_192;
 /// What one span takes in OTLP/JSON, before any is written.
 const SPAN_BYTES_GUESS: u64 = 700;
+/// Spans decided kept that are written as soon as they are this many,
+/// rather than at the next tick: written while still in cache.
+const WRITE_SPANS: usize = 256;
 
 /// The collector's side: hands over what arrives, never waiting.
 #[derive(Clone)]
@@ -120,7 +129,24 @@ struct Open {
     error: bool,
     start_ns: u64,
     end_ns: u64,
+    /// Spans its spans said are coming (`topolab.children`), less those in
+    /// other than the root: with the root in and every span counting, 0
+    /// means the trace is whole.
+    owed: i64,
+    /// The same count by span ids: each span in adds its parent's id (mixed)
+    /// and takes away its own once per child it says it has. Back at 0 with
+    /// `owed` means every span in is the child of one in, as many as each
+    /// said: a span missing cannot be made up for by another one's child.
+    balance: u64,
+    /// Every span in said how many children it has.
+    counted: bool,
     spans: Vec<(Arc<Origin>, Vec<u8>)>,
+}
+
+impl Open {
+    fn whole(&self) -> bool {
+        self.has_root && self.counted && self.owed == 0 && self.balance == 0
+    }
 }
 
 struct State {
@@ -133,6 +159,8 @@ struct State {
     decided: Decisions,
     origins: HashMap<Vec<u8>, Arc<Origin>>,
     out: Vec<(Arc<Origin>, Vec<u8>)>,
+    /// Spans written since the file was last flushed.
+    unflushed: bool,
     /// When waiting traces are looked at again.
     quiet: Quiet,
     /// The traces one tick decides (a buffer kept between ticks).
@@ -155,6 +183,7 @@ impl State {
             decided: Decisions::default(),
             origins: HashMap::new(),
             out: Vec::new(),
+            unflushed: false,
             quiet: Quiet::default(),
             due: Vec::new(),
             error: None,
@@ -173,11 +202,11 @@ impl State {
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
                 self.decide_due(last_tick, false);
-                self.write_out();
+                self.write_out(true);
             }
         }
         self.decide_due(Instant::now(), true);
-        self.write_out();
+        self.write_out(true);
         if self.error.is_none()
             && let Err(e) = self.file.flush()
         {
@@ -212,6 +241,9 @@ impl State {
         self.queued.fetch_sub(n, Ordering::Relaxed);
         if self.open_spans > PENDING_SPANS {
             self.decide_oldest();
+        }
+        if self.out.len() >= WRITE_SPANS {
+            self.write_out(false);
         }
     }
 
@@ -274,17 +306,35 @@ impl State {
             None => {}
         }
         let generation = self.quiet.current();
-        let open = self.open.entry(f.trace).or_insert_with(|| Open {
-            // Never a generation's number: the trace is listed below.
-            seen: u64::MAX,
-            first: now,
-            last: now,
-            has_root: false,
-            error: false,
-            start_ns: u64::MAX,
-            end_ns: 0,
-            spans: Vec::new(),
-        });
+        let open = match self.open.entry(f.trace) {
+            Entry::Vacant(_) if f.root && f.children == Some(0) => {
+                // The whole trace in one span: decided now, never waiting.
+                let facts = Facts {
+                    error: f.failed,
+                    duration_ns: f.end_ns.saturating_sub(f.start_ns),
+                    id_bits: f.trace as u64,
+                };
+                if self.judge(f.trace, facts, 1) {
+                    self.out.push((origin.clone(), span));
+                }
+                return;
+            }
+            Entry::Vacant(v) => v.insert(Open {
+                // Never a generation's number: the trace is listed below.
+                seen: u64::MAX,
+                first: now,
+                last: now,
+                has_root: false,
+                error: false,
+                start_ns: u64::MAX,
+                end_ns: 0,
+                owed: 0,
+                balance: 0,
+                counted: true,
+                spans: Vec::new(),
+            }),
+            Entry::Occupied(o) => o.into_mut(),
+        };
         if open.seen != generation {
             open.seen = generation;
             self.quiet.list(f.trace);
@@ -294,8 +344,17 @@ impl State {
         open.error |= f.failed;
         open.start_ns = open.start_ns.min(f.start_ns);
         open.end_ns = open.end_ns.max(f.end_ns);
+        open.owed += f.children.map_or(0, i64::from) - i64::from(!f.root);
+        open.balance = open
+            .balance
+            .wrapping_add(if f.root { 0 } else { mix(f.parent_id) })
+            .wrapping_sub(mix(f.span_id).wrapping_mul(f.children.map_or(0, u64::from)));
+        open.counted &= f.children.is_some();
         open.spans.push((origin.clone(), span));
         self.open_spans += 1;
+        if open.whole() {
+            self.decide(f.trace);
+        }
     }
 
     /// Decides every complete trace (all of them when `all`), and starts
@@ -344,16 +403,19 @@ impl State {
             duration_ns: open.end_ns.saturating_sub(open.start_ns),
             id_bits: id as u64,
         };
-        let at_s = self.started.elapsed().as_secs_f64();
-        let written = self.file.bytes + self.estimate(self.out.len());
-        let keep = self
-            .policy
-            .decide(facts, open.spans.len() as u64, written, at_s)
-            .is_some();
-        if keep {
+        if self.judge(id, facts, open.spans.len() as u64) {
             self.out.extend(open.spans);
         }
+    }
+
+    /// The keeping policy's decision for a whole trace of `spans` spans,
+    /// remembered for spans of it that come late.
+    fn judge(&mut self, id: TraceKey, facts: Facts, spans: u64) -> bool {
+        let at_s = self.started.elapsed().as_secs_f64();
+        let written = self.file.bytes + self.estimate(self.out.len());
+        let keep = self.policy.decide(facts, spans, written, at_s).is_some();
         self.decided.insert(id, keep);
+        keep
     }
 
     /// Bytes `spans` decided but not yet written will take (as many as the
@@ -366,8 +428,11 @@ impl State {
         spans as u64 * each
     }
 
-    fn write_out(&mut self) {
-        if self.out.is_empty() {
+    /// Writes the spans decided kept, and with `flush` everything written
+    /// so far to the file (at each tick: the file then holds whole lines).
+    fn write_out(&mut self, flush: bool) {
+        let flush = flush && (self.unflushed || !self.out.is_empty());
+        if self.out.is_empty() && !flush {
             return;
         }
         let mut spans = std::mem::take(&mut self.out);
@@ -377,7 +442,9 @@ impl State {
         }
         let n = spans.len() as u64;
         let before = self.file.spans + self.file.unreadable;
-        if let Err(e) = self.file.write(&spans).and_then(|()| self.file.flush()) {
+        self.unflushed = !flush;
+        let written = self.file.write(&spans);
+        if let Err(e) = written.and_then(|()| if flush { self.file.flush() } else { Ok(()) }) {
             tracing::warn!("traces.jsonl: {e:#}; no more spans are written");
             self.lost += n - (self.file.spans + self.file.unreadable - before);
             self.error = Some(format!("{e:#}"));
@@ -386,6 +453,13 @@ impl State {
         spans.clear();
         self.out = spans;
     }
+}
+
+/// A span id spread over all 64 bits, so that ids an outside exporter
+/// numbers in sequence do not sum to one another.
+fn mix(id: u64) -> u64 {
+    let x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^ (x >> 29)
 }
 
 /// How much nicer than the launcher this thread runs.
@@ -403,3 +477,7 @@ fn yield_to_the_run() {
         tracing::debug!("traces writer: could not lower its priority: {e}");
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

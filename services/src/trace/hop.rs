@@ -51,7 +51,9 @@ impl ServerHop {
         }
     }
 
-    /// Records the finished SERVER span.
+    /// Records the finished SERVER span; `children` is how many CLIENT
+    /// spans its calls started, when known (`None` for a request dropped
+    /// midway).
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         self,
@@ -63,6 +65,7 @@ impl ServerHop {
         code: Code,
         message: &str,
         split: Split,
+        children: Option<u32>,
     ) {
         // Written straight to bytes: the replica's hottest span, whose
         // strings are borrowed here rather than copied into a SpanBuilder.
@@ -84,6 +87,9 @@ impl ServerHop {
             .int(keys::DOWNSTREAM_NS, nanos(split.downstream));
         if !split.held.is_zero() {
             span.int(keys::HELD_NS, nanos(split.held));
+        }
+        if let Some(n) = children {
+            span.int(keys::CHILDREN, i64::from(n));
         }
         exporter.record_encoded(span.finish(code, message));
     }
@@ -144,6 +150,12 @@ impl<'a> ClientHop<'a> {
     fn record(&mut self, code: Code, message: &str) {
         if let Some(mut span) = self.span.take() {
             span.end = Instant::now();
+            // Answered OK: the callee served it, so recorded its SERVER
+            // span. Any other end leaves that unknown (a timeout here may
+            // still be served there, a refused connection never is).
+            if code == Code::Ok {
+                span = span.int(keys::CHILDREN, 1);
+            }
             self.exporter.record(span.status(code, message));
         }
     }
