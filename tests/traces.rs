@@ -171,7 +171,11 @@ fn chain_every_request_is_one_tree_with_role_switches() {
             }
         }
         assert_nested_and_split(tr);
-        assert_eq!(assert_children_counted(tr), 8, "every span counts its children");
+        assert_eq!(
+            assert_children_counted(tr),
+            8,
+            "every span counts its children"
+        );
     }
     assert_split_accounts(&traces);
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::bytes::Bytes;
 
 use super::direct::Appender;
 use super::json::{Scratch, write_span};
@@ -64,14 +65,14 @@ impl TracesFile {
 
     /// Writes `spans` (protobuf bytes) as lines of at most [`LINE_SPANS`]
     /// spans each.
-    pub fn write(&mut self, spans: &[(Arc<Origin>, Vec<u8>)]) -> anyhow::Result<()> {
+    pub fn write(&mut self, spans: &[(Arc<Origin>, Bytes)]) -> anyhow::Result<()> {
         for chunk in spans.chunks(LINE_SPANS) {
             self.write_line(chunk)?;
         }
         Ok(())
     }
 
-    fn write_line(&mut self, spans: &[(Arc<Origin>, Vec<u8>)]) -> anyhow::Result<()> {
+    fn write_line(&mut self, spans: &[(Arc<Origin>, Bytes)]) -> anyhow::Result<()> {
         self.line.clear();
         let written = encode_line(&mut self.line, &mut self.scratch, spans)?;
         self.line.push(b'\n');
@@ -98,7 +99,7 @@ impl TracesFile {
 fn encode_line(
     line: &mut Vec<u8>,
     scratch: &mut Scratch,
-    spans: &[(Arc<Origin>, Vec<u8>)],
+    spans: &[(Arc<Origin>, Bytes)],
 ) -> anyhow::Result<u64> {
     let mut groups: Vec<(&Arc<Origin>, Vec<&[u8]>)> = Vec::new();
     let mut index: HashMap<*const Origin, usize> = HashMap::new();
@@ -183,11 +184,11 @@ mod tests {
             ..Default::default()
         };
         let spans = vec![
-            (a.clone(), span(1).encode_to_vec()),
-            (b.clone(), span(2).encode_to_vec()),
+            (a.clone(), span(1).encode_to_vec().into()),
+            (b.clone(), span(2).encode_to_vec().into()),
             // Not a span: left out of the line.
-            (b.clone(), vec![0x0a, 0x20, 1]),
-            (a.clone(), span(3).encode_to_vec()),
+            (b.clone(), Bytes::from_static(&[0x0a, 0x20, 1])),
+            (a.clone(), span(3).encode_to_vec().into()),
         ];
         let mut line = Vec::new();
         let written = encode_line(&mut line, &mut Scratch::default(), &spans).unwrap();

@@ -1,13 +1,14 @@
 //! An `Export` request taken apart only as far as the writer needs: the
 //! batches' resource and scope, and every span kept as the protobuf bytes it
 //! came in (a message field read as `bytes` is the same on the wire; each
-//! span its own buffer, so a span waiting for its trace holds no more than
-//! itself), with the few facts the keeping policy decides on read straight
-//! from them.
+//! span a slice of the request's buffer, not a copy: a span written as it
+//! arrives is never copied, and the writer copies out the few that wait
+//! for their trace, so that none holds a whole request), with the few facts
+//! the keeping policy decides on read straight from them.
 //! Decoding every span into prost structs (a `String` per attribute key and
 //! value) was most of the collector's CPU at saturation.
 
-use prost::bytes::Buf;
+use prost::bytes::{Buf, Bytes};
 use prost::encoding::{WireType, decode_key, decode_varint};
 
 /// `ExportTraceServiceRequest` with its `ResourceSpans` left mostly undecoded.
@@ -33,8 +34,8 @@ pub struct RawResourceSpans {
 pub struct RawScopeSpans {
     #[prost(bytes = "vec", optional, tag = "1")]
     pub scope: Option<Vec<u8>>,
-    #[prost(bytes = "vec", repeated, tag = "2")]
-    pub spans: Vec<Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub spans: Vec<Bytes>,
     #[prost(string, tag = "3")]
     pub schema_url: String,
 }

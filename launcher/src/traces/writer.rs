@@ -24,6 +24,7 @@ use std::time::Instant;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
+use prost::bytes::Bytes;
 
 use super::decisions::Decisions;
 use super::file::{Origin, TracesFile};
@@ -140,7 +141,7 @@ struct Open {
     balance: u64,
     /// Every span in said how many children it has.
     counted: bool,
-    spans: Vec<(Arc<Origin>, Vec<u8>)>,
+    spans: Vec<(Arc<Origin>, Bytes)>,
 }
 
 impl Open {
@@ -158,7 +159,7 @@ struct State {
     open_spans: usize,
     decided: Decisions,
     origins: HashMap<Vec<u8>, Arc<Origin>>,
-    out: Vec<(Arc<Origin>, Vec<u8>)>,
+    out: Vec<(Arc<Origin>, Bytes)>,
     /// Spans written since the file was last flushed.
     unflushed: bool,
     /// When waiting traces are looked at again.
@@ -292,7 +293,7 @@ impl State {
         Some(o)
     }
 
-    fn place(&mut self, now: Instant, origin: &Arc<Origin>, span: Vec<u8>) {
+    fn place(&mut self, now: Instant, origin: &Arc<Origin>, span: Bytes) {
         let Some(f) = raw::facts(&span) else {
             self.lost += 1;
             return;
@@ -350,7 +351,9 @@ impl State {
             .wrapping_add(if f.root { 0 } else { mix(f.parent_id) })
             .wrapping_sub(mix(f.span_id).wrapping_mul(f.children.map_or(0, u64::from)));
         open.counted &= f.children.is_some();
-        open.spans.push((origin.clone(), span));
+        // Its own copy: a slice would hold the whole request while it waits.
+        open.spans
+            .push((origin.clone(), Bytes::copy_from_slice(&span)));
         self.open_spans += 1;
         if open.whole() {
             self.decide(f.trace);

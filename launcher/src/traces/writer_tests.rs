@@ -29,6 +29,7 @@ fn span(ctx: SpanContext, parent: Option<&SpanContext>, children: Option<i64>) -
 }
 
 fn batch(spans: Vec<Vec<u8>>) -> Vec<RawResourceSpans> {
+    let spans = spans.into_iter().map(Bytes::from).collect();
     vec![RawResourceSpans {
         resource: None,
         scope_spans: vec![RawScopeSpans {
