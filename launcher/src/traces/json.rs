@@ -12,15 +12,15 @@
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use prost::bytes::Buf;
-use prost::encoding::{WireType, decode_key, decode_varint};
+use prost::encoding::WireType;
 
-use super::raw::{delimited, skip};
+use super::raw::{delimited, next_field, skip, varint};
 
-/// Appends the OTLP/JSON object of the span `bytes` to `out`; `scratch`
-/// is reused between calls. Fails only on bytes that are not a `Span`.
-pub fn write_span(bytes: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) -> anyhow::Result<()> {
+/// Appends the OTLP/JSON object of the span `bytes` to `out`. Fails only
+/// on bytes that are not a `Span`.
+pub fn write_span(bytes: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
     let mark = out.len();
-    if fast(bytes, out, scratch).is_none() {
+    if fast(bytes, out).is_none() {
         out.truncate(mark);
         let span = Span::decode(bytes)?;
         serde_json::to_writer(&mut *out, &span)?;
@@ -28,157 +28,183 @@ pub fn write_span(bytes: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) -> any
     Ok(())
 }
 
-/// Buffers for a span's repeated fields (they are written after the
-/// scalars that may come later in the bytes).
-#[derive(Default)]
-pub struct Scratch {
-    attributes: Vec<u8>,
-    events: Vec<u8>,
+/// A JSON object being written: the byte before its next member (`{`
+/// before the first, `,` after).
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    sep: u8,
 }
 
-/// The fields of a `Span`, borrowed from its bytes.
-#[derive(Default)]
-struct Fields<'a> {
-    trace_id: &'a [u8],
-    span_id: &'a [u8],
-    trace_state: &'a [u8],
-    parent_span_id: &'a [u8],
-    flags: u32,
-    name: &'a [u8],
-    kind: u64,
-    start: u64,
-    end: u64,
-    dropped_attributes: u64,
-    dropped_events: u64,
-    dropped_links: u64,
-    status: Option<(&'a [u8], u64)>,
+impl Object<'_> {
+    /// Starts the member `name` (its value comes next).
+    fn member(&mut self, name: &[u8]) -> &mut Vec<u8> {
+        self.out.push(self.sep);
+        self.sep = b',';
+        self.out.push(b'"');
+        self.out.extend_from_slice(name);
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn close(self) {
+        if self.sep == b'{' {
+            self.out.push(b'{');
+        }
+        self.out.push(b'}');
+    }
 }
 
 /// `None`: not covered here (or malformed); the caller falls back to serde.
-fn fast(mut b: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) -> Option<()> {
-    let mut f = Fields::default();
-    let (attrs, events) = (&mut scratch.attributes, &mut scratch.events);
-    attrs.clear();
-    events.clear();
+/// Members are written in the order their fields come in the bytes (a JSON
+/// object's order means nothing to a reader; encoders write fields in
+/// number order), so a span is read once and nothing is buffered. A field given twice, or a repeated field
+/// whose items are not together, is left to serde.
+fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    // JSON is about twice the protobuf: one growth at most per span.
+    out.reserve(2 * b.len() + 64);
+    let mut o = Object { out, sep: b'{' };
+    let mut seen = 0u32;
+    // The repeated field whose array is open (attributes 9, events 11).
+    let mut array = 0u32;
     while b.has_remaining() {
-        let (tag, wire) = decode_key(&mut b).ok()?;
+        let (tag, wire) = next_field(&mut b)?;
+        if array != 0 && tag != array {
+            o.out.push(b']');
+            array = 0;
+        }
+        let bit = 1u32.checked_shl(tag)?;
+        if seen & bit != 0 && tag != array {
+            return None;
+        }
+        seen |= bit;
         match (tag, wire) {
-            (1, WireType::LengthDelimited) => f.trace_id = delimited(&mut b)?,
-            (2, WireType::LengthDelimited) => f.span_id = delimited(&mut b)?,
-            (3, WireType::LengthDelimited) => f.trace_state = delimited(&mut b)?,
-            (4, WireType::LengthDelimited) => f.parent_span_id = delimited(&mut b)?,
-            (5, WireType::LengthDelimited) => f.name = delimited(&mut b)?,
-            (6, WireType::Varint) => f.kind = decode_varint(&mut b).ok()?,
-            (7, WireType::SixtyFourBit) if b.remaining() >= 8 => f.start = b.get_u64_le(),
-            (8, WireType::SixtyFourBit) if b.remaining() >= 8 => f.end = b.get_u64_le(),
-            (9, WireType::LengthDelimited) => key_value(delimited(&mut b)?, attrs)?,
-            (10, WireType::Varint) => f.dropped_attributes = decode_varint(&mut b).ok()?,
-            (11, WireType::LengthDelimited) => event(delimited(&mut b)?, events)?,
-            (12, WireType::Varint) => f.dropped_events = decode_varint(&mut b).ok()?,
-            (14, WireType::Varint) => f.dropped_links = decode_varint(&mut b).ok()?,
-            (15, WireType::LengthDelimited) => f.status = Some(status(delimited(&mut b)?)?),
-            (16, WireType::ThirtyTwoBit) if b.remaining() >= 4 => f.flags = b.get_u32_le(),
+            (1, WireType::LengthDelimited) => hex(o.member(b"traceId"), delimited(&mut b)?),
+            (2, WireType::LengthDelimited) => hex(o.member(b"spanId"), delimited(&mut b)?),
+            (3, WireType::LengthDelimited) => {
+                nonempty(&mut o, b"traceState", delimited(&mut b)?, string)?
+            }
+            (4, WireType::LengthDelimited) => {
+                nonempty(&mut o, b"parentSpanId", delimited(&mut b)?, |out, v| {
+                    hex(out, v);
+                    Some(())
+                })?
+            }
+            (5, WireType::LengthDelimited) => {
+                nonempty(&mut o, b"name", delimited(&mut b)?, string)?
+            }
+            (6, WireType::Varint) => {
+                // Serde's i32: a value past it is not a real span.
+                let kind = i32::try_from(varint(&mut b)?).ok()?;
+                if kind != 0 {
+                    int(o.member(b"kind"), i64::from(kind));
+                }
+            }
+            (7, WireType::SixtyFourBit) if b.remaining() >= 8 => {
+                time(&mut o, b"startTimeUnixNano", b.get_u64_le())
+            }
+            (8, WireType::SixtyFourBit) if b.remaining() >= 8 => {
+                time(&mut o, b"endTimeUnixNano", b.get_u64_le())
+            }
+            (9, WireType::LengthDelimited) => {
+                let first = array != 9;
+                if first {
+                    o.member(b"attributes").push(b'[');
+                    array = 9;
+                }
+                key_value(delimited(&mut b)?, o.out, first)?;
+            }
+            (11, WireType::LengthDelimited) => {
+                let first = array != 11;
+                if first {
+                    o.member(b"events").push(b'[');
+                    array = 11;
+                }
+                event(delimited(&mut b)?, o.out, first)?;
+            }
+            (10, WireType::Varint) => count(&mut o, b"droppedAttributesCount", &mut b)?,
+            (12, WireType::Varint) => count(&mut o, b"droppedEventsCount", &mut b)?,
+            (14, WireType::Varint) => count(&mut o, b"droppedLinksCount", &mut b)?,
+            (15, WireType::LengthDelimited) => {
+                let (message, code) = status(delimited(&mut b)?)?;
+                let code = i32::try_from(code).ok()?;
+                let out = o.member(b"status");
+                out.push(b'{');
+                if !message.is_empty() {
+                    out.extend_from_slice(b"\"message\":");
+                    string(out, message)?;
+                }
+                if code != 0 {
+                    if !message.is_empty() {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"\"code\":");
+                    int(out, i64::from(code));
+                }
+                out.push(b'}');
+            }
+            (16, WireType::ThirtyTwoBit) if b.remaining() >= 4 => {
+                let flags = b.get_u32_le();
+                if flags != 0 {
+                    uint(o.member(b"flags"), u64::from(flags));
+                }
+            }
             _ => return None,
         }
     }
-    // Fields serde writes as i32/u32: values past them are not a real span.
-    let kind = i32::try_from(f.kind).ok()?;
-    let dropped =
-        [f.dropped_attributes, f.dropped_events, f.dropped_links].map(|d| u32::try_from(d).ok());
-    let [Some(da), Some(de), Some(dl)] = dropped else {
-        return None;
-    };
-    out.extend_from_slice(b"{\"traceId\":");
-    hex(out, f.trace_id);
-    out.extend_from_slice(b",\"spanId\":");
-    hex(out, f.span_id);
-    if !f.trace_state.is_empty() {
-        out.extend_from_slice(b",\"traceState\":");
-        string(out, f.trace_state)?;
+    if array != 0 {
+        o.out.push(b']');
     }
-    if !f.parent_span_id.is_empty() {
-        out.extend_from_slice(b",\"parentSpanId\":");
-        hex(out, f.parent_span_id);
-    }
-    if f.flags != 0 {
-        out.extend_from_slice(b",\"flags\":");
-        uint(out, u64::from(f.flags));
-    }
-    if !f.name.is_empty() {
-        out.extend_from_slice(b",\"name\":");
-        string(out, f.name)?;
-    }
-    // OTLP's enums are never negative.
-    if kind != 0 {
-        out.extend_from_slice(b",\"kind\":");
-        int(out, i64::from(kind));
-    }
-    if f.start != 0 {
-        out.extend_from_slice(b",\"startTimeUnixNano\":\"");
-        uint(out, f.start);
-        out.push(b'"');
-    }
-    if f.end != 0 {
-        out.extend_from_slice(b",\"endTimeUnixNano\":\"");
-        uint(out, f.end);
-        out.push(b'"');
-    }
-    if !attrs.is_empty() {
-        out.extend_from_slice(b",\"attributes\":[");
-        out.extend_from_slice(attrs);
-        out.push(b']');
-    }
-    count(out, b"droppedAttributesCount", da);
-    if !events.is_empty() {
-        out.extend_from_slice(b",\"events\":[");
-        out.extend_from_slice(events);
-        out.push(b']');
-    }
-    count(out, b"droppedEventsCount", de);
-    count(out, b"droppedLinksCount", dl);
-    if let Some((message, code)) = f.status {
-        let code = i32::try_from(code).ok()?;
-        out.extend_from_slice(b",\"status\":{");
-        if !message.is_empty() {
-            out.extend_from_slice(b"\"message\":");
-            string(out, message)?;
-        }
-        if code != 0 {
-            if !message.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"\"code\":");
-            int(out, i64::from(code));
-        }
-        out.push(b'}');
-    }
-    out.push(b'}');
+    o.close();
     Some(())
 }
 
-/// Appends `,"name":n` unless `n` is 0 (the default, left out).
-fn count(out: &mut Vec<u8>, name: &[u8], n: u32) {
-    if n != 0 {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-        uint(out, u64::from(n));
+/// The member `name` with `value` written by `write`, unless `value` is
+/// empty (the default, left out).
+fn nonempty(
+    o: &mut Object<'_>,
+    name: &[u8],
+    value: &[u8],
+    write: impl Fn(&mut Vec<u8>, &[u8]) -> Option<()>,
+) -> Option<()> {
+    if value.is_empty() {
+        return Some(());
+    }
+    write(o.member(name), value)
+}
+
+/// A time in nanoseconds as a quoted decimal (a 64-bit integer in
+/// OTLP/JSON), unless 0.
+fn time(o: &mut Object<'_>, name: &[u8], ns: u64) {
+    if ns != 0 {
+        let out = o.member(name);
+        out.push(b'"');
+        uint(out, ns);
+        out.push(b'"');
     }
 }
 
+/// A count of dropped items (serde's u32), unless 0.
+fn count(o: &mut Object<'_>, name: &[u8], b: &mut &[u8]) -> Option<()> {
+    let n = u32::try_from(varint(b)?).ok()?;
+    if n != 0 {
+        uint(o.member(name), u64::from(n));
+    }
+    Some(())
+}
+
 /// Appends `{"key":...,"value":{...}}` (with a comma when not the first).
-fn key_value(mut kv: &[u8], out: &mut Vec<u8>) -> Option<()> {
+fn key_value(mut kv: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
     let mut key: &[u8] = &[];
     let mut value: Option<&[u8]> = None;
     while kv.has_remaining() {
-        let (tag, wire) = decode_key(&mut kv).ok()?;
+        let (tag, wire) = next_field(&mut kv)?;
         match (tag, wire) {
             (1, WireType::LengthDelimited) => key = delimited(&mut kv)?,
             (2, WireType::LengthDelimited) => value = Some(delimited(&mut kv)?),
             _ => return None,
         }
     }
-    if !out.is_empty() {
+    if !first {
         out.push(b',');
     }
     out.extend_from_slice(b"{\"key\":");
@@ -186,7 +212,7 @@ fn key_value(mut kv: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(b",\"value\":");
     // AnyValue: one of string_value (1) and int_value (3) here.
     let mut v = value?;
-    let (tag, wire) = decode_key(&mut v).ok()?;
+    let (tag, wire) = next_field(&mut v)?;
     match (tag, wire) {
         (1, WireType::LengthDelimited) => {
             out.extend_from_slice(b"{\"stringValue\":");
@@ -194,7 +220,7 @@ fn key_value(mut kv: &[u8], out: &mut Vec<u8>) -> Option<()> {
         }
         (3, WireType::Varint) => {
             out.extend_from_slice(b"{\"intValue\":\"");
-            int(out, decode_varint(&mut v).ok()? as i64);
+            int(out, varint(&mut v)? as i64);
             out.push(b'"');
         }
         _ => return None,
@@ -208,23 +234,26 @@ fn key_value(mut kv: &[u8], out: &mut Vec<u8>) -> Option<()> {
 }
 
 /// Appends an event's object (with a comma when not the first).
-fn event(mut e: &[u8], out: &mut Vec<u8>) -> Option<()> {
+fn event(mut e: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
     let mut time = 0u64;
     let mut name: &[u8] = &[];
     let mut dropped = 0u64;
     let mut attrs = Vec::new();
     while e.has_remaining() {
-        let (tag, wire) = decode_key(&mut e).ok()?;
+        let (tag, wire) = next_field(&mut e)?;
         match (tag, wire) {
             (1, WireType::SixtyFourBit) if e.remaining() >= 8 => time = e.get_u64_le(),
             (2, WireType::LengthDelimited) => name = delimited(&mut e)?,
-            (3, WireType::LengthDelimited) => key_value(delimited(&mut e)?, &mut attrs)?,
-            (4, WireType::Varint) => dropped = decode_varint(&mut e).ok()?,
+            (3, WireType::LengthDelimited) => {
+                let first = attrs.is_empty();
+                key_value(delimited(&mut e)?, &mut attrs, first)?
+            }
+            (4, WireType::Varint) => dropped = varint(&mut e)?,
             _ => return None,
         }
     }
     let dropped = u32::try_from(dropped).ok()?;
-    if !out.is_empty() {
+    if !first {
         out.push(b',');
     }
     // The time first and always, so every later field starts with a comma.
@@ -240,7 +269,10 @@ fn event(mut e: &[u8], out: &mut Vec<u8>) -> Option<()> {
         out.extend_from_slice(&attrs);
         out.push(b']');
     }
-    count(out, b"droppedAttributesCount", dropped);
+    if dropped != 0 {
+        out.extend_from_slice(b",\"droppedAttributesCount\":");
+        uint(out, u64::from(dropped));
+    }
     out.push(b'}');
     Some(())
 }
@@ -250,10 +282,10 @@ fn status(mut s: &[u8]) -> Option<(&[u8], u64)> {
     let mut message: &[u8] = &[];
     let mut code = 0;
     while s.has_remaining() {
-        let (tag, wire) = decode_key(&mut s).ok()?;
+        let (tag, wire) = next_field(&mut s)?;
         match (tag, wire) {
             (2, WireType::LengthDelimited) => message = delimited(&mut s)?,
-            (3, WireType::Varint) => code = decode_varint(&mut s).ok()?,
+            (3, WireType::Varint) => code = varint(&mut s)?,
             _ => skip(&mut s, wire)?,
         }
     }
@@ -265,9 +297,11 @@ fn status(mut s: &[u8]) -> Option<(&[u8], u64)> {
 /// copied as it is; anything else is checked as UTF-8 (`None` if it is not)
 /// and escaped by serde_json.
 fn string(out: &mut Vec<u8>, s: &[u8]) -> Option<()> {
-    if s.iter()
-        .all(|&c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\')
-    {
+    // Without an early exit, so that the check runs many bytes at a time.
+    let plain = s.iter().fold(true, |ok, &c| {
+        ok & (0x20..0x80).contains(&c) & (c != b'"') & (c != b'\\')
+    });
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s);
         out.push(b'"');
@@ -312,125 +346,5 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
-    use opentelemetry_proto::tonic::trace::v1::{Span, Status};
-
-    fn kv(key: &str, v: any_value::Value) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(v) }),
-            ..Default::default()
-        }
-    }
-
-    fn json(span: &Span) -> String {
-        let mut out = Vec::new();
-        write_span(&span.encode_to_vec(), &mut out, &mut Scratch::default()).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    /// serde reads back the very span, on the fast path and off it (links
-    /// and other value kinds, written by serde itself).
-    #[test]
-    fn the_json_reads_back_as_the_span() {
-        use any_value::Value::*;
-        let full = Span {
-            trace_id: (1..=16).collect(),
-            span_id: vec![0xab; 8],
-            trace_state: "k=v".into(),
-            parent_span_id: vec![0, 1, 2, 3, 4, 5, 6, 0xff],
-            flags: 1,
-            name: "svc/Ep \"quoted\" \\ é \u{1}".into(),
-            kind: 2,
-            start_time_unix_nano: u64::MAX,
-            end_time_unix_nano: 1,
-            attributes: vec![
-                kv("s", StringValue("v\n".into())),
-                kv("", StringValue(String::new())),
-                kv("i", IntValue(-42)),
-                kv("z", IntValue(0)),
-            ],
-            dropped_attributes_count: 3,
-            events: vec![
-                Event {
-                    time_unix_nano: 77,
-                    name: "version pushed".into(),
-                    attributes: vec![kv("topolab.version", IntValue(9))],
-                    dropped_attributes_count: 1,
-                },
-                Event::default(),
-            ],
-            dropped_events_count: 2,
-            dropped_links_count: 4,
-            status: Some(Status {
-                message: "Unavailable: x".into(),
-                code: 2,
-            }),
-            ..Default::default()
-        };
-        let mut no_status = full.clone();
-        no_status.status = None;
-        let mut link = full.clone();
-        link.links = vec![Link::default()];
-        let mut other_values = full.clone();
-        other_values.attributes = vec![
-            kv("b", BoolValue(true)),
-            kv("d", DoubleValue(1.5)),
-            kv("y", BytesValue(vec![1, 2])),
-            KeyValue::default(),
-        ];
-        let empty = Span {
-            status: Some(Status::default()),
-            ..Default::default()
-        };
-        // Which path wrote it shows: serde writes `"links":[]`, the fast
-        // path leaves the empty list out.
-        let fast = [true, true, false, false, true, true];
-        for (span, fast) in [full, no_status, link, other_values, empty, Span::default()]
-            .into_iter()
-            .zip(fast)
-        {
-            let text = json(&span);
-            assert_eq!(!text.contains("\"links\""), fast, "{text}");
-            let back: Span = serde_json::from_str(&text).unwrap();
-            assert_eq!(back, span, "{text}");
-        }
-    }
-
-    /// The fast path leaves out what is at its default: a traced root
-    /// span has no parent, trace state, drops, events or links to write.
-    #[test]
-    fn defaults_are_left_out() {
-        let root = Span {
-            trace_id: vec![1; 16],
-            span_id: vec![2; 8],
-            name: "svc/Ep".into(),
-            kind: 2,
-            start_time_unix_nano: 10,
-            end_time_unix_nano: 20,
-            status: Some(Status::default()),
-            ..Default::default()
-        };
-        assert_eq!(
-            json(&root),
-            r#"{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"svc/Ep","kind":2,"startTimeUnixNano":"10","endTimeUnixNano":"20","status":{}}"#
-        );
-        let failed = Span {
-            status: Some(Status {
-                message: "no".into(),
-                code: 2,
-            }),
-            ..root
-        };
-        assert!(json(&failed).ends_with(r#""status":{"message":"no","code":2}}"#));
-    }
-
-    #[test]
-    fn bytes_that_are_not_a_span_fail() {
-        let mut out = Vec::new();
-        assert!(write_span(&[0x0a, 0x20, 1], &mut out, &mut Scratch::default()).is_err());
-    }
-}
+#[path = "json_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@
 //! value) was most of the collector's CPU at saturation.
 
 use prost::bytes::{Buf, Bytes};
-use prost::encoding::{WireType, decode_key, decode_varint};
+use prost::encoding::{WireType, decode_varint};
 
 /// `ExportTraceServiceRequest` with its `ResourceSpans` left mostly undecoded.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -87,7 +87,7 @@ pub fn facts(mut span: &[u8]) -> Option<Facts> {
     let mut grpc: Option<Option<i64>> = None;
     let mut status_error = false;
     while span.has_remaining() {
-        let (tag, wire) = decode_key(&mut span).ok()?;
+        let (tag, wire) = next_field(&mut span)?;
         match (tag, wire) {
             (1, WireType::LengthDelimited) => f.trace = trace_key(delimited(&mut span)?),
             (2, WireType::LengthDelimited) => f.span_id = span_key(delimited(&mut span)?),
@@ -146,7 +146,7 @@ fn key_value(mut kv: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut key: &[u8] = &[];
     let mut value: &[u8] = &[];
     while kv.has_remaining() {
-        let (tag, wire) = decode_key(&mut kv).ok()?;
+        let (tag, wire) = next_field(&mut kv)?;
         match (tag, wire) {
             (1, WireType::LengthDelimited) => key = delimited(&mut kv)?,
             (2, WireType::LengthDelimited) => value = delimited(&mut kv)?,
@@ -161,9 +161,9 @@ fn key_value(mut kv: &[u8]) -> Option<(&[u8], &[u8])> {
 fn int_value(mut value: &[u8]) -> Option<Option<i64>> {
     let mut n = None;
     while value.has_remaining() {
-        let (tag, wire) = decode_key(&mut value).ok()?;
+        let (tag, wire) = next_field(&mut value)?;
         match (tag, wire) {
-            (3, WireType::Varint) => n = Some(decode_varint(&mut value).ok()? as i64),
+            (3, WireType::Varint) => n = Some(varint(&mut value)? as i64),
             (1, WireType::LengthDelimited) => {
                 n = std::str::from_utf8(delimited(&mut value)?)
                     .ok()
@@ -179,18 +179,51 @@ fn int_value(mut value: &[u8]) -> Option<Option<i64>> {
 fn status_code(mut status: &[u8]) -> Option<bool> {
     let mut error = false;
     while status.has_remaining() {
-        let (tag, wire) = decode_key(&mut status).ok()?;
+        let (tag, wire) = next_field(&mut status)?;
         match (tag, wire) {
-            (3, WireType::Varint) => error = decode_varint(&mut status).ok()? == STATUS_ERROR,
+            (3, WireType::Varint) => error = varint(&mut status)? == STATUS_ERROR,
             _ => skip(&mut status, wire)?,
         }
     }
     Some(error)
 }
 
+/// A varint from the front of `buf`. Keys and lengths in a span are
+/// nearly all one byte, read here without prost's general decoder (which
+/// was a sixth of the writer's parsing).
+#[inline(always)]
+pub fn varint(buf: &mut &[u8]) -> Option<u64> {
+    match buf.split_first() {
+        Some((&b, rest)) if b < 0x80 => {
+            *buf = rest;
+            Some(u64::from(b))
+        }
+        _ => decode_varint(buf).ok(),
+    }
+}
+
+/// A field's key (number and wire type) from the front of `buf`, checked
+/// as prost checks it.
+#[inline(always)]
+pub fn next_field(buf: &mut &[u8]) -> Option<(u32, WireType)> {
+    let key = varint(buf)?;
+    let wire = match key & 7 {
+        0 => WireType::Varint,
+        1 => WireType::SixtyFourBit,
+        2 => WireType::LengthDelimited,
+        3 => WireType::StartGroup,
+        4 => WireType::EndGroup,
+        5 => WireType::ThirtyTwoBit,
+        _ => return None,
+    };
+    let tag = u32::try_from(key >> 3).ok()?;
+    (tag >= 1).then_some((tag, wire))
+}
+
 /// The bytes of a length-delimited field, advancing past them.
+#[inline(always)]
 pub fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
+    let len = usize::try_from(varint(buf)?).ok()?;
     if buf.len() < len {
         return None;
     }
@@ -204,7 +237,7 @@ pub fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 pub fn skip(buf: &mut &[u8], wire: WireType) -> Option<()> {
     let n = match wire {
         WireType::Varint => {
-            decode_varint(buf).ok()?;
+            varint(buf)?;
             0
         }
         WireType::SixtyFourBit => 8,
