@@ -99,7 +99,11 @@ pub fn facts(mut span: &[u8]) -> Option<Facts> {
             (7, WireType::SixtyFourBit) if span.remaining() >= 8 => f.start_ns = span.get_u64_le(),
             (8, WireType::SixtyFourBit) if span.remaining() >= 8 => f.end_ns = span.get_u64_le(),
             (9, WireType::LengthDelimited) => {
-                let (key, value) = key_value(delimited(&mut span)?)?;
+                let kv = delimited(&mut span)?;
+                if !may_matter(kv) {
+                    continue;
+                }
+                let (key, value) = key_value(kv)?;
                 if key == GRPC_STATUS.as_bytes() && grpc.is_none() {
                     grpc = Some(int_value(value)?);
                 } else if key == CHILDREN.as_bytes() {
@@ -139,6 +143,17 @@ pub fn trace_hash(key: u128) -> u64 {
         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
         .wrapping_add((key >> 64) as u64)
         .wrapping_mul(0xd6e8_feb8_6659_fd93)
+}
+
+/// Whether a `KeyValue` may be one of the two attributes [`facts`] reads:
+/// encoders write the key first (`0x0a`, its length, its bytes), so most
+/// attributes are passed over by their key's length alone, unread; any
+/// other shape is read whole.
+fn may_matter(kv: &[u8]) -> bool {
+    match kv {
+        [0x0a, len, ..] => [GRPC_STATUS.len(), CHILDREN.len()].contains(&usize::from(*len)),
+        _ => true,
+    }
 }
 
 /// A `KeyValue`'s key and its `AnyValue`'s bytes; `None` when malformed.
@@ -340,6 +355,24 @@ mod tests {
             );
         }
         assert_eq!(facts(&[0x0a, 0x20, 1]), None);
+    }
+
+    /// An attribute whose key comes after its value (valid protobuf, though
+    /// no encoder writes it so) is still read.
+    #[test]
+    fn an_attribute_in_another_order_is_read() {
+        let mut bytes = span(&[], vec![], 0).encode_to_vec();
+        let value = AnyValue {
+            value: Some(any_value::Value::IntValue(7)),
+        }
+        .encode_to_vec();
+        let mut kv = vec![0x12, value.len() as u8];
+        kv.extend_from_slice(&value);
+        kv.extend_from_slice(&[0x0a, CHILDREN.len() as u8]);
+        kv.extend_from_slice(CHILDREN.as_bytes());
+        bytes.extend_from_slice(&[0x4a, kv.len() as u8]);
+        bytes.extend_from_slice(&kv);
+        assert_eq!(facts(&bytes).unwrap().children, Some(7));
     }
 
     #[test]

@@ -155,6 +155,9 @@ struct State {
     policy: Policy,
     queued: Arc<AtomicUsize>,
     started: Instant,
+    /// Seconds into the run as of the batch or tick being handled (read
+    /// once for all its decisions).
+    at_s: f64,
     open: IdMap<Open>,
     open_spans: usize,
     decided: Decisions,
@@ -177,6 +180,7 @@ impl State {
             policy: Policy::new(budget),
             queued,
             started: Instant::now(),
+            at_s: 0.0,
             open: IdMap::default(),
             open_spans: 0,
             // Its whole table up front: a long run's resident size is a
@@ -224,6 +228,7 @@ impl State {
 
     fn take(&mut self, batches: Vec<RawResourceSpans>) {
         let now = Instant::now();
+        self.at_s = (now - self.started).as_secs_f64();
         let mut n = 0;
         for rs in batches {
             for ss in rs.scope_spans {
@@ -363,6 +368,7 @@ impl State {
     /// Decides every complete trace (all of them when `all`), and starts
     /// the next generation (see [`Quiet`]).
     fn decide_due(&mut self, now: Instant, all: bool) {
+        self.at_s = now.saturating_duration_since(self.started).as_secs_f64();
         let mut due = std::mem::take(&mut self.due);
         if all {
             due.extend(self.open.keys());
@@ -414,9 +420,11 @@ impl State {
     /// The keeping policy's decision for a whole trace of `spans` spans,
     /// remembered for spans of it that come late.
     fn judge(&mut self, id: TraceKey, facts: Facts, spans: u64) -> bool {
-        let at_s = self.started.elapsed().as_secs_f64();
         let written = self.file.bytes + self.estimate(self.out.len());
-        let keep = self.policy.decide(facts, spans, written, at_s).is_some();
+        let keep = self
+            .policy
+            .decide(facts, spans, written, self.at_s)
+            .is_some();
         self.decided.insert(id, keep);
         keep
     }
