@@ -33,6 +33,8 @@ pub fn write_span(bytes: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
 struct Object<'a> {
     out: &'a mut Vec<u8>,
     sep: u8,
+    /// The repeated field whose array is open (attributes 9, events 11), or 0.
+    array: u32,
 }
 
 impl Object<'_> {
@@ -46,7 +48,27 @@ impl Object<'_> {
         self.out
     }
 
-    fn close(self) {
+    /// Starts the next item of the repeated field `tag`, the array `name`,
+    /// opening the array on the first; true for the first.
+    fn item(&mut self, tag: u32, name: &[u8]) -> bool {
+        let first = self.array != tag;
+        if first {
+            self.member(name).push(b'[');
+            self.array = tag;
+        }
+        first
+    }
+
+    /// Closes the open array, unless it is the one of field `tag`.
+    fn end_array_unless(&mut self, tag: u32) {
+        if self.array != 0 && self.array != tag {
+            self.out.push(b']');
+            self.array = 0;
+        }
+    }
+
+    fn close(mut self) {
+        self.end_array_unless(0);
         if self.sep == b'{' {
             self.out.push(b'{');
         }
@@ -62,18 +84,17 @@ impl Object<'_> {
 fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
     // JSON is about twice the protobuf: one growth at most per span.
     out.reserve(2 * b.len() + 64);
-    let mut o = Object { out, sep: b'{' };
+    let mut o = Object {
+        out,
+        sep: b'{',
+        array: 0,
+    };
     let mut seen = 0u32;
-    // The repeated field whose array is open (attributes 9, events 11).
-    let mut array = 0u32;
     while b.has_remaining() {
         let (tag, wire) = next_field(&mut b)?;
-        if array != 0 && tag != array {
-            o.out.push(b']');
-            array = 0;
-        }
+        o.end_array_unless(tag);
         let bit = 1u32.checked_shl(tag)?;
-        if seen & bit != 0 && tag != array {
+        if seen & bit != 0 && tag != o.array {
             return None;
         }
         seen |= bit;
@@ -106,19 +127,11 @@ fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
                 time(&mut o, b"endTimeUnixNano", b.get_u64_le())
             }
             (9, WireType::LengthDelimited) => {
-                let first = array != 9;
-                if first {
-                    o.member(b"attributes").push(b'[');
-                    array = 9;
-                }
+                let first = o.item(9, b"attributes");
                 key_value(delimited(&mut b)?, o.out, first)?;
             }
             (11, WireType::LengthDelimited) => {
-                let first = array != 11;
-                if first {
-                    o.member(b"events").push(b'[');
-                    array = 11;
-                }
+                let first = o.item(11, b"events");
                 event(delimited(&mut b)?, o.out, first)?;
             }
             (10, WireType::Varint) => count(&mut o, b"droppedAttributesCount", &mut b)?,
@@ -150,9 +163,6 @@ fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
             }
             _ => return None,
         }
-    }
-    if array != 0 {
-        o.out.push(b']');
     }
     o.close();
     Some(())
