@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::bytes::Bytes;
 
 use super::direct::Appender;
-use super::json::write_span;
+use super::json::{Repeats, write_span};
 
 pub use topolab_results::trace::TRACES_JSONL;
 
@@ -37,6 +37,7 @@ pub struct TracesFile {
     path: PathBuf,
     out: Appender,
     line: Vec<u8>,
+    repeats: Repeats,
     /// Spans left out because their bytes were not a readable `Span`.
     pub unreadable: u64,
     /// Bytes written so far.
@@ -55,6 +56,7 @@ impl TracesFile {
             path,
             out,
             line: Vec::new(),
+            repeats: Repeats::default(),
             unreadable: 0,
             bytes: 0,
             spans: 0,
@@ -72,7 +74,7 @@ impl TracesFile {
 
     fn write_line(&mut self, spans: &[(Arc<Origin>, Bytes)]) -> anyhow::Result<()> {
         self.line.clear();
-        let written = encode_line(&mut self.line, spans)?;
+        let written = encode_line(&mut self.line, &mut self.repeats, spans)?;
         self.line.push(b'\n');
         self.out
             .write_all(&self.line)
@@ -94,7 +96,11 @@ impl TracesFile {
 /// One `TracesData` line (no newline): spans grouped by origin, in order of
 /// first appearance. Returns the spans written (unreadable ones are left
 /// out).
-fn encode_line(line: &mut Vec<u8>, spans: &[(Arc<Origin>, Bytes)]) -> anyhow::Result<u64> {
+fn encode_line(
+    line: &mut Vec<u8>,
+    repeats: &mut Repeats,
+    spans: &[(Arc<Origin>, Bytes)],
+) -> anyhow::Result<u64> {
     let mut groups: Vec<(&Arc<Origin>, Vec<&[u8]>)> = Vec::new();
     let mut index: HashMap<*const Origin, usize> = HashMap::new();
     for (origin, span) in spans {
@@ -123,7 +129,7 @@ fn encode_line(line: &mut Vec<u8>, spans: &[(Arc<Origin>, Bytes)]) -> anyhow::Re
             if !first {
                 line.push(b',');
             }
-            match write_span(span, line) {
+            match write_span(span, line, repeats) {
                 Ok(()) => {
                     first = false;
                     written += 1;
@@ -185,7 +191,7 @@ mod tests {
             (a.clone(), span(3).encode_to_vec().into()),
         ];
         let mut line = Vec::new();
-        let written = encode_line(&mut line, &spans).unwrap();
+        let written = encode_line(&mut line, &mut Repeats::default(), &spans).unwrap();
         assert_eq!(written, 3);
         let group = |o: &Origin, spans: Vec<Span>| ResourceSpans {
             resource: o.resource.clone(),

@@ -16,11 +16,11 @@ use prost::encoding::WireType;
 
 use super::raw::{delimited, next_field, skip, varint};
 
-/// Appends the OTLP/JSON object of the span `bytes` to `out`. Fails only
-/// on bytes that are not a `Span`.
-pub fn write_span(bytes: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
+/// Appends the OTLP/JSON object of the span `bytes` to `out`; `repeats`
+/// is kept between calls. Fails only on bytes that are not a `Span`.
+pub fn write_span(bytes: &[u8], out: &mut Vec<u8>, repeats: &mut Repeats) -> anyhow::Result<()> {
     let mark = out.len();
-    if fast(bytes, out).is_none() {
+    if fast(bytes, out, repeats).is_none() {
         out.truncate(mark);
         let span = Span::decode(bytes)?;
         serde_json::to_writer(&mut *out, &span)?;
@@ -81,7 +81,7 @@ impl Object<'_> {
 /// object's order means nothing to a reader; encoders write fields in
 /// number order), so a span is read once and nothing is buffered. A field given twice, or a repeated field
 /// whose items are not together, is left to serde.
-fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
+fn fast(mut b: &[u8], out: &mut Vec<u8>, repeats: &mut Repeats) -> Option<()> {
     // JSON is about twice the protobuf: one growth at most per span.
     out.reserve(2 * b.len() + 64);
     let mut o = Object {
@@ -128,7 +128,7 @@ fn fast(mut b: &[u8], out: &mut Vec<u8>) -> Option<()> {
             }
             (9, WireType::LengthDelimited) => {
                 let first = o.item(9, b"attributes");
-                key_value(delimited(&mut b)?, o.out, first)?;
+                repeats.key_value(delimited(&mut b)?, o.out, first)?;
             }
             (11, WireType::LengthDelimited) => {
                 let first = o.item(11, b"events");
@@ -202,8 +202,71 @@ fn count(o: &mut Object<'_>, name: &[u8], b: &mut &[u8]) -> Option<()> {
     Some(())
 }
 
+/// The JSON of attributes met before, by their protobuf bytes: most of a
+/// process's attributes come again on every span it sends (its service,
+/// replica and endpoint, `rpc.*`, a status of 0), and copying their JSON
+/// costs a fraction of writing it anew. A fixed table, each attribute in
+/// the slot its bytes pick, a newer one taking an older one's slot.
+pub struct Repeats {
+    slots: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Slots in the table; a span has about a dozen attributes.
+const REPEAT_SLOTS: usize = 256;
+/// Attributes longer than this are written each time.
+const REPEAT_BYTES: usize = 96;
+
+impl Default for Repeats {
+    fn default() -> Self {
+        Repeats {
+            slots: vec![Default::default(); REPEAT_SLOTS],
+        }
+    }
+}
+
+impl Repeats {
+    /// As [`key_value`], copied from the table when these bytes were
+    /// written before.
+    fn key_value(&mut self, kv: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
+        if !first {
+            out.push(b',');
+        }
+        // Empty bytes are not an attribute (and would match an empty slot).
+        if kv.is_empty() || kv.len() > REPEAT_BYTES {
+            return key_value(kv, out, true).map(drop);
+        }
+        let slot = &mut self.slots[slot_of(kv)];
+        if slot.0 == kv {
+            out.extend_from_slice(&slot.1);
+            return Some(());
+        }
+        let mark = out.len();
+        if key_value(kv, out, true)? {
+            slot.0.clear();
+            slot.0.extend_from_slice(kv);
+            slot.1.clear();
+            slot.1.extend_from_slice(&out[mark..]);
+        }
+        Some(())
+    }
+}
+
+/// The slot of an attribute's bytes (a multiplicative hash, eight bytes at
+/// a time).
+fn slot_of(kv: &[u8]) -> usize {
+    let mut h = kv.len() as u64;
+    for chunk in kv.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    (h >> 56) as usize % REPEAT_SLOTS
+}
+
 /// Appends `{"key":...,"value":{...}}` (with a comma when not the first).
-fn key_value(mut kv: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
+/// `Some(true)` when the attribute is one that comes again (a string, or
+/// an integer under 128: a status, a count), worth remembering.
+fn key_value(mut kv: &[u8], out: &mut Vec<u8>, first: bool) -> Option<bool> {
     let mut key: &[u8] = &[];
     let mut value: Option<&[u8]> = None;
     while kv.has_remaining() {
@@ -223,24 +286,27 @@ fn key_value(mut kv: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
     // AnyValue: one of string_value (1) and int_value (3) here.
     let mut v = value?;
     let (tag, wire) = next_field(&mut v)?;
-    match (tag, wire) {
+    let again = match (tag, wire) {
         (1, WireType::LengthDelimited) => {
             out.extend_from_slice(b"{\"stringValue\":");
             string(out, delimited(&mut v)?)?;
+            true
         }
         (3, WireType::Varint) => {
+            let n = varint(&mut v)? as i64;
             out.extend_from_slice(b"{\"intValue\":\"");
-            int(out, varint(&mut v)? as i64);
+            int(out, n);
             out.push(b'"');
+            (0..128).contains(&n)
         }
         _ => return None,
-    }
+    };
     // A oneof written twice (the last wins) is left to serde.
     if v.has_remaining() {
         return None;
     }
     out.extend_from_slice(b"}}");
-    Some(())
+    Some(again)
 }
 
 /// Appends an event's object (with a comma when not the first).
@@ -256,7 +322,7 @@ fn event(mut e: &[u8], out: &mut Vec<u8>, first: bool) -> Option<()> {
             (2, WireType::LengthDelimited) => name = delimited(&mut e)?,
             (3, WireType::LengthDelimited) => {
                 let first = attrs.is_empty();
-                key_value(delimited(&mut e)?, &mut attrs, first)?
+                key_value(delimited(&mut e)?, &mut attrs, first)?;
             }
             (4, WireType::Varint) => dropped = varint(&mut e)?,
             _ => return None,

@@ -15,7 +15,7 @@ fn kv(key: &str, v: any_value::Value) -> KeyValue {
 
 fn json(span: &Span) -> String {
     let mut out = Vec::new();
-    write_span(&span.encode_to_vec(), &mut out).unwrap();
+    write_span(&span.encode_to_vec(), &mut out, &mut Repeats::default()).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -141,7 +141,7 @@ fn fields_out_of_the_usual_shape_go_to_serde() {
         .concat(),
     ] {
         let mut out = Vec::new();
-        write_span(&bytes, &mut out).unwrap();
+        write_span(&bytes, &mut out, &mut Repeats::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\"links\""), "not written by serde: {text}");
         let back: Span = serde_json::from_str(&text).unwrap();
@@ -150,12 +150,38 @@ fn fields_out_of_the_usual_shape_go_to_serde() {
     // Items together, as encoders write them: the fast path.
     let together = [part(attrs(vec![a, b])), part(name("x"))].concat();
     let mut out = Vec::new();
-    write_span(&together, &mut out).unwrap();
+    write_span(&together, &mut out, &mut Repeats::default()).unwrap();
     assert!(!String::from_utf8(out).unwrap().contains("\"links\""));
 }
 
 #[test]
 fn bytes_that_are_not_a_span_fail() {
     let mut out = Vec::new();
-    assert!(write_span(&[0x0a, 0x20, 1], &mut out).is_err());
+    assert!(write_span(&[0x0a, 0x20, 1], &mut out, &mut Repeats::default()).is_err());
+}
+
+/// Attributes copied from the table are exactly the ones written anew:
+/// many spans, more distinct attributes than the table has slots (so slots
+/// are taken over), through one table and each through a fresh one.
+#[test]
+fn repeated_attributes_are_copied_exactly() {
+    use any_value::Value::{IntValue, StringValue};
+    let mut shared = Repeats::default();
+    for round in 0..3 {
+        for i in 0..600 {
+            let span = Span {
+                attributes: vec![
+                    kv("topolab.service", StringValue(format!("svc{}", i % 300))),
+                    kv("n", IntValue(i % 130)),
+                    kv("rpc.system", StringValue("grpc".into())),
+                ],
+                ..Default::default()
+            };
+            let bytes = span.encode_to_vec();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write_span(&bytes, &mut a, &mut shared).unwrap();
+            write_span(&bytes, &mut b, &mut Repeats::default()).unwrap();
+            assert_eq!(a, b, "round {round}, span {i}");
+        }
+    }
 }
