@@ -300,6 +300,50 @@ load:
 }
 
 #[test]
+fn retried_calls_are_counted_as_children() {
+    let sb = Sandbox::new();
+    let yaml = "name: retrying
+services:
+  front:
+    endpoints:
+      Go:
+        steps:
+          - call: flaky/Try
+            retries: 3
+            retry_budget: none
+            on_error: continue
+  flaky:
+    endpoints:
+      Try:
+        errors: 50% UNAVAILABLE
+load:
+  g:
+    target: front/Go
+    rate: 40/s
+    duration: 1s
+";
+    sb.run_yaml(yaml, &["-q"]);
+    let traces = trace::load(&sb.out()).unwrap();
+    assert!(!traces.is_empty());
+    let mut retried = 0;
+    for tr in &traces {
+        assert_children_counted(tr);
+        // Every attempt is a CLIENT span of the front's SERVER span, and
+        // the SERVER span counts them all, failed ones too.
+        let front = served(tr, tr.root().unwrap());
+        let attempts = children(tr, front).len();
+        assert_eq!(
+            front.attributes.get(CHILDREN),
+            Some(&attempts.to_string()),
+            "{}",
+            tr.id
+        );
+        retried += usize::from(attempts > 1);
+    }
+    assert!(retried > 0, "no call was retried");
+}
+
+#[test]
 fn sampling_follows_settings_trace() {
     let sb = Sandbox::new();
     let (traces, summary) = run_traces(
