@@ -153,15 +153,15 @@ async fn run_one(
             _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
         }
     }
-    // Closed in place, so that the series file takes its last interval.
-    let mut recorder = {
-        let mut live = open::lock(&recorder);
-        live.close();
-        live.clone()
-    };
-    let end = recorder.issue_end.unwrap_or_else(Instant::now);
-    if let Some(f) = &mut recorder.freshness {
+    // Closed in place, so that the series and staleness files take their
+    // last interval (an unclosed one is taken only once it has ended, and
+    // the files' last drain comes before that: what clients received in
+    // it was missing from updates_timeseries.csv).
+    let mut live = open::lock(&recorder);
+    live.close();
+    let end = live.issue_end.unwrap_or_else(Instant::now);
+    if let Some(f) = &mut live.freshness {
         f.close(end);
     }
-    recorder
+    live.clone()
 }
