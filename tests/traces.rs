@@ -1,8 +1,9 @@
 //! Tracing on real runs: every sampled request is one connected tree shaped
 //! like the call graph, children nest in parents, SERVER spans' queue, work
 //! and downstream add up to their duration, a middle service is SERVER under
-//! its caller and CLIENT above its callee, failures carry their status, and
-//! spans travel over real OTLP both ways (Python SDK in, Python receiver out).
+//! its caller and CLIENT above its callee, every span that counts its
+//! children counts them right, and spans travel over real OTLP both ways
+//! (Python SDK in, Python receiver out). Failures: `trace_failures.rs`.
 
 mod common;
 
@@ -10,8 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::trees::{assert_children_counted, children, served};
 use common::{Sandbox, wait_for_line};
-use topolab_proto::span_keys::CHILDREN;
 use topolab_results::trace::{self, Kind, Span, Trace, tree::Tree};
 
 /// Slack for comparing times taken in different processes (each maps its
@@ -24,36 +25,6 @@ fn run_traces(sb: &Sandbox, file: &str, args: &[&str]) -> (Vec<Trace>, serde_jso
     assert!(out.status.success(), "run failed");
     let traces = trace::load(&sb.out()).expect("traces.jsonl reads");
     (traces, sb.summary())
-}
-
-fn children<'a>(t: &'a Trace, parent: &Span) -> Vec<&'a Span> {
-    t.spans
-        .iter()
-        .filter(|s| s.parent_id.as_deref() == Some(parent.span_id.as_str()))
-        .collect()
-}
-
-/// The one SERVER child of a CLIENT span (the callee serving that attempt).
-fn served<'a>(t: &'a Trace, client: &Span) -> &'a Span {
-    let c = children(t, client);
-    assert_eq!(c.len(), 1, "{} has {} children", client.name, c.len());
-    assert_eq!(c[0].kind, Kind::Server);
-    c[0]
-}
-
-/// Every span that says how many children it has (`topolab.children`, which
-/// lets the collector decide a trace without waiting) has exactly that many
-/// in its trace; returns how many spans said.
-fn assert_children_counted(t: &Trace) -> usize {
-    let mut said = 0;
-    for s in &t.spans {
-        if let Some(n) = s.attributes.get(CHILDREN) {
-            said += 1;
-            let n: usize = n.parse().expect("a count");
-            assert_eq!(children(t, s).len(), n, "{} says {n} children", s.name);
-        }
-    }
-    said
 }
 
 /// Queue + work + downstream account for each SERVER span's duration: the
@@ -229,118 +200,6 @@ fn feed_parallel_branches_overlap_and_times_are_sequential() {
     }
     assert!(overlapping > 0, "posts and users never overlapped");
     assert_split_accounts(&traces);
-}
-
-#[test]
-fn failures_and_timeouts_carry_their_status() {
-    let sb = Sandbox::new();
-    let yaml = "name: failing
-services:
-  front:
-    endpoints:
-      Go:
-        steps:
-          - call: slow/Work
-            timeout: 5ms
-            on_error: continue
-          - call: broken/Fail
-  slow:
-    endpoints:
-      Work:
-        steps:
-          - work: 30ms
-  broken:
-    endpoints:
-      Fail:
-        errors: 100% UNAVAILABLE
-load:
-  g:
-    target: front/Go
-    rate: 20/s
-    duration: 1s
-    timeout: 1s
-";
-    sb.run_yaml(yaml, &["-q"]);
-    let traces = trace::load(&sb.out()).unwrap();
-    assert!(!traces.is_empty());
-    for tr in &traces {
-        let front = served(tr, tr.root().unwrap());
-        assert_eq!(front.code_name(), "UNAVAILABLE");
-        assert_eq!(tr.root().unwrap().code_name(), "UNAVAILABLE");
-        let calls = children(tr, front);
-        let to_slow = calls
-            .iter()
-            .find(|c| c.callee.as_deref() == Some("slow/Work"))
-            .unwrap();
-        assert_eq!(to_slow.code_name(), "DEADLINE_EXCEEDED");
-        // Timed out here, maybe served there: its children are not known.
-        assert_eq!(to_slow.attributes.get(CHILDREN), None);
-        assert_children_counted(tr);
-        let to_broken = calls
-            .iter()
-            .find(|c| c.callee.as_deref() == Some("broken/Fail"))
-            .unwrap();
-        assert_eq!(to_broken.code_name(), "UNAVAILABLE");
-        assert_eq!(served(tr, to_broken).code_name(), "UNAVAILABLE");
-    }
-    let listed = sb
-        .command(&["trace", sb.out().to_str().unwrap(), "--errors"])
-        .output()
-        .unwrap();
-    assert!(listed.status.success());
-    let text = String::from_utf8_lossy(&listed.stdout);
-    assert!(
-        text.contains(&format!(
-            "{} of {} traces failed",
-            traces.len(),
-            traces.len()
-        )),
-        "{text}"
-    );
-}
-
-#[test]
-fn retried_calls_are_counted_as_children() {
-    let sb = Sandbox::new();
-    let yaml = "name: retrying
-services:
-  front:
-    endpoints:
-      Go:
-        steps:
-          - call: flaky/Try
-            retries: 3
-            retry_budget: none
-            on_error: continue
-  flaky:
-    endpoints:
-      Try:
-        errors: 50% UNAVAILABLE
-load:
-  g:
-    target: front/Go
-    rate: 40/s
-    duration: 1s
-";
-    sb.run_yaml(yaml, &["-q"]);
-    let traces = trace::load(&sb.out()).unwrap();
-    assert!(!traces.is_empty());
-    let mut retried = 0;
-    for tr in &traces {
-        assert_children_counted(tr);
-        // Every attempt is a CLIENT span of the front's SERVER span, and
-        // the SERVER span counts them all, failed ones too.
-        let front = served(tr, tr.root().unwrap());
-        let attempts = children(tr, front).len();
-        assert_eq!(
-            front.attributes.get(CHILDREN),
-            Some(&attempts.to_string()),
-            "{}",
-            tr.id
-        );
-        retried += usize::from(attempts > 1);
-    }
-    assert!(retried > 0, "no call was retried");
 }
 
 #[test]
