@@ -303,43 +303,45 @@ impl State {
             self.lost += 1;
             return;
         };
-        match self.decided.get(f.trace) {
-            Some(true) => return self.out.push((origin.clone(), span)),
-            Some(false) => {
-                self.policy.keeping.spans_left_out += 1;
-                return;
-            }
-            None => {}
-        }
         let generation = self.quiet.current();
+        // A trace in `open` is not decided yet, so `decided` (a miss in a
+        // table of a MiB) is looked up once a trace, not once a span.
         let open = match self.open.entry(f.trace) {
+            Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(_) if f.root && f.children == Some(0) => {
-                // The whole trace in one span: decided now, never waiting.
+                // The whole trace in one span: decided now, never waiting,
+                // and not remembered, since no span can follow it.
                 let facts = Facts {
                     error: f.failed,
                     duration_ns: f.end_ns.saturating_sub(f.start_ns),
                     id_bits: f.trace as u64,
                 };
-                if self.judge(f.trace, facts, 1) {
+                if self.judge(facts, 1) {
                     self.out.push((origin.clone(), span));
                 }
                 return;
             }
-            Entry::Vacant(v) => v.insert(Open {
-                // Never a generation's number: the trace is listed below.
-                seen: u64::MAX,
-                first: now,
-                last: now,
-                has_root: false,
-                error: false,
-                start_ns: u64::MAX,
-                end_ns: 0,
-                owed: 0,
-                balance: 0,
-                counted: true,
-                spans: Vec::new(),
-            }),
-            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => match self.decided.get(f.trace) {
+                Some(true) => return self.out.push((origin.clone(), span)),
+                Some(false) => {
+                    self.policy.keeping.spans_left_out += 1;
+                    return;
+                }
+                None => v.insert(Open {
+                    // Never a generation's number: the trace is listed below.
+                    seen: u64::MAX,
+                    first: now,
+                    last: now,
+                    has_root: false,
+                    error: false,
+                    start_ns: u64::MAX,
+                    end_ns: 0,
+                    owed: 0,
+                    balance: 0,
+                    counted: true,
+                    spans: Vec::new(),
+                }),
+            },
         };
         if open.seen != generation {
             open.seen = generation;
@@ -412,21 +414,19 @@ impl State {
             duration_ns: open.end_ns.saturating_sub(open.start_ns),
             id_bits: id as u64,
         };
-        if self.judge(id, facts, open.spans.len() as u64) {
+        let keep = self.judge(facts, open.spans.len() as u64);
+        self.decided.insert(id, keep);
+        if keep {
             self.out.extend(open.spans);
         }
     }
 
-    /// The keeping policy's decision for a whole trace of `spans` spans,
-    /// remembered for spans of it that come late.
-    fn judge(&mut self, id: TraceKey, facts: Facts, spans: u64) -> bool {
+    /// The keeping policy's decision for a whole trace of `spans` spans.
+    fn judge(&mut self, facts: Facts, spans: u64) -> bool {
         let written = self.file.bytes + self.estimate(self.out.len());
-        let keep = self
-            .policy
+        self.policy
             .decide(facts, spans, written, self.at_s)
-            .is_some();
-        self.decided.insert(id, keep);
-        keep
+            .is_some()
     }
 
     /// Bytes `spans` decided but not yet written will take (as many as the

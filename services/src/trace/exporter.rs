@@ -1,16 +1,15 @@
 //! Span export over OTLP/gRPC (`TraceService/Export`), off the request path:
-//! `record` appends the span's protobuf bytes to the batch being filled,
-//! under a lock held for a copy (past [`QUEUE`] spans waiting it drops and
-//! counts them); a background task sends each full batch, and what waits
-//! [`LINGER`] at the latest, as the same encoded request to every endpoint,
-//! and `flush` empties what waits before the process exits.
+//! `record` appends the span's protobuf bytes to its thread's batch in the
+//! [`Queue`] (past [`QUEUE`] spans waiting it drops and counts them); a
+//! background task sends each full batch, and what waits [`LINGER`] at the
+//! latest, as the same encoded request to every endpoint, and `flush`
+//! empties what waits before the process exits.
 //!
-//! The task is woken once a batch, not once a span: when the batch fills,
-//! and when the first span after a quiet spell arms its linger. A channel
-//! to the task woke it for every span, which at saturation cost a traced
-//! replica about as much as writing the span.
+//! The task is woken once a batch, not once a span: when a batch fills,
+//! and when the first span of a batch arms its linger. A channel to the
+//! task woke it for every span, which at saturation cost a traced replica
+//! about as much as writing the span.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -29,20 +28,15 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::batch::{Frame, Spans};
 use super::clock;
+pub use super::queue::QUEUE;
+use super::queue::{Pushed, Queue};
 use super::span::{SpanBuilder, Value, kv};
 use super::wire::EncodedSpan;
 
-/// Spans waiting for export; past this, new spans are dropped (and counted)
-/// rather than slowing requests down or growing without bound.
-pub const QUEUE: usize = 16_384;
-/// Spans per `Export` call.
-const BATCH: usize = 512;
 /// How long a span may wait for its batch to fill.
 const LINGER: Duration = Duration::from_millis(200);
 /// How long one `Export` call may take before its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Sent batches' buffers kept for the next ones.
-const SPARE_BATCHES: usize = 4;
 
 /// The method every OTLP/gRPC trace receiver serves.
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -50,47 +44,26 @@ const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Expor
 /// What the request path and the export task share.
 #[derive(Debug, Default)]
 struct Shared {
-    waiting: Mutex<Waiting>,
+    queue: Queue,
+    control: Mutex<Control>,
     /// Wakes the export task (a permit is kept if it is not waiting yet).
     wake: Notify,
-    recorded: AtomicU64,
-    dropped: AtomicU64,
+    /// Spans an endpoint did not take.
+    unsent: AtomicU64,
 }
 
-/// The spans waiting to be sent.
+/// What the export task is asked besides sending batches.
 #[derive(Debug, Default)]
-struct Waiting {
-    /// Full batches, oldest first.
-    full: VecDeque<Spans>,
-    /// The batch being filled.
-    filling: Spans,
-    /// Spans in `full` and `filling`.
-    spans: usize,
-    /// Emptied buffers, to fill again.
-    spare: Vec<Spans>,
+struct Control {
     /// Callers of `flush`, answered once what waited when they asked is sent.
     flushes: Vec<oneshot::Sender<()>>,
     /// Every handle is gone: send what waits and stop.
     closed: bool,
 }
 
-impl Waiting {
-    /// Everything waiting, oldest first.
-    fn take_all(&mut self) -> Vec<Spans> {
-        let mut all: Vec<Spans> = self.full.drain(..).collect();
-        if !self.filling.is_empty() {
-            let fresh = self.spare.pop().unwrap_or_default();
-            all.push(std::mem::replace(&mut self.filling, fresh));
-        }
-        self.spans = 0;
-        all
-    }
-}
-
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Waiting> {
-        // A panic while holding the lock leaves only whole spans behind.
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -118,7 +91,7 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        self.shared.control().closed = true;
         self.shared.wake.notify_one();
     }
 }
@@ -181,28 +154,9 @@ impl Exporter {
     /// drops it.
     pub fn record_encoded(&self, span: EncodedSpan) {
         let shared = &self.handle.shared;
-        shared.recorded.fetch_add(1, Ordering::Relaxed);
-        let wake = {
-            let mut w = shared.lock();
-            if w.spans >= QUEUE {
-                drop(w);
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                span.recycle();
-                return;
-            }
-            w.filling.push(span.as_bytes());
-            w.spans += 1;
-            let full = w.filling.len() >= BATCH;
-            if full {
-                let fresh = w.spare.pop().unwrap_or_default();
-                let batch = std::mem::replace(&mut w.filling, fresh);
-                w.full.push_back(batch);
-            }
-            // The first span arms the linger; a full batch goes now.
-            full || w.spans == 1
-        };
+        let pushed = shared.queue.push(span.as_bytes());
         span.recycle();
-        if wake {
+        if pushed == Pushed::Wake {
             shared.wake.notify_one();
         }
     }
@@ -211,7 +165,7 @@ impl Exporter {
     pub async fn flush(&self, limit: Duration) -> bool {
         let (tx, rx) = oneshot::channel();
         let shared = &self.handle.shared;
-        shared.lock().flushes.push(tx);
+        shared.control().flushes.push(tx);
         shared.wake.notify_one();
         matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())))
     }
@@ -219,9 +173,10 @@ impl Exporter {
     /// Spans recorded and dropped so far.
     pub fn counts(&self) -> ExportCounts {
         let shared = &self.handle.shared;
+        let (recorded, dropped) = shared.queue.counts();
         ExportCounts {
-            recorded: shared.recorded.load(Ordering::Relaxed),
-            dropped: shared.dropped.load(Ordering::Relaxed),
+            recorded,
+            dropped: dropped + shared.unsent.load(Ordering::Relaxed),
         }
     }
 }
@@ -240,43 +195,35 @@ async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, resource: Re
     // sent LINGER later at the latest.
     let mut waiting_since: Option<Instant> = None;
     loop {
-        let (batches, flushes, closed) = {
-            let mut w = shared.lock();
-            let lingered = waiting_since.is_some_and(|t| t.elapsed() >= LINGER);
-            let batches = if w.closed || !w.flushes.is_empty() || lingered {
-                w.take_all()
-            } else if let Some(full) = w.full.pop_front() {
-                w.spans -= full.len();
-                vec![full]
-            } else {
-                Vec::new()
-            };
-            if w.spans == 0 {
-                waiting_since = None;
-            } else if waiting_since.is_none() {
-                waiting_since = Some(Instant::now());
-            }
-            (batches, std::mem::take(&mut w.flushes), w.closed)
+        let (flushes, closed) = {
+            let mut c = shared.control();
+            (std::mem::take(&mut c.flushes), c.closed)
+        };
+        let lingered = waiting_since.is_some_and(|t| t.elapsed() >= LINGER);
+        let batches = if closed || !flushes.is_empty() || lingered {
+            shared.queue.take_all()
+        } else {
+            shared.queue.take_full().into_iter().collect()
         };
         if batches.is_empty() && flushes.is_empty() && !closed {
-            match waiting_since {
-                Some(t) => {
-                    tokio::select! {
-                        () = shared.wake.notified() => {}
-                        () = tokio::time::sleep_until(t + LINGER) => {}
-                    }
+            if shared.queue.is_empty() {
+                waiting_since = None;
+                shared.wake.notified().await;
+            } else {
+                let t = *waiting_since.get_or_insert_with(Instant::now);
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep_until(t + LINGER) => {}
                 }
-                None => shared.wake.notified().await,
             }
             continue;
         }
-        for mut spans in batches {
-            send(&mut clients, &frame, &spans, &shared.dropped).await;
-            spans.clear();
-            let mut w = shared.lock();
-            if w.spare.len() < SPARE_BATCHES {
-                w.spare.push(spans);
-            }
+        if lingered || closed || !flushes.is_empty() {
+            waiting_since = None;
+        }
+        for spans in batches {
+            send(&mut clients, &frame, &spans, &shared.unsent).await;
+            shared.queue.give_back(spans);
         }
         for ack in flushes {
             let _ = ack.send(());
