@@ -27,6 +27,10 @@ use super::writer::Sink;
 
 /// Largest `Export` message taken (SDKs batch up to a few MB).
 const MAX_MESSAGE: usize = 64 << 20;
+/// The largest HTTP/2 frame exporters may send (HTTP/2's default is
+/// 16 KiB): a replica's batch of 512 spans, ~230 KB, then comes in one
+/// DATA frame and a few reads rather than fifteen frames.
+const FRAME: u32 = 1 << 20;
 
 struct Store {
     sink: Sink,
@@ -74,6 +78,7 @@ impl Collector {
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(
             tonic::transport::Server::builder()
+                .max_frame_size(FRAME)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;

@@ -43,10 +43,12 @@ impl ServerHop {
                 parent: Some(p.span_id),
             }),
             Some(_) => None,
-            None if rate > 0.0 && rand::random::<f64>() < rate => Some(ServerHop {
-                ctx: SpanContext::new_root(true),
-                parent: None,
-            }),
+            None if rate >= 1.0 || (rate > 0.0 && rand::random::<f64>() < rate) => {
+                Some(ServerHop {
+                    ctx: SpanContext::new_root(true),
+                    parent: None,
+                })
+            }
             None => None,
         }
     }
