@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use topolab_launcher::traces::collector::Collector;
 use topolab_launcher::traces::writer::Writer;
 use topolab_services::trace::SpanContext;
-use topolab_services::trace::span::{Kind, SpanBuilder, keys};
+use topolab_services::trace::span::{Kind, SpanBuilder, Value, keys, kv};
 
 use crate::{h2load, topolab};
 
@@ -202,8 +203,6 @@ fn batch(n: usize) -> ExportTraceServiceRequest {
                 now,
                 now,
             )
-            .str(keys::SERVICE, "db")
-            .str(keys::REPLICA, "db#0")
             .str(keys::ENDPOINT, "Query")
             .int(keys::QUEUE_NS, 1000)
             .int(keys::WORK_NS, 2_000_000)
@@ -213,6 +212,13 @@ fn batch(n: usize) -> ExportTraceServiceRequest {
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", Value::Str("db".into())),
+                    kv("service.instance.id", Value::Str("db#0".into())),
+                ],
+                ..Default::default()
+            }),
             scope_spans: vec![ScopeSpans {
                 spans,
                 ..Default::default()

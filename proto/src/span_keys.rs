@@ -3,9 +3,9 @@
 //! writer and a reader cannot spell a key two ways. They travel in OTLP
 //! spans, so they are part of the wire vocabulary, beside the protos.
 
-/// The service a span's process serves.
-pub const SERVICE: &str = "topolab.service";
-/// `service#index`: the replica process that made the span.
+/// The load generator that made a span (`load/<generator>`): the
+/// generators share one process and resource. A replica's process is its
+/// resource's `service.instance.id`, not an attribute of every span.
 pub const REPLICA: &str = "topolab.replica";
 /// The endpoint a SERVER span served.
 pub const ENDPOINT: &str = "topolab.endpoint";

@@ -46,8 +46,8 @@ pub struct Attempt<'a> {
     /// span when sampled, else the caller's unsampled context (so nobody
     /// downstream starts a trace of its own for it).
     pub parent: Option<&'a SpanContext>,
-    /// Where CLIENT spans go, and this replica's name (their process).
-    pub tracer: Option<(&'a Exporter, &'a str)>,
+    /// Where CLIENT spans go (the exporter's resource names their process).
+    pub tracer: Option<&'a Exporter>,
     /// A long poll a balancer forwards: the callee holds it.
     pub long_poll: Option<LongPoll>,
     /// Counts the CLIENT spans started under `parent`.
@@ -296,11 +296,11 @@ impl Clients {
         });
         req.set_timeout(a.timeout);
         let hop = match (a.parent, a.tracer) {
-            (Some(parent), Some((exporter, caller))) if parent.sampled => {
+            (Some(parent), Some(exporter)) if parent.sampled => {
                 a.client_spans.fetch_add(1, Ordering::Relaxed);
                 let callee = format!("{}#{index}", a.service);
                 Some(ClientHop::start(
-                    exporter, parent, caller, a.service, a.endpoint, &callee, a.attempt, a.timeout,
+                    exporter, parent, a.service, a.endpoint, &callee, a.attempt, a.timeout,
                 ))
             }
             _ => None,

@@ -267,7 +267,7 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             timeout,
             attempt: retry + 1,
             parent: ctx.trace.as_ref(),
-            tracer: ctx.replica.tracer().map(|e| (e, ctx.replica.name())),
+            tracer: ctx.replica.tracer(),
             long_poll: ctx.long_poll,
             client_spans: &ctx.client_spans,
         };

@@ -448,7 +448,6 @@ impl Record<'_> {
             hop.finish(
                 tracer,
                 &self.replica.service.name,
-                &self.replica.name,
                 &ep.name,
                 self.arrival.into_std(),
                 code,

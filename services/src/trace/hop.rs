@@ -61,7 +61,6 @@ impl ServerHop {
         self,
         exporter: &Exporter,
         service: &str,
-        replica: &str,
         endpoint: &str,
         arrival: Instant,
         code: Code,
@@ -79,9 +78,10 @@ impl ServerHop {
             arrival,
             Instant::now(),
         );
-        span.str(keys::SERVICE, service)
-            .str(keys::REPLICA, replica)
-            .str(keys::ENDPOINT, endpoint)
+        // The service and the replica are the process's resource
+        // (`service.name`, `service.instance.id`), sent once a batch rather
+        // than on every span.
+        span.str(keys::ENDPOINT, endpoint)
             .str("rpc.service", "topolab.v1.Replica")
             .str("rpc.method", "Call")
             .int(keys::QUEUE_NS, nanos(split.queue))
@@ -105,13 +105,13 @@ pub struct ClientHop<'a> {
 }
 
 impl<'a> ClientHop<'a> {
-    /// Starts the CLIENT span of attempt number `attempt` (1-based) from the
-    /// replica `caller` to `callee_replica` of `service/endpoint`.
+    /// Starts the CLIENT span of attempt number `attempt` (1-based) from
+    /// this replica (the exporter's resource) to `callee_replica` of
+    /// `service/endpoint`.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         exporter: &'a Exporter,
         parent: &SpanContext,
-        caller: &str,
         service: &str,
         endpoint: &str,
         callee_replica: &str,
@@ -127,7 +127,6 @@ impl<'a> ClientHop<'a> {
             now,
             now,
         )
-        .str(keys::REPLICA, caller.to_owned())
         .str(keys::CALLEE, format!("{service}/{endpoint}"))
         .str(keys::CALLEE_REPLICA, callee_replica.to_owned())
         .str("peer.service", service.to_owned())

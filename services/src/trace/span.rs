@@ -206,7 +206,6 @@ mod tests {
                 t0,
                 t0 + Duration::from_millis(3),
             )
-            .str(keys::SERVICE, "svc")
             .str(keys::REPLICA, String::from("svc#0"))
             .str("long", "x".repeat(300))
             .str("empty", "")

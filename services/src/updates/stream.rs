@@ -167,8 +167,6 @@ impl Pusher {
             self.opened,
             StdInstant::now(),
         )
-        .str(keys::SERVICE, service.clone())
-        .str(keys::REPLICA, self.replica.name().to_owned())
         .str(keys::ENDPOINT, ep.clone())
         .str("rpc.service", "topolab.v1.Replica")
         .str("rpc.method", "Subscribe")
