@@ -1,8 +1,9 @@
 //! The spans waiting for one `Export` call, kept as the protobuf bytes they
 //! will travel as ([`Spans`]), and the `ExportTraceServiceRequest` framed
-//! around them ([`Frame`]: this process's resource and scope, encoded once):
-//! sending a batch copies bytes once and clones nothing per span or per
-//! endpoint.
+//! around them ([`Frame`]: this process's resource and scope, encoded once).
+//! A batch's buffer starts with room for the frame's head, which is written
+//! there when the batch is sent: the request is the buffer itself, with no
+//! copy of the spans and no second buffer of their size to allocate.
 
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -18,8 +19,12 @@ const RESOURCE: u32 = 1;
 const SCOPE_SPANS: u32 = 2;
 const RESOURCE_SPANS: u32 = 1;
 
+/// Bytes of a one-byte key and a varint length at most.
+const KEY_AND_LEN: usize = 1 + 10;
+
 /// This process's `Resource` and `InstrumentationScope`, encoded once: the
 /// frame every batch of spans is sent in.
+#[derive(Debug)]
 pub struct Frame {
     resource: Vec<u8>,
     scope: Vec<u8>,
@@ -34,35 +39,66 @@ impl Frame {
         }
     }
 
+    /// The room a batch keeps before its spans for this frame's head.
+    pub fn head_room(&self) -> usize {
+        4 * KEY_AND_LEN + self.resource.len() + self.scope.len()
+    }
+
     /// The encoded `ExportTraceServiceRequest` of `spans` (one
-    /// `ResourceSpans` with one `ScopeSpans`).
-    pub fn request(&self, spans: &Spans) -> Bytes {
-        let scope_spans = delimited_len(self.scope.len()) + spans.bytes.len();
+    /// `ResourceSpans` with one `ScopeSpans`), in the batch's own buffer.
+    pub fn request(&self, spans: Spans) -> Bytes {
+        let body = spans.bytes.len() - spans.room;
+        let scope_spans = delimited_len(self.scope.len()) + body;
         let resource_spans = delimited_len(self.resource.len()) + delimited_len(scope_spans);
-        let mut out = Vec::with_capacity(delimited_len(resource_spans));
-        encode_key(RESOURCE_SPANS, WireType::LengthDelimited, &mut out);
-        encode_varint(resource_spans as u64, &mut out);
-        encode_key(RESOURCE, WireType::LengthDelimited, &mut out);
-        encode_varint(self.resource.len() as u64, &mut out);
-        out.extend_from_slice(&self.resource);
-        encode_key(SCOPE_SPANS, WireType::LengthDelimited, &mut out);
-        encode_varint(scope_spans as u64, &mut out);
-        encode_key(SCOPE, WireType::LengthDelimited, &mut out);
-        encode_varint(self.scope.len() as u64, &mut out);
-        out.extend_from_slice(&self.scope);
-        out.extend_from_slice(&spans.bytes);
-        Bytes::from(out)
+        let mut head = Vec::with_capacity(self.head_room());
+        encode_key(RESOURCE_SPANS, WireType::LengthDelimited, &mut head);
+        encode_varint(resource_spans as u64, &mut head);
+        encode_key(RESOURCE, WireType::LengthDelimited, &mut head);
+        encode_varint(self.resource.len() as u64, &mut head);
+        head.extend_from_slice(&self.resource);
+        encode_key(SCOPE_SPANS, WireType::LengthDelimited, &mut head);
+        encode_varint(scope_spans as u64, &mut head);
+        encode_key(SCOPE, WireType::LengthDelimited, &mut head);
+        encode_varint(self.scope.len() as u64, &mut head);
+        head.extend_from_slice(&self.scope);
+        let mut bytes = spans.bytes;
+        // A batch made without the room (never an exporter's own, whose
+        // room is its frame's): make it, moving the spans once.
+        let room = if head.len() <= spans.room {
+            spans.room
+        } else {
+            bytes.splice(0..spans.room, std::iter::repeat_n(0, head.len()));
+            head.len()
+        };
+        let start = room - head.len();
+        bytes[start..room].copy_from_slice(&head);
+        Bytes::from(bytes).slice(start..)
     }
 }
 
-/// Spans in `ScopeSpans.spans` field form, appended as they come.
+/// Spans in `ScopeSpans.spans` field form, appended as they come after the
+/// room kept for the frame's head.
 #[derive(Debug, Default)]
 pub struct Spans {
     bytes: Vec<u8>,
+    /// Bytes kept before the first span.
+    room: usize,
     len: usize,
 }
 
 impl Spans {
+    /// An empty batch keeping `room` bytes for its frame's head, with room
+    /// for `capacity` bytes of spans.
+    pub fn new(room: usize, capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(room + capacity);
+        bytes.resize(room, 0);
+        Spans {
+            bytes,
+            room,
+            len: 0,
+        }
+    }
+
     /// Spans held.
     pub fn len(&self) -> usize {
         self.len
@@ -73,18 +109,17 @@ impl Spans {
         self.len == 0
     }
 
+    /// Bytes of the spans held.
+    pub fn size(&self) -> usize {
+        self.bytes.len() - self.room
+    }
+
     /// Appends one span (its `Span` message bytes).
     pub fn push(&mut self, bytes: &[u8]) {
         encode_key(SPANS, WireType::LengthDelimited, &mut self.bytes);
         encode_varint(bytes.len() as u64, &mut self.bytes);
         self.bytes.extend_from_slice(bytes);
         self.len += 1;
-    }
-
-    /// Empties the spans, keeping the buffer's capacity for the next ones.
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.len = 0;
     }
 }
 
@@ -114,7 +149,7 @@ mod tests {
             ..Default::default()
         };
         let frame = Frame::new(&resource, &scope);
-        let mut batch = Spans::default();
+        let mut batch = Spans::new(frame.head_room(), 0);
         let t = Instant::now();
         let spans: Vec<SpanBuilder> = (0..3)
             .map(|i| {
@@ -129,11 +164,15 @@ mod tests {
                 .int("i", i as i64)
             })
             .collect();
+        // And one made without room for the head, which gets it on the way.
+        let mut roomless = Spans::default();
         for s in &spans {
             batch.push(s.encode().as_bytes());
+            roomless.push(s.encode().as_bytes());
         }
         assert_eq!(batch.len(), 3);
-        let bytes = frame.request(&batch);
+        let bytes = frame.request(batch);
+        assert_eq!(frame.request(roomless), bytes);
         let expected = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(resource),

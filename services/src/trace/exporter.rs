@@ -42,7 +42,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// What the request path and the export task share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     queue: Queue,
     control: Mutex<Control>,
@@ -138,8 +138,19 @@ impl Exporter {
                 .collect(),
             ..Default::default()
         };
-        let shared = Arc::new(Shared::default());
-        tokio::spawn(export_loop(shared.clone(), clients, resource));
+        let scope = InstrumentationScope {
+            name: "topolab".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        };
+        let frame = Frame::new(&resource, &scope);
+        let shared = Arc::new(Shared {
+            queue: Queue::new(frame.head_room()),
+            control: Mutex::default(),
+            wake: Notify::new(),
+            unsent: AtomicU64::new(0),
+        });
+        tokio::spawn(export_loop(shared.clone(), clients, frame));
         Ok(Exporter {
             handle: Arc::new(Handle { shared }),
         })
@@ -184,13 +195,7 @@ impl Exporter {
 /// One endpoint: its name (for warnings) and a gRPC client on its channel.
 type Client = (String, Grpc<Channel>);
 
-async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, resource: Resource) {
-    let scope = InstrumentationScope {
-        name: "topolab".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        ..Default::default()
-    };
-    let frame = Frame::new(&resource, &scope);
+async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, frame: Frame) {
     // Since when spans have waited (as first seen here): what waits is all
     // sent LINGER later at the latest.
     let mut waiting_since: Option<Instant> = None;
@@ -222,8 +227,7 @@ async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, resource: Re
             waiting_since = None;
         }
         for spans in batches {
-            send(&mut clients, &frame, &spans, &shared.unsent).await;
-            shared.queue.give_back(spans);
+            send(&mut clients, &frame, spans, &shared.unsent).await;
         }
         for ack in flushes {
             let _ = ack.send(());
@@ -234,7 +238,7 @@ async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, resource: Re
     }
 }
 
-async fn send(clients: &mut [Client], frame: &Frame, spans: &Spans, dropped: &AtomicU64) {
+async fn send(clients: &mut [Client], frame: &Frame, spans: Spans, dropped: &AtomicU64) {
     if spans.is_empty() {
         return;
     }

@@ -27,15 +27,13 @@ pub const QUEUE: usize = (FULL_BATCHES + SHARDS) * BATCH;
 /// Batches being filled. Threads share one only past this many threads
 /// recording (a replica's runtime has one per core).
 const SHARDS: usize = 8;
-/// Sent batches' buffers kept for the next ones.
-const SPARE_BATCHES: usize = 4;
 
 /// One thread's batch being filled, alone on its cache lines.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 struct Shard(Mutex<Filling>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Filling {
     spans: Spans,
     /// Spans handed to this shard, and those of them dropped.
@@ -47,8 +45,9 @@ struct Filling {
 #[derive(Debug, Default)]
 struct Full {
     batches: VecDeque<Spans>,
-    /// Emptied buffers, to fill again.
-    spare: Vec<Spans>,
+    /// Bytes of the last full batch: a new batch is made that large, so
+    /// that it is not grown (and copied) as it fills.
+    size: usize,
 }
 
 /// What happened to a span given to [`Queue::push`].
@@ -64,10 +63,12 @@ pub enum Pushed {
 }
 
 /// Spans waiting for export, bounded by [`QUEUE`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Queue {
     shards: [Shard; SHARDS],
     full: Mutex<Full>,
+    /// The room each batch keeps for the head of its request.
+    room: usize,
 }
 
 /// The shard of the calling thread: threads take shards in turn as they
@@ -86,6 +87,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Queue {
+    /// An empty queue whose batches keep `room` bytes before their spans
+    /// (see [`Frame::head_room`](super::batch::Frame::head_room)).
+    pub fn new(room: usize) -> Self {
+        Queue {
+            shards: std::array::from_fn(|_| {
+                Shard(Mutex::new(Filling {
+                    spans: Spans::new(room, 0),
+                    recorded: 0,
+                    dropped: 0,
+                }))
+            }),
+            full: Mutex::default(),
+            room,
+        }
+    }
+
     /// Appends one span (its `Span` message bytes) to this thread's batch.
     pub fn push(&self, span: &[u8]) -> Pushed {
         let mut f = lock(&self.shards[my_shard()].0);
@@ -110,7 +127,8 @@ impl Queue {
         if full.batches.len() >= FULL_BATCHES {
             return false;
         }
-        let fresh = full.spare.pop().unwrap_or_default();
+        full.size = spans.size();
+        let fresh = Spans::new(self.room, full.size);
         full.batches.push_back(std::mem::replace(spans, fresh));
         true
     }
@@ -127,7 +145,7 @@ impl Queue {
         for shard in &self.shards {
             let mut f = lock(&shard.0);
             if !f.spans.is_empty() {
-                all.push(std::mem::take(&mut f.spans));
+                all.push(std::mem::replace(&mut f.spans, Spans::new(self.room, 0)));
             }
         }
         let mut full = lock(&self.full);
@@ -140,15 +158,6 @@ impl Queue {
     pub fn is_empty(&self) -> bool {
         lock(&self.full).batches.is_empty()
             && self.shards.iter().all(|s| lock(&s.0).spans.is_empty())
-    }
-
-    /// Keeps a sent batch's buffer for a batch to come.
-    pub fn give_back(&self, mut spans: Spans) {
-        spans.clear();
-        let mut full = lock(&self.full);
-        if full.spare.len() < SPARE_BATCHES {
-            full.spare.push(spans);
-        }
     }
 
     /// Spans pushed so far, and those of them dropped because every batch
@@ -167,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_handed_over_when_it_fills_and_the_task_is_woken() {
-        let q = Queue::default();
+        let q = Queue::new(0);
         assert_eq!(q.push(b"a"), Pushed::Wake, "the first span arms the linger");
         for _ in 1..BATCH - 1 {
             assert_eq!(q.push(b"a"), Pushed::Added);
@@ -181,7 +190,7 @@ mod tests {
 
     #[test]
     fn past_the_bound_new_spans_are_dropped_and_counted() {
-        let q = Queue::default();
+        let q = Queue::new(0);
         let n = (FULL_BATCHES + 1) * BATCH + 10;
         let dropped = (0..n).filter(|_| q.push(b"x") == Pushed::Dropped).count();
         // This thread's shard holds one full batch that found no room.
@@ -197,7 +206,7 @@ mod tests {
 
     #[test]
     fn take_all_gathers_every_threads_batch() {
-        let q = std::sync::Arc::new(Queue::default());
+        let q = std::sync::Arc::new(Queue::new(0));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let q = q.clone();
