@@ -22,6 +22,9 @@ use tonic::codegen::{BoxFuture, Context as TaskContext, Poll, Service as TowerSe
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
+use tokio_stream::wrappers::UnixListenerStream;
+use topolab_services::trace::local;
+
 use super::raw::RawRequest;
 use super::writer::Sink;
 
@@ -52,9 +55,12 @@ pub struct Received {
 pub struct Collector {
     /// Where exporters send (`http://` + this).
     pub addr: SocketAddr,
+    /// The same service on an abstract Unix socket, for exporters on this
+    /// machine (see [`local`]); `None` where it could not be bound.
+    pub local: Option<String>,
     store: Arc<Store>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
 impl Collector {
@@ -73,22 +79,33 @@ impl Collector {
         let service = TraceServer {
             store: store.clone(),
         };
-        let (stop, stopped) = oneshot::channel::<()>();
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .max_frame_size(FRAME)
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
-                }),
-        );
+        tasks.push(serve(service.clone(), incoming, &mut stops));
+        // Named by process and port: unique on this machine while it runs.
+        let name = format!("topolab-otlp-{}-{}", std::process::id(), addr.port());
+        let local = match local::bind(&name) {
+            Ok(listener) => {
+                tasks.push(serve(
+                    service,
+                    UnixListenerStream::new(listener),
+                    &mut stops,
+                ));
+                Some(local::endpoint(&name))
+            }
+            Err(e) => {
+                tracing::warn!("span collector: no Unix socket ({e}); replicas send over TCP");
+                None
+            }
+        };
         Ok(Collector {
             addr,
+            local,
             store,
-            stop: Some(stop),
-            task,
+            stops,
+            tasks,
         })
     }
 
@@ -99,17 +116,49 @@ impl Collector {
 
     /// Stops listening (dropping its sink) and returns the counts.
     pub async fn stop(mut self) -> Received {
-        if let Some(stop) = self.stop.take() {
+        for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
-        if let Err(e) = (&mut self.task).await {
-            tracing::warn!("span collector ended badly: {e}");
+        for task in self.tasks.drain(..) {
+            if let Ok(Err(e)) = task.await {
+                tracing::warn!("span collector ended badly: {e}");
+            }
         }
         Received {
             spans: self.store.spans.load(Ordering::Relaxed),
             rejected: self.store.rejected.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Serves `service` on the connections `incoming` yields until the sender
+/// it adds to `stops` is used.
+fn serve<I, IO, IE>(
+    service: TraceServer,
+    incoming: I,
+    stops: &mut Vec<oneshot::Sender<()>>,
+) -> JoinHandle<Result<(), tonic::transport::Error>>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    let (stop, stopped) = oneshot::channel::<()>();
+    stops.push(stop);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .max_frame_size(FRAME)
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            }),
+    )
 }
 
 /// `opentelemetry.proto.collector.trace.v1.TraceService` with one method,

@@ -99,18 +99,24 @@ impl RunTraces {
         self.collector.as_ref().map(|(c, _)| c.addr)
     }
 
-    /// Where replicas send spans; empty when nothing is traced (`trace: 0%`),
-    /// so an untraced run pays nothing for tracing.
+    /// Where replicas on this machine and the generators send spans; empty
+    /// when nothing is traced (`trace: 0%`), so an untraced run pays nothing
+    /// for tracing. The built-in collector is reached over its Unix socket
+    /// where it has one (cheaper than loopback TCP), else over TCP.
     pub fn replica_endpoints(&self) -> Vec<String> {
         if self.rate <= 0.0 {
             return Vec::new();
         }
-        // A collector on all interfaces is reached here through loopback.
-        let local = self.collector_addr().map(|mut a| {
-            if a.ip().is_unspecified() {
-                a.set_ip(Ipv4Addr::LOCALHOST.into());
+        let local = self.collector.as_ref().map(|(c, _)| match &c.local {
+            Some(socket) => socket.clone(),
+            None => {
+                // A collector on all interfaces is reached here through loopback.
+                let mut a = c.addr;
+                if a.ip().is_unspecified() {
+                    a.set_ip(Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}")
             }
-            format!("http://{a}")
         });
         local
             .into_iter()

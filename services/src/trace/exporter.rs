@@ -28,6 +28,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::batch::{Frame, Spans};
 use super::clock;
+use super::local;
 pub use super::queue::QUEUE;
 use super::queue::{Pushed, Queue};
 use super::span::{SpanBuilder, Value, kv};
@@ -106,8 +107,9 @@ pub struct BadEndpoint {
 
 impl Exporter {
     /// Starts exporting to `endpoints` (`http://host:port`; a bare `host:port`
-    /// gets `http://`) on the current tokio runtime, describing this process
-    /// by `resource` attributes (`service.name`, ...).
+    /// gets `http://`; `unix-abstract:NAME` is a Unix socket, see
+    /// [`local`](super::local)) on the current tokio runtime, describing this
+    /// process by `resource` attributes (`service.name`, ...).
     pub fn start(
         endpoints: &[String],
         resource: Vec<(&'static str, String)>,
@@ -116,6 +118,9 @@ impl Exporter {
         let clients = endpoints
             .iter()
             .map(|e| {
+                if let Some(name) = e.strip_prefix(local::SCHEME) {
+                    return Ok((e.clone(), Grpc::new(local::channel(name))));
+                }
                 let url = if e.contains("://") {
                     e.clone()
                 } else {

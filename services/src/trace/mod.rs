@@ -9,6 +9,7 @@ pub mod clock;
 pub mod context;
 pub mod exporter;
 pub mod hop;
+pub mod local;
 mod queue;
 pub mod span;
 pub mod wire;
