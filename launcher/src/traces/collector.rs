@@ -276,3 +276,43 @@ impl Decoder for ExportCodec {
             .map_err(|e| Status::invalid_argument(format!("not an ExportTraceServiceRequest: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::writer::Writer;
+    use std::time::{Duration, Instant};
+    use topolab_services::trace::span::{Kind, SpanBuilder};
+    use topolab_services::trace::{Exporter, SpanContext};
+
+    /// Spans sent to either address arrive: TCP for exporters anywhere, the
+    /// abstract Unix socket for the run's own processes.
+    #[tokio::test]
+    async fn spans_arrive_over_tcp_and_over_the_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::start(dir.path(), 1 << 30).unwrap();
+        let collector = Collector::start(writer.sink(), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let local = collector.local.clone().expect("no Unix socket bound");
+        assert!(local.starts_with(local::SCHEME), "{local}");
+        let tcp = format!("http://{}", collector.addr);
+        for (sent, endpoint) in [(1, local), (2, tcp)] {
+            let exporter = Exporter::start(std::slice::from_ref(&endpoint), vec![]).unwrap();
+            let now = Instant::now();
+            let span = SpanContext::new_root(true);
+            exporter.record(SpanBuilder::new(
+                span,
+                None,
+                Kind::Server,
+                "a/B".into(),
+                now,
+                now,
+            ));
+            assert!(exporter.flush(Duration::from_secs(5)).await, "{endpoint}");
+            assert_eq!(exporter.counts().dropped, 0, "{endpoint}");
+            assert_eq!(collector.spans(), sent, "{endpoint}");
+        }
+        assert_eq!(collector.stop().await.spans, 2);
+    }
+}
