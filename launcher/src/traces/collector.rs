@@ -120,8 +120,10 @@ impl Collector {
             let _ = stop.send(());
         }
         for task in self.tasks.drain(..) {
-            if let Ok(Err(e)) = task.await {
-                tracing::warn!("span collector ended badly: {e}");
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("span collector ended badly: {e}"),
+                Err(e) => tracing::warn!("span collector ended badly: {e}"),
             }
         }
         Received {
