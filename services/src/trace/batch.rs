@@ -45,7 +45,8 @@ impl Frame {
     }
 
     /// The encoded `ExportTraceServiceRequest` of `spans` (one
-    /// `ResourceSpans` with one `ScopeSpans`), in the batch's own buffer.
+    /// `ResourceSpans` with one `ScopeSpans`), in the batch's own buffer;
+    /// `spans` was made with this frame's [`head_room`](Self::head_room).
     pub fn request(&self, spans: Spans) -> Bytes {
         let body = spans.bytes.len() - spans.room;
         let scope_spans = delimited_len(self.scope.len()) + body;
@@ -61,24 +62,20 @@ impl Frame {
         encode_key(SCOPE, WireType::LengthDelimited, &mut head);
         encode_varint(self.scope.len() as u64, &mut head);
         head.extend_from_slice(&self.scope);
+        assert!(
+            head.len() <= spans.room,
+            "a batch made with less room than its frame's head_room"
+        );
+        let start = spans.room - head.len();
         let mut bytes = spans.bytes;
-        // A batch made without the room (never an exporter's own, whose
-        // room is its frame's): make it, moving the spans once.
-        let room = if head.len() <= spans.room {
-            spans.room
-        } else {
-            bytes.splice(0..spans.room, std::iter::repeat_n(0, head.len()));
-            head.len()
-        };
-        let start = room - head.len();
-        bytes[start..room].copy_from_slice(&head);
+        bytes[start..spans.room].copy_from_slice(&head);
         Bytes::from(bytes).slice(start..)
     }
 }
 
 /// Spans in `ScopeSpans.spans` field form, appended as they come after the
 /// room kept for the frame's head.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spans {
     bytes: Vec<u8>,
     /// Bytes kept before the first span.
@@ -164,15 +161,11 @@ mod tests {
                 .int("i", i as i64)
             })
             .collect();
-        // And one made without room for the head, which gets it on the way.
-        let mut roomless = Spans::default();
         for s in &spans {
             batch.push(s.encode().as_bytes());
-            roomless.push(s.encode().as_bytes());
         }
         assert_eq!(batch.len(), 3);
         let bytes = frame.request(batch);
-        assert_eq!(frame.request(roomless), bytes);
         let expected = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(resource),

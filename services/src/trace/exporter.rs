@@ -30,7 +30,7 @@ use super::batch::{Frame, Spans};
 use super::clock;
 use super::local;
 pub use super::queue::QUEUE;
-use super::queue::{Pushed, Queue};
+use super::queue::{self, Pushed, Queue};
 use super::span::{SpanBuilder, Value, kv};
 use super::wire::EncodedSpan;
 
@@ -64,7 +64,7 @@ struct Control {
 
 impl Shared {
     fn control(&self) -> MutexGuard<'_, Control> {
-        self.control.lock().unwrap_or_else(|e| e.into_inner())
+        queue::lock(&self.control)
     }
 }
 
@@ -210,7 +210,8 @@ async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, frame: Frame
             (std::mem::take(&mut c.flushes), c.closed)
         };
         let lingered = waiting_since.is_some_and(|t| t.elapsed() >= LINGER);
-        let batches = if closed || !flushes.is_empty() || lingered {
+        let everything = closed || !flushes.is_empty() || lingered;
+        let batches = if everything {
             shared.queue.take_all()
         } else {
             shared.queue.take_full().into_iter().collect()
@@ -228,7 +229,7 @@ async fn export_loop(shared: Arc<Shared>, mut clients: Vec<Client>, frame: Frame
             }
             continue;
         }
-        if lingered || closed || !flushes.is_empty() {
+        if everything {
             waiting_since = None;
         }
         for spans in batches {

@@ -81,8 +81,9 @@ fn my_shard() -> usize {
     MINE.with(|i| *i)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves only whole spans behind.
+/// Locks `m`; a panic while it was held leaves only whole spans behind, so
+/// what it guards is still good.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
