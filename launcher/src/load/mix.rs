@@ -32,29 +32,43 @@ impl Mix {
         tracer: Option<Exporter>,
         rate: f64,
     ) -> anyhow::Result<Self> {
+        Self::check(generator, peers)?;
         let mut targets = Vec::new();
         let mut cumulative = Vec::new();
         let mut sum = 0.0;
         for w in &generator.mix {
-            let addrs = peers
-                .get(&w.target.service)
-                .with_context(|| format!("no replicas for {}", w.target))?;
+            let addrs = &peers[&w.target.service];
             sum += w.share;
             cumulative.push(sum);
             let target = Target::new(&w.target, generator, addrs)?;
             targets.push(Arc::new(target.traced(tracer.clone(), rate)));
         }
-        anyhow::ensure!(
-            !targets.is_empty(),
-            "generator {} has no target",
-            generator.name
-        );
         Ok(Mix {
             targets,
             cumulative,
             sessions: generator.sessions,
             name: generator.name.clone(),
         })
+    }
+
+    /// Why [`Mix::new`] would fail for `generator`, found without opening
+    /// anything: a run checks every generator before it starts any.
+    pub fn check(
+        generator: &Generator,
+        peers: &BTreeMap<String, Vec<SocketAddr>>,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !generator.mix.is_empty(),
+            "generator {} has no target",
+            generator.name
+        );
+        for w in &generator.mix {
+            let addrs = peers
+                .get(&w.target.service)
+                .with_context(|| format!("no replicas for {}", w.target))?;
+            anyhow::ensure!(!addrs.is_empty(), "{} has no replicas", w.target);
+        }
+        Ok(())
     }
 
     /// The first target (a following generator has exactly one).

@@ -12,6 +12,7 @@ pub mod sample;
 pub mod series;
 pub mod shape;
 mod target;
+mod thread;
 pub mod updates;
 pub mod warmup;
 
@@ -68,6 +69,9 @@ pub async fn run_all(
     tracer: Option<topolab_services::trace::Exporter>,
     folder: &Path,
 ) -> anyhow::Result<BTreeMap<String, Recorder>> {
+    for generator in &topology.load {
+        Mix::check(generator, peers)?;
+    }
     let mut tasks = JoinSet::new();
     let mut used = LiveLoad::new();
     for (i, generator) in topology.load.iter().enumerate() {
@@ -82,15 +86,18 @@ pub async fn run_all(
             r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
             r.freshness = updates::freshness(topology, generator, seed, begin);
         }
-        let target = Mix::new(generator, peers, tracer.clone(), topology.settings.trace)?;
-        let target = Arc::new(target);
-        let generator = generator.clone();
-        let seed = seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
-        let signals = signals.clone();
-        tasks.spawn(async move {
-            let recorder = run_one(&generator, target, begin, seed, signals, recorder).await;
-            (generator.name.clone(), recorder)
-        });
+        let done = thread::spawn(thread::Launch {
+            generator: generator.clone(),
+            peers: peers.clone(),
+            tracer: tracer.clone(),
+            rate: topology.settings.trace,
+            begin,
+            seed: seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1)),
+            signals: signals.clone(),
+            recorder,
+        })?;
+        let name = generator.name.clone();
+        tasks.spawn(async move { (name, done.await) });
     }
     let mut out = BTreeMap::new();
     let file = series::SeriesFile::create(folder, topology.settings.sample_every)?;
@@ -98,6 +105,7 @@ pub async fn run_all(
     let drainer = series::Drainer::start(used.clone(), file, staleness);
     while let Some(done) = tasks.join_next().await {
         let (name, recorder) = done.context("a load generator task failed")?;
+        let recorder = recorder.context("a load generator's thread panicked")??;
         out.insert(name, recorder);
     }
     drainer.finish(&used).await?;

@@ -33,7 +33,7 @@ pub async fn run(
     in_flight: &mut JoinSet<()>,
 ) {
     let end = begin + stages.iter().map(|s| s.duration).sum();
-    let mut dues = match pacer::spawn(shape::schedule(stages, arrivals, begin, seed), stop) {
+    let mut dues = match pacer::Dues::new(shape::schedule(stages, arrivals, begin, seed), stop) {
         Ok(dues) => dues,
         Err(e) => {
             // Without a pacer there is no load: say so, and send nothing.

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use topolab_model::{ClientStage, Generator, Pattern, RateStage, Topology};
 
 use super::mix::Mix;
-use super::{Recorder, StopSignals, run_one};
+use super::{Recorder, StopSignals, thread};
 
 /// Runs every generator for `topology.settings.warmup` and waits until its
 /// requests have drained; returns how many requests the warmup sent.
@@ -28,23 +28,31 @@ pub async fn run(
 ) -> anyhow::Result<u64> {
     let warmup = topology.settings.warmup;
     let begin = Instant::now();
+    let generators: Vec<Generator> = topology.load.iter().map(|g| warm(g, warmup)).collect();
+    for generator in &generators {
+        Mix::check(generator, peers)?;
+    }
     let mut tasks = JoinSet::new();
-    for (i, generator) in topology.load.iter().enumerate() {
-        let generator = warm(generator, warmup);
-        let target = Arc::new(Mix::new(&generator, peers, tracer.clone(), 0.0)?);
-        // A stream of its own, apart from the measured load's.
-        let seed = !seed ^ (0x2545_f491_4f6c_dd1du64.wrapping_mul(i as u64 + 1));
-        let signals = signals.clone();
-        let recorder = Arc::new(Mutex::new(Recorder::default()));
-        tasks.spawn(async move {
-            run_one(&generator, target, begin, seed, signals, recorder)
-                .await
-                .sent
-        });
+    for (i, generator) in generators.into_iter().enumerate() {
+        let done = thread::spawn(thread::Launch {
+            generator,
+            peers: peers.clone(),
+            tracer: tracer.clone(),
+            rate: 0.0,
+            begin,
+            // A stream of its own, apart from the measured load's.
+            seed: !seed ^ (0x2545_f491_4f6c_dd1du64.wrapping_mul(i as u64 + 1)),
+            signals: signals.clone(),
+            recorder: Arc::new(Mutex::new(Recorder::default())),
+        })?;
+        tasks.spawn(done);
     }
     let mut sent = 0;
     while let Some(done) = tasks.join_next().await {
-        sent += done.context("a warmup generator task failed")?;
+        let recorder = done
+            .context("a warmup generator task failed")?
+            .context("a warmup generator's thread panicked")??;
+        sent += recorder.sent;
     }
     Ok(sent)
 }
