@@ -40,6 +40,8 @@ pub struct DriveOptions {
     /// port on all interfaces in a container network); `None`: loopback, and
     /// only the generators' own spans are recorded.
     pub collector_listen: Option<SocketAddr>,
+    /// Ctrl-C and SIGTERM, listened for since the command started.
+    pub signals: crate::interrupts::EarlySignals,
 }
 
 /// How long the replicas' last spans may take to reach the collector after
@@ -95,10 +97,11 @@ pub async fn drive(
 
     let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;
     let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
-    let (signals, interrupts) = run::interrupts(
+    let (signals, interrupts) = crate::interrupts::interrupts(
         false,
         "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)",
         user_stop,
+        opts.signals,
     );
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every, &folder.path)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;

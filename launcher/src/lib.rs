@@ -8,6 +8,7 @@ pub mod collect;
 pub mod drive;
 pub mod faults;
 pub mod health;
+pub mod interrupts;
 pub mod keeper;
 pub mod listing;
 pub mod live;

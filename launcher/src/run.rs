@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use topolab_model::{Loaded, Topology};
 use topolab_results::summary::FaultRecord;
 use topolab_services::ReplicaSpec;
@@ -24,7 +22,7 @@ use crate::faults::Timeline;
 use crate::health;
 use crate::keeper::Keeper;
 use crate::live::{self, LiveMode, LiveView};
-use crate::load::{self, StopSignals};
+use crate::load;
 use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
 use crate::summary::Summary;
@@ -221,7 +219,13 @@ async fn drive(
     } else {
         "\nstopping the load; waiting for requests in flight (Ctrl-C again to abandon them)"
     };
-    let (signals, interrupts) = interrupts(opts.live == LiveMode::Dashboard, stopping, user_stop);
+    let listeners = crate::interrupts::EarlySignals::new()?;
+    let (signals, interrupts) = crate::interrupts::interrupts(
+        opts.live == LiveMode::Dashboard,
+        stopping,
+        user_stop,
+        listeners,
+    );
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every, folder)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     gatherer.begin(begin_us);
@@ -329,35 +333,6 @@ async fn drive(
             warmed,
         },
     })
-}
-
-/// The stop signals of the load: the first Ctrl-C (or SIGTERM, or `q` in
-/// the dashboard, whose raw mode swallows SIGINT) stops issuing, the second
-/// abandons requests in flight. Returns them and the task listening.
-pub(crate) fn interrupts(
-    dashboard: bool,
-    stopping: &'static str,
-    mut user_stop: mpsc::UnboundedReceiver<()>,
-) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
-    let (stop_tx, stop) = watch::channel(false);
-    let (abort_tx, abort) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("listening for SIGTERM")?;
-        for tx in [&stop_tx, &abort_tx] {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
-                _ = term.recv() => {}
-                Some(()) = user_stop.recv() => {}
-            }
-            let _ = tx.send(true);
-            if std::ptr::eq(tx, &stop_tx) && !dashboard {
-                crate::notice::say(stopping);
-            }
-        }
-        anyhow::Ok(())
-    });
-    (StopSignals { stop, abort }, task)
 }
 
 /// After [`collect_and_stop`]: every figure in hand, every process gone.

@@ -47,6 +47,15 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        // First of all: a stop forwarded while the replicas are looked up
+        // must not be lost (see `EarlySignals`).
+        let signals = match topolab_launcher::interrupts::EarlySignals::new() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: the sandbox failed: {e:#}");
+                return EXIT_SANDBOX;
+            }
+        };
         let t = &loaded.topology;
         let discovery = Discovery {
             name: args.peers_dns.clone(),
@@ -81,6 +90,7 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             processes,
             health_limit: limit,
             collector_listen: args.collector_listen,
+            signals,
         };
         match topolab_launcher::drive::drive(&loaded, peers, opts).await {
             Ok(result) => {

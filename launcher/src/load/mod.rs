@@ -15,6 +15,7 @@ mod target;
 mod thread;
 pub mod updates;
 pub mod warmup;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

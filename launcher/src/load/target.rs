@@ -17,6 +17,7 @@ use topolab_services::trace::span::{Kind, SpanBuilder, keys, nanos};
 use topolab_services::trace::{Exporter, SpanContext, context};
 
 use super::recorder::Outcome;
+use super::wire::Wire;
 
 /// Codes worth another attempt: the callee was busy, down or too slow.
 const RETRYABLE: [Code; 3] = [
@@ -49,6 +50,9 @@ pub struct Sent {
 
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
+    /// Unary calls, one per replica (see [`Wire`]).
+    calls: Vec<ReplicaClient<Wire>>,
+    /// Streams (subscriptions), one per replica, opened on first use.
     clients: Vec<ReplicaClient<Channel>>,
     next: AtomicUsize,
     endpoint: String,
@@ -83,7 +87,12 @@ impl Target {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         anyhow::ensure!(!clients.is_empty(), "{target} has no replicas");
+        let calls = addrs
+            .iter()
+            .map(|a| Ok(ReplicaClient::new(Wire::new(*a)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Target {
+            calls,
             clients,
             next: AtomicUsize::new(0),
             endpoint: target.endpoint.clone(),
@@ -223,8 +232,8 @@ impl Target {
         trace: Option<&SpanContext>,
         ask: Ask,
     ) -> (Code, String, u64) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        let mut client = self.clients[i].clone();
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.calls.len();
+        let mut client = self.calls[i].clone();
         // Built only for a failure: the request path of an OK call stays as it was.
         let callee = || format!("{}#{i}/{}", self.service, self.endpoint);
         let timed_out = || {
@@ -253,11 +262,14 @@ impl Target {
         if let Some(ctx) = trace {
             context::inject(request.metadata_mut(), ctx);
         }
-        // The server enforces grpc-timeout too; this bounds a server that hangs.
+        // The server enforces grpc-timeout too; this bounds a server that
+        // hangs, and the connection's opening.
         match tokio::time::timeout(left, client.call(request)).await {
             Ok(Ok(reply)) => (Code::Ok, String::new(), reply.into_inner().version),
-            // tonic's own timer answers CANCELLED ("Timeout expired") when
-            // the deadline it was given runs out: that is a timeout.
+            // The replica's tonic enforces the grpc-timeout with a timer of
+            // its own and answers CANCELLED ("Timeout expired"); when that
+            // answer comes after our deadline, it may beat our own timer
+            // (both tick in milliseconds): it is a timeout.
             Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
                 timed_out()
             }
