@@ -123,13 +123,27 @@ mod tests {
         r.lock().unwrap().sent
     }
 
-    #[tokio::test]
-    async fn a_generator_nobody_waits_for_stops_sending() {
+    /// The generator of [`launch`], started: its recorder, its stop and
+    /// abort senders, and its result.
+    type Started = (
+        Arc<Mutex<Recorder>>,
+        [watch::Sender<bool>; 2],
+        oneshot::Receiver<anyhow::Result<Recorder>>,
+    );
+
+    /// Starts [`launch`]'s generator and lets it send for 200 ms.
+    async fn start() -> Started {
         let recorder = Arc::new(Mutex::new(Recorder::default()));
-        let (_stop_tx, stop) = watch::channel(false);
-        let (_abort_tx, abort) = watch::channel(false);
+        let (stop_tx, stop) = watch::channel(false);
+        let (abort_tx, abort) = watch::channel(false);
         let result = spawn(launch(recorder.clone(), StopSignals { stop, abort })).unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
+        (recorder, [stop_tx, abort_tx], result)
+    }
+
+    #[tokio::test]
+    async fn a_generator_nobody_waits_for_stops_sending() {
+        let (recorder, _signals, result) = start().await;
         assert!(sent(&recorder) > 0, "the generator never sent");
         drop(result);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -140,12 +154,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_generator_returns_its_recorder() {
-        let recorder = Arc::new(Mutex::new(Recorder::default()));
-        let (stop_tx, stop) = watch::channel(false);
-        let (_abort_tx, abort) = watch::channel(false);
-        let result = spawn(launch(recorder.clone(), StopSignals { stop, abort })).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stop_tx.send(true).unwrap();
+        let (recorder, [stop, _abort], result) = start().await;
+        stop.send(true).unwrap();
         let closed = tokio::time::timeout(Duration::from_secs(20), result)
             .await
             .expect("the generator did not end when stopped")
