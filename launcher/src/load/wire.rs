@@ -89,11 +89,12 @@ impl Wire {
     ) -> Result<http::Response<Answer>, StdError> {
         let (mut head, mut body) = request.into_parts();
         // tonic's body of a unary request holds the encoded message at once.
-        let mut message = Vec::new();
+        // Its chunks are sent as they are (one, unless the message is large).
+        let mut chunks = Vec::new();
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
         {
             if let Ok(data) = frame?.into_data() {
-                message.extend_from_slice(&data);
+                chunks.push(data);
             }
         }
         let path = head.uri.path_and_query().cloned();
@@ -106,12 +107,13 @@ impl Wire {
         head.uri = uri.build()?;
         let send = self.connection().await?;
         let mut send = send.ready().await?;
-        let last = message.is_empty();
-        let (answer, mut stream) = send.send_request(http::Request::from_parts(head, ()), last)?;
-        if !last {
-            // Buffered by h2 within the stream's initial window, and written
-            // with the HEADERS by the connection's next flush.
-            stream.send_data(Bytes::from(message), true)?;
+        let (answer, mut stream) =
+            send.send_request(http::Request::from_parts(head, ()), chunks.is_empty())?;
+        // Buffered by h2 and written with the HEADERS by the connection's
+        // next flush (within the stream's window; the rest as it opens).
+        let n = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            stream.send_data(chunk, i + 1 == n)?;
         }
         let (head, recv) = answer.await?.into_parts();
         Ok(http::Response::from_parts(
