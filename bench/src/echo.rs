@@ -41,7 +41,8 @@ impl Replica for Echo {
     }
 }
 
-/// Serves on a loopback port with 2 worker threads (like a replica), printing
+/// Serves on a loopback port with 2 worker threads (what `#[tokio::main]`
+/// gives a bare tonic server on this 2-core machine), printing
 /// the address on stdout, until killed; forwards each call to `next` first,
 /// if given (`echo-server NEXT`).
 pub fn serve_forever(next: Option<String>) -> anyhow::Result<()> {

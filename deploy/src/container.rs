@@ -33,7 +33,7 @@ pub fn replica_env(service: &str, peers_dns: &str, index: Option<&str>) -> Vec<(
 }
 
 /// What one replica asks for: CPU by its worker pool (a busy worker can keep
-/// a share of a core, the runtime has two threads), memory for its queue
+/// a share of a core, and the runtime's one thread at most a core), memory for its queue
 /// and in-flight requests on top of the process's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requests {
@@ -44,13 +44,13 @@ pub struct Requests {
 }
 
 impl Requests {
-    /// 50m per worker on a 100m floor, at most two cores; 24 MiB plus 1 MiB
+    /// 50m per worker on a 100m floor, at most one core; 24 MiB plus 1 MiB
     /// per 64 requests the replica may hold (workers + queue).
     pub fn of(service: &Service) -> Self {
         let workers = service.workers.max(1);
         let held = workers + service.queue.unwrap_or(workers * 16);
         Requests {
-            millicpu: (100 + 50 * workers).min(2000),
+            millicpu: (100 + 50 * workers).min(1000),
             memory_mib: 24 + held.div_ceil(64),
         }
     }
@@ -61,9 +61,9 @@ impl Requests {
     }
 
     /// A ceiling for engines that cannot promise the request (a Swarm stack
-    /// on one small node): the runtime's two threads may use two cores.
+    /// on one small node): the runtime's one thread may use a whole core.
     pub fn limit_cpus(&self) -> String {
-        "2".to_string()
+        "1".to_string()
     }
 
     /// Memory a replica may not exceed: four times its request.
@@ -106,7 +106,10 @@ mod tests {
                 memory_mib: 25
             }
         );
-        assert_eq!(b.millicpu, 2000, "capped at two cores");
+        assert_eq!(
+            b.millicpu, 1000,
+            "capped at the one core its runtime can use"
+        );
         assert_eq!(b.memory_mib, 24 + 17);
         assert_eq!(a.cpus(), "0.15");
     }

@@ -17,9 +17,9 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 /// histograms under load.
 pub const REPLICA_RSS: u64 = 8 << 20;
 /// Threads (kernel tasks, which `pid_max` and `ulimit -u` count) of one
-/// replica: the main thread, two runtime workers (3 when idle, measured),
-/// the high-resolution timer once work runs, and one to spare.
-pub const REPLICA_THREADS: u64 = 5;
+/// replica: the main thread, which runs its runtime (1 when idle and under
+/// load, measured), and one to spare for the runtime's blocking pool.
+pub const REPLICA_THREADS: u64 = 2;
 /// File descriptors the launcher holds per replica while a run goes on: the
 /// telemetry channel, the replica's span export to the collector, a load
 /// generator's connection, and one for health checks and the last figures.

@@ -15,16 +15,10 @@
 //! thread is awake when the due time comes.
 
 use std::io;
-use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rustix::time::{
-    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
-    timerfd_settime,
-};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
+use topolab_services::timer::Timerfd;
 
 /// How early the timer fires after a gap, for the thread to wake up in; it
 /// then yields for what is left (4% of a core at 200/s). Measured at 200/s
@@ -41,7 +35,7 @@ const EARLY: Duration = Duration::from_micros(50);
 /// the schedule does or `stop` turns true.
 pub struct Dues<S> {
     schedule: S,
-    timer: AsyncFd<OwnedFd>,
+    timer: Timerfd,
     stop: watch::Receiver<bool>,
     /// The previous due time: how long the gap before the next one is.
     last: Instant,
@@ -51,15 +45,7 @@ impl<S: Iterator<Item = Instant>> Dues<S> {
     /// Paces `schedule` on this thread's runtime until it ends or `stop`
     /// turns true. Must be called within the tokio runtime.
     pub fn new(schedule: S, stop: watch::Receiver<bool>) -> io::Result<Self> {
-        let timer = timerfd_create(
-            TimerfdClockId::Monotonic,
-            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
-        )?;
-        // SAFETY: the descriptor is owned by the `OwnedFd`, which the
-        // `AsyncFd` owns in turn: it stays open, and the same, as long as
-        // the registration lives.
-        let timer = unsafe { AsyncFd::register_with_interest(timer, Interest::READABLE) }
-            .map_err(io::Error::from)?;
+        let timer = Timerfd::new()?;
         Ok(Dues {
             schedule,
             timer,
@@ -86,7 +72,7 @@ impl<S: Iterator<Item = Instant>> Dues<S> {
             .saturating_sub(early);
         if !left.is_zero() {
             tokio::select! {
-                fired = fire_in(&self.timer, left) => fired.ok()?,
+                fired = self.timer.fire_in(left) => fired.ok()?,
                 _ = self.stop.wait_for(|s| *s) => return None,
             }
         }
@@ -94,30 +80,6 @@ impl<S: Iterator<Item = Instant>> Dues<S> {
             tokio::task::yield_now().await;
         }
         Some(due)
-    }
-}
-
-/// Arms the timer for `after` from now (not zero: that disarms it) and
-/// waits until it fires.
-async fn fire_in(timer: &AsyncFd<OwnedFd>, after: Duration) -> io::Result<()> {
-    let value = Itimerspec {
-        it_interval: Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        },
-        it_value: Timespec {
-            tv_sec: after.as_secs() as _,
-            tv_nsec: after.subsec_nanos() as _,
-        },
-    };
-    timerfd_settime(timer.get_ref(), TimerfdTimerFlags::empty(), &value)?;
-    loop {
-        let mut ready = timer.readable().await?;
-        let mut expirations = [0u8; 8];
-        match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut expirations)?)) {
-            Ok(read) => return read.map(drop),
-            Err(_not_yet) => continue,
-        }
     }
 }
 
