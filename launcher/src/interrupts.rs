@@ -37,7 +37,7 @@ pub(crate) fn interrupts(
     stopping: &'static str,
     mut user_stop: mpsc::UnboundedReceiver<()>,
     listeners: EarlySignals,
-) -> (StopSignals, JoinHandle<anyhow::Result<()>>) {
+) -> (StopSignals, JoinHandle<()>) {
     let (stop_tx, stop) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -53,7 +53,6 @@ pub(crate) fn interrupts(
                 crate::notice::say(stopping);
             }
         }
-        anyhow::Ok(())
     });
     (StopSignals { stop, abort }, task)
 }

@@ -217,13 +217,13 @@ mod tests {
                 sleep(d).await;
                 assert!(t.elapsed() >= d, "{us} µs sleep ended early");
             }
-            // Another task runs while one waits out a short sleep.
+            // Another task runs while one waits out a short sleep (on one
+            // thread, a sleep that kept it would end before the other ran).
             let other = tokio::spawn(async { Instant::now() });
-            let t = Instant::now();
-            let short = Duration::from_nanos(MIN_LEAD_NS as u64);
-            sleep(short).await;
+            sleep(Duration::from_nanos(MIN_LEAD_NS as u64)).await;
+            let ended = Instant::now();
             assert!(
-                other.await.unwrap() < t + short,
+                other.await.unwrap() < ended,
                 "the waiting task kept the thread"
             );
         });
