@@ -88,7 +88,7 @@ pub enum Command {
     Serve,
     /// Remove a Swarm stack if the `run --on swarm` that started this
     /// guardian dies without saying `done` on stdin.
-    #[command(name = topolab_deploy::guard::COMMAND, hide = true)]
+    #[command(name = topolab_deploy::guardian::COMMAND, hide = true)]
     SwarmGuard {
         /// The stack to remove.
         stack: String,

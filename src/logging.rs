@@ -1,6 +1,6 @@
 //! The launcher's own `tracing` events (warnings about collectors, restarts,
 //! figures it could not fetch) reach the user: a subscriber writes each one
-//! as a line through [`topolab_launcher::notice`], so it goes to stderr, or
+//! as a line through [`topolab_notice`], so it goes to stderr, or
 //! to the dashboard's pane while that is up. `RUST_LOG` chooses the level
 //! (default: warnings and errors; errors only with `--quiet`, which prints
 //! the summary and nothing else).
@@ -54,7 +54,7 @@ impl Drop for Line {
         let text = String::from_utf8_lossy(&self.0);
         let text = text.trim_end();
         if !text.is_empty() {
-            topolab_launcher::notice::say(reword(text));
+            topolab_notice::say(reword(text));
         }
     }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use topolab_launcher::load::{self, Recorder, StopSignals};
+use topolab_load::{self as load, Recorder, StopSignals};
 
 use crate::{echo, h2load};
 

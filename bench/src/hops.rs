@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use topolab_launcher::load::Recorder;
+use topolab_load::Recorder;
 
 use crate::generator::{drive, ms};
 use crate::{echo, topolab};

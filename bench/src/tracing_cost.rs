@@ -9,8 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
-use topolab_launcher::traces::collector::Collector;
-use topolab_launcher::traces::writer::Writer;
+use topolab_collector::receiver::Collector;
+use topolab_collector::writer::Writer;
 use topolab_services::trace::SpanContext;
 use topolab_services::trace::span::{Kind, SpanBuilder, Value, keys, kv};
 

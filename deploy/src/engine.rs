@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use topolab_launcher::faults::{Processes, Signal};
-use topolab_launcher::supervisor::ReplicaId;
+use topolab_fleet::faults::{Processes, Signal};
+use topolab_fleet::supervisor::ReplicaId;
 
 /// Where the Docker Engine listens, on the host and in the driver's container.
 pub const SOCKET: &str = "/var/run/docker.sock";

@@ -4,12 +4,12 @@
 //! ([`container`]: ports, environment, resource requests); and a run on a
 //! Docker Swarm ([`swarm`]), whose load driver finds the replicas by DNS
 //! ([`peers`]) and acts on their containers through the Engine ([`engine`]),
-//! and whose stack a guardian removes if the launcher is killed ([`guard`]).
+//! and whose stack a guardian removes if the launcher is killed ([`guardian`]).
 
 pub mod compose;
 pub mod container;
 pub mod engine;
-pub mod guard;
+pub mod guardian;
 pub mod image;
 pub mod kubernetes;
 pub mod peers;

@@ -8,7 +8,7 @@
 //! afterwards, also on failure and on Ctrl-C (forwarded to the driver, which
 //! stops the load and still writes the folder): no service, container,
 //! network or config of the run is left. If the launcher itself is killed
-//! (even with SIGKILL), its guardian ([`crate::guard`]) removes the stack.
+//! (even with SIGKILL), its guardian ([`crate::guardian`]) removes the stack.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use rustix::process::{Pid, Signal};
 use topolab_model::Loaded;
 
 use crate::container::{COLLECTOR_PORT, TOPOLOGY_PATH};
-use crate::guard::Guardian;
+use crate::guardian::Guardian;
 use crate::{compose, engine, image};
 
 /// How long the stack's services may take to run all their replicas.

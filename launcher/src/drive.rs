@@ -14,15 +14,15 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use topolab_model::Loaded;
 
-use crate::collect;
-use crate::faults::{Processes, Timeline};
-use crate::health;
-use crate::load;
 use crate::run::{self, Collected, Outcome, RunResult};
 use crate::run_folder::RunFolder;
-use crate::telemetry::{self, Gatherer};
-use crate::traces::{RunTraces, TraceOptions};
-use crate::warmup;
+use crate::warmup_phase as warmup;
+use topolab_collector::{RunTraces, TraceOptions};
+use topolab_fleet::faults::{Processes, Timeline};
+use topolab_fleet::health;
+use topolab_load as load;
+use topolab_telemetry::figures as collect;
+use topolab_telemetry::{self as telemetry, Gatherer};
 
 /// How to drive.
 pub struct DriveOptions {
@@ -60,7 +60,7 @@ pub async fn drive(
     folder.write_topology(&loaded.yaml)?;
     let say = |msg: String| {
         if opts.verbose {
-            crate::notice::say(msg);
+            topolab_notice::say(msg);
         }
     };
     // Replicas elsewhere reach the collector only where it is told to listen

@@ -6,7 +6,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::load::StopSignals;
+use topolab_load::StopSignals;
 
 /// Ctrl-C and SIGTERM, listened for from the moment these are made: one
 /// that comes before the load starts is kept, and stops the load as soon as
@@ -50,7 +50,7 @@ pub(crate) fn interrupts(
             }
             let _ = tx.send(true);
             if std::ptr::eq(tx, &stop_tx) && !dashboard {
-                crate::notice::say(stopping);
+                topolab_notice::say(stopping);
             }
         }
     });

@@ -1,31 +1,21 @@
-//! The launcher: everything `topolab run` does outside the replicas. It binds
-//! ports, spawns and supervises the replica processes, drives the load,
-//! collects each replica's figures and telemetry, shows the run live, and
-//! writes the run folder.
+//! The orchestration of one run: start the fleet (`topolab-fleet`) and the
+//! trace collector (`topolab-collector`), wait until every replica is healthy,
+//! drive the load (`topolab-load`) and the faults while the live view
+//! (`topolab-live`) shows them, collect the replicas' figures
+//! (`topolab-telemetry`), and write the run folder and the terminal's
+//! summary. [`drive`] does the same against replicas something else started.
+//!
+//! It owns the order of a run's phases and what the run leaves behind; the
+//! phases' own work belongs to the crates above.
 
-pub mod capacity;
-pub mod collect;
 pub mod drive;
-pub mod faults;
-pub mod health;
 pub mod interrupts;
-pub mod keeper;
 pub mod listing;
-pub mod live;
-pub mod load;
-pub mod metrics_addrs;
-pub mod notice;
-pub mod ports;
-pub mod predict;
 pub mod run;
 pub mod run_folder;
 pub mod summary;
-pub mod supervisor;
-pub mod sweep;
 pub mod table;
-pub mod telemetry;
-pub mod traces;
-mod warmup;
+mod warmup_phase;
 
 pub use run::{RunOptions, RunResult, run};
 pub use summary::Summary;

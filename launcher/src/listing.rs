@@ -17,10 +17,10 @@ pub fn listed(verbose: bool, lines: &[String]) {
         return;
     }
     for l in lines.iter().take(LISTED) {
-        crate::notice::say(l.clone());
+        topolab_notice::say(l.clone());
     }
     if lines.len() > LISTED {
-        crate::notice::say(format!(
+        topolab_notice::say(format!(
             "  ... and {} more, every one in {REPLICAS_FILE}",
             lines.len() - LISTED
         ));

@@ -17,19 +17,19 @@ use topolab_model::{Loaded, Topology};
 use topolab_results::summary::FaultRecord;
 use topolab_services::ReplicaSpec;
 
-use crate::collect::{self, ServiceFigures};
-use crate::faults::Timeline;
-use crate::health;
-use crate::keeper::Keeper;
-use crate::live::{self, LiveMode, LiveView};
-use crate::load;
-use crate::ports::Listeners;
 use crate::run_folder::RunFolder;
 use crate::summary::Summary;
-use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
-use crate::telemetry::{self, Gatherer};
-use crate::traces::{RunTraces, TraceOptions};
-use crate::warmup::{self, Warmed};
+use crate::warmup_phase::{self as warmup, Warmed};
+use topolab_collector::{RunTraces, TraceOptions};
+use topolab_fleet::faults::Timeline;
+use topolab_fleet::health;
+use topolab_fleet::keeper::Keeper;
+use topolab_fleet::ports::Listeners;
+use topolab_fleet::supervisor::{Fleet, LaunchSpec, ReplicaId};
+use topolab_live::{self as live, LiveMode, LiveView};
+use topolab_load as load;
+use topolab_telemetry::figures::{self as collect, ServiceFigures};
+use topolab_telemetry::{self as telemetry, Gatherer};
 
 mod write;
 pub(crate) use write::write_run_folder;
@@ -155,7 +155,7 @@ async fn start_fleet(
             healthy.as_secs_f64() * 1e3
         ),
     );
-    let metrics = crate::metrics_addrs::metrics_urls(&peers).await;
+    let metrics = topolab_fleet::metrics_addrs::metrics_urls(&peers).await;
     crate::listing::write_replicas(folder, &peers, &metrics)?;
     if !metrics.is_empty() {
         say(opts, "Prometheus metrics (OpenMetrics text):".into());
@@ -229,7 +229,7 @@ async fn drive(
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every, folder)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     gatherer.begin(begin_us);
-    load::updates::begin(topology, &peers, &mut fleet, begin_us).await;
+    topolab_fleet::begin::begin(topology, &peers, &mut fleet, begin_us).await;
     let live_load = load::live_recorders(topology);
     let view = LiveView::start(
         // Without load the addresses printed below are what the user needs.
@@ -341,7 +341,7 @@ pub(crate) struct Collected {
     /// What went to `timeseries.csv` while the run went on.
     pub(crate) telemetry: telemetry::Written,
     pub(crate) figures: BTreeMap<String, ServiceFigures>,
-    pub(crate) trace_summary: crate::traces::TraceSummary,
+    pub(crate) trace_summary: topolab_collector::TraceSummary,
 }
 
 /// Phase 3: the last telemetry, every replica's figures, the spans flushed;
@@ -400,7 +400,7 @@ fn write_folder(
 /// dashboard's pane while that is up ([`crate::notice`]).
 fn say(opts: &RunOptions, msg: String) {
     if opts.verbose {
-        crate::notice::say(msg);
+        topolab_notice::say(msg);
     }
 }
 

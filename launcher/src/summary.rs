@@ -12,8 +12,8 @@ pub use topolab_results::summary::{
     CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
 };
 
-use crate::collect::{EndpointFigures, ServiceFigures};
-use crate::load::Recorder;
+use topolab_load::Recorder;
+use topolab_telemetry::figures::{EndpointFigures, ServiceFigures};
 
 /// Latency figures in milliseconds from a histogram of microseconds; all
 /// zero when it is empty.
@@ -177,7 +177,7 @@ fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
 }
 
 /// `a/X`, or for a mix `a/X 80%, a/Y 20%`.
-pub(crate) fn target_label(g: &Generator) -> String {
+pub fn target_label(g: &Generator) -> String {
     match g.mix.as_slice() {
         [] => g.target.to_string(),
         [one] => one.target.to_string(),

@@ -46,7 +46,7 @@ pub const MAX_TOTAL_RATE: f64 = 50_000.0;
 
 /// The sizes a topology may reach, checked by validation with the limit
 /// named in the error. A local run's process limit is this machine's,
-/// probed at run time (`topolab_launcher::capacity`) and built with
+/// probed at run time (`topolab_fleet::capacity`) and built with
 /// [`Limits::machine`]; a file that starts nothing here (a graph, an export,
 /// containers) is held only to [`Limits::FORMAT`]; a simulation's are
 /// [`Limits::SIMULATION`], since no process is started.

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use topolab_deploy::engine::{Engine, SOCKET};
+use topolab_fleet::faults::{Processes, Signal};
+use topolab_fleet::supervisor::ReplicaId;
 use topolab_launcher::drive::DriveOptions;
-use topolab_launcher::faults::{Processes, Signal};
-use topolab_launcher::supervisor::ReplicaId;
 use topolab_launcher::table;
 use topolab_services::discovery::Discovery;
 

@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use topolab_launcher::predict::{self, Hop, PredictOptions, Simulated, beside, hop};
 use topolab_launcher::table;
 use topolab_model::Loaded;
+use topolab_predict::{self as predict, Hop, PredictOptions, Simulated, beside, hop};
 use topolab_results::versus;
 
 use super::run::{Flags, load_within, replica_program};

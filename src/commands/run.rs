@@ -5,9 +5,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use topolab_launcher::live::LiveMode;
 use topolab_launcher::run_folder::FolderError;
 use topolab_launcher::{RunOptions, table};
+use topolab_live::LiveMode;
 use topolab_model::Loaded;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
@@ -118,7 +118,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         seed,
         replica_command: (program, vec!["__serve".into()]),
         verbose: !args.quiet,
-        trace: topolab_launcher::traces::TraceOptions {
+        trace: topolab_collector::TraceOptions {
             otlp_endpoint: args.otlp_endpoint.clone(),
             otlp_only: args.otlp_only,
             listen: None,
@@ -223,7 +223,7 @@ pub fn load_with_flags(args: &Flags) -> Result<Loaded, topolab_model::Report> {
 /// The limits of a run on this machine: its probed process limit (which
 /// also raises the open-files limit the replicas inherit), or `forced`.
 pub fn machine_limits(forced: Option<u32>) -> topolab_model::Limits {
-    topolab_launcher::capacity::Capacity::probe().limits(forced)
+    topolab_fleet::capacity::Capacity::probe().limits(forced)
 }
 
 /// As [`load_with_flags`], within `limits` (a prediction's are not this

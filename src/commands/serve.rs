@@ -5,7 +5,7 @@ use std::io::Read;
 use std::os::fd::FromRawFd;
 use std::process::ExitCode;
 
-use topolab_launcher::supervisor::LISTEN_FD;
+use topolab_fleet::supervisor::LISTEN_FD;
 use topolab_services::ReplicaSpec;
 
 /// Serves until told to stop; exit 2 if the configuration is unusable.

@@ -60,7 +60,7 @@ pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
 
 /// The guardian of a stack (`__swarm-guard`, started by `run --on swarm`).
 pub fn guard(stack: &str) -> ExitCode {
-    match topolab_deploy::guard::watch(stack) {
+    match topolab_deploy::guardian::watch(stack) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: removing stack {stack}: {e:#}");

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use topolab_launcher::RunOptions;
-use topolab_launcher::notice;
 use topolab_launcher::run_folder::RunFolder;
-use topolab_launcher::sweep::{Goal, StepFigures, Vary, figures, predicted, table};
 use topolab_model::{Loaded, values};
+use topolab_notice as notice;
 use topolab_results::sweep::{self as sweep_files, SweepMeta};
+use topolab_sweep::{Goal, StepFigures, Vary, figures, predicted, table};
 
 use super::EXIT_INVALID;
 use super::run::{Flags, live_mode, load_with_flags, replica_program};
@@ -144,7 +144,7 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
 
 /// The hop cost for the predicted curve, unless `--no-predict`; a hop cost
 /// that cannot be had costs the curve, not the sweep (said on stderr).
-fn predict_hop(args: &SweepArgs) -> Option<topolab_launcher::predict::Hop> {
+fn predict_hop(args: &SweepArgs) -> Option<topolab_predict::Hop> {
     if args.no_predict {
         return None;
     }
@@ -164,7 +164,7 @@ fn predict_steps(
     args: &SweepArgs,
     steps: &[Loaded],
     figures: &[StepFigures],
-    hop: &topolab_launcher::predict::Hop,
+    hop: &topolab_predict::Hop,
     rows: &mut [topolab_results::sweep::SweepRow],
 ) -> Option<topolab_results::sweep::SweepPrediction> {
     let started = std::time::Instant::now();

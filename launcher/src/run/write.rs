@@ -49,10 +49,10 @@ pub(crate) fn write_run_folder(
         });
     }
     if let Some(e) = &telemetry.error {
-        crate::notice::say(format!("warning: timeseries.csv is incomplete: {e}"));
+        topolab_notice::say(format!("warning: timeseries.csv is incomplete: {e}"));
     }
     if telemetry.late > 0 && verbose {
-        crate::notice::say(format!(
+        topolab_notice::say(format!(
             "note: {} telemetry rows of timeseries.csv came after later instants were written (a replica slow to answer): they are out of time order",
             telemetry.late
         ));
@@ -73,7 +73,7 @@ pub(crate) fn write_run_folder(
     if let Err(e) = report::write(&folder.path)
         && verbose
     {
-        crate::notice::say(format!("warning: report.html not written: {e:#}"));
+        topolab_notice::say(format!("warning: report.html not written: {e:#}"));
     }
     Ok(RunResult {
         summary,

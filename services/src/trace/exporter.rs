@@ -30,11 +30,11 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::batch::{Frame, Spans};
 use super::clock;
+use super::encode::EncodedSpan;
 use super::local;
 pub use super::queue::QUEUE;
 use super::queue::{self, Pushed, Queue};
 use super::span::{SpanBuilder, Value, kv};
-use super::wire::EncodedSpan;
 
 /// How long a span may wait for its batch to fill.
 const LINGER: Duration = Duration::from_millis(200);

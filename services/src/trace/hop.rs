@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use tonic::Code;
 
 use super::context::SpanContext;
+use super::encode::SpanWriter;
 use super::exporter::Exporter;
 use super::span::{Kind, SpanBuilder, keys, nanos};
-use super::wire::SpanWriter;
 
 /// A request being served under a sampled trace.
 #[derive(Debug, Clone, Copy)]

@@ -13,7 +13,7 @@ use tonic::Code;
 
 use super::clock;
 use super::context::SpanContext;
-use super::wire::{EncodedSpan, SpanWriter};
+use super::encode::{EncodedSpan, SpanWriter};
 
 /// Attribute keys topolab writes; `topolab trace` and the report read the
 /// same constants back.

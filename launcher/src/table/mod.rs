@@ -1,0 +1,392 @@
+//! The summary a person reads at the end of a run: one table for the load as
+//! the askers saw it, one for each service endpoint as the answerers saw it.
+
+use std::fmt::Write;
+
+use crate::summary::Summary;
+
+mod updates;
+
+/// Renders the summary as aligned plain-text tables.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.prediction.is_some() {
+        // Said on its face: these figures are the simulator's, not a run's.
+        let _ = writeln!(
+            out,
+            "\nPREDICTION of {} — simulated, no process started; seed {}, {:.1} s simulated",
+            s.topology, s.seed, s.duration_s
+        );
+        return render_tables(s, out);
+    }
+    let _ = writeln!(
+        out,
+        "\n{} — seed {}, {:.1} s, {} process{}{}",
+        s.topology,
+        s.seed,
+        s.duration_s,
+        s.processes,
+        if s.processes == 1 { "" } else { "es" },
+        if s.interrupted { " (interrupted)" } else { "" }
+    );
+    render_tables(s, out)
+}
+
+/// The tables under the heading line.
+fn render_tables(s: &Summary, mut out: String) -> String {
+    if !s.load.is_empty() {
+        let mut rows = vec![row(&[
+            "load",
+            "target",
+            "sent",
+            "ok",
+            "rejected",
+            "timeouts",
+            "errors",
+            "offered/s",
+            "ok/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+        ])];
+        // Shown only when a generator fell behind its schedule enough to matter.
+        let any_late = s.load.values().any(late_matters);
+        if any_late {
+            rows[0].push("late>1ms".into());
+        }
+        for (name, l) in &s.load {
+            let errors: u64 = l.errors.values().sum();
+            rows.push(vec![
+                name.clone(),
+                l.target.clone(),
+                l.sent.to_string(),
+                l.ok.to_string(),
+                l.rejected.to_string(),
+                l.timeouts.to_string(),
+                errors.to_string(),
+                format!("{:.2}", l.offered_rate),
+                format!("{:.2}", l.throughput),
+                ok_ms(l.ok, l.latency_ms.p50),
+                ok_ms(l.ok, l.latency_ms.p99),
+                ok_ms(l.ok, l.latency_ms.max),
+            ]);
+            if any_late && let Some(r) = rows.last_mut() {
+                r.push(l.late_over_1ms.to_string());
+            }
+        }
+        out.push('\n');
+        out.push_str(&align(&rows));
+        out.push_str(&reasons(s));
+        out.push_str(&lateness(s));
+    }
+    let mut rows = vec![row(&[
+        "service/endpoint",
+        "replicas",
+        "requests",
+        "ok",
+        "rejected",
+        "errors",
+        "max queue",
+        "p50 ms",
+        "p99 ms",
+        "queue p50",
+        "queue p99",
+        "work mean",
+    ])];
+    for (name, svc) in &s.services {
+        for (ep, e) in &svc.endpoints {
+            let errors: u64 = e.errors.values().sum();
+            rows.push(vec![
+                format!("{name}/{ep}"),
+                svc.replicas.to_string(),
+                e.requests.to_string(),
+                e.ok.to_string(),
+                e.rejected.to_string(),
+                errors.to_string(),
+                e.max_queue.to_string(),
+                ok_ms(e.ok, e.latency_ms.p50),
+                ok_ms(e.ok, e.latency_ms.p99),
+                ms(e.queue_wait_ms.p50),
+                ms(e.queue_wait_ms.p99),
+                ms(e.work_ms.mean),
+            ]);
+        }
+    }
+    out.push('\n');
+    out.push_str(&align(&rows));
+    out.push_str(&updates::render(s));
+    if !s.cascade.text.is_empty() {
+        let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
+    }
+    out.push_str(&fleet_notes(s));
+    out.push_str(&lost_spans(s));
+    if let Some(note) = s.work_timing.as_ref().and_then(|w| w.note()) {
+        let _ = writeln!(out, "{note}");
+    }
+    out
+}
+
+/// Why requests failed: per generator and code, the commonest message
+/// (`summary.json` has a few per code, with counts).
+fn reasons(s: &Summary) -> String {
+    let mut out = String::new();
+    for (name, l) in &s.load {
+        for (code, messages) in &l.messages.0 {
+            let Some(top) = messages.first() else {
+                continue;
+            };
+            let total: u64 = messages.iter().map(|m| m.count).sum();
+            let more = match messages.len() {
+                1 => String::new(),
+                n => format!(" (and {} other message(s))", n - 1),
+            };
+            let _ = writeln!(
+                out,
+                "why: {name} {code} ×{total}: {} ×{}{more}",
+                top.message, top.count
+            );
+        }
+    }
+    out
+}
+
+/// Spans lost between the exporters and the collectors: the traces (in the
+/// run folder, or at `--otlp-endpoint`) lack them, so `trace` reads a part.
+fn lost_spans(s: &Summary) -> String {
+    let Some(t) = &s.traces else {
+        return String::new();
+    };
+    if t.spans_dropped == 0 {
+        return String::new();
+    }
+    let recorded = t.spans_recorded.max(t.spans_dropped);
+    match &t.otlp_endpoint {
+        // The run's own collector took every span: only the outside one missed some.
+        Some(e) if t.file && t.spans_received >= t.spans_recorded => format!(
+            "warning: the OTLP endpoint {e} did not take {} of {recorded} spans (exports that failed or were refused); the run folder's traces have them all\n",
+            t.spans_dropped
+        ),
+        _ => format!(
+            "warning: {} of {recorded} spans were lost on the way (an exporter's full queue, a failed export, or a collector turning them away); the traces miss those hops\n",
+            t.spans_dropped
+        ),
+    }
+}
+
+/// The faults as they ran, restarts, and replicas that were dead at the end.
+fn fleet_notes(s: &Summary) -> String {
+    let mut out = String::new();
+    if !s.faults.is_empty() {
+        let mut rows = vec![row(&["fault", "target", "applied s", "cleared s"])];
+        for f in &s.faults {
+            let t = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
+            rows.push(vec![
+                f.fault.clone(),
+                f.target.clone(),
+                t(f.applied_s),
+                t(f.cleared_s),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&align(&rows));
+    }
+    for (name, svc) in &s.services {
+        if svc.restarts > 0 {
+            let _ = writeln!(out, "{name}: {} restart(s)", svc.restarts);
+        }
+        if !svc.unreachable.is_empty() {
+            let ids: Vec<String> = svc
+                .unreachable
+                .iter()
+                .map(|i| format!("{name}#{i}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{} dead at the end: its own figures are lost (its callers' `calls` still count it)",
+                ids.join(", ")
+            );
+        }
+    }
+    out
+}
+
+/// Lateness matters to the figures when more than [`LATE_SHARE`] of a
+/// generator's requests left over 1 ms late, or its p99 lateness is over
+/// 1 ms; a few stragglers on a busy machine do not.
+fn late_matters(l: &crate::summary::LoadSummary) -> bool {
+    l.late_over_1ms as f64 > LATE_SHARE * l.sent as f64 || l.late_ms.p99 > 1.0
+}
+
+/// See [`late_matters`].
+const LATE_SHARE: f64 = 0.01;
+
+/// A warning per generator that could not keep its schedule (see
+/// [`late_matters`]): requests that left more than 1 ms after they were due,
+/// and by how much.
+fn lateness(s: &Summary) -> String {
+    let late: Vec<String> = s
+        .load
+        .iter()
+        .filter(|(_, l)| late_matters(l))
+        .map(|(name, l)| {
+            format!(
+                "  `{name}`: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late)\n",
+                l.late_over_1ms,
+                l.sent,
+                ms(l.late_ms.p99),
+                ms(l.late_ms.max)
+            )
+        })
+        .collect();
+    if late.is_empty() {
+        return String::new();
+    }
+    format!(
+        "warning: sent late: the generator or the machine was too busy to send on time (latency still counts from the due time)\n{}",
+        late.concat()
+    )
+}
+
+/// A row of cells from string slices.
+pub(crate) fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// A latency of OK requests; `-` when there were none (a zero would read as
+/// measured).
+fn ok_ms(ok: u64, x: f64) -> String {
+    if ok == 0 { "-".into() } else { ms(x) }
+}
+
+/// Milliseconds as the tables show them.
+pub(crate) fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Left-aligns the first column, right-aligns the numbers.
+pub(crate) fn align(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        for (c, cell) in r.iter().enumerate() {
+            let w = widths[c];
+            if c == 0 || (c == 1 && cell.contains('/')) {
+                let _ = write!(out, "{cell:<w$}  ");
+            } else {
+                let _ = write!(out, "{cell:>w$}  ");
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use topolab_results::summary::{LoadSummary, Percentiles, TraceSummary};
+
+    use super::*;
+
+    fn summary(load: &[(&str, LoadSummary)]) -> Summary {
+        Summary {
+            topology: "t".into(),
+            seed: 1,
+            duration_s: 1.0,
+            interrupted: false,
+            processes: 1,
+            healthy_after_ms: 1.0,
+            load: load
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.clone()))
+                .collect(),
+            services: Default::default(),
+            traces: None,
+            cascade: Default::default(),
+            faults: Vec::new(),
+            restart_log: Vec::new(),
+            warmup: None,
+            work_timing: None,
+            prediction: None,
+        }
+    }
+
+    fn late(sent: u64, over_1ms: u64, p99: f64) -> LoadSummary {
+        LoadSummary {
+            sent,
+            late_over_1ms: over_1ms,
+            late_ms: Percentiles {
+                p99,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generators_keep_their_order_and_lateness_is_said_only_when_it_matters() {
+        let s = summary(&[
+            ("before", late(1000, 5, 0.4)),
+            ("during", late(1000, 20, 0.6)),
+            ("after", late(1000, 3, 4.0)),
+        ]);
+        let text = render(&s);
+        let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}: {text}"));
+        assert!(at("\nbefore") < at("\nduring") && at("\nduring") < at("\nafter"));
+        assert_eq!(
+            text.matches("warning: sent late").count(),
+            1,
+            "said once: {text}"
+        );
+        assert!(!text.contains("`before`:"), "0.5% and p99 0.4 ms: {text}");
+        assert!(text.contains("`during`: 20 of 1000"), "2%: {text}");
+        assert!(text.contains("`after`: 3 of 1000"), "p99 4 ms: {text}");
+        assert!(text.contains("late>1ms"));
+        let calm = render(&summary(&[("before", late(1000, 5, 0.4))]));
+        assert!(!calm.contains("late"), "{calm}");
+    }
+
+    #[test]
+    fn lost_spans_are_reported_once() {
+        let mut s = summary(&[]);
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_dropped: 7,
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert_eq!(
+            text.matches("7 of 100 spans were lost").count(),
+            1,
+            "{text}"
+        );
+        s.traces = Some(TraceSummary {
+            spans_recorded: 100,
+            spans_received: 100,
+            spans_dropped: 7,
+            file: true,
+            otlp_endpoint: Some("http://127.0.0.1:4317".into()),
+            ..Default::default()
+        });
+        let text = render(&s);
+        assert!(
+            text.contains("the OTLP endpoint http://127.0.0.1:4317 did not take 7 of 100 spans"),
+            "{text}"
+        );
+        s.traces = Some(TraceSummary::default());
+        assert!(!render(&s).contains("lost"));
+    }
+}

@@ -1,0 +1,190 @@
+//! A moment of the run as the live displays show it: the load's counts,
+//! current rate and latency, and each service's levels, read briefly from the
+//! shared recorders and telemetry.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::Sources;
+use topolab_telemetry as telemetry;
+
+/// Rates are measured over this much of the recent past.
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Where a generator is in its schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Phase {
+    /// Its `start` is still ahead: it starts in this many seconds.
+    Waiting(f64),
+    #[default]
+    Sending,
+    /// Its schedule is over (requests may still be in flight).
+    Done,
+}
+
+/// One generator now.
+#[derive(Debug, Clone, Default)]
+pub struct LoadNow {
+    pub target: String,
+    pub phase: Phase,
+    pub sent: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    /// Requests sent per second over the last [`RATE_WINDOW`].
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// A `poll`, `long_poll` or `subscribe` generator: how stale its
+    /// clients were so far, as a display line.
+    pub staleness: Option<String>,
+}
+
+/// One service now, its replicas added up.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceNow {
+    pub in_flight: u64,
+    pub queued: u64,
+    pub workers: u64,
+    /// `queue × replicas`; none when unbounded.
+    pub capacity: Option<u64>,
+    /// Rejected in the last [`RATE_WINDOW`], and arrived in it.
+    pub rejected_recent: u64,
+    /// A service with `updates`: long polls held and streams open now.
+    pub follows: Option<(u64, u64)>,
+}
+
+/// Everything a display draws.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub elapsed: Duration,
+    /// Generators in the topology file's order.
+    pub load: Vec<(String, LoadNow)>,
+    pub services: Vec<(String, ServiceNow)>,
+    /// Every generator together (p99 over all of them).
+    pub total: LoadNow,
+}
+
+/// Keeps recent `sent` counts so rates can be computed between snapshots.
+#[derive(Default)]
+pub struct Taker {
+    history: VecDeque<(Instant, BTreeMap<String, u64>)>,
+}
+
+impl Taker {
+    /// Reads the sources now.
+    pub fn take(&mut self, s: &Sources) -> Snapshot {
+        let now = Instant::now();
+        let mut snap = Snapshot {
+            elapsed: now.saturating_duration_since(s.begin),
+            ..Default::default()
+        };
+        let mut all = Histogram::<u64>::new(3).ok();
+        let mut sent_now = BTreeMap::new();
+        for g in &s.topology.load {
+            let Some(rec) = s.load.get(&g.name) else {
+                continue;
+            };
+            let l = {
+                // Held briefly: the generator's requests record into it.
+                let r = rec.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(h) = all.as_mut() {
+                    let _ = h.add(&r.latency_us);
+                }
+                let phase = if snap.elapsed < g.start {
+                    Phase::Waiting((g.start - snap.elapsed).as_secs_f64())
+                } else if snap.elapsed >= g.start + g.duration {
+                    Phase::Done
+                } else {
+                    Phase::Sending
+                };
+                LoadNow {
+                    target: g.target.to_string(),
+                    phase,
+                    sent: r.sent,
+                    ok: r.ok,
+                    rejected: r.rejected,
+                    timeouts: r.timeouts,
+                    errors: r.errors.values().sum(),
+                    rate: 0.0,
+                    p50_ms: quantile_ms(&r.latency_us, 0.5),
+                    p99_ms: quantile_ms(&r.latency_us, 0.99),
+                    staleness: r.freshness.as_ref().map(|f| {
+                        let u = f.figures();
+                        format!(
+                            "{} stale mean {:.0} ms p99 {:.0} ms · versions seen {} missed {} · reconnects {}",
+                            u.way,
+                            u.staleness_ms.mean,
+                            u.staleness_ms.p99,
+                            u.versions_seen,
+                            u.versions_missed,
+                            u.reconnects
+                        )
+                    }),
+                }
+            };
+            sent_now.insert(g.name.clone(), l.sent);
+            snap.load.push((g.name.clone(), l));
+        }
+        while self
+            .history
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+            && self.history.len() > 1
+        {
+            self.history.pop_front();
+        }
+        if let Some((then, old)) = self.history.front() {
+            let dt = now.duration_since(*then).as_secs_f64();
+            if dt > 0.05 {
+                for (name, l) in &mut snap.load {
+                    let before = old.get(name).copied().unwrap_or(0);
+                    l.rate = l.sent.saturating_sub(before) as f64 / dt;
+                }
+            }
+        }
+        self.history.push_back((now, sent_now));
+
+        for (_, l) in &snap.load {
+            let t = &mut snap.total;
+            t.sent += l.sent;
+            t.ok += l.ok;
+            t.rejected += l.rejected;
+            t.timeouts += l.timeouts;
+            t.errors += l.errors;
+            t.rate += l.rate;
+        }
+        if let Some(h) = &all {
+            snap.total.p50_ms = quantile_ms(h, 0.5);
+            snap.total.p99_ms = quantile_ms(h, 0.99);
+        }
+
+        let levels = telemetry::service_levels(&s.telemetry, RATE_WINDOW);
+        for svc in &s.topology.services {
+            let l = levels.get(&svc.name).copied().unwrap_or_default();
+            snap.services.push((
+                svc.name.clone(),
+                ServiceNow {
+                    in_flight: l.in_flight,
+                    queued: l.queued,
+                    workers: u64::from(svc.workers) * u64::from(svc.replicas),
+                    capacity: svc.queue.map(|q| u64::from(q) * u64::from(svc.replicas)),
+                    rejected_recent: l.rejected,
+                    follows: svc.updates.map(|_| (l.held, l.streams)),
+                },
+            ));
+        }
+        snap
+    }
+}
+
+fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1000.0
+    }
+}

@@ -1,0 +1,180 @@
+//! The load: every generator of the topology runs at once, each open or closed
+//! loop, against its target's replicas. A first stop signal ends issuing and
+//! lets in-flight requests finish (within their deadline); a second abandons
+//! them, and they are counted as CANCELLED so the counts still add up.
+//!
+//! It owns the askers: their pacing, their connections and what they saw
+//! (recorders, series, the request sample). It starts no replica and reads no
+//! replica's own figures.
+
+mod closed;
+mod http2;
+mod mix;
+mod open;
+mod pacer;
+pub mod recorder;
+pub mod sample;
+pub mod series;
+pub mod shape;
+mod target;
+mod thread;
+pub mod updates;
+pub mod warmup;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use topolab_model::{Generator, Pattern, Topology};
+
+use mix::Mix;
+pub use recorder::{Outcome, Recorder};
+pub use sample::Reservoir;
+pub use series::Series;
+
+/// The two signals the user can give: stop issuing, then abandon in-flight.
+#[derive(Clone)]
+pub struct StopSignals {
+    pub stop: watch::Receiver<bool>,
+    pub abort: watch::Receiver<bool>,
+}
+
+/// Every generator's recorder while the run goes on, by generator name, for
+/// live displays (progress line, dashboard) and per-interval figures. Lock
+/// each recorder briefly: the generator's requests record into it.
+pub type LiveLoad = BTreeMap<String, Arc<Mutex<Recorder>>>;
+
+/// The recorders `run_all` will fill, created up front so readers can hold
+/// them before the load starts.
+pub fn live_recorders(topology: &Topology) -> LiveLoad {
+    topology
+        .load
+        .iter()
+        .map(|g| (g.name.clone(), Arc::new(Mutex::new(Recorder::default()))))
+        .collect()
+}
+
+/// Runs every generator from `begin` until it is done and drained, recording
+/// into `live` (see [`live_recorders`]) and writing `load_timeseries.csv` in
+/// `folder` as intervals end; returns each generator's recorder by name,
+/// closed (counts add up to `sent`).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_all(
+    topology: &Topology,
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+    seed: u64,
+    begin: Instant,
+    signals: StopSignals,
+    live: &LiveLoad,
+    tracer: Option<topolab_services::trace::Exporter>,
+    folder: &Path,
+) -> anyhow::Result<BTreeMap<String, Recorder>> {
+    for generator in &topology.load {
+        Mix::check(generator, peers)?;
+    }
+    let mut tasks = JoinSet::new();
+    let mut used = LiveLoad::new();
+    for (i, generator) in topology.load.iter().enumerate() {
+        let recorder = live
+            .get(&generator.name)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
+        used.insert(generator.name.clone(), recorder.clone());
+        {
+            let mut r = open::lock(&recorder);
+            r.series = Some(Series::new(begin, topology.settings.sample_every));
+            r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
+            r.freshness = updates::freshness(topology, generator, seed, begin);
+        }
+        let done = thread::spawn(thread::Launch {
+            generator: generator.clone(),
+            peers: peers.clone(),
+            tracer: tracer.clone(),
+            rate: topology.settings.trace,
+            begin,
+            seed: seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1)),
+            signals: signals.clone(),
+            recorder,
+        })?;
+        let name = generator.name.clone();
+        tasks.spawn(async move { (name, done.await) });
+    }
+    let mut out = BTreeMap::new();
+    let file = series::SeriesFile::create(folder, topology.settings.sample_every)?;
+    let staleness = updates::StalenessFile::new(folder);
+    let drainer = series::Drainer::start(used.clone(), file, staleness);
+    while let Some(done) = tasks.join_next().await {
+        let (name, recorder) = done.context("a load generator task failed")?;
+        let recorder = recorder.context("a load generator's thread panicked")??;
+        out.insert(name, recorder);
+    }
+    drainer.finish(&used).await?;
+    Ok(out)
+}
+
+async fn run_one(
+    generator: &Generator,
+    target: Arc<Mix>,
+    begin: Instant,
+    seed: u64,
+    signals: StopSignals,
+    recorder: Arc<Mutex<Recorder>>,
+) -> Recorder {
+    let mut in_flight = JoinSet::new();
+    let begin = begin + generator.start;
+    let (rec, stop) = (recorder.clone(), signals.stop.clone());
+    match &generator.pattern {
+        Pattern::Closed { stages, .. } if let Some(way) = generator.follow => {
+            updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
+        }
+        Pattern::Open { arrivals, stages } => {
+            open::run(
+                target,
+                stages,
+                *arrivals,
+                begin,
+                seed,
+                rec,
+                stop,
+                &mut in_flight,
+            )
+            .await
+        }
+        Pattern::Closed { think, stages } => {
+            closed::run(
+                target,
+                stages,
+                *think,
+                begin,
+                seed,
+                rec,
+                stop,
+                &mut in_flight,
+            )
+            .await
+        }
+    }
+    let mut abort = signals.abort;
+    loop {
+        tokio::select! {
+            next = in_flight.join_next() => if next.is_none() { break },
+            _ = abort.wait_for(|a| *a) => { in_flight.abort_all(); break }
+        }
+    }
+    // Closed in place, so that the series and staleness files take their
+    // last interval (an unclosed one is taken only once it has ended, and
+    // the files' last drain comes before that: what clients received in
+    // it was missing from updates_timeseries.csv).
+    let mut live = open::lock(&recorder);
+    live.close();
+    let end = live.issue_end.unwrap_or_else(Instant::now);
+    if let Some(f) = &mut live.freshness {
+        f.close(end);
+    }
+    live.clone()
+}
