@@ -9,8 +9,8 @@ use crate::tree::{Located, Node};
 /// The known keys of a map, first occurrence of each.
 pub(crate) struct Fields<'a> {
     entries: Vec<(&'a Located<String>, &'a Located<Node>)>,
-    /// Whether a key not supported yet was present, so the walker can skip
-    /// "needs `x`" errors that such a key would have satisfied.
+    /// Whether a key not supported yet was present (a link fault), so the
+    /// walker can skip "needs `x`" errors that such a key would have satisfied.
     pub had_unsupported: bool,
 }
 

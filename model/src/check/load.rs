@@ -29,7 +29,6 @@ pub(crate) const GENERATOR_KEYS: &[&str] = &[
     "long_poll",
     "subscribe",
 ];
-const GENERATOR_LATER: &[&str] = &[];
 
 /// Most client identities one generator may have (each is a string the
 /// services may remember).
@@ -79,17 +78,14 @@ fn generator(
     follows: &mut Vec<FollowRef>,
 ) -> Option<Generator> {
     let what = format!("generator `{}`", name.value);
-    let f = ck.fields(node, &what, GENERATOR_KEYS, GENERATOR_LATER)?;
-    // A key not supported yet may stand in for `target`, `duration` or
-    // `rate`; asking for those as well would only confuse.
-    let strict = !f.had_unsupported;
+    let f = ck.fields(node, &what, GENERATOR_KEYS, &[])?;
     let followed = follow::generator(ck, &f, &what, refs, follows);
     let mix = match &followed {
         Some((_, Some(subscribed))) => vec![Weighted {
             target: subscribed.clone(),
             share: 1.0,
         }],
-        _ => targets(ck, &f, &what, name, strict, refs),
+        _ => targets(ck, &f, &what, name, refs),
     };
     let target = mix.first().map(|w| w.target.clone()).unwrap_or(Target {
         service: String::new(),
@@ -99,7 +95,7 @@ fn generator(
         mix,
         ..defaults::generator(&name.value, target)
     };
-    g.pattern = stages::pattern(ck, &f, &what, name, strict);
+    g.pattern = stages::pattern(ck, &f, &what, name);
     if let Some((follow, _)) = followed {
         follow::check_pattern(ck, &f, follow, &g.pattern);
         g.follow = Some(follow);
@@ -147,7 +143,6 @@ fn targets(
     f: &super::Fields,
     what: &str,
     name: &Located<String>,
-    strict: bool,
     refs: &mut Vec<Ref>,
 ) -> Vec<Weighted> {
     let mut push_ref = |t: &Target, v: &Located<Node>| {
@@ -244,9 +239,7 @@ fn targets(
             out
         }
         (None, None) => {
-            if strict {
-                ck.missing(what, "target", name.loc, "target: kitchen/Cook");
-            }
+            ck.missing(what, "target", name.loc, "target: kitchen/Cook");
             Vec::new()
         }
     }

@@ -30,7 +30,6 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "deadlines",
     "updates",
 ];
-const SERVICE_LATER: &[&str] = &[];
 pub(crate) const ENDPOINT_KEYS: &[&str] = &["steps", "response", "errors"];
 const ACTIONS: &[&str] = &["work", "call", "parallel"];
 pub(crate) const CALL_KEYS: &[&str] = &[
@@ -107,7 +106,7 @@ fn service(
 ) -> Service {
     let mut s = defaults::service(&name.value);
     let what = format!("service `{}`", s.name);
-    let Some(f) = ck.fields(node, &what, SERVICE_KEYS, SERVICE_LATER) else {
+    let Some(f) = ck.fields(node, &what, SERVICE_KEYS, &[]) else {
         return s;
     };
     if let Some(v) = f.get("kind") {
@@ -180,7 +179,6 @@ fn service(
             s.endpoints = endpoints(ck, k, v, &s.name, settings, refs);
         }
         (None, Kind::Balancer { .. }) => {}
-        (None, Kind::Service) if f.had_unsupported => {}
         (None, Kind::Service) => {
             ck.missing(&what, "endpoints", name.loc, "endpoints: { Ping: {} }");
         }

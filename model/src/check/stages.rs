@@ -22,13 +22,7 @@ enum Level {
 /// The generator's pattern: exactly one of `rate`, `clients` and `stages`
 /// says how hard it asks; `arrivals` goes only with rates and `think` only
 /// with clients.
-pub(super) fn pattern(
-    ck: &mut Checker,
-    f: &Fields,
-    what: &str,
-    name: &Located<String>,
-    strict: bool,
-) -> Pattern {
+pub(super) fn pattern(ck: &mut Checker, f: &Fields, what: &str, name: &Located<String>) -> Pattern {
     let duration = f
         .get("duration")
         .and_then(|v| ck.positive_duration("duration", v));
@@ -57,7 +51,7 @@ pub(super) fn pattern(
                     error_at("`rate` must be above zero", v).help("expected a rate like `4/s`"),
                 );
             }
-            let d = single_duration(ck, f, what, name, strict, duration);
+            let d = single_duration(ck, f, what, name, duration);
             rate_stages.push(RateStage {
                 from: rate,
                 to: rate,
@@ -67,7 +61,7 @@ pub(super) fn pattern(
         (None, Some((_, v)), None) => {
             open = false;
             let clients = ck.positive_count("clients", v).unwrap_or(1);
-            let d = single_duration(ck, f, what, name, strict, duration);
+            let d = single_duration(ck, f, what, name, duration);
             client_stages.push(ClientStage {
                 clients,
                 duration: d,
@@ -109,16 +103,14 @@ pub(super) fn pattern(
             }
         }
         (None, None, None) => {
-            if strict {
-                ck.push(
-                    error_at(
-                        format!("{what} needs `rate` (open loop) or `clients` (closed loop)"),
-                        name,
-                    )
-                    .help("add e.g. `rate: 4/s` or `clients: 10`, or `stages`"),
-                );
-            }
-            single_duration(ck, f, what, name, strict, duration);
+            ck.push(
+                error_at(
+                    format!("{what} needs `rate` (open loop) or `clients` (closed loop)"),
+                    name,
+                )
+                .help("add e.g. `rate: 4/s` or `clients: 10`, or `stages`"),
+            );
+            single_duration(ck, f, what, name, duration);
             // Neither loop is known, so `think` and `arrivals` cannot be misplaced.
             return Pattern::Open {
                 arrivals: Arrivals::Poisson,
@@ -177,10 +169,9 @@ fn single_duration(
     f: &Fields,
     what: &str,
     name: &Located<String>,
-    strict: bool,
     duration: Option<Duration>,
 ) -> Duration {
-    if f.get("duration").is_none() && strict {
+    if f.get("duration").is_none() {
         ck.missing(what, "duration", name.loc, "duration: 30s");
     }
     duration.unwrap_or_default()

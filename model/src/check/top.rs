@@ -49,7 +49,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         );
         return None;
     }
-    let f = ck.fields(root, "the topology", TOP_KEYS, &[])?;
+    let f = ck.fields(root, "the topology", TOP_KEYS, &["network"])?;
 
     let name = match f.get("name") {
         Some(n) => topology_name(ck, n),
