@@ -83,6 +83,20 @@ pub enum Command {
     /// a file, the rest from flags or TOPOLAB_* environment variables, callees
     /// found by DNS.
     Replica(ReplicaArgs),
+    /// Run the topology with a live page whose controls change it while it
+    /// runs. Not supported yet: it is refused by name.
+    Lab {
+        /// What `lab` will take (FILE, --listen, --out, --set); all refused for now.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Infer a topology from traces (OTLP, Jaeger, Zipkin, CSV). Not
+    /// supported yet: it is refused by name.
+    Import {
+        /// What `import` will take (TRACES..., --format, --out); all refused for now.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -124,17 +138,47 @@ pub enum TraceFormat {
     Chrome,
 }
 
-/// Flags of `topolab run`.
+/// The topology a command reads: its file, and values changed on the command
+/// line (run, sweep, predict, up).
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub struct TopologyArgs {
     /// The topology file.
     pub file: PathBuf,
-    /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
+    /// Change one value, with its YAML path written with dots:
+    /// --set load.customers.rate=8/s (a sweep changes it in every step).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// The folder a command leaves behind (run, sweep, predict, up).
+#[derive(Debug, clap::Args)]
+pub struct FolderArgs {
+    /// The folder (default: runs/<name>-<YYYYMMDD-HHMMSS>, with `-sweep` or
+    /// `-predict` after the name for those).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Empty a non-empty --out folder first (without it such a folder is refused).
     #[arg(long, requires = "out")]
     pub force: bool,
+}
+
+/// How many replica processes a command may start (run, sweep, up).
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    /// Most replica processes to start: by default this machine's limit,
+    /// probed from its memory, threads, file descriptors and ports; a higher
+    /// N is at your own risk.
+    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
+    pub max_processes: Option<u32>,
+}
+
+/// Flags of `topolab run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// Make the whole load last this long, e.g. 10s: every generator's
     /// start and duration and every fault's at and for scale with it.
     #[arg(long)]
@@ -142,15 +186,8 @@ pub struct RunArgs {
     /// The seed for sampled durations, arrivals and choices.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Change one value, with its YAML path written with dots:
-    /// --set load.customers.rate=8/s
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Most replica processes to start: by default this machine's limit,
-    /// probed from its memory, threads, file descriptors and ports; a higher
-    /// N is at your own risk.
-    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
-    pub max_processes: Option<u32>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
     /// Print only the summary and the run folder.
     #[arg(long, short)]
     pub quiet: bool,
@@ -233,8 +270,8 @@ pub struct DriveArgs {
 /// Flags of `topolab sweep`.
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
-    /// The topology file.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
     /// The parameter and its range, with its YAML path written with dots:
     /// --vary load.customers.rate=1/s..12/s, or load.users.clients=1..32
     #[arg(long, value_name = "KEY=FROM..TO")]
@@ -246,27 +283,16 @@ pub struct SweepArgs {
     /// lightest step's p99 like 5x.
     #[arg(long, default_value = "5x", value_name = "DURATION|FACTOR")]
     pub goal_p99: String,
-    /// The sweep folder (default: runs/<name>-sweep-<YYYYMMDD-HHMMSS>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Empty a non-empty --out folder first (without it such a folder is refused).
-    #[arg(long, requires = "out")]
-    pub force: bool,
-
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// Make the whole load of every step last this long (as `run --duration`).
     #[arg(long)]
     pub duration: Option<String>,
     /// The seed, the same for every step (drawn once when not given).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Change one value in every step: --set services.kitchen.workers=2
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Most replica processes to start: by default this machine's limit,
-    /// probed from its memory, threads, file descriptors and ports; a higher
-    /// N is at your own risk.
-    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
-    pub max_processes: Option<u32>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
     /// Print only the table, the knee and the sweep folder.
     #[arg(long, short)]
     pub quiet: bool,
@@ -283,20 +309,16 @@ pub struct SweepArgs {
 /// Flags of `topolab predict`.
 #[derive(Debug, clap::Args)]
 pub struct PredictArgs {
-    /// The topology file.
-    pub file: PathBuf,
-    /// The folder (default: runs/<name>-predict-<YYYYMMDD-HHMMSS>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// Override the duration of every load generator, e.g. 10s.
     #[arg(long)]
     pub duration: Option<String>,
     /// The seed for sampled durations, arrivals and choices.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Change one value, with its YAML path written with dots.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
     /// The cost of one gRPC hop (round trip), e.g. 400us; default: measured
     /// on this machine by a short probe, cached.
     #[arg(long, value_name = "DURATION")]
@@ -304,9 +326,6 @@ pub struct PredictArgs {
     /// Measure the hop cost again instead of using the cached probe.
     #[arg(long, conflicts_with = "hop_cost")]
     pub reprobe: bool,
-    /// Empty a non-empty --out folder first instead of refusing it.
-    #[arg(long)]
-    pub force: bool,
     /// Print the summary as JSON on stdout and nothing else there.
     #[arg(long)]
     pub json: bool,
@@ -334,26 +353,15 @@ pub struct CompareArgs {
 /// Flags of `topolab up`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// The topology file (its `load` is not sent).
-    pub file: PathBuf,
-    /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Empty a non-empty --out folder first (without it such a folder is refused).
-    #[arg(long, requires = "out")]
-    pub force: bool,
-
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// The seed for sampled durations and choices.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Change one value, with its YAML path written with dots.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Most replica processes to start: by default this machine's limit,
-    /// probed from its memory, threads, file descriptors and ports; a higher
-    /// N is at your own risk.
-    #[arg(long, value_name = "N", env = "TOPOLAB_MAX_PROCESSES")]
-    pub max_processes: Option<u32>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
 }
 
 /// What `topolab export` writes.

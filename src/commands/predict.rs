@@ -20,8 +20,8 @@ use crate::out::out;
 /// Predicts one topology as the flags say.
 pub fn predict(args: PredictArgs) -> ExitCode {
     let flags = Flags {
-        file: &args.file,
-        sets: &args.sets,
+        file: &args.topology.file,
+        sets: &args.topology.sets,
         duration: args.duration.as_deref(),
         seed: args.seed,
         max_processes: None,
@@ -56,8 +56,8 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         }
     };
     let opts = PredictOptions {
-        out: args.out.clone(),
-        force: args.force,
+        out: args.folder.out.clone(),
+        force: args.folder.force,
         seed,
         hop,
         report: true,
@@ -65,7 +65,10 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     let p = match predict::predict(&loaded, &opts) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: cannot predict {}: {e:#}", args.file.display());
+            eprintln!(
+                "error: cannot predict {}: {e:#}",
+                args.topology.file.display()
+            );
             let sim = e.downcast_ref::<topolab_sim::SimError>().is_some();
             return ExitCode::from(if sim { EXIT_INVALID } else { EXIT_SANDBOX });
         }
@@ -124,7 +127,10 @@ pub fn before_run(args: &RunArgs, loaded: &Loaded, seed: u64) -> Result<Simulate
         })
     })?;
     let sim = beside::predict_for_run(loaded, seed, &hop).map_err(|e| {
-        eprintln!("error: cannot predict {}: {e:#}", args.file.display());
+        eprintln!(
+            "error: cannot predict {}: {e:#}",
+            args.topology.file.display()
+        );
         let sim = e.downcast_ref::<topolab_sim::SimError>().is_some();
         ExitCode::from(if sim { EXIT_INVALID } else { EXIT_SANDBOX })
     })?;

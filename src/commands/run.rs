@@ -23,21 +23,17 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// stay up for outside clients until Ctrl-C; their figures are still written.
 pub fn up(args: UpArgs) -> ExitCode {
     let UpArgs {
-        file,
-        out,
-        force,
+        topology,
+        folder,
         seed,
-        sets,
-        max_processes,
+        processes,
     } = args;
     let args = RunArgs {
-        file,
-        out,
-        force,
+        topology,
+        folder,
         duration: None,
         seed,
-        sets,
-        max_processes,
+        processes,
         quiet: false,
         json: false,
         otlp_endpoint: None,
@@ -53,11 +49,11 @@ pub fn up(args: UpArgs) -> ExitCode {
 
 fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
     let flags = Flags {
-        file: &args.file,
-        sets: &args.sets,
+        file: &args.topology.file,
+        sets: &args.topology.sets,
         duration: args.duration.as_deref(),
         seed: args.seed,
-        max_processes: args.max_processes,
+        max_processes: args.processes.max_processes,
     };
     let mut loaded = match load_with_flags(&flags) {
         Ok(l) => l,
@@ -79,7 +75,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
                 .collect();
             eprintln!(
                 "up: the load of {} ({}) is not sent; `topolab run` sends it",
-                args.file.display(),
+                args.topology.file.display(),
                 names.join(", ")
             );
         }
@@ -113,8 +109,8 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         }
     };
     let opts = RunOptions {
-        out: args.out.clone(),
-        force: args.force,
+        out: args.folder.out.clone(),
+        force: args.folder.force,
         seed,
         replica_command: (program, vec!["__serve".into()]),
         verbose: !args.quiet,

@@ -22,7 +22,7 @@ pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
             return ExitCode::from(EXIT_SANDBOX);
         }
     }
-    let out = args.out.clone().unwrap_or_else(|| {
+    let out = args.folder.out.clone().unwrap_or_else(|| {
         std::path::PathBuf::from("runs").join(format!(
             "{}-swarm-{}",
             loaded.topology.name,

@@ -60,21 +60,22 @@ fn parse_flags(args: &SweepArgs) -> Result<(Vary, Goal), String> {
 
 /// Every step's topology, validated before anything starts, all with one seed.
 fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
-    let first = topolab_model::load(&args.file, &args.sets).map_err(|r| r.to_string())?;
+    let first =
+        topolab_model::load(&args.topology.file, &args.topology.sets).map_err(|r| r.to_string())?;
     let seed = args
         .seed
         .or(first.topology.settings.seed)
         .unwrap_or_else(rand::random);
     (0..vary.values.len())
         .map(|i| {
-            let mut sets = args.sets.clone();
+            let mut sets = args.topology.sets.clone();
             sets.push(vary.set(i));
             let flags = Flags {
-                file: &args.file,
+                file: &args.topology.file,
                 sets: &sets,
                 duration: args.duration.as_deref(),
                 seed: Some(seed),
-                max_processes: args.max_processes,
+                max_processes: args.processes.max_processes,
             };
             load_with_flags(&flags).map_err(|r| {
                 format!(
@@ -89,7 +90,11 @@ fn load_steps(args: &SweepArgs, vary: &Vary) -> Result<Vec<Loaded>, String> {
 
 fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> anyhow::Result<()> {
     let name = &steps[0].topology.name;
-    let folder = RunFolder::create(args.out.as_deref(), &format!("{name}-sweep"), args.force)?;
+    let folder = RunFolder::create(
+        args.folder.out.as_deref(),
+        &format!("{name}-sweep"),
+        args.folder.force,
+    )?;
     let hop = predict_hop(args);
     let program = replica_program()?;
     let runtime = tokio::runtime::Runtime::new()?;
