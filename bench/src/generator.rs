@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use topolab_load::{self as load, Recorder, StopSignals};
+use topolab_results::units::ms_from_us as ms;
 
 use crate::{echo, h2load};
 
@@ -49,10 +50,6 @@ pub fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
     })?;
     done.remove("g")
         .ok_or_else(|| anyhow::anyhow!("no recorder for the generator"))
-}
-
-pub fn ms(us: u64) -> f64 {
-    us as f64 / 1e3
 }
 
 /// OK responses per second between the first due time and the last answer.

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use topolab_load::Recorder;
 
-use crate::generator::{drive, ms};
+use crate::generator::drive;
 use crate::{echo, topolab};
+use topolab_results::units::ms_from_us as ms;
 
 /// Services in each chain: the generator's call is the first hop.
 const HOPS: usize = 4;

@@ -3,17 +3,13 @@
 
 use super::*;
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 #[test]
 fn durations_in_every_unit() {
     assert_eq!(duration("250us"), Ok(Duration::from_micros(250)));
     assert_eq!(duration("250µs"), Ok(Duration::from_micros(250)));
-    assert_eq!(duration("2ms"), Ok(ms(2)));
-    assert_eq!(duration("1.5s"), Ok(ms(1500)));
-    assert_eq!(duration("0.1s"), Ok(ms(100)));
+    assert_eq!(duration("2ms"), Ok(Duration::from_millis(2)));
+    assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(duration("0.1s"), Ok(Duration::from_millis(100)));
     assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
     assert_eq!(duration("0s"), Ok(Duration::ZERO));
 }
@@ -34,27 +30,32 @@ fn bad_durations_say_what_is_expected() {
 
 #[test]
 fn the_five_distributions() {
-    assert_eq!(dist("3ms"), Ok(Dist::Const(ms(3))));
-    assert_eq!(dist("exp(200ms)"), Ok(Dist::Exp { mean: ms(200) }));
+    assert_eq!(dist("3ms"), Ok(Dist::Const(Duration::from_millis(3))));
+    assert_eq!(
+        dist("exp(200ms)"),
+        Ok(Dist::Exp {
+            mean: Duration::from_millis(200)
+        })
+    );
     assert_eq!(
         dist("uniform(1ms, 3ms)"),
         Ok(Dist::Uniform {
-            low: ms(1),
-            high: ms(3)
+            low: Duration::from_millis(1),
+            high: Duration::from_millis(3)
         })
     );
     assert_eq!(
         dist("normal(10ms,2ms)"),
         Ok(Dist::Normal {
-            mean: ms(10),
-            sd: ms(2)
+            mean: Duration::from_millis(10),
+            sd: Duration::from_millis(2)
         })
     );
     assert_eq!(
         dist("lognormal(10ms, 20ms)"),
         Ok(Dist::LogNormal {
-            mean: ms(10),
-            sd: ms(20)
+            mean: Duration::from_millis(10),
+            sd: Duration::from_millis(20)
         })
     );
 }

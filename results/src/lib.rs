@@ -25,5 +25,6 @@ pub mod summary;
 pub mod sweep;
 pub mod timeseries;
 pub mod trace;
+pub mod units;
 pub mod updates;
 pub mod versus;

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use tokio::time::Instant;
 use tonic::Code;
@@ -13,10 +15,15 @@ async fn caller_calls_callee_and_both_count_it() {
     let mut get = call("db/Query");
     get.times = 2;
     get.request = 1024;
-    let mut api_ep = endpoint("Get", vec![work(ms(1)), Step::Call(get)]);
+    let mut api_ep = endpoint("Get", vec![work(Duration::from_millis(1)), Step::Call(get)]);
     api_ep.response = 512;
     let api = service("api", 4, None, vec![api_ep]);
-    let mut db = service("db", 4, None, vec![endpoint("Query", vec![work(ms(2))])]);
+    let mut db = service(
+        "db",
+        4,
+        None,
+        vec![endpoint("Query", vec![work(Duration::from_millis(2))])],
+    );
     db.replicas = 2;
     let cluster = Cluster::start(topology(vec![api, db])).await;
     let mut client = cluster.client("api").await;
@@ -127,7 +134,12 @@ async fn parallel_branches_run_at_once() {
             vec![Step::Parallel((0..4).map(branch).collect())],
         )],
     );
-    let slow = service("slow", 8, None, vec![endpoint("Wait", vec![work(ms(150))])]);
+    let slow = service(
+        "slow",
+        8,
+        None,
+        vec![endpoint("Wait", vec![work(Duration::from_millis(150))])],
+    );
     let cluster = Cluster::start(topology(vec![api, slow])).await;
     let mut client = cluster.client("api").await;
     client.call(request("Fan")).await.unwrap(); // connect
@@ -135,7 +147,7 @@ async fn parallel_branches_run_at_once() {
     client.call(request("Fan")).await.unwrap();
     let took = t.elapsed();
     assert!(
-        took >= ms(150) && took < ms(500),
+        took >= Duration::from_millis(150) && took < Duration::from_millis(500),
         "4 parallel 150 ms calls took {took:?}"
     );
     assert_eq!(
@@ -152,20 +164,29 @@ async fn the_callers_deadline_travels_down_the_chain() {
         None,
         vec![endpoint("Get", vec![Step::Call(call("db/Query"))])],
     );
-    let db = service("db", 1, None, vec![endpoint("Query", vec![work(ms(500))])]);
+    let db = service(
+        "db",
+        1,
+        None,
+        vec![endpoint("Query", vec![work(Duration::from_millis(500))])],
+    );
     let cluster = Cluster::start(topology(vec![api, db])).await;
     let mut client = cluster.client("api").await;
     let mut req = tonic::Request::new(request("Get"));
-    req.set_timeout(ms(100));
+    req.set_timeout(Duration::from_millis(100));
     let t = Instant::now();
     let err = client.call(req).await.unwrap_err();
     assert!(
         matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
         "{err:?}"
     );
-    assert!(t.elapsed() < ms(400), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
     // db gave up too: its handler was dropped at the propagated deadline.
-    tokio::time::sleep(ms(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let q = endpoint_stats(&cluster.stats("db", 0).await, "Query").clone();
     assert_eq!(q.requests, 1);
     assert_eq!(q.ok, 0);

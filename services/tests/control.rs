@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -62,7 +64,7 @@ async fn shutdown_answers_then_stops_serving() {
     let mut control = ControlClient::new(channel(cluster.addr("a", 0)).await);
     control.shutdown(pb::ShutdownRequest {}).await.unwrap();
     let task = cluster.tasks.pop().unwrap();
-    let r = tokio::time::timeout(ms(3000), task)
+    let r = tokio::time::timeout(Duration::from_millis(3000), task)
         .await
         .expect("serve returned after Shutdown");
     r.unwrap().unwrap();

@@ -21,7 +21,12 @@ async fn a_caller_finds_its_callee_by_name_and_serves_metrics() {
             None,
             vec![endpoint("Get", vec![Step::Call(call("back/Read"))])],
         ),
-        service("back", 2, None, vec![endpoint("Read", vec![work(ms(1))])]),
+        service(
+            "back",
+            2,
+            None,
+            vec![endpoint("Read", vec![work(Duration::from_millis(1))])],
+        ),
     ]);
     let back = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let back_addr = back.local_addr().unwrap();

@@ -16,7 +16,7 @@ async fn overloaded_single_worker_rejects_and_queue_stays_bounded() {
         "kitchen",
         1,
         Some(3),
-        vec![endpoint("Cook", vec![work(ms(50))])],
+        vec![endpoint("Cook", vec![work(Duration::from_millis(50))])],
     );
     let cluster = Cluster::start(topology(vec![kitchen])).await;
     let client = cluster.client("kitchen").await;
@@ -57,7 +57,7 @@ async fn overloaded_single_worker_rejects_and_queue_stays_bounded() {
     // Rejection is immediate: it never waits for the 50 ms of a cook.
     reject_times.sort();
     assert!(
-        reject_times[reject_times.len() / 2] < ms(200),
+        reject_times[reject_times.len() / 2] < Duration::from_millis(200),
         "{reject_times:?}"
     );
 
@@ -87,7 +87,10 @@ async fn five_through_one_worker(model: ServeModel) -> Duration {
         None,
         vec![endpoint(
             "Get",
-            vec![work(ms(1)), Step::Call(call("slow/Wait"))],
+            vec![
+                work(Duration::from_millis(1)),
+                Step::Call(call("slow/Wait")),
+            ],
         )],
     );
     front.model = model;
@@ -95,7 +98,7 @@ async fn five_through_one_worker(model: ServeModel) -> Duration {
         "slow",
         16,
         None,
-        vec![endpoint("Wait", vec![work(ms(200))])],
+        vec![endpoint("Wait", vec![work(Duration::from_millis(200))])],
     );
     let cluster = Cluster::start(topology(vec![front, slow])).await;
     let client = cluster.client("front").await;
@@ -124,8 +127,14 @@ async fn blocking_serves_one_at_a_time_while_async_overlaps() {
     let overlapped = five_through_one_worker(ServeModel::Async).await;
     println!("5 requests, 1 worker, 200 ms callee: blocking {blocking:?}, async {overlapped:?}");
     // Physical lower bound for blocking: five 200 ms holds in a row.
-    assert!(blocking >= ms(1000), "blocking {blocking:?}");
-    assert!(overlapped < ms(700), "async {overlapped:?}");
+    assert!(
+        blocking >= Duration::from_millis(1000),
+        "blocking {blocking:?}"
+    );
+    assert!(
+        overlapped < Duration::from_millis(700),
+        "async {overlapped:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,16 +143,16 @@ async fn a_request_whose_caller_gave_up_is_dropped_unserved() {
         "db",
         1,
         Some(10),
-        vec![endpoint("Query", vec![work(ms(300))])],
+        vec![endpoint("Query", vec![work(Duration::from_millis(300))])],
     );
     let cluster = Cluster::start(topology(vec![svc])).await;
     let client = cluster.client("db").await;
 
     let mut first = client.clone();
     let first = tokio::spawn(async move { first.call(request("Query")).await });
-    tokio::time::sleep(ms(30)).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
     let mut impatient = tonic::Request::new(request("Query"));
-    impatient.set_timeout(ms(50));
+    impatient.set_timeout(Duration::from_millis(50));
     let err = client.clone().call(impatient).await.unwrap_err();
     assert!(
         matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
@@ -160,7 +169,7 @@ async fn a_request_whose_caller_gave_up_is_dropped_unserved() {
         "{err:?}"
     );
 
-    tokio::time::sleep(ms(50)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let s = cluster.stats("db", 0).await;
     let e = endpoint_stats(&s, "Query");
     assert_eq!(e.ok, 1);

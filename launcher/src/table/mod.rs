@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::summary::Summary;
+use topolab_results::units::ms;
 
 mod updates;
 
@@ -256,15 +257,6 @@ pub(crate) fn row(cells: &[&str]) -> Vec<String> {
 /// measured).
 fn ok_ms(ok: u64, x: f64) -> String {
     if ok == 0 { "-".into() } else { ms(x) }
-}
-
-/// Milliseconds as the tables show them.
-pub(crate) fn ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.2}")
-    }
 }
 
 /// Left-aligns the first column, right-aligns the numbers.

@@ -2,8 +2,9 @@
 //! stale its clients were, and per endpoint of a service with `updates` what
 //! they cost it (requests per second, long polls held, streams, pushes).
 
-use super::{align, ms, row};
+use super::{align, row};
 use crate::summary::Summary;
+use topolab_results::units::ms;
 
 /// Both tables, or nothing when the run followed no updates.
 pub fn render(s: &Summary) -> String {

@@ -5,10 +5,6 @@ use std::time::Duration;
 
 use crate::*;
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 pub(super) const DINER: &str = "\
 name: diner
 description: One kitchen that cooks about five orders a second, and a lunch rush.
@@ -49,7 +45,9 @@ fn the_diner() {
             balance: Balance::RoundRobin,
             endpoints: vec![Endpoint {
                 name: "Cook".into(),
-                steps: vec![Step::Work(Dist::Exp { mean: ms(200) })],
+                steps: vec![Step::Work(Dist::Exp {
+                    mean: Duration::from_millis(200),
+                })],
                 response: 0,
                 errors: None,
             }],
@@ -91,8 +89,8 @@ fn the_diner() {
         }],
         settings: Settings {
             seed: None,
-            timeout: ms(1000),
-            sample_every: ms(100),
+            timeout: Duration::from_millis(1000),
+            sample_every: Duration::from_millis(100),
             trace: 1.0,
             trace_budget: 256 << 20,
             warmup: Duration::ZERO,
@@ -154,7 +152,7 @@ fn call(service: &str, endpoint: &str) -> Call {
     Call {
         service: service.into(),
         endpoint: endpoint.into(),
-        timeout: ms(300),
+        timeout: Duration::from_millis(300),
         retries: 0,
         backoff: None,
         probability: 1.0,
@@ -174,8 +172,8 @@ fn the_steps_example() {
         t.settings,
         Settings {
             seed: Some(42),
-            timeout: ms(300),
-            sample_every: ms(100),
+            timeout: Duration::from_millis(300),
+            sample_every: Duration::from_millis(100),
             trace: 1.0,
             trace_budget: 256 << 20,
             warmup: Duration::ZERO,
@@ -197,14 +195,18 @@ fn the_steps_example() {
         })
     );
     let verify = Call {
-        timeout: ms(50),
+        timeout: Duration::from_millis(50),
         retries: 2,
-        backoff: Some(Dist::Exp { mean: ms(10) }),
+        backoff: Some(Dist::Exp {
+            mean: Duration::from_millis(10),
+        }),
         request: 1024,
         ..call("auth", "Verify")
     };
     let want = vec![
-        Step::Work(Dist::Exp { mean: ms(2) }),
+        Step::Work(Dist::Exp {
+            mean: Duration::from_millis(2),
+        }),
         Step::Call(verify),
         Step::Parallel(vec![
             vec![Step::Call(call("posts", "List"))],
@@ -213,7 +215,7 @@ fn the_steps_example() {
                 ..call("users", "Get")
             })],
             vec![
-                Step::Work(Dist::Const(ms(1))),
+                Step::Work(Dist::Const(Duration::from_millis(1))),
                 Step::Call(call("cache", "Get")),
             ],
         ]),
@@ -225,16 +227,22 @@ fn the_steps_example() {
     assert_eq!(
         rush.pattern,
         Pattern::Closed {
-            think: Some(Dist::Exp { mean: ms(1000) }),
+            think: Some(Dist::Exp {
+                mean: Duration::from_millis(1000)
+            }),
             stages: vec![ClientStage {
                 clients: 10,
-                duration: ms(120_000)
+                duration: Duration::from_millis(120_000)
             }]
         }
     );
     assert_eq!(
         (rush.duration, rush.start, rush.timeout),
-        (ms(120_000), ms(1500), ms(2000))
+        (
+            Duration::from_millis(120_000),
+            Duration::from_millis(1500),
+            Duration::from_millis(2000)
+        )
     );
     assert_eq!((rush.retries, rush.request), (1, 256));
 }

@@ -6,10 +6,6 @@ use std::time::Duration;
 
 use crate::*;
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 const FLEET: &str = "\
 name: fleet
 services:
@@ -101,9 +97,9 @@ fn a_fleet_with_every_new_key() {
         c.breaker,
         Some(Breaker {
             failures: 0.4,
-            window: ms(2000),
+            window: Duration::from_millis(2000),
             min_calls: 5,
-            open_for: ms(1000),
+            open_for: Duration::from_millis(1000),
             probes: 2
         })
     );
@@ -121,10 +117,10 @@ fn a_fleet_with_every_new_key() {
         kinds,
         ["slow 10x", "kill", "errors 50% UNAVAILABLE", "pause"]
     );
-    assert_eq!(t.faults[0].duration, Some(ms(2000)));
+    assert_eq!(t.faults[0].duration, Some(Duration::from_millis(2000)));
     assert_eq!(t.faults[1].duration, None);
     assert_eq!(t.faults[1].target.to_string(), "api#1");
-    assert_eq!(t.faults[3].at, ms(4000));
+    assert_eq!(t.faults[3].at, Duration::from_millis(4000));
 }
 
 #[test]

@@ -8,16 +8,7 @@ use topolab_model::{Topology, calls};
 
 use super::charts::{css, generator_colour};
 use crate::summary::{Percentiles, Summary};
-
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
+use crate::units::ms;
 
 fn errors(e: &std::collections::BTreeMap<String, u64>) -> String {
     let parts: Vec<String> = e

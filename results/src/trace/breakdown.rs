@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::span::{Kind, Span, Trace, ms};
+use super::span::{Kind, Span, Trace};
+use crate::units::ms_from_ns as ms;
 
 /// The figures of one `service/Endpoint`, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -6,7 +6,8 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt::Write;
 
-use super::span::{Trace, code_name, ms};
+use super::span::{Trace, code_name};
+use crate::units::ms_from_ns as ms;
 
 /// The `n` slowest traces, slowest first.
 pub fn slowest(traces: &[Trace], n: usize) -> Vec<&Trace> {

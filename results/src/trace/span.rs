@@ -151,8 +151,3 @@ pub fn code_name(code: i64) -> &'static str {
         .map(|c| topolab_model::StatusCode(c).name())
         .unwrap_or("UNKNOWN")
 }
-
-/// Milliseconds for display.
-pub fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}

@@ -5,8 +5,9 @@
 
 use std::fmt::Write;
 
-use super::span::{Kind, Span, Trace, ms};
+use super::span::{Kind, Span, Trace};
 use super::tree::Tree;
+use crate::units::ms_from_ns as ms;
 
 /// Width of the time bars, in characters.
 const BAR: usize = 40;

@@ -17,10 +17,6 @@ use topolab_proto::v1::control_client::ControlClient;
 use topolab_proto::v1::replica_client::ReplicaClient;
 use topolab_services::{ReplicaSpec, ServeError, Shutdown, serve};
 
-pub fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint>) -> Service {
     Service {
         name: name.into(),
@@ -88,7 +84,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
         settings: Settings {
             seed: Some(7),
             timeout: Duration::from_secs(1),
-            sample_every: ms(100),
+            sample_every: Duration::from_millis(100),
             trace: 1.0,
             trace_budget: 256 << 20,
             warmup: Duration::ZERO,
