@@ -10,9 +10,9 @@
 
 mod common;
 
+use parking_lot::Mutex;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{Sandbox, Signal, assert_counts_add_up, wait_for_line};
@@ -104,7 +104,7 @@ fn chain_runs_on_swarm_and_leaves_nothing_behind() {
     if swarm_ready().is_none() {
         return;
     }
-    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_STACK.lock();
     let sandbox = Sandbox::new();
     let (summary, stack) = run_on_swarm(&sandbox, "topologies/chain.yaml", &["--duration", "4s"]);
     let load = &summary["load"]["shoppers"];
@@ -187,7 +187,7 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
     if swarm_ready().is_none() {
         return;
     }
-    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_STACK.lock();
     let sandbox = Sandbox::new();
     let (summary, stack) = run_on_swarm(&sandbox, "topologies/spof.yaml", &[]);
     for (name, g) in summary["load"].as_object().unwrap() {
@@ -306,7 +306,7 @@ fn sigkilled_launcher_leaves_no_stack_behind() {
     if swarm_ready().is_none() {
         return;
     }
-    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_STACK.lock();
     let sandbox = Sandbox::new();
     let (stack, mut launcher) = signal_mid_run(&sandbox, Signal::KILL);
     let killed = Instant::now();
@@ -324,7 +324,7 @@ fn ctrl_c_stops_a_swarm_run_and_leaves_nothing_behind() {
     if swarm_ready().is_none() {
         return;
     }
-    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_STACK.lock();
     let sandbox = Sandbox::new();
     let (stack, mut launcher) = signal_mid_run(&sandbox, Signal::INT);
     let until = Instant::now() + Duration::from_secs(90);

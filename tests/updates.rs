@@ -14,10 +14,10 @@ use common::{Sandbox, assert_counts_add_up, wait_for_line};
 use serde_json::Value;
 
 /// These runs measure time: one at a time, so they do not slow each other.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+fn serial() -> parking_lot::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock()
 }
 
 fn f(v: &Value) -> f64 {

@@ -3,9 +3,9 @@
 //! `db#1` of a stack becomes the container of task slot 2 of `<stack>_db`,
 //! SIGKILL a `kill`, SIGSTOP a `pause` and SIGCONT an `unpause`.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
@@ -42,10 +42,7 @@ impl Engine {
     pub async fn prepare(&self, services: &[&str]) -> anyhow::Result<()> {
         for s in services {
             let list = self.containers(s).await?;
-            self.known
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(s.to_string(), list);
+            self.known.lock().insert(s.to_string(), list);
         }
         Ok(())
     }
@@ -117,12 +114,7 @@ impl Processes for Engine {
             } else {
                 return Vec::new();
             };
-            let known = self
-                .known
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(service)
-                .cloned();
+            let known = self.known.lock().get(service).cloned();
             let listed = match known {
                 Some(k) => Ok(k),
                 None => self.containers(service).await,

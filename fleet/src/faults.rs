@@ -5,9 +5,10 @@
 //! ([`Processes`]: the local fleet, or a container engine). Every step is
 //! printed as it happens and recorded for `summary.json`.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -44,10 +45,7 @@ impl Processes for Mutex<Fleet> {
         index: Option<u32>,
         signal: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>> {
-        let reached = self
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .signal(service, index, signal);
+        let reached = self.lock().signal(service, index, signal);
         Box::pin(std::future::ready(reached))
     }
 }

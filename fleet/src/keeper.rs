@@ -2,7 +2,8 @@
 //! process has died and has the fleet start a fresh one on the same address
 //! (a fresh memory: its sessions and counters start empty).
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -23,10 +24,7 @@ impl Keeper {
     /// Watches `fleet` from now on; times are reported from `begin`.
     pub fn start(fleet: Arc<Mutex<Fleet>>, begin: Instant, verbose: bool) -> Self {
         let (done, mut rx) = watch::channel(false);
-        let idle = !fleet
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .restartable();
+        let idle = !fleet.lock().restartable();
         let task = tokio::spawn(async move {
             let mut restarted = Vec::new();
             if idle {
@@ -39,10 +37,7 @@ impl Keeper {
                     () = tokio::time::sleep(POLL) => {}
                     _ = rx.wait_for(|d| *d) => break,
                 }
-                let ids = fleet
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .restart_exited();
+                let ids = fleet.lock().restart_exited();
                 for id in ids {
                     let t = begin.elapsed().as_secs_f64();
                     if verbose {

@@ -6,10 +6,11 @@
 //! figures and stops every process; [`write_folder`] writes the run folder.
 //! [`run`] is those calls and nothing else.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -279,7 +280,6 @@ async fn drive(
         }
         let lines: Vec<String> = fleet
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .replicas()
             .iter()
             .map(|r| format!("  {}  {}", r.id, r.addr))
@@ -317,8 +317,7 @@ async fn drive(
     let restarts = keeper.stop().await;
     let fleet = Arc::try_unwrap(fleet)
         .map_err(|_| anyhow::anyhow!("the fleet is still shared after the run"))?
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+        .into_inner();
     Ok(Driven {
         fleet,
         peers,

@@ -90,7 +90,7 @@ impl Taker {
             };
             let l = {
                 // Held briefly: the generator's requests record into it.
-                let r = rec.lock().unwrap_or_else(|e| e.into_inner());
+                let r = rec.lock();
                 if let Some(h) = all.as_mut() {
                     let _ = h.add(&r.latency_us);
                 }

@@ -4,7 +4,8 @@
 //! With stages, client `c` is active while the stage has more than `c`
 //! clients; it finishes its request in flight, then waits for its next turn.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -14,7 +15,6 @@ use tokio::task::JoinSet;
 use topolab_model::{ClientStage, Dist};
 
 use super::mix::Mix;
-use super::open::lock;
 use super::recorder::Recorder;
 use super::shape;
 
@@ -56,10 +56,10 @@ pub async fn run(
                     break;
                 }
                 let due = Instant::now();
-                lock(&recorder).sent(due);
+                recorder.lock().sent(due);
                 let target = mix.pick(&mut rng);
                 let sent = target.send(&session).await;
-                lock(&recorder).finish(due, &sent);
+                recorder.lock().finish(due, &sent);
                 if let Some(think) = think {
                     let left = end.saturating_duration_since(Instant::now());
                     let pause = think.sample(&mut rng).min(left);
@@ -76,5 +76,5 @@ pub async fn run(
         _ = tokio::time::sleep_until(end.into()) => {}
         _ = stop.wait_for(|s| *s) => {}
     }
-    lock(&recorder).issue_end = Some(Instant::now().min(end));
+    recorder.lock().issue_end = Some(Instant::now().min(end));
 }

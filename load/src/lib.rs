@@ -21,10 +21,11 @@ mod thread;
 pub mod updates;
 pub mod warmup;
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -86,7 +87,7 @@ pub async fn run_all(
             .unwrap_or_else(|| Arc::new(Mutex::new(Recorder::default())));
         used.insert(generator.name.clone(), recorder.clone());
         {
-            let mut r = open::lock(&recorder);
+            let mut r = recorder.lock();
             r.series = Some(Series::new(begin, topology.settings.sample_every));
             r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
             r.freshness = updates::freshness(topology, generator, seed, begin);
@@ -170,7 +171,7 @@ async fn run_one(
     // last interval (an unclosed one is taken only once it has ended, and
     // the files' last drain comes before that: what clients received in
     // it was missing from updates_timeseries.csv).
-    let mut live = open::lock(&recorder);
+    let mut live = recorder.lock();
     live.close();
     let end = live.issue_end.unwrap_or_else(Instant::now);
     if let Some(f) = &mut live.freshness {

@@ -5,7 +5,8 @@
 //! omission); how late each request left is recorded too, so a generator that
 //! cannot keep up says so.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -38,21 +39,21 @@ pub async fn run(
         Err(e) => {
             // Without a pacer there is no load: say so, and send nothing.
             topolab_notice::say(format!("warning: could not start a load pacer: {e}"));
-            lock(&recorder).issue_end = Some(begin);
+            recorder.lock().issue_end = Some(begin);
             return;
         }
     };
     // Who each request goes to and as whom: drawn apart from the arrival times.
     let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x5e55_1045);
     while let Some(due) = dues.recv().await {
-        lock(&recorder).sent(due);
+        recorder.lock().sent(due);
         let target = mix.pick(&mut rng);
         let session = mix.random_session(&mut rng);
         let recorder = recorder.clone();
         in_flight.spawn(async move {
             let late = Instant::now().saturating_duration_since(due);
             let sent = target.send(&session).await;
-            let mut r = lock(&recorder);
+            let mut r = recorder.lock();
             r.left_late(late);
             r.finish(due, &sent);
         });
@@ -61,11 +62,5 @@ pub async fn run(
         // request sent (~3 KB each) for the whole run.
         while in_flight.try_join_next().is_some() {}
     }
-    lock(&recorder).issue_end = Some(Instant::now().min(end));
-}
-
-/// Locks a recorder; a poisoned lock only means another task panicked while
-/// counting, and the counts are still the best we have.
-pub(super) fn lock(r: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
-    r.lock().unwrap_or_else(|e| e.into_inner())
+    recorder.lock().issue_end = Some(Instant::now().min(end));
 }

@@ -18,7 +18,6 @@ use topolab_results::load_series::{self, LoadRow};
 use topolab_results::summary::round3;
 
 use super::LiveLoad;
-use super::open::lock;
 use super::recorder::Outcome;
 use super::updates::StalenessFile;
 
@@ -177,7 +176,7 @@ impl SeriesFile {
     pub fn drain(&mut self, live: &LiveLoad, now: Instant) -> anyhow::Result<()> {
         let mut taken = Vec::with_capacity(live.len());
         for (name, recorder) in live {
-            if let Some(s) = &mut lock(recorder).series {
+            if let Some(s) = &mut recorder.lock().series {
                 taken.push((name, s.take_ended(now)));
             }
         }
@@ -270,7 +269,8 @@ mod tests {
 
     #[test]
     fn the_file_has_the_contract_columns_and_pads_generators() {
-        use std::sync::{Arc, Mutex};
+        use parking_lot::Mutex;
+        use std::sync::Arc;
 
         use crate::Recorder;
 
@@ -294,7 +294,7 @@ mod tests {
         file.drain(&live, begin + Duration::from_millis(150))
             .unwrap();
         for r in live.values() {
-            let mut r = lock(r);
+            let mut r = r.lock();
             let s = r.series.as_mut().unwrap();
             assert_eq!((s.first, s.rows.len()), (1, 1));
             s.close(begin + Duration::from_millis(150));

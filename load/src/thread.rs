@@ -6,9 +6,10 @@
 //! the connection's task), each hand-off a wake-up of an idle core, which
 //! at low rates made an open-loop request cost twice a lone client's.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -120,7 +121,7 @@ mod tests {
     }
 
     fn sent(r: &Mutex<Recorder>) -> u64 {
-        r.lock().unwrap().sent
+        r.lock().sent
     }
 
     /// The generator of [`launch`], started: its recorder, its stop and

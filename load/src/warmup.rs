@@ -3,9 +3,10 @@
 //! recorder that is thrown away; only how many requests it sent is kept, for
 //! the run folder to say what was discarded.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;

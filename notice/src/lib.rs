@@ -7,9 +7,9 @@
 //! It owns the terminal's stderr while a run goes on and nothing else: it
 //! knows no run, replica or figure.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::Mutex;
 
 /// Lines held while the dashboard is up; older ones are dropped and counted,
 /// so a run that logs without pause cannot grow the launcher's memory.
@@ -35,9 +35,9 @@ static STATE: Mutex<State> = Mutex::new(State {
     progress_open: false,
 });
 
-fn state() -> std::sync::MutexGuard<'static, State> {
+fn state() -> parking_lot::MutexGuard<'static, State> {
     // A panic while holding the lock leaves plain data behind: keep using it.
-    STATE.lock().unwrap_or_else(|e| e.into_inner())
+    STATE.lock()
 }
 
 /// Tells the user one line (or several, separated by newlines).

@@ -2,10 +2,11 @@
 //! run at once, up to `queue` wait, and past that a request is turned away at
 //! once. A freed worker goes to the oldest (`fifo`) or newest (`lifo`) waiter.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
@@ -122,8 +123,7 @@ impl Admission {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock leaves plain counters behind; keep going.
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.state.lock()
     }
 
     /// A worker was freed: hand it to the next waiter, or mark it idle.

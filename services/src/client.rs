@@ -6,10 +6,11 @@
 //! of a callee are fixed (the launcher's address book) or found by DNS and
 //! replaced as they change (see [`crate::discovery`]).
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -90,10 +91,7 @@ impl Pool {
     }
 
     fn current(&self) -> Arc<Members> {
-        self.members
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.members.read().clone()
     }
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
@@ -104,7 +102,7 @@ impl Pool {
             return Ok(false);
         }
         let new = Members::build(self.policy, callee, addrs, Some(&old))?;
-        *self.members.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        *self.members.write() = Arc::new(new);
         Ok(true)
     }
 }
@@ -212,7 +210,7 @@ impl Clients {
     /// sets them up).
     pub fn guard(&self, call: &Call) -> Arc<Guard> {
         let key = format!("{}/{}", call.service, call.endpoint);
-        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guards = self.guards.lock();
         guards
             .entry(key)
             .or_insert_with(|| Arc::new(Guard::new(call)))
@@ -225,7 +223,7 @@ impl Clients {
         let key = format!("{}/{}", a.service, a.endpoint);
         let (result, replica) = self.attempt(a).await;
         let code = result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok);
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counters = self.counters.lock();
         let c = counters.entry(key).or_default();
         c.attempts += 1;
         *c.outcomes.entry(code_name(code)).or_default() += 1;
@@ -368,14 +366,14 @@ impl Clients {
         }
     }
 
-    fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
-        self.rng.lock().unwrap_or_else(|e| e.into_inner())
+    fn rng(&self) -> parking_lot::MutexGuard<'_, StdRng> {
+        self.rng.lock()
     }
 
     /// Attempts and outcomes per callee endpoint, for `Control/Stats`.
     pub fn to_proto(&self) -> Vec<pb::CalleeStats> {
-        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        let counters = self.counters.lock();
+        let guards = self.guards.lock();
         let mut callees: Vec<&String> = counters.keys().chain(guards.keys()).collect();
         callees.sort();
         callees.dedup();
@@ -408,7 +406,7 @@ impl Clients {
     /// The breaker state of every callee endpoint that has a breaker, for
     /// `/metrics` (see [`Guard::breaker_state`]).
     pub fn breaker_states(&self) -> Vec<(String, u8)> {
-        let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        let guards = self.guards.lock();
         guards
             .iter()
             .filter_map(|(callee, g)| Some((callee.clone(), g.breaker_state()?)))

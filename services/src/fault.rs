@@ -2,7 +2,7 @@
 //! `Control/SetFault` while the faults timeline runs: `slow` stretches every
 //! `work` step, `errors` fails a share of requests. Both start cleared.
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tonic::Code;
@@ -32,7 +32,7 @@ impl FaultState {
         self.slow.store(slow.to_bits(), Ordering::Relaxed);
         let errors =
             (req.error_rate > 0.0).then(|| (req.error_rate, Code::from_i32(req.error_code)));
-        *self.errors.lock().unwrap_or_else(|e| e.into_inner()) = errors;
+        *self.errors.lock() = errors;
     }
 
     /// How many times longer `work` steps take now.
@@ -42,7 +42,7 @@ impl FaultState {
 
     /// The injected failure rate and status, if any.
     pub fn errors(&self) -> Option<(f64, Code)> {
-        *self.errors.lock().unwrap_or_else(|e| e.into_inner())
+        *self.errors.lock()
     }
 }
 

@@ -3,8 +3,8 @@
 //! or rejected, wait, be dropped if the caller gave up, fail by injection or
 //! run the steps, and be counted exactly once however it ends.
 
+use parking_lot::Mutex;
 use std::borrow::Cow;
-use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -151,8 +151,8 @@ impl Replica {
         p >= 1.0 || (p > 0.0 && self.rng().random_bool(p))
     }
 
-    fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
-        self.rng.lock().unwrap_or_else(|e| e.into_inner())
+    fn rng(&self) -> parking_lot::MutexGuard<'_, StdRng> {
+        self.rng.lock()
     }
 
     /// The figures `Control/Stats` returns.

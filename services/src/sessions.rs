@@ -2,8 +2,8 @@
 //! served. A key not held is a session miss (the `session_miss` steps run
 //! first); a process that dies forgets them all, as a real one would.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
-use std::sync::Mutex;
 
 /// The session keys this process has served.
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ impl Sessions {
         self.lock().insert(key.to_string());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, HashSet<String>> {
+        self.0.lock()
     }
 }

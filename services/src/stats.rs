@@ -3,8 +3,8 @@
 //! hands them to the launcher. Once a replica has drained, for every endpoint
 //! `requests = ok + rejected + sum(errors)`.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -131,10 +131,7 @@ impl Stats {
     }
 
     fn with<R>(&self, ep: EndpointId, f: impl FnOnce(&mut EndpointStats) -> R) -> R {
-        let mut s = self.endpoints[ep]
-            .1
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut s = self.endpoints[ep].1.lock();
         let r = f(&mut s);
         drop(s);
         self.activity.poke();
@@ -224,7 +221,7 @@ impl Stats {
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for (_, s) in &self.endpoints {
-            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            let s = s.lock();
             t.arrived += s.requests;
             t.completed += s.ok;
             t.rejected += s.rejected;
@@ -241,7 +238,7 @@ impl Stats {
     /// figures the request path keeps anyway, at scrape time.
     pub fn visit(&self, mut f: impl FnMut(&str, &pb::EndpointStats, [&Histogram<u64>; 3])) {
         for (name, s) in &self.endpoints {
-            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            let s = s.lock();
             let counts = pb::EndpointStats {
                 endpoint: name.clone(),
                 requests: s.requests,
@@ -263,7 +260,7 @@ impl Stats {
         self.endpoints
             .iter()
             .map(|(name, s)| {
-                let s = s.lock().unwrap_or_else(|e| e.into_inner());
+                let s = s.lock();
                 let ser = |h: &Histogram<u64>| if histograms { serialize(h) } else { Vec::new() };
                 pb::EndpointStats {
                     endpoint: name.clone(),
@@ -319,10 +316,6 @@ mod tests {
     use super::*;
     use hdrhistogram::serialization::Deserializer;
 
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
     #[test]
     fn requests_equal_the_sum_of_outcomes() {
         let s = Stats::new(["Cook"]);
@@ -340,9 +333,9 @@ mod tests {
                 0,
                 o,
                 Timings {
-                    latency: ms(5),
-                    queue_wait: ms(2),
-                    work: ms(3),
+                    latency: Duration::from_millis(5),
+                    queue_wait: Duration::from_millis(2),
+                    work: Duration::from_millis(3),
                 },
             );
         }

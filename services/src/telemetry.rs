@@ -10,8 +10,8 @@
 //! sample exists. The launcher fills the grid points a parked replica skipped
 //! with zero rows, so `timeseries.csv` keeps one row per interval.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -73,9 +73,8 @@ impl Telemetry {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Plain counters and a buffer: usable after a panic elsewhere.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// Takes one sample stamped `t_us`. With `only_if_counted`, nothing is

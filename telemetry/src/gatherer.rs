@@ -8,10 +8,11 @@
 //! `timeseries.csv` (timed from the start of load) as it goes, filling the
 //! intervals a parked replica did not sample with quiet rows.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -61,11 +62,6 @@ pub type Gathered = BTreeMap<(String, u32), ReplicaTelemetry>;
 /// Shared with the live view, which reads the latest levels.
 pub type LiveTelemetry = Arc<Mutex<Gathered>>;
 
-/// Locks the shared telemetry (plain data: usable after a panic elsewhere).
-pub fn lock(live: &LiveTelemetry) -> MutexGuard<'_, Gathered> {
-    live.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// One service's levels now, its replicas added up, for live displays.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Levels {
@@ -85,7 +81,7 @@ pub struct Levels {
 pub fn service_levels(live: &LiveTelemetry, window: Duration) -> BTreeMap<String, Levels> {
     let since = now_us().saturating_sub(window.as_micros() as u64);
     let mut out: BTreeMap<String, Levels> = BTreeMap::new();
-    for ((service, _), r) in lock(live).iter() {
+    for ((service, _), r) in live.lock().iter() {
         let e = out.entry(service.clone()).or_default();
         e.in_flight += r.in_flight;
         e.queued += r.queue;
@@ -169,7 +165,7 @@ impl Gatherer {
     /// The load started at `begin_us` (wall-clock µs): rows are timed from
     /// it and what was sampled before it is not written.
     pub fn begin(&self, begin_us: u64) {
-        lock_sink(&self.sink).begin(begin_us);
+        self.sink.lock().begin(begin_us);
     }
 
     /// Stops polling, waits for the sampling interval in progress to end,
@@ -189,12 +185,8 @@ impl Gatherer {
         // polling tasks wait for before they end.
         poll_all(&self.clients, &to).await;
         join_all(self.tasks).await;
-        lock_sink(&self.sink).finish()
+        self.sink.lock().finish()
     }
-}
-
-fn lock_sink(sink: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
-    sink.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Where answers go: the live view's recent samples and the file.
@@ -243,7 +235,7 @@ async fn follow(
                 if let Ok(Err(e)) = failed {
                     tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "telemetry poll failed: {e}");
                 }
-                lock_sink(&to.sink).silent(&id.0, id.1);
+                to.sink.lock().silent(&id.0, id.1);
                 POLL
             }
         };
@@ -259,8 +251,8 @@ async fn follow(
 /// One answer: its samples to the file and the recent window, its levels
 /// to the live view.
 fn store(to: &Outlet, id: &(String, u32), r: TelemetryReply) {
-    lock_sink(&to.sink).add(&id.0, id.1, &r.samples);
-    let mut g = lock(&to.live);
+    to.sink.lock().add(&id.0, id.1, &r.samples);
+    let mut g = to.live.lock();
     let slot = g.entry(id.clone()).or_default();
     slot.samples.extend(r.samples);
     let newest = slot.samples.back().map_or(0, |s| s.t_unix_us);
@@ -301,7 +293,7 @@ async fn poll_all(clients: &Polled, to: &Outlet) {
             Ok(Ok(r)) => store(to, id, r.into_inner()),
             _ => {
                 tracing::debug!(replica = %format!("{}#{}", id.0, id.1), "last telemetry poll failed");
-                lock_sink(&to.sink).silent(&id.0, id.1);
+                to.sink.lock().silent(&id.0, id.1);
             }
         }
     }

@@ -10,7 +10,6 @@ use std::time::Instant;
 use topolab_results::updates;
 
 use crate::LiveLoad;
-use crate::open::lock;
 
 /// The file, created when the first following generator is seen: a run
 /// that follows no updates has none.
@@ -32,7 +31,7 @@ impl StalenessFile {
     /// ended before `now`, generator by generator (a reader groups them).
     pub fn drain(&mut self, live: &LiveLoad, now: Instant) -> anyhow::Result<()> {
         for (name, recorder) in live {
-            let rows = match &mut lock(recorder).freshness {
+            let rows = match &mut recorder.lock().freshness {
                 Some(f) => f.take_ended(name, now),
                 None => continue,
             };

@@ -9,7 +9,8 @@
 mod file;
 mod freshness;
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -25,7 +26,6 @@ pub use file::StalenessFile;
 pub use freshness::Freshness;
 
 use super::mix::Mix;
-use super::open::lock;
 use super::recorder::{Outcome, Recorder};
 use super::shape;
 use super::target::{Ask, Sent, Target};
@@ -100,7 +100,7 @@ pub async fn run(
         _ = tokio::time::sleep_until(end.into()) => {}
         _ = stop.wait_for(|s| *s) => {}
     }
-    lock(&recorder).issue_end = Some(Instant::now().min(end));
+    recorder.lock().issue_end = Some(Instant::now().min(end));
 }
 
 /// One following client.
@@ -189,7 +189,7 @@ impl Client {
     }
 
     fn freshness(&self, f: impl FnOnce(&mut Freshness, u32, Instant)) {
-        if let Some(fresh) = &mut lock(&self.recorder).freshness {
+        if let Some(fresh) = &mut self.recorder.lock().freshness {
             f(fresh, self.c, Instant::now());
         }
     }
@@ -216,13 +216,13 @@ impl Client {
                 .max(Duration::from_millis(1))
         });
         let due = Instant::now();
-        lock(&self.recorder).sent(due);
+        self.recorder.lock().sent(due);
         let ask = Ask {
             known: self.known,
             long_poll,
         };
         let sent = self.target.send_versioned(&self.session, ask).await;
-        lock(&self.recorder).finish(due, &sent);
+        self.recorder.lock().finish(due, &sent);
         if sent.outcome == Outcome::Ok {
             self.backoff = FIRST_BACKOFF;
             self.holds(sent.version);
@@ -234,7 +234,7 @@ impl Client {
     /// ends or the run stops; true when it ended by the client's choice.
     async fn stream(&mut self) -> bool {
         let due = Instant::now();
-        lock(&self.recorder).sent(due);
+        self.recorder.lock().sent(due);
         let root = self.target.new_root();
         let mut req = tonic::Request::new(SubscribeRequest {
             endpoint: self.target.endpoint().to_string(),
@@ -257,7 +257,8 @@ impl Client {
             Ok(Ok(r)) => r.into_inner(),
             Ok(Err(status)) => {
                 let code = status.code();
-                lock(&self.recorder)
+                self.recorder
+                    .lock()
                     .finish(due, &opened(Outcome::from_code(code), status.message()));
                 self.target
                     .record_root(root, due, code, status.message(), 1);
@@ -265,13 +266,15 @@ impl Client {
             }
             Err(_) => {
                 let why = "the stream did not open within the generator's timeout";
-                lock(&self.recorder).finish(due, &opened(Outcome::Timeout, why));
+                self.recorder
+                    .lock()
+                    .finish(due, &opened(Outcome::Timeout, why));
                 self.target
                     .record_root(root, due, Code::DeadlineExceeded, why, 1);
                 return false;
             }
         };
-        lock(&self.recorder).finish(due, &opened(Outcome::Ok, ""));
+        self.recorder.lock().finish(due, &opened(Outcome::Ok, ""));
         self.backoff = FIRST_BACKOFF;
         let turn_ends = self.turn_ends();
         let code = loop {

@@ -5,8 +5,8 @@
 //! `probes` trial attempts go through; if all succeed it closes, if any
 //! fails it opens again. tower has no breaker layer; this one is small.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
@@ -65,8 +65,8 @@ impl Breaker {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// Lets an attempt through, or refuses it.

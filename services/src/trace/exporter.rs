@@ -11,8 +11,9 @@
 //! task woke it for every span, which at saturation cost a traced replica
 //! about as much as writing the span.
 
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
@@ -33,7 +34,7 @@ use super::clock;
 use super::encode::EncodedSpan;
 use super::local;
 pub use super::queue::QUEUE;
-use super::queue::{self, Pushed, Queue};
+use super::queue::{Pushed, Queue};
 use super::span::{SpanBuilder, Value, kv};
 
 /// How long a span may wait for its batch to fill.
@@ -71,7 +72,7 @@ struct Control {
 
 impl Shared {
     fn control(&self) -> MutexGuard<'_, Control> {
-        queue::lock(&self.control)
+        self.control.lock()
     }
 }
 

@@ -9,9 +9,9 @@
 //! the request path takes a lock nobody else wants, and the shared state is
 //! touched once a batch.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use super::batch::Spans;
 
@@ -81,12 +81,6 @@ fn my_shard() -> usize {
     MINE.with(|i| *i)
 }
 
-/// Locks `m`; a panic while it was held leaves only whole spans behind, so
-/// what it guards is still good.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Queue {
     /// An empty queue whose batches keep `room` bytes before their spans
     /// (see [`Frame::head_room`](super::batch::Frame::head_room)).
@@ -106,7 +100,7 @@ impl Queue {
 
     /// Appends one span (its `Span` message bytes) to this thread's batch.
     pub fn push(&self, span: &[u8]) -> Pushed {
-        let mut f = lock(&self.shards[my_shard()].0);
+        let mut f = self.shards[my_shard()].0.lock();
         f.recorded += 1;
         // A batch that filled while the queue was full waits for room.
         if f.spans.len() >= BATCH && !self.hand_over(&mut f.spans) {
@@ -124,7 +118,7 @@ impl Queue {
     /// Moves a full batch to the queue of full batches, leaving an empty
     /// one in its place; false if that queue is full.
     fn hand_over(&self, spans: &mut Spans) -> bool {
-        let mut full = lock(&self.full);
+        let mut full = self.full.lock();
         if full.batches.len() >= FULL_BATCHES {
             return false;
         }
@@ -136,7 +130,7 @@ impl Queue {
 
     /// The oldest full batch, if any.
     pub fn take_full(&self) -> Option<Spans> {
-        lock(&self.full).batches.pop_front()
+        self.full.lock().batches.pop_front()
     }
 
     /// Everything waiting: the full batches, oldest first, then what each
@@ -144,12 +138,12 @@ impl Queue {
     pub fn take_all(&self) -> Vec<Spans> {
         let mut all: Vec<Spans> = Vec::new();
         for shard in &self.shards {
-            let mut f = lock(&shard.0);
+            let mut f = shard.0.lock();
             if !f.spans.is_empty() {
                 all.push(std::mem::replace(&mut f.spans, Spans::new(self.room, 0)));
             }
         }
-        let mut full = lock(&self.full);
+        let mut full = self.full.lock();
         let mut taken: Vec<Spans> = full.batches.drain(..).collect();
         taken.append(&mut all);
         taken
@@ -157,15 +151,15 @@ impl Queue {
 
     /// Whether any span waits.
     pub fn is_empty(&self) -> bool {
-        lock(&self.full).batches.is_empty()
-            && self.shards.iter().all(|s| lock(&s.0).spans.is_empty())
+        self.full.lock().batches.is_empty()
+            && self.shards.iter().all(|s| s.0.lock().spans.is_empty())
     }
 
     /// Spans pushed so far, and those of them dropped because every batch
     /// was full.
     pub fn counts(&self) -> (u64, u64) {
         self.shards.iter().fold((0, 0), |(r, d), s| {
-            let f = lock(&s.0);
+            let f = s.0.lock();
             (r + f.recorded, d + f.dropped)
         })
     }

@@ -7,7 +7,8 @@
 pub mod relay;
 pub mod stream;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use parking_lot::Mutex;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -90,7 +91,7 @@ impl Versions {
         // Cannot fail: only `tick` and `created_unix_us` call this, and only
         // once `changes()` (the timeline exists).
         let m = self.inner.timeline.as_ref().expect("a timeline");
-        f(&mut m.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut m.lock())
     }
 
     /// The version held now.
