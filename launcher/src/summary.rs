@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use topolab_model::{Generator, Topology};
 use topolab_results::machine::WorkTiming;
@@ -13,24 +12,8 @@ pub use topolab_results::summary::{
 };
 
 use topolab_load::Recorder;
-use topolab_telemetry::figures::{EndpointFigures, ServiceFigures};
-
-/// Latency figures in milliseconds from a histogram of microseconds; all
-/// zero when it is empty.
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    let ms = |us: u64| round3(us as f64 / 1000.0);
-    Percentiles {
-        mean: round3(h.mean() / 1000.0),
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    }
-}
+use topolab_results::updates::EndpointUpdates;
+use topolab_telemetry::figures::ServiceFigures;
 
 /// Assembles the summary.
 pub fn build(
@@ -73,9 +56,9 @@ pub fn build(
                     attempts: r.attempts,
                     offered_rate: round3(offered),
                     throughput: round3(per_second(r.ok, active.max(window))),
-                    latency_ms: percentiles(&r.latency_us),
+                    latency_ms: Percentiles::of(&r.latency_us),
                     late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
-                    late_ms: percentiles(&r.late_us),
+                    late_ms: Percentiles::of(&r.late_us),
                     updates: r.freshness.as_ref().map(|f| f.figures()),
                 },
             ))
@@ -93,9 +76,8 @@ pub fn build(
                     let Some(figures) = f.endpoints.get(ep.as_str()) else {
                         continue;
                     };
-                    let mut u = figures.updates.clone();
-                    u.requests_per_s = round3(per_second(e.requests, duration_s));
-                    e.updates = Some(u);
+                    let per_s = round3(per_second(e.requests, duration_s));
+                    e.updates = Some(EndpointUpdates::of(&figures.follow, per_s));
                 }
             }
             Some((svc.name.clone(), s))
@@ -126,11 +108,16 @@ fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceS
     let mut endpoints: IndexMap<String, EndpointSummary> = svc
         .endpoints
         .iter()
-        .filter_map(|e| Some((e.name.clone(), endpoint_summary(f.endpoints.get(&e.name)?))))
+        .filter_map(|e| {
+            Some((
+                e.name.clone(),
+                EndpointSummary::of(f.endpoints.get(&e.name)?),
+            ))
+        })
         .collect();
     for (n, e) in &f.endpoints {
         if !endpoints.contains_key(n) {
-            endpoints.insert(n.clone(), endpoint_summary(e));
+            endpoints.insert(n.clone(), EndpointSummary::of(e));
         }
     }
     ServiceSummary {
@@ -139,40 +126,10 @@ fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceS
         calls: f
             .callees
             .iter()
-            .map(|(n, c)| {
-                (
-                    n.clone(),
-                    CallSummary {
-                        attempts: c.attempts,
-                        outcomes: c.outcomes.clone(),
-                        per_replica: c.per_replica.clone(),
-                        retries: c.retries,
-                        retries_denied: c.retries_denied,
-                        breaker_rejected: c.breaker_rejected,
-                        breaker_opened: c.breaker_opened,
-                    },
-                )
-            })
+            .map(|(n, c)| (n.clone(), CallSummary::of(c)))
             .collect(),
         restarts: 0,
         unreachable: f.unreachable.clone(),
-    }
-}
-
-fn endpoint_summary(e: &EndpointFigures) -> EndpointSummary {
-    EndpointSummary {
-        requests: e.requests,
-        ok: e.ok,
-        rejected: e.rejected,
-        errors: e.errors.clone(),
-        deadline_dropped: e.deadline_dropped,
-        max_queue: e.max_queue,
-        session_misses: e.session_misses,
-        per_replica: e.per_replica.clone(),
-        latency_ms: percentiles(&e.latency_us),
-        queue_wait_ms: percentiles(&e.queue_wait_us),
-        work_ms: percentiles(&e.work_us),
-        updates: None,
     }
 }
 

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::sync::watch;
 use topolab_model::Topology;
 use topolab_results::summary::{Warmup, round3};
@@ -115,13 +114,7 @@ pub(crate) fn subtract(
             let Some(c) = f.callees.get_mut(callee) else {
                 continue;
             };
-            c.attempts = c.attempts.saturating_sub(b.attempts);
-            counts(&mut c.outcomes, &b.outcomes);
-            slots(&mut c.per_replica, &b.per_replica);
-            c.retries = c.retries.saturating_sub(b.retries);
-            c.retries_denied = c.retries_denied.saturating_sub(b.retries_denied);
-            c.breaker_rejected = c.breaker_rejected.saturating_sub(b.breaker_rejected);
-            c.breaker_opened = c.breaker_opened.saturating_sub(b.breaker_opened);
+            c.subtract(b);
         }
         f.spans_recorded = f.spans_recorded.saturating_sub(base.spans_recorded);
         f.spans_dropped = f.spans_dropped.saturating_sub(base.spans_dropped);
@@ -131,43 +124,10 @@ pub(crate) fn subtract(
 }
 
 fn endpoint(e: &mut EndpointFigures, b: &EndpointFigures) {
-    e.requests = e.requests.saturating_sub(b.requests);
-    e.ok = e.ok.saturating_sub(b.ok);
-    e.rejected = e.rejected.saturating_sub(b.rejected);
-    counts(&mut e.errors, &b.errors);
-    e.deadline_dropped = e.deadline_dropped.saturating_sub(b.deadline_dropped);
-    e.session_misses = e.session_misses.saturating_sub(b.session_misses);
-    slots(&mut e.per_replica, &b.per_replica);
-    histogram(&mut e.latency_us, &b.latency_us);
-    histogram(&mut e.queue_wait_us, &b.queue_wait_us);
-    histogram(&mut e.work_us, &b.work_us);
-    let (u, bu) = (&mut e.updates, &b.updates);
-    u.long_polls = u.long_polls.saturating_sub(bu.long_polls);
-    u.streams_opened = u.streams_opened.saturating_sub(bu.streams_opened);
-    u.streams_rejected = u.streams_rejected.saturating_sub(bu.streams_rejected);
-    u.pushed = u.pushed.saturating_sub(bu.pushed);
-}
-
-fn counts(into: &mut BTreeMap<String, u64>, base: &BTreeMap<String, u64>) {
-    for (k, n) in base {
-        if let Some(v) = into.get_mut(k) {
-            *v = v.saturating_sub(*n);
-        }
-    }
-    into.retain(|_, v| *v > 0);
-}
-
-fn slots(into: &mut [u64], base: &[u64]) {
-    for (v, n) in into.iter_mut().zip(base) {
-        *v = v.saturating_sub(*n);
-    }
-}
-
-fn histogram(into: &mut Histogram<u64>, base: &Histogram<u64>) {
     // Fails only when a replica restarted since the baseline (its values
-    // are not in the final histogram): then the whole-run one is kept.
-    if let Err(e) = into.subtract(base) {
-        tracing::warn!("warmup not taken off a histogram (a replica restarted?): {e}");
+    // are not in the final histogram): then the whole run's is kept.
+    if let Err(err) = e.subtract(b) {
+        tracing::warn!("warmup not taken off a histogram (a replica restarted?): {err}");
     }
 }
 
@@ -176,7 +136,7 @@ mod tests {
     use super::*;
 
     fn figures(ok: u64, latencies: &[u64]) -> BTreeMap<String, ServiceFigures> {
-        let mut e = collect::EndpointFigures::new(1);
+        let mut e = collect::EndpointFigures::new(1, 3);
         e.requests = ok;
         e.ok = ok;
         e.per_replica = vec![ok];

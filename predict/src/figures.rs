@@ -9,10 +9,10 @@ use topolab_results::summary::{FaultRecord, Prediction, Utilisation};
 use topolab_results::timeseries::Row;
 use topolab_sim::Figures;
 use topolab_sim::analysis::Capacity;
-use topolab_sim::figures::{LoadFigures, widen};
+use topolab_sim::figures::LoadFigures;
 
 use topolab_launcher::summary::{
-    CallSummary, EndpointSummary, LoadSummary, ServiceSummary, Summary, percentiles, round3,
+    CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
     target_label,
 };
 
@@ -42,7 +42,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 attempts: l.attempts,
                 offered_rate: round3(offered),
                 throughput: round3(per_second(l.ok, active.max(window))),
-                latency_ms: percentiles(&l.latency_us),
+                latency_ms: Percentiles::of(&l.latency_us),
                 late_over_1ms: 0,
                 late_ms: Default::default(),
                 // Followers (poll, long_poll, subscribe) are refused by the simulator.
@@ -61,35 +61,14 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 .iter()
                 .zip(&f.endpoints[si])
                 .map(|(e, x)| {
-                    let summary = EndpointSummary {
-                        requests: x.requests,
-                        ok: x.ok,
-                        rejected: x.rejected,
-                        errors: x.errors.clone(),
-                        deadline_dropped: x.deadline_dropped,
-                        max_queue: x.max_queue,
-                        session_misses: x.session_misses,
-                        per_replica: x.per_replica.clone(),
-                        latency_ms: percentiles(&widen(&x.latency_us)),
-                        queue_wait_ms: percentiles(&widen(&x.queue_wait_us)),
-                        work_ms: percentiles(&widen(&x.work_us)),
-                        updates: None,
-                    };
+                    let summary = EndpointSummary::of(&x.widened());
                     (e.name.clone(), summary)
                 })
                 .collect();
             let calls = f.calls[si]
                 .iter()
                 .map(|(callee, c)| {
-                    let summary = CallSummary {
-                        attempts: c.attempts,
-                        outcomes: c.outcomes.clone(),
-                        per_replica: c.per_replica.clone(),
-                        retries: c.retries,
-                        retries_denied: c.retries_denied,
-                        breaker_rejected: c.breaker_rejected,
-                        breaker_opened: c.breaker_opened,
-                    };
+                    let summary = CallSummary::of(c);
                     (callee.clone(), summary)
                 })
                 .collect();

@@ -13,6 +13,7 @@
 pub mod cascade;
 pub mod compare;
 pub mod csv_file;
+mod from_figures;
 pub mod graph;
 pub mod hops;
 pub mod load_series;

@@ -3,12 +3,14 @@
 //! hands them to the launcher. Once a replica has drained, for every endpoint
 //! `requests = ok + rejected + sum(errors)`.
 
-use parking_lot::Mutex;
-use std::collections::BTreeMap;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
+use topolab_figures::{Ending, EndpointFigures};
+use topolab_model::StatusCode;
 use topolab_proto::v1 as pb;
 
 /// How one request ended, as the replica counts it.
@@ -42,54 +44,24 @@ pub struct Stats {
     activity: crate::telemetry::Activity,
 }
 
+/// One endpoint's figures as this replica counts them, and the levels its
+/// following clients hold now (the figures keep only their maxima).
 #[derive(Debug)]
 struct EndpointStats {
-    requests: u64,
-    ok: u64,
-    rejected: u64,
-    errors: BTreeMap<&'static str, u64>,
-    deadline_dropped: u64,
-    max_queue: u64,
-    session_misses: u64,
-    /// Long polls and subscriptions (`updates`); levels kept with the counts.
-    follow: Follow,
-    latency: Histogram<u64>,
-    queue_wait: Histogram<u64>,
-    work: Histogram<u64>,
+    figures: EndpointFigures,
+    /// Long polls held and streams open now.
+    held: u64,
+    open_streams: u64,
 }
 
 impl EndpointStats {
     fn new() -> Self {
-        // Cannot fail: 3 significant figures is within hdrhistogram's 0..=5.
-        let h = || Histogram::new(3).expect("3 significant figures");
         Self {
-            requests: 0,
-            ok: 0,
-            rejected: 0,
-            errors: BTreeMap::new(),
-            deadline_dropped: 0,
-            max_queue: 0,
-            session_misses: 0,
-            follow: Follow::default(),
-            latency: h(),
-            queue_wait: h(),
-            work: h(),
+            figures: EndpointFigures::new(0, 3),
+            held: 0,
+            open_streams: 0,
         }
     }
-}
-
-/// What an endpoint of a service with `updates` counts for the clients that
-/// follow its versions: long polls held, streams open, messages pushed.
-#[derive(Debug, Clone, Copy, Default)]
-struct Follow {
-    long_polls: u64,
-    held: u64,
-    max_held: u64,
-    streams_opened: u64,
-    streams_rejected: u64,
-    open_streams: u64,
-    max_streams: u64,
-    pushed: u64,
 }
 
 /// Running counts of a replica, all endpoints together; telemetry reports the
@@ -140,29 +112,28 @@ impl Stats {
 
     /// A request arrived (before admission).
     pub fn arrived(&self, ep: EndpointId) {
-        self.with(ep, |s| s.requests += 1);
+        self.with(ep, |s| s.figures.requests += 1);
     }
 
     /// A request joined the queue, which then held `depth` requests.
     pub fn queued(&self, ep: EndpointId, depth: usize) {
-        self.with(ep, |s| s.max_queue = s.max_queue.max(depth as u64));
+        self.with(ep, |s| s.figures.queued(depth as u64));
     }
 
     /// A request brought a session key this replica did not hold.
     pub fn session_miss(&self, ep: EndpointId) {
-        self.with(ep, |s| s.session_misses += 1);
+        self.with(ep, |s| s.figures.session_misses += 1);
     }
 
     /// A long poll starts (`true`) or stops (`false`) being held.
     pub fn hold(&self, ep: EndpointId, start: bool) {
         self.with(ep, |s| {
-            let f = &mut s.follow;
             if start {
-                f.long_polls += 1;
-                f.held += 1;
-                f.max_held = f.max_held.max(f.held);
+                s.held += 1;
+                s.figures.follow.long_polls += 1;
+                s.figures.follow.max_held = s.figures.follow.max_held.max(s.held);
             } else {
-                f.held = f.held.saturating_sub(1);
+                s.held = s.held.saturating_sub(1);
             }
         });
     }
@@ -170,48 +141,41 @@ impl Stats {
     /// A subscription opens (`true`) or closes (`false`).
     pub fn stream(&self, ep: EndpointId, open: bool) {
         self.with(ep, |s| {
-            let f = &mut s.follow;
             if open {
-                f.streams_opened += 1;
-                f.open_streams += 1;
-                f.max_streams = f.max_streams.max(f.open_streams);
+                s.open_streams += 1;
+                s.figures.follow.streams_opened += 1;
+                s.figures.follow.max_streams = s.figures.follow.max_streams.max(s.open_streams);
             } else {
-                f.open_streams = f.open_streams.saturating_sub(1);
+                s.open_streams = s.open_streams.saturating_sub(1);
             }
         });
     }
 
     /// A subscription was refused: the queue was full.
     pub fn stream_rejected(&self, ep: EndpointId) {
-        self.with(ep, |s| s.follow.streams_rejected += 1);
+        self.with(ep, |s| s.figures.follow.streams_rejected += 1);
     }
 
     /// A version was pushed down a stream.
     pub fn pushed(&self, ep: EndpointId) {
-        self.with(ep, |s| s.follow.pushed += 1);
+        self.with(ep, |s| s.figures.follow.pushed += 1);
     }
 
     /// A request ended. Rejections carry no timings (they never waited).
     pub fn finished(&self, ep: EndpointId, outcome: Outcome, t: Timings) {
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
         self.with(ep, |s| {
+            let f = &mut s.figures;
+            f.ended(match outcome {
+                Outcome::Ok => Ending::Ok,
+                Outcome::Rejected => Ending::Rejected,
+                Outcome::DeadlineDropped => Ending::DeadlineDropped,
+                Outcome::Error(code) => Ending::Error(StatusCode(code as i32)),
+            });
             match outcome {
-                Outcome::Ok => s.ok += 1,
-                Outcome::Rejected => {
-                    s.rejected += 1;
-                    return;
-                }
-                Outcome::DeadlineDropped => {
-                    s.deadline_dropped += 1;
-                    *s.errors
-                        .entry(code_name(tonic::Code::DeadlineExceeded))
-                        .or_default() += 1;
-                }
-                Outcome::Error(code) => *s.errors.entry(code_name(code)).or_default() += 1,
-            }
-            record(&mut s.latency, t.latency);
-            record(&mut s.queue_wait, t.queue_wait);
-            if outcome != Outcome::DeadlineDropped {
-                record(&mut s.work, t.work);
+                Outcome::Rejected => {}
+                Outcome::DeadlineDropped => f.timings(us(t.latency), us(t.queue_wait), None),
+                _ => f.timings(us(t.latency), us(t.queue_wait), Some(us(t.work))),
             }
         });
     }
@@ -222,13 +186,14 @@ impl Stats {
         let mut t = Totals::default();
         for (_, s) in &self.endpoints {
             let s = s.lock();
-            t.arrived += s.requests;
-            t.completed += s.ok;
-            t.rejected += s.rejected;
-            t.failed += s.errors.values().sum::<u64>();
-            t.held += s.follow.held;
-            t.streams += s.follow.open_streams;
-            t.pushed += s.follow.pushed;
+            let f = &s.figures;
+            t.arrived += f.requests;
+            t.completed += f.ok;
+            t.rejected += f.rejected;
+            t.failed += f.errors.values().sum::<u64>();
+            t.held += s.held;
+            t.streams += s.open_streams;
+            t.pushed += f.follow.pushed;
         }
         t
     }
@@ -236,21 +201,9 @@ impl Stats {
     /// Calls `f` with each endpoint's counts and histograms (latency, queue
     /// wait, work), one endpoint locked at a time: `/metrics` reads the
     /// figures the request path keeps anyway, at scrape time.
-    pub fn visit(&self, mut f: impl FnMut(&str, &pb::EndpointStats, [&Histogram<u64>; 3])) {
+    pub fn visit(&self, mut f: impl FnMut(&str, &EndpointFigures)) {
         for (name, s) in &self.endpoints {
-            let s = s.lock();
-            let counts = pb::EndpointStats {
-                endpoint: name.clone(),
-                requests: s.requests,
-                ok: s.ok,
-                rejected: s.rejected,
-                errors: s.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                deadline_dropped: s.deadline_dropped,
-                max_queue: s.max_queue,
-                session_misses: s.session_misses,
-                ..Default::default()
-            };
-            f(name, &counts, [&s.latency, &s.queue_wait, &s.work]);
+            f(name, &s.lock().figures);
         }
     }
 
@@ -261,27 +214,28 @@ impl Stats {
             .iter()
             .map(|(name, s)| {
                 let s = s.lock();
+                let f = &s.figures;
                 let ser = |h: &Histogram<u64>| if histograms { serialize(h) } else { Vec::new() };
                 pb::EndpointStats {
                     endpoint: name.clone(),
-                    requests: s.requests,
-                    ok: s.ok,
-                    rejected: s.rejected,
-                    errors: s.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                    deadline_dropped: s.deadline_dropped,
-                    latency_us: ser(&s.latency),
-                    queue_wait_us: ser(&s.queue_wait),
-                    work_us: ser(&s.work),
-                    max_queue: s.max_queue,
-                    session_misses: s.session_misses,
-                    long_polls: s.follow.long_polls,
-                    max_held: s.follow.max_held,
-                    held: s.follow.held,
-                    streams_opened: s.follow.streams_opened,
-                    streams_rejected: s.follow.streams_rejected,
-                    max_streams: s.follow.max_streams,
-                    open_streams: s.follow.open_streams,
-                    pushed: s.follow.pushed,
+                    requests: f.requests,
+                    ok: f.ok,
+                    rejected: f.rejected,
+                    errors: f.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    deadline_dropped: f.deadline_dropped,
+                    latency_us: ser(&f.latency_us),
+                    queue_wait_us: ser(&f.queue_wait_us),
+                    work_us: ser(&f.work_us),
+                    max_queue: f.max_queue,
+                    session_misses: f.session_misses,
+                    long_polls: f.follow.long_polls,
+                    max_held: f.follow.max_held,
+                    held: s.held,
+                    streams_opened: f.follow.streams_opened,
+                    streams_rejected: f.follow.streams_rejected,
+                    max_streams: f.follow.max_streams,
+                    open_streams: s.open_streams,
+                    pushed: f.follow.pushed,
                 }
             })
             .collect()
@@ -291,15 +245,6 @@ impl Stats {
 /// The gRPC name of a code (`UNAVAILABLE`), as users write it.
 pub fn code_name(code: tonic::Code) -> &'static str {
     topolab_model::StatusCode(code as i32).name()
-}
-
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    let us = d.as_micros().min(u64::MAX as u128) as u64;
-    // `record` grows the (auto-resizing) histogram; `saturating_record` would
-    // clamp to its current range instead. It fails only beyond u64 range.
-    if h.record(us).is_err() {
-        h.saturating_record(us);
-    }
 }
 
 fn serialize(h: &Histogram<u64>) -> Vec<u8> {

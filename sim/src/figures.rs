@@ -18,7 +18,7 @@ pub struct Figures {
     /// Per generator, in the topology's order.
     pub load: Vec<LoadFigures>,
     /// Per service, per endpoint, in the topology's order.
-    pub endpoints: Vec<Vec<EndpointFigures>>,
+    pub endpoints: Vec<Vec<EndpointFigures<u32>>>,
     /// Per service: calls made, by callee `service/Endpoint`.
     pub calls: Vec<BTreeMap<String, CallFigures>>,
     /// Per service: worker-nanoseconds spent busy, over all replicas.
@@ -86,34 +86,8 @@ pub struct LoadInterval {
     pub p99_us: Option<u64>,
 }
 
-/// One endpoint, its replicas merged.
-#[derive(Debug, Clone)]
-pub struct EndpointFigures {
-    pub requests: u64,
-    pub ok: u64,
-    pub rejected: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub deadline_dropped: u64,
-    pub max_queue: u64,
-    pub session_misses: u64,
-    pub per_replica: Vec<u64>,
-    /// Microseconds; 2 significant figures keep ten thousand services small.
-    pub latency_us: Histogram<u32>,
-    pub queue_wait_us: Histogram<u32>,
-    pub work_us: Histogram<u32>,
-}
-
-/// Calls from one service to one callee endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct CallFigures {
-    pub attempts: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    pub per_replica: Vec<u64>,
-    pub retries: u64,
-    pub retries_denied: u64,
-    pub breaker_rejected: u64,
-    pub breaker_opened: u64,
-}
+pub use topolab_figures::{CallFigures, EndpointFigures};
+use topolab_figures::{histogram, record};
 
 /// How a request ended, as its asker sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,54 +286,6 @@ impl LoadFigures {
     }
 }
 
-impl EndpointFigures {
-    pub(crate) fn new(replicas: u32) -> Self {
-        EndpointFigures {
-            requests: 0,
-            ok: 0,
-            rejected: 0,
-            errors: BTreeMap::new(),
-            deadline_dropped: 0,
-            max_queue: 0,
-            session_misses: 0,
-            per_replica: vec![0; replicas as usize],
-            latency_us: histogram(2),
-            queue_wait_us: histogram(2),
-            work_us: histogram(2),
-        }
-    }
-
-    /// Counts a request turned away at once, the queue full.
-    pub(crate) fn rejected(&mut self) {
-        self.rejected += 1;
-    }
-
-    /// Counts how a served request ended (its timings go through
-    /// [`crate::timings::Timings`]); `dropped`: its caller's deadline passed
-    /// while it waited in the queue.
-    pub(crate) fn finished(&mut self, code: StatusCode, dropped: bool) {
-        match code {
-            crate::OK => self.ok += 1,
-            c => {
-                if dropped {
-                    self.deadline_dropped += 1;
-                }
-                count_code(&mut self.errors, c);
-            }
-        }
-    }
-
-    /// Records a served request's timings in microseconds; `work: None`:
-    /// it never ran (dropped from the queue).
-    pub(crate) fn record_timings(&mut self, latency_us: u64, wait_us: u64, work_us: Option<u64>) {
-        record(&mut self.latency_us, latency_us);
-        record(&mut self.queue_wait_us, wait_us);
-        if let Some(w) = work_us {
-            record(&mut self.work_us, w);
-        }
-    }
-}
-
 /// Status codes counted by number (gRPC's 0..=16; others read `UNKNOWN`).
 pub(crate) const CODES: usize = 17;
 
@@ -398,25 +324,4 @@ fn count_code(map: &mut BTreeMap<String, u64>, code: StatusCode) {
 fn quantile(xs: &mut [u64], q: f64) -> u64 {
     let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
     *xs.select_nth_unstable(rank - 1).1
-}
-
-/// The histograms a run records into, for the summary: `u64` counts.
-pub fn widen(h: &Histogram<u32>) -> Histogram<u64> {
-    let mut out = histogram(3);
-    for v in h.iter_recorded() {
-        let _ = out.record_n(v.value_iterated_to(), v.count_at_value() as u64);
-    }
-    out
-}
-
-fn histogram<T: hdrhistogram::Counter>(sigfig: u8) -> Histogram<T> {
-    // Cannot fail: 2 or 3 significant figures are within hdrhistogram's range.
-    let mut h = Histogram::new(sigfig).expect("valid sigfig");
-    h.auto(true);
-    h
-}
-
-fn record<T: hdrhistogram::Counter>(h: &mut Histogram<T>, v: u64) {
-    // Cannot fail: auto-resize is on and values are far below u64::MAX / 2.
-    let _ = h.record(v);
 }

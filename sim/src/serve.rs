@@ -4,6 +4,7 @@
 //! and its worker goes to the next waiter by the queue's discipline. The
 //! order of decisions is the replicas' (`services/src/replica.rs`).
 
+use topolab_figures::Ending;
 use topolab_model::StatusCode;
 
 use crate::engine::{Caller, Event};
@@ -86,7 +87,7 @@ impl World<'_> {
         }
         if svc.queue.is_some_and(|cap| rep.live >= cap) {
             rep.rejected += 1;
-            self.figures.endpoints[service][endpoint].rejected();
+            self.figures.endpoints[service][endpoint].ended(Ending::Rejected);
             let reply = self.jobs.items[job as usize].reply;
             self.free_job(job);
             self.respond(reply, RESOURCE_EXHAUSTED, false);
@@ -115,7 +116,7 @@ impl World<'_> {
         self.reps[r].failed += 1;
         let wait = self.now - j.arrival;
         let (s, e, reply) = (j.service as usize, j.endpoint as usize, j.reply);
-        self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true);
+        self.figures.endpoints[s][e].ended(Ending::DeadlineDropped);
         self.timings
             .push(&mut self.figures.endpoints, (s, e), wait, wait, None);
         self.free_job(job);
@@ -134,7 +135,7 @@ impl World<'_> {
         if now >= j.deadline {
             let wait = j.queue_wait;
             let reply = j.reply;
-            self.figures.endpoints[s][e].finished(DEADLINE_EXCEEDED, true);
+            self.figures.endpoints[s][e].ended(Ending::DeadlineDropped);
             self.timings
                 .push(&mut self.figures.endpoints, (s, e), wait, wait, None);
             self.reps[r as usize].failed += 1;
@@ -350,7 +351,10 @@ impl World<'_> {
         if code == OK {
             self.ep_hot[self.ep_first[s] as usize + e].ok += 1;
         } else {
-            self.figures.endpoints[s][e].finished(code, false);
+            self.figures.endpoints[s][e].ended(match code {
+                crate::OK => Ending::Ok,
+                c => Ending::Error(c),
+            });
         }
         let work = Some(j.work);
         self.timings

@@ -62,7 +62,7 @@ impl Timings {
     /// Records (soon) a request served at endpoint `e` of service `s`.
     pub(crate) fn push(
         &mut self,
-        figures: &mut [Vec<EndpointFigures>],
+        figures: &mut [Vec<EndpointFigures<u32>>],
         (s, e): (usize, usize),
         latency: Nanos,
         wait: Nanos,
@@ -70,7 +70,7 @@ impl Timings {
     ) {
         let us = |ns: Nanos| (ns / 1000).min(u64::from(NO_WORK - 1)) as u32;
         if self.direct {
-            figures[s][e].record_timings(latency / 1000, wait / 1000, work.map(|w| w / 1000));
+            figures[s][e].timings(latency / 1000, wait / 1000, work.map(|w| w / 1000));
             return;
         }
         self.buf.push(Rec {
@@ -85,7 +85,7 @@ impl Timings {
     }
 
     /// Records every buffered timing.
-    pub(crate) fn flush(&mut self, figures: &mut [Vec<EndpointFigures>]) {
+    pub(crate) fn flush(&mut self, figures: &mut [Vec<EndpointFigures<u32>>]) {
         if self.buf.is_empty() {
             return;
         }
@@ -110,7 +110,7 @@ impl Timings {
         for r in &self.sorted {
             let (s, e) = self.owner[r.endpoint as usize];
             let work = (r.work_us != NO_WORK).then_some(u64::from(r.work_us));
-            figures[s as usize][e as usize].record_timings(
+            figures[s as usize][e as usize].timings(
                 u64::from(r.latency_us),
                 u64::from(r.wait_us),
                 work,

@@ -102,7 +102,7 @@ impl<'a> World<'a> {
                 .map(|s| {
                     s.endpoints
                         .iter()
-                        .map(|_| EndpointFigures::new(s.replicas))
+                        .map(|_| EndpointFigures::new(s.replicas as usize, 2))
                         .collect()
                 })
                 .collect(),

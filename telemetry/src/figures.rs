@@ -13,86 +13,49 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use tonic::transport::Endpoint;
+use topolab_figures::FollowFigures;
 use topolab_proto::v1::StatsRequest;
 use topolab_proto::v1::control_client::ControlClient;
-use topolab_proto::v1::{EndpointStats, StatsReply};
+use topolab_proto::v1::{CalleeStats, EndpointStats, StatsReply};
 
-/// One endpoint's figures, summed over the replicas of its service.
-#[derive(Debug, Clone)]
-pub struct EndpointFigures {
-    pub requests: u64,
-    pub ok: u64,
-    pub rejected: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub deadline_dropped: u64,
-    pub max_queue: u64,
-    pub session_misses: u64,
-    /// Requests that arrived at each replica, by replica index.
-    pub per_replica: Vec<u64>,
-    pub latency_us: Histogram<u64>,
-    pub queue_wait_us: Histogram<u64>,
-    pub work_us: Histogram<u64>,
-    /// Long polls held and streams, for a service with `updates`.
-    pub updates: topolab_results::updates::EndpointUpdates,
+pub use topolab_figures::{CallFigures, EndpointFigures};
+
+/// One replica's figures of one endpoint, as its `Control/Stats` reply
+/// carries them (histograms in V2 encoding).
+fn decode(s: &EndpointStats) -> anyhow::Result<EndpointFigures> {
+    let mut f = EndpointFigures::new(0, 3);
+    f.requests = s.requests;
+    f.ok = s.ok;
+    f.rejected = s.rejected;
+    f.errors = s.errors.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    f.deadline_dropped = s.deadline_dropped;
+    f.max_queue = s.max_queue;
+    f.session_misses = s.session_misses;
+    f.follow = FollowFigures {
+        long_polls: s.long_polls,
+        max_held: s.max_held,
+        streams_opened: s.streams_opened,
+        streams_rejected: s.streams_rejected,
+        max_streams: s.max_streams,
+        pushed: s.pushed,
+    };
+    f.latency_us = histogram(&s.latency_us)?;
+    f.queue_wait_us = histogram(&s.queue_wait_us)?;
+    f.work_us = histogram(&s.work_us)?;
+    Ok(f)
 }
 
-impl EndpointFigures {
-    /// No requests yet, with a per-replica count for each of `replicas`.
-    pub fn new(replicas: usize) -> Self {
-        EndpointFigures {
-            requests: 0,
-            ok: 0,
-            rejected: 0,
-            errors: BTreeMap::new(),
-            deadline_dropped: 0,
-            max_queue: 0,
-            session_misses: 0,
-            per_replica: vec![0; replicas],
-            latency_us: empty_histogram(),
-            queue_wait_us: empty_histogram(),
-            work_us: empty_histogram(),
-            updates: Default::default(),
-        }
+/// One call of a replica's `Control/Stats` reply.
+fn call(c: &CalleeStats) -> CallFigures {
+    CallFigures {
+        attempts: c.attempts,
+        outcomes: c.outcomes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        per_replica: c.per_replica.clone(),
+        retries: c.retries,
+        retries_denied: c.retries_denied,
+        breaker_rejected: c.breaker_rejected,
+        breaker_opened: c.breaker_opened,
     }
-
-    fn add(&mut self, replica: usize, s: &EndpointStats) -> anyhow::Result<()> {
-        self.requests += s.requests;
-        self.ok += s.ok;
-        self.rejected += s.rejected;
-        for (code, n) in &s.errors {
-            *self.errors.entry(code.clone()).or_default() += n;
-        }
-        self.deadline_dropped += s.deadline_dropped;
-        self.max_queue = self.max_queue.max(s.max_queue);
-        self.session_misses += s.session_misses;
-        if let Some(slot) = self.per_replica.get_mut(replica) {
-            *slot += s.requests;
-        }
-        let u = &mut self.updates;
-        u.long_polls += s.long_polls;
-        u.max_held = u.max_held.max(s.max_held);
-        u.streams_opened += s.streams_opened;
-        u.streams_rejected += s.streams_rejected;
-        u.max_streams = u.max_streams.max(s.max_streams);
-        u.pushed += s.pushed;
-        merge(&mut self.latency_us, &s.latency_us)?;
-        merge(&mut self.queue_wait_us, &s.queue_wait_us)?;
-        merge(&mut self.work_us, &s.work_us)?;
-        Ok(())
-    }
-}
-
-/// Calls made by a service's replicas, by callee `service/Endpoint`.
-#[derive(Debug, Clone, Default)]
-pub struct CalleeFigures {
-    pub attempts: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    /// Attempts sent to each replica of the callee, by index.
-    pub per_replica: Vec<u64>,
-    pub retries: u64,
-    pub retries_denied: u64,
-    pub breaker_rejected: u64,
-    pub breaker_opened: u64,
 }
 
 /// A service's figures: its endpoints and the calls it made.
@@ -100,7 +63,7 @@ pub struct CalleeFigures {
 pub struct ServiceFigures {
     pub replicas: u32,
     pub endpoints: BTreeMap<String, EndpointFigures>,
-    pub callees: BTreeMap<String, CalleeFigures>,
+    pub callees: BTreeMap<String, CallFigures>,
     /// Spans the replicas recorded and dropped.
     pub spans_recorded: u64,
     pub spans_dropped: u64,
@@ -145,29 +108,20 @@ pub async fn collect(
                 figures
                     .endpoints
                     .entry(e.endpoint.clone())
-                    .or_insert_with(|| EndpointFigures::new(addrs.len()))
-                    .add(i, e)?;
+                    .or_insert_with(|| EndpointFigures::new(addrs.len(), 3))
+                    .merge(i, &decode(e)?)
+                    .context("merging histograms")?;
             }
             figures.spans_recorded += reply.spans_recorded;
             figures.spans_dropped += reply.spans_dropped;
             figures.work_asked_us += reply.work_asked_us;
             figures.work_late_us += reply.work_late_us;
             for c in &reply.callees {
-                let f = figures.callees.entry(c.callee.clone()).or_default();
-                f.attempts += c.attempts;
-                for (code, n) in &c.outcomes {
-                    *f.outcomes.entry(code.clone()).or_default() += n;
-                }
-                if f.per_replica.len() < c.per_replica.len() {
-                    f.per_replica.resize(c.per_replica.len(), 0);
-                }
-                for (slot, n) in f.per_replica.iter_mut().zip(&c.per_replica) {
-                    *slot += n;
-                }
-                f.retries += c.retries;
-                f.retries_denied += c.retries_denied;
-                f.breaker_rejected += c.breaker_rejected;
-                f.breaker_opened += c.breaker_opened;
+                figures
+                    .callees
+                    .entry(c.callee.clone())
+                    .or_default()
+                    .merge(&call(c));
             }
         }
         out.insert(service.clone(), figures);
@@ -190,18 +144,13 @@ async fn stats(addr: SocketAddr) -> anyhow::Result<StatsReply> {
         .into_inner())
 }
 
-fn empty_histogram() -> Histogram<u64> {
-    // Cannot fail: 3 significant figures is within hdrhistogram's range.
-    Histogram::new(3).expect("valid sigfig")
-}
-
-fn merge(into: &mut Histogram<u64>, encoded: &[u8]) -> anyhow::Result<()> {
+fn histogram(encoded: &[u8]) -> anyhow::Result<Histogram<u64>> {
     if encoded.is_empty() {
-        return Ok(());
+        return Ok(topolab_figures::histogram(3));
     }
-    let h: Histogram<u64> = Deserializer::new()
+    let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut &encoded[..])
         .context("decoding a replica's histogram")?;
-    into.add(&h).context("merging histograms")?;
-    Ok(())
+    h.auto(true);
+    Ok(h)
 }

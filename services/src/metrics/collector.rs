@@ -57,7 +57,7 @@ impl ReplicaCollector {
 
 /// Per endpoint, what one scrape reads: outcomes by gRPC code, rejections,
 /// deadline drops, and the three histograms as Prometheus buckets.
-struct EndpointFigures {
+struct Scraped {
     endpoint: String,
     /// Arrivals, answered or not yet.
     requests: u64,
@@ -70,7 +70,7 @@ struct EndpointFigures {
 impl Collector for ReplicaCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut endpoints = Vec::new();
-        self.replica.stats().visit(|name, counts, hists| {
+        self.replica.stats().visit(|name, counts| {
             let mut by_code = vec![("OK".to_string(), counts.ok)];
             if counts.rejected > 0 {
                 by_code.push(("RESOURCE_EXHAUSTED".into(), counts.rejected));
@@ -81,13 +81,14 @@ impl Collector for ReplicaCollector {
                     None => by_code.push((code.clone(), *n)),
                 }
             }
-            endpoints.push(EndpointFigures {
+            endpoints.push(Scraped {
                 endpoint: name.to_string(),
                 requests: counts.requests,
                 by_code,
                 rejected: counts.rejected,
                 deadline_dropped: counts.deadline_dropped,
-                histograms: hists.map(Buckets::of),
+                histograms: [&counts.latency_us, &counts.queue_wait_us, &counts.work_us]
+                    .map(Buckets::of),
             });
         });
         self.encode_grpc(&mut enc, &endpoints)?;
@@ -104,7 +105,7 @@ impl ReplicaCollector {
     fn encode_grpc(
         &self,
         enc: &mut DescriptorEncoder,
-        endpoints: &[EndpointFigures],
+        endpoints: &[Scraped],
     ) -> Result<(), std::fmt::Error> {
         let grpc = |code: Option<&str>| -> Labels {
             let mut l = vec![
@@ -156,7 +157,7 @@ impl ReplicaCollector {
     fn encode_endpoints(
         &self,
         enc: &mut DescriptorEncoder,
-        endpoints: &[EndpointFigures],
+        endpoints: &[Scraped],
     ) -> Result<(), std::fmt::Error> {
         let with = |pairs: &[(&'static str, &str)]| -> Labels {
             let mut l = self.base();
