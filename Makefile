@@ -22,9 +22,12 @@ bench:
 	cargo build --release --workspace
 	cargo run --release --quiet -p topolab-bench -- $(BENCH)
 
+# cargo-machete fails on a dependency that no crate uses (install it with
+# `cargo install cargo-machete --locked`; .ci/run does).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo machete
 
 fmt:
 	cargo fmt --all
