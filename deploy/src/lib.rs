@@ -5,6 +5,9 @@
 //! Docker Swarm ([`swarm`]), whose load driver finds the replicas by DNS
 //! ([`peers`]) and acts on their containers through the Engine ([`engine`]),
 //! and whose stack a guardian removes if the launcher is killed ([`guardian`]).
+//!
+//! It owns what containers and clusters need; the run itself (load, faults,
+//! collection) is the launcher's `drive`, reached through the command line.
 
 pub mod compose;
 pub mod container;

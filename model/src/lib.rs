@@ -1,6 +1,9 @@
 //! The topology model: YAML text → a located tree → validated, checked
 //! [`Topology`]. Everything a user can get wrong is caught here, with file,
 //! line and column, before any process starts.
+//!
+//! It reads and checks files; it starts nothing, measures nothing and does no
+//! I/O but reading the topology it is given.
 
 pub mod calls;
 mod check;

@@ -1,6 +1,9 @@
 //! Generated gRPC types for the replica protocol (`topolab.v1`), plus the encoded
 //! descriptor set that server reflection serves so `grpcurl` can discover it,
 //! and the span attribute keys ([`span_keys`]) that writers and readers share.
+//!
+//! It owns the wire contract and nothing that acts on it: no server, client
+//! or figure lives here.
 
 pub mod span_keys;
 

@@ -9,6 +9,9 @@
 //! streams `traces.jsonl`; [`graph`] is the topology's call graph;
 //! [`cascade`] finds queues building up behind each other; [`report`] writes
 //! `report.html`; [`versus`] sets a prediction beside a run's measurement.
+//!
+//! It owns the run folder's formats, and reads and writes only files: it
+//! talks to no replica and starts nothing.
 
 pub mod cascade;
 pub mod compare;

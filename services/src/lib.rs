@@ -11,6 +11,10 @@
 //! suffers the launcher's [`fault`]s, counts in [`stats`], and samples levels
 //! and counts for the launcher in [`telemetry`], and serves them to
 //! Prometheus from [`metrics`]. A failed call's status says why ([`reason`]).
+//!
+//! It is one process's side of a run: it never starts other processes, never
+//! writes the run folder, and learns about the rest of the run only from its
+//! spec, its peers and the launcher's `Control` calls.
 
 pub mod admission;
 pub mod balance;

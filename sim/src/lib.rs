@@ -9,6 +9,9 @@
 //! (`world`, `serve`, `call`, `pick`, `guard`, `load`, `faults`) plays it;
 //! [`figures`] is what it measured; [`analysis`] is the arithmetic of
 //! utilisation and capacity.
+//!
+//! It is pure computation in simulated time: no process, socket, clock or
+//! file (`topolab-predict` writes what it predicts).
 
 pub mod analysis;
 mod call;
