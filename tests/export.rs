@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Sandbox;
+use common::{Sandbox, peers, require_peer};
 
 fn examples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies");
@@ -25,14 +25,7 @@ fn examples() -> Vec<PathBuf> {
 
 #[test]
 fn kubernetes_manifests_of_every_example_pass_kubernetes_validate() {
-    if Command::new("kubernetes-validate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!(
-            "skipped: kubernetes-validate is not installed (pip install kubernetes-validate)"
-        );
+    if !require_peer(&peers::KUBERNETES_VALIDATE) {
         return;
     }
     let sandbox = Sandbox::new();
@@ -75,20 +68,9 @@ fn kubernetes_manifests_of_every_example_pass_kubernetes_validate() {
 
 #[test]
 fn the_exported_compose_file_deploys_with_docker_stack_deploy() {
-    let state = match Command::new("docker")
-        .args(["info", "--format", "{{.Swarm.ControlAvailable}}"])
-        .output()
-    {
-        Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        Err(e) => {
-            eprintln!("skipped: Docker is not installed ({e})");
-            return;
-        }
-    };
-    assert_eq!(
-        state, "true",
-        "this node is not a Swarm manager: run `docker swarm init`"
-    );
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
     let sandbox = Sandbox::new();
     let image = sandbox
         .command(&["image", "--tag", "topolab:local"])

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sandbox, assert_counts_add_up, wait_for_line};
+use common::{Sandbox, assert_counts_add_up, peers, require_peer, wait_for_line};
 
 const LONG_RUN: &str = r#"
 name: long
@@ -91,6 +91,9 @@ fn an_invalid_topology_starts_nothing_and_exits_1() {
 
 #[test]
 fn replicas_serve_health_and_reflection_to_outside_clients() {
+    if !require_peer(&peers::GRPCURL) {
+        return;
+    }
     let sb = Sandbox::new();
     let file = sb.file(
         "up.yaml",
@@ -110,7 +113,7 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         let o = std::process::Command::new("grpcurl")
             .args(args)
             .output()
-            .expect("grpcurl is installed (see .ci/run)");
+            .expect("run grpcurl");
         String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
     };
     let listed = grpcurl(&["-plaintext", &addr, "list"]);

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::trees::{assert_children_counted, children, served};
-use common::{Sandbox, wait_for_line};
+use common::{Sandbox, peers, require_peer, wait_for_line};
 use topolab_results::trace::{self, Kind, Span, Trace, tree::Tree};
 
 /// Slack for comparing times taken in different processes (each maps its
@@ -302,6 +302,9 @@ services:
 
 #[test]
 fn the_python_sdk_exports_to_the_built_in_collector() {
+    if !require_peer(&peers::PYTHON_OTLP_SDK) {
+        return;
+    }
     let sb = Sandbox::new();
     let file = sb.file("up.yaml", UP);
     let mut child = sb.spawn_on("run", &file);
@@ -341,6 +344,9 @@ fn the_python_sdk_exports_to_the_built_in_collector() {
 
 #[test]
 fn spans_reach_an_outside_otlp_receiver() {
+    if !require_peer(&peers::PYTHON_OTLP_PROTO) {
+        return;
+    }
     let sb = Sandbox::new();
     let got = sb.dir.path().join("received.txt");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/receiver.py");

@@ -3,8 +3,10 @@
 //! process of the run that is still alive (each run is marked by an
 //! environment variable its replicas inherit).
 
-#![allow(dead_code)]
+// Each test binary uses some of these helpers, and re-exports, not all.
+#![allow(dead_code, unused_imports)]
 
+pub mod peers;
 pub mod trees;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 use rustix::process::Pid;
 pub use rustix::process::Signal;
 use serde_json::Value;
+
+pub use peers::require_peer;
 
 /// A temporary folder holding one test's topology and run folder.
 pub struct Sandbox {
