@@ -1,5 +1,6 @@
 //! The run's processes: a bad topology starts none; Ctrl-C stops the load,
-//! writes what was measured and stops every replica; SIGKILL of the launcher
+//! writes what was measured and stops every replica (a second one abandons
+//! the requests in flight, booked as CANCELLED); SIGKILL of the launcher
 //! leaves no replica behind; replicas speak standard health and reflection.
 
 mod common;
@@ -70,6 +71,40 @@ fn ctrl_c_stops_the_load_writes_the_summary_and_stops_every_replica() {
     assert_counts_add_up(load);
     let sent = load["sent"].as_u64().unwrap();
     assert!(sent > 5 && sent < 500, "stopped early after ~0.7 s: {load}");
+    assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
+}
+
+/// A second Ctrl-C abandons the requests in flight: they are booked as
+/// CANCELLED so the counts still add up, which only an interrupted run may
+/// do. The same summary, had the run not been interrupted, fails the check
+/// every summary read goes through.
+#[test]
+fn a_second_ctrl_c_books_requests_in_flight_as_cancelled() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "slow.yaml",
+        "name: slow\nservices:\n  api:\n    workers: 64\n    endpoints:\n      Get:\n        steps:\n          - work: 20s\nload:\n  users:\n    target: api/Get\n    rate: 20/s\n    duration: 60s\n    timeout: 30s\n",
+    );
+    let mut launcher = sb.spawn_on("run", &file);
+    wait_for_line(&mut launcher, "sending load");
+    std::thread::sleep(Duration::from_millis(700));
+    common::interrupt(&launcher);
+    std::thread::sleep(Duration::from_millis(300));
+    common::interrupt(&launcher);
+    let status = launcher.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut s = sb.summary();
+    assert_eq!(s["interrupted"], true);
+    let load = &s["load"]["users"];
+    assert_counts_add_up(load);
+    assert!(load["errors"]["CANCELLED"].as_u64() > Some(0), "{load}");
+    assert_eq!(load["ok"], 0, "{load}");
+    s["interrupted"] = false.into();
+    let judged = std::panic::catch_unwind(|| common::accounting::assert_nothing_cut_short(&s));
+    assert!(
+        judged.is_err(),
+        "an uninterrupted run may not book CANCELLED"
+    );
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }
 

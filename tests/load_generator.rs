@@ -228,7 +228,7 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
                     .starts_with(&format!("step-0{i}"))
             })
             .expect("a run folder per step");
-        assert!(step.path().join("summary.json").exists());
+        common::read_summary(&step.path());
     }
     assert!(
         sb.wait_all_gone(std::time::Duration::from_secs(5))
