@@ -9,6 +9,7 @@
 
 pub mod accounting;
 pub mod peers;
+pub mod tolerance;
 pub mod trees;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 pub use accounting::assert_counts_add_up;
 pub use peers::require_peer;
+pub use tolerance::assert_binomial;
 
 /// A temporary folder holding one test's topology and run folder.
 pub struct Sandbox {
