@@ -19,11 +19,11 @@ pub struct Peer {
     probe: fn() -> Result<(), String>,
 }
 
-/// The Docker Engine, reachable (`docker info` answers).
+/// The Docker Engine, reachable (`docker version` hears from the server).
 pub const DOCKER: Peer = Peer {
     name: "Docker",
     install: "apt-get install -y docker.io, and start dockerd",
-    probe: || runs("docker", &["info", "--format", "{{.ServerVersion}}"]),
+    probe: || runs("docker", &["version", "--format", "{{.Server.Version}}"]),
 };
 
 /// A Docker Engine that is a Swarm manager (`run --on swarm`, `docker stack deploy`).
@@ -182,11 +182,17 @@ fn output(program: &str, args: &[&str]) -> Result<String, String> {
         .map_err(|e| format!("`{program}` cannot be run: {e}"))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let said: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(3)
+            .collect();
         return Err(format!(
-            "`{program} {}` failed ({}): {first}",
+            "`{program} {}` failed ({}): {}",
             args.join(" "),
-            out.status
+            out.status,
+            said.join(" / ")
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
