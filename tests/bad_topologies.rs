@@ -180,3 +180,39 @@ fn not_simulated_yet_is_an_error_not_silence() {
     assert!(stderr.contains("not simulated yet"), "{stderr}");
     assert!(!sb.out().exists(), "nothing written");
 }
+
+/// `drive` without `--stack` (the Kubernetes Job's driver) has nothing to
+/// signal a replica with: a `kill` fault is refused at validation, located
+/// at its key, exit 1, before the driver looks for a single replica.
+#[test]
+fn drive_without_an_engine_refuses_kill_by_name_and_place() {
+    let sb = Sandbox::new();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/spof.yaml");
+    let started = std::time::Instant::now();
+    let out = sb
+        .command(&[
+            "drive",
+            file.to_str().unwrap(),
+            "--peers-dns",
+            "{service}.invalid",
+            "--out",
+            sb.out().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: a `kill` fault cannot be carried out here")
+            && stderr.contains("without `--stack`"),
+        "{stderr}"
+    );
+    // Both faults, each at its `kill` key (line 43 and 44 of spof.yaml).
+    assert!(stderr.contains("spof.yaml:43:"), "{stderr}");
+    assert!(stderr.contains("spof.yaml:44:"), "{stderr}");
+    assert!(!sb.out().exists(), "nothing written");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "refused before looking for replicas (that waits 60 s)"
+    );
+}

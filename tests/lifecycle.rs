@@ -1,12 +1,13 @@
 //! The run's processes: a bad topology starts none; Ctrl-C stops the load,
-//! writes what was measured and stops every replica; SIGKILL of the launcher
+//! writes what was measured and stops every replica (a second one abandons
+//! the requests in flight, booked as CANCELLED); SIGKILL of the launcher
 //! leaves no replica behind; replicas speak standard health and reflection.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Sandbox, assert_counts_add_up, wait_for_line};
+use common::{Sandbox, assert_counts_add_up, peers, require_peer, wait_for_line};
 
 const LONG_RUN: &str = r#"
 name: long
@@ -73,6 +74,40 @@ fn ctrl_c_stops_the_load_writes_the_summary_and_stops_every_replica() {
     assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }
 
+/// A second Ctrl-C abandons the requests in flight: they are booked as
+/// CANCELLED so the counts still add up, which only an interrupted run may
+/// do. The same summary, had the run not been interrupted, fails the check
+/// every summary read goes through.
+#[test]
+fn a_second_ctrl_c_books_requests_in_flight_as_cancelled() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "slow.yaml",
+        "name: slow\nservices:\n  api:\n    workers: 64\n    endpoints:\n      Get:\n        steps:\n          - work: 20s\nload:\n  users:\n    target: api/Get\n    rate: 20/s\n    duration: 60s\n    timeout: 30s\n",
+    );
+    let mut launcher = sb.spawn_on("run", &file);
+    wait_for_line(&mut launcher, "sending load");
+    std::thread::sleep(Duration::from_millis(700));
+    common::interrupt(&launcher);
+    std::thread::sleep(Duration::from_millis(300));
+    common::interrupt(&launcher);
+    let status = launcher.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut s = sb.summary();
+    assert_eq!(s["interrupted"], true);
+    let load = &s["load"]["users"];
+    assert_counts_add_up(load);
+    assert!(load["errors"]["CANCELLED"].as_u64() > Some(0), "{load}");
+    assert_eq!(load["ok"], 0, "{load}");
+    s["interrupted"] = false.into();
+    let judged = std::panic::catch_unwind(|| common::accounting::assert_nothing_cut_short(&s));
+    assert!(
+        judged.is_err(),
+        "an uninterrupted run may not book CANCELLED"
+    );
+    assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
+}
+
 #[test]
 fn an_invalid_topology_starts_nothing_and_exits_1() {
     let sb = Sandbox::new();
@@ -91,6 +126,9 @@ fn an_invalid_topology_starts_nothing_and_exits_1() {
 
 #[test]
 fn replicas_serve_health_and_reflection_to_outside_clients() {
+    if !require_peer(&peers::GRPCURL) {
+        return;
+    }
     let sb = Sandbox::new();
     let file = sb.file(
         "up.yaml",
@@ -110,7 +148,7 @@ fn replicas_serve_health_and_reflection_to_outside_clients() {
         let o = std::process::Command::new("grpcurl")
             .args(args)
             .output()
-            .expect("grpcurl is installed (see .ci/run)");
+            .expect("run grpcurl");
         String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
     };
     let listed = grpcurl(&["-plaintext", &addr, "list"]);

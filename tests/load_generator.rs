@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Sandbox, assert_counts_add_up};
+use common::{Sandbox, assert_binomial, assert_counts_add_up};
 
 /// `load_timeseries.csv` as rows of (t_s, generator, sent, ok, rejected,
 /// timeouts, errors).
@@ -128,11 +128,10 @@ fn a_mix_splits_requests_by_share() {
     assert_counts_add_up(load);
     assert_eq!(load["target"], "api/Get 80%, api/Put 20%");
     let ep = &s["services"]["api"]["endpoints"];
-    let get = ep["Get"]["requests"].as_u64().unwrap() as f64;
-    let put = ep["Put"]["requests"].as_u64().unwrap() as f64;
-    let share = get / (get + put);
-    // ~400 requests: 80% ± 5 standard deviations (2% each).
-    assert!((share - 0.8).abs() < 0.1, "{share}");
+    let get = ep["Get"]["requests"].as_u64().unwrap();
+    let put = ep["Put"]["requests"].as_u64().unwrap();
+    // ~400 requests: 320 ± 32 (4σ).
+    assert_binomial("requests to Get", get, get + put, 0.8);
 }
 
 #[test]
@@ -228,7 +227,7 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
                     .starts_with(&format!("step-0{i}"))
             })
             .expect("a run folder per step");
-        assert!(step.path().join("summary.json").exists());
+        common::read_summary(&step.path());
     }
     assert!(
         sb.wait_all_gone(std::time::Duration::from_secs(5))

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, wait_for_line};
+use common::{Sandbox, peers, require_peer, wait_for_line};
 use serde_json::Value;
 use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
@@ -104,12 +104,7 @@ async fn send_calls(addr: &str) {
 
 #[test]
 fn prometheus_scrapes_replicas_and_counts_match_the_summary() {
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `prometheus` is not installed (apt-get install -y prometheus)");
+    if !require_peer(&peers::PROMETHEUS) {
         return;
     }
     let sandbox = Sandbox::new();

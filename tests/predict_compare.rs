@@ -27,7 +27,7 @@ fn predict(sb: &Sandbox, file: &Path, out: &Path, args: &[&str]) -> std::process
 }
 
 fn read(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
+    common::read_summary(p)
 }
 
 #[test]

@@ -103,9 +103,7 @@ fn run_predicted(sb: &Sandbox, file: &str) -> (Value, Value, String) {
         "{stdout}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let read = |p: &Path| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
-    };
+    let read = |p: &Path| -> Value { common::read_summary(p) };
     let predicted = out.join("prediction");
     assert!(
         predicted.join("report.html").exists(),

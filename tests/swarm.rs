@@ -5,8 +5,8 @@
 //! config), also when the launcher is stopped with Ctrl-C or killed with
 //! SIGKILL (its guardian removes the stack). The replicas' spans reach the
 //! driver's collector: `traces.jsonl` holds each request as one tree from the
-//! load's root through every service. Skipped, saying why, only where Docker
-//! itself is absent.
+//! load's root through every service. A missing Docker or Swarm fails these
+//! tests in CI and skips them elsewhere (`common::require_peer`).
 
 mod common;
 
@@ -15,39 +15,13 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, Signal, assert_counts_add_up, wait_for_line};
+use common::{Sandbox, Signal, assert_counts_add_up, peers, require_peer, wait_for_line};
 use rustix::process::Pid;
 use serde_json::Value;
 use topolab_results::trace::{self, Kind, tree::Tree};
 
 /// One stack at a time: two on a two-core machine would starve each other.
 static ONE_STACK: Mutex<()> = Mutex::new(());
-
-/// Whether a Swarm manager is reachable; `None` with the reason when Docker
-/// is not installed at all (CI has it: `.ci/run` starts it).
-fn swarm_ready() -> Option<()> {
-    let out = match Command::new("docker")
-        .args([
-            "info",
-            "--format",
-            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
-        ])
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("skipped: Docker is not installed ({e})");
-            return None;
-        }
-    };
-    let state = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        state.trim() == "active true",
-        "Docker is installed but this node is not a Swarm manager ({}): run `docker swarm init`",
-        state.trim()
-    );
-    Some(())
-}
 
 /// Everything Docker still holds that carries the run's stack label.
 fn leftovers(stack: &str) -> Vec<String> {
@@ -101,7 +75,7 @@ fn run_on_swarm(sandbox: &Sandbox, file: &str, extra: &[&str]) -> (Value, String
 
 #[test]
 fn chain_runs_on_swarm_and_leaves_nothing_behind() {
-    if swarm_ready().is_none() {
+    if !require_peer(&peers::SWARM) {
         return;
     }
     let _one = ONE_STACK.lock();
@@ -184,7 +158,7 @@ fn assert_replica_spans_reach_the_run(sandbox: &Sandbox, sent: u64, figures: &Va
 
 #[test]
 fn spof_kill_fault_kills_a_container_on_swarm() {
-    if swarm_ready().is_none() {
+    if !require_peer(&peers::SWARM) {
         return;
     }
     let _one = ONE_STACK.lock();
@@ -303,7 +277,7 @@ fn wait_nothing_left(sandbox: &Sandbox, stack: &str, limit: Duration) -> Vec<Str
 
 #[test]
 fn sigkilled_launcher_leaves_no_stack_behind() {
-    if swarm_ready().is_none() {
+    if !require_peer(&peers::SWARM) {
         return;
     }
     let _one = ONE_STACK.lock();
@@ -321,7 +295,7 @@ fn sigkilled_launcher_leaves_no_stack_behind() {
 
 #[test]
 fn ctrl_c_stops_a_swarm_run_and_leaves_nothing_behind() {
-    if swarm_ready().is_none() {
+    if !require_peer(&peers::SWARM) {
         return;
     }
     let _one = ONE_STACK.lock();

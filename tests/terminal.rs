@@ -81,6 +81,7 @@ fn tables_and_summary_keep_the_files_order_and_quiet_prints_only_the_summary() {
         "--quiet: nothing but the summary:\n{stderr}"
     );
 
+    sb.summary();
     let json = std::fs::read_to_string(sb.out().join("summary.json")).unwrap();
     in_order(
         &json,

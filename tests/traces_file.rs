@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Sandbox;
+use common::{Sandbox, peers, require_peer};
 use topolab_results::trace;
 
 /// One service failing a share of its requests, flooded for long enough that
@@ -57,6 +57,9 @@ fn python_reads(path: &std::path::Path) -> (u64, u64) {
 
 #[test]
 fn every_line_is_otlp_traces_data_for_the_python_types() {
+    if !require_peer(&peers::PYTHON_OTLP_PROTO) {
+        return;
+    }
     let sb = Sandbox::new();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/chain.yaml");
     let out = sb.run(
@@ -85,6 +88,9 @@ fn every_line_is_otlp_traces_data_for_the_python_types() {
 
 #[test]
 fn an_exceeded_budget_keeps_every_error_trace() {
+    if !require_peer(&peers::PYTHON_OTLP_PROTO) {
+        return;
+    }
     let sb = Sandbox::new();
     let summary = sb.run_yaml(FLAKY, &["-q"]);
     let users = &summary["load"]["users"];

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sandbox, assert_counts_add_up, wait_for_line};
+use common::{Sandbox, assert_counts_add_up, peers, require_peer, wait_for_line};
 use serde_json::Value;
 
 /// These runs measure time: one at a time, so they do not slow each other.
@@ -281,6 +281,9 @@ fn a_killed_replicas_subscribers_reconnect_and_the_gap_counts() {
 
 #[test]
 fn grpcurl_subscribes_from_outside_and_receives_versions() {
+    if !require_peer(&peers::GRPCURL) {
+        return;
+    }
     let _one = serial();
     let sb = Sandbox::new();
     let file = sb.file(
@@ -308,7 +311,7 @@ fn grpcurl_subscribes_from_outside_and_receives_versions() {
             "topolab.v1.Replica/Subscribe",
         ])
         .output()
-        .expect("grpcurl is installed (see .ci/run)");
+        .expect("run grpcurl");
     let text = String::from_utf8_lossy(&out.stdout);
     let versions: Vec<u64> = text
         .lines()

@@ -132,11 +132,42 @@ impl Drop for Appender {
 mod tests {
     use super::*;
 
+    /// A folder on the disk the build is on (beside the test binary, under
+    /// `target/`), not `/tmp`, which is a tmpfs on many machines and
+    /// refused `O_DIRECT` before Linux 6.6: the direct path is only tested
+    /// where it can be taken.
+    fn on_disk() -> tempfile::TempDir {
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile>/deps/<test binary>: the profile's folder.
+        let dir = exe.ancestors().nth(2).unwrap();
+        tempfile::tempdir_in(dir).unwrap()
+    }
+
+    /// Whether this folder's file system takes an aligned direct write,
+    /// found without the code under test: what its path should be.
+    fn takes_direct_writes(dir: &Path) -> bool {
+        let path = dir.join("probe");
+        let Ok(f) = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+            .open(&path)
+        else {
+            return false;
+        };
+        let buf = vec![b'x'; 2 * BLOCK];
+        let start = buf.as_ptr().align_offset(BLOCK);
+        let written = f.write_all_at(&buf[start..start + BLOCK], 0).is_ok();
+        let _ = std::fs::remove_file(&path);
+        written
+    }
+
     /// Lines of every length, flushed at odd moments, across several
     /// windows: the file is exactly what was appended at every flush.
-    fn appends_exactly(direct: bool) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.jsonl");
+    /// Returns whether the whole blocks still went out directly at the end.
+    fn appends_exactly(dir: &Path, direct: bool) -> bool {
+        let path = dir.join("f.jsonl");
         let mut f = Appender::create(&path).unwrap();
         if !direct {
             f.direct = None;
@@ -154,11 +185,12 @@ mod tests {
         f.flush().unwrap();
         assert!(expected.len() > 3 * WINDOW);
         assert_eq!(std::fs::read(&path).unwrap(), expected);
+        f.direct.is_some()
     }
 
     #[test]
     fn what_was_appended_is_in_the_file_once_dropped() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = on_disk();
         let path = dir.path().join("f.jsonl");
         let mut f = Appender::create(&path).unwrap();
         let text = "a line\n".repeat(1_000);
@@ -167,14 +199,32 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
+    /// Where the file system takes direct writes, every whole block went
+    /// out directly (a write refused would have dropped to the page cache
+    /// for good); where it does not, the page cache took them all.
     #[test]
     fn the_file_is_what_was_appended_at_every_flush() {
-        appends_exactly(true);
+        let dir = on_disk();
+        let can = takes_direct_writes(dir.path());
+        let took = appends_exactly(dir.path(), true);
+        eprintln!(
+            "{}: O_DIRECT {}, path taken: {}",
+            dir.path().display(),
+            if can { "works" } else { "refused" },
+            if took { "direct" } else { "page cache" }
+        );
+        assert_eq!(
+            took,
+            can,
+            "the path taken does not match what {} allows",
+            dir.path().display()
+        );
     }
 
     /// As where the file system refuses `O_DIRECT`.
     #[test]
     fn through_the_page_cache_alone_the_file_is_the_same() {
-        appends_exactly(false);
+        let dir = on_disk();
+        assert!(!appends_exactly(dir.path(), false));
     }
 }

@@ -118,6 +118,8 @@ pub async fn run_all(
     Ok(out)
 }
 
+/// Runs one generator to its end and drains it; its recorder, closed, or
+/// why it could not send (its pacer did not start).
 async fn run_one(
     generator: &Generator,
     target: Arc<Mix>,
@@ -125,7 +127,7 @@ async fn run_one(
     seed: u64,
     signals: StopSignals,
     recorder: Arc<Mutex<Recorder>>,
-) -> Recorder {
+) -> anyhow::Result<Recorder> {
     let mut in_flight = JoinSet::new();
     let begin = begin + generator.start;
     let (rec, stop) = (recorder.clone(), signals.stop.clone());
@@ -144,7 +146,7 @@ async fn run_one(
                 stop,
                 &mut in_flight,
             )
-            .await
+            .await?
         }
         Pattern::Closed { think, stages } => {
             closed::run(
@@ -177,5 +179,5 @@ async fn run_one(
     if let Some(f) = &mut live.freshness {
         f.close(end);
     }
-    live.clone()
+    Ok(live.clone())
 }

@@ -55,12 +55,15 @@ impl<S: Iterator<Item = Instant>> Dues<S> {
     }
 
     /// The next due time, once it is due (never before); `None` when the
-    /// schedule ended or was stopped.
-    pub async fn recv(&mut self) -> Option<Instant> {
+    /// schedule ended or was stopped; an error when the timer failed, which
+    /// must end the run rather than quietly end the schedule.
+    pub async fn recv(&mut self) -> io::Result<Option<Instant>> {
         if *self.stop.borrow() {
-            return None;
+            return Ok(None);
         }
-        let due = self.schedule.next()?;
+        let Some(due) = self.schedule.next() else {
+            return Ok(None);
+        };
         let early = if due.saturating_duration_since(self.last) > 4 * LEAD {
             LEAD
         } else {
@@ -72,14 +75,14 @@ impl<S: Iterator<Item = Instant>> Dues<S> {
             .saturating_sub(early);
         if !left.is_zero() {
             tokio::select! {
-                fired = self.timer.fire_in(left) => fired.ok()?,
-                _ = self.stop.wait_for(|s| *s) => return None,
+                fired = self.timer.fire_in(left) => fired?,
+                _ = self.stop.wait_for(|s| *s) => return Ok(None),
             }
         }
         while Instant::now() < due {
             tokio::task::yield_now().await;
         }
-        Some(due)
+        Ok(Some(due))
     }
 }
 
@@ -97,7 +100,7 @@ mod tests {
         let (_tx, stop) = watch::channel(false);
         let mut dues = Dues::new(schedule.clone().into_iter(), stop).unwrap();
         let mut got = Vec::new();
-        while let Some(due) = dues.recv().await {
+        while let Some(due) = dues.recv().await.unwrap() {
             assert!(Instant::now() >= due, "returned before it was due");
             got.push(due);
         }
@@ -110,7 +113,7 @@ mod tests {
         let (_tx, stop) = watch::channel(false);
         let mut dues = Dues::new([start].into_iter(), stop).unwrap();
         let other = tokio::spawn(async { Instant::now() });
-        assert_eq!(dues.recv().await, Some(start));
+        assert_eq!(dues.recv().await.unwrap(), Some(start));
         let ran = other.await.unwrap();
         assert!(ran < start, "the other task waited for the due time");
     }
@@ -121,9 +124,9 @@ mod tests {
         let schedule = (0..).map(move |i| start + Duration::from_millis(i));
         let (tx, stop) = watch::channel(false);
         let mut dues = Dues::new(schedule, stop).unwrap();
-        dues.recv().await.unwrap();
+        dues.recv().await.unwrap().unwrap();
         tx.send(true).unwrap();
-        assert_eq!(dues.recv().await, None);
+        assert_eq!(dues.recv().await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -136,7 +139,7 @@ mod tests {
             tx.send(true).unwrap();
         });
         let waited = Instant::now();
-        assert_eq!(dues.recv().await, None);
+        assert_eq!(dues.recv().await.unwrap(), None);
         assert!(waited.elapsed() < Duration::from_secs(10));
         stopper.await.unwrap();
     }

@@ -15,6 +15,12 @@ use super::series::Series;
 use super::target::Sent;
 use topolab_results::reasons::Reasons;
 
+/// The message of the requests [`Recorder::close`] books as CANCELLED: sent,
+/// never ended. Named so that a run that was not interrupted can be checked
+/// to have booked none (the counts add up by construction otherwise).
+pub const CUT_SHORT: &str =
+    "still in flight when the run was cut short (a second Ctrl-C abandons requests in flight)";
+
 /// How one request ended, as the generator saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -169,11 +175,7 @@ impl Recorder {
         let unfinished = self.sent.saturating_sub(self.finished());
         if unfinished > 0 {
             *self.errors.entry("CANCELLED".into()).or_default() += unfinished;
-            self.reasons.add_n(
-                "CANCELLED",
-                "still in flight when the run was cut short (a second Ctrl-C abandons requests in flight)",
-                unfinished,
-            );
+            self.reasons.add_n("CANCELLED", CUT_SHORT, unfinished);
         }
     }
 

@@ -75,6 +75,7 @@ fn run(
         signals,
         recorder,
     } = launch;
+    let name = generator.name.clone();
     // Dropping the runtime on the way out drops every task left on it.
     runtime.block_on(async move {
         let mix = match Mix::new(&generator, &peers, tracer, rate) {
@@ -90,7 +91,12 @@ fn run(
                 async move { run_one(&generator, mix, begin, seed, signals, recorder).await },
             );
         tokio::select! {
-            joined = run => Some(joined.context("a load generator task failed")),
+            joined = run => Some(
+                joined
+                    .context("a load generator task failed")
+                    .and_then(|ran| ran)
+                    .with_context(|| format!("load generator `{name}`")),
+            ),
             () = done.closed() => None,
         }
     })

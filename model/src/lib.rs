@@ -47,12 +47,14 @@ use diagnostic::{Diag, Severity};
 /// run may ask of this machine's load generator.
 pub const MAX_TOTAL_RATE: f64 = 50_000.0;
 
-/// The sizes a topology may reach, checked by validation with the limit
-/// named in the error. A local run's process limit is this machine's,
+/// What a topology may ask of where it runs, checked by validation with the
+/// limit named in the error: the sizes it may reach, and whether its
+/// replicas can be signalled. A local run's process limit is this machine's,
 /// probed at run time (`topolab_fleet::capacity`) and built with
 /// [`Limits::machine`]; a file that starts nothing here (a graph, an export,
 /// containers) is held only to [`Limits::FORMAT`]; a simulation's are
-/// [`Limits::SIMULATION`], since no process is started.
+/// [`Limits::SIMULATION`], since no process is started. Replicas nobody can
+/// signal are [`Limits::without_signals`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Replicas in all (processes, for a run).
@@ -62,6 +64,11 @@ pub struct Limits {
     /// How to mend a topology over `processes`: for a run, which resource
     /// of the machine sets the limit, with its numbers.
     pub processes_help: std::borrow::Cow<'static, str>,
+    /// Why `kill` and `pause` faults cannot be carried out where this
+    /// topology runs (`None`: they can), so that they are refused at
+    /// validation, by name and place, before anything starts, rather than
+    /// skipped with a warning once the run is under way.
+    pub no_signals: Option<&'static str>,
 }
 
 impl Limits {
@@ -72,6 +79,7 @@ impl Limits {
         processes: 1_000_000,
         total_rate: MAX_TOTAL_RATE,
         processes_help: std::borrow::Cow::Borrowed("lower `replicas`"),
+        no_signals: None,
     };
     /// What `predict` simulates: bounded by memory and patience, not processes.
     pub const SIMULATION: Limits = Limits {
@@ -80,6 +88,7 @@ impl Limits {
         processes_help: std::borrow::Cow::Borrowed(
             "lower `replicas`: the simulator keeps every replica's state in memory",
         ),
+        no_signals: None,
     };
 
     /// What `run` can start on this machine: `processes` from its probed
@@ -89,6 +98,17 @@ impl Limits {
             processes,
             total_rate: MAX_TOTAL_RATE,
             processes_help: std::borrow::Cow::Owned(help),
+            no_signals: None,
+        }
+    }
+
+    /// These limits where no replica can be killed or paused, `why` saying
+    /// what runs them (replicas found by DNS with no engine named, as on
+    /// Kubernetes): `kill` and `pause` faults are then errors.
+    pub fn without_signals(self, why: &'static str) -> Limits {
+        Limits {
+            no_signals: Some(why),
+            ..self
         }
     }
 }

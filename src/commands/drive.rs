@@ -13,14 +13,23 @@ use topolab_fleet::faults::{Processes, Signal};
 use topolab_fleet::supervisor::ReplicaId;
 use topolab_launcher::drive::DriveOptions;
 use topolab_launcher::table;
+use topolab_model::Limits;
 use topolab_services::discovery::Discovery;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::DriveArgs;
 
+/// Why a driver without `--stack` refuses `kill` and `pause` faults.
+const NO_ENGINE: &str =
+    "`drive` without `--stack` (as on Kubernetes) has no engine to signal the replicas";
+
 /// Drives the load; see the module's doc.
 pub fn drive(args: &DriveArgs) -> ExitCode {
-    let loaded = match topolab_model::load(&args.file, &[]) {
+    let limits = match &args.stack {
+        Some(_) => Limits::FORMAT,
+        None => Limits::FORMAT.without_signals(NO_ENGINE),
+    };
+    let loaded = match topolab_model::load_with(&args.file, &[], limits) {
         Ok(l) => l,
         Err(report) => {
             eprint!("{report}");
@@ -122,20 +131,18 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Replicas this driver cannot signal (no engine named): `kill` and `pause`
-/// faults are refused by name rather than silently skipped.
+/// Replicas this driver cannot signal (no engine named). Never asked to:
+/// validation refused `kill` and `pause` faults by name and place
+/// ([`NO_ENGINE`]) before anything started; were it asked, it reaches none.
 struct NoEngine;
 
 impl Processes for NoEngine {
     fn signal<'a>(
         &'a self,
-        service: &'a str,
+        _: &'a str,
         _: Option<u32>,
         _: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>> {
-        eprintln!(
-            "warning: kill/pause of {service}: not supported yet without --stack (only a Swarm stack's containers can be signalled)"
-        );
         Box::pin(std::future::ready(Vec::new()))
     }
 }

@@ -2,12 +2,14 @@
 //! the topology on a Docker Swarm (`compose.yaml` beside the `topology.yaml`
 //! its config reads) or on Kubernetes (`kubernetes.yaml`, every object in
 //! one file), and prints the command that deploys it. Exit 1 for an invalid
-//! topology, 2 when the folder cannot be written.
+//! topology (for Kubernetes, also one with `kill` or `pause` faults, which
+//! its driver cannot carry out), 2 when the folder cannot be written.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use topolab_deploy::{compose, kubernetes};
+use topolab_model::Limits;
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::{ExportArgs, ExportTarget};
@@ -15,9 +17,18 @@ use crate::cli::{ExportArgs, ExportTarget};
 /// The Kubernetes manifests' file name in an export folder.
 pub const MANIFESTS_FILE: &str = "kubernetes.yaml";
 
+/// Why the Kubernetes manifests cannot carry `kill` and `pause` faults.
+const NO_ENGINE: &str = "on Kubernetes the load driver (`drive` without `--stack`) has no engine to signal the replicas";
+
 /// Writes the export and prints its folder last.
 pub fn export(args: &ExportArgs) -> ExitCode {
-    let loaded = match topolab_model::load(&args.file, &args.sets) {
+    // The Job's driver would refuse the faults when it starts in the
+    // cluster; refused here, before anything is written or deployed.
+    let limits = match args.target {
+        ExportTarget::Compose => Limits::FORMAT,
+        ExportTarget::Kubernetes => Limits::FORMAT.without_signals(NO_ENGINE),
+    };
+    let loaded = match topolab_model::load_with(&args.file, &args.sets, limits) {
         Ok(l) => l,
         Err(report) => {
             eprint!("{report}");

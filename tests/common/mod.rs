@@ -1,10 +1,15 @@
 //! Shared helpers for the integration tests: run the real `topolab` binary on a
-//! small topology in a temporary folder, read what it left, and find any
-//! process of the run that is still alive (each run is marked by an
-//! environment variable its replicas inherit).
+//! small topology in a temporary folder, read what it left (every
+//! `summary.json` read is checked by [`accounting`]), and find any process
+//! of the run that is still alive (each run is marked by an environment
+//! variable its replicas inherit).
 
-#![allow(dead_code)]
+// Each test binary uses some of these helpers, and re-exports, not all.
+#![allow(dead_code, unused_imports)]
 
+pub mod accounting;
+pub mod peers;
+pub mod tolerance;
 pub mod trees;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +19,10 @@ use std::time::{Duration, Instant};
 use rustix::process::Pid;
 pub use rustix::process::Signal;
 use serde_json::Value;
+
+pub use accounting::assert_counts_add_up;
+pub use peers::require_peer;
+pub use tolerance::assert_binomial;
 
 /// A temporary folder holding one test's topology and run folder.
 pub struct Sandbox {
@@ -80,9 +89,9 @@ impl Sandbox {
         self.summary()
     }
 
+    /// The run folder's summary.json (see [`read_summary`]).
     pub fn summary(&self) -> Value {
-        let text = std::fs::read_to_string(self.out().join("summary.json")).expect("summary.json");
-        serde_json::from_str(&text).expect("summary.json is JSON")
+        read_summary(&self.out())
     }
 
     /// Starts `topolab ARGS` in the background with piped stderr.
@@ -143,20 +152,15 @@ impl Sandbox {
     }
 }
 
-/// `sent = ok + rejected + timeouts + sum(errors)` for one generator.
-pub fn assert_counts_add_up(load: &Value) {
-    let n = |k: &str| load[k].as_u64().unwrap_or_else(|| panic!("{k} in {load}"));
-    let errors: u64 = load["errors"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        n("sent"),
-        n("ok") + n("rejected") + n("timeouts") + errors,
-        "counts do not add up: {load}"
-    );
+/// `dir/summary.json`, read the one way every test reads it: checked that
+/// a run not interrupted left no request unended
+/// ([`accounting::assert_nothing_cut_short`]).
+pub fn read_summary(dir: &Path) -> Value {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let summary: Value = serde_json::from_str(&text).expect("summary.json is JSON");
+    accounting::assert_nothing_cut_short(&summary);
+    summary
 }
 
 /// Reads a child's stderr until a line contains `needle` (or it ends).

@@ -2,7 +2,9 @@
 //! service, or one replica `name#i`, checked against the services) and
 //! exactly one action (`slow`, `errors`, `kill`, `pause`). A fault that would
 //! start after the load has ended is an error (it would never fire); one that
-//! lasts past the end is a warning (it is cleared when the load ends).
+//! lasts past the end is a warning (it is cleared when the load ends). `kill`
+//! and `pause` are errors where no replica can be signalled
+//! ([`crate::Limits::no_signals`]).
 
 use std::time::Duration;
 
@@ -115,6 +117,15 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
                 ck.push(
                     error_at(format!("`{word}` takes `true`"), value)
                         .help(format!("write `{word}: true`, or remove the fault")),
+                );
+                return None;
+            }
+            if let Some(why) = ck.limits.no_signals {
+                ck.push(
+                    error_at(format!("a `{word}` fault cannot be carried out here: {why}"), *key)
+                        .help(
+                            "`kill` and `pause` signal a replica's process or container: run it locally or with `run --on swarm`, or remove the fault (`slow` and `errors` work everywhere)",
+                        ),
                 );
                 return None;
             }

@@ -176,6 +176,35 @@ fn too_many_processes_names_the_limit() {
 }
 
 #[test]
+fn kill_and_pause_are_refused_where_nothing_can_signal_a_replica() {
+    let text = format!(
+        "{HEAD}  a: {{ endpoints: {{ X: }} }}\nload:\n  g: {{ target: a/X, rate: 1/s, duration: 5s }}\nfaults:\n  - {{ at: 1s, target: a, slow: 2x }}\n  - {{ at: 2s, target: a, pause: true, for: 1s }}\n  - {{ at: 3s, target: a#0, kill: true }}\n"
+    );
+    let why = "no engine to signal them";
+    let limits = Limits::FORMAT.without_signals(why);
+    let report = load_str_with("t.yaml", &text, &[], limits).expect_err("refused");
+    let got: Vec<_> = report.errors.iter().map(|e| headline(e)).collect();
+    assert_eq!(
+        got,
+        [
+            e(
+                &format!("a `pause` fault cannot be carried out here: {why}"),
+                "8:26"
+            ),
+            e(
+                &format!("a `kill` fault cannot be carried out here: {why}"),
+                "9:28"
+            ),
+        ]
+    );
+    assert!(report.errors[0].contains("run --on swarm"), "{report}");
+    assert!(
+        load_str("t.yaml", &text, &[]).is_ok(),
+        "where replicas can be signalled, the same file is valid"
+    );
+}
+
+#[test]
 fn too_much_rate_names_the_limit() {
     let text = format!(
         "{HEAD}  a: {{ endpoints: {{ X: }} }}\nload:\n  g:\n    target: a/X\n    rate: 3000000/m\n    duration: 1s\n  h:\n    target: a/X\n    rate: 1/s\n    duration: 1s\n"

@@ -74,6 +74,28 @@ mod tests {
             timer.fire_in(Duration::from_micros(us)).await.unwrap();
             assert!(t.elapsed() >= Duration::from_micros(us));
         }
-        timer.fire_in(Duration::ZERO).await.unwrap();
+    }
+
+    /// A zero wait (which would disarm a timerfd, and so wait forever)
+    /// returns at once: 1,000 of them in well under 100 ms (the bound
+    /// leaves a busy machine room to preempt the thread), and a hang is a
+    /// failure after 5 s rather than a test that never ends.
+    #[tokio::test]
+    async fn a_zero_wait_returns_at_once() {
+        let timer = Timerfd::new().unwrap();
+        let t = Instant::now();
+        let zeros = async {
+            for _ in 0..1_000 {
+                timer.fire_in(Duration::ZERO).await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), zeros)
+            .await
+            .expect("a zero wait hung");
+        let took = t.elapsed();
+        assert!(
+            took < Duration::from_millis(100),
+            "1,000 zero waits took {took:?}"
+        );
     }
 }
