@@ -41,9 +41,9 @@ pub struct SvcPlan {
     pub workers: u32,
     /// `None`: unbounded.
     pub queue: Option<u32>,
-    pub lifo: bool,
+    pub discipline: Discipline,
     pub blocking: bool,
-    pub honor: bool,
+    pub deadlines: Deadlines,
     pub sessions: bool,
     pub restart: bool,
     /// How callers pick one of its replicas.
@@ -156,9 +156,9 @@ impl Plan {
                 first,
                 workers: s.workers.max(1),
                 queue: s.queue,
-                lifo: s.discipline == Discipline::Lifo,
+                discipline: s.discipline,
                 blocking: s.model == ServeModel::Blocking,
-                honor: s.deadlines == Deadlines::Honor,
+                deadlines: s.deadlines,
                 sessions: s.state == State::Sessions,
                 restart: s.restart == Restart::Always,
                 balance: s.balance,
