@@ -13,7 +13,9 @@ pub struct RetryBudget {
     pub ratio: f64,
 }
 
-/// How long before each retry: the `backoff` sample, grown and jittered.
+/// How long before each retry: the `backoff` sample, grown and jittered
+/// (the arithmetic is `topolab_rules::backoff`, which replicas and the
+/// simulator share).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BackoffShape {
     /// Each retry waits this many times longer than the one before (`2x`).
@@ -21,19 +23,6 @@ pub struct BackoffShape {
     /// Share of the wait drawn at random: the wait is uniform in
     /// `[(1 - jitter) * w, w]`, so callers that failed together spread out.
     pub jitter: f64,
-}
-
-impl BackoffShape {
-    /// The wait before retry number `retry` (1 for the first), given a
-    /// `sample` of the step's `backoff` and a uniform draw `u` in `[0, 1)`:
-    /// grown by the multiplier for each retry after the first, then jittered
-    /// down. The replicas and the simulator both wait this long.
-    pub fn wait(&self, sample: Duration, retry: u32, u: f64) -> Duration {
-        let grown = sample.as_secs_f64() * self.multiplier.powi(retry.saturating_sub(1) as i32);
-        let jittered = grown * (1.0 - self.jitter * u);
-        // Capped so a long chain of doublings cannot overflow a Duration.
-        Duration::from_secs_f64(jittered.clamp(0.0, 3600.0))
-    }
 }
 
 impl Default for BackoffShape {

@@ -1,16 +1,19 @@
 //! The bounded queue in front of a replica's worker pool: `workers` requests
 //! run at once, up to `queue` wait, and past that a request is turned away at
 //! once. A freed worker goes to the oldest (`fifo`) or newest (`lifo`) waiter.
+//! The rule is `topolab_rules::admission` (the simulator's too); this keeps
+//! it behind a lock and wakes a waiting task through a oneshot channel.
 
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 use topolab_model::Discipline;
+use topolab_rules::admission::{self, Entry};
 
 /// Why a request was not let in: the waiting room was full.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,23 +28,13 @@ pub struct QueueFull {
 /// The worker pool and its waiting room; cheap to clone (shared state).
 #[derive(Debug, Clone)]
 pub struct Admission {
-    inner: Arc<Inner>,
+    inner: Arc<Mutex<State>>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    workers: u32,
-    capacity: Option<u32>,
-    discipline: Discipline,
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
 struct State {
-    busy: u32,
-    next_id: u64,
-    /// Waiters in arrival order; each is handed its worker through its sender.
-    waiters: VecDeque<(u64, oneshot::Sender<()>)>,
+    /// Each waiter is handed its worker through its sender.
+    rule: admission::Admission<oneshot::Sender<()>>,
     max_depth: usize,
 }
 
@@ -49,12 +42,10 @@ impl Admission {
     /// A pool of `workers` with a waiting room of `capacity` (`None`: unbounded).
     pub fn new(workers: u32, capacity: Option<u32>, discipline: Discipline) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                workers: workers.max(1),
-                capacity,
-                discipline,
-                state: Mutex::new(State::default()),
-            }),
+            inner: Arc::new(Mutex::new(State {
+                rule: admission::Admission::new(workers, capacity, discipline),
+                max_depth: 0,
+            })),
         }
     }
 
@@ -75,40 +66,42 @@ impl Admission {
 
     fn enqueue(&self, bounded: bool) -> Result<Acquire, QueueFull> {
         let mut st = self.lock();
-        if st.busy < self.inner.workers && st.waiters.is_empty() {
-            st.busy += 1;
-            return Ok(Acquire::ready(self.permit()));
+        let mut waiting = None;
+        let waiter = || {
+            let (tx, rx) = oneshot::channel();
+            waiting = Some(rx);
+            tx
+        };
+        let entry = match bounded {
+            true => st.rule.arrive(waiter),
+            false => st.rule.reenter(waiter),
+        };
+        match entry {
+            Entry::Work => Ok(Acquire::ready(self.permit())),
+            Entry::Full { depth, capacity } => Err(QueueFull {
+                depth: depth as usize,
+                capacity,
+            }),
+            Entry::Wait { depth } => {
+                st.max_depth = st.max_depth.max(depth as usize);
+                Ok(Acquire {
+                    admission: self.clone(),
+                    waiting,
+                    ready: None,
+                    depth_at_entry: depth as usize,
+                })
+            }
         }
-        let depth = st.waiters.len();
-        if let (true, Some(cap)) = (bounded, self.inner.capacity)
-            && depth >= cap as usize
-        {
-            return Err(QueueFull {
-                depth,
-                capacity: cap,
-            });
-        }
-        let (tx, rx) = oneshot::channel();
-        let id = st.next_id;
-        st.next_id += 1;
-        st.waiters.push_back((id, tx));
-        st.max_depth = st.max_depth.max(depth + 1);
-        Ok(Acquire {
-            admission: self.clone(),
-            waiting: Some((id, rx)),
-            ready: None,
-            depth_at_entry: depth + 1,
-        })
     }
 
     /// Requests waiting for a worker now.
     pub fn depth(&self) -> usize {
-        self.lock().waiters.len()
+        self.lock().rule.waiting() as usize
     }
 
     /// Workers busy now.
     pub fn in_flight(&self) -> u32 {
-        self.lock().busy
+        self.lock().rule.busy()
     }
 
     /// The deepest the queue has been since start.
@@ -123,31 +116,20 @@ impl Admission {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock()
+        // A panic while holding this lock leaves plain counters behind; keep going.
+        self.inner.lock()
     }
 
     /// A worker was freed: hand it to the next waiter, or mark it idle.
     fn release(&self) {
-        let mut st = self.lock();
-        loop {
-            let next = match self.inner.discipline {
-                Discipline::Fifo => st.waiters.pop_front(),
-                Discipline::Lifo => st.waiters.pop_back(),
-            };
-            match next {
-                // The worker stays busy: it changes hands without going idle.
-                Some((_, tx)) => {
-                    if tx.send(()).is_ok() {
-                        return;
-                    }
-                }
-                None => {
-                    st.busy = st.busy.saturating_sub(1);
-                    return;
-                }
-            }
-        }
+        hand_on(&mut self.lock());
     }
+}
+
+/// Hands a freed worker to the next waiter still waiting (a waiter that
+/// left closed its receiver, so the send fails and it is skipped).
+fn hand_on(st: &mut State) {
+    st.rule.release(|tx| tx.send(()).is_ok());
 }
 
 /// A held worker; dropping it frees the worker for the next waiter.
@@ -170,7 +152,7 @@ impl Drop for Permit {
 #[derive(Debug)]
 pub struct Acquire {
     admission: Admission,
-    waiting: Option<(u64, oneshot::Receiver<()>)>,
+    waiting: Option<oneshot::Receiver<()>>,
     ready: Option<Permit>,
     depth_at_entry: usize,
 }
@@ -202,13 +184,14 @@ impl Future for Acquire {
         if let Some(p) = self.ready.take() {
             return Poll::Ready(p);
         }
-        let Some((_, rx)) = self.waiting.as_mut() else {
+        let Some(rx) = self.waiting.as_mut() else {
             panic!("Acquire polled after completion");
         };
         match Pin::new(rx).poll(cx) {
             Poll::Pending => Poll::Pending,
-            // Err cannot happen: a waiter's sender is only dropped after a send
-            // or while the Acquire removes it; both ways it still gets a worker.
+            // Err cannot happen: a waiter's sender is only dropped after a
+            // send, or once its receiver is closed (it left); both ways the
+            // worker is this request's.
             Poll::Ready(_) => {
                 self.waiting = None;
                 Poll::Ready(self.admission.permit())
@@ -219,18 +202,18 @@ impl Future for Acquire {
 
 impl Drop for Acquire {
     fn drop(&mut self) {
-        let Some((id, mut rx)) = self.waiting.take() else {
+        let Some(mut rx) = self.waiting.take() else {
             return;
         };
-        let removed = {
-            let mut st = self.admission.lock();
-            let before = st.waiters.len();
-            st.waiters.retain(|(w, _)| *w != id);
-            st.waiters.len() != before
-        };
-        // Not in the queue any more: a worker was handed over; pass it on.
-        if !removed && rx.try_recv().is_ok() {
-            self.admission.release();
+        // Under the lock, so no worker is handed over in between.
+        let mut st = self.admission.lock();
+        if rx.try_recv().is_ok() {
+            // A worker was handed over and will not be used: pass it on.
+            hand_on(&mut st);
+        } else {
+            // Still waiting: leave. Closed, its sender refuses a worker.
+            rx.close();
+            st.rule.leave(|tx| !tx.is_closed());
         }
     }
 }

@@ -1,10 +1,15 @@
 //! The caller's deadline as it arrives in the `grpc-timeout` header, turned
 //! into an instant at arrival, so a replica can tell when work would be for a
 //! caller that already gave up, and can pass the rest of it down the chain.
+//! The rules are `topolab_rules::deadline` (the simulator's too); this reads
+//! the header and keeps the replica's instants, counting the rules' time
+//! from the moment of each decision.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
+use topolab_model::Deadlines;
+use topolab_rules::{Nanos, deadline};
 
 /// The gRPC header that carries the caller's remaining time.
 pub const GRPC_TIMEOUT: &str = "grpc-timeout";
@@ -28,16 +33,52 @@ pub fn parse_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-/// The instant by which the caller wants its answer, if it said so; a
-/// malformed header counts as no deadline (as in gRPC's own servers).
-pub fn from_metadata(md: &tonic::metadata::MetadataMap, arrival: Instant) -> Option<Instant> {
-    let value = md.get(GRPC_TIMEOUT)?.to_str().ok()?;
-    parse_timeout(value).map(|d| arrival + d)
+/// The instant by which the caller wants its answer, if it said so and this
+/// replica's service honours deadlines (`policy`); a malformed header
+/// counts as no deadline (as in gRPC's own servers).
+pub fn from_metadata(
+    md: &tonic::metadata::MetadataMap,
+    arrival: Instant,
+    policy: Deadlines,
+) -> Option<Instant> {
+    let timeout = md
+        .get(GRPC_TIMEOUT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_timeout)
+        .map(nanos);
+    // The rules' time counted from the arrival.
+    from_rules(deadline::on_arrival(0, timeout, policy), arrival)
 }
 
-/// Time left before `deadline` (`None`: no deadline, unlimited).
-pub fn remaining(deadline: Option<Instant>) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+/// Whether the caller's `deadline` has passed: no work should start for it.
+pub fn passed(deadline: Option<Instant>) -> bool {
+    let now = Instant::now();
+    deadline::passed(to_rules(deadline, now), 0)
+}
+
+/// The timeout of an attempt made now by a `call` step whose own timeout is
+/// `step`, for a request due by `deadline`: the step's, cut to what is
+/// left; `None` when nothing is left.
+pub fn attempt_timeout(step: Duration, deadline: Option<Instant>) -> Option<Duration> {
+    let now = Instant::now();
+    deadline::attempt_timeout(nanos(step), to_rules(deadline, now), 0).map(Duration::from_nanos)
+}
+
+/// `deadline` in the rules' time counted from `origin` (before it: 0).
+fn to_rules(deadline: Option<Instant>, origin: Instant) -> Nanos {
+    deadline.map_or(deadline::NONE, |d| {
+        nanos(d.saturating_duration_since(origin))
+    })
+}
+
+/// A deadline in the rules' time counted from `origin`, as an instant.
+fn from_rules(d: Nanos, origin: Instant) -> Option<Instant> {
+    (d != deadline::NONE).then(|| origin + Duration::from_nanos(d))
+}
+
+fn nanos(d: Duration) -> Nanos {
+    // Saturates at 584 years, which is as good as no deadline.
+    d.as_nanos().min(u128::from(deadline::NONE - 1)) as Nanos
 }
 
 #[cfg(test)]
@@ -78,11 +119,38 @@ mod tests {
     }
 
     #[test]
-    fn what_tonic_sends_round_trips() {
+    fn what_tonic_sends_round_trips_unless_the_service_ignores_it() {
         let mut req = tonic::Request::new(());
         req.set_timeout(Duration::from_millis(1234));
         let arrival = Instant::now();
-        let d = from_metadata(req.metadata(), arrival).unwrap();
+        let d = from_metadata(req.metadata(), arrival, Deadlines::Honor).unwrap();
         assert_eq!(d - arrival, Duration::from_millis(1234));
+        assert_eq!(
+            from_metadata(req.metadata(), arrival, Deadlines::Ignore),
+            None
+        );
+        let bare = tonic::Request::new(());
+        assert_eq!(
+            from_metadata(bare.metadata(), arrival, Deadlines::Honor),
+            None
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_gets_what_is_left_and_none_once_it_passed() {
+        let step = Duration::from_millis(300);
+        assert_eq!(attempt_timeout(step, None), Some(step));
+        let deadline = Some(Instant::now() + Duration::from_millis(500));
+        assert_eq!(attempt_timeout(step, deadline), Some(step));
+        tokio::time::advance(Duration::from_millis(400)).await;
+        assert_eq!(
+            attempt_timeout(step, deadline),
+            Some(Duration::from_millis(100))
+        );
+        assert!(!passed(deadline));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(attempt_timeout(step, deadline), None);
+        assert!(passed(deadline));
+        assert!(!passed(None));
     }
 }

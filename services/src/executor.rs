@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
 use tokio::time::Instant;
-use tonic::{Code, Status};
-use topolab_model::{Call, OnError, Step};
+use tonic::Status;
+use topolab_model::{Call, OnError, StatusCode, Step};
+use topolab_rules::{backoff, retry};
 
 use crate::admission::Permit;
 use crate::client::Attempt;
 use crate::deadline;
 use crate::replica::Replica;
-use crate::resilience::backoff;
 use crate::timer;
 use crate::trace::{SpanContext, Split};
 use crate::updates::LongPoll;
@@ -237,20 +237,16 @@ async fn run_call(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
 async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
     let guard = ctx.replica.clients().guard(call);
     guard.first_attempt();
-    let mut retry = 0;
+    let mut retries = 0;
     loop {
-        let timeout = match deadline::remaining(ctx.deadline) {
-            Some(left) => left.min(call.timeout),
-            None => call.timeout,
-        };
-        if timeout.is_zero() {
+        let Some(timeout) = deadline::attempt_timeout(call.timeout, ctx.deadline) else {
             return Err(Status::deadline_exceeded(format!(
                 "{} had no time left to call {}/{}",
                 ctx.replica.name(),
                 call.service,
                 call.endpoint
             )));
-        }
+        };
         let Ok(ticket) = guard.admit() else {
             return Err(Status::unavailable(format!(
                 "{}: circuit breaker to {}/{} is open",
@@ -265,7 +261,7 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
             request: call.request,
             session: ctx.session,
             timeout,
-            attempt: retry + 1,
+            attempt: retries + 1,
             parent: ctx.trace.as_ref(),
             tracer: ctx.replica.tracer(),
             long_poll: ctx.long_poll,
@@ -281,26 +277,19 @@ async fn call_with_retries(ctx: &Ctx<'_>, call: &Call) -> Result<(), Status> {
                     .fetch_max(reply.version, Ordering::Relaxed);
                 return Ok(());
             }
-            Err(s) if retry < call.retries && retryable(s.code()) => {
+            Err(s) if retry::another(StatusCode(s.code() as i32), retries, call.retries) => {
                 if !guard.allow_retry() {
                     return Err(s);
                 }
-                retry += 1;
+                retries += 1;
                 if let Some(b) = &call.backoff {
-                    let sample = ctx.replica.sample(b);
-                    let u = ctx.replica.uniform();
-                    timer::sleep(backoff::wait(sample, call.backoff_shape, retry, u)).await;
+                    let wait = ctx
+                        .replica
+                        .with_rng(|rng| backoff::draw(b, call.backoff_shape, retries, rng));
+                    timer::sleep(wait).await;
                 }
             }
             Err(s) => return Err(s),
         }
     }
-}
-
-/// The codes worth another attempt: the callee may do better next time.
-fn retryable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted
-    )
 }

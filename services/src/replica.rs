@@ -141,9 +141,10 @@ impl Replica {
         self.service.deadlines == Deadlines::Ignore
     }
 
-    /// A uniform draw in `[0, 1)` from this replica's stream (jitter).
-    pub fn uniform(&self) -> f64 {
-        self.rng().random()
+    /// Draws from this replica's stream (a rule that takes its randomness
+    /// as an `Rng`, such as a retry's backoff).
+    pub fn with_rng<T>(&self, draw: impl FnOnce(&mut StdRng) -> T) -> T {
+        draw(&mut self.rng())
     }
 
     /// True with probability `p` (0..=1), from this replica's stream.
@@ -195,7 +196,9 @@ impl Replica {
             .await
     }
 
-    /// Serves one request on `endpoint`, from arrival to response.
+    /// Serves one request on `endpoint`, from arrival to response, by
+    /// `deadline`: the one this replica holds it to
+    /// ([`crate::deadline::from_metadata`]: none with `deadlines: ignore`).
     ///
     /// Order of decisions: unknown endpoint (NOT_FOUND, not counted); queue
     /// full (RESOURCE_EXHAUSTED at once); wait for a worker; deadline already
@@ -219,7 +222,6 @@ impl Replica {
     ) -> Result<pb::CallReply, Status> {
         let (id, ep) = self.endpoint(endpoint)?;
         self.stats.arrived(id);
-        let deadline = deadline.filter(|_| !self.ignores_deadlines());
         let mut rec = Record {
             replica: self,
             id,
@@ -255,7 +257,7 @@ impl Replica {
         rec.wait = Some(queue_wait);
         rec.split.queue = queue_wait;
 
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if crate::deadline::passed(deadline) {
             rec.finish(
                 Outcome::DeadlineDropped,
                 rec.timings(queue_wait, Default::default()),
@@ -315,8 +317,9 @@ impl Replica {
                 r
             }
         };
-        if result.is_ok() && matches!(steps, Cow::Owned(_)) {
-            self.sessions.remember(session);
+        // Only a miss can change what is held: the lock is taken for those.
+        if matches!(steps, Cow::Owned(_)) {
+            self.sessions.ended(session, true, result.is_ok());
         }
         let t = rec.timings(queue_wait + ctx.queue_wait(), ctx.work());
         let steps = ctx.split();
@@ -377,9 +380,7 @@ impl Replica {
         ep: &'e Endpoint,
         session: &str,
     ) -> Cow<'e, [Step]> {
-        let miss = self.service.state == State::Sessions
-            && !session.is_empty()
-            && !self.sessions.holds(session);
+        let miss = self.service.state == State::Sessions && self.sessions.misses(session);
         if !miss {
             return Cow::Borrowed(&ep.steps);
         }

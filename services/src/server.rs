@@ -187,7 +187,8 @@ pub struct ReplicaService {
 impl ReplicaRpc for ReplicaService {
     async fn call(&self, req: Request<pb::CallRequest>) -> Result<Response<pb::CallReply>, Status> {
         let arrival = Instant::now();
-        let deadline = deadline::from_metadata(req.metadata(), arrival);
+        let policy = self.replica.service().deadlines;
+        let deadline = deadline::from_metadata(req.metadata(), arrival, policy);
         let caller = trace::context::from_metadata(req.metadata());
         let msg = req.into_inner();
         let long_poll = LongPoll::from_request(&msg);

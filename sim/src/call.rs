@@ -1,20 +1,19 @@
 //! The client role inside a job: a `call` step's attempts, each with its
 //! timeout cut to the caller's remaining deadline, through the breaker, to a
 //! replica picked by the policy; then retries (budgeted, after a backoff) or
-//! the next repetition, in the order of `services/src/executor.rs`.
+//! the next repetition, in the order of `services/src/executor.rs`. Every
+//! decision is the replicas' own rule, from `topolab_rules`; this file keeps
+//! their state in the world's tables and their time simulated.
 
-use rand::Rng;
 use topolab_model::StatusCode;
+use topolab_rules::breaker::{Admit, Breaker};
+use topolab_rules::budget::Budget;
+use topolab_rules::{backoff, deadline, retry};
 
 use crate::engine::{Caller, Event};
-use crate::guard::Admit;
+use crate::serve::session_key;
 use crate::world::World;
-use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
-
-/// The codes worth another attempt.
-pub fn retryable(code: StatusCode) -> bool {
-    matches!(code, UNAVAILABLE | DEADLINE_EXCEEDED | RESOURCE_EXHAUSTED)
-}
+use crate::{DEADLINE_EXCEEDED, OK, UNAVAILABLE};
 
 impl World<'_> {
     /// The call step fiber `fiber` is on (kept in the fiber, so a response
@@ -30,19 +29,27 @@ impl World<'_> {
         let now = self.now;
         let f = &self.fibers.items[fiber as usize];
         let job = &self.jobs.items[f.job as usize];
-        let (caller_rep, session) = (job.rep, job.session);
-        let timeout = call.timeout.min(job.deadline.saturating_sub(now));
-        if timeout == 0 {
+        let (caller_rep, session, job_deadline) = (job.rep, job.session, job.deadline);
+        let key = (caller_rep, call.edge);
+        // Every repetition's first attempt earns its share, as a replica's
+        // does, before it even finds whether time is left.
+        if first && let Some(ratio) = call.budget {
+            self.budgets
+                .entry(key)
+                .or_insert_with(|| Budget::new(ratio, now))
+                .deposit(now);
+        }
+        let Some(timeout) = deadline::attempt_timeout(call.timeout, job_deadline, now) else {
             self.call_failed(fiber, c, DEADLINE_EXCEEDED);
             return;
-        }
-        let key = (caller_rep, call.edge);
-        if first && call.retries > 0 && call.budget.is_some() {
-            self.guards.entry(key).or_default().deposit(now);
-        }
+        };
         let mut probe = None;
         if let Some(cfg) = call.breaker {
-            match self.guards.entry(key).or_default().admit(now, cfg) {
+            let breaker = self
+                .breakers
+                .entry(key)
+                .or_insert_with(|| Breaker::new(cfg));
+            match breaker.admit(now) {
                 Admit::Refused => {
                     self.edge_figures[call.edge as usize].breaker_rejected += 1;
                     self.call_failed(fiber, c, UNAVAILABLE);
@@ -57,8 +64,13 @@ impl World<'_> {
         let picked = callee.replicas > 1;
         let i = if picked {
             let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
-            let i = self.picks[slot].pick(call.pick, callee.replicas, session, now, &mut self.rng);
-            self.picks[slot].started(i);
+            let picker = &mut self.picks[slot];
+            let key = session_key(&session).copied();
+            // Cannot be None: the callee has more than one replica.
+            let i = picker
+                .pick(call.pick, callee.replicas, key, now, &mut self.rng)
+                .unwrap_or(0);
+            picker.started(i);
             self.edge_figures[call.edge as usize].per_replica[i as usize] += 1;
             i
         } else {
@@ -78,14 +90,7 @@ impl World<'_> {
         f.breaker_ticket = probe.unwrap_or(false);
         let caller = Caller::Fiber { fiber, token };
         let rep = callee.first + i;
-        self.send(
-            rep,
-            call.service,
-            call.endpoint,
-            now + timeout,
-            session,
-            caller,
-        );
+        self.send(rep, call.service, call.endpoint, timeout, session, caller);
         let timer = self.queue.arm(now + timeout, Event::Timeout { caller });
         self.fibers.items[fiber as usize].timer = timer;
         if probe.is_none() {
@@ -119,9 +124,12 @@ impl World<'_> {
         let caller_rep = self.jobs.items[f.job as usize].rep;
         if picked {
             let slot = (plan.pick_base[caller_rep as usize] + call.slot) as usize;
-            self.picks[slot].ended(i);
+            let picker = &mut self.picks[slot];
+            picker.ended(i);
             if refused {
-                self.picks[slot].eject(call.pick, i, now);
+                picker.eject(i, now);
+            } else if code == OK {
+                picker.answered(i);
             }
         }
         if code == OK {
@@ -131,8 +139,8 @@ impl World<'_> {
         }
         let key = (caller_rep, call.edge);
         if call.breaker.is_some()
-            && let Some(g) = self.guards.get_mut(&key)
-            && g.outcome(now, probe, code != OK)
+            && let Some(b) = self.breakers.get_mut(&key)
+            && b.outcome(now, probe, code != OK)
         {
             self.edge_figures[call.edge as usize].breaker_opened += 1;
         }
@@ -141,9 +149,13 @@ impl World<'_> {
             return;
         }
         let f = &mut self.fibers.items[fiber as usize];
-        if f.retry < call.retries && retryable(code) {
+        if retry::another(code, f.retry, call.retries) {
             let allowed = match call.budget {
-                Some(ratio) => self.guards.entry(key).or_default().withdraw(now, ratio),
+                Some(ratio) => self
+                    .budgets
+                    .entry(key)
+                    .or_insert_with(|| Budget::new(ratio, now))
+                    .withdraw(now),
                 None => true,
             };
             if !allowed {
@@ -156,9 +168,8 @@ impl World<'_> {
             let retry = f.retry;
             match call.backoff {
                 Some(b) => {
-                    let sample = b.sample(&mut self.rng);
-                    let u: f64 = self.rng.random();
-                    let wait = call.shape.wait(sample, retry, u).as_nanos() as u64;
+                    let wait =
+                        backoff::draw(&b, call.shape, retry, &mut self.rng).as_nanos() as u64;
                     let token = self.token();
                     self.fibers.items[fiber as usize].token = token;
                     self.queue.push(now + wait, Event::Backoff { fiber, token });

@@ -8,8 +8,9 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::timers::{TimerId, Timers};
 
-/// Simulated time in nanoseconds from the start of load.
-pub type Nanos = u64;
+/// Simulated time in nanoseconds from the start of load: the rules' time,
+/// with the start of load as its origin.
+pub type Nanos = topolab_rules::Nanos;
 
 /// What happens at an instant. Indices name slots in the world's slabs; the
 /// token says which occupant of the slot the event was meant for, so events

@@ -106,11 +106,8 @@ impl World<'_> {
             rep.paused = false;
             self.paused -= 1;
         }
-        let rep = &mut self.reps[r as usize];
-        rep.busy = 0;
-        rep.waiting.clear();
-        rep.live = 0;
-        self.cold[r as usize].sessions.clear();
+        self.reps[r as usize].admission.clear();
+        self.cold[r as usize].sessions.forget_all();
         self.cold[r as usize].frozen.clear();
         let mut lost = vec![false; self.jobs.items.len()];
         let mut replies = Vec::new();

@@ -1,14 +1,16 @@
 //! A discrete-event simulator of topolab's topology model: the same
 //! checked [`Topology`] a run starts as processes, played in simulated time
 //! with the same distribution sampling ([`topolab_model::Dist`]), the same
-//! arrival schedule ([`topolab_model::shape`]) and the same backoff
-//! arithmetic, so `predict` can say what a run will measure before it runs,
-//! and for topologies far beyond what one machine can start.
+//! arrival schedule ([`topolab_model::shape`]) and the replicas' own decision
+//! rules ([`topolab_rules`]: balancing, affinity, breaker, retries and their
+//! budget and backoff, admission, deadlines), so `predict` can say what a
+//! run will measure before it runs, and for topologies far beyond what one
+//! machine can start.
 //!
 //! [`engine`] is the event heap; [`plan`] compiles the topology; the world
-//! (`world`, `serve`, `call`, `pick`, `guard`, `load`, `faults`) plays it;
-//! [`figures`] is what it measured; [`analysis`] is the arithmetic of
-//! utilisation and capacity.
+//! (`world`, `serve`, `call`, `load`, `faults`) plays it, keeping the rules'
+//! state in its tables and their time simulated; [`figures`] is what it
+//! measured; [`analysis`] is the arithmetic of utilisation and capacity.
 //!
 //! It is pure computation in simulated time: no process, socket, clock or
 //! file (`topolab-predict` writes what it predicts).
@@ -19,9 +21,7 @@ pub mod engine;
 mod faults;
 pub mod figures;
 pub mod generate;
-mod guard;
 mod load;
-mod pick;
 pub mod plan;
 mod serve;
 mod state;

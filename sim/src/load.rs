@@ -10,7 +10,8 @@ use rand::{Rng, SeedableRng};
 use topolab_model::shape::{next_active, offsets};
 use topolab_model::{ClientStage, Dist, Pattern, StatusCode};
 
-use crate::call::retryable;
+use topolab_rules::retry::retryable;
+
 use crate::engine::{Caller, Event, Nanos};
 use crate::world::{Root, World};
 
@@ -202,7 +203,9 @@ impl World<'_> {
         g.next[target] = g.next[target].wrapping_add(1);
         let caller = Caller::Root { root, token };
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
-        self.send(svc.first + i, service, endpoint, deadline, session, caller);
+        // The generator sends what is left of its timeout (`grpc-timeout`).
+        let left = deadline.saturating_sub(self.now);
+        self.send(svc.first + i, service, endpoint, left, session, caller);
         let at = deadline.max(self.now);
         self.roots.items[root as usize].timer = self.queue.arm(at, Event::Timeout { caller });
     }

@@ -41,9 +41,9 @@ pub struct SvcPlan {
     pub workers: u32,
     /// `None`: unbounded.
     pub queue: Option<u32>,
-    pub lifo: bool,
+    pub discipline: Discipline,
     pub blocking: bool,
-    pub honor: bool,
+    pub deadlines: Deadlines,
     pub sessions: bool,
     pub restart: bool,
     /// How callers pick one of its replicas.
@@ -91,7 +91,8 @@ pub struct CallPlan {
     pub probability: f64,
     pub times: u32,
     pub continue_on_error: bool,
-    /// Retries per first attempt; `None`: unlimited.
+    /// Retries per first attempt; `None`: unlimited, or never drawn on (no
+    /// step on its edge retries).
     pub budget: Option<f64>,
     pub breaker: Option<Breaker>,
     pub pick: Balance,
@@ -156,9 +157,9 @@ impl Plan {
                 first,
                 workers: s.workers.max(1),
                 queue: s.queue,
-                lifo: s.discipline == Discipline::Lifo,
+                discipline: s.discipline,
                 blocking: s.model == ServeModel::Blocking,
-                honor: s.deadlines == Deadlines::Honor,
+                deadlines: s.deadlines,
                 sessions: s.state == State::Sessions,
                 restart: s.restart == Restart::Always,
                 balance: s.balance,
@@ -176,6 +177,15 @@ impl Plan {
         let mut by_index: Vec<_> = edges.into_iter().collect();
         by_index.sort_by_key(|(_, i)| *i);
         plan.edges = by_index.into_iter().map(|(e, _)| e).collect();
+        // A budget is drawn on only by retries: on an edge where no step
+        // retries it decides nothing, and is not kept.
+        let mut retried = vec![false; plan.edges.len()];
+        for c in &plan.calls {
+            retried[c.edge as usize] |= c.retries > 0;
+        }
+        for c in &mut plan.calls {
+            c.budget = c.budget.filter(|_| retried[c.edge as usize]);
+        }
         plan
     }
 

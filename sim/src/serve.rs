@@ -2,12 +2,16 @@
 //! takes a worker; its steps run (`work` holds a worker for a sampled time,
 //! `call` turns the replica client, `parallel` forks and joins); it answers,
 //! and its worker goes to the next waiter by the queue's discipline. The
-//! order of decisions is the replicas' (`services/src/replica.rs`).
+//! order of decisions is the replicas' (`services/src/replica.rs`); the
+//! decisions themselves are the replicas' own rules: admission and queue
+//! discipline, deadlines and session affinity from `topolab_rules`.
 
 use topolab_figures::Ending;
 use topolab_model::StatusCode;
+use topolab_rules::admission::Entry;
+use topolab_rules::deadline;
 
-use crate::engine::{Caller, Event};
+use crate::engine::{Caller, Event, Nanos};
 use crate::plan::PStep;
 use crate::timers::TimerId;
 use crate::world::{Fiber, Job, JobState, Ready, Waiter, World};
@@ -16,19 +20,25 @@ use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
 const NONE: u32 = u32::MAX;
 
 impl World<'_> {
-    /// Sends a request to replica `rep` of `service`: it arrives after the hop.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends a request to replica `rep` of `service` with the caller's
+    /// `timeout`: it arrives after the hop. Inlined: it is on every call's
+    /// path, and its callers pass most arguments straight through.
+    #[inline]
     pub(crate) fn send(
         &mut self,
         rep: u32,
         service: u32,
         endpoint: u32,
-        deadline: u64,
+        timeout: Nanos,
         session: u64,
         reply: Caller,
     ) {
         let token = self.token();
-        let honor = self.plan.services[service as usize].honor;
+        // Counted from when the request reaches the replica, not from when a
+        // paused or restarting replica gets round to it: by then its
+        // caller's cancellation has reached the replica too.
+        let policy = self.plan.services[service as usize].deadlines;
+        let deadline = deadline::on_arrival(self.now + self.hop, Some(timeout), policy);
         let job = self.jobs.alloc(Job {
             token,
             state: JobState::Transit,
@@ -36,7 +46,7 @@ impl World<'_> {
             service,
             endpoint,
             arrival: 0,
-            deadline: if honor { deadline } else { u64::MAX },
+            deadline,
             session,
             reply,
             queue_wait: 0,
@@ -70,38 +80,34 @@ impl World<'_> {
         let (service, endpoint) = (j.service as usize, j.endpoint as usize);
         let now = self.now;
         let svc = &self.plan.services[service];
-        let rep = &mut self.reps[r];
-        rep.arrived += 1;
+        self.jobs.items[job as usize].arrival = now;
+        self.reps[r].arrived += 1;
         let flat = self.ep_first[service] as usize + endpoint;
         self.ep_hot[flat].requests += 1;
         if svc.replicas > 1 {
             // One replica: its count is `requests`, filled in at the end.
             self.figures.endpoints[service][endpoint].per_replica[r - svc.first as usize] += 1;
         }
-        self.jobs.items[job as usize].arrival = now;
-        if rep.busy < svc.workers && rep.live == 0 {
-            self.account(r as u32);
-            self.reps[r].busy += 1;
-            self.start_job(job);
-            return;
-        }
-        if svc.queue.is_some_and(|cap| rep.live >= cap) {
-            rep.rejected += 1;
-            self.figures.endpoints[service][endpoint].ended(Ending::Rejected);
-            let reply = self.jobs.items[job as usize].reply;
-            self.free_job(job);
-            self.respond(reply, RESOURCE_EXHAUSTED, false);
-            return;
-        }
-        rep.waiting.push_back((Waiter::Job(job, token), now));
-        rep.live += 1;
-        let ep = &mut self.figures.endpoints[service][endpoint];
-        ep.max_queue = ep.max_queue.max(u64::from(rep.live));
-        let j = &mut self.jobs.items[job as usize];
-        j.state = JobState::Queued;
-        if j.deadline != u64::MAX {
-            let at = j.deadline.max(now);
-            j.timer = self.queue.arm(at, Event::QueueDeadline { job, token });
+        self.account(r as u32);
+        match self.reps[r].admission.arrive(|| Waiter::Job(job, token)) {
+            Entry::Work => self.start_job(job),
+            Entry::Full { .. } => {
+                self.reps[r].rejected += 1;
+                self.figures.endpoints[service][endpoint].ended(Ending::Rejected);
+                let reply = self.jobs.items[job as usize].reply;
+                self.free_job(job);
+                self.respond(reply, RESOURCE_EXHAUSTED, false);
+            }
+            Entry::Wait { depth } => {
+                let ep = &mut self.figures.endpoints[service][endpoint];
+                ep.max_queue = ep.max_queue.max(u64::from(depth));
+                let j = &mut self.jobs.items[job as usize];
+                j.state = JobState::Queued;
+                if j.deadline != deadline::NONE {
+                    let at = j.deadline.max(now);
+                    j.timer = self.queue.arm(at, Event::QueueDeadline { job, token });
+                }
+            }
         }
     }
 
@@ -112,7 +118,6 @@ impl World<'_> {
             return;
         }
         let r = j.rep as usize;
-        self.reps[r].live -= 1;
         self.reps[r].failed += 1;
         let wait = self.now - j.arrival;
         let (s, e, reply) = (j.service as usize, j.endpoint as usize, j.reply);
@@ -120,6 +125,8 @@ impl World<'_> {
         self.timings
             .push(&mut self.figures.endpoints, (s, e), wait, wait, None);
         self.free_job(job);
+        let (jobs, fibers) = (&self.jobs, &self.fibers);
+        self.reps[r].admission.leave(|w| waiting(jobs, fibers, *w));
         self.respond(reply, DEADLINE_EXCEEDED, false);
     }
 
@@ -132,7 +139,7 @@ impl World<'_> {
         j.queue_wait = now - j.arrival;
         self.queue.cancel(j.timer);
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
-        if now >= j.deadline {
+        if deadline::passed(j.deadline, now) {
             let wait = j.queue_wait;
             let reply = j.reply;
             self.figures.endpoints[s][e].ended(Ending::DeadlineDropped);
@@ -162,8 +169,9 @@ impl World<'_> {
         let j = &mut self.jobs.items[job as usize];
         let mut list = ep.list;
         if svc.sessions
-            && j.session != u64::MAX
-            && !self.cold[r as usize].sessions.contains(&j.session)
+            && self.cold[r as usize]
+                .sessions
+                .misses(session_key(&j.session))
         {
             j.miss = true;
             self.figures.endpoints[s][e].session_misses += 1;
@@ -204,7 +212,7 @@ impl World<'_> {
             let f = &self.fibers.items[fiber as usize];
             let (job, list, pc, held) = (f.job, f.list, f.pc, f.held);
             let j = &self.jobs.items[job as usize];
-            if self.now >= j.deadline {
+            if deadline::passed(j.deadline, self.now) {
                 self.fiber_done(fiber, Some(DEADLINE_EXCEEDED));
                 return;
             }
@@ -280,18 +288,14 @@ impl World<'_> {
         let f = &mut self.fibers.items[fiber as usize];
         f.token = token;
         let r = self.jobs.items[f.job as usize].rep;
-        let workers = self.plan.services[self.plan.replica_service[r as usize] as usize].workers;
-        let rep = &mut self.reps[r as usize];
-        if rep.busy < workers && rep.live == 0 {
-            self.account(r);
-            self.reps[r as usize].busy += 1;
+        self.account(r);
+        let entry = self.reps[r as usize]
+            .admission
+            .reenter(|| Waiter::Fiber(fiber, token));
+        if entry == Entry::Work {
             self.fibers.items[fiber as usize].held = true;
             self.ready.push(Ready::Resume(fiber, token));
-            return;
         }
-        rep.waiting
-            .push_back((Waiter::Fiber(fiber, token), self.now));
-        rep.live += 1;
     }
 
     /// A re-entering fiber got its worker (already counted busy).
@@ -362,11 +366,12 @@ impl World<'_> {
         let rep = &mut self.reps[r as usize];
         if code == OK {
             rep.completed += 1;
-            if j.miss {
-                self.cold[r as usize].sessions.insert(j.session);
-            }
         } else {
             rep.failed += 1;
+        }
+        if j.miss {
+            let key = session_key(&j.session);
+            self.cold[r as usize].sessions.ended(key, true, code == OK);
         }
         let (reply, holds) = (j.reply, j.holds);
         self.free_job(job);
@@ -396,47 +401,21 @@ impl World<'_> {
         self.jobs.release(job);
     }
 
-    /// A worker of replica `r` is free: it goes to the next live waiter by
-    /// the discipline, or becomes idle.
+    /// A worker of replica `r` is free: it goes to the next waiter still
+    /// waiting, by the discipline, or becomes idle.
     pub(crate) fn release_worker(&mut self, r: u32) {
-        if self.reps[r as usize].live == 0 {
-            // Nobody waits (dead waiters left behind are skipped later):
-            // the queue itself is not touched.
-            self.account(r);
-            self.reps[r as usize].busy -= 1;
-            return;
-        }
-        let lifo = self.plan.services[self.plan.replica_service[r as usize] as usize].lifo;
-        loop {
-            let rep = &mut self.reps[r as usize];
-            let next = if lifo {
-                rep.waiting.pop_back()
-            } else {
-                rep.waiting.pop_front()
-            };
-            let Some((w, _)) = next else {
-                self.account(r);
-                self.reps[r as usize].busy -= 1;
-                return;
-            };
-            match w {
-                Waiter::Job(job, token) => {
-                    let j = &self.jobs.items[job as usize];
-                    if j.token == token && j.state == JobState::Queued {
-                        rep.live -= 1;
-                        self.ready.push(Ready::Start(job));
-                        return;
-                    }
-                }
-                Waiter::Fiber(fiber, token) => {
-                    if self.fibers.items[fiber as usize].token == token {
-                        rep.live -= 1;
-                        self.ready.push(Ready::Resume(fiber, token));
-                        return;
-                    }
-                }
+        self.account(r);
+        let (jobs, fibers, ready) = (&self.jobs, &self.fibers, &mut self.ready);
+        self.reps[r as usize].admission.release(|w| {
+            let here = waiting(jobs, fibers, w);
+            if here {
+                ready.push(match w {
+                    Waiter::Job(job, _) => Ready::Start(job),
+                    Waiter::Fiber(fiber, token) => Ready::Resume(fiber, token),
+                });
             }
-        }
+            here
+        });
     }
 
     /// True with probability `p`.
@@ -444,4 +423,22 @@ impl World<'_> {
         use rand::Rng;
         p >= 1.0 || (p > 0.0 && self.rng.random_bool(p))
     }
+}
+
+/// Whether waiter `w` still waits (it has not left the queue since).
+#[inline]
+fn waiting(jobs: &crate::state::Slab<Job>, fibers: &crate::state::Slab<Fiber>, w: Waiter) -> bool {
+    match w {
+        Waiter::Job(job, token) => {
+            let j = &jobs.items[job as usize];
+            j.token == token && j.state == JobState::Queued
+        }
+        Waiter::Fiber(fiber, token) => fibers.items[fiber as usize].token == token,
+    }
+}
+
+/// A request's session key as the affinity rule reads it (`u64::MAX`: none).
+#[inline]
+pub(crate) fn session_key(session: &u64) -> Option<&u64> {
+    (*session != u64::MAX).then_some(session)
 }

@@ -3,9 +3,9 @@
 //! dense per-endpoint and per-edge counters, with the slab that reuses
 //! their slots.
 
-use std::collections::{HashSet, VecDeque};
-
 use topolab_model::StatusCode;
+use topolab_rules::admission::Admission;
+use topolab_rules::affinity::Sessions;
 
 use crate::engine::{Caller, Event, Nanos};
 use crate::timers::TimerId;
@@ -69,7 +69,9 @@ pub struct Job {
     pub service: u32,
     pub endpoint: u32,
     pub arrival: Nanos,
-    /// `Nanos::MAX`: none (or ignored by this service).
+    /// Its arrival after the hop plus the timeout its caller sent
+    /// ([`topolab_rules::deadline::on_arrival`]; `NONE` when its service
+    /// ignores deadlines).
     pub deadline: Nanos,
     /// Session key, `u64::MAX` for none.
     pub session: u64,
@@ -160,14 +162,12 @@ pub enum Waiter {
 
 /// One replica: what every request it serves reads and writes, in its
 /// first cache line (ten thousand services do not fit in cache, so each
-/// line a request touches is a miss); the queue after it; the rest, touched
-/// only by faults and sessions, in [`RepCold`].
+/// line a request touches is a miss), the admission's counts last in it and
+/// its queue after it; the rest, touched only by faults and sessions, in
+/// [`RepCold`].
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Rep {
-    pub busy: u32,
-    /// Waiters still wanting a worker (dead ones are skipped when popped).
-    pub live: u32,
     /// Counts since the last sample.
     pub arrived: u32,
     pub completed: u32,
@@ -181,7 +181,8 @@ pub struct Rep {
     /// Worker-time integration.
     pub busy_ns: f64,
     pub busy_at: Nanos,
-    pub waiting: VecDeque<(Waiter, Nanos)>,
+    /// Workers and queue, by the replicas' rule.
+    pub admission: Admission<Waiter>,
 }
 
 /// The parts of a replica that faults and sessions use.
@@ -192,5 +193,5 @@ pub struct RepCold {
     /// Requests held while down awaiting a restart (the socket's backlog).
     pub backlog: Vec<(u32, u64)>,
     pub errors: Option<(f64, StatusCode)>,
-    pub sessions: HashSet<u64>,
+    pub sessions: Sessions<u64>,
 }

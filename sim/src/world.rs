@@ -3,17 +3,19 @@
 //! requests), and the loop that hands each event to the part that owns it.
 //! Time only moves when an event is taken from the queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use topolab_model::{StatusCode, Topology};
+use topolab_rules::admission::Admission;
+use topolab_rules::balance::Picker;
+use topolab_rules::breaker::Breaker;
+use topolab_rules::budget::Budget;
 
 use crate::engine::{Caller, Event, Nanos, Queue};
 use crate::figures::{EndpointFigures, Figures, LoadFigures};
-use crate::guard::Guard;
 use crate::load::GenState;
-use crate::pick::Pick;
 use crate::plan::Plan;
 pub use crate::state::{EdgeHot, EpHot, Fiber, Job, JobState, Rep, RepCold, Root, Slab, Waiter};
 
@@ -43,11 +45,16 @@ pub struct World<'a> {
     pub jobs: Slab<Job>,
     pub fibers: Slab<Fiber>,
     pub roots: Slab<Root>,
-    pub picks: Vec<Pick>,
+    /// Per caller replica and callee service (its pick slot), the caller's
+    /// view of the callee's replicas.
+    pub picks: Vec<Picker>,
     pub gens: Vec<GenState>,
     /// Generators still issuing requests.
     pub issuing: usize,
-    pub guards: HashMap<(u32, u32), Guard>,
+    /// Per caller replica and callee endpoint (plan edge), made on first
+    /// use: the retry budget and the circuit breaker.
+    pub budgets: HashMap<(u32, u32), Budget>,
+    pub breakers: HashMap<(u32, u32), Breaker>,
     pub ready: Vec<Ready>,
     tokens: u64,
     pub figures: Figures,
@@ -72,10 +79,12 @@ impl<'a> World<'a> {
     /// A world at time zero, nothing scheduled yet.
     pub fn new(plan: &'a Plan, topo: &'a Topology, opts: &crate::Options) -> Self {
         let reps = (0..plan.replica_count())
-            .map(|_| Rep {
-                busy: 0,
-                waiting: VecDeque::new(),
-                live: 0,
+            .map(|r| {
+                let s = &plan.services[plan.replica_service[r] as usize];
+                (s.workers, s.queue, s.discipline)
+            })
+            .map(|(workers, queue, discipline)| Rep {
+                admission: Admission::new(workers, queue, discipline),
                 alive: true,
                 paused: false,
                 erring: false,
@@ -89,7 +98,7 @@ impl<'a> World<'a> {
             })
             .collect();
         let picks = (0..plan.pick_slots)
-            .map(|_| Pick::default())
+            .map(|_| Picker::default())
             .collect::<Vec<_>>();
         let load_every = (topo.settings.sample_every.as_nanos() as Nanos).max(1_000_000);
         let every = crate::stretched_interval(topo, plan, load_every);
@@ -142,7 +151,8 @@ impl<'a> World<'a> {
             picks,
             gens: Vec::new(),
             issuing: 0,
-            guards: HashMap::new(),
+            budgets: HashMap::new(),
+            breakers: HashMap::new(),
             ready: Vec::new(),
             tokens: 0,
             figures,
@@ -248,10 +258,11 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Adds up worker time so far on replica `r` (called before `busy` changes).
+    /// Adds up worker time so far on replica `r` (called before its
+    /// admission may change `busy`).
     pub fn account(&mut self, r: u32) {
         let rep = &mut self.reps[r as usize];
-        rep.busy_ns += f64::from(rep.busy) * (self.now - rep.busy_at) as f64;
+        rep.busy_ns += f64::from(rep.admission.busy()) * (self.now - rep.busy_at) as f64;
         rep.busy_at = self.now;
     }
 
@@ -264,8 +275,8 @@ impl<'a> World<'a> {
                 tick,
                 service,
                 replica: i as u32 - first,
-                queue: rep.live,
-                in_flight: rep.busy,
+                queue: rep.admission.waiting(),
+                in_flight: rep.admission.busy(),
                 arrived: rep.arrived,
                 completed: rep.completed,
                 rejected: rep.rejected,

@@ -2,18 +2,17 @@
 //! at most a share of first attempts over a sliding window, whatever
 //! `retries` allows per call. Without it, every layer's retries multiply: a
 //! callee in trouble sees `(1 + retries)^depth` times its load.
+//!
+//! tower reads the clock itself, so the simulator cannot share it: it uses
+//! `topolab_rules::budget`, tower's arithmetic with the time passed in, and
+//! `tests/budget_conformance.rs` holds the two to the same decisions. The
+//! window and floor are the rule's, so they are set once.
 
 use std::time::Duration;
 
 use topolab_model::RetryBudget;
+use topolab_rules::budget::{MIN_PER_SEC, WINDOW};
 use tower::retry::budget::{Budget as _, TpsBudget};
-
-/// The window over which first attempts earn retries.
-pub const WINDOW: Duration = Duration::from_secs(10);
-
-/// Retries allowed per second on top of the share, so a caller that has only
-/// just started (or calls rarely) can still retry a little.
-pub const MIN_PER_SEC: u32 = 1;
 
 /// One caller's budget towards one callee endpoint.
 #[derive(Debug)]
@@ -22,7 +21,8 @@ pub struct Budget(TpsBudget);
 impl Budget {
     /// A budget of `b.ratio` retries per first attempt.
     pub fn new(b: RetryBudget) -> Self {
-        Budget(TpsBudget::new(WINDOW, MIN_PER_SEC, b.ratio as f32))
+        let window = Duration::from_nanos(WINDOW);
+        Budget(TpsBudget::new(window, MIN_PER_SEC, b.ratio as f32))
     }
 
     /// A first attempt was made.
@@ -47,7 +47,7 @@ mod tests {
             b.deposit();
         }
         let granted = (0..1000).filter(|_| b.withdraw()).count();
-        let floor = (MIN_PER_SEC as u64 * WINDOW.as_secs()) as usize;
+        let floor = (u64::from(MIN_PER_SEC) * WINDOW / topolab_rules::SEC) as usize;
         assert_eq!(granted, 20 + floor);
     }
 }

@@ -1,6 +1,9 @@
 //! The resilience policies of a caller, per callee endpoint: a retry budget
-//! and a circuit breaker (each a [`Guard`] kept for the replica's life), and
-//! the shape of the wait between retries.
+//! and a circuit breaker (each a [`Guard`] kept for the replica's life). The
+//! decisions are `topolab_rules`' (the simulator's too): which failures are
+//! retried (`retry`), the breaker's phases (`breaker`), the budget's
+//! arithmetic (`budget`, which tower's `TpsBudget` makes here) and the wait
+//! between retries (`backoff`).
 //!
 //! # Order
 //!
@@ -9,7 +12,7 @@
 //!
 //! 1. **retries** ([`crate::executor`]): on UNAVAILABLE, DEADLINE_EXCEEDED or
 //!    RESOURCE_EXHAUSTED, while `retries` are left *and* the [`budget`] allows
-//!    one, after a [`backoff`] wait;
+//!    one, after a backoff wait;
 //! 2. **circuit breaker** ([`breaker`]): an open breaker fails the attempt at
 //!    once with UNAVAILABLE, which is not retried;
 //! 3. **timeout**: the step's per-attempt `timeout`, cut to the caller's
@@ -20,7 +23,6 @@
 //! So a retry is a new attempt through the breaker, with a fresh timeout and,
 //! possibly, another replica; and the breaker counts attempts, not calls.
 
-pub mod backoff;
 pub mod breaker;
 pub mod budget;
 
