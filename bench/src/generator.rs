@@ -36,16 +36,16 @@ pub fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
         let (_abort_tx, abort) = watch::channel(false);
         let signals = StopSignals { stop, abort };
         let begin = Instant::now() + Duration::from_millis(200);
-        load::run_all(
-            &topology,
-            &peers,
-            1,
+        load::run_all(load::LoadRun {
+            topology: &topology,
+            peers: &peers,
+            seed: 1,
             begin,
             signals,
-            &live,
-            None,
-            folder.path(),
-        )
+            live: &live,
+            tracer: None,
+            folder: folder.path(),
+        })
         .await
     })?;
     done.remove("g")

@@ -117,16 +117,16 @@ pub async fn drive(
         "sending load for up to {:.1} s",
         longest_load(loaded).as_secs_f64()
     ));
-    let recorders = load::run_all(
+    let recorders = load::run_all(load::LoadRun {
         topology,
-        &peers,
-        opts.seed,
+        peers: &peers,
+        seed: opts.seed,
         begin,
-        signals.clone(),
-        &load::live_recorders(topology),
-        traces.generator_exporter(),
-        &folder.path,
-    )
+        signals: signals.clone(),
+        live: &load::live_recorders(topology),
+        tracer: traces.generator_exporter(),
+        folder: &folder.path,
+    })
     .await?;
     let duration = begin.elapsed();
     let interrupted = *signals.stop.borrow();

@@ -297,16 +297,16 @@ async fn drive(
             ),
         );
         let tracer = traces.generator_exporter();
-        load::run_all(
+        load::run_all(load::LoadRun {
             topology,
-            &peers,
-            opts.seed,
+            peers: &peers,
+            seed: opts.seed,
             begin,
-            signals.clone(),
-            &live_load,
+            signals: signals.clone(),
+            live: &live_load,
             tracer,
             folder,
-        )
+        })
         .await?
     };
     let duration = begin.elapsed();

@@ -4,42 +4,29 @@
 //! With stages, client `c` is active while the stage has more than `c`
 //! clients; it finishes its request in flight, then waits for its next turn.
 
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use topolab_model::{ClientStage, Dist};
 
-use super::mix::Mix;
-use super::recorder::Recorder;
+use super::issuing::Issuing;
 use super::shape;
 
-/// Runs the clients of `stages` from `begin` until they end or `stop`.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    mix: Arc<Mix>,
-    stages: &[ClientStage],
-    think: Option<Dist>,
-    begin: Instant,
-    seed: u64,
-    recorder: Arc<Mutex<Recorder>>,
-    stop: watch::Receiver<bool>,
-    in_flight: &mut JoinSet<()>,
-) {
-    let end = begin + stages.iter().map(|s| s.duration).sum();
+/// Runs the clients of `stages` until they end or the first stop.
+pub(crate) async fn run(l: Issuing<'_>, stages: &[ClientStage], think: Option<Dist>) {
+    let end = l.end(stages.iter().map(|s| s.duration));
+    let (begin, seed) = (l.begin, l.seed);
     let most = stages.iter().map(|s| s.clients).max().unwrap_or(0);
     let stages: Arc<[ClientStage]> = stages.into();
     tokio::time::sleep_until(begin.into()).await;
     for c in 0..most {
-        let (mix, recorder, mut stop) = (mix.clone(), recorder.clone(), stop.clone());
+        let (mix, recorder, mut stop) = (l.mix.clone(), l.recorder.clone(), l.stop.clone());
         let stages = stages.clone();
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(u64::from(c)));
         let session = mix.client_session(c);
-        in_flight.spawn(async move {
+        l.in_flight.spawn(async move {
             loop {
                 let t = begin.elapsed().as_secs_f64();
                 let Some(turn) = shape::next_active(&stages, c, t) else {
@@ -71,10 +58,5 @@ pub async fn run(
             }
         });
     }
-    let mut stop = stop;
-    tokio::select! {
-        _ = tokio::time::sleep_until(end.into()) => {}
-        _ = stop.wait_for(|s| *s) => {}
-    }
-    recorder.lock().issue_end = Some(Instant::now().min(end));
+    l.until(end).await;
 }

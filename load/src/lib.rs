@@ -9,6 +9,7 @@
 
 mod closed;
 mod http2;
+mod issuing;
 mod mix;
 mod open;
 mod pacer;
@@ -33,6 +34,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use topolab_model::{Generator, Pattern, Topology};
 
+use issuing::Issuing;
 use mix::Mix;
 pub use recorder::{Outcome, Recorder};
 pub use sample::Reservoir;
@@ -60,21 +62,41 @@ pub fn live_recorders(topology: &Topology) -> LiveLoad {
         .collect()
 }
 
-/// Runs every generator from `begin` until it is done and drained, recording
-/// into `live` (see [`live_recorders`]) and writing `load_timeseries.csv` in
-/// `folder` as intervals end; returns each generator's recorder by name,
+/// What a run's load is sent with.
+pub struct LoadRun<'a> {
+    /// Its generators, and the settings they follow.
+    pub topology: &'a Topology,
+    /// Every service's replicas, by address.
+    pub peers: &'a BTreeMap<String, Vec<SocketAddr>>,
+    /// The run's seed; each generator draws its own from it.
+    pub seed: u64,
+    /// When the load starts (each generator adds its own `start`).
+    pub begin: Instant,
+    /// The user's stop and abort.
+    pub signals: StopSignals,
+    /// The recorders live displays read (see [`live_recorders`]).
+    pub live: &'a LiveLoad,
+    /// Where the generators' root spans go, when traced.
+    pub tracer: Option<topolab_services::trace::Exporter>,
+    /// The run folder, for `load_timeseries.csv` and `updates_timeseries.csv`.
+    pub folder: &'a Path,
+}
+
+/// Runs every generator from `run.begin` until it is done and drained,
+/// recording into `run.live` and writing `load_timeseries.csv` in
+/// `run.folder` as intervals end; returns each generator's recorder by name,
 /// closed (counts add up to `sent`).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_all(
-    topology: &Topology,
-    peers: &BTreeMap<String, Vec<SocketAddr>>,
-    seed: u64,
-    begin: Instant,
-    signals: StopSignals,
-    live: &LiveLoad,
-    tracer: Option<topolab_services::trace::Exporter>,
-    folder: &Path,
-) -> anyhow::Result<BTreeMap<String, Recorder>> {
+pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Recorder>> {
+    let LoadRun {
+        topology,
+        peers,
+        seed,
+        begin,
+        signals,
+        live,
+        tracer,
+        folder,
+    } = run;
     for generator in &topology.load {
         Mix::check(generator, peers)?;
     }
@@ -129,38 +151,20 @@ async fn run_one(
     recorder: Arc<Mutex<Recorder>>,
 ) -> anyhow::Result<Recorder> {
     let mut in_flight = JoinSet::new();
-    let begin = begin + generator.start;
-    let (rec, stop) = (recorder.clone(), signals.stop.clone());
+    let l = Issuing {
+        mix: target,
+        begin: begin + generator.start,
+        seed,
+        recorder: recorder.clone(),
+        stop: signals.stop.clone(),
+        in_flight: &mut in_flight,
+    };
     match &generator.pattern {
         Pattern::Closed { stages, .. } if let Some(way) = generator.follow => {
-            updates::run(way, target, stages, begin, seed, rec, stop, &mut in_flight).await
+            updates::run(l, way, stages).await
         }
-        Pattern::Open { arrivals, stages } => {
-            open::run(
-                target,
-                stages,
-                *arrivals,
-                begin,
-                seed,
-                rec,
-                stop,
-                &mut in_flight,
-            )
-            .await?
-        }
-        Pattern::Closed { think, stages } => {
-            closed::run(
-                target,
-                stages,
-                *think,
-                begin,
-                seed,
-                rec,
-                stop,
-                &mut in_flight,
-            )
-            .await
-        }
+        Pattern::Open { arrivals, stages } => open::run(l, stages, *arrivals).await?,
+        Pattern::Closed { think, stages } => closed::run(l, stages, *think).await,
     }
     let mut abort = signals.abort;
     loop {

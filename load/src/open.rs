@@ -5,49 +5,39 @@
 //! omission); how late each request left is recorded too, so a generator that
 //! cannot keep up says so.
 
-use parking_lot::Mutex;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use topolab_model::{Arrivals, RateStage};
 
-use super::mix::Mix;
+use super::issuing::Issuing;
 use super::pacer;
-use super::recorder::Recorder;
 use super::shape;
 
-/// Sends through `stages` from `begin` until they end or `stop` turns true;
-/// in-flight requests are left in `in_flight`. Fails when the pacer cannot
-/// start or its timer fails: a generator that cannot pace sends nothing
-/// more, and a run that went on without it would report a load that was
-/// never sent.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    mix: Arc<Mix>,
+/// Sends through `stages` until they end or the first stop; in-flight
+/// requests are left in `l.in_flight`. Fails when the pacer cannot start or
+/// its timer fails: a generator that cannot pace sends nothing more, and a
+/// run that went on without it would report a load that was never sent.
+pub(crate) async fn run(
+    l: Issuing<'_>,
     stages: &[RateStage],
     arrivals: Arrivals,
-    begin: Instant,
-    seed: u64,
-    recorder: Arc<Mutex<Recorder>>,
-    stop: watch::Receiver<bool>,
-    in_flight: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
-    let end = begin + stages.iter().map(|s| s.duration).sum();
-    let mut dues = pacer::Dues::new(shape::schedule(stages, arrivals, begin, seed), stop)
+    let end = l.end(stages.iter().map(|s| s.duration));
+    let (recorder, mix) = (&l.recorder, &l.mix);
+    let schedule = shape::schedule(stages, arrivals, l.begin, l.seed);
+    let mut dues = pacer::Dues::new(schedule, l.stop.clone())
         .context("could not start the load pacer (a timerfd on the generator's thread)")?;
     // Who each request goes to and as whom: drawn apart from the arrival times.
-    let mut rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x5e55_1045);
+    let mut rng = StdRng::seed_from_u64(l.seed.rotate_left(17) ^ 0x5e55_1045);
     while let Some(due) = dues.recv().await.context("the load pacer's timer failed")? {
         recorder.lock().sent(due);
         let target = mix.pick(&mut rng);
         let session = mix.random_session(&mut rng);
         let recorder = recorder.clone();
-        in_flight.spawn(async move {
+        l.in_flight.spawn(async move {
             let late = Instant::now().saturating_duration_since(due);
             let sent = target.send(&session).await;
             let mut r = recorder.lock();
@@ -57,9 +47,9 @@ pub async fn run(
         // A finished task stays in the set (with its whole future's memory)
         // until joined: reap them as we go, or memory grows with every
         // request sent (~3 KB each) for the whole run.
-        while in_flight.try_join_next().is_some() {}
+        while l.in_flight.try_join_next().is_some() {}
     }
-    recorder.lock().issue_end = Some(Instant::now().min(end));
+    l.ended(end);
     Ok(())
 }
 
@@ -71,7 +61,14 @@ mod tests {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     use topolab_model::Pattern;
 
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use tokio::sync::watch;
+
     use super::*;
+    use crate::mix::Mix;
+    use crate::recorder::Recorder;
 
     /// Set in the child process that runs [`starved_of_descriptors`].
     const STARVED: &str = "TOPOLAB_TEST_STARVED_OF_DESCRIPTORS";

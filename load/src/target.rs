@@ -16,15 +16,11 @@ use topolab_services::reason;
 use topolab_services::trace::span::{Kind, SpanBuilder, keys, nanos};
 use topolab_services::trace::{Exporter, SpanContext, context};
 
+use topolab_model::StatusCode;
+use topolab_rules::retry;
+
 use super::http2::Wire;
 use super::recorder::Outcome;
-
-/// Codes worth another attempt: the callee was busy, down or too slow.
-const RETRYABLE: [Code; 3] = [
-    Code::Unavailable,
-    Code::DeadlineExceeded,
-    Code::ResourceExhausted,
-];
 
 /// How a request asks about versions: the newest its client holds, and
 /// whether it is a long poll held at most this long.
@@ -135,8 +131,8 @@ impl Target {
             attempts += 1;
             let (code, message, version) =
                 self.attempt(deadline, session, root.as_ref(), ask).await;
-            let again = attempts <= self.retries
-                && RETRYABLE.contains(&code)
+            // The replicas' and the simulator's rule for which codes are retried.
+            let again = retry::another(StatusCode(code as i32), attempts - 1, self.retries)
                 && deadline > Instant::now() + Duration::from_millis(1);
             if !again {
                 self.record_root(root, start, code, &message, attempts);

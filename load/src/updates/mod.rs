@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tonic::Code;
 use topolab_model::{ClientStage, Follow, Generator, Pattern, Timeline, Topology};
 use topolab_proto::v1::SubscribeRequest;
@@ -25,7 +24,7 @@ use topolab_services::trace::context;
 pub use file::StalenessFile;
 pub use freshness::Freshness;
 
-use super::mix::Mix;
+use super::issuing::Issuing;
 use super::recorder::{Outcome, Recorder};
 use super::shape;
 use super::target::{Ask, Sent, Target};
@@ -61,20 +60,11 @@ pub fn freshness(
     ))
 }
 
-/// Runs the clients of a following generator from `begin` (its own start)
-/// until its stages end or `stop`.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    way: Follow,
-    mix: Arc<Mix>,
-    stages: &[ClientStage],
-    begin: Instant,
-    seed: u64,
-    recorder: Arc<Mutex<Recorder>>,
-    stop: watch::Receiver<bool>,
-    in_flight: &mut JoinSet<()>,
-) {
-    let end = begin + stages.iter().map(|s| s.duration).sum();
+/// Runs the clients of a following generator until its stages end or the
+/// first stop.
+pub(crate) async fn run(l: Issuing<'_>, way: Follow, stages: &[ClientStage]) {
+    let end = l.end(stages.iter().map(|s| s.duration));
+    let (begin, seed) = (l.begin, l.seed);
     let most = stages.iter().map(|s| s.clients).max().unwrap_or(0);
     let stages: Arc<[ClientStage]> = stages.into();
     tokio::time::sleep_until(begin.into()).await;
@@ -82,25 +72,20 @@ pub async fn run(
         let client = Client {
             c,
             way,
-            target: mix.first(),
-            session: mix.client_session(c),
-            recorder: recorder.clone(),
+            target: l.mix.first(),
+            session: l.mix.client_session(c),
+            recorder: l.recorder.clone(),
             stages: stages.clone(),
             begin,
             end,
-            stop: stop.clone(),
+            stop: l.stop.clone(),
             rng: StdRng::seed_from_u64(seed.wrapping_add(u64::from(c))),
             known: 0,
             backoff: FIRST_BACKOFF,
         };
-        in_flight.spawn(client.run());
+        l.in_flight.spawn(client.run());
     }
-    let mut stop = stop;
-    tokio::select! {
-        _ = tokio::time::sleep_until(end.into()) => {}
-        _ = stop.wait_for(|s| *s) => {}
-    }
-    recorder.lock().issue_end = Some(Instant::now().min(end));
+    l.until(end).await;
 }
 
 /// One following client.
