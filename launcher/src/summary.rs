@@ -39,10 +39,13 @@ pub fn build(
                 (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
                 _ => 0.0,
             };
-            let offered = match g.pattern.mean_rate() {
+            let asked = g.pattern.mean_rate();
+            let offered = match asked {
                 Some(rate) if !interrupted => rate,
                 _ => per_second(r.sent, window),
             };
+            // ok/s and sent/s over one window, so the part never exceeds the whole.
+            let measured = active.max(window);
             Some((
                 g.name.clone(),
                 LoadSummary {
@@ -55,7 +58,9 @@ pub fn build(
                     messages: r.reasons.sorted(),
                     attempts: r.attempts,
                     offered_rate: round3(offered),
-                    throughput: round3(per_second(r.ok, active.max(window))),
+                    asked_rate: asked.map(round3),
+                    sent_rate: round3(per_second(r.sent, measured)),
+                    throughput: round3(per_second(r.ok, measured)),
                     latency_ms: Percentiles::of(&r.latency_us),
                     late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
                     late_ms: Percentiles::of(&r.late_us),

@@ -141,6 +141,14 @@ pub struct LoadSummary {
     pub attempts: u64,
     /// The rate the file asked for (open loop), or what the clients sent.
     pub offered_rate: f64,
+    /// The mean rate the file asked for: open loops only (closed loops and
+    /// followers ask for none). Poisson arrivals send more or fewer than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_rate: Option<f64>,
+    /// Requests sent per second, over the same window as `throughput`: what
+    /// was offered, so `throughput` (part of it) never exceeds it.
+    #[serde(default)]
+    pub sent_rate: f64,
     /// OK responses per second over the generator's active window.
     pub throughput: f64,
     /// Latency of OK requests, from when each was due.

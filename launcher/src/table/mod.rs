@@ -37,18 +37,8 @@ pub fn render(s: &Summary) -> String {
 fn render_tables(s: &Summary, mut out: String) -> String {
     if !s.load.is_empty() {
         let mut rows = vec![row(&[
-            "load",
-            "target",
-            "sent",
-            "ok",
-            "rejected",
-            "timeouts",
-            "errors",
-            "offered/s",
-            "ok/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
+            "load", "target", "sent", "ok", "rejected", "timeouts", "errors", "asked/s", "sent/s",
+            "ok/s", "p50 ms", "p99 ms", "max ms",
         ])];
         // Shown only when a generator fell behind its schedule enough to matter.
         let any_late = s.load.values().any(late_matters);
@@ -65,7 +55,8 @@ fn render_tables(s: &Summary, mut out: String) -> String {
                 l.rejected.to_string(),
                 l.timeouts.to_string(),
                 errors.to_string(),
-                format!("{:.2}", l.offered_rate),
+                l.asked_rate.map_or("-".into(), |r| format!("{r:.2}")),
+                format!("{:.2}", l.sent_rate),
                 format!("{:.2}", l.throughput),
                 ok_ms(l.ok, l.latency_ms.p50),
                 ok_ms(l.ok, l.latency_ms.p99),
