@@ -122,3 +122,53 @@ fn no_rate_column_exceeds_what_was_sent() {
         "{open}"
     );
 }
+
+/// `spof.yaml`: a replica killed mid-run keeps its row, with what it had
+/// served (up to its last telemetry sample: at 50/s, at most a second's
+/// worth short of what it was sent) and how it ended; a service whose
+/// figures come from some of its replicas says so.
+#[test]
+fn a_killed_replica_keeps_its_row() {
+    let sb = Sandbox::new();
+    let out = sb.run(Path::new("topologies/spof.yaml"), &[]);
+    assert!(out.status.success(), "topolab run failed: {:?}", out.status);
+    let s = sb.summary();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = |start: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start} row:\n{table}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    // What each was sent: solo by its generator before the kill, fleet#0 by
+    // the balancer.
+    let solo_sent = u(&s["load"]["solo-before"]["sent"]);
+    let fleet0_sent = u(&s["services"]["lb"]["calls"]["fleet/Feed"]["per_replica"][0]);
+    for (svc, sent) in [("solo", solo_sent), ("fleet", fleet0_sent)] {
+        let lost = &s["services"][svc]["lost"][0];
+        assert_eq!(u(&lost["replica"]), 0, "{lost}");
+        assert_eq!(lost["ended"], "killed by a fault at 3.00 s", "{lost}");
+        assert_eq!(lost["endpoint"], "Feed", "{lost}");
+        let served = u(&lost["requests"]);
+        assert!(
+            served <= sent && served + 50 >= sent,
+            "{svc}#0 served {served} of the {sent} sent to it: {lost}"
+        );
+        assert_eq!(
+            served,
+            u(&lost["ok"]) + u(&lost["rejected"]) + u(&lost["failed"]) + u(&lost["unended"]),
+            "{lost}"
+        );
+        let r = row(&format!("{svc}#0/Feed "));
+        assert_eq!(r[1..3], ["dead".to_string(), served.to_string()], "{r:?}");
+        assert!(
+            table.contains(&format!("{svc}#0 killed by a fault at 3.00 s")),
+            "{table}"
+        );
+    }
+    // The survivors' figures say whose they are.
+    assert_eq!(row("fleet/Feed ")[1..4], ["2", "of", "3"], "{table}");
+}

@@ -8,8 +8,10 @@ use indexmap::IndexMap;
 use topolab_model::{Generator, Topology};
 use topolab_results::machine::WorkTiming;
 pub use topolab_results::summary::{
-    CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
+    CallSummary, EndpointSummary, LoadSummary, LostReplica, Percentiles, ServiceSummary, Summary,
+    round3,
 };
+use topolab_results::timeseries::Served;
 
 use topolab_load::Recorder;
 use topolab_results::updates::EndpointUpdates;
@@ -135,6 +137,51 @@ fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceS
             .collect(),
         restarts: 0,
         unreachable: f.unreachable.clone(),
+        lost: Vec::new(),
+    }
+}
+
+/// Fills each service's `lost`: per replica dead at the end, what it had
+/// served by its last sample (`served`, from `timeseries.csv`) and how it
+/// ended (the `kill` fault that reached it, if one did).
+pub fn lost_replicas(
+    summary: &mut Summary,
+    topology: &Topology,
+    served: &BTreeMap<(String, u32), Served>,
+) {
+    let faults = &summary.faults;
+    for (name, svc) in summary.services.iter_mut() {
+        let endpoint = match topology.service(name).map(|s| s.endpoints.as_slice()) {
+            Some([one]) => Some(one.name.clone()),
+            _ => None,
+        };
+        svc.lost = svc
+            .unreachable
+            .iter()
+            .map(|&i| {
+                let id = format!("{name}#{i}");
+                let kill = faults
+                    .iter()
+                    .find(|f| f.fault == "kill" && f.replicas.contains(&id));
+                let ended = match kill.and_then(|f| f.applied_s) {
+                    Some(t) => format!("killed by a fault at {t:.2} s"),
+                    None => "stopped answering".to_string(),
+                };
+                let s = served.get(&(name.clone(), i)).copied().unwrap_or_default();
+                LostReplica {
+                    replica: i,
+                    ended,
+                    endpoint: endpoint.clone(),
+                    requests: s.arrived,
+                    ok: s.completed,
+                    rejected: s.rejected,
+                    failed: s.failed,
+                    unended: s
+                        .arrived
+                        .saturating_sub(s.completed + s.rejected + s.failed),
+                }
+            })
+            .collect();
     }
 }
 

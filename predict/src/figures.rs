@@ -79,6 +79,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 calls,
                 restarts: f.restarts[si],
                 unreachable: f.unreachable[si].clone(),
+                lost: Vec::new(),
             };
             (s.name.clone(), summary)
         })

@@ -200,6 +200,33 @@ pub struct ServiceSummary {
     /// (their callers' `calls.*.per_replica` still count what they were sent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<u32>,
+    /// Each of those replicas: what it had served by its last telemetry
+    /// sample, and how it ended, so a dead replica keeps its place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<LostReplica>,
+}
+
+/// A replica dead at the end, whose own figures died with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostReplica {
+    pub replica: u32,
+    /// How it ended, in words: `killed by a fault at 3.00 s`, or `stopped
+    /// answering` when no fault of the run explains it.
+    pub ended: String,
+    /// The service's one endpoint, which the counts are then all of (absent
+    /// for a service of several: the counts are of them all together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Its counts up to its last sample (`timeseries.csv`), every endpoint
+    /// together; what it counted after that sample is lost.
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    /// Requests it held at that sample (`requests` less the three endings):
+    /// how they ended is not known.
+    #[serde(default)]
+    pub unended: u64,
 }
 
 /// One endpoint of a service.

@@ -57,7 +57,18 @@ pub(crate) fn write_run_folder(
             telemetry.late
         ));
     }
-    let by_service = timeseries::read_by_service(&folder.path.join(timeseries::FILE))?;
+    let series = folder.path.join(timeseries::FILE);
+    let dead = summary
+        .services
+        .iter()
+        .flat_map(|(n, s)| s.unreachable.iter().map(|&i| (n.clone(), i)))
+        .collect();
+    summary::lost_replicas(
+        &mut summary,
+        topology,
+        &timeseries::served_by(&series, &dead)?,
+    );
+    let by_service = timeseries::read_by_service(&series)?;
     summary.cascade = cascade::analyze(topology, &by_service);
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
