@@ -172,3 +172,28 @@ fn a_killed_replica_keeps_its_row() {
     // The survivors' figures say whose they are.
     assert_eq!(row("fleet/Feed ")[1..4], ["2", "of", "3"], "{table}");
 }
+
+/// The heading's time says what it measures: the load window the file
+/// asked for, then the drain (waiting for the last answers), each in words
+/// and both in summary.json (`load_s`, and `duration_s` their sum).
+#[test]
+fn the_headings_time_says_what_it_measures() {
+    let sb = Sandbox::new();
+    let yaml = "name: drain\nservices:\n  api:\n    workers: 8\n    endpoints:\n      Get: { steps: [ {work: 400ms} ] }\nload:\n  steady: { target: api/Get, rate: 10/s, duration: 2s, arrivals: constant }\n";
+    let file = sb.file("drain.yaml", yaml);
+    let out = sb.run(&file, &[]);
+    assert!(out.status.success(), "topolab run failed: {:?}", out.status);
+    let s = sb.summary();
+    assert_eq!(f(&s["load_s"]), 2.0, "the window asked for");
+    let drain = f(&s["duration_s"]) - 2.0;
+    assert!(drain > 0.2, "the last requests take 400 ms: {drain}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let heading = table
+        .lines()
+        .find(|l| l.starts_with("drain — "))
+        .unwrap_or_else(|| panic!("no heading:\n{table}"));
+    assert!(
+        heading.contains(&format!("2.0 s of load + {drain:.1} s draining")),
+        "{heading}"
+    );
+}

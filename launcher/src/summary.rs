@@ -94,6 +94,7 @@ pub fn build(
         topology: topology.name.clone(),
         seed,
         duration_s: round3(duration_s),
+        load_s: None,
         interrupted,
         processes: topology.process_count(),
         healthy_after_ms: round3(healthy_after_ms),

@@ -98,6 +98,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         topology: t.name.clone(),
         seed,
         duration_s: round3(f.duration as f64 / NS),
+        load_s: None,
         interrupted: false,
         processes: 0,
         healthy_after_ms: 0.0,

@@ -23,6 +23,12 @@ pub struct Summary {
     pub seed: u64,
     /// Wall time from the start of load to the end of the drain.
     pub duration_s: f64,
+    /// The load window: as planned (the longest generator's start plus
+    /// duration), or until the generators stopped when interrupted; absent
+    /// without load. `duration_s` less this is the drain, waiting for the
+    /// last answers (negative when nothing was due at the window's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_s: Option<f64>,
     /// True when the user stopped the run early (Ctrl-C).
     #[serde(default)]
     pub interrupted: bool,
@@ -163,6 +169,30 @@ pub struct LoadSummary {
     /// `poll`, `long_poll`, `subscribe`: how fresh the clients stayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<crate::updates::FollowFigures>,
+}
+
+impl Summary {
+    /// What the run's time was spent on, in words: the load window and the
+    /// drain after it (waiting for the last answers), or how long the
+    /// services were up with no load. A window whose last stretch was due
+    /// nothing (a ramp down to zero) ends before its time: said so.
+    pub fn time_in_words(&self) -> String {
+        match self.load_s {
+            Some(load) if self.duration_s < load => format!(
+                "{load:.1} s of load, the last answer at {:.1} s",
+                self.duration_s
+            ),
+            Some(load) => format!(
+                "{load:.1} s of load + {:.1} s draining",
+                self.duration_s - load
+            ),
+            None if self.load.is_empty() => format!("up {:.1} s, no load", self.duration_s),
+            None => format!(
+                "{:.1} s from the start of load to the last answer",
+                self.duration_s
+            ),
+        }
+    }
 }
 
 impl LoadSummary {
@@ -471,6 +501,7 @@ mod tests {
             topology: "diner".into(),
             seed: 7,
             duration_s: 20.5,
+            load_s: None,
             interrupted: false,
             processes: 1,
             healthy_after_ms: 80.0,
@@ -505,6 +536,28 @@ mod tests {
         assert_eq!(back.restart_log, s.restart_log);
         std::fs::write(&path, "{}").unwrap();
         assert!(matches!(read(&path), Err(SummaryError::Malformed { .. })));
+    }
+
+    #[test]
+    fn the_time_is_said_in_words() {
+        let mut s: Summary = serde_json::from_value(serde_json::json!({
+            "topology": "t", "seed": 1, "duration_s": 10.44, "load_s": 10.0,
+            "load": {"x": {"target": "a/X", "sent": 1, "ok": 1, "rejected": 0,
+                "timeouts": 0, "errors": {}, "offered_rate": 1.0, "throughput": 1.0,
+                "latency_ms": {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}}},
+            "services": {}
+        }))
+        .unwrap();
+        assert_eq!(s.time_in_words(), "10.0 s of load + 0.4 s draining");
+        s.duration_s = 24.5;
+        s.load_s = Some(25.0);
+        assert_eq!(
+            s.time_in_words(),
+            "25.0 s of load, the last answer at 24.5 s"
+        );
+        s.load_s = None;
+        s.load.clear();
+        assert_eq!(s.time_in_words(), "up 24.5 s, no load");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub(crate) fn write_run_folder(
         &driven.recorders,
         &figures,
     );
+    summary.load_s = driven.load_window.map(|w| summary::round3(w.as_secs_f64()));
     summary.traces = Some(trace_summary);
     summary.faults = driven.faults;
     summary.warmup = driven.warmed.map(|w| w.summary);

@@ -22,10 +22,10 @@ pub fn render(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} — seed {}, {:.1} s, {} process{}{}",
+        "\n{} — seed {}, {}, {} process{}{}",
         s.topology,
         s.seed,
-        s.duration_s,
+        s.time_in_words(),
         s.processes,
         if s.processes == 1 { "" } else { "es" },
         if s.interrupted { " (interrupted)" } else { "" }
@@ -319,6 +319,7 @@ mod tests {
             topology: "t".into(),
             seed: 1,
             duration_s: 1.0,
+            load_s: None,
             interrupted: false,
             processes: 1,
             healthy_after_ms: 1.0,
