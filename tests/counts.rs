@@ -5,8 +5,9 @@
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use common::{Sandbox, assert_counts_add_up};
+use common::{Sandbox, assert_counts_add_up, peers, require_peer, wait_for_line};
 use serde_json::Value;
 
 fn u(v: &Value) -> u64 {
@@ -196,4 +197,68 @@ fn the_headings_time_says_what_it_measures() {
         heading.contains(&format!("2.0 s of load + {drain:.1} s draining")),
         "{heading}"
     );
+}
+
+/// `up`, fifteen outside calls at once to a service that serves three at a
+/// time, Ctrl-C while most still wait in its queue: their answers still go
+/// out, and the summary counts every call once, as its client saw it end.
+#[test]
+fn up_counts_outside_calls_as_their_clients_saw_them() {
+    if !require_peer(&peers::GRPCURL) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "up.yaml",
+        "name: up\nservices:\n  api:\n    workers: 3\n    queue: 8\n    endpoints:\n      Get: { steps: [ {work: 1s} ] }\n",
+    );
+    let mut up = sb.spawn_on("up", &file);
+    let lines = wait_for_line(&mut up, "api#0  127.0.0.1:");
+    let addr = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let calls: Vec<_> = (0..15)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("grpcurl")
+                    .args(["-plaintext", "-d", r#"{"endpoint":"Get"}"#, &addr])
+                    .arg("topolab.v1.Replica/Call")
+                    .output()
+                    .expect("run grpcurl");
+                let said = String::from_utf8_lossy(&out.stderr).to_string();
+                (out.status.success(), said, Instant::now())
+            })
+        })
+        .collect();
+    // Once the first is turned away, the queue is full: Ctrl-C then.
+    let since = Instant::now();
+    while !calls.iter().any(|c| c.is_finished()) && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let interrupted = Instant::now();
+    common::interrupt(&up);
+    let ended: Vec<_> = calls.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(up.wait().unwrap().success());
+    let ok = ended.iter().filter(|e| e.0).count() as u64;
+    let rejected = ended
+        .iter()
+        .filter(|e| e.1.contains("ResourceExhausted"))
+        .count() as u64;
+    let ok_after = ended.iter().filter(|e| e.0 && e.2 > interrupted).count();
+    assert!(
+        ok_after >= 2,
+        "some calls still waited at Ctrl-C and were answered OK: {ended:?}"
+    );
+    let s = sb.summary();
+    let get = &s["services"]["api"]["endpoints"]["Get"];
+    assert_eq!(u(&get["requests"]), ok + rejected, "{get}\n{ended:?}");
+    assert_eq!(u(&get["ok"]), ok, "{get}\n{ended:?}");
+    assert_eq!(u(&get["rejected"]), rejected, "{get}\n{ended:?}");
+    assert!(sb.wait_all_gone(Duration::from_secs(5)).is_empty());
 }

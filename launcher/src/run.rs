@@ -348,8 +348,13 @@ pub(crate) struct Collected {
     pub(crate) trace_summary: topolab_collector::TraceSummary,
 }
 
-/// Phase 3: the last telemetry, every replica's figures, the spans flushed;
-/// then every process is stopped and `traces.jsonl` finished.
+/// How long `up` waits, after Ctrl-C, for the requests its replicas still
+/// hold to end before taking their figures.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Phase 3: the requests still held drained (`up`, whose callers are
+/// outside), the last telemetry, every replica's figures, the spans
+/// flushed; then every process is stopped and `traces.jsonl` finished.
 async fn collect_and_stop(
     driven: Driven,
     opts: &RunOptions,
@@ -366,6 +371,28 @@ async fn collect_and_stop(
             opts,
             format!("warning: replica {id} died during the run ({status})"),
         );
+    }
+    if outcome.recorders.is_empty() {
+        // `up`: outside callers' requests may still wait in the queues, and
+        // their answers still go out; taken now, the figures would miss them.
+        let held = collect::held(&peers).await;
+        if held > 0 {
+            say(
+                opts,
+                format!(
+                    "answering the {held} call(s) still held before counting (up to {DRAIN_LIMIT:?})"
+                ),
+            );
+            let left = collect::drain(&peers, DRAIN_LIMIT).await;
+            if left > 0 {
+                say(
+                    opts,
+                    format!(
+                        "warning: {left} call(s) still held after {DRAIN_LIMIT:?}: how they end is missing from the figures"
+                    ),
+                );
+            }
+        }
     }
     let telemetry = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
