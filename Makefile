@@ -8,8 +8,11 @@ ARGS ?=
 build:
 	cargo build --release
 
+# The first build takes minutes: say so at once, and let cargo show its
+# progress (no --quiet) before the run's own output.
 run:
-	cargo run --release --quiet -- run $(TOPO) $(ARGS)
+	@echo "make run: building topolab (release; the first build takes a few minutes, later ones seconds), then running $(TOPO)"
+	cargo run --release -- run $(TOPO) $(ARGS)
 
 # The last line tallies every test binary's result, so the closing line is
 # the whole suite's count, not the last (possibly empty) binary's. A test

@@ -342,7 +342,7 @@ pub struct CompareArgs {
     /// The run folder compared with it.
     pub b: PathBuf,
     /// A gate: `p99 > +10%`, `rejected > 1%`, `load.rush.p99 > 250ms`,
-    /// `api/Feed.errors > +0.5%` (see the README); exit 3 when any holds.
+    /// `api/Feed.errors > +0.5%` (see docs/predict.md); exit 3 when any holds.
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
     /// Print the comparison as JSON.

@@ -1,7 +1,8 @@
 //! Inputs users get wrong, through the real binary: a used `--out` folder is
 //! refused (and `--force` empties it), two runs never share a folder, faults
 //! outside the load's span, indentation mistakes and `--set` into lists are
-//! located errors, and `--duration` scales the faults with the load.
+//! located errors, and `--duration` scales the faults with the load and its
+//! errors name it as typed, once.
 
 mod common;
 
@@ -150,6 +151,56 @@ fn indentation_mistakes_say_indentation_on_the_right_line() {
         e.contains("by 4 to line it up with `target` (line 10)"),
         "{e}"
     );
+}
+
+/// Two generators, the second starting late, so `--duration` sets four values.
+const TWO: &str = "name: two
+services:
+  api:
+    endpoints:
+      Get:
+        steps:
+          - work: 1ms
+load:
+  early:
+    target: api/Get
+    rate: 20/s
+    duration: 1s
+  late:
+    target: api/Get
+    rate: 20/s
+    start: 1s
+    duration: 100ms
+";
+
+#[test]
+fn duration_errors_name_the_flag_as_typed_once() {
+    let sb = Sandbox::new();
+    let file = sb.file("t.yaml", TWO);
+    let errors = |d: &str| {
+        let out = sb
+            .command(&["run", file.to_str().unwrap(), "--duration", d])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        stderr
+    };
+    let e = errors("10");
+    assert_eq!(
+        e.matches("invalid `--duration 10`: `10` has no unit")
+            .count(),
+        1,
+        "{e}"
+    );
+    assert_eq!(e.matches("error:").count(), 1, "{e}");
+    assert!(!e.contains("--set"), "the user typed no `--set`: {e}");
+
+    // 1us over a 1.1 s load leaves `late` a duration of 0us: the note names
+    // the flag typed, not the override it stood for.
+    let e = errors("1us");
+    assert!(e.contains("note: set by `--duration 1us`"), "{e}");
+    assert!(!e.contains("--set"), "{e}");
 }
 
 #[test]

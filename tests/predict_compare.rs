@@ -1,8 +1,9 @@
 //! `topolab predict` and `topolab compare` through the real binary: a
 //! prediction is a run folder of the run's shape, marked as a prediction,
-//! beyond the process limit too; compare finds no difference between a
-//! folder and itself, and its gates exit 3 when they hold, 0 when not, 1 for
-//! a bad folder or expression.
+//! beyond the process limit too; compare says what differed between the runs
+//! first, lists figures in file order with units, finds no difference
+//! between a folder and itself, and its gates exit 3 when they hold, 0 when
+//! not, 1 for a bad folder or expression.
 
 mod common;
 
@@ -94,6 +95,58 @@ fn predict_is_not_bound_by_the_process_limit() {
     assert_eq!(s["services"]["api"]["replicas"], 400);
     let sent = s["load"]["users"]["sent"].as_u64().unwrap();
     assert!((110_000..130_000).contains(&sent), "{sent}");
+}
+
+#[test]
+fn compare_says_what_differed_then_the_figures_in_file_order_with_units() {
+    let sb = Sandbox::new();
+    let a = sb.dir.path().join("a");
+    let b = sb.dir.path().join("b");
+    let diner = Path::new("topologies/diner.yaml");
+    assert!(predict(&sb, diner, &a, &[]).status.success());
+    let more = ["--set", "services.kitchen.workers=2"];
+    assert!(predict(&sb, diner, &b, &more).status.success());
+    let out = sb
+        .command(&["compare", a.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    // What differed comes before any figure: the `--set`, and nothing else
+    // (both runs have the same seed).
+    let differed = &text[at("what differed between the runs")..at("load regulars")];
+    assert!(
+        differed.contains("services.kitchen.workers  A: 1  B: 2"),
+        "{text}"
+    );
+    assert_eq!(differed.trim().lines().count(), 2, "{text}");
+    // The diner's file order (regulars, then the lunch rush), and each
+    // figure in the tables' order, with its unit.
+    assert!(at("load regulars") < at("load lunch-rush"), "{text}");
+    assert!(
+        at("load lunch-rush") < at("endpoint kitchen/Cook"),
+        "{text}"
+    );
+    assert!(
+        at("  sent ") < at("  ok ") && at("  ok ") < at("  errors "),
+        "{text}"
+    );
+    assert!(
+        at("offered/s") < at("p50 ms") && at("p50 ms") < at("p99 ms"),
+        "{text}"
+    );
+    assert!(text.contains("queue_p99 ms"), "{text}");
+
+    let same = sb
+        .command(&["compare", a.to_str().unwrap(), a.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let same = String::from_utf8_lossy(&same.stdout);
+    assert!(same.contains("the same topology and settings"), "{same}");
 }
 
 #[test]

@@ -151,7 +151,10 @@ fn report_opens_offline_in_chromium_with_its_charts() {
         .nth(1)
         .and_then(|rest| rest.split("</p>").next())
         .unwrap_or("(no cascade paragraph)");
-    assert!(dom.contains("db saturated at"), "cascade in words: {said}");
+    assert!(
+        dom.contains("db saturated from"),
+        "cascade in words: {said}"
+    );
     let png = std::fs::metadata(&shot).expect("screenshot kept").len();
     assert!(png > 10_000, "screenshot has content: {png} bytes");
 }
@@ -232,6 +235,29 @@ fn the_diners_report_shows_the_collapse_request_by_request() {
     );
     // ~5 requests/s: the rates are in 2 s bins, and the chart says so.
     assert!(html.contains("per <b>2 s</b> bin"), "the bin is named");
+    // One verdict, said once: the headline, the graph's key and the charts'
+    // marks all call the kitchen saturated, and none claims a cascade.
+    let cascade = &summary["cascade"];
+    if cascade["onsets"].as_array().is_some_and(|o| !o.is_empty()) {
+        assert_eq!(cascade["detected"], false, "{cascade}");
+        let said = cascade["text"].as_str().unwrap();
+        assert!(
+            said.starts_with("no cascade: kitchen saturated from"),
+            "{said}"
+        );
+        assert!(
+            html.contains("saturated: nothing waits on it (no cascade)"),
+            "the graph's key agrees"
+        );
+        assert!(
+            html.contains("kitchen saturated from"),
+            "the charts' mark agrees"
+        );
+        assert!(
+            !html.contains("where the cascade started"),
+            "nothing claims a cascade"
+        );
+    }
     look_at(&sb, &sb.out().join("report.html"), "report-diner");
 }
 

@@ -200,7 +200,7 @@ fn cascade_yaml_fills_db_then_api_then_frontend() {
         "{c}"
     );
     assert!(
-        stdout.contains("cascade: db saturated at"),
+        stdout.contains("cascade: db saturated from"),
         "printed in words:\n{stdout}"
     );
     assert!(stdout.contains("waiting on db"), "{stdout}");

@@ -196,8 +196,12 @@ faults:
     assert!(
         said("UNAVAILABLE")
             .iter()
-            .any(|m| m.contains("db#0/Q: connection lost")),
-        "{messages}"
+            .any(|m| m.contains("db#0/Q: connection lost to 127.0.0.1:")),
+        "one cause, with the address: {messages}"
+    );
+    assert!(
+        !messages.to_string().contains("tcp connect error"),
+        "the transport's layers are not quoted: {messages}"
     );
     assert!(messages.get("UNKNOWN").is_none(), "{messages}");
     assert!(

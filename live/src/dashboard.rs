@@ -200,87 +200,121 @@ fn load_line(name: &str, l: &LoadNow, width: usize) -> Line<'static> {
     ])
 }
 
-/// `name  ███▒▒▒▒░  2/2 busy  6/64 queued  3 rejected`: the bar spans the
-/// workers plus the queue's capacity (or, unbounded, what is queued now).
-/// A service with `updates` adds `40 held  10 streams`: the open questions
-/// it is keeping (held long polls, open subscription streams).
+/// `name  ██··  2/2 busy  ███·······  6/64 queued  3 rejected`: busy
+/// workers against the workers, and the queue against its own capacity (an
+/// unbounded one against the workers: full once more wait than can be
+/// served at once), so a small pool that is all busy reads full beside a
+/// big queue that is not. A service with `updates` adds `40 held  10
+/// streams`: the open questions it is keeping (held long polls, open
+/// subscription streams).
 fn service_line(name: &str, v: &ServiceNow, label: usize, width: usize) -> Line<'static> {
-    let mut figures = format!(
-        "  {}/{} busy  {}/{} queued  {} rejected",
-        v.in_flight,
-        v.workers,
-        v.queued,
-        v.capacity.map_or("∞".to_string(), |c| c.to_string()),
+    // Figures padded to fixed widths, so every line's bars start and end in
+    // the same columns.
+    let busy = format!("  {:>9} busy  ", format!("{}/{}", v.in_flight, v.workers));
+    let cap = v.capacity.map_or("∞".to_string(), |c| c.to_string());
+    let mut queued = format!(
+        "  {:>11} queued  {:>4} rejected",
+        format!("{}/{cap}", v.queued),
         v.rejected_recent
     );
     if let Some((held, streams)) = v.follows {
-        figures += &format!("  {held} held  {streams} streams");
+        queued += &format!("  {held} held  {streams} streams");
     }
-    let bar = width
-        .saturating_sub(label + 2 + figures.chars().count())
-        .max(10);
-    let (blue, yellow, red) = bar_cells(v, bar);
+    let room = width.saturating_sub(label + 2 + busy.chars().count() + queued.chars().count());
+    let (workers_bar, queue_bar) = ((room / 3).max(5), (room - room / 3).max(10));
+    let (blue, free_w) = cells(v.in_flight, v.workers, workers_bar);
+    let (yellow, free_q) = cells(v.queued, v.capacity.unwrap_or(v.workers), queue_bar);
+    let red = red_cells(v.rejected_recent, free_q);
+    let dots = |n: usize| Span::styled("·".repeat(n), Style::default().fg(Color::DarkGray));
     Line::from(vec![
         Span::raw(format!("{name:<label$}  ")),
         Span::styled("█".repeat(blue), Style::default().fg(Color::Blue)),
+        dots(free_w),
+        Span::raw(busy),
         Span::styled("█".repeat(yellow), Style::default().fg(Color::Yellow)),
         Span::styled("█".repeat(red), Style::default().fg(Color::Red)),
-        Span::styled(
-            "·".repeat(bar - blue - yellow - red),
-            Style::default().fg(Color::DarkGray),
-        ),
-        Span::raw(figures),
+        dots(free_q - red),
+        Span::raw(queued),
     ])
 }
 
-/// Cells of the bar for busy, queued and rejected; rejections take the cells
-/// left over, one at least when there were any.
-fn bar_cells(v: &ServiceNow, bar: usize) -> (usize, usize, usize) {
-    let span = (v.workers + v.capacity.unwrap_or(v.queued)).max(1) as f64;
-    let cells = |n: u64| ((n as f64 / span) * bar as f64).round() as usize;
-    let blue = cells(v.in_flight).min(bar);
-    let yellow = cells(v.queued).min(bar - blue);
-    let free = bar - blue - yellow;
-    let red = if v.rejected_recent > 0 {
-        (v.rejected_recent as usize)
-            .clamp(1, free.clamp(1, 8))
-            .min(free)
+/// Cells of a `bar` filled by `n` of `of` (full, never more, when `n`
+/// exceeds it), and the cells left.
+fn cells(n: u64, of: u64, bar: usize) -> (usize, usize) {
+    let filled = if of == 0 {
+        if n > 0 { bar } else { 0 }
     } else {
-        0
-    };
-    (blue, yellow, red)
+        ((n as f64 / of as f64) * bar as f64).round() as usize
+    }
+    .min(bar);
+    (filled, bar - filled)
+}
+
+/// Cells of the queue's bar left over that show recent rejections: one at
+/// least when there were any, at most eight.
+fn red_cells(rejected: u64, free: usize) -> usize {
+    if rejected == 0 {
+        return 0;
+    }
+    (rejected as usize).clamp(1, free.clamp(1, 8)).min(free)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn text(v: &ServiceNow) -> String {
+        service_line("db", v, 2, 100)
+            .spans
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect()
+    }
+
     #[test]
-    fn bar_is_split_by_share_and_never_overflows() {
-        let v = ServiceNow {
+    fn each_bar_is_against_its_own_limit_and_never_overflows() {
+        assert_eq!(cells(2, 2, 10), (10, 0), "two of two workers: full");
+        assert_eq!(cells(6, 64, 20), (2, 18));
+        assert_eq!(cells(90, 64, 20), (20, 0), "never past the bar");
+        assert_eq!(cells(0, 0, 20), (0, 20));
+        assert_eq!(red_cells(50, 0), 0);
+        assert_eq!(red_cells(50, 20), 8);
+        assert_eq!(red_cells(1, 20), 1);
+        // The cascade's height: db's one worker busy reads full, though its
+        // queue is nearly empty.
+        let db = ServiceNow {
             in_flight: 2,
-            queued: 2,
             workers: 2,
-            capacity: Some(2),
-            rejected_recent: 50,
-            follows: None,
+            queued: 1,
+            capacity: Some(64),
+            ..Default::default()
         };
-        assert_eq!(bar_cells(&v, 20), (10, 10, 0));
-        let v = ServiceNow { queued: 0, ..v };
-        assert_eq!(bar_cells(&v, 20), (10, 0, 8));
-        let idle = ServiceNow::default();
-        assert_eq!(bar_cells(&idle, 20), (0, 0, 0));
+        let spans = service_line("db", &db, 2, 100).spans;
+        let (blue, free_workers) = (&spans[1].content, &spans[2].content);
+        assert!(
+            !blue.is_empty() && free_workers.is_empty(),
+            "the workers' bar is full: {}",
+            text(&db)
+        );
+        let yellow = spans[4].content.chars().count();
+        let free_queue = spans[6].content.chars().count();
+        assert!(
+            yellow <= free_queue / 10,
+            "the queue's bar is nearly empty: {}",
+            text(&db)
+        );
+        // A frontend with 64 workers, 20 busy, reads a third full.
+        let front = ServiceNow {
+            in_flight: 20,
+            workers: 64,
+            ..db
+        };
+        let spans = service_line("frontend", &front, 8, 100).spans;
+        assert!(!spans[2].content.is_empty(), "{}", text(&front));
     }
 
     #[test]
     fn a_service_with_updates_shows_its_held_requests_and_open_streams() {
-        let text = |v: &ServiceNow| {
-            service_line("scores", v, 6, 100)
-                .spans
-                .iter()
-                .map(|s| s.content.to_string())
-                .collect::<String>()
-        };
         let plain = ServiceNow::default();
         assert!(!text(&plain).contains("held"), "{}", text(&plain));
         let following = ServiceNow {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::Sources;
+use topolab_results::graph::CallGraph;
 use topolab_telemetry as telemetry;
 
 /// Rates are measured over this much of the recent past.
@@ -55,6 +56,44 @@ pub struct ServiceNow {
     pub rejected_recent: u64,
     /// A service with `updates`: long polls held and streams open now.
     pub follows: Option<(u64, u64)>,
+    /// Calls from the load's entry to this service: among services whose
+    /// workers are all busy, the deepest is the one the others wait on.
+    pub depth: usize,
+}
+
+impl ServiceNow {
+    /// Every worker busy.
+    fn saturated(&self) -> bool {
+        self.workers > 0 && self.in_flight >= self.workers
+    }
+
+    fn share(n: u64, of: u64) -> f64 {
+        if of == 0 { 0.0 } else { n as f64 / of as f64 }
+    }
+}
+
+/// Orders services the bottleneck first: those with every worker busy, the
+/// deepest in the call graph first (its callers' workers wait on it), then
+/// the rest by how busy, then how full their queue is; ties keep the file's
+/// order.
+pub fn bottleneck_first(services: &mut [(String, ServiceNow)]) {
+    services.sort_by(|(_, a), (_, b)| {
+        let queue = |v: &ServiceNow| ServiceNow::share(v.queued, v.capacity.unwrap_or(v.workers));
+        b.saturated()
+            .cmp(&a.saturated())
+            .then_with(|| {
+                if a.saturated() && b.saturated() {
+                    b.depth.cmp(&a.depth)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .then_with(|| {
+                ServiceNow::share(b.in_flight, b.workers)
+                    .total_cmp(&ServiceNow::share(a.in_flight, a.workers))
+            })
+            .then_with(|| queue(b).total_cmp(&queue(a)))
+    });
 }
 
 /// Everything a display draws.
@@ -72,6 +111,8 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct Taker {
     history: VecDeque<(Instant, BTreeMap<String, u64>)>,
+    /// Each service's depth in the call graph, found once.
+    depths: Option<BTreeMap<String, usize>>,
 }
 
 impl Taker {
@@ -163,6 +204,9 @@ impl Taker {
         }
 
         let levels = telemetry::service_levels(&s.telemetry, RATE_WINDOW);
+        let depths = self
+            .depths
+            .get_or_insert_with(|| CallGraph::of(&s.topology).depths());
         for svc in &s.topology.services {
             let l = levels.get(&svc.name).copied().unwrap_or_default();
             snap.services.push((
@@ -174,9 +218,11 @@ impl Taker {
                     capacity: svc.queue.map(|q| u64::from(q) * u64::from(svc.replicas)),
                     rejected_recent: l.rejected,
                     follows: svc.updates.map(|_| (l.held, l.streams)),
+                    depth: depths.get(&svc.name).copied().unwrap_or(0),
                 },
             ));
         }
+        bottleneck_first(&mut snap.services);
         snap
     }
 }
@@ -186,5 +232,45 @@ fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
         0.0
     } else {
         h.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now(in_flight: u64, workers: u64, queued: u64, depth: usize) -> ServiceNow {
+        ServiceNow {
+            in_flight,
+            workers,
+            queued,
+            capacity: Some(64),
+            depth,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_bottleneck_comes_first() {
+        // The cascade at its height: every tier's workers busy, the front's
+        // queue full; db, the deepest, is the one the others wait on.
+        let mut services = vec![
+            ("frontend".to_string(), now(8, 8, 64, 0)),
+            ("api".to_string(), now(4, 4, 30, 1)),
+            ("db".to_string(), now(2, 2, 3, 2)),
+            ("cache".to_string(), now(1, 4, 0, 1)),
+        ];
+        bottleneck_first(&mut services);
+        let order: Vec<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(order, ["db", "api", "frontend", "cache"]);
+        // Nobody saturated: the busiest first, ties in the file's order.
+        let mut calm = vec![
+            ("a".to_string(), now(1, 4, 0, 0)),
+            ("b".to_string(), now(3, 4, 0, 1)),
+            ("c".to_string(), now(1, 4, 0, 2)),
+        ];
+        bottleneck_first(&mut calm);
+        let order: Vec<&str> = calm.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(order, ["b", "a", "c"]);
     }
 }

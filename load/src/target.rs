@@ -50,6 +50,8 @@ pub struct Target {
     calls: Vec<ReplicaClient<Wire>>,
     /// Streams (subscriptions), one per replica, opened on first use.
     clients: Vec<ReplicaClient<Channel>>,
+    /// The replicas' addresses, named in a lost connection's reason.
+    addrs: Vec<SocketAddr>,
     next: AtomicUsize,
     endpoint: String,
     /// The target service's name, for root spans.
@@ -90,6 +92,7 @@ impl Target {
         Ok(Target {
             calls,
             clients,
+            addrs: addrs.to_vec(),
             next: AtomicUsize::new(0),
             endpoint: target.endpoint.clone(),
             service: target.service.clone(),
@@ -270,7 +273,7 @@ impl Target {
                 timed_out()
             }
             Ok(Err(status)) => {
-                let s = reason::explain(status, &callee());
+                let s = reason::explain(status, &callee(), Some(self.addrs[i]));
                 (s.code(), s.message().to_string(), 0)
             }
             Err(_) => timed_out(),

@@ -1,6 +1,6 @@
 //! The format's defaults, all in one place: what a key left out of a
 //! topology means. Validation starts every service, call, generator and the
-//! settings from these, and the README's format section names the same
+//! settings from these, and docs/topology.md names the same
 //! values.
 
 use std::time::Duration;

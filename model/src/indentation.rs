@@ -19,26 +19,37 @@ const SYMPTOMS: &[&str] = &[
     "invalid indentation",
 ];
 
+/// Parser messages raised on the line *before* the mistake: a plain value
+/// (`workers: 1`) is read on into a following line indented deeper than its
+/// key, and the scanner gives up at that value's trailing comment or at the
+/// tab that indents the next line.
+const CONTINUED: &[&str] = &["comment intercepting the multiline text", "found a tab"];
+
 /// A diagnostic about indentation in place of `e`, when `e` comes from a line
 /// indented to a column no enclosing block uses (or from a tab used to indent).
 pub fn explain(text: &str, e: &SyntaxError) -> Option<Diag> {
     let lower = e.message.to_ascii_lowercase();
-    if !SYMPTOMS.iter().any(|s| lower.contains(s)) {
-        return None;
-    }
     let lines: Vec<&str> = text.lines().collect();
-    let at = (e.loc.line as usize).checked_sub(1)?;
+    let reported = (e.loc.line as usize).checked_sub(1)?;
+    let at = if CONTINUED.iter().any(|s| lower.contains(s)) {
+        next_content_line(&lines, reported)?
+    } else if SYMPTOMS.iter().any(|s| lower.contains(s)) {
+        reported
+    } else {
+        return None;
+    };
+    let number = at as u32 + 1;
     let line = *lines.get(at)?;
     let lead: &str = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
     if let Some(tab) = lead.find('\t') {
         let loc = Loc {
-            line: e.loc.line,
+            line: number,
             col: tab as u32 + 1,
             len: 1,
         };
         return Some(
             Diag::error(
-                format!("indentation: line {} is indented with a tab", e.loc.line),
+                format!("indentation: line {} is indented with a tab", number),
                 loc,
             )
             .help("YAML indents with spaces only: replace the tab with spaces"),
@@ -50,7 +61,7 @@ pub fn explain(text: &str, e: &SyntaxError) -> Option<Diag> {
         return None;
     }
     let loc = Loc {
-        line: e.loc.line,
+        line: number,
         col: indent as u32 + 1,
         len: line
             .trim()
@@ -62,12 +73,12 @@ pub fn explain(text: &str, e: &SyntaxError) -> Option<Diag> {
     let mut d = Diag::error(
         format!(
             "indentation: line {} is indented by {indent} space(s), but no block above it starts there (they start at {})",
-            e.loc.line,
+            number,
             columns.join(", ")
         ),
         loc,
     )
-    .note(format!("the YAML parser said: {}", e.message));
+    .note(parser_said(e, number));
     let deeper = open.iter().filter(|b| b.col > indent).min_by_key(|b| b.col);
     let shallower = open.iter().filter(|b| b.col < indent).max_by_key(|b| b.col);
     let beside = |b: &Block| {
@@ -93,6 +104,28 @@ pub fn explain(text: &str, e: &SyntaxError) -> Option<Diag> {
         ));
     }
     Some(d)
+}
+
+/// The parser's own words, with the line it gave up on when that is not the
+/// line the hint points at.
+fn parser_said(e: &SyntaxError, number: u32) -> String {
+    if e.loc.line == number {
+        format!("the YAML parser said: {}", e.message)
+    } else {
+        format!(
+            "the YAML parser said, at line {}: {}",
+            e.loc.line, e.message
+        )
+    }
+}
+
+/// The first line after `after` (0-based) holding more than blanks or a
+/// comment: the line a value on `after` was read on into.
+fn next_content_line(lines: &[&str], after: usize) -> Option<usize> {
+    (after + 1..lines.len()).find(|&i| {
+        let body = lines[i].trim_start_matches([' ', '\t']);
+        !body.is_empty() && !body.starts_with('#')
+    })
 }
 
 /// A block a line may continue: a key (or a list item's content) at `col`.
@@ -209,6 +242,98 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("--> t.yaml:3:1"), "{e}");
+    }
+
+    /// The diner as users read it: every line ends in a comment.
+    const DINER: &str = include_str!("../../topologies/diner.yaml");
+
+    fn diner_with(line: &str, instead: &str) -> String {
+        assert!(DINER.contains(line), "the diner no longer has {line:?}");
+        DINER.replacen(line, instead, 1)
+    }
+
+    fn line_of(text: &str, start: &str) -> usize {
+        text.lines().position(|l| l.starts_with(start)).unwrap() + 1
+    }
+
+    #[test]
+    fn a_key_indented_under_a_commented_value_is_named_on_its_own_line() {
+        let text = diner_with("    queue: 10 ", "     queue: 10");
+        let n = line_of(&text, "     queue:");
+        let e = first_error(&text);
+        assert!(
+            e.starts_with(&format!(
+                "error: indentation: line {n} is indented by 5 space(s)"
+            )),
+            "{e}"
+        );
+        assert!(e.contains(&format!("--> t.yaml:{n}:6")), "{e}");
+        assert!(
+            e.contains(&format!(
+                "by 4 to line it up with `workers` (line {})",
+                n - 1
+            )),
+            "{e}"
+        );
+        assert!(!e.contains("invalid YAML"), "{e}");
+    }
+
+    #[test]
+    fn a_tab_after_a_plain_value_is_named_on_its_own_line() {
+        let text = diner_with("    rate: 3/s", "\trate: 3/s");
+        let n = line_of(&text, "\trate:");
+        let e = first_error(&text);
+        assert!(
+            e.contains(&format!("indentation: line {n} is indented with a tab")),
+            "{e}"
+        );
+        assert!(e.contains(&format!("--> t.yaml:{n}:1")), "{e}");
+    }
+
+    /// Every example as written, each key that follows a sibling holding a
+    /// value pushed one space deeper: the hint names that key's line, or the
+    /// file still reads (a deeper key can continue a value legally).
+    #[test]
+    fn a_key_one_space_too_deep_is_named_in_every_example() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, pair) in lines.windows(2).enumerate() {
+                let [above, line] = pair else { unreachable!() };
+                let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+                let sibling = indent(above) == indent(line)
+                    && !above.trim_start().starts_with(['#', '-'])
+                    && !line.trim_start().starts_with(['#', '-'])
+                    && above.split_once(':').is_some_and(|(_, v)| {
+                        !v.trim().is_empty() && !v.trim().starts_with(['#', '|', '>'])
+                    })
+                    && line.contains(':');
+                if !sibling || line.trim().is_empty() {
+                    continue;
+                }
+                let n = i + 2;
+                let mut broken: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                broken[i + 1].insert(0, ' ');
+                let broken = broken.join("\n") + "\n";
+                let Err(report) = load_str("t.yaml", &broken, &[]) else {
+                    continue;
+                };
+                let e = &report.errors[0];
+                assert!(
+                    e.contains(&format!("indentation: line {n} ")),
+                    "{}: line {n} one space deeper:\n{e}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "only {checked} lines checked");
     }
 
     #[test]

@@ -141,6 +141,32 @@ impl std::fmt::Display for Report {
 
 impl std::error::Error for Report {}
 
+/// One override and the flag the user typed that asked for it, which the
+/// notes on whatever it wrote name: `--set K=V` is its own flag, while
+/// `--duration 10s` stands for several overrides the user never wrote.
+#[derive(Debug, Clone)]
+pub struct Override {
+    /// `KEY.PATH=VALUE`, as `--set` takes it.
+    pub set: String,
+    /// The flag as typed, e.g. `--duration 10s`.
+    pub flag: String,
+}
+
+impl Override {
+    /// The override of `--set KEY.PATH=VALUE`.
+    pub fn set(kv: &str) -> Override {
+        Override {
+            set: kv.to_string(),
+            flag: format!("--set {kv}"),
+        }
+    }
+}
+
+/// Each `--set KEY.PATH=VALUE` as its own flag.
+fn from_sets(sets: &[String]) -> Vec<Override> {
+    sets.iter().map(|s| Override::set(s)).collect()
+}
+
 /// Reads, parses and validates a topology file, applying `--set KEY=VALUE`
 /// overrides (YAML paths written with dots) before validation.
 pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Report> {
@@ -153,9 +179,18 @@ pub fn load_with(
     overrides: &[String],
     limits: Limits,
 ) -> Result<Loaded, Report> {
+    load_overridden(path, &from_sets(overrides), limits)
+}
+
+/// As [`load_with`], with overrides that other flags stand for.
+pub fn load_overridden(
+    path: &std::path::Path,
+    overrides: &[Override],
+    limits: Limits,
+) -> Result<Loaded, Report> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str_with(&file, &text, overrides, limits),
+        Ok(text) => load_text(&file, &text, overrides, limits),
         Err(e) => Err(Report {
             errors: vec![Diag::unplaced(format!("cannot read `{file}`: {e}")).render(&file, "")],
         }),
@@ -172,6 +207,15 @@ pub fn load_str_with(
     file: &str,
     text: &str,
     overrides: &[String],
+    limits: Limits,
+) -> Result<Loaded, Report> {
+    load_text(file, text, &from_sets(overrides), limits)
+}
+
+fn load_text(
+    file: &str,
+    text: &str,
+    overrides: &[Override],
     limits: Limits,
 ) -> Result<Loaded, Report> {
     let mut tree = match tree::parse(text) {

@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use crate::Override;
 use crate::check::did_you_mean;
 use crate::diagnostic::Diag;
 use crate::tree::{Loc, Located, Node};
@@ -13,16 +14,17 @@ use crate::tree::{Loc, Located, Node};
 /// malformed or leads nowhere. A missing key is added to an existing map; the
 /// `settings` map itself is created when the file has none. A list's items
 /// are named by their index from 0 (`endpoints.Cook.steps.0.work=100ms`).
-pub fn apply(tree: &mut Located<Node>, overrides: &[String]) -> Vec<Diag> {
+pub fn apply(tree: &mut Located<Node>, overrides: &[Override]) -> Vec<Diag> {
     overrides
         .iter()
         .filter_map(|o| apply_one(tree, o).err())
         .collect()
 }
 
-fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
+fn apply_one(tree: &mut Located<Node>, over: &Override) -> Result<(), Diag> {
+    let (o, flag) = (over.set.as_str(), over.flag.as_str());
     let malformed = |why: &str| {
-        Diag::unplaced(format!("invalid override `--set {o}`: {why}"))
+        Diag::unplaced(format!("invalid override `{flag}`: {why}"))
             .help("write `--set KEY.PATH=VALUE`, like `--set services.db.workers=4`")
     };
     let Some((path, value)) = o.split_once('=') else {
@@ -36,7 +38,7 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
     if value.is_empty() {
         return Err(malformed("there is no value after `=`"));
     }
-    let origin: Rc<str> = Rc::from(o);
+    let origin: Rc<str> = Rc::from(flag);
     let mut cur = tree;
     let mut at = Loc {
         line: 1,
@@ -53,7 +55,7 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
         let cur_loc = cur.loc;
         let next = match &mut cur.value {
             Node::Seq(items) => {
-                let it = item(items, seg, o, &here, cur_loc)?;
+                let it = item(items, seg, flag, &here, cur_loc)?;
                 at = it.loc;
                 it
             }
@@ -81,7 +83,7 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
                             format!("`{here}`")
                         };
                         let mut d =
-                            Diag::unplaced(format!("`--set {o}`: there is no `{seg}` in {inside}"));
+                            Diag::unplaced(format!("`{flag}`: there is no `{seg}` in {inside}"));
                         if let Some(m) =
                             did_you_mean(seg, entries.iter().map(|(k, _)| k.value.as_str()))
                         {
@@ -96,7 +98,7 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
             }
             _ => {
                 let d = Diag::error(
-                    format!("`--set {o}`: `{here}` is not a map or a list but {describe}"),
+                    format!("`{flag}`: `{here}` is not a map or a list but {describe}"),
                     cur_loc,
                 )
                 .help("an override can only set keys inside maps, or items of lists by index");
@@ -119,14 +121,14 @@ fn apply_one(tree: &mut Located<Node>, o: &str) -> Result<(), Diag> {
 fn item<'a>(
     items: &'a mut [Located<Node>],
     seg: &str,
-    o: &str,
+    flag: &str,
     here: &str,
     loc: Loc,
 ) -> Result<&'a mut Located<Node>, Diag> {
     let len = items.len();
     let Ok(index) = seg.parse::<usize>() else {
         return Err(Diag::error(
-            format!("`--set {o}`: `{here}` is a list, so `{seg}` should be an index"),
+            format!("`{flag}`: `{here}` is a list, so `{seg}` should be an index"),
             loc,
         )
         .help(format!(
@@ -140,7 +142,7 @@ fn item<'a>(
             n => format!("its items are `0` to `{}`", n - 1),
         };
         Diag::error(
-            format!("`--set {o}`: `{here}` has {len} item(s), so there is no item {index}"),
+            format!("`{flag}`: `{here}` has {len} item(s), so there is no item {index}"),
             loc,
         )
         .help(format!("{range}; an override cannot add an item to a list"))
@@ -180,11 +182,11 @@ mod tests {
     #[test]
     fn sets_an_existing_key_keeping_its_location() {
         let mut t = parse("services:\n  db:\n    workers: 1\n").unwrap();
-        assert!(apply(&mut t, &["services.db.workers=4".into()]).is_empty());
+        assert!(apply(&mut t, &crate::from_sets(&["services.db.workers=4".into()])).is_empty());
         let v = get(&t.value, &["services", "db", "workers"]);
         assert_eq!(v.value, Node::Scalar("4".into()));
         assert_eq!((v.loc.line, v.loc.col), (3, 14));
-        assert_eq!(v.set_by.as_deref(), Some("services.db.workers=4"));
+        assert_eq!(v.set_by.as_deref(), Some("--set services.db.workers=4"));
     }
 
     #[test]
@@ -194,7 +196,7 @@ mod tests {
             "services.db.queue='unbounded'".into(),
             "settings.seed=7".into(),
         ];
-        assert!(apply(&mut t, &sets).is_empty());
+        assert!(apply(&mut t, &crate::from_sets(&sets)).is_empty());
         assert_eq!(
             get(&t.value, &["services", "db", "queue"]).value,
             Node::Scalar("unbounded".into())
@@ -214,7 +216,7 @@ mod tests {
             "name.x=1".into(),
             "servics.db.workers=2".into(),
         ];
-        let d = apply(&mut t, &sets);
+        let d = apply(&mut t, &crate::from_sets(&sets));
         assert_eq!(d.len(), 4);
         assert!(d[0].message.contains("`--set workers`") && d[0].message.contains("no `=`"));
         assert!(d[1].message.contains("empty part"));
@@ -240,7 +242,7 @@ mod tests {
             "services.k.endpoints.Cook.steps.1.work=100ms".into(),
             "faults.0.for=3s".into(),
         ];
-        assert!(apply(&mut t, &sets).is_empty());
+        assert!(apply(&mut t, &crate::from_sets(&sets)).is_empty());
         let steps = get(&t.value, &["services", "k", "endpoints", "Cook", "steps"]);
         let Node::Seq(items) = &steps.value else {
             panic!("steps is a list")
@@ -260,7 +262,7 @@ mod tests {
     fn a_bad_index_says_what_the_list_holds() {
         let mut t = parse("faults:\n  - { at: 1s, target: k, slow: 2x }\n").unwrap();
         let sets = ["faults.3.at=2s".into(), "faults.first.at=2s".into()];
-        let d = apply(&mut t, &sets);
+        let d = apply(&mut t, &crate::from_sets(&sets));
         assert_eq!(d.len(), 2);
         assert_eq!(
             d[0].message,

@@ -37,7 +37,8 @@ pub struct Located<T> {
     pub value: T,
     /// Where it was written (for an added key: where its map was named).
     pub loc: Loc,
-    /// The `--set` override that wrote this value, without the `--set`.
+    /// The flag that wrote this value, as the user typed it
+    /// (`--set services.db.workers=4`, `--duration 10s`).
     pub set_by: Option<Rc<str>>,
 }
 

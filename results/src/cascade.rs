@@ -18,6 +18,13 @@
 //!   came first, no later than one sampling interval after its own. A service
 //!   with an onset and no such callee is where the cascade starts: it is
 //!   *saturated*.
+//! - A blocking service's workers are *held* by a callee at a sample when all
+//!   of them are busy and that callee has at least half as many requests in
+//!   flight: its workers wait there, even if no queue builds anywhere (pool
+//!   exhaustion behind a slow dependency). Held from a sample on, by the same
+//!   80% rule, is an onset too, waiting on that callee; a callee that holds
+//!   its callers' workers without an onset of its own is where the cascade
+//!   starts: it is *slow*.
 //! - There is a cascade when at least one onset waits on a callee's.
 //! - Onsets are ordered by time; onsets in the same sample go callee first,
 //!   and so does a callee whose onset came up to one sample *after* that of a
@@ -52,7 +59,21 @@ pub struct Cascade {
     pub rule: String,
 }
 
-/// When one service's queue built up and stayed built.
+/// What built up at an onset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnsetKind {
+    /// The queue built up and stayed built.
+    #[default]
+    Queue,
+    /// Every worker was held waiting on a callee.
+    Held,
+    /// A callee held its callers' workers, its own queue staying short.
+    Slow,
+}
+
+/// When one service's queue built up and stayed built, or its workers were
+/// held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Onset {
     pub service: String,
@@ -69,10 +90,13 @@ pub struct Onset {
     pub workers: u64,
     /// The callee whose earlier onset this one follows; none: it starts here.
     pub waiting_on: Option<String>,
+    /// What built up (absent in summaries written before it was named: a queue).
+    #[serde(default)]
+    pub kind: OnsetKind,
 }
 
 /// The rule in one sentence, stored beside the onsets.
-pub const RULE: &str = "a queue is built when it holds at least max(2, workers x replicas / 2) requests (at most its capacity); its onset is the first sample from which it stays built in 80% of the samples over the next max(1 s, 5 samples); a service waits on the callee whose onset came first, at most one sample after its own; onsets are listed by time, a callee before the services waiting on it";
+pub const RULE: &str = "a queue is built when it holds at least max(2, workers x replicas / 2) requests (at most its capacity); a blocking service's workers are held when all are busy and a callee has at least half as many in flight; an onset is the first sample from which a queue stays built, or workers stay held, in 80% of the samples over the next max(1 s, 5 samples); a service waits on the callee whose onset came first, at most one sample after its own, or on the callee that holds its workers (slow, where the cascade starts, when it has no onset of its own); onsets are listed by time, a callee before the services waiting on it";
 
 /// Finds the onsets in `series` (per service, see
 /// [`crate::timeseries::by_service`]) and relates them through the call graph.
@@ -86,7 +110,7 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
             let workers = u64::from(s.workers) * u64::from(s.replicas);
             let capacity = s.queue.map(|q| u64::from(q) * u64::from(s.replicas));
             let threshold = threshold(workers, capacity)?;
-            let (i, end) = onset(ser, threshold)?;
+            let (i, end) = onset(ser, |k| ser.queue[k] >= threshold)?;
             Some(Onset {
                 service: s.name.clone(),
                 t_s: ser.t_s[i],
@@ -96,9 +120,11 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
                 in_flight: ser.in_flight[i],
                 workers,
                 waiting_on: None,
+                kind: OnsetKind::Queue,
             })
         })
         .collect();
+    let held = held_onsets(topology, series, &graph);
     // Ties (the same sample) go callee first: that is the causal order.
     let depth = graph.depths();
     onsets.sort_by(|a, b| {
@@ -113,6 +139,12 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
         .unwrap_or(0.1);
     let at: BTreeMap<String, f64> = onsets.iter().map(|o| (o.service.clone(), o.t_s)).collect();
     for o in &mut onsets {
+        if let Some((callee, (i, _))) = held.get(&o.service)
+            && series[&o.service].t_s[*i] <= o.t_s + step * 1.01
+        {
+            o.waiting_on = Some(callee.clone());
+            continue;
+        }
         o.waiting_on = graph
             .callees_of(&o.service)
             .filter(|c| *c != o.service)
@@ -121,6 +153,7 @@ pub fn analyze(topology: &Topology, series: &BTreeMap<String, ServiceSeries>) ->
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(c, _)| c.to_string());
     }
+    add_held(&mut onsets, held, topology, series);
     order_callees_first(&mut onsets, &depth);
     let detected = onsets.iter().any(|o| o.waiting_on.is_some());
     Cascade {
@@ -141,26 +174,143 @@ fn threshold(workers: u64, capacity: Option<u64>) -> Option<u64> {
     }
 }
 
-/// The onset's sample index and the end (exclusive) of its hold window.
-fn onset(s: &ServiceSeries, threshold: u64) -> Option<(usize, usize)> {
-    let n = s.t_s.len();
-    (0..n).find_map(|i| {
-        if s.queue[i] < threshold {
+/// Blocking services whose workers were held by a callee: the callee and
+/// the held onset's sample index and hold window's end.
+fn held_onsets(
+    topology: &Topology,
+    series: &BTreeMap<String, ServiceSeries>,
+    graph: &CallGraph,
+) -> BTreeMap<String, (String, (usize, usize))> {
+    let mut out = BTreeMap::new();
+    for s in &topology.services {
+        if s.model != topolab_model::ServeModel::Blocking {
+            continue;
+        }
+        let Some(ser) = series.get(&s.name) else {
+            continue;
+        };
+        let workers = u64::from(s.workers) * u64::from(s.replicas);
+        let holder = |k: usize| -> Option<&str> {
+            if ser.in_flight[k] < workers {
+                return None;
+            }
+            graph
+                .callees_of(&s.name)
+                .filter(|c| *c != s.name)
+                .filter_map(|c| Some((c, series.get(c)?.in_flight.get(k).copied()?)))
+                .filter(|(_, n)| *n * 2 >= workers)
+                .max_by_key(|(_, n)| *n)
+                .map(|(c, _)| c)
+        };
+        let found = (0..ser.t_s.len()).find_map(|i| {
+            let callee = holder(i)?;
+            let end = stays(ser, i, |k| holder(k) == Some(callee))?;
+            Some((callee.to_string(), (i, end)))
+        });
+        if let Some(f) = found {
+            out.insert(s.name.clone(), f);
+        }
+    }
+    out
+}
+
+/// Adds the held onsets of services that had no queue onset, and a slow
+/// onset for each holding callee that has none of its own.
+fn add_held(
+    onsets: &mut Vec<Onset>,
+    held: BTreeMap<String, (String, (usize, usize))>,
+    topology: &Topology,
+    series: &BTreeMap<String, ServiceSeries>,
+) {
+    let service = |name: &str| topology.services.iter().find(|s| s.name == name);
+    for (name, (callee, (i, end))) in held {
+        let (Some(s), Some(ser)) = (service(&name), series.get(&name)) else {
+            continue;
+        };
+        let workers = u64::from(s.workers) * u64::from(s.replicas);
+        let t_s = ser.t_s[i];
+        if let Some(o) = onsets.iter_mut().find(|o| o.service == name) {
+            // A queue that built behind held workers: held first, then queued.
+            if t_s < o.t_s {
+                o.t_s = t_s;
+                o.kind = OnsetKind::Held;
+                o.in_flight = ser.in_flight[i];
+            }
+        } else {
+            onsets.push(Onset {
+                service: name.clone(),
+                t_s,
+                threshold: workers,
+                queue_peak: ser.queue[i..end].iter().copied().max().unwrap_or(0),
+                queue_capacity: s.queue.map(|q| u64::from(q) * u64::from(s.replicas)),
+                in_flight: ser.in_flight[i],
+                workers,
+                waiting_on: Some(callee.clone()),
+                kind: OnsetKind::Held,
+            });
+        }
+        if onsets.iter().all(|o| o.service != callee)
+            && let (Some(c), Some(cs)) = (service(&callee), series.get(&callee))
+        {
+            onsets.push(Onset {
+                service: callee.clone(),
+                t_s,
+                threshold: 0,
+                queue_peak: cs.queue[i..end.min(cs.queue.len())]
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
+                queue_capacity: c.queue.map(|q| u64::from(q) * u64::from(c.replicas)),
+                in_flight: cs.in_flight.get(i).copied().unwrap_or(0),
+                workers: u64::from(c.workers) * u64::from(c.replicas),
+                waiting_on: None,
+                kind: OnsetKind::Slow,
+            });
+        }
+    }
+    onsets.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+}
+
+/// The onset's sample index and the end (exclusive) of its hold window: the
+/// first sample where `built` holds and keeps holding (see the module docs).
+fn onset(s: &ServiceSeries, built: impl Fn(usize) -> bool) -> Option<(usize, usize)> {
+    (0..s.t_s.len()).find_map(|i| {
+        if !built(i) {
             return None;
         }
-        let until = s.t_s[i] + HOLD_S;
-        let mut end = i;
-        while end < n && (s.t_s[end] < until || end - i < HOLD_SAMPLES) {
-            end += 1;
-        }
-        let window = end - i;
-        let full = s.t_s[end - 1] + 1e-9 >= until - 1e-3 && window >= HOLD_SAMPLES;
-        if !full && window < 3 {
-            return None;
-        }
-        let built = s.queue[i..end].iter().filter(|q| **q >= threshold).count();
-        (built as f64 >= STAY_SHARE * window as f64).then_some((i, end))
+        Some((i, stays(s, i, &built)?))
     })
+}
+
+/// The end (exclusive) of the hold window from sample `i` when `built`
+/// keeps holding over it; none when it does not.
+fn stays(s: &ServiceSeries, i: usize, built: impl Fn(usize) -> bool) -> Option<usize> {
+    let n = s.t_s.len();
+    let until = s.t_s[i] + HOLD_S;
+    let mut end = i;
+    while end < n && (s.t_s[end] < until || end - i < HOLD_SAMPLES) {
+        end += 1;
+    }
+    let window = end - i;
+    let full = s.t_s[end - 1] + 1e-9 >= until - 1e-3 && window >= HOLD_SAMPLES;
+    if !full && window < 3 {
+        return None;
+    }
+    let held = (i..end).filter(|k| built(*k)).count();
+    (held as f64 >= STAY_SHARE * window as f64).then_some(end)
+}
+
+/// The words every page uses for an onset's service: where a cascade starts
+/// a service is *saturated* (its own queue) or *slow* (holding its callers'
+/// workers); behind it, a service *waits on* its callee.
+pub fn label(o: &Onset) -> String {
+    match (&o.waiting_on, o.kind) {
+        (None, OnsetKind::Slow) => format!("slow from {:.1}s", o.t_s),
+        (None, _) => format!("saturated from {:.1}s", o.t_s),
+        (Some(c), OnsetKind::Held) => format!("workers held from {:.1}s, waiting on {c}", o.t_s),
+        (Some(c), _) => format!("queue built from {:.1}s, waiting on {c}", o.t_s),
+    }
 }
 
 fn describe(onsets: &[Onset], detected: bool) -> String {
@@ -168,38 +318,27 @@ fn describe(onsets: &[Onset], detected: bool) -> String {
         Some(c) => format!("queue {}/{c}", o.queue_peak),
         None => format!("queue {}", o.queue_peak),
     };
+    let detail = |o: &Onset| match (&o.waiting_on, o.kind) {
+        (None, OnsetKind::Slow) => format!(" ({} in flight, its queue short)", o.in_flight),
+        (None, _) => format!(
+            " ({}, {}/{} workers busy)",
+            queue(o),
+            o.in_flight,
+            o.workers
+        ),
+        (Some(_), OnsetKind::Held) => format!(" ({}/{} busy)", o.in_flight, o.workers),
+        (Some(_), _) => String::new(),
+    };
     if onsets.is_empty() {
-        return "no cascade: no service's queue built up and stayed built".into();
-    }
-    if !detected {
-        let list: Vec<String> = onsets
-            .iter()
-            .map(|o| format!("{} from {:.1}s ({})", o.service, o.t_s, queue(o)))
-            .collect();
-        return format!(
-            "no cascade: queues built up at {}, but none behind a callee's",
-            list.join(", ")
-        );
+        return "no cascade: no service's queue built up and stayed built, and no workers were held".into();
     }
     let parts: Vec<String> = onsets
         .iter()
-        .enumerate()
-        .map(|(i, o)| match &o.waiting_on {
-            None => format!(
-                "{} saturated at {:.1}s ({}, {}/{} workers busy)",
-                o.service,
-                o.t_s,
-                queue(o),
-                o.in_flight,
-                o.workers
-            ),
-            Some(c) if i == 1 => format!(
-                "{} queue building from {:.1}s, waiting on {c}",
-                o.service, o.t_s
-            ),
-            Some(c) => format!("{} from {:.1}s, waiting on {c}", o.service, o.t_s),
-        })
+        .map(|o| format!("{} {}{}", o.service, label(o), detail(o)))
         .collect();
+    if !detected {
+        return format!("no cascade: {}; nothing waits on it", parts.join("; "));
+    }
     parts.join(" → ")
 }
 
@@ -278,7 +417,7 @@ mod tests {
         assert_eq!(c.onsets[2].waiting_on.as_deref(), Some("api"));
         assert_eq!(
             c.text,
-            "db saturated at 1.0s (queue 8/8, 1/1 workers busy) → api queue building from 1.3s, waiting on db → frontend from 2.0s, waiting on api"
+            "db saturated from 1.0s (queue 8/8, 1/1 workers busy) → api queue built from 1.3s, waiting on db → frontend queue built from 2.0s, waiting on api"
         );
     }
 
@@ -339,7 +478,10 @@ mod tests {
         let c = analyze(&topology(), &map);
         assert!(!c.detected);
         assert_eq!(c.onsets.len(), 1);
-        assert!(c.text.contains("db from 2.0s"), "{}", c.text);
+        assert_eq!(
+            c.text,
+            "no cascade: db saturated from 2.0s (queue 8/8, 1/1 workers busy); nothing waits on it"
+        );
     }
 
     #[test]
@@ -348,6 +490,55 @@ mod tests {
         assert_eq!(analyze(&topology(), &map).onsets.len(), 1);
         let map = BTreeMap::from([("db".to_string(), series(Some(4.95), 8))]);
         assert!(analyze(&topology(), &map).onsets.is_empty());
+    }
+
+    /// Pool exhaustion: every worker of a blocking caller held by a slow
+    /// callee whose own queue never builds, and the caller's queue building
+    /// behind them (pool-exhaustion.yaml).
+    #[test]
+    fn workers_held_by_a_slow_callee_are_a_cascade_that_starts_there() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../topologies/pool-exhaustion.yaml");
+        let t = topolab_model::load(&path, &[]).unwrap().topology;
+        let quiet = series(None, 0);
+        let mut all: BTreeMap<String, ServiceSeries> = t
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), quiet.clone()))
+            .collect();
+        // recs: slow, 6 requests in flight of its 100 workers, no queue.
+        let mut recs = series(None, 0);
+        let mut front = series(None, 0);
+        for (k, t_s) in front.t_s.clone().iter().enumerate() {
+            if *t_s >= 1.0 {
+                recs.in_flight[k] = 6;
+                front.in_flight[k] = 6;
+            }
+            if *t_s >= 1.5 {
+                front.queue[k] = 20;
+            }
+        }
+        all.insert("recs".into(), recs);
+        all.insert("front".into(), front);
+        let c = analyze(&t, &all);
+        assert!(c.detected, "{}", c.text);
+        let order: Vec<(&str, OnsetKind)> = c
+            .onsets
+            .iter()
+            .map(|o| (o.service.as_str(), o.kind))
+            .collect();
+        assert_eq!(
+            order,
+            [("recs", OnsetKind::Slow), ("front", OnsetKind::Held)]
+        );
+        assert_eq!(c.onsets[1].waiting_on.as_deref(), Some("recs"));
+        assert_eq!(
+            c.text,
+            "recs slow from 1.0s (6 in flight, its queue short) → front workers held from 1.0s, waiting on recs (6/6 busy)"
+        );
+        // An async caller's workers are not held by its calls: no cascade.
+        let async_front = c.onsets.iter().all(|o| o.service != "front-b");
+        assert!(async_front);
     }
 
     #[test]

@@ -270,7 +270,7 @@ impl Clients {
             return (Err(s), None);
         };
         let _outstanding = pool.picker.start(i);
-        let result = self.send(&pool.peers[i], i, a).await;
+        let result = self.send(&pool.peers[i], i, pool.addrs[i], a).await;
         match &result {
             Ok(_) => pool.picker.answered(i),
             Err(s) if unreachable(s) => pool.picker.eject(i),
@@ -283,6 +283,7 @@ impl Clients {
         &self,
         peer: &ReplicaClient<Channel>,
         index: usize,
+        addr: SocketAddr,
         a: Attempt<'_>,
     ) -> Result<pb::CallReply, Status> {
         let mut req = tonic::Request::new(pb::CallRequest {
@@ -328,7 +329,11 @@ impl Clients {
                     a.service, a.endpoint
                 ))
             } else {
-                crate::reason::explain(s, &format!("{}#{index}/{}", a.service, a.endpoint))
+                crate::reason::explain(
+                    s,
+                    &format!("{}#{index}/{}", a.service, a.endpoint),
+                    Some(addr),
+                )
             }
         });
         if let Some(hop) = hop {
@@ -341,17 +346,27 @@ impl Clients {
     }
 
     /// One replica of `service` picked by the policy, for a stream a
-    /// balancer relays: its client, its index, and its count of outstanding
+    /// balancer relays: its client, its index, its address, and its count of outstanding
     /// work (held while the stream is open, so `least_requests` and `p2c`
     /// spread streams too).
     pub fn pick_for_stream(
         &self,
         service: &str,
         session: &str,
-    ) -> Option<(ReplicaClient<Channel>, usize, balance::Outstanding)> {
+    ) -> Option<(
+        ReplicaClient<Channel>,
+        usize,
+        SocketAddr,
+        balance::Outstanding,
+    )> {
         let pool = self.pools.get(service)?.current();
         let i = pool.picker.pick(session, &mut *self.rng())?;
-        Some((pool.peers[i].clone(), i, pool.picker.start(i)))
+        Some((
+            pool.peers[i].clone(),
+            i,
+            pool.addrs[i],
+            pool.picker.start(i),
+        ))
     }
 
     /// Replica `i` of `service` broke a stream or could not be reached:

@@ -56,7 +56,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         ),
         Command::Import { .. } => not_supported_yet(
             "import",
-            "write the topology by hand (see the README's topology format)",
+            "write the topology by hand (see docs/topology.md)",
         ),
         Command::Serve => serve::serve(),
         Command::SwarmGuard { stack } => swarm::guard(&stack),

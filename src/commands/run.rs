@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use topolab_launcher::run_folder::FolderError;
 use topolab_launcher::{RunOptions, table};
 use topolab_live::LiveMode;
-use topolab_model::Loaded;
+use topolab_model::diagnostic::Diag;
+use topolab_model::{Loaded, Override};
 
 use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::{RunArgs, UpArgs};
@@ -223,40 +224,57 @@ pub fn machine_limits(forced: Option<u32>) -> topolab_model::Limits {
 }
 
 /// As [`load_with_flags`], within `limits` (a prediction's are not this
-/// machine's).
+/// machine's). Each override notes the flag the user typed: `--duration`'s
+/// are said as `--duration D`, and a `D` that is not a duration is one
+/// error about that flag, not one per generator it would have set.
 pub fn load_within(
     args: &Flags,
     limits: topolab_model::Limits,
 ) -> Result<Loaded, topolab_model::Report> {
     let first = topolab_model::load_with(args.file, args.sets, limits.clone())?;
-    let mut sets = args.sets.to_vec();
+    let mut sets: Vec<Override> = args.sets.iter().map(|s| Override::set(s)).collect();
     if let Some(d) = &args.duration {
-        sets.extend(duration_sets(&first.topology, d));
+        let want = topolab_model::values::duration(d).map_err(|e| {
+            let file = args.file.display().to_string();
+            let diag = Diag::unplaced(format!("invalid `--duration {d}`: {}", e.problem))
+                .help(format!("expected {}", e.expected));
+            topolab_model::Report {
+                errors: vec![diag.render(&file, "")],
+            }
+        })?;
+        let flag = format!("--duration {d}");
+        sets.extend(
+            duration_sets(&first.topology, want)
+                .into_iter()
+                .map(|set| Override {
+                    set,
+                    flag: flag.clone(),
+                }),
+        );
     }
     let seed = args
         .seed
         .or(first.topology.settings.seed)
         .unwrap_or_else(rand::random);
     if args.seed.is_some() || first.topology.settings.seed.is_none() {
-        sets.push(format!("settings.seed={seed}"));
+        // Named `--seed` even when drawn: it is what `--seed` would pin, and
+        // a seed (any u64) draws no diagnostic to note it on.
+        sets.push(Override {
+            set: format!("settings.seed={seed}"),
+            flag: format!("--seed {seed}"),
+        });
     }
     if sets.len() == args.sets.len() {
         return Ok(first);
     }
-    topolab_model::load_with(args.file, &sets, limits)
+    topolab_model::load_overridden(args.file, &sets, limits)
 }
 
-/// The overrides `--duration D` stands for (see [`load_with_flags`]). A `D`
-/// that does not read as a duration is set as it is on every generator, so
-/// validation reports it with its location and the usual help.
-fn duration_sets(t: &topolab_model::Topology, d: &str) -> Vec<String> {
-    let span = t.load.iter().map(|g| g.start + g.duration).max();
-    let (Ok(want), Some(span)) = (topolab_model::values::duration(d), span) else {
-        return t
-            .load
-            .iter()
-            .map(|g| format!("load.{}.duration={d}", g.name))
-            .collect();
+/// The overrides `--duration` stands for to make the load last `want` (see
+/// [`load_with_flags`]).
+fn duration_sets(t: &topolab_model::Topology, want: std::time::Duration) -> Vec<String> {
+    let Some(span) = t.load.iter().map(|g| g.start + g.duration).max() else {
+        return Vec::new();
     };
     let factor = want.as_secs_f64() / span.as_secs_f64().max(1e-9);
     let scaled = |x: std::time::Duration| format!("{}us", (x.as_secs_f64() * factor * 1e6).round());

@@ -46,19 +46,19 @@ pub(crate) struct Checker {
     pub limits: Limits,
 }
 
-/// A diagnostic at a node, noting the `--set` that wrote it, if one did.
+/// A diagnostic at a node, noting the flag that wrote it, if one did.
 pub(crate) fn error_at<T>(message: impl Into<String>, node: &Located<T>) -> Diag {
     with_origin(Diag::error(message, node.loc), &node.set_by)
 }
 
-/// A warning at a node, noting the `--set` that wrote it, if one did.
+/// A warning at a node, noting the flag that wrote it, if one did.
 pub(crate) fn warning_at<T>(message: impl Into<String>, node: &Located<T>) -> Diag {
     with_origin(Diag::warning(message, node.loc), &node.set_by)
 }
 
 fn with_origin(d: Diag, set_by: &Option<Rc<str>>) -> Diag {
     match set_by {
-        Some(o) => d.note(format!("set by `--set {o}`")),
+        Some(flag) => d.note(format!("set by `{flag}`")),
         None => d,
     }
 }

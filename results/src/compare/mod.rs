@@ -1,13 +1,18 @@
-//! Two run folders side by side (either may be a prediction): per load
-//! generator and per endpoint, each figure of `summary.json` in A and in B
-//! with the difference; [`gate`] evaluates `--fail-if` expressions on them.
+//! Two run folders side by side (either may be a prediction): first what
+//! differed between the runs ([`differences`]), then per load generator and
+//! per endpoint, in the topology file's order, each figure of `summary.json`
+//! in A and in B with its unit and the difference; [`gate`] evaluates
+//! `--fail-if` expressions on them.
 
+pub mod differences;
 pub mod gate;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde::Serialize;
+
+pub use differences::Difference;
 
 use crate::summary::{self, Percentiles, Summary, SummaryError};
 
@@ -35,10 +40,12 @@ impl Pair {
     }
 }
 
-/// The figures of one generator or endpoint, by name, in a stable order.
-pub type Figures = BTreeMap<&'static str, Pair>;
+/// The figures of one generator or endpoint, by name, in the order the
+/// terminal's tables give them (counts, rates, then latency).
+pub type Figures = IndexMap<&'static str, Pair>;
 
-/// Both folders' figures: `load` by generator, `endpoints` by `service/Endpoint`.
+/// Both folders' figures: `load` by generator, `endpoints` by
+/// `service/Endpoint`, each in A's topology file order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub a: String,
@@ -46,8 +53,11 @@ pub struct Comparison {
     /// Which side is a prediction.
     pub a_predicted: bool,
     pub b_predicted: bool,
-    pub load: BTreeMap<String, Figures>,
-    pub endpoints: BTreeMap<String, Figures>,
+    /// What differed between the runs' topologies as they ran (their
+    /// `--set`s included); empty when they were the same.
+    pub differences: Vec<Difference>,
+    pub load: IndexMap<String, Figures>,
+    pub endpoints: IndexMap<String, Figures>,
     /// Generators or endpoints present in only one folder.
     pub only_in_a: Vec<String>,
     pub only_in_b: Vec<String>,
@@ -57,12 +67,9 @@ pub struct Comparison {
 pub fn compare(a: &Path, b: &Path) -> Result<Comparison, SummaryError> {
     let sa = summary::read(&a.join(summary::FILE))?;
     let sb = summary::read(&b.join(summary::FILE))?;
-    Ok(pair(
-        &sa,
-        &sb,
-        &a.display().to_string(),
-        &b.display().to_string(),
-    ))
+    let mut c = pair(&sa, &sb, &a.display().to_string(), &b.display().to_string());
+    c.differences = differences::between(a, b);
+    Ok(c)
 }
 
 /// Pairs two summaries' figures.
@@ -80,6 +87,7 @@ pub fn pair(sa: &Summary, sb: &Summary, a: &str, b: &str) -> Comparison {
         b: b.to_string(),
         a_predicted: sa.prediction.is_some(),
         b_predicted: sb.prediction.is_some(),
+        differences: Vec::new(),
         load,
         endpoints,
         only_in_a,
@@ -87,7 +95,7 @@ pub fn pair(sa: &Summary, sb: &Summary, a: &str, b: &str) -> Comparison {
     }
 }
 
-type Raw = BTreeMap<String, Vec<(&'static str, f64)>>;
+type Raw = IndexMap<String, Vec<(&'static str, f64)>>;
 
 fn join(
     a: &Raw,
@@ -95,8 +103,8 @@ fn join(
     prefix: &str,
     only_a: &mut Vec<String>,
     only_b: &mut Vec<String>,
-) -> BTreeMap<String, Figures> {
-    let mut out = BTreeMap::new();
+) -> IndexMap<String, Figures> {
+    let mut out = IndexMap::new();
     for (name, fa) in a {
         let Some(fb) = b.get(name) else {
             only_a.push(format!("{prefix}{name}"));
@@ -196,6 +204,27 @@ pub fn render(c: &Comparison) -> String {
     let tag = |p: bool| if p { " (prediction)" } else { "" };
     let _ = writeln!(out, "A: {}{}", c.a, tag(c.a_predicted));
     let _ = writeln!(out, "B: {}{}", c.b, tag(c.b_predicted));
+    if c.differences.is_empty() {
+        let _ = writeln!(out, "\nthe same topology and settings");
+    } else {
+        let _ = writeln!(out, "\nwhat differed between the runs");
+        let width = c
+            .differences
+            .iter()
+            .map(|d| d.path.len())
+            .max()
+            .unwrap_or(0);
+        let none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        for d in &c.differences {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  A: {}  B: {}",
+                d.path,
+                none(&d.a),
+                none(&d.b)
+            );
+        }
+    }
     let sections = [("load", &c.load), ("endpoint", &c.endpoints)];
     for (kind, map) in sections {
         for (name, figures) in map {
@@ -206,6 +235,7 @@ pub fn render(c: &Comparison) -> String {
                 "figure", "A", "B", "B - A", "change"
             );
             for (k, p) in figures {
+                let k = with_unit(k);
                 let change = p
                     .change_pct
                     .map_or_else(|| "-".to_string(), |c| format!("{c:+.1}%"));
@@ -226,6 +256,16 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(out, "\nonly in B: {name}");
     }
     out
+}
+
+/// A figure's name with its unit, as the terminal's tables write it.
+fn with_unit(figure: &str) -> String {
+    match figure {
+        "offered" | "throughput" => format!("{figure}/s"),
+        "mean" | "p50" | "p90" | "p99" | "p999" | "max" | "queue_p50" | "queue_p99"
+        | "work_mean" => format!("{figure} ms"),
+        _ => figure.to_string(),
+    }
 }
 
 fn num(x: f64) -> String {

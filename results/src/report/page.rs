@@ -64,7 +64,11 @@ fn overlay_key(o: &Overlay) -> Markup {
         items.push(("line", css(GREEN), "restart"));
     }
     if has(timeline::MarkKind::Onset) {
-        items.push(("dash", "#000".into(), "cascade onset (queue built)"));
+        items.push((
+            "dash",
+            "#000".into(),
+            "onset: a queue built up or workers held",
+        ));
     }
     if items.is_empty() {
         html! {}
@@ -141,8 +145,12 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 h2 { "Topology" }
                 (graph_svg::render(t, &cascade))
                 p.key {
-                    span.k style="background:#f6c1c1" {} "where the cascade started"
-                    span.k style="background:#fbe6a6" {} "queue built, waiting on a callee"
+                    @if cascade.detected {
+                        span.k style="background:#f6c1c1" {} "saturated or slow: where the cascade started"
+                        span.k style="background:#fbe6a6" {} "waiting on a callee (queue built or workers held)"
+                    } @else if !cascade.onsets.is_empty() {
+                        span.k style="background:#f6c1c1" {} "saturated: nothing waits on it (no cascade)"
+                    }
                     span.k.dash style="border-color:#555" {} "a call made on a session miss"
                 }
 
@@ -392,10 +400,7 @@ fn services_section(
                 (s.replicas) " replica(s) × " (s.workers) " workers, queue "
                 (s.queue.map_or("unbounded".into(), |q| q.to_string()))
                 @if let Some(o) = onset {
-                    @match &o.waiting_on {
-                        Some(c) => { " · queue built from " (format!("{:.1}", o.t_s)) "s, waiting on " (c) }
-                        None => { " · saturated from " (format!("{:.1}", o.t_s)) "s" }
-                    }
+                    " · " (cascade::label(o))
                 }
             }
             (chart(&format!("service-{}", s.name), charts::service(ser, bin, frame))?)

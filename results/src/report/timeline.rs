@@ -73,7 +73,7 @@ impl Overlay {
         for on in &cascade.onsets {
             o.marks.push(Mark {
                 t_s: on.t_s,
-                label: format!("{} queue {:.1}s", on.service, on.t_s),
+                label: format!("{} {}", on.service, crate::cascade::label(on)),
                 kind: MarkKind::Onset,
             });
         }

@@ -41,7 +41,7 @@ pub(super) async fn open(
         )));
     };
     let backend = backend.clone();
-    let Some((mut client, i, outstanding)) =
+    let Some((mut client, i, addr, outstanding)) =
         replica.clients().pick_for_stream(&backend, &msg.session)
     else {
         return Err(Status::unavailable(format!(
@@ -62,6 +62,7 @@ pub(super) async fn open(
             return Err(crate::reason::explain(
                 s,
                 &format!("{backend}#{i} (through {})", replica.name()),
+                Some(addr),
             ));
         }
     };
