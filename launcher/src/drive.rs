@@ -130,6 +130,7 @@ pub async fn drive(
     .await?;
     let duration = begin.elapsed();
     let interrupted = *signals.stop.borrow();
+    let load_window = run::load_window(&recorders, begin, longest_load(loaded), interrupted);
     interrupts.abort();
     let faults = timeline.finish().await;
     let telemetry = gatherer.finish().await;
@@ -152,6 +153,7 @@ pub async fn drive(
             healthy,
             recorders,
             duration,
+            load_window,
             interrupted,
             faults,
             restarts: Vec::new(),

@@ -189,6 +189,9 @@ pub(crate) struct Outcome {
     pub(crate) recorders: BTreeMap<String, load::Recorder>,
     /// From the start of load to the end of the drain.
     pub(crate) duration: Duration,
+    /// From the start of load until the last generator stopped sending
+    /// (`None` without load): the rest of `duration` is the drain.
+    pub(crate) load_window: Option<Duration>,
     pub(crate) interrupted: bool,
     pub(crate) faults: Vec<FaultRecord>,
     pub(crate) restarts: Vec<(ReplicaId, f64)>,
@@ -312,6 +315,7 @@ async fn drive(
     let duration = begin.elapsed();
     view.finish();
     let interrupted = *signals.stop.borrow();
+    let load_window = load_window(&recorders, begin, longest_load(topology), interrupted);
     interrupts.abort();
     let faults = timeline.finish().await;
     let restarts = keeper.stop().await;
@@ -326,6 +330,7 @@ async fn drive(
             healthy,
             recorders,
             duration,
+            load_window,
             interrupted,
             faults,
             restarts,
@@ -343,8 +348,13 @@ pub(crate) struct Collected {
     pub(crate) trace_summary: topolab_collector::TraceSummary,
 }
 
-/// Phase 3: the last telemetry, every replica's figures, the spans flushed;
-/// then every process is stopped and `traces.jsonl` finished.
+/// How long `up` waits, after Ctrl-C, for the requests its replicas still
+/// hold to end before taking their figures.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Phase 3: the requests still held drained (`up`, whose callers are
+/// outside), the last telemetry, every replica's figures, the spans
+/// flushed; then every process is stopped and `traces.jsonl` finished.
 async fn collect_and_stop(
     driven: Driven,
     opts: &RunOptions,
@@ -361,6 +371,28 @@ async fn collect_and_stop(
             opts,
             format!("warning: replica {id} died during the run ({status})"),
         );
+    }
+    if outcome.recorders.is_empty() {
+        // `up`: outside callers' requests may still wait in the queues, and
+        // their answers still go out; taken now, the figures would miss them.
+        let held = collect::held(&peers).await;
+        if held > 0 {
+            say(
+                opts,
+                format!(
+                    "answering the {held} call(s) still held before counting (up to {DRAIN_LIMIT:?})"
+                ),
+            );
+            let left = collect::drain(&peers, DRAIN_LIMIT).await;
+            if left > 0 {
+                say(
+                    opts,
+                    format!(
+                        "warning: {left} call(s) still held after {DRAIN_LIMIT:?}: how they end is missing from the figures"
+                    ),
+                );
+            }
+        }
     }
     let telemetry = gatherer.finish().await;
     let figures = collect::collect(&peers).await;
@@ -401,6 +433,23 @@ fn say(opts: &RunOptions, msg: String) {
     if opts.verbose {
         topolab_notice::say(msg);
     }
+}
+
+/// From `begin` (the start of load) until the load ended: the `planned`
+/// window (the last request is due a little before its end), or until the
+/// generators stopped sending when `interrupted`; `None` when none sent.
+pub(crate) fn load_window(
+    recorders: &BTreeMap<String, load::Recorder>,
+    begin: Instant,
+    planned: Duration,
+    interrupted: bool,
+) -> Option<Duration> {
+    let sent = recorders
+        .values()
+        .filter_map(|r| r.issue_end)
+        .max()?
+        .saturating_duration_since(begin);
+    Some(if interrupted { sent } else { sent.max(planned) })
 }
 
 /// The latest moment any generator stops issuing, from the start of load.

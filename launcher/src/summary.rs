@@ -8,8 +8,10 @@ use indexmap::IndexMap;
 use topolab_model::{Generator, Topology};
 use topolab_results::machine::WorkTiming;
 pub use topolab_results::summary::{
-    CallSummary, EndpointSummary, LoadSummary, Percentiles, ServiceSummary, Summary, round3,
+    CallSummary, EndpointSummary, LoadSummary, LostReplica, Percentiles, ServiceSummary, Summary,
+    round3,
 };
+use topolab_results::timeseries::Served;
 
 use topolab_load::Recorder;
 use topolab_results::updates::EndpointUpdates;
@@ -39,10 +41,13 @@ pub fn build(
                 (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
                 _ => 0.0,
             };
-            let offered = match g.pattern.mean_rate() {
+            let asked = g.pattern.mean_rate();
+            let offered = match asked {
                 Some(rate) if !interrupted => rate,
                 _ => per_second(r.sent, window),
             };
+            // ok/s and sent/s over one window, so the part never exceeds the whole.
+            let measured = active.max(window);
             Some((
                 g.name.clone(),
                 LoadSummary {
@@ -55,7 +60,9 @@ pub fn build(
                     messages: r.reasons.sorted(),
                     attempts: r.attempts,
                     offered_rate: round3(offered),
-                    throughput: round3(per_second(r.ok, active.max(window))),
+                    asked_rate: asked.map(round3),
+                    sent_rate: round3(per_second(r.sent, measured)),
+                    throughput: round3(per_second(r.ok, measured)),
                     latency_ms: Percentiles::of(&r.latency_us),
                     late_over_1ms: r.late_us.len() - r.late_us.count_between(0, 1000),
                     late_ms: Percentiles::of(&r.late_us),
@@ -87,6 +94,7 @@ pub fn build(
         topology: topology.name.clone(),
         seed,
         duration_s: round3(duration_s),
+        load_s: None,
         interrupted,
         processes: topology.process_count(),
         healthy_after_ms: round3(healthy_after_ms),
@@ -130,6 +138,51 @@ fn service_summary(svc: &topolab_model::Service, f: &ServiceFigures) -> ServiceS
             .collect(),
         restarts: 0,
         unreachable: f.unreachable.clone(),
+        lost: Vec::new(),
+    }
+}
+
+/// Fills each service's `lost`: per replica dead at the end, what it had
+/// served by its last sample (`served`, from `timeseries.csv`) and how it
+/// ended (the `kill` fault that reached it, if one did).
+pub fn lost_replicas(
+    summary: &mut Summary,
+    topology: &Topology,
+    served: &BTreeMap<(String, u32), Served>,
+) {
+    let faults = &summary.faults;
+    for (name, svc) in summary.services.iter_mut() {
+        let endpoint = match topology.service(name).map(|s| s.endpoints.as_slice()) {
+            Some([one]) => Some(one.name.clone()),
+            _ => None,
+        };
+        svc.lost = svc
+            .unreachable
+            .iter()
+            .map(|&i| {
+                let id = format!("{name}#{i}");
+                let kill = faults
+                    .iter()
+                    .find(|f| f.fault == "kill" && f.replicas.contains(&id));
+                let ended = match kill.and_then(|f| f.applied_s) {
+                    Some(t) => format!("killed by a fault at {t:.2} s"),
+                    None => "stopped answering".to_string(),
+                };
+                let s = served.get(&(name.clone(), i)).copied().unwrap_or_default();
+                LostReplica {
+                    replica: i,
+                    ended,
+                    endpoint: endpoint.clone(),
+                    requests: s.arrived,
+                    ok: s.completed,
+                    rejected: s.rejected,
+                    failed: s.failed,
+                    unended: s
+                        .arrived
+                        .saturating_sub(s.completed + s.rejected + s.failed),
+                }
+            })
+            .collect();
     }
 }
 

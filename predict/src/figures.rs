@@ -27,10 +27,9 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         .map(|(g, l)| {
             let window = span(l.first_due, l.issue_end);
             let active = span(l.first_due, l.last_done);
-            let offered = g
-                .pattern
-                .mean_rate()
-                .unwrap_or_else(|| per_second(l.sent, window));
+            let asked = g.pattern.mean_rate();
+            let offered = asked.unwrap_or_else(|| per_second(l.sent, window));
+            let measured = active.max(window);
             let s = LoadSummary {
                 target: target_label(g),
                 sent: l.sent,
@@ -41,7 +40,9 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 messages: Default::default(),
                 attempts: l.attempts,
                 offered_rate: round3(offered),
-                throughput: round3(per_second(l.ok, active.max(window))),
+                asked_rate: asked.map(round3),
+                sent_rate: round3(per_second(l.sent, measured)),
+                throughput: round3(per_second(l.ok, measured)),
                 latency_ms: Percentiles::of(&l.latency_us),
                 late_over_1ms: 0,
                 late_ms: Default::default(),
@@ -78,6 +79,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 calls,
                 restarts: f.restarts[si],
                 unreachable: f.unreachable[si].clone(),
+                lost: Vec::new(),
             };
             (s.name.clone(), summary)
         })
@@ -96,6 +98,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         topology: t.name.clone(),
         seed,
         duration_s: round3(f.duration as f64 / NS),
+        load_s: None,
         interrupted: false,
         processes: 0,
         healthy_after_ms: 0.0,

@@ -23,6 +23,12 @@ pub struct Summary {
     pub seed: u64,
     /// Wall time from the start of load to the end of the drain.
     pub duration_s: f64,
+    /// The load window: as planned (the longest generator's start plus
+    /// duration), or until the generators stopped when interrupted; absent
+    /// without load. `duration_s` less this is the drain, waiting for the
+    /// last answers (negative when nothing was due at the window's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_s: Option<f64>,
     /// True when the user stopped the run early (Ctrl-C).
     #[serde(default)]
     pub interrupted: bool,
@@ -141,6 +147,14 @@ pub struct LoadSummary {
     pub attempts: u64,
     /// The rate the file asked for (open loop), or what the clients sent.
     pub offered_rate: f64,
+    /// The mean rate the file asked for: open loops only (closed loops and
+    /// followers ask for none). Poisson arrivals send more or fewer than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_rate: Option<f64>,
+    /// Requests sent per second, over the same window as `throughput`: what
+    /// was offered, so `throughput` (part of it) never exceeds it.
+    #[serde(default)]
+    pub sent_rate: f64,
     /// OK responses per second over the generator's active window.
     pub throughput: f64,
     /// Latency of OK requests, from when each was due.
@@ -155,6 +169,30 @@ pub struct LoadSummary {
     /// `poll`, `long_poll`, `subscribe`: how fresh the clients stayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<crate::updates::FollowFigures>,
+}
+
+impl Summary {
+    /// What the run's time was spent on, in words: the load window and the
+    /// drain after it (waiting for the last answers), or how long the
+    /// services were up with no load. A window whose last stretch was due
+    /// nothing (a ramp down to zero) ends before its time: said so.
+    pub fn time_in_words(&self) -> String {
+        match self.load_s {
+            Some(load) if self.duration_s < load => format!(
+                "{load:.1} s of load, the last answer at {:.1} s",
+                self.duration_s
+            ),
+            Some(load) => format!(
+                "{load:.1} s of load + {:.1} s draining",
+                self.duration_s - load
+            ),
+            None if self.load.is_empty() => format!("up {:.1} s, no load", self.duration_s),
+            None => format!(
+                "{:.1} s from the start of load to the last answer",
+                self.duration_s
+            ),
+        }
+    }
 }
 
 impl LoadSummary {
@@ -192,6 +230,33 @@ pub struct ServiceSummary {
     /// (their callers' `calls.*.per_replica` still count what they were sent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<u32>,
+    /// Each of those replicas: what it had served by its last telemetry
+    /// sample, and how it ended, so a dead replica keeps its place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<LostReplica>,
+}
+
+/// A replica dead at the end, whose own figures died with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostReplica {
+    pub replica: u32,
+    /// How it ended, in words: `killed by a fault at 3.00 s`, or `stopped
+    /// answering` when no fault of the run explains it.
+    pub ended: String,
+    /// The service's one endpoint, which the counts are then all of (absent
+    /// for a service of several: the counts are of them all together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Its counts up to its last sample (`timeseries.csv`), every endpoint
+    /// together; what it counted after that sample is lost.
+    pub requests: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    /// Requests it held at that sample (`requests` less the three endings):
+    /// how they ended is not known.
+    #[serde(default)]
+    pub unended: u64,
 }
 
 /// One endpoint of a service.
@@ -436,6 +501,7 @@ mod tests {
             topology: "diner".into(),
             seed: 7,
             duration_s: 20.5,
+            load_s: None,
             interrupted: false,
             processes: 1,
             healthy_after_ms: 80.0,
@@ -470,6 +536,28 @@ mod tests {
         assert_eq!(back.restart_log, s.restart_log);
         std::fs::write(&path, "{}").unwrap();
         assert!(matches!(read(&path), Err(SummaryError::Malformed { .. })));
+    }
+
+    #[test]
+    fn the_time_is_said_in_words() {
+        let mut s: Summary = serde_json::from_value(serde_json::json!({
+            "topology": "t", "seed": 1, "duration_s": 10.44, "load_s": 10.0,
+            "load": {"x": {"target": "a/X", "sent": 1, "ok": 1, "rejected": 0,
+                "timeouts": 0, "errors": {}, "offered_rate": 1.0, "throughput": 1.0,
+                "latency_ms": {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}}},
+            "services": {}
+        }))
+        .unwrap();
+        assert_eq!(s.time_in_words(), "10.0 s of load + 0.4 s draining");
+        s.duration_s = 24.5;
+        s.load_s = Some(25.0);
+        assert_eq!(
+            s.time_in_words(),
+            "25.0 s of load, the last answer at 24.5 s"
+        );
+        s.load_s = None;
+        s.load.clear();
+        assert_eq!(s.time_in_words(), "up 24.5 s, no load");
     }
 
     #[test]

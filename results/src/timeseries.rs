@@ -4,7 +4,7 @@
 //! holds none of it; the report and the cascade analysis read it back per
 //! service ([`read_by_service`]), a row at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,38 @@ pub fn read_by_service(path: &Path) -> Result<BTreeMap<String, ServiceSeries>, C
     let mut acc = ByService::default();
     csv_file::for_each(path, CONTRACT_HEADER, |r: Row| acc.add(&r))?;
     Ok(acc.finish())
+}
+
+/// What one replica counted over the whole file, every endpoint together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    pub arrived: u64,
+    pub completed: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Sums the counts of the replicas in `wanted` over `timeseries.csv`, a row
+/// at a time: what a replica that died had served by its last sample.
+pub fn served_by(
+    path: &Path,
+    wanted: &BTreeSet<(String, u32)>,
+) -> Result<BTreeMap<(String, u32), Served>, CsvError> {
+    let mut out: BTreeMap<(String, u32), Served> = BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    csv_file::for_each(path, CONTRACT_HEADER, |r: Row| {
+        let key = (r.service, r.replica);
+        if wanted.contains(&key) {
+            let s = out.entry(key).or_default();
+            s.arrived += r.arrived;
+            s.completed += r.completed;
+            s.rejected += r.rejected;
+            s.failed += r.failed;
+        }
+    })?;
+    Ok(out)
 }
 
 /// Writes `timeseries.csv` a row at a time, in the order given.
@@ -272,6 +304,33 @@ mod tests {
             streams: 0,
             pushed: 0,
         }
+    }
+
+    #[test]
+    fn a_replicas_counts_add_up_over_the_file() {
+        let rows = [
+            row(0.1, "db", 0, 0),
+            row(0.1, "db", 1, 0),
+            row(0.2, "db", 0, 0),
+            row(0.2, "api", 0, 0),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        write(&path, &rows).unwrap();
+        let wanted = BTreeSet::from([("db".to_string(), 0), ("api".to_string(), 3)]);
+        let served = served_by(&path, &wanted).unwrap();
+        let db0 = Served {
+            arrived: 4,
+            completed: 2,
+            rejected: 2,
+            failed: 0,
+        };
+        assert_eq!(served, BTreeMap::from([(("db".to_string(), 0), db0)]));
+        assert!(
+            served_by(&dir.path().join("none"), &BTreeSet::new())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub struct Staleness {
 /// What following clients cost one endpoint, its replicas together.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointUpdates {
-    /// Requests per second over the load's span (polls and long polls).
+    /// Requests per second over the load's span (polls, long polls and
+    /// subscriptions: a stream opened is a request).
     pub requests_per_s: f64,
     /// Long polls held (all), and the most one replica held at once.
     pub long_polls: u64,

@@ -138,7 +138,8 @@ impl Stats {
         });
     }
 
-    /// A subscription opens (`true`) or closes (`false`).
+    /// A stream opens (`true`) or closes (`false`): the level of open
+    /// streams (the request that opened it counts in [`Stats::subscribed`]).
     pub fn stream(&self, ep: EndpointId, open: bool) {
         self.with(ep, |s| {
             if open {
@@ -151,9 +152,19 @@ impl Stats {
         });
     }
 
-    /// A subscription was refused: the queue was full.
-    pub fn stream_rejected(&self, ep: EndpointId) {
-        self.with(ep, |s| s.figures.follow.streams_rejected += 1);
+    /// A subscription's request ended: its stream opened (`Ok`: a request
+    /// served, whose pushes are counted apart), the queue was full
+    /// (`Rejected`), or it failed. Its latency runs from arrival to the
+    /// opening; it did no work of its own (each push runs the steps).
+    pub fn subscribed(&self, ep: EndpointId, outcome: Outcome, t: Timings) {
+        self.with(ep, |s| {
+            let f = &mut s.figures;
+            f.ended(ending(outcome));
+            match outcome {
+                Outcome::Rejected => f.follow.streams_rejected += 1,
+                _ => f.timings(us(t.latency), us(t.queue_wait), None),
+            }
+        });
     }
 
     /// A version was pushed down a stream.
@@ -163,15 +174,9 @@ impl Stats {
 
     /// A request ended. Rejections carry no timings (they never waited).
     pub fn finished(&self, ep: EndpointId, outcome: Outcome, t: Timings) {
-        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
         self.with(ep, |s| {
             let f = &mut s.figures;
-            f.ended(match outcome {
-                Outcome::Ok => Ending::Ok,
-                Outcome::Rejected => Ending::Rejected,
-                Outcome::DeadlineDropped => Ending::DeadlineDropped,
-                Outcome::Error(code) => Ending::Error(StatusCode(code as i32)),
-            });
+            f.ended(ending(outcome));
             match outcome {
                 Outcome::Rejected => {}
                 Outcome::DeadlineDropped => f.timings(us(t.latency), us(t.queue_wait), None),
@@ -242,6 +247,21 @@ impl Stats {
     }
 }
 
+/// How the figures count an outcome.
+fn ending(outcome: Outcome) -> Ending {
+    match outcome {
+        Outcome::Ok => Ending::Ok,
+        Outcome::Rejected => Ending::Rejected,
+        Outcome::DeadlineDropped => Ending::DeadlineDropped,
+        Outcome::Error(code) => Ending::Error(StatusCode(code as i32)),
+    }
+}
+
+/// Whole microseconds, as the histograms hold them.
+fn us(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
 /// The gRPC name of a code (`UNAVAILABLE`), as users write it.
 pub fn code_name(code: tonic::Code) -> &'static str {
     topolab_model::StatusCode(code as i32).name()
@@ -298,6 +318,35 @@ mod tests {
         assert_eq!(lat.len(), 5, "rejections carry no latency");
         assert!((lat.mean() - 5000.0).abs() < 10.0, "{}", lat.mean());
         assert_eq!(read(&p.work_us).len(), 4, "dropped requests did no work");
+    }
+
+    #[test]
+    fn a_subscription_is_a_request_that_ends_when_its_stream_opens() {
+        let s = Stats::new(["Watch"]);
+        let t = Timings {
+            latency: Duration::from_millis(2),
+            queue_wait: Duration::from_millis(1),
+            work: Duration::ZERO,
+        };
+        for o in [Outcome::Ok, Outcome::Ok, Outcome::Rejected] {
+            s.arrived(0);
+            if o == Outcome::Ok {
+                s.stream(0, true);
+            }
+            s.subscribed(0, o, t);
+        }
+        s.stream(0, false);
+        let p = &s.to_proto(true)[0];
+        assert_eq!((p.requests, p.ok, p.rejected), (3, 2, 1));
+        assert_eq!((p.streams_opened, p.streams_rejected), (2, 1));
+        assert_eq!(p.open_streams, 1, "one still open, its request ended");
+        let read =
+            |b: &[u8]| -> Histogram<u64> { Deserializer::new().deserialize(&mut &b[..]).unwrap() };
+        assert_eq!(read(&p.latency_us).len(), 2, "opening took time");
+        assert!(
+            read(&p.work_us).is_empty(),
+            "pushes run the steps, not the opening"
+        );
     }
 
     #[test]

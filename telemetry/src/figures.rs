@@ -2,7 +2,8 @@
 //! per-endpoint counters and histograms over its `Control/Stats` call, merged
 //! per service so replicas add up to one view of the service. A replica that
 //! does not answer (killed by a fault, never restarted) is listed, not fatal:
-//! its callers' per-replica counts still show what it served.
+//! its callers' per-replica counts still show what it served. Where no
+//! generator waited for the answers (`up`), [`drain`] waits for them first.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -131,6 +132,43 @@ pub async fn collect(
 
 /// Replicas asked for their figures at once.
 const ASK_AT_ONCE: usize = 32;
+
+/// Waits until no replica holds a request (every arrival has ended), so
+/// figures taken next count each request once, as it ended; asks every
+/// [`DRAIN_POLL`], at most `limit`. Returns the requests still held then
+/// (0: drained). A replica that does not answer holds none it can report.
+pub async fn drain(peers: &BTreeMap<String, Vec<SocketAddr>>, limit: Duration) -> u64 {
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        let held = held(peers).await;
+        if held == 0 || tokio::time::Instant::now() >= until {
+            return held;
+        }
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+}
+
+/// How often [`drain`] asks.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// Requests that arrived at some replica and have not ended yet.
+pub async fn held(peers: &BTreeMap<String, Vec<SocketAddr>>) -> u64 {
+    let asks = peers
+        .values()
+        .flat_map(|addrs| addrs.iter().map(|a| stats(*a)));
+    futures::stream::iter(asks)
+        .buffered(ASK_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .flat_map(|r| &r.endpoints)
+        .map(|e| {
+            let ended = e.ok + e.rejected + e.errors.values().sum::<u64>();
+            e.requests.saturating_sub(ended)
+        })
+        .sum()
+}
 
 async fn stats(addr: SocketAddr) -> anyhow::Result<StatsReply> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))?

@@ -36,6 +36,7 @@ pub(crate) fn write_run_folder(
         &driven.recorders,
         &figures,
     );
+    summary.load_s = driven.load_window.map(|w| summary::round3(w.as_secs_f64()));
     summary.traces = Some(trace_summary);
     summary.faults = driven.faults;
     summary.warmup = driven.warmed.map(|w| w.summary);
@@ -57,7 +58,18 @@ pub(crate) fn write_run_folder(
             telemetry.late
         ));
     }
-    let by_service = timeseries::read_by_service(&folder.path.join(timeseries::FILE))?;
+    let series = folder.path.join(timeseries::FILE);
+    let dead = summary
+        .services
+        .iter()
+        .flat_map(|(n, s)| s.unreachable.iter().map(|&i| (n.clone(), i)))
+        .collect();
+    summary::lost_replicas(
+        &mut summary,
+        topology,
+        &timeseries::served_by(&series, &dead)?,
+    );
+    let by_service = timeseries::read_by_service(&series)?;
     summary.cascade = cascade::analyze(topology, &by_service);
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {

@@ -22,10 +22,10 @@ pub fn render(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} — seed {}, {:.1} s, {} process{}{}",
+        "\n{} — seed {}, {}, {} process{}{}",
         s.topology,
         s.seed,
-        s.duration_s,
+        s.time_in_words(),
         s.processes,
         if s.processes == 1 { "" } else { "es" },
         if s.interrupted { " (interrupted)" } else { "" }
@@ -37,18 +37,8 @@ pub fn render(s: &Summary) -> String {
 fn render_tables(s: &Summary, mut out: String) -> String {
     if !s.load.is_empty() {
         let mut rows = vec![row(&[
-            "load",
-            "target",
-            "sent",
-            "ok",
-            "rejected",
-            "timeouts",
-            "errors",
-            "offered/s",
-            "ok/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
+            "load", "target", "sent", "ok", "rejected", "timeouts", "errors", "asked/s", "sent/s",
+            "ok/s", "p50 ms", "p99 ms", "max ms",
         ])];
         // Shown only when a generator fell behind its schedule enough to matter.
         let any_late = s.load.values().any(late_matters);
@@ -65,7 +55,8 @@ fn render_tables(s: &Summary, mut out: String) -> String {
                 l.rejected.to_string(),
                 l.timeouts.to_string(),
                 errors.to_string(),
-                format!("{:.2}", l.offered_rate),
+                l.asked_rate.map_or("-".into(), |r| format!("{r:.2}")),
+                format!("{:.2}", l.sent_rate),
                 format!("{:.2}", l.throughput),
                 ok_ms(l.ok, l.latency_ms.p50),
                 ok_ms(l.ok, l.latency_ms.p99),
@@ -95,11 +86,16 @@ fn render_tables(s: &Summary, mut out: String) -> String {
         "work mean",
     ])];
     for (name, svc) in &s.services {
+        // Whose figures these are: a dead replica's died with it.
+        let replicas = match svc.unreachable.len() as u32 {
+            0 => svc.replicas.to_string(),
+            dead => format!("{} of {}", svc.replicas.saturating_sub(dead), svc.replicas),
+        };
         for (ep, e) in &svc.endpoints {
             let errors: u64 = e.errors.values().sum();
             rows.push(vec![
                 format!("{name}/{ep}"),
-                svc.replicas.to_string(),
+                replicas.clone(),
                 e.requests.to_string(),
                 e.ok.to_string(),
                 e.rejected.to_string(),
@@ -111,6 +107,21 @@ fn render_tables(s: &Summary, mut out: String) -> String {
                 ms(e.queue_wait_ms.p99),
                 ms(e.work_ms.mean),
             ]);
+        }
+        for l in &svc.lost {
+            let mut r = vec![
+                match &l.endpoint {
+                    Some(ep) => format!("{name}#{}/{ep}", l.replica),
+                    None => format!("{name}#{}", l.replica),
+                },
+                "dead".into(),
+                l.requests.to_string(),
+                l.ok.to_string(),
+                l.rejected.to_string(),
+                l.failed.to_string(),
+            ];
+            r.resize(rows[0].len(), "-".into());
+            rows.push(r);
         }
     }
     out.push('\n');
@@ -195,17 +206,27 @@ fn fleet_notes(s: &Summary) -> String {
         if svc.restarts > 0 {
             let _ = writeln!(out, "{name}: {} restart(s)", svc.restarts);
         }
-        if !svc.unreachable.is_empty() {
-            let ids: Vec<String> = svc
-                .unreachable
-                .iter()
-                .map(|i| format!("{name}#{i}"))
-                .collect();
-            let _ = writeln!(
-                out,
-                "{} dead at the end: its own figures are lost (its callers' `calls` still count it)",
-                ids.join(", ")
-            );
+        for &i in &svc.unreachable {
+            let _ = match svc.lost.iter().find(|l| l.replica == i) {
+                Some(l) => writeln!(
+                    out,
+                    "{name}#{i} {}: its row counts what it served up to its last sample{}{}; the rest died with it (its callers' `calls` still count what they sent it)",
+                    l.ended,
+                    if l.endpoint.is_some() {
+                        ""
+                    } else {
+                        ", every endpoint together"
+                    },
+                    match l.unended {
+                        0 => String::new(),
+                        n => format!(", {n} of them still in hand then"),
+                    }
+                ),
+                None => writeln!(
+                    out,
+                    "{name}#{i} dead at the end: its own figures are lost (its callers' `calls` still count it)"
+                ),
+            };
         }
     }
     out
@@ -298,6 +319,7 @@ mod tests {
             topology: "t".into(),
             seed: 1,
             duration_s: 1.0,
+            load_s: None,
             interrupted: false,
             processes: 1,
             healthy_after_ms: 1.0,

@@ -126,7 +126,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 @if let Some(d) = &t.description { p { (d) } }
                 @if let Some(s) = &run.summary {
                     p.muted {
-                        "seed " (s.seed) " · " (s.duration_s) " s of load and drain · " (s.processes) " process(es)"
+                        "seed " (s.seed) " · " (s.time_in_words()) " · " (s.processes) " process(es)"
                         @if s.interrupted { " · interrupted" }
                     }
                 }

@@ -34,8 +34,8 @@ pub fn load(t: &Topology, s: &Summary) -> Markup {
     html! {
         table.figures {
             tr {
-                th { "generator" } th { "target" } th { "offered/s" } th { "sent" } th { "ok" }
-                th { "rejected" } th { "timeouts" } th { "errors" } th { "ok/s" }
+                th { "generator" } th { "target" } th { "asked/s" } th { "sent" } th { "ok" }
+                th { "rejected" } th { "timeouts" } th { "errors" } th { "sent/s" } th { "ok/s" }
                 th { "p50 / p99 ms" } th { "max ms" } th { "late>1ms" }
             }
             @for (i, g) in t.load.iter().enumerate() {
@@ -43,9 +43,10 @@ pub fn load(t: &Topology, s: &Summary) -> Markup {
                     tr {
                         td { span.swatch style={ "background:" (css(generator_colour(i))) } {} (g.name) }
                         td { (l.target) }
-                        td { (format!("{:.2}", l.offered_rate)) }
+                        td { (l.asked_rate.map_or("-".into(), |r| format!("{r:.2}"))) }
                         td { (l.sent) } td { (l.ok) } td { (l.rejected) } td { (l.timeouts) }
                         td { (errors(&l.errors)) }
+                        td { (format!("{:.2}", l.sent_rate)) }
                         td { (format!("{:.2}", l.throughput)) }
                         (p(&l.latency_ms))
                         td { (ms(l.latency_ms.max)) }

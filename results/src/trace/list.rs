@@ -6,7 +6,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt::Write;
 
-use super::span::{Trace, code_name};
+use super::span::{Kind, Trace, code_name};
 use crate::units::ms_from_ns as ms;
 
 /// The `n` slowest traces, slowest first.
@@ -123,14 +123,18 @@ impl Failed {
     }
 }
 
-/// One line per trace: id, when it started in the run, duration, outcome,
-/// the first failing hop and why it failed, its size.
+/// One line per trace: id, when it started in the run, its durations on
+/// both sides, outcome, the first failing hop and why it failed, its size.
+/// A client that gives up does not stop the servers, so the client's
+/// duration (its root span: until it had its answer or gave up) and the
+/// trace's (until its last span ended) can be far apart: both are shown,
+/// each named, and a client that gave up says so.
 pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
     let mut out = format!("{title}\n");
     let _ = writeln!(
         out,
-        "{:<32}  {:>9}  {:>9}  {:<18} {:>5}  {:<22}  first failure",
-        "trace id", "at s", "dur ms", "status", "spans", "request"
+        "{:<32}  {:>9}  {:>9}  {:>12}  {:<34} {:>5}  {:<22}  first failure",
+        "trace id", "at s", "client ms", "last span ms", "status", "spans", "request"
     );
     for t in traces {
         let first_error = t
@@ -143,13 +147,23 @@ pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
                 why => format!("{} {} ({}: {why})", s.process, s.name, s.code_name()),
             })
             .unwrap_or_default();
+        let start = t.start_ns();
+        let client = t
+            .root()
+            .map_or(t.duration_ns(), |r| r.end_ns.saturating_sub(start));
+        let status = if gave_up(t) {
+            format!("client gave up ({})", code_name(t.code()))
+        } else {
+            code_name(t.code()).to_string()
+        };
         let _ = writeln!(
             out,
-            "{:<32}  {:>9.3}  {:>9.3}  {:<18} {:>5}  {:<22}  {}",
+            "{:<32}  {:>9.3}  {:>9.3}  {:>12.3}  {:<34} {:>5}  {:<22}  {}",
             t.id,
-            (t.start_ns().saturating_sub(run_start_ns)) as f64 / 1e9,
+            (start.saturating_sub(run_start_ns)) as f64 / 1e9,
+            ms(client),
             ms(t.duration_ns()),
-            code_name(t.code()),
+            status,
             t.spans.len(),
             t.root().map_or("?", |r| r.name.as_str()),
             first_error,
@@ -157,38 +171,92 @@ pub fn render(title: &str, traces: &[&Trace], run_start_ns: u64) -> String {
     }
     if traces.is_empty() {
         out.push_str("(none)\n");
+    } else if traces.iter().any(|t| gave_up(t)) {
+        out.push_str(
+            "client ms: until the client had its answer or gave up; last span ms: until the trace's last span ended (servers work on after their client gives up)\n",
+        );
     }
     out
 }
 
+/// The client stopped waiting (its deadline passed, or it cancelled)
+/// while some span of its request went on.
+fn gave_up(t: &Trace) -> bool {
+    const CANCELLED: i64 = 1;
+    const DEADLINE_EXCEEDED: i64 = 4;
+    t.root().is_some_and(|r| {
+        r.kind == Kind::Client
+            && matches!(r.code, CANCELLED | DEADLINE_EXCEEDED)
+            && r.end_ns < t.end_ns()
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::span::{Kind, Span};
+    use super::super::span::Span;
     use super::*;
 
     fn trace(id: &str, dur: u64, code: i64) -> Trace {
-        let span = Span {
+        Trace::new(
+            id.into(),
+            vec![span(id, Kind::Client, 100, 100 + dur, code)],
+        )
+    }
+
+    fn span(id: &str, kind: Kind, start_ns: u64, end_ns: u64, code: i64) -> Span {
+        Span {
             trace_id: id.into(),
-            span_id: "1".into(),
-            parent_id: None,
+            span_id: format!("{kind:?}"),
+            parent_id: (kind == Kind::Server).then(|| format!("{:?}", Kind::Client)),
             name: "x".into(),
-            kind: Kind::Client,
+            kind,
             service: "load".into(),
             process: "load/x".into(),
             endpoint: None,
             callee: None,
             callee_replica: None,
             attempt: None,
-            start_ns: 100,
-            end_ns: 100 + dur,
+            start_ns,
+            end_ns,
             code,
             message: String::new(),
             queue_ns: None,
             work_ns: None,
             downstream_ns: None,
             attributes: Default::default(),
-        };
-        Trace::new(id.into(), vec![span])
+        }
+    }
+
+    #[test]
+    fn a_client_that_gave_up_is_told_from_the_servers_that_went_on() {
+        const MS: u64 = 1_000_000;
+        let t = Trace::new(
+            "abandoned".into(),
+            vec![
+                span("abandoned", Kind::Client, 0, 405 * MS, 4),
+                span("abandoned", Kind::Server, MS, 2155 * MS, 0),
+            ],
+        );
+        let text = render("failed", &[&t], 0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("client ms") && lines[1].contains("last span ms"));
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row[..4],
+            ["abandoned", "0.000", "405.000", "2155.000"],
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("client gave up (DEADLINE_EXCEEDED)"),
+            "{text}"
+        );
+        assert!(text.contains("servers work on after their client gives up"));
+        // A client that had its answer: one duration, no such note.
+        let answered = trace("answered", 7 * MS, 14);
+        let text = render("failed", &[&answered], 0);
+        assert!(!text.contains("gave up"), "{text}");
+        let row: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+        assert_eq!(row[2..5], ["7.000", "7.000", "UNAVAILABLE"], "{text}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! [`super::relay`]).
 
 use std::sync::Arc;
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,9 +20,9 @@ use crate::admission::Permit;
 use crate::executor::{self, Ctx, Hold};
 use crate::replica::Replica;
 use crate::shutdown::Shutdown;
-use crate::stats::EndpointId;
+use crate::stats::{EndpointId, Outcome, Timings};
 use crate::trace::span::{Kind, SpanBuilder, keys};
-use crate::trace::{ServerHop, context};
+use crate::trace::{ServerHop, SpanContext, context};
 
 /// What `Subscribe` answers with: the pushed versions.
 pub type Updates = ReceiverStream<Result<pb::Update, Status>>;
@@ -31,39 +31,88 @@ pub type Updates = ReceiverStream<Result<pb::Update, Status>>;
 const BUFFER: usize = 4;
 
 /// Opens one subscription on `replica`; the stream ends when the client
-/// goes away, or the replica shuts down.
+/// goes away, or the replica shuts down. The subscription is a request of
+/// its endpoint, counted like any other: it arrives, and ends once, when
+/// its stream opens (OK) or it is refused.
 pub async fn subscribe(
     replica: Arc<Replica>,
     req: Request<pb::SubscribeRequest>,
     shutdown: Shutdown,
 ) -> Result<Updates, Status> {
-    let opened = StdInstant::now();
+    let arrived = StdInstant::now();
     let caller = context::from_metadata(req.metadata());
     let msg = req.into_inner();
     let (id, _) = replica.endpoint(&msg.endpoint)?;
+    replica.stats().arrived(id);
+    let mut queue_wait = Duration::ZERO;
+    let opening = open(
+        replica.clone(),
+        id,
+        msg,
+        caller,
+        shutdown,
+        arrived,
+        &mut queue_wait,
+    )
+    .await;
+    let timings = Timings {
+        latency: arrived.elapsed(),
+        queue_wait,
+        work: Duration::ZERO,
+    };
+    let (outcome, opening) = match opening {
+        Ok(updates) => (Outcome::Ok, Ok(updates)),
+        Err(Refused::QueueFull(s)) => (Outcome::Rejected, Err(s)),
+        Err(Refused::Failed(s)) => (Outcome::Error(s.code()), Err(s)),
+    };
+    replica.stats().subscribed(id, outcome, timings);
+    opening
+}
+
+/// Why a subscription did not open.
+enum Refused {
+    /// The queue was full: rejected at once.
+    QueueFull(Status),
+    Failed(Status),
+}
+
+/// Admits the subscription on endpoint `id` (`queue_wait`: how long it
+/// waited for a worker) and opens its stream, or relays a backend's.
+async fn open(
+    replica: Arc<Replica>,
+    id: EndpointId,
+    msg: pb::SubscribeRequest,
+    caller: Option<SpanContext>,
+    shutdown: Shutdown,
+    opened: StdInstant,
+    queue_wait: &mut Duration,
+) -> Result<Updates, Refused> {
     let balancer = matches!(replica.service().kind, ServiceKind::Balancer { .. });
     if !balancer && !replica.versions().changes() {
-        return Err(Status::failed_precondition(format!(
+        return Err(Refused::Failed(Status::failed_precondition(format!(
             "{}: service `{}` has no `updates`: its data never changes, so there is nothing to subscribe to",
             replica.name(),
             replica.service().name
-        )));
+        ))));
     }
     let acquire = match replica.admission().enter() {
         Ok(a) => a,
         Err(full) => {
-            replica.stats().stream_rejected(id);
-            return Err(Status::resource_exhausted(format!(
+            return Err(Refused::QueueFull(Status::resource_exhausted(format!(
                 "{} {full}",
                 replica.name()
-            )));
+            ))));
         }
     };
+    let waiting = StdInstant::now();
     let permit = acquire.await;
+    *queue_wait = waiting.elapsed();
     // `blocking`: the stream is a thread parked on its socket.
     let permit = (replica.service().model == ServeModel::Blocking).then_some(permit);
     if balancer {
-        return super::relay::open(replica, id, msg, caller, permit, shutdown).await;
+        return super::relay::open(replica, id, msg, caller, permit, shutdown)
+            .await
+            .map_err(Refused::Failed);
     }
     let hop = replica
         .tracer()
