@@ -187,7 +187,7 @@ fn load_line(name: &str, l: &LoadNow, width: usize) -> Line<'static> {
     };
     Line::from(vec![
         head,
-        Span::raw(format!("{:>7.1}/s  sent {}  ", l.rate, l.sent)),
+        Span::raw(format!("{:>7.1} sent/s  sent {}  ", l.rate, l.sent)),
         Span::styled(format!("ok {}  ", l.ok), Style::default().fg(Color::Green)),
         Span::styled(
             format!("rejected {}  ", l.rejected),

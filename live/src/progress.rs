@@ -42,7 +42,7 @@ pub fn render(s: &Snapshot, planned: Duration) -> String {
         format!("p99 {:.1} ms", t.p99_ms)
     };
     format!(
-        "[{:>5.1}/{:.1} s] sent {}  ok {}  rejected {}  timeouts {}  errors {}  rate {:.1}/s  {p99}",
+        "[{:>5.1}/{:.1} s] sent {}  ok {}  rejected {}  timeouts {}  errors {}  sent/s {:.1}  {p99}",
         s.elapsed.as_secs_f64(),
         planned.as_secs_f64(),
         t.sent,
@@ -69,14 +69,14 @@ mod tests {
         let line = render(&s, Duration::from_secs(10));
         assert_eq!(
             line,
-            "[  2.5/10.0 s] sent 10  ok 0  rejected 0  timeouts 0  errors 0  rate 4.0/s  p99 - (no OK response yet)"
+            "[  2.5/10.0 s] sent 10  ok 0  rejected 0  timeouts 0  errors 0  sent/s 4.0  p99 - (no OK response yet)"
         );
         s.total.ok = 8;
         s.total.p99_ms = 12.25;
         let line = render(&s, Duration::from_secs(10));
         assert_eq!(
             line,
-            "[  2.5/10.0 s] sent 10  ok 8  rejected 0  timeouts 0  errors 0  rate 4.0/s  p99 12.2 ms"
+            "[  2.5/10.0 s] sent 10  ok 8  rejected 0  timeouts 0  errors 0  sent/s 4.0  p99 12.2 ms"
         );
     }
 }
