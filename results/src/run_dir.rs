@@ -32,6 +32,10 @@ pub struct RunDir {
     /// Per trace id of a sampled request, the time it waited in queues
     /// over all its hops, in ms (from the traces).
     pub queue_ms: HashMap<String, f64>,
+    /// Per trace id of a sampled long poll that was held, how long the
+    /// servers held it waiting for a new version, in ms: not a queue's
+    /// doing, so the report draws it apart from the latency.
+    pub held_ms: HashMap<String, f64>,
     /// `sweep.csv` (and `sweep.json`) when the folder also holds a sweep.
     pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
@@ -78,6 +82,7 @@ impl RunDir {
             hops: None,
             requests: None,
             queue_ms: HashMap::new(),
+            held_ms: HashMap::new(),
             sweep: None,
             missing,
             prediction: None,
@@ -114,6 +119,7 @@ impl RunDir {
             .collect();
         let mut sums = hops::HopSums::default();
         let mut queue_ms = HashMap::new();
+        let mut held_ms = HashMap::new();
         let read = trace::for_each_trace(&self.path, |t| {
             t.spans.iter().for_each(|s| sums.add(s));
             if wanted.contains(t.id.as_str()) {
@@ -124,6 +130,15 @@ impl RunDir {
                     .filter_map(|s| s.queue_ns)
                     .sum();
                 *queue_ms.entry(t.id.clone()).or_insert(0.0) += ns as f64 / 1e6;
+                let held: u64 = t
+                    .spans
+                    .iter()
+                    .filter(|s| s.kind == Kind::Server)
+                    .filter_map(|s| s.held_ns)
+                    .sum();
+                if held > 0 {
+                    *held_ms.entry(t.id.clone()).or_insert(0.0) += held as f64 / 1e6;
+                }
             }
         });
         match read {
@@ -140,6 +155,7 @@ impl RunDir {
         }
         self.hops = Some(sums.finish());
         self.queue_ms = queue_ms;
+        self.held_ms = held_ms;
     }
 
     fn attempt<T>(

@@ -16,6 +16,7 @@ use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
 use crate::run_dir::RunDir;
 use crate::timeseries::ServiceSeries;
+use crate::units::ms;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 960px; color: #222; }
@@ -215,7 +216,9 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
             html! { p.missing { "No requests.csv in this folder: the requests cannot be drawn one by one." } },
         );
     };
-    let dots = requests_view::dots(sample, &run.queue_ms);
+    let dots = requests_view::dots(sample, &run.queue_ms, &run.held_ms);
+    let mut held: Vec<f64> = dots.iter().filter_map(|d| d.held_ms).collect();
+    held.sort_by(f64::total_cmp);
     let sent: u64 = run
         .summary
         .as_ref()
@@ -230,6 +233,11 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
             b style={ "color:" (css(PURPLE)) } { "purple" } " timed out; "
             b style={ "color:" (css(GREY)) } { "grey" } " failed otherwise."
             @if !traced { " (No traces: how long each request queued is unknown, so OK requests are grey-blue.)" }
+            @if let (Some(mid), Some(max)) = (held.get(held.len() / 2), held.last()) {
+                " A " b { "ring" } " is a long poll the server held until the next version: "
+                (held.len()) " of them, held " (ms(*mid)) " ms at the median and up to " (ms(*max))
+                " ms. Holding is the protocol working, not a queue, so a ring sits at its latency without the hold, and its colour still says whether it queued."
+            }
         }
         p.caption {
             @if sent as usize > sample.len() {
