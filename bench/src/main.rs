@@ -23,12 +23,16 @@
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
+//! 11. Queueing (`queueing`): M/M/1 and M/D/1 at ρ = 0.8, the mean queue
+//!     wait measured against the textbook, Pollaczek–Khinchine with the
+//!     machine's measured service times, and `topolab predict`.
 
 mod echo;
 mod generator;
 mod h2load;
 mod hops;
 mod memory;
+mod queueing;
 mod sampling;
 mod scale;
 mod sim;
@@ -84,6 +88,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("scale") {
         scale::bench()?;
+    }
+    if want("queueing") {
+        queueing::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;
