@@ -410,6 +410,9 @@ pub struct Dot {
     /// A long poll the server held waiting for news: how long. Drawn as a
     /// ring instead of a dot.
     pub held_ms: Option<f64>,
+    /// Its index in the request sample (the page's script finds its chain
+    /// by it: the chart draws one `<circle>` per dot, in this order).
+    pub sample: usize,
 }
 
 /// Every request (of a sample) as a dot at its send time and latency.

@@ -10,7 +10,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
-use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view};
+use super::{
+    chain_view, faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view,
+};
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
@@ -112,7 +114,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width";
                 title { @if predicted.is_some() { "topolab prediction: " } @else { "topolab report: " } (t.name) }
-                style { (PreEscaped(STYLE)) }
+                style { (PreEscaped(STYLE)) (PreEscaped(chain_view::STYLE)) }
             }
             body {
                 h1 { @if predicted.is_some() { "Prediction: " } (t.name) }
@@ -250,6 +252,7 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
         }
         (overlay_key(frame.overlay))
         (chart("requests", charts::requests(&dots, frame))?)
+        (chain_view::section(&dots, sample, &run.chains, run.topology.settings.trace))
     })
 }
 

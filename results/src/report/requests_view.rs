@@ -31,8 +31,9 @@ pub fn dots(
     let step = sample.len().div_ceil(MAX_DOTS).max(1);
     sample
         .iter()
+        .enumerate()
         .step_by(step)
-        .map(|r| {
+        .map(|(i, r)| {
             let of =
                 |m: &HashMap<String, f64>| r.trace_id.as_ref().and_then(|id| m.get(id)).copied();
             let held_ms = of(held_ms).map(|h| h.min(r.latency_ms));
@@ -43,6 +44,7 @@ pub fn dots(
                 colour: colour(&r.outcome, latency_ms, of(queue_ms)),
                 queue_ms: of(queue_ms),
                 held_ms,
+                sample: i,
             }
         })
         .collect()

@@ -8,6 +8,7 @@
 mod assemble;
 pub mod breakdown;
 pub mod chrome;
+pub mod compact;
 pub mod foreign;
 pub mod list;
 mod load;
