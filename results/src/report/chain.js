@@ -61,7 +61,8 @@
   }
   function service(proc) { return proc.split("#")[0]; }
   // Time on the wire of a client hop: its duration less its callee's
-  // server span (there and back), or -1 when the callee left no span.
+  // server span (there and back); -1 when the callee left no span, -2 when
+  // the callee worked on after its caller gave up (no wire to measure).
   function wire(chain, i) {
     var h = chain[i];
     if (h[ROLE] !== "client") return -1;
@@ -69,7 +70,7 @@
     chain.forEach(function (c) {
       if (c[PARENT] === i && c[ROLE] === "server") inner = Math.max(inner, c[DUR]);
     });
-    return inner < 0 ? -1 : Math.max(0, h[DUR] - inner);
+    return inner < 0 ? -1 : inner > h[DUR] ? -2 : h[DUR] - inner;
   }
 
   function render() {
@@ -135,6 +136,10 @@
       tr.appendChild(bar);
       var w = wire(chain, k);
       [h[START], h[DUR], h[QUEUE], h[WORK], w, h[HELD]].forEach(function (v) { tr.appendChild(el("td", "", ms(v))); });
+      if (w === -2) {
+        tr.children[6].textContent = "gave up";
+        tr.children[6].title = "the caller gave up before its callee answered: the callee worked on";
+      }
       var status = el("td", "status", h[CODE] === "OK" ? "OK" : h[CODE] + (h[REASON] ? ": " + h[REASON] : ""));
       tr.appendChild(status);
       var link = el("td");
