@@ -200,8 +200,15 @@ mod tests {
         let n = loaded.topology.services.len();
         // `restart: never` (the default) is a bare Pod per replica.
         let replicas: u32 = loaded.topology.services.iter().map(|s| s.replicas).sum();
-        assert_eq!(kinds.iter().filter(|k| **k == "Pod").count(), replicas as usize);
-        assert_eq!(kinds.iter().filter(|k| **k == "Service").count(), n + 1, "and the collector's");
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "Pod").count(),
+            replicas as usize
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "Service").count(),
+            n + 1,
+            "and the collector's"
+        );
         assert_eq!(kinds.first(), Some(&"Namespace"));
         assert_eq!(kinds.last(), Some(&"Job"));
         for o in m
@@ -266,10 +273,8 @@ mod tests {
             assert_eq!(p["metadata"]["name"], format!("db-{i}"));
             assert_eq!(p["spec"]["restartPolicy"], "Never");
             let env = p["spec"]["containers"][0]["env"].as_array().unwrap();
-            assert!(
-                env.iter()
-                    .any(|e| e["name"] == "TOPOLAB_SLOT" && e["value"] == i.to_string())
-            );
+            assert!(env.iter().any(|e| e["name"] == "TOPOLAB_SLOT"
+                && e["value"].as_str() == Some(i.to_string().as_str())));
         }
         assert!(
             !m.iter()
