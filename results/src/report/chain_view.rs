@@ -15,10 +15,14 @@ use super::charts::Dot;
 use crate::requests::RequestSample;
 use crate::trace::compact::Chain;
 
-/// The page's script: reads `#chain-data`, listens on the requests chart.
+/// The waterfall of a chain, and two compared: the lab's page draws with it
+/// too (`TopolabChains.show(panel, items, onHop)`).
+pub const WATERFALL_JS: &str = include_str!("waterfall.js");
+
+/// The report's wiring: reads `#chain-data`, listens on the requests chart.
 const SCRIPT: &str = include_str!("chain.js");
 
-/// The panel's and the waterfall's looks.
+/// The panel's and the waterfall's looks (the lab's page uses them too).
 pub const STYLE: &str = r#"
 #chain-panel { margin: 8px 0 0; font-size: 0.85em; }
 #chain-panel .hint { color: #666; }
@@ -89,7 +93,7 @@ pub fn section(
                 "shift-click a second dot to set the two one above the other, hop by hop, their differences marked."
             }
         }
-        script { (PreEscaped(SCRIPT)) }
+        script { (PreEscaped(WATERFALL_JS)) (PreEscaped(SCRIPT)) }
     }
 }
 

@@ -8,7 +8,7 @@
 //! summary tables and the topology graph. [`sweep_page`] and
 //! [`sweep_chart`] are a sweep's.
 
-mod chain_view;
+pub mod chain_view;
 pub mod charts;
 mod faults;
 mod graph_svg;
