@@ -3,12 +3,11 @@
 //! Chrome trace-event file, or Jaeger's or Zipkin's JSON. Exit 0, or 1 with
 //! a message for a bad folder or id.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::ExitCode;
 
 use topolab_results::trace::foreign::{self, Foreign};
-use topolab_results::trace::{self, Span, Trace, breakdown::Breakdown, chrome, list, waterfall};
+use topolab_results::trace::{self, Trace, breakdown::Breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
 use crate::out::{out, outln};
@@ -21,8 +20,6 @@ const DEFAULT_SLOWEST: usize = 5;
 const MAX_LISTED_FAILED: usize = 1_000;
 /// Traces a Chrome file of "all traces" may hold; beyond, the user picks.
 const MAX_CHROME_TRACES: usize = 20_000;
-/// Distinct ids matching an ambiguous `--id` prefix counted at most.
-const MAX_COUNTED_MATCHES: usize = 10_000;
 
 /// Runs `topolab trace` as the flags say.
 pub fn trace(args: &TraceArgs) -> ExitCode {
@@ -201,42 +198,7 @@ fn said_foreign(count: u64, form: Foreign, path: &Path) {
     outln!("{}", path.display());
 }
 
-/// The trace whose id starts with `id` (case-insensitive); it must be unique.
-/// Streams the file, holding only the spans of the first two ids that match.
+/// The trace whose id starts with `id` (the one finder: `results`).
 fn find(run_dir: &Path, id: &str) -> Result<Trace, String> {
-    let id = id.trim().to_ascii_lowercase();
-    let mut matched: Vec<(String, Vec<Span>)> = Vec::new();
-    let mut distinct = HashSet::new();
-    trace::for_each_span(run_dir, |s| {
-        if !s.trace_id.starts_with(&id) {
-            return;
-        }
-        if distinct.len() < MAX_COUNTED_MATCHES {
-            distinct.insert(s.trace_id.clone());
-        }
-        match matched.iter().position(|(t, _)| *t == s.trace_id) {
-            Some(i) => matched[i].1.push(s),
-            None if matched.len() < 2 => matched.push((s.trace_id.clone(), vec![s])),
-            None => {}
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    match matched.len() {
-        0 => Err(format!(
-            "no trace {id:?} in this run; list some with --slowest 10"
-        )),
-        1 => {
-            let (tid, spans) = matched.pop().expect("one match");
-            Ok(Trace::new(tid, spans))
-        }
-        _ => Err(format!(
-            "{}{} traces start with {id:?}; give more of the id",
-            if distinct.len() >= MAX_COUNTED_MATCHES {
-                "at least "
-            } else {
-                ""
-            },
-            distinct.len()
-        )),
-    }
+    trace::find(run_dir, id).map_err(|e| e.to_string())
 }

@@ -9,6 +9,7 @@ mod assemble;
 pub mod breakdown;
 pub mod chrome;
 pub mod compact;
+mod find;
 pub mod foreign;
 pub mod list;
 mod load;
@@ -17,6 +18,7 @@ pub mod tree;
 pub mod waterfall;
 
 pub use assemble::{MAX_OPEN_SPANS, for_each_trace, load, parse};
+pub use find::{FindError, find};
 pub use load::{
     TRACES_JSONL, TraceError, file, for_each_line as for_each_line_of, for_each_span, spans_of,
 };
