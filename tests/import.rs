@@ -1,0 +1,469 @@
+//! `topolab import`: the round trip (a topology run, its traces imported,
+//! the import the same topology and running the same latencies), the same
+//! with one service's clock skewed, and bad input reported by line while
+//! the rest is still imported.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{Sandbox, assert_binomial, read_summary};
+use serde_json::Value;
+use topolab_model::{Pattern, Step, Topology};
+
+const ROUND_TRIP: &str = "tests/topologies/import-roundtrip.yaml";
+
+fn topology(path: &Path) -> Topology {
+    topolab_model::load(path, &[])
+        .unwrap_or_else(|e| panic!("{} does not load:\n{e}", path.display()))
+        .topology
+}
+
+fn import(sb: &Sandbox, args: &[&str]) -> Output {
+    sb.command(&[&["import"], args].concat())
+        .output()
+        .expect("run topolab import")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// An endpoint's steps without their work: calls with their repetitions,
+/// and parallel blocks with their branches in a fixed order.
+fn shape(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Work(_) => None,
+            Step::Call(c) => Some(format!("call {}/{} x{}", c.service, c.endpoint, c.times)),
+            Step::Parallel(branches) => {
+                let mut b: Vec<String> = branches.iter().map(|br| shape(br).join(", ")).collect();
+                b.sort();
+                Some(format!("parallel [{}]", b.join(" | ")))
+            }
+        })
+        .collect()
+}
+
+/// Every endpoint's shape, by `service/Endpoint`.
+fn shapes(t: &Topology) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = t
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.endpoints
+                .iter()
+                .map(move |e| (format!("{}/{}", s.name, e.name), shape(&e.steps)))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every call's probability, by caller and callee, in step order.
+fn probabilities(t: &Topology) -> Vec<(String, f64)> {
+    fn walk(steps: &[Step], at: &str, out: &mut Vec<(String, f64)>) {
+        for s in steps {
+            match s {
+                Step::Call(c) => out.push((
+                    format!("{at} -> {}/{}", c.service, c.endpoint),
+                    c.probability,
+                )),
+                Step::Parallel(b) => b.iter().for_each(|br| walk(br, at, out)),
+                Step::Work(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for s in &t.services {
+        for e in &s.endpoints {
+            walk(&e.steps, &format!("{}/{}", s.name, e.name), &mut out);
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Each generator's target and its stages' rates.
+fn load(t: &Topology) -> Vec<(String, String, Vec<f64>)> {
+    let mut out: Vec<(String, String, Vec<f64>)> = t
+        .load
+        .iter()
+        .map(|g| {
+            let rates = match &g.pattern {
+                Pattern::Open { stages, .. } => stages.iter().map(|s| s.from).collect(),
+                Pattern::Closed { .. } => Vec::new(),
+            };
+            (g.name.clone(), g.target.to_string(), rates)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Asserts that `imported` is `original` as far as traces can tell.
+fn assert_same_topology(original: &Topology, imported: &Topology, run: &Path, yaml: &str) {
+    let names = |t: &Topology| {
+        let mut n: Vec<String> = t.services.iter().map(|s| s.name.clone()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(imported), names(original), "services\n{yaml}");
+    assert_eq!(
+        shapes(imported),
+        shapes(original),
+        "endpoints, calls and stages\n{yaml}"
+    );
+    let summary = read_summary(run);
+    for ((edge, p0), (edge1, p1)) in probabilities(original)
+        .into_iter()
+        .zip(probabilities(imported))
+    {
+        assert_eq!(edge, edge1);
+        let caller = edge.split(" -> ").next().unwrap();
+        let (svc, ep) = caller.split_once('/').unwrap();
+        let n = summary["services"][svc]["endpoints"][ep]["requests"]
+            .as_u64()
+            .unwrap();
+        if p0 >= 1.0 {
+            assert_eq!(p1, 1.0, "{edge} is always made\n{yaml}");
+        } else {
+            assert_binomial(&edge, (p1 * n as f64).round() as u64, n, p0);
+        }
+    }
+    let (a, b) = (load(original), load(imported));
+    assert_eq!(a.len(), b.len(), "generators\n{yaml}");
+    for ((name, target, rates), (name1, target1, rates1)) in a.iter().zip(&b) {
+        assert_eq!((name, target), (name1, target1), "\n{yaml}");
+        assert_eq!(rates.len(), rates1.len(), "{name}'s stages\n{yaml}");
+        for (r, r1) in rates.iter().zip(rates1) {
+            // A Poisson count over a 10 s stage: 4 sigma of r*10, per second.
+            let tol = 4.0 * (r * 10.0).sqrt() / 10.0 + 0.5;
+            assert!(
+                (r - r1).abs() <= tol,
+                "{name}: {r1}/s for {r}/s (±{tol:.1})\n{yaml}"
+            );
+        }
+    }
+}
+
+/// The 99% critical value of the two-sample Kolmogorov-Smirnov distance.
+fn ks_critical(n: u64, m: u64) -> f64 {
+    let (n, m) = (n as f64, m as f64);
+    1.628 * ((n + m) / (n * m)).sqrt()
+}
+
+/// Shifts every span of `service` in an OTLP JSON Lines file by `ns`.
+fn shift(from: &Path, to: &Path, service: &str, ns: i64) {
+    let text = std::fs::read_to_string(from).unwrap();
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        for rs in v["resourceSpans"].as_array_mut().unwrap() {
+            let name = rs["resource"]["attributes"]
+                .as_array()
+                .and_then(|a| a.iter().find(|kv| kv["key"] == "service.name"))
+                .and_then(|kv| kv["value"]["stringValue"].as_str())
+                .unwrap_or("")
+                .to_string();
+            if name != service {
+                continue;
+            }
+            for ss in rs["scopeSpans"].as_array_mut().unwrap() {
+                for s in ss["spans"].as_array_mut().unwrap() {
+                    for k in ["startTimeUnixNano", "endTimeUnixNano"] {
+                        let t: i64 = match &s[k] {
+                            Value::String(t) => t.parse().unwrap(),
+                            t => t.as_i64().unwrap(),
+                        };
+                        s[k] = Value::String((t + ns).to_string());
+                    }
+                }
+            }
+        }
+        out.push_str(&serde_json::to_string(&v).unwrap());
+        out.push('\n');
+    }
+    std::fs::write(to, out).unwrap();
+}
+
+/// A topology with a parallel pair, a call made with probability 0.3, a
+/// fan-out of 3, lognormal work and two entry points (one in two stages)
+/// is run, its traces imported, and the import is the same topology: the
+/// same services, endpoints, calls and stages, probabilities within the
+/// binomial bound of the original's, self times that pass a KS test
+/// against the original's, and a run of it that gives the entry points'
+/// p50 and p99 within 10% (`compare --fail-if`). With one service's clock
+/// 3 ms ahead, the import is the same, and the skew is reported.
+#[test]
+fn a_run_imported_from_its_traces_is_the_same_topology_and_runs_the_same() {
+    let sb = Sandbox::new();
+    let original_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(ROUND_TRIP);
+    let run1 = sb.dir.path().join("run1");
+    let o = sb
+        .command(&["run", ROUND_TRIP, "--out", run1.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let traces = run1.join("traces.jsonl");
+    let imported_path = sb.dir.path().join("imported.yaml");
+    let o = import(
+        &sb,
+        &[
+            traces.to_str().unwrap(),
+            "--out",
+            imported_path.to_str().unwrap(),
+        ],
+    );
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("inferred 5 services, 6 endpoints, 4 calls, 2 load generators"),
+        "{said}"
+    );
+    let yaml = std::fs::read_to_string(&imported_path).unwrap();
+    let original = topology(&original_path);
+    let imported = topology(&imported_path);
+    assert_same_topology(&original, &imported, &run1, &yaml);
+
+    // Clock skew: users' clock 3 ms ahead changes nothing but the report.
+    let skewed = sb.dir.path().join("skewed.jsonl");
+    shift(&traces, &skewed, "users", 3_000_000);
+    let skewed_path = sb.dir.path().join("skewed.yaml");
+    let o = import(
+        &sb,
+        &[
+            skewed.to_str().unwrap(),
+            "--out",
+            skewed_path.to_str().unwrap(),
+        ],
+    );
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("clock skew seen: users's clock reads +3"),
+        "{said}"
+    );
+    let skewed_yaml = std::fs::read_to_string(&skewed_path).unwrap();
+    assert_same_topology(&original, &topology(&skewed_path), &run1, &skewed_yaml);
+    let steps = |y: &str| -> Vec<String> {
+        y.lines()
+            .filter(|l| l.trim_start().starts_with("- work:"))
+            .map(|l| l.split('#').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        steps(&skewed_yaml),
+        steps(&yaml),
+        "self times do not move with a skewed clock"
+    );
+
+    // The import runs as the original did.
+    let run2 = sb.dir.path().join("run2");
+    let o = sb
+        .command(&[
+            "run",
+            imported_path.to_str().unwrap(),
+            "--out",
+            run2.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let opts = topolab_import::Options::default();
+    let a = topolab_import::import(std::slice::from_ref(&traces), &opts).unwrap();
+    let b = topolab_import::import(&[run2.join("traces.jsonl")], &opts).unwrap();
+    for (endpoint, h) in &a.self_times {
+        let h2 = &b.self_times[endpoint];
+        let d = topolab_import::fit::ks2(h, h2);
+        let c = ks_critical(h.len(), h2.len());
+        assert!(
+            d < c,
+            "{endpoint}: self times differ (KS D={d:.3} >= {c:.3} at 99%)"
+        );
+    }
+    let o = sb
+        .command(&[
+            "compare",
+            run1.to_str().unwrap(),
+            run2.to_str().unwrap(),
+            "--fail-if",
+            "p50 > +10%",
+            "--fail-if",
+            "p50 < -10%",
+            "--fail-if",
+            "p99 > +10%",
+            "--fail-if",
+            "p99 < -10%",
+        ])
+        .output()
+        .unwrap();
+    let said = text(&o);
+    let figures: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("load ") || l.contains(" ms ") || l.contains("fail"))
+        .collect();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "entry latencies differ by more than 10%:\n{}",
+        figures.join("\n")
+    );
+}
+
+/// One OTLP/JSON span, ids written small.
+fn span(
+    trace: u32,
+    id: u32,
+    parent: Option<u32>,
+    name: &str,
+    kind: u8,
+    start_us: u64,
+    end_us: u64,
+) -> Value {
+    let mut s = serde_json::json!({
+        "traceId": format!("{trace:032x}"),
+        "spanId": format!("{id:016x}"),
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": (start_us * 1000).to_string(),
+        "endTimeUnixNano": (end_us * 1000).to_string(),
+    });
+    if let Some(p) = parent {
+        s["parentSpanId"] = Value::String(format!("{p:016x}"));
+    }
+    s
+}
+
+/// One `TracesData` line of `service`'s spans.
+fn line(service: &str, spans: Vec<Value>) -> String {
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]})
+    .to_string()
+}
+
+/// A good trace: web/Page calls api/Get.
+fn good(trace: u32, at: u64) -> Vec<String> {
+    let base = trace * 10;
+    vec![
+        line(
+            "web",
+            vec![
+                span(trace, base + 1, None, "Page", 2, at, at + 5000),
+                span(
+                    trace,
+                    base + 2,
+                    Some(base + 1),
+                    "api/Get",
+                    3,
+                    at + 1000,
+                    at + 4000,
+                ),
+            ],
+        ),
+        line(
+            "api",
+            vec![span(
+                trace,
+                base + 3,
+                Some(base + 2),
+                "Get",
+                2,
+                at + 1100,
+                at + 3900,
+            )],
+        ),
+    ]
+}
+
+/// Empty and unrecognised files are refused (exit 1) naming what was
+/// expected; a file with a truncated line, spans without parents, a cycle
+/// of parent links and a trace with two roots is imported with each named
+/// by its line, and everything importable still imported.
+#[test]
+fn bad_input_is_named_by_line_and_the_rest_is_imported() {
+    let sb = Sandbox::new();
+    let empty = sb.file("empty.jsonl", "");
+    let o = import(&sb, &[empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("empty.jsonl is empty: expected trace spans"),
+        "{}",
+        text(&o)
+    );
+
+    let other = sb.file("notes.txt", "hello, this is not a trace\n");
+    let o = import(&sb, &[other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("notes.txt:1 is not a trace format import reads: expected OTLP/JSON"),
+        "{}",
+        text(&o)
+    );
+
+    let mut lines = Vec::new();
+    for t in 1..=20 {
+        lines.extend(good(t, u64::from(t) * 100_000));
+    }
+    // Line 41: truncated.
+    let whole = line("web", vec![span(90, 901, None, "Page", 2, 0, 10)]);
+    lines.push(whole[..whole.len() / 2].to_string());
+    // Line 42: an orphan api span (its parent never written).
+    lines.push(line(
+        "api",
+        vec![span(91, 911, Some(999), "Get", 2, 5_000_000, 5_001_000)],
+    ));
+    // Line 43: a cycle (912 and 913 each other's parent) beside a good root.
+    lines.push(line(
+        "web",
+        vec![
+            span(92, 920, None, "Page", 2, 6_000_000, 6_001_000),
+            span(92, 912, Some(913), "Page", 2, 6_000_100, 6_000_200),
+            span(92, 913, Some(912), "Page", 2, 6_000_100, 6_000_200),
+        ],
+    ));
+    // Line 44: a trace with two roots.
+    lines.push(line(
+        "web",
+        vec![
+            span(93, 930, None, "Page", 2, 7_000_000, 7_001_000),
+            span(93, 931, None, "Page", 2, 7_000_500, 7_001_500),
+        ],
+    ));
+    let file = sb.file("bad.jsonl", &(lines.join("\n") + "\n"));
+    let o = import(&sb, &[file.to_str().unwrap()]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("bad.jsonl:41: truncated"), "{said}");
+    assert!(said.contains("bad.jsonl:42: span 000000000000038f (`Get`) names parent 00000000000003e7, which is not in trace"), "{said}");
+    assert!(said.contains("bad.jsonl:43: 2 span(s) of trace"), "{said}");
+    assert!(said.contains("are their own ancestors"), "{said}");
+    assert!(said.contains("bad.jsonl:44: trace"), "{said}");
+    assert!(said.contains("has 2 root spans"), "{said}");
+    let yaml = String::from_utf8_lossy(&o.stdout).to_string();
+    let t = topolab_model::load_str("imported", &yaml, &[])
+        .unwrap()
+        .topology;
+    assert_eq!(
+        shapes(&t),
+        vec![
+            ("api/Get".to_string(), vec![]),
+            ("web/Page".to_string(), vec!["call api/Get x1".to_string()]),
+        ],
+        "{yaml}"
+    );
+    // 20 good traces, the cycle's root and the two roots are arrivals; the
+    // orphan is not.
+    assert!(
+        yaml.contains("# 23 requests arrived from outside"),
+        "{yaml}"
+    );
+}
