@@ -233,7 +233,12 @@ fn a_run_imported_from_its_traces_is_the_same_topology_and_runs_the_same() {
     assert_same_topology(&original, &imported, &run1, &yaml);
 
     // Clock skew: users' clock 3 ms ahead changes nothing but the report.
-    let skewed = sb.dir.path().join("skewed.jsonl");
+    // In a copy of the run folder, so that the import reads the same
+    // machine lateness from its summary.json.
+    let skewed_run = sb.dir.path().join("skewed");
+    std::fs::create_dir(&skewed_run).unwrap();
+    std::fs::copy(run1.join("summary.json"), skewed_run.join("summary.json")).unwrap();
+    let skewed = skewed_run.join("traces.jsonl");
     shift(&traces, &skewed, "users", 3_000_000);
     let skewed_path = sb.dir.path().join("skewed.yaml");
     let o = import(
@@ -466,4 +471,143 @@ fn bad_input_is_named_by_line_and_the_rest_is_imported() {
         yaml.contains("# 23 requests arrived from outside"),
         "{yaml}"
     );
+}
+
+/// Spans nobody here wrote: a small program traced with the OpenTelemetry
+/// Python SDK (three services as threads; a parallel pair, a call after
+/// it, a Redis nobody traced) imports into the shape it was written with,
+/// and the same spans written as Jaeger, Zipkin and CSV (by that program)
+/// import into the same topology. A CSV without span kinds, its columns
+/// named by flag, reads by the kind-less rule: the same calls, with the
+/// untraced Redis folded into its caller's work and the outside caller a
+/// service of its own.
+#[test]
+fn spans_from_the_opentelemetry_python_sdk_import_the_same_in_every_format() {
+    if !common::require_peer(&common::peers::PYTHON_OTLP_SDK) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let out = sb.dir.path().join("spans");
+    let app = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/import/otel_app.py");
+    let o = std::process::Command::new("python3")
+        .args([app.to_str().unwrap(), out.to_str().unwrap(), "60"])
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", text(&o));
+    let expected = vec![
+        ("catalog/Get".to_string(), vec![]),
+        ("catalog/List".to_string(), vec![]),
+        (
+            "frontend/Home".to_string(),
+            vec![
+                "parallel [call catalog/List x1 | call pricing/Quote x1]".to_string(),
+                "call catalog/Get x1".to_string(),
+            ],
+        ),
+        (
+            "pricing/Quote".to_string(),
+            vec!["call redis/GET x1".to_string()],
+        ),
+        ("redis/GET".to_string(), vec![]),
+    ];
+    let mut imported = Vec::new();
+    for (file, format) in [
+        ("otlp.jsonl", "otlp"),
+        ("jaeger.json", "jaeger"),
+        ("zipkin.json", "zipkin"),
+        ("spans.csv", "csv"),
+    ] {
+        let path = out.join(file);
+        // Detected from the file, and the same when named.
+        for args in [
+            vec![path.to_str().unwrap()],
+            vec![path.to_str().unwrap(), "--format", format],
+        ] {
+            let o = import(&sb, &args);
+            let said = text(&o);
+            assert!(o.status.success(), "{file}: {said}");
+            assert!(said.contains(&format!("({format})")), "{said}");
+            assert!(said.contains("(1 untraced: redis)"), "{file}: {said}");
+            let yaml = String::from_utf8_lossy(&o.stdout).to_string();
+            let t = topolab_model::load_str(file, &yaml, &[]).unwrap().topology;
+            assert_eq!(shapes(&t), expected, "{file}\n{yaml}");
+            assert!(
+                yaml.contains("untraced: seen only in 60 CLIENT spans"),
+                "{yaml}"
+            );
+            imported.push((
+                file,
+                load(&t)
+                    .into_iter()
+                    .map(|(n, target, r)| (n, target, r.len()))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+    }
+    for (file, l) in &imported {
+        assert_eq!(l, &imported[0].1, "{file}: the same load as OTLP");
+    }
+    let kindless = out.join("kindless.csv");
+    let o = import(
+        &sb,
+        &[kindless.to_str().unwrap(), "--column", "name=rpc_name"],
+    );
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    let yaml = String::from_utf8_lossy(&o.stdout).to_string();
+    let t = topolab_model::load_str("kindless", &yaml, &[])
+        .unwrap()
+        .topology;
+    let mut kindless_expected: Vec<(String, Vec<String>)> = expected
+        .iter()
+        .filter(|(e, _)| !e.starts_with("redis") && e != "pricing/Quote")
+        .cloned()
+        .collect();
+    kindless_expected.push(("pricing/Quote".into(), vec![]));
+    kindless_expected.push(("shopper/Home".into(), vec!["call frontend/Home x1".into()]));
+    kindless_expected.sort();
+    assert_eq!(shapes(&t), kindless_expected, "{yaml}");
+    // Pod names stripped of their replica suffix.
+    assert!(
+        yaml.contains("instances seen: frontend-5c7d8f9b4-x2x4z"),
+        "{yaml}"
+    );
+    // A column named by flag that is not there is refused by name.
+    let o = import(&sb, &[kindless.to_str().unwrap(), "--column", "name=nope"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--column name=nope: no such column"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// gzip is undone whatever the format, told by its magic bytes.
+#[test]
+fn gzip_compressed_traces_import_as_the_plain_file() {
+    use std::io::Write as _;
+    let sb = Sandbox::new();
+    let mut lines = Vec::new();
+    for t in 1..=5 {
+        lines.extend(good(t, u64::from(t) * 100_000));
+    }
+    let plain = sb.file("t.jsonl", &(lines.join("\n") + "\n"));
+    let gz = sb.dir.path().join("t.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let a = import(&sb, &[plain.to_str().unwrap()]);
+    let b = import(&sb, &[gz.to_str().unwrap()]);
+    assert!(b.status.success(), "{}", text(&b));
+    let strip = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&a), strip(&b));
 }

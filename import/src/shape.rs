@@ -145,6 +145,7 @@ impl Template {
     /// matches become new slots where they stand.
     pub fn merge(&mut self, shape: Vec<Obs>) {
         self.requests += 1;
+        let shape = self.as_parallel(shape);
         let keys: Vec<String> = shape.iter().map(Obs::key).collect();
         let (m, n) = (self.slots.len(), keys.len());
         // lcs[i][j]: common length of slots[i..] and keys[j..].
@@ -205,6 +206,48 @@ impl Template {
     }
 }
 
+impl Template {
+    /// A request whose calls ran one after the other where most requests
+    /// ran them in parallel (a thread started late) is read as the parallel
+    /// block: a run of single calls whose callees are exactly those of a
+    /// parallel slot of single calls becomes that block.
+    fn as_parallel(&self, mut shape: Vec<Obs>) -> Vec<Obs> {
+        for slot in &self.slots {
+            let Obs::Parallel(branches) = &slot.example else {
+                continue;
+            };
+            let Some(mut want) = singles(branches.iter().flatten()) else {
+                continue;
+            };
+            if branches.iter().any(|b| b.len() != 1) {
+                continue;
+            }
+            want.sort();
+            let k = want.len();
+            let found = (0..shape.len().saturating_sub(k - 1)).find(|&i| {
+                singles(shape[i..i + k].iter()).is_some_and(|mut got| {
+                    got.sort();
+                    got == want
+                })
+            });
+            if let Some(i) = found {
+                shape.splice(i..i + k, [slot.example.clone()]);
+            }
+        }
+        shape
+    }
+}
+
+/// The callees of steps that are all single calls made once.
+fn singles<'a>(steps: impl Iterator<Item = &'a Obs>) -> Option<Vec<String>> {
+    steps
+        .map(|o| match o {
+            Obs::Call { target, times: 1 } => Some(target.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +295,24 @@ mod tests {
         let mut calls = vec![c("a", 0, 10), c("b", 9, 20)];
         assert_eq!(keys(&shape(&mut calls, 2)), ["a/E", "b/E"]);
         assert_eq!(keys(&shape(&mut calls, 0)), ["[a/E | b/E]"]);
+    }
+
+    #[test]
+    fn calls_once_in_a_row_where_most_were_parallel_merge_into_the_block() {
+        let mut t = Template::default();
+        t.merge(shape(
+            &mut vec![c("a", 0, 10), c("b", 1, 9), c("z", 20, 30)],
+            0,
+        ));
+        t.merge(shape(
+            &mut vec![c("b", 0, 5), c("a", 6, 10), c("z", 20, 30)],
+            0,
+        ));
+        let got: Vec<(String, u64)> = t.slots.iter().map(|s| (s.key.clone(), s.seen)).collect();
+        assert_eq!(
+            got,
+            [("[a/E | b/E]", 2), ("z/E", 2)].map(|(k, n)| (k.to_string(), n))
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::names;
 
 /// The fields a span table may have, with the column names each is found
 /// under when not named by flag (compared without case, `_` or spaces).
-const FIELDS: [(&str, &[&str]); 11] = [
+const FIELDS: [(&str, &[&str]); 12] = [
     ("trace_id", &["traceid", "trace"]),
     ("span_id", &["spanid", "span", "id"]),
     (
@@ -60,6 +60,11 @@ const FIELDS: [(&str, &[&str]); 11] = [
     ("end", &["endtimeunixnano", "endtime", "end", "endts"]),
     ("duration", &["duration", "durationnano", "latency", "rt"]),
     ("status", &["statuscode", "status", "code", "grpcstatus"]),
+    // The callee a CLIENT span names (Alibaba's `dm`): names untraced ones.
+    (
+        "peer",
+        &["peerservice", "peer", "remoteservice", "callee", "dm"],
+    ),
 ];
 
 /// Column names given by flag, by field.
@@ -279,6 +284,8 @@ fn row(
         queue_ns: None,
         work_ns: None,
         downstream_ns: None,
-        attributes: BTreeMap::new(),
+        attributes: get("peer")
+            .map(|p| BTreeMap::from([("peer.service".to_string(), p.to_string())]))
+            .unwrap_or_default(),
     })
 }
