@@ -300,14 +300,8 @@ mod tests {
     #[test]
     fn calls_once_in_a_row_where_most_were_parallel_merge_into_the_block() {
         let mut t = Template::default();
-        t.merge(shape(
-            &mut vec![c("a", 0, 10), c("b", 1, 9), c("z", 20, 30)],
-            0,
-        ));
-        t.merge(shape(
-            &mut vec![c("b", 0, 5), c("a", 6, 10), c("z", 20, 30)],
-            0,
-        ));
+        t.merge(shape(&mut [c("a", 0, 10), c("b", 1, 9), c("z", 20, 30)], 0));
+        t.merge(shape(&mut [c("b", 0, 5), c("a", 6, 10), c("z", 20, 30)], 0));
         let got: Vec<(String, u64)> = t.slots.iter().map(|s| (s.key.clone(), s.seen)).collect();
         assert_eq!(
             got,
