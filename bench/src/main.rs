@@ -21,13 +21,16 @@
 //!    10,000-service topologies, alone and through `topolab predict`.
 //! 9. Scale (`scale`): 1,000 replicas' start-up, memory and idle CPU, and
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
-//! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//! 10. Import (`import`): a million spans through `topolab import`, against
+//!     only reading and parsing the same file, and its peak memory.
+//! 11. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
 mod h2load;
 mod hops;
+mod import;
 mod memory;
 mod sampling;
 mod scale;
@@ -84,6 +87,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("scale") {
         scale::bench()?;
+    }
+    if want("import") {
+        import::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

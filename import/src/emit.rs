@@ -138,7 +138,8 @@ fn service(y: &mut Lines, w: &mut Written, name: &str, svc: &ServiceAcc, untrace
         4,
         &format!("workers: {workers}"),
         &format!(
-            "a lower bound: at most {workers} requests were in service at once on one instance"
+            "a lower bound: at most {workers} request{} in service at once on one instance (queue wait left out where spans give it)",
+            if workers == 1 { " was" } else { "s were" }
         ),
     );
     y.line(4, "endpoints:", "");

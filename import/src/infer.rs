@@ -115,11 +115,13 @@ impl Accumulator {
         };
         let svc = book.entry(inv.target.service.clone()).or_default();
         let room = svc.instances.len() < MAX_INSTANCES;
+        // In service: from the end of its queue wait, where the span says it.
+        let served = (inv.start + inv.queue_ns).min(inv.end);
         match svc.instances.get_mut(&inv.instance) {
-            Some(c) => c.add(inv.start, inv.end),
+            Some(c) => c.add(served, inv.end),
             None if room => {
                 let mut c = Concurrency::default();
-                c.add(inv.start, inv.end);
+                c.add(served, inv.end);
                 svc.instances.insert(inv.instance.clone(), c);
             }
             None => svc.more_instances += 1,
@@ -163,6 +165,9 @@ impl Accumulator {
     /// Ends the concurrency sweeps, once everything is read.
     pub fn finish(&mut self) {
         for svc in self.services.values_mut().chain(self.untraced.values_mut()) {
+            for ep in svc.endpoints.values_mut() {
+                ep.template.settle();
+            }
             svc.workers = svc
                 .instances
                 .values_mut()

@@ -238,6 +238,71 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The other half of [`Template::as_parallel`], once every request is
+    /// in: single calls that ran one after the other in the requests merged
+    /// before a parallel block of the same callees was first seen are
+    /// counted as that block.
+    pub fn settle(&mut self) {
+        while let Some((p, run, n)) = self.sequential_twin() {
+            self.slots[p].seen += n;
+            for j in run.clone() {
+                self.slots[j].seen -= n;
+                if let Some(c) = self.slots[j].times.get_mut(&1) {
+                    *c -= n.min(*c);
+                }
+            }
+            let mut j = run.start;
+            for _ in run {
+                if self.slots[j].seen == 0 {
+                    self.slots.remove(j);
+                } else {
+                    j += 1;
+                }
+            }
+        }
+    }
+
+    /// A parallel slot of single calls, a run of single-call slots with
+    /// the same callees, and how many requests the run can give it.
+    fn sequential_twin(&self) -> Option<(usize, std::ops::Range<usize>, u64)> {
+        for (p, slot) in self.slots.iter().enumerate() {
+            let Obs::Parallel(branches) = &slot.example else {
+                continue;
+            };
+            if branches.iter().any(|b| b.len() != 1) {
+                continue;
+            }
+            let Some(mut want) = singles(branches.iter().flatten()) else {
+                continue;
+            };
+            want.sort();
+            let k = want.len();
+            for i in 0..self.slots.len().saturating_sub(k - 1) {
+                let run = i..i + k;
+                if run.contains(&p) {
+                    continue;
+                }
+                let slots = &self.slots[run.clone()];
+                let once = slots.iter().all(|s| s.times.keys().all(|t| *t == 1));
+                let got = singles(slots.iter().map(|s| &s.example));
+                if once
+                    && got.is_some_and(|mut g| {
+                        g.sort();
+                        g == want
+                    })
+                {
+                    let n = slots.iter().map(|s| s.seen).min().unwrap_or(0);
+                    if n > 0 {
+                        return Some((p, run, n));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 /// The callees of steps that are all single calls made once.
 fn singles<'a>(steps: impl Iterator<Item = &'a Obs>) -> Option<Vec<String>> {
     steps
@@ -306,6 +371,20 @@ mod tests {
         assert_eq!(
             got,
             [("[a/E | b/E]", 2), ("z/E", 2)].map(|(k, n)| (k.to_string(), n))
+        );
+    }
+
+    #[test]
+    fn calls_in_a_row_seen_before_the_parallel_block_settle_into_it() {
+        let mut t = Template::default();
+        t.merge(shape(&mut [c("b", 0, 5), c("a", 6, 10), c("z", 20, 30)], 0));
+        t.merge(shape(&mut [c("a", 0, 10), c("b", 1, 9), c("z", 20, 30)], 0));
+        t.merge(shape(&mut [c("a", 0, 10), c("b", 1, 9), c("z", 20, 30)], 0));
+        t.settle();
+        let got: Vec<(String, u64)> = t.slots.iter().map(|s| (s.key.clone(), s.seen)).collect();
+        assert_eq!(
+            got,
+            [("[a/E | b/E]", 3), ("z/E", 3)].map(|(k, n)| (k.to_string(), n))
         );
     }
 
