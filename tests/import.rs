@@ -611,3 +611,78 @@ fn gzip_compressed_traces_import_as_the_plain_file() {
     };
     assert_eq!(strip(&a), strip(&b));
 }
+
+/// A request that failed with a code none of its calls failed with is the
+/// endpoint's own error, injected with its rate and code; its caller, which
+/// only passed the failure on, gets none.
+#[test]
+fn errors_an_endpoint_answered_itself_become_error_injection() {
+    let sb = Sandbox::new();
+    let mut lines = Vec::new();
+    for t in 1..=40u32 {
+        let at = u64::from(t) * 100_000;
+        let code = if t % 4 == 0 { 14 } else { 0 };
+        let status = |mut s: Value| {
+            if code != 0 {
+                s["attributes"] = serde_json::json!([{"key": "rpc.grpc.status_code", "value": {"intValue": code}}]);
+            }
+            s
+        };
+        let base = t * 10;
+        lines.push(line(
+            "web",
+            vec![
+                status(span(t, base + 1, None, "Page", 2, at, at + 5000)),
+                status(span(
+                    t,
+                    base + 2,
+                    Some(base + 1),
+                    "api/Get",
+                    3,
+                    at + 1000,
+                    at + 4000,
+                )),
+            ],
+        ));
+        lines.push(line(
+            "api",
+            vec![status(span(
+                t,
+                base + 3,
+                Some(base + 2),
+                "Get",
+                2,
+                at + 1100,
+                at + 3900,
+            ))],
+        ));
+    }
+    let file = sb.file("errors.jsonl", &(lines.join("\n") + "\n"));
+    let o = import(&sb, &[file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let yaml = String::from_utf8_lossy(&o.stdout).to_string();
+    let t = topolab_model::load_str("errors", &yaml, &[])
+        .unwrap()
+        .topology;
+    let ep = |s: &str| {
+        t.services
+            .iter()
+            .find(|x| x.name == s)
+            .map(|x| x.endpoints[0].errors.clone())
+            .unwrap()
+    };
+    let api = ep("api").expect("api/Get's own errors");
+    assert_eq!(
+        (api.rate, api.status.name()),
+        (0.25, "UNAVAILABLE"),
+        "{yaml}"
+    );
+    assert!(
+        ep("web").is_none(),
+        "web only passed api's failures on\n{yaml}"
+    );
+    assert!(
+        yaml.contains("# web -> api: p50 200us"),
+        "the wire time per link\n{yaml}"
+    );
+}

@@ -32,6 +32,9 @@ pub struct Written {
     pub calls: usize,
     pub generators: usize,
     pub rare_calls: u64,
+    /// Call steps that found no slot (an endpoint with more than
+    /// `shape::MAX_SLOTS` distinct steps).
+    pub overflow: u64,
     pub unfitted: Vec<String>,
 }
 
@@ -106,6 +109,24 @@ pub fn emit(acc: &Accumulator, name: &str, sources: &str) -> (String, Written) {
             generator(&mut y, g_name, g, &load, g.arrivals.first - t0);
         }
     }
+    if !acc.links.is_empty() {
+        y.comment(
+            0,
+            "Wire time per link (CLIENT span less the SERVER span that answered it):",
+        );
+        y.comment(0, "a standing link delay once the network is modelled.");
+        for ((caller, callee), l) in &acc.links {
+            y.comment(
+                2,
+                &format!(
+                    "{caller} -> {callee}: p50 {}, p99 {} over {} calls",
+                    duration(l.wire.value_at_quantile(0.5) as f64),
+                    duration(l.wire.value_at_quantile(0.99) as f64),
+                    l.calls
+                ),
+            );
+        }
+    }
     (y.text, w)
 }
 
@@ -166,6 +187,7 @@ fn endpoint(y: &mut Lines, w: &mut Written, full: &str, name: &str, ep: &Endpoin
         y.line(10, &format!("- work: {}", f.dist.to_yaml()), &why);
     }
     let n = ep.template.requests.max(1);
+    w.overflow += ep.template.overflow;
     for slot in &ep.template.slots {
         let share = slot.seen as f64 / n as f64;
         if share < RARE_SHARE && slot.seen < RARE_MIN {

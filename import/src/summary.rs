@@ -124,6 +124,14 @@ impl Summary {
                 w.rare_calls
             );
         }
+        if w.overflow > 0 {
+            let _ = writeln!(
+                o,
+                "left out: {} call steps of endpoints with more than {} distinct steps",
+                w.overflow,
+                crate::shape::MAX_SLOTS
+            );
+        }
         if self.closed_early > 0 {
             let _ = writeln!(
                 o,
