@@ -22,7 +22,9 @@ use crate::read::Loc;
 /// A `service/Endpoint` in the topology's names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Target {
+    /// The service, as the format names services.
     pub service: String,
+    /// The endpoint, as the format names endpoints.
     pub endpoint: String,
 }
 
@@ -35,26 +37,35 @@ impl std::fmt::Display for Target {
 /// One call an invocation made, as its caller saw it.
 #[derive(Debug, Clone)]
 pub struct CallObs {
+    /// Whom it called.
     pub target: Target,
+    /// When the call began and ended, ns, on the caller's clock (the
+    /// callee's for a kind-less span).
     pub start: u64,
     pub end: u64,
     /// No span of the callee was traced.
     pub untraced: bool,
+    /// The call's gRPC code as its caller saw it.
     pub code: i64,
 }
 
 /// One request served by one endpoint.
 #[derive(Debug, Clone)]
 pub struct Invocation {
+    /// The endpoint that served it.
     pub target: Target,
+    /// The instance (replica, pod) that served it.
     pub instance: String,
+    /// When it arrived and was answered, ns.
     pub start: u64,
     pub end: u64,
     /// Time waiting in the queue when the span says so (topolab's own).
     pub queue_ns: u64,
     /// Time in work steps when the span says so (topolab's own).
     pub work_ns: Option<u64>,
+    /// Its gRPC code (0: OK).
     pub code: i64,
+    /// The calls it made, in the order they were read.
     pub calls: Vec<CallObs>,
     /// Arrived from outside: the generator's name and when it was sent.
     pub entry: Option<(String, u64)>,
@@ -66,6 +77,7 @@ pub struct Invocation {
 /// wire time between two services.
 #[derive(Debug, Clone)]
 pub struct Hop {
+    /// The calling and the called service.
     pub caller: String,
     pub callee: String,
     /// How far the callee's clock reads ahead of the caller's, ns (the
@@ -80,7 +92,9 @@ pub struct Hop {
 /// What one trace yields.
 #[derive(Debug, Default)]
 pub struct Yield {
+    /// Every request served in the trace.
     pub invocations: Vec<Invocation>,
+    /// Every CLIENT span answered by a SERVER span.
     pub hops: Vec<Hop>,
 }
 
