@@ -155,11 +155,20 @@ fn service(y: &mut Lines, w: &mut Written, name: &str, svc: &ServiceAcc, untrace
     };
     y.line(4, &format!("replicas: {replicas}"), &replicas_why);
     let workers = svc.workers.max(1);
+    // A few waits are a stalled machine; one in a hundred is a full pool.
+    let pool = if svc.waited * 100 >= requests.max(1) {
+        format!(
+            "; {} of {requests} requests waited over 1ms in a queue, so the pool was full at times: likely its size",
+            svc.waited
+        )
+    } else {
+        String::new()
+    };
     y.line(
         4,
         &format!("workers: {workers}"),
         &format!(
-            "a lower bound: at most {workers} request{} in service at once on one instance (queue wait left out where spans give it)",
+            "a lower bound: at most {workers} request{} in service at once on one instance (queue wait left out where spans give it){pool}",
             if workers == 1 { " was" } else { "s were" }
         ),
     );

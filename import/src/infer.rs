@@ -17,6 +17,9 @@ use crate::trace::{Hop, Invocation, Target};
 /// Instances kept per service at most (more are counted, not swept).
 const MAX_INSTANCES: usize = 1024;
 
+/// A queue wait past this says the pool was full (not just a hand-off).
+pub const WAITED_NS: u64 = 1_000_000;
+
 /// Codes that say what load did to a request rather than what the
 /// service chose to answer: not injected as errors.
 pub const LOAD_CODES: [i64; 3] = [1, 4, 8];
@@ -64,6 +67,8 @@ pub struct ServiceAcc {
     pub more_instances: u64,
     /// The most requests one instance served at once (after [`Accumulator::finish`]).
     pub workers: u32,
+    /// Requests whose spans say they waited over [`WAITED_NS`] in a queue.
+    pub waited: u64,
 }
 
 /// One load generator.
@@ -114,6 +119,7 @@ impl Accumulator {
             &mut self.services
         };
         let svc = book.entry(inv.target.service.clone()).or_default();
+        svc.waited += u64::from(inv.queue_ns > WAITED_NS);
         let room = svc.instances.len() < MAX_INSTANCES;
         // In service: from the end of its queue wait, where the span says it.
         let served = (inv.start + inv.queue_ns).min(inv.end);
