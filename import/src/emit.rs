@@ -20,6 +20,9 @@ pub const RARE_SHARE: f64 = 0.005;
 const RARE_MIN: u64 = 3;
 /// A call made in at least this share of requests is written as always made.
 const ALWAYS: f64 = 0.995;
+/// Workers written per request seen in service at once, when no queue
+/// showed the pool full.
+const HEADROOM: u32 = 2;
 /// The column comments start at.
 const COMMENT_AT: usize = 44;
 
@@ -154,24 +157,25 @@ fn service(y: &mut Lines, w: &mut Written, name: &str, svc: &ServiceAcc, untrace
         format!("instances seen: {}", listed.join(", "))
     };
     y.line(4, &format!("replicas: {replicas}"), &replicas_why);
-    let workers = svc.workers.max(1);
+    let bound = svc.workers.max(1);
     // A few waits are a stalled machine; one in a hundred is a full pool.
-    let pool = if svc.waited * 100 >= requests.max(1) {
-        format!(
-            "; {} of {requests} requests waited over 1ms in a queue, so the pool was full at times: likely its size",
-            svc.waited
+    let (workers, why) = if svc.waited * 100 >= requests.max(1) {
+        (
+            bound,
+            format!(
+                "at most {bound} in service at once on one instance, and {} of {requests} requests waited over 1ms in a queue: the pool was full at times, so this is likely its size",
+                svc.waited
+            ),
         )
     } else {
-        String::new()
+        (
+            HEADROOM * bound,
+            format!(
+                "at least {bound} (the most in service at once on one instance), and no queue showed the pool full: {HEADROOM}x that, so as not to invent a limit the traces never showed; set the real size if you know it"
+            ),
+        )
     };
-    y.line(
-        4,
-        &format!("workers: {workers}"),
-        &format!(
-            "a lower bound: at most {workers} request{} in service at once on one instance (queue wait left out where spans give it){pool}",
-            if workers == 1 { " was" } else { "s were" }
-        ),
-    );
+    y.line(4, &format!("workers: {workers}"), &why);
     y.line(4, "endpoints:", "");
     for (ep_name, ep) in &svc.endpoints {
         w.endpoints += 1;
