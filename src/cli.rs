@@ -90,13 +90,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
-    /// Infer a topology from traces (OTLP, Jaeger, Zipkin, CSV). Not
-    /// supported yet: it is refused by name.
-    Import {
-        /// What `import` will take (TRACES..., --format, --out); all refused for now.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
+    /// Infer a topology from traces (OTLP, Jaeger, Zipkin, CSV): services,
+    /// endpoints, calls, fitted work, errors and load, written as a
+    /// commented topology file.
+    Import(ImportArgs),
     /// Serve as one replica (started by `run`; reads its configuration on stdin).
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -107,6 +104,47 @@ pub enum Command {
         /// The stack to remove.
         stack: String,
     },
+}
+
+/// Flags of `topolab import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Trace files (gzip or not): OTLP/JSON lines or document, Jaeger JSON,
+    /// Zipkin v2 JSON, or CSV span tables.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+    /// The format of every file (detected from each file's first bytes
+    /// when not given).
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Where to write the topology (stdout when not given; the summary
+    /// then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace `--out` if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The topology's `name`.
+    #[arg(long, default_value = "imported")]
+    pub name: String,
+    /// Two calls overlapping by less than this are one after the other, not
+    /// parallel (the clock skew tolerated between hosts), in ms.
+    #[arg(long, value_name = "MS", default_value_t = 0.5)]
+    pub tolerance_ms: f64,
+    /// A CSV column under another name: `FIELD=COLUMN`, FIELD one of
+    /// trace_id, span_id, parent_id, service, instance, name, kind, start,
+    /// end, duration, status.
+    #[arg(long = "column", value_name = "FIELD=COLUMN")]
+    pub columns: Vec<String>,
+}
+
+/// The trace formats `import` reads.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormat {
+    Otlp,
+    Jaeger,
+    Zipkin,
+    Csv,
 }
 
 /// Flags of `topolab trace`.

@@ -21,16 +21,20 @@
 //!    10,000-service topologies, alone and through `topolab predict`.
 //! 9. Scale (`scale`): 1,000 replicas' start-up, memory and idle CPU, and
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
-//! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
-//!     saturation, start-up and memory per replica, containers against processes.
+//! 10. Import (`import`): a million spans through `topolab import`, against
+//!     only reading and parsing the same file, and its peak memory.
 //! 11. Queueing (`queueing`): M/M/1 and M/D/1 at ρ = 0.8, the mean queue
 //!     wait measured against the textbook, Pollaczek–Khinchine with the
-//!     machine's measured service times, and `topolab predict`.
+//!     machine's measured service times, the same sample path, and
+//!     `topolab predict`.
+//! 12. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
 mod generator;
 mod h2load;
 mod hops;
+mod import;
 mod memory;
 mod queueing;
 mod sampling;
@@ -91,6 +95,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("queueing") {
         queueing::bench()?;
+    }
+    if want("import") {
+        import::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

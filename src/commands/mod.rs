@@ -5,6 +5,7 @@ mod drive;
 mod export;
 mod graph;
 mod image;
+mod import;
 mod pack;
 mod predict;
 mod replica;
@@ -54,10 +55,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             "lab",
             "run the topology with `topolab run FILE` and open its report.html",
         ),
-        Command::Import { .. } => not_supported_yet(
-            "import",
-            "write the topology by hand (see docs/topology.md)",
-        ),
+        Command::Import(args) => import::import(&args),
         Command::Serve => serve::serve(),
         Command::SwarmGuard { stack } => swarm::guard(&stack),
     }

@@ -173,6 +173,14 @@ fn text(v: &AnyValue) -> Option<String> {
     })
 }
 
+/// Ids as lowercase hex, without a `format!` per byte (a million spans
+/// are read in seconds by `topolab import`).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
