@@ -5,6 +5,7 @@ mod drive;
 mod export;
 mod graph;
 mod image;
+mod lab;
 mod pack;
 mod predict;
 mod replica;
@@ -50,10 +51,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Pack { dir } => pack::pack(&dir),
         Command::Drive(args) => drive::drive(&args),
         Command::Replica(args) => replica::replica(args),
-        Command::Lab { .. } => not_supported_yet(
-            "lab",
-            "run the topology with `topolab run FILE` and open its report.html",
-        ),
+        Command::Lab(args) => lab::lab(args),
         Command::Import { .. } => not_supported_yet(
             "import",
             "write the topology by hand (see docs/topology.md)",
