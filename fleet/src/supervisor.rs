@@ -149,6 +149,11 @@ impl Fleet {
         listener: &TcpListener,
         stderr: File,
     ) -> anyhow::Result<Child> {
+        if self.replicas.iter().all(|r| r.exited.is_some()) {
+            // Every process of the group is gone, and the group with them:
+            // a fresh process leads a new one (joining the old id fails).
+            self.pgid = None;
+        }
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(Stdio::piped())

@@ -185,7 +185,19 @@ enum Change {
 /// action on it; between two, a stage of its own (ramps kept) or a flat one.
 fn played(g: &Generator, actions: &[Action], end_s: f64) -> Vec<Located<Node>> {
     let start = g.start.as_secs_f64();
-    let span = (end_s - start).max(0.001);
+    if end_s <= start {
+        // Stopped before it started: a pause of a millisecond sends nothing.
+        let k = if matches!(g.pattern, Pattern::Open { .. }) {
+            ("rate", "0/s")
+        } else {
+            ("clients", "0")
+        };
+        return vec![located(Node::Map(vec![
+            (key(k.0), scalar(k.1)),
+            (key("for"), scalar("1ms")),
+        ]))];
+    }
+    let span = end_s - start;
     let own: Vec<(f64, f64, f64)> = match &g.pattern {
         Pattern::Open { stages, .. } => stages
             .iter()
