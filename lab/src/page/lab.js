@@ -138,8 +138,11 @@ function drawGraph(f) {
   for (const [a, b] of shape.edges) {
     const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b);
     kids.push(el("svg:line", { x1: x1 + 100, y1: y1 + 12, x2, y2: y2 + 12, stroke: "#90a4ae" }));
-    const rate = (byService.get(b) || []).reduce((s, r) => s + r.arrived_s, 0);
-    kids.push(el("svg:text", { x: (x1 + 100 + x2) / 2, y: (y1 + y2) / 2 + 8, "text-anchor": "middle", class: "edge" }, rate + "/s"));
+    // From a generator: what it sends; between services: what the callee
+    // receives (from all its callers).
+    const rate = a.startsWith("load:") ? (f.generators[a.slice(5)] || {}).sent_s || 0
+      : (byService.get(b) || []).reduce((s, r) => s + r.arrived_s, 0);
+    kids.push(el("svg:text", { x: (x1 + 100 + x2) / 2, y: (y1 + y2) / 2 + 8, "text-anchor": "middle", class: "edge" }, fmt(rate, 1) + "/s"));
   }
   for (const n of nodes) {
     const [x, y] = pos.get(n);
@@ -155,32 +158,39 @@ function drawGraph(f) {
     const q = reps.reduce((s, r) => s + r.queue, 0);
     const busy = reps.reduce((s, r) => s + r.busy, 0);
     const box = el("svg:g", { class: "svc", "data-service": n, "data-queue": q, "data-busy": busy });
-    box.append(el("svg:rect", { x, y, width: 100, height: 24 + 14 * reps.length, fill: "#fff", stroke: "#37474f" }),
+    box.append(el("svg:rect", { x, y, width: 100, height: 24 + 18 * reps.length, fill: "#fff", stroke: "#37474f" }),
       el("svg:text", { x: x + 6, y: y + 16, "font-weight": "bold" }, n));
     reps.forEach((r, i) => {
-      const t = el("svg:text", { x: x + 6, y: y + 34 + 14 * i, fill: r.alive ? "#222" : "#c62828", class: "replica", "data-replica": r.id },
+      const t = el("svg:text", { x: x + 6, y: y + 34 + 18 * i, fill: r.alive ? "#222" : "#c62828", class: "replica", "data-replica": r.id },
         r.alive ? "#" + r.id.split("#").pop() + " q " + r.queue + " busy " + r.busy : "#" + r.id.split("#").pop() + " ✖ dead");
       box.append(t);
       const bar = Math.min(90, r.queue * 6);
-      box.append(el("svg:rect", { x: x + 98 - bar, y: y + 27 + 14 * i, width: bar, height: 3, fill: COLORS.queued }));
+      box.append(el("svg:rect", { x: x + 6, y: y + 37 + 18 * i, width: bar, height: 3, fill: COLORS.queued }));
     });
     kids.push(box);
   }
   svg.replaceChildren(...kids);
 }
 
+// The window's left edge: the start of load until a full window has passed.
+function windowStart() {
+  return Math.max(0, now - WINDOW_S);
+}
+
 function marks(ctx, x0, w, h) {
+  const from = windowStart();
   ctx.save();
   ctx.setLineDash([4, 3]);
   ctx.strokeStyle = "#455a64";
   ctx.fillStyle = "#455a64";
   ctx.font = "11px sans-serif";
-  for (const a of actions) {
-    if (a.t_s < now - WINDOW_S) continue;
-    const x = x0 + (a.t_s - (now - WINDOW_S)) / WINDOW_S * w;
+  actions.forEach((a, i) => {
+    if (a.t_s < from) return;
+    const x = x0 + (a.t_s - from) / WINDOW_S * w;
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
-    ctx.fillText(a.what, x + 3, 12);
-  }
+    // Labels stacked, so that actions close together stay readable.
+    ctx.fillText(a.what, x + 3, 12 + 12 * (i % 4));
+  });
   ctx.restore();
 }
 
@@ -189,7 +199,7 @@ function drawDots() {
   const ctx = c.getContext("2d");
   const W = c.width, H = c.height, x0 = 40, w = W - x0 - 5, h = H - 20;
   ctx.clearRect(0, 0, W, H);
-  const from = now - WINDOW_S;
+  const from = windowStart();
   done = done.filter((d) => d[1] >= from);
   let top = 100;
   for (const d of done) top = Math.max(top, d[2]);
@@ -199,7 +209,7 @@ function drawDots() {
   const Y = (ms) => h - ms / top * (h - 10);
   ctx.fillStyle = "#555"; ctx.font = "11px sans-serif";
   ctx.fillText(top + " ms", 2, 12); ctx.fillText("0", 2, h);
-  ctx.fillText(Math.max(0, from).toFixed(0) + " s", x0, H - 4); ctx.fillText(now.toFixed(0) + " s", W - 40, H - 4);
+  ctx.fillText(from.toFixed(0) + " s", x0, H - 4); ctx.fillText((from + WINDOW_S).toFixed(0) + " s", W - 40, H - 4);
   red = 0;
   for (const d of done) {
     if (d[3] === "rejected") red++;
@@ -220,7 +230,7 @@ function drawQueues() {
   const ctx = c.getContext("2d");
   const W = c.width, H = c.height, x0 = 40, w = W - x0 - 5, h = H - 15;
   ctx.clearRect(0, 0, W, H);
-  const from = now - WINDOW_S;
+  const from = windowStart();
   queues = queues.filter((q) => q[0] >= from);
   let top = 5;
   for (const q of queues) for (const v of Object.values(q[1])) top = Math.max(top, v);
