@@ -114,7 +114,7 @@ fn a_bad_command_is_refused_with_the_validators_reason_and_changes_nothing() {
         assert!(said.contains(reason), "{command}: {said}");
     }
     // A change the validator takes but a running lab cannot make (yet).
-    let (status, body) = lab.control(&json!({"set": "services.kitchen.workers", "value": "2"}));
+    let (status, body) = lab.control(&json!({"set": "services.kitchen.replicas", "value": "2"}));
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error"]
@@ -212,6 +212,31 @@ fn kill_and_restart_reach_the_replica_and_are_marked_in_the_summary() {
     let lab_yaml = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
     assert!(lab_yaml.contains("kill:"), "{lab_yaml}");
     assert!(lab_yaml.contains("restarted kitchen#0"), "{lab_yaml}");
+}
+
+#[test]
+fn workers_and_queue_limit_reach_the_running_replica() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &[]);
+    lab.ok(json!({"pause": "lunch-rush"}));
+    lab.ok(json!({"set": "load.regulars.rate", "value": "20/s"}));
+    until_replica(&lab, Duration::from_secs(10), |r| {
+        r["queue"].as_u64() >= Some(8)
+    });
+    lab.ok(json!({"set": "services.kitchen.queue", "value": "3"}));
+    // Waiters are not turned away; arrivals are, until the queue is below 3.
+    until_replica(&lab, Duration::from_secs(10), |r| {
+        r["queue"].as_u64() <= Some(3)
+    });
+    lab.ok(json!({"set": "services.kitchen.workers", "value": "4"}));
+    let r = until_replica(&lab, Duration::from_secs(3), |r| {
+        r["busy"].as_u64() > Some(1)
+    });
+    assert_eq!(r["workers"], 4, "{r}");
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    let text = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
+    assert!(text.contains("set services.kitchen.workers=4"), "{text}");
 }
 
 /// Sent requests of each generator in a summary.

@@ -63,7 +63,7 @@ pub async fn apply(session: &Arc<Session>, command: &Value) -> Result<String, Re
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
             _ => return Err(Refused::Malformed("`set` needs a `value`".into())),
         };
-        return set(session, &str_of("set")?, &value);
+        return set(session, &str_of("set")?, &value).await;
     }
     if let Some(paused) = [("pause", true), ("resume", false)]
         .into_iter()
@@ -97,7 +97,7 @@ fn running(session: &Session) -> Result<(), Refused> {
 }
 
 /// `--set PATH=VALUE` on the running experiment.
-fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, Refused> {
+async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, Refused> {
     let kv = format!("{path}={value}");
     let mut sets = session.state.lock().sets.clone();
     sets.push(kv.clone());
@@ -108,11 +108,32 @@ fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, Refuse
     running(session)?;
     let old = session.state.lock().topology.clone();
     let changes = changes(&old, &checked.topology)?;
-    for (generator, kind) in &changes {
-        let knob = &session.knobs[generator];
+    for kind in &changes {
         match kind {
-            ActionKind::Rate { rate, .. } => knob.set_rate(*rate),
-            ActionKind::Clients { clients, .. } => knob.set_clients(*clients),
+            ActionKind::Rate { generator, rate } => session.knobs[generator].set_rate(*rate),
+            ActionKind::Clients { generator, clients } => {
+                session.knobs[generator].set_clients(*clients)
+            }
+            ActionKind::Capacity {
+                service,
+                workers,
+                queue,
+            } => {
+                let addrs = session
+                    .state
+                    .lock()
+                    .attached
+                    .as_ref()
+                    .and_then(|a| a.peers.get(service).cloned())
+                    .unwrap_or_default();
+                let problems = crate::capacity::set(&addrs, *workers, *queue).await;
+                if problems.len() == addrs.len() && !addrs.is_empty() {
+                    return Err(Refused::Invalid(format!(
+                        "no replica of {service} took it: {}",
+                        problems.join("; ")
+                    )));
+                }
+            }
             _ => {}
         }
     }
@@ -121,15 +142,16 @@ fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, Refuse
         st.topology = checked.topology;
         st.sets = sets;
     }
-    for (_, kind) in changes {
+    for kind in changes {
         session.record(format!("set {kv}"), kind);
     }
     Ok(format!("set {kv}"))
 }
 
 /// What a checked `--set` changes that a running lab can apply: per
-/// generator its new rate or clients. Anything else is refused by name.
-fn changes(old: &Topology, new: &Topology) -> Result<Vec<(String, ActionKind)>, Refused> {
+/// generator its new rate or clients, per service its workers and queue
+/// limit. Anything else is refused by name.
+fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
     let mut out = Vec::new();
     for (a, b) in old.load.iter().zip(&new.load) {
         if a == b {
@@ -144,30 +166,47 @@ fn changes(old: &Topology, new: &Topology) -> Result<Vec<(String, ActionKind)>, 
                 a.name
             )));
         }
-        let name = a.name.clone();
-        let kind = match &b.pattern {
+        let generator = a.name.clone();
+        out.push(match &b.pattern {
             Pattern::Open { stages, .. } => ActionKind::Rate {
-                generator: name.clone(),
+                generator,
                 rate: stages.last().map_or(0.0, |s| s.to),
             },
             Pattern::Closed { stages, .. } => ActionKind::Clients {
-                generator: name.clone(),
+                generator,
                 clients: stages.last().map_or(0, |s| s.clients),
             },
-        };
-        out.push((name, kind));
+        });
+    }
+    for (a, b) in old.services.iter().zip(&new.services) {
+        if a == b {
+            continue;
+        }
+        let mut same = b.clone();
+        same.workers = a.workers;
+        same.queue = a.queue;
+        if same != *a {
+            return Err(Refused::NotSupportedYet(format!(
+                "changing `services.{}` other than its workers or queue (replicas: set them when starting, `topolab lab FILE --set services.{}.replicas=3`)",
+                a.name, a.name
+            )));
+        }
+        out.push(ActionKind::Capacity {
+            service: a.name.clone(),
+            workers: b.workers,
+            queue: b.queue,
+        });
     }
     let mut rest_old = old.clone();
     let mut rest_new = new.clone();
-    rest_old.load.clear();
-    rest_new.load.clear();
+    for t in [&mut rest_old, &mut rest_new] {
+        t.load.clear();
+        t.services.clear();
+    }
     if rest_old != rest_new {
-        let what = if rest_old.services != rest_new.services {
-            "changing a service (workers, queue, replicas: set them when starting, `topolab lab FILE --set services.NAME.workers=2`)"
-        } else {
-            "changing anything but the load"
-        };
-        return Err(Refused::NotSupportedYet(what.into()));
+        return Err(Refused::NotSupportedYet(
+            "changing anything but the load and services' workers and queue".into(),
+        ));
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@
 //! [`topolab_launcher::attach::Steering`].
 
 pub mod auth;
+mod capacity;
 pub mod control;
 pub mod frames;
 mod page;

@@ -145,6 +145,10 @@ pub fn lab_yaml(
                 m.push((key(k), scalar(v)));
                 faults.push(located(Node::Map(m)));
             }
+            ActionKind::Capacity { .. } => notes.push(format!(
+                "# at {:.3} s the lab did `{}`: the format has no timeline for it, so a replay keeps the value below",
+                a.t_s, a.what
+            )),
             ActionKind::Restart(r) => notes.push(format!(
                 "# at {:.3} s the lab restarted {r}: the format has no restart, so a replay leaves it dead",
                 a.t_s

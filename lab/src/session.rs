@@ -74,6 +74,12 @@ pub enum ActionKind {
         generator: String,
         paused: bool,
     },
+    /// A service's workers and queue limit from now.
+    Capacity {
+        service: String,
+        workers: u32,
+        queue: Option<u32>,
+    },
     /// A fault in the format's syntax (`kill` included), applied now.
     Fault(topolab_model::Fault),
     Restart(String),

@@ -74,6 +74,26 @@ function buildTables() {
   }
 }
 
+function buildServices() {
+  const body = document.querySelector("#services tbody");
+  for (const s of shape.services) {
+    const tr = el("tr", { "data-service": s.name });
+    tr.append(el("td", {}, s.name));
+    const workers = el("input", { type: "number", class: "workers", min: "1", value: String(s.workers) });
+    const queue = el("input", { type: "number", class: "queue", min: "0", placeholder: "unbounded",
+      value: s.queue === null ? "" : String(s.queue) });
+    const apply = el("button", { class: "apply" }, "set");
+    apply.onclick = async () => {
+      const path = "services." + s.name;
+      if (String(workers.value) !== String(s.workers) && await command({ set: path + ".workers", value: workers.value })) s.workers = Number(workers.value);
+      if (queue.value !== "" && String(queue.value) !== String(s.queue) && await command({ set: path + ".queue", value: queue.value })) s.queue = Number(queue.value);
+    };
+    const td = (x) => { const c = el("td"); c.append(x); return c; };
+    tr.append(td(workers), td(queue), td(apply));
+    body.append(tr);
+  }
+}
+
 function updateTables(f) {
   for (const tr of document.querySelectorAll("#load tbody tr")) {
     const g = f.generators[tr.dataset.generator];
@@ -283,6 +303,7 @@ async function start() {
   const target = document.getElementById("fault-json");
   target.value = JSON.stringify({ target: shape.services[0] ? shape.services[0].name : "", slow: "3x", for: "5s" });
   buildTables();
+  buildServices();
   const events = new EventSource("api/events");
   events.onopen = () => status("live", "live");
   events.onerror = () => status("lost", "stream lost, retrying…");
