@@ -209,6 +209,11 @@ fn kill_and_restart_reach_the_replica_and_are_marked_in_the_summary() {
             .any(|f| f["fault"] == "kill" && f["target"] == "kitchen#0"),
         "{faults:?}"
     );
+    let restarts = summary["restart_log"].as_array().expect("restart_log");
+    assert!(
+        restarts.iter().any(|r| r["replica"] == "kitchen#0"),
+        "{restarts:?}"
+    );
     let lab_yaml = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
     assert!(lab_yaml.contains("kill:"), "{lab_yaml}");
     assert!(lab_yaml.contains("restarted kitchen#0"), "{lab_yaml}");

@@ -104,6 +104,33 @@ async fn until(
     }
 }
 
+/// A headless Chromium session on `url`, once the page's stream is live.
+async fn open(driver: &Driver, url: &str) -> Client {
+    let caps = json!({"goog:chromeOptions": {
+        "binary": CHROMIUM_PATH,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--window-size=1400,1100"],
+    }});
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session");
+    c.goto(url).await.unwrap();
+    let connected = Instant::now();
+    loop {
+        let state = c.find(Locator::Css("#status")).await.unwrap();
+        if state.attr("data-state").await.unwrap().as_deref() == Some("live") {
+            return c;
+        }
+        assert!(
+            connected.elapsed() < Duration::from_secs(15),
+            "the stream never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Types `value` into a generator's level box and presses its button.
 async fn set_level(c: &Client, generator: &str, value: &str) {
     let row = format!(r#"tr[data-generator="{generator}"]"#);
@@ -132,29 +159,7 @@ fn the_diners_lab_in_a_real_browser() {
     let url = lab.url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (rise, drain) = runtime.block_on(async {
-        let caps = json!({"goog:chromeOptions": {
-            "binary": CHROMIUM_PATH,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--window-size=1400,1100"],
-        }});
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&driver.url)
-            .await
-            .expect("a WebDriver session");
-        c.goto(&url).await.unwrap();
-        let connected = Instant::now();
-        loop {
-            let state = c.find(Locator::Css("#status")).await.unwrap();
-            if state.attr("data-state").await.unwrap().as_deref() == Some("live") {
-                break;
-            }
-            assert!(
-                connected.elapsed() < Duration::from_secs(15),
-                "the stream never connected"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let c = open(&driver, &url).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         shot(&c, "lab-diner-start.png").await;
         // The rush is held at 5/s in a lab: pause it, as a learner would,
@@ -199,4 +204,42 @@ fn the_diners_lab_in_a_real_browser() {
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
     assert!(sb.out().join("lab.yaml").exists());
+}
+
+/// The topology's name is user text: markup in it is shown, not run.
+#[test]
+fn names_from_the_topology_are_shown_as_text() {
+    if !require_peer(&CHROMIUM) || !require_peer(&CHROMEDRIVER) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let name = "<img src=x onerror=alert(1)>";
+    let file = sb.file(
+        "markup.yaml",
+        &format!(
+            "name: \"{name}\"\nservices:\n  kitchen:\n    endpoints:\n      Cook: {{ steps: [ {{work: 10ms}} ] }}\nload:\n  bold:\n    target: kitchen/Cook\n    rate: 3/s\n    duration: 5s\n"
+        ),
+    );
+    let lab = Lab::start(&sb, &[file.to_str().unwrap()]);
+    let driver = Driver::start();
+    let url = lab.url();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let c = open(&driver, &url).await;
+        let shown = c
+            .find(Locator::Css("#name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(shown, name);
+        let images = c
+            .execute("return document.querySelectorAll('img').length", vec![])
+            .await
+            .unwrap();
+        assert_eq!(images, json!(0), "markup in a name became an element");
+        c.close().await.unwrap();
+    });
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
 }
