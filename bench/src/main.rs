@@ -23,11 +23,14 @@
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
+//! 11. The lab (`lab`): the launcher's CPU at 1,000 requests/s with no
+//!     page, one and ten pages watching, against `run`, and the latency.
 
 mod echo;
 mod generator;
 mod h2load;
 mod hops;
+mod lab;
 mod memory;
 mod sampling;
 mod scale;
@@ -84,6 +87,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("scale") {
         scale::bench()?;
+    }
+    if want("lab") {
+        lab::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;
