@@ -244,6 +244,48 @@ fn workers_and_queue_limit_reach_the_running_replica() {
     assert!(text.contains("set services.kitchen.workers=4"), "{text}");
 }
 
+/// The prediction answering the last action, once the frames carry it.
+fn prediction_after_last_action(lab: &Lab, limit: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let s = lab.state();
+        let t = s["actions"].as_array().unwrap().last().unwrap()["t_s"]
+            .as_f64()
+            .unwrap();
+        let p = &s["now"]["predicted"];
+        if p["at_s"].as_f64().is_some_and(|at| at >= t - 0.001) {
+            return p.clone();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "no prediction after t = {t}: {p}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_prediction_follows_every_change_within_a_second() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &[]);
+    lab.ok(json!({"pause": "lunch-rush"}));
+    lab.ok(json!({"set": "load.regulars.rate", "value": "1/s"}));
+    let low = prediction_after_last_action(&lab, Duration::from_secs(2));
+    assert!(
+        low["generators"].get("lunch-rush").is_none(),
+        "a paused generator is predicted: {low}"
+    );
+    lab.ok(json!({"set": "load.regulars.rate", "value": "4.5/s"}));
+    let high = prediction_after_last_action(&lab, Duration::from_secs(2));
+    let p50 = |p: &Value| p["generators"]["regulars"]["p50_ms"].as_f64().unwrap();
+    let queue = |p: &Value| p["services"]["kitchen"]["queue"].as_f64().unwrap();
+    // A cook of 5/s: at 1/s orders hardly wait, at 4.5/s they queue.
+    assert!(p50(&high) > 2.0 * p50(&low), "{low}\n{high}");
+    assert!(queue(&high) > queue(&low) + 1.0, "{low}\n{high}");
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+}
+
 /// Sent requests of each generator in a summary.
 fn sent(summary: &Value, generator: &str) -> u64 {
     summary["load"][generator]["sent"].as_u64().unwrap()

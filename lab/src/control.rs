@@ -145,6 +145,7 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
     for kind in changes {
         session.record(format!("set {kv}"), kind);
     }
+    crate::ghost::predict(session.clone());
     Ok(format!("set {kv}"))
 }
 
@@ -224,6 +225,7 @@ fn pause(session: &Arc<Session>, generator: &str, paused: bool) -> Result<String
     let what = format!("{} {generator}", if paused { "pause" } else { "resume" });
     let generator = generator.to_string();
     session.record(what.clone(), ActionKind::Pause { generator, paused });
+    crate::ghost::predict(session.clone());
     Ok(what)
 }
 

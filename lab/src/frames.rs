@@ -53,16 +53,21 @@ pub fn start(session: Arc<Session>) {
             let frame = {
                 let st = session.state.lock();
                 let Some(a) = &st.attached else { continue };
-                take(
+                let mut frame = take(
                     &session,
                     &st.topology,
                     a,
                     &mut recent,
                     &st.actions,
                     st.stopped,
-                )
+                );
+                frame["predicted"] = st.ghost.clone().unwrap_or(Value::Null);
+                frame
             };
             let ended = frame["ended"].as_bool().unwrap_or(false);
+            if !ended {
+                crate::ghost::refresh(&session, frame["t"].as_f64().unwrap_or(0.0));
+            }
             let text: Arc<str> = frame.to_string().into();
             session.state.lock().latest = Some(frame);
             let _ = session.frames.send(text);

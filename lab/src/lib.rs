@@ -3,7 +3,7 @@
 //! page with its script and style embedded in the binary ([`page`]), the
 //! API (`/api/state`, `/api/events`, `/api/control`), the commands that
 //! change the running experiment ([`control`]), the figures streamed to the
-//! page ([`frames`]) and, once stopped, the session written back as a
+//! page ([`frames`]), the simulator's prediction beside them (`ghost`) and, once stopped, the session written back as a
 //! topology that `topolab run` replays ([`replay`]).
 //!
 //! The run itself is the launcher's: the lab attaches to it through
@@ -13,6 +13,7 @@ pub mod auth;
 mod capacity;
 pub mod control;
 pub mod frames;
+mod ghost;
 mod page;
 pub mod replay;
 mod server;

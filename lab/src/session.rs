@@ -108,6 +108,12 @@ pub(crate) struct State {
     pub stopped: bool,
     /// The last frame taken, for `/api/state`.
     pub latest: Option<serde_json::Value>,
+    /// The latest prediction of the settings in force ([`crate::ghost`]),
+    /// and how many were asked for (a late answer to an old one is dropped).
+    pub ghost: Option<serde_json::Value>,
+    pub ghost_generation: u64,
+    /// The generators' levels the latest prediction answers.
+    pub ghost_levels: Vec<f64>,
 }
 
 impl Session {
@@ -126,6 +132,9 @@ impl Session {
                 attached: None,
                 stopped: false,
                 latest: None,
+                ghost: None,
+                ghost_generation: 0,
+                ghost_levels: Vec::new(),
             }),
             setup,
             frames: broadcast::channel(FRAMES_BUFFERED).0,
@@ -149,6 +158,7 @@ impl Session {
                     stop: a.stop,
                 });
                 crate::frames::start(me.clone());
+                crate::ghost::predict(me.clone());
             }),
         }
     }

@@ -11,6 +11,8 @@ let done = [];          // [generator, due_s, latency_ms, code], the last WINDOW
 let flight = [];        // [generator, due_s, state] in the last frame
 let queues = [];        // [t, {service: queue}]
 let actions = [];
+let ghosts = [];        // [at_s, {service: predicted queue}], one per prediction
+let predicted = null;
 let now = 0;
 let red = 0;
 
@@ -69,7 +71,7 @@ function buildTables() {
       pause.append(b);
     }
     tr.append(pause);
-    for (const k of ["sent_s", "ok_s", "p50_ms", "p99_ms", "in_flight", "rejected"]) tr.append(el("td", { "data-k": k }));
+    for (const k of ["sent_s", "ok_s", "p50_ms", "p99_ms", "predicted", "in_flight", "rejected"]) tr.append(el("td", { "data-k": k }));
     load.append(tr);
   }
 }
@@ -100,6 +102,11 @@ function updateTables(f) {
     if (!g) continue;
     for (const td of tr.querySelectorAll("td[data-k]")) {
       const k = td.dataset.k;
+      if (k === "predicted") {
+        const p = predicted && predicted.generators && predicted.generators[tr.dataset.generator];
+        td.textContent = p ? fmt(p.p50_ms, 0) + " / " + fmt(p.p99_ms, 0) : "–";
+        continue;
+      }
       td.textContent = k.endsWith("_s") ? fmt(g[k], 1) : k.endsWith("_ms") ? fmt(g[k], 1) : String(g[k]);
     }
     const level = tr.querySelector("input.level");
@@ -253,7 +260,7 @@ function drawQueues() {
   const from = windowStart();
   queues = queues.filter((q) => q[0] >= from);
   let top = 5;
-  for (const q of queues) for (const v of Object.values(q[1])) top = Math.max(top, v);
+  for (const q of queues.concat(ghosts)) for (const v of Object.values(q[1])) top = Math.max(top, Math.ceil(v));
   const X = (t) => x0 + (t - from) / WINDOW_S * w;
   const Y = (v) => h - v / top * (h - 10);
   ctx.fillStyle = "#555"; ctx.font = "11px sans-serif"; ctx.fillText(String(top), 2, 12); ctx.fillText("0", 2, h);
@@ -263,6 +270,18 @@ function drawQueues() {
     ctx.beginPath();
     queues.forEach((q, j) => { const v = q[1][s.name] || 0; if (j) ctx.lineTo(X(q[0]), Y(v)); else ctx.moveTo(X(q[0]), Y(v)); });
     ctx.stroke();
+    ctx.save();
+    ctx.setLineDash([6, 4]);
+    ctx.globalAlpha = 0.5;
+    ctx.beginPath();
+    ghosts.forEach((g, j) => {
+      const v = g[1][s.name];
+      if (v === undefined) return;
+      const x1 = X(Math.max(from, g[0])), x2 = X(j + 1 < ghosts.length ? ghosts[j + 1][0] : now);
+      ctx.moveTo(x1, Y(v)); ctx.lineTo(x2, Y(v));
+    });
+    ctx.stroke();
+    ctx.restore();
     ctx.fillStyle = ctx.strokeStyle; ctx.fillText(s.name, W - 120, 12 + 12 * i);
   });
   marks(ctx, x0, w, h);
@@ -277,6 +296,18 @@ function onFrame(f) {
   const q = {};
   for (const r of f.replicas) q[r.service] = (q[r.service] || 0) + r.queue;
   queues.push([now, q]);
+  if (f.predicted && (!predicted || predicted.at_s !== f.predicted.at_s)) {
+    predicted = f.predicted;
+    const g = {};
+    for (const [name, v] of Object.entries(predicted.services || {})) g[name] = v.queue;
+    ghosts.push([predicted.at_s, g]);
+    if (ghosts.length > 1000) ghosts.shift();
+    const p = document.getElementById("predicted");
+    p.textContent = predicted.error ? "prediction: " + predicted.error
+      : "predicted at " + predicted.at_s.toFixed(1) + " s in " + (predicted.took_s * 1000).toFixed(0) + " ms"
+        + (predicted.left_out.length ? "; not predicted: " + predicted.left_out.join(", ") : "");
+  }
+  ghosts = ghosts.filter((g, j) => j + 1 >= ghosts.length || ghosts[j + 1][0] >= windowStart());
   const s = f.sampled;
   document.getElementById("sampled").textContent = s.shown < s.finished
     ? "(an even sample: " + s.shown + " of " + s.finished + " answers in the last frame)" : "";
