@@ -14,6 +14,7 @@ mod capacity;
 pub mod control;
 pub mod frames;
 mod ghost;
+mod keys;
 mod page;
 pub mod replay;
 mod server;

@@ -95,6 +95,9 @@ pub struct Session {
     pub(crate) state: Mutex<State>,
     pub(crate) frames: broadcast::Sender<Arc<str>>,
     pub(crate) marks: Arc<Mutex<Marks>>,
+    /// The page's URL, said again once the load starts (the dashboard then
+    /// covers the line that printed it).
+    pub url: Mutex<Option<String>>,
 }
 
 /// What changes as the session goes on.
@@ -139,13 +142,20 @@ impl Session {
             setup,
             frames: broadcast::channel(FRAMES_BUFFERED).0,
             marks: Arc::default(),
+            url: Mutex::new(None),
         })
     }
 
-    /// What the run needs to be steered by this session.
-    pub fn steering(self: &Arc<Self>) -> Steering {
+    /// What the run needs to be steered by this session (and, through the
+    /// dashboard's keys, by `runtime`'s tasks).
+    pub fn steering(self: &Arc<Self>, runtime: tokio::runtime::Handle) -> Steering {
         let me = self.clone();
+        let keys = crate::keys::LabKeys {
+            session: self.clone(),
+            runtime,
+        };
         Steering {
+            keys: Some(Arc::new(keys)),
             knobs: self.knobs.clone(),
             marks: self.marks.clone(),
             attach: Box::new(move |a: Attach| {
@@ -157,6 +167,9 @@ impl Session {
                     begin: a.begin,
                     stop: a.stop,
                 });
+                if let Some(url) = me.url.lock().clone() {
+                    topolab_notice::say(format!("lab: {url}"));
+                }
                 crate::frames::start(me.clone());
                 crate::ghost::predict(me.clone());
             }),

@@ -47,4 +47,6 @@ pub struct Steering {
     pub attach: Box<dyn FnOnce(Attach) + Send>,
     /// Filled by the steering; read once the load has ended.
     pub marks: Arc<Mutex<Marks>>,
+    /// The dashboard's controls.
+    pub keys: Option<Arc<dyn topolab_live::keys::Keys>>,
 }

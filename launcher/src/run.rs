@@ -252,6 +252,7 @@ async fn drive(
             telemetry: gatherer.live.clone(),
             begin,
             planned: longest_load(topology),
+            keys: steering.as_ref().and_then(|s| s.keys.clone()),
         },
         user_stop_tx.clone(),
     );

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use topolab_launcher::{RunOptions, table};
-use topolab_live::LiveMode;
 use topolab_model::Loaded;
 
 use super::run::{Flags, failed, load_with_flags, machine_limits, replica_program};
@@ -60,12 +59,9 @@ pub fn lab(args: LabArgs) -> ExitCode {
         replica_command: (program, vec!["__serve".into()]),
         verbose: true,
         trace: topolab_collector::TraceOptions::default(),
-        // The page is the live view; a terminal gets the progress line.
-        live: match super::run::live_mode(false) {
-            LiveMode::Dashboard => LiveMode::Progress,
-            other => other,
-        },
-        steering: Some(session.steering()),
+        // A terminal gets the dashboard, with the core controls as keys.
+        live: super::run::live_mode(false),
+        steering: Some(session.steering(runtime.handle().clone())),
     };
     let ran = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -80,8 +76,10 @@ pub fn lab(args: LabArgs) -> ExitCode {
         } else {
             addr.to_string()
         };
-        outln!("lab: http://{host}/?token={}", session.token);
+        let url = format!("http://{host}/?token={}", session.token);
+        outln!("lab: {url}");
         outln!("     (stop with Ctrl-C or the page's Stop button)");
+        *session.url.lock() = Some(url);
         let _ = std::io::stdout().flush();
         tokio::spawn(topolab_lab::serve(listener, session.clone()));
         topolab_launcher::run(&loaded, opts).await
