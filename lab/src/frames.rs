@@ -92,6 +92,43 @@ fn pct(sorted: &[u64], q: f64) -> Option<f64> {
     sorted.get(i).map(|us| *us as f64 / 1e3)
 }
 
+/// What the ticker takes of one generator's recorder, under its lock.
+struct Read {
+    sent: u64,
+    ok: u64,
+    rejected: u64,
+    timeouts: u64,
+    errors: u64,
+    /// Answered since the last frame.
+    taken: Vec<topolab_load::dots::Dot>,
+    /// Due times of the requests in flight.
+    in_flight: Vec<Instant>,
+    dropped: u64,
+    /// Following clients: how stale their view was, so far.
+    staleness: Option<Value>,
+}
+
+fn read(rec: &mut topolab_load::Recorder) -> Read {
+    let (taken, in_flight, dropped) = match &mut rec.dots {
+        Some(d) => (d.take(), d.in_flight().collect(), d.dropped),
+        None => (Vec::new(), Vec::new(), 0),
+    };
+    Read {
+        sent: rec.sent,
+        ok: rec.ok,
+        rejected: rec.rejected,
+        timeouts: rec.timeouts,
+        errors: rec.errors.values().sum(),
+        taken,
+        in_flight,
+        dropped,
+        staleness: rec
+            .freshness
+            .as_ref()
+            .and_then(|f| serde_json::to_value(f.figures()).ok()),
+    }
+}
+
 fn take(
     session: &Session,
     topology: &Topology,
@@ -113,24 +150,17 @@ fn take(
             continue;
         };
         let r = recent.entry(g.name.clone()).or_default();
-        let (sent, ok, rejected, timeouts, errors, taken, in_flight, dropped) = {
-            let mut rec = rec.lock();
-            let errors: u64 = rec.errors.values().sum();
-            let (taken, flight, dropped) = match &mut rec.dots {
-                Some(d) => (d.take(), d.in_flight().collect::<Vec<_>>(), d.dropped),
-                None => (Vec::new(), Vec::new(), 0),
-            };
-            (
-                rec.sent,
-                rec.ok,
-                rec.rejected,
-                rec.timeouts,
-                errors,
-                taken,
-                flight,
-                dropped,
-            )
-        };
+        let Read {
+            sent,
+            ok,
+            rejected,
+            timeouts,
+            errors,
+            taken,
+            in_flight,
+            dropped,
+            staleness,
+        } = read(&mut rec.lock());
         r.dropped = dropped;
         r.counts.push_back((now, sent, ok));
         while r.counts.len() > 2 && now.duration_since(r.counts[0].0) > RATE_WINDOW {
@@ -185,7 +215,7 @@ fn take(
                 "sent": sent, "ok": ok, "rejected": rejected, "timeouts": timeouts, "errors": errors,
                 "sent_s": per_s(sent - s0), "ok_s": per_s(ok - o0),
                 "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99),
-                "in_flight": in_flight.len(), "dropped": dropped,
+                "in_flight": in_flight.len(), "dropped": dropped, "staleness": staleness,
             }),
         );
         finished += taken.len();

@@ -116,7 +116,9 @@ pub fn predict(session: Arc<Session>) {
     let seed = topology.settings.seed.unwrap_or(1);
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let figures = if steady.load.is_empty() {
+        let figures = if steady.load.is_empty() && !left_out.is_empty() {
+            Err(format!("not simulated: {}", left_out.join(", ")))
+        } else if steady.load.is_empty() {
             Err("nothing is sent: nothing to predict".to_string())
         } else {
             let opts = topolab_sim::Options {

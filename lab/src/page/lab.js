@@ -116,6 +116,12 @@ function updateTables(f) {
     }
     const b = tr.querySelector("button.pause");
     if (b) b.textContent = g.paused ? "resume" : "pause";
+    if (g.staleness) {
+      const st = g.staleness;
+      tr.querySelector("td").title = st.way + ": stale mean " + fmt(st.staleness_ms.mean, 0) + " ms, p99 "
+        + fmt(st.staleness_ms.p99, 0) + " ms; versions seen " + st.versions_seen + ", missed " + st.versions_missed;
+      tr.querySelector("td").textContent = tr.dataset.generator + " (" + st.way + ", stale p99 " + fmt(st.staleness_ms.p99, 0) + " ms)";
+    }
   }
   const body = document.querySelector("#replicas tbody");
   const rows = new Map([...body.children].map((tr) => [tr.dataset.replica, tr]));
