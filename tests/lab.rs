@@ -306,6 +306,27 @@ fn a_session_scripted_through_the_api_replays_with_the_same_counts() {
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
     let session = read_summary(&sb.out());
+    let actions: Vec<&str> = session["actions"]
+        .as_array()
+        .expect("the lab's actions in summary.json")
+        .iter()
+        .map(|a| a["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "set load.regulars.rate=8/s",
+            "pause regulars",
+            "resume regulars",
+            "set load.lunch-rush.rate=6/s",
+            "stop"
+        ]
+    );
+    let report = std::fs::read_to_string(sb.out().join("report.html")).unwrap();
+    assert!(
+        report.contains("a change made from the lab"),
+        "the report's key"
+    );
     let lab_yaml = sb.out().join("lab.yaml");
     let text = std::fs::read_to_string(&lab_yaml).unwrap();
     assert!(

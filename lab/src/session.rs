@@ -15,6 +15,7 @@ use topolab_fleet::supervisor::Fleet;
 use topolab_launcher::attach::{Attach, Marks, Steering};
 use topolab_load::{Knobs, LiveLoad};
 use topolab_model::{Limits, Topology};
+use topolab_results::summary::ActionRecord;
 use topolab_telemetry::LiveTelemetry;
 
 /// Actions a session keeps at most; past this, commands are refused.
@@ -190,9 +191,16 @@ impl Session {
             .map_or(0.0, |a| a.begin.elapsed().as_secs_f64())
     }
 
-    /// Records an action done now.
+    /// Records an action done now; those the summary has no other place
+    /// for (not a fault, kill or restart) are marked on the report's charts.
     pub(crate) fn record(&self, what: String, kind: ActionKind) {
         let t_s = (self.now_s() * 1e3).round() / 1e3;
+        if !matches!(kind, ActionKind::Fault(_) | ActionKind::Restart(_)) {
+            self.marks.lock().actions.push(ActionRecord {
+                t_s,
+                what: what.clone(),
+            });
+        }
         let mut st = self.state.lock();
         if st.actions.len() < MAX_ACTIONS {
             st.actions.push(Action { t_s, what, kind });

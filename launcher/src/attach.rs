@@ -12,7 +12,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use topolab_fleet::supervisor::{Fleet, ReplicaId};
 use topolab_load::{Knobs, LiveLoad};
-use topolab_results::summary::FaultRecord;
+use topolab_results::summary::{ActionRecord, FaultRecord};
 use topolab_telemetry::LiveTelemetry;
 
 /// The running experiment, as the load starts.
@@ -31,13 +31,15 @@ pub struct Attach {
     pub stop: mpsc::UnboundedSender<()>,
 }
 
-/// Faults and restarts made from outside the topology's timeline, for
-/// `summary.json` and the report.
+/// Faults, restarts and other changes made from outside the topology's
+/// timeline, for `summary.json` and the report.
 #[derive(Debug, Default)]
 pub struct Marks {
     pub faults: Vec<FaultRecord>,
     /// Each restart and when, in seconds from the start of load.
     pub restarts: Vec<(ReplicaId, f64)>,
+    /// Every other change, for the report's charts.
+    pub actions: Vec<ActionRecord>,
 }
 
 /// How a run is steered while it runs: its generators follow `knobs` and

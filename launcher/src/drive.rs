@@ -158,6 +158,7 @@ pub async fn drive(
             interrupted,
             faults,
             restarts: Vec::new(),
+            actions: Vec::new(),
             warmed,
         },
         telemetry,

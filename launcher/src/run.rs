@@ -198,6 +198,8 @@ pub(crate) struct Outcome {
     pub(crate) interrupted: bool,
     pub(crate) faults: Vec<FaultRecord>,
     pub(crate) restarts: Vec<(ReplicaId, f64)>,
+    /// What a lab changed, for `summary.json` and the report.
+    pub(crate) actions: Vec<topolab_results::summary::ActionRecord>,
     /// The warmup and its baseline, when the topology has one.
     pub(crate) warmed: Option<Warmed>,
 }
@@ -337,10 +339,12 @@ async fn drive(
     interrupts.abort();
     let mut faults = timeline.finish().await;
     let mut restarts = keeper.stop().await;
+    let mut actions = Vec::new();
     if let Some(marks) = marks {
         let mut marks = marks.lock();
         faults.append(&mut marks.faults);
         restarts.append(&mut marks.restarts);
+        actions.append(&mut marks.actions);
     }
     let fleet = take_back(fleet).await?;
     Ok(Driven {
@@ -355,6 +359,7 @@ async fn drive(
             interrupted,
             faults,
             restarts,
+            actions,
             warmed,
         },
     })
