@@ -286,6 +286,34 @@ fn the_prediction_follows_every_change_within_a_second() {
     assert!(status.success(), "{said}");
 }
 
+/// Requests `regulars` has sent, as the frames say.
+fn regulars_sent(lab: &Lab) -> u64 {
+    lab.state()["now"]["generators"]["regulars"]["sent"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn a_pause_and_a_raise_reach_the_generator_within_a_second() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &[]);
+    lab.ok(json!({"pause": "regulars"}));
+    // Frames are 200 ms apart: one second later the count has stopped.
+    std::thread::sleep(Duration::from_secs(1));
+    let paused = regulars_sent(&lab);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(regulars_sent(&lab), paused, "sent while paused");
+    lab.ok(json!({"resume": "regulars"}));
+    lab.ok(json!({"set": "load.regulars.rate", "value": "200/s"}));
+    std::thread::sleep(Duration::from_secs(1));
+    let raised = regulars_sent(&lab) - paused;
+    // 200/s for a second, less a frame's lag and a busy machine's delay,
+    // against the 3 it would send at 3/s.
+    assert!(raised > 60, "{raised} sent in the second after 200/s");
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+}
+
 /// Sent requests of each generator in a summary.
 fn sent(summary: &Value, generator: &str) -> u64 {
     summary["load"][generator]["sent"].as_u64().unwrap()
