@@ -310,6 +310,14 @@ fn a_pause_and_a_raise_reach_the_generator_within_a_second() {
     // 200/s for a second, less a frame's lag and a busy machine's delay,
     // against the 3 it would send at 3/s.
     assert!(raised > 60, "{raised} sent in the second after 200/s");
+    // Reset: the page's windows start afresh; the counts go on.
+    lab.ok(json!({"reset": true}));
+    let until = Instant::now() + Duration::from_secs(2);
+    while lab.state()["now"]["resets"] != 1 {
+        assert!(Instant::now() < until, "no frame after the reset");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(regulars_sent(&lab) >= paused + raised);
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
 }

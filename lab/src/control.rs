@@ -4,7 +4,7 @@
 //! experiment can change is applied: a generator's rate or clients);
 //! `{"pause": G}`, `{"resume": G}`; `{"kill": "svc#i"}`, `{"restart":
 //! "svc#i"}`; `{"fault": {...}}` in the format's fault syntax (its `at` is
-//! now); `{"stop": true}`.
+//! now); `{"reset": true}` (the page's figures start afresh); `{"stop": true}`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +57,12 @@ pub async fn apply(session: &Arc<Session>, command: &Value) -> Result<String, Re
         session.stop();
         return Ok("stopping".into());
     }
+    if obj.contains_key("reset") {
+        running(session)?;
+        session.state.lock().resets += 1;
+        session.record("reset the figures".into(), ActionKind::Reset);
+        return Ok("the page's figures start afresh".into());
+    }
     if obj.contains_key("set") {
         let value = match obj.get("value") {
             Some(Value::String(s)) => s.clone(),
@@ -83,7 +89,8 @@ pub async fn apply(session: &Arc<Session>, command: &Value) -> Result<String, Re
         return fault_now(session, f).await;
     }
     Err(Refused::Malformed(
-        "unknown command: expected one of set, pause, resume, kill, restart, fault, stop".into(),
+        "unknown command: expected one of set, pause, resume, kill, restart, fault, reset, stop"
+            .into(),
     ))
 }
 

@@ -46,6 +46,7 @@ struct Recent {
 pub fn start(session: Arc<Session>) {
     tokio::spawn(async move {
         let mut recent: BTreeMap<String, Recent> = BTreeMap::new();
+        let mut resets = 0;
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -53,6 +54,10 @@ pub fn start(session: Arc<Session>) {
             let frame = {
                 let st = session.state.lock();
                 let Some(a) = &st.attached else { continue };
+                if st.resets != resets {
+                    resets = st.resets;
+                    recent.clear();
+                }
                 let mut frame = take(
                     &session,
                     &st.topology,
@@ -62,6 +67,7 @@ pub fn start(session: Arc<Session>) {
                     st.stopped,
                 );
                 frame["predicted"] = st.ghost.clone().unwrap_or(Value::Null);
+                frame["resets"] = json!(resets);
                 frame
             };
             let ended = frame["ended"].as_bool().unwrap_or(false);

@@ -84,6 +84,8 @@ pub enum ActionKind {
     /// A fault in the format's syntax (`kill` included), applied now.
     Fault(topolab_model::Fault),
     Restart(String),
+    /// The page's figures started afresh (the run folder keeps everything).
+    Reset,
     Stop,
 }
 
@@ -118,6 +120,9 @@ pub(crate) struct State {
     pub ghost_generation: u64,
     /// The generators' levels the latest prediction answers.
     pub ghost_levels: Vec<f64>,
+    /// How many times the page's figures were reset: the frames' windows
+    /// start afresh when it changes, and the page clears its charts.
+    pub resets: u64,
 }
 
 impl Session {
@@ -139,6 +144,7 @@ impl Session {
                 ghost: None,
                 ghost_generation: 0,
                 ghost_levels: Vec::new(),
+                resets: 0,
             }),
             setup,
             frames: broadcast::channel(FRAMES_BUFFERED).0,

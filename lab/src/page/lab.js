@@ -15,6 +15,7 @@ let ghosts = [];        // [at_s, {service: predicted queue}], one per predictio
 let predicted = null;
 let now = 0;
 let red = 0;
+let resets = 0;
 
 function el(tag, attrs, text) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -295,6 +296,11 @@ function drawQueues() {
 
 function onFrame(f) {
   now = f.t;
+  if (f.resets !== resets) {
+    resets = f.resets;
+    done = []; queues = []; ghosts = ghosts.slice(-1);
+    if (ghosts.length) ghosts[0][0] = now;
+  }
   document.getElementById("clock").textContent = now.toFixed(1) + " s";
   for (const d of f.dots) done.push(d);
   flight = f.flight;
@@ -348,6 +354,7 @@ async function start() {
 }
 
 document.getElementById("stop").onclick = () => command({ stop: true });
+document.getElementById("reset").onclick = () => command({ reset: true });
 document.getElementById("fault").onsubmit = (e) => {
   e.preventDefault();
   let f;
