@@ -273,6 +273,7 @@ async fn fault_now(session: &Arc<Session>, fault: &Value) -> Result<String, Refu
 async fn apply_fault(session: &Arc<Session>, f: &Fault) -> Vec<ReplicaId> {
     let (fleet, peers) = {
         let st = session.state.lock();
+        // Cannot fail: checked running, and a session once attached stays so.
         let a = st.attached.as_ref().expect("checked running");
         (a.fleet.clone(), a.peers.clone())
     };

@@ -15,6 +15,7 @@ const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/lab.js");
 const STYLE: &str = include_str!("page/lab.css");
 
+/// The page, setting the session's cookie (it was opened with the token).
 pub(crate) async fn index(State(session): State<Arc<Session>>) -> Response {
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
@@ -31,6 +32,7 @@ pub(crate) async fn index(State(session): State<Arc<Session>>) -> Response {
         .into_response()
 }
 
+/// The page's script.
 pub(crate) async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -39,6 +41,7 @@ pub(crate) async fn script() -> Response {
         .into_response()
 }
 
+/// The page's style.
 pub(crate) async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }

@@ -30,6 +30,7 @@ pub struct Setup {
     pub file: String,
     /// The topology as started: the file's text with `--set` applied.
     pub yaml: String,
+    /// The same, checked: what every live `set` is compared against.
     pub topology: Topology,
     /// The machine's limits, as `--set` is checked against.
     pub limits: Limits,
