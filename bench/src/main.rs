@@ -23,7 +23,10 @@
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
-//! 11. The lab (`lab`): the launcher's CPU at 1,000 requests/s with no
+//! 11. Queueing (`queueing`): M/M/1 and M/D/1 at ρ = 0.8, the mean queue
+//!     wait measured against the textbook, Pollaczek–Khinchine with the
+//!     machine's measured service times, and `topolab predict`.
+//! 12. The lab (`lab`): the launcher's CPU at 1,000 requests/s with no
 //!     page, one and ten pages watching, against `run`, and the latency.
 
 mod echo;
@@ -32,6 +35,7 @@ mod h2load;
 mod hops;
 mod lab;
 mod memory;
+mod queueing;
 mod sampling;
 mod scale;
 mod sim;
@@ -87,6 +91,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("scale") {
         scale::bench()?;
+    }
+    if want("queueing") {
+        queueing::bench()?;
     }
     if want("lab") {
         lab::bench()?;
