@@ -6,6 +6,8 @@
 //! format; it is written as a comment.
 
 use serde_json::Value;
+#[cfg(test)]
+use std::time::Duration;
 use topolab_model::tree::{self, Loc, Located, Node};
 use topolab_model::{Generator, Pattern, Topology};
 
@@ -111,8 +113,19 @@ pub fn lab_yaml(
 ) -> Result<String, EditError> {
     let mut root = parse(yaml)?;
     let load = entry(&mut root.value, "load", Node::Map(Vec::new()));
+    let mut notes = Vec::new();
     for g in &topology.load {
-        let stages = played(g, actions, end_s);
+        let Some(stages) = played(g, actions, end_s) else {
+            // The format refuses a generator that never sends.
+            if let Node::Map(entries) = &mut load.value {
+                entries.retain(|(k, _)| k.value != g.name);
+            }
+            notes.push(format!(
+                "# `{}` sent nothing in the session (stopped before its start, or paused): left out",
+                g.name
+            ));
+            continue;
+        };
         let gen_node = entry(&mut load.value, &g.name, Node::Map(Vec::new()));
         if let Node::Map(entries) = &mut gen_node.value {
             entries.retain(|(k, _)| {
@@ -122,7 +135,6 @@ pub fn lab_yaml(
         }
     }
     let mut faults = Vec::new();
-    let mut notes = Vec::new();
     for a in actions {
         match &a.kind {
             ActionKind::Fault(f) => {
@@ -187,19 +199,12 @@ enum Change {
 /// The stages `g` actually played from its start until `end_s` (from the
 /// start of load): breakpoints at its own stage boundaries and at every
 /// action on it; between two, a stage of its own (ramps kept) or a flat one.
-fn played(g: &Generator, actions: &[Action], end_s: f64) -> Vec<Located<Node>> {
+/// `None` when they send nothing (stopped before its start, or paused
+/// throughout).
+fn played(g: &Generator, actions: &[Action], end_s: f64) -> Option<Vec<Located<Node>>> {
     let start = g.start.as_secs_f64();
     if end_s <= start {
-        // Stopped before it started: a pause of a millisecond sends nothing.
-        let k = if matches!(g.pattern, Pattern::Open { .. }) {
-            ("rate", "0/s")
-        } else {
-            ("clients", "0")
-        };
-        return vec![located(Node::Map(vec![
-            (key(k.0), scalar(k.1)),
-            (key("for"), scalar("1ms")),
-        ]))];
+        return None;
     }
     let span = end_s - start;
     let own: Vec<(f64, f64, f64)> = match &g.pattern {
@@ -289,13 +294,146 @@ fn played(g: &Generator, actions: &[Action], end_s: f64) -> Vec<Located<Node>> {
         }
         from = cut;
     }
+    if out.iter().all(|(v, _)| v == "0/s" || v == "0") {
+        return None;
+    }
     let k = if open { "rate" } else { "clients" };
-    out.into_iter()
+    let stages = out
+        .into_iter()
         .map(|(value, len)| {
             located(Node::Map(vec![
                 (key(k), scalar(value)),
                 (key("for"), scalar(ms(len))),
             ]))
         })
-        .collect()
+        .collect();
+    Some(stages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DINER: &str = include_str!("../../topologies/diner.yaml");
+
+    fn action(t_s: f64, kind: ActionKind) -> Action {
+        Action {
+            t_s,
+            what: String::new(),
+            kind,
+        }
+    }
+
+    /// The stages `lab.yaml` gives a generator, as (rate, ms) pairs.
+    fn stages_of(yaml: &str, generator: &str) -> Vec<(String, String)> {
+        let root = tree::parse(yaml).unwrap();
+        let g = root
+            .value
+            .get("load")
+            .unwrap()
+            .value
+            .get(generator)
+            .unwrap();
+        let Node::Seq(items) = &g.value.get("stages").unwrap().value else {
+            panic!("no stages")
+        };
+        items
+            .iter()
+            .map(|s| {
+                let text = |k: &str| match &s.value.get(k).unwrap().value {
+                    Node::Scalar(v) => v.clone(),
+                    other => panic!("{other:?}"),
+                };
+                (text("rate"), text("for"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_session_is_written_as_stages_and_faults_that_load_again() {
+        let loaded = topolab_model::load_str("diner.yaml", DINER, &[]).unwrap();
+        let kill = loaded.topology.faults.first().cloned();
+        assert!(kill.is_none(), "the diner has no faults of its own");
+        let regulars = "regulars".to_string();
+        let fault = topolab_model::load_str(
+            "f.yaml",
+            &with_fault(
+                DINER,
+                node_of_json(&serde_json::json!({"at": "0s", "target": "kitchen#0", "kill": true})),
+            )
+            .unwrap(),
+            &[],
+        )
+        .unwrap()
+        .topology
+        .faults[0]
+            .clone();
+        let actions = [
+            action(
+                2.0,
+                ActionKind::Rate {
+                    generator: regulars.clone(),
+                    rate: 9.0,
+                },
+            ),
+            action(
+                5.0,
+                ActionKind::Pause {
+                    generator: regulars.clone(),
+                    paused: true,
+                },
+            ),
+            action(
+                7.0,
+                ActionKind::Pause {
+                    generator: regulars.clone(),
+                    paused: false,
+                },
+            ),
+            action(8.0, ActionKind::Fault(fault)),
+        ];
+        let yaml = lab_yaml(&loaded.yaml, &loaded.topology, &actions, 30.0).unwrap();
+        assert_eq!(
+            stages_of(&yaml, "regulars"),
+            [
+                ("3/s".into(), "2000ms".into()),
+                ("9/s".into(), "3000ms".into()),
+                ("0/s".into(), "2000ms".into()),
+                ("9/s".into(), "23000ms".into()),
+            ]
+        );
+        // The rush starts at 6 s: its 8 s, then held at 5/s until 30 s.
+        assert_eq!(
+            stages_of(&yaml, "lunch-rush"),
+            [("5/s".into(), "24000ms".into())]
+        );
+        let again = topolab_model::load_str("lab.yaml", &yaml, &[]).expect("lab.yaml loads");
+        let t = &again.topology;
+        assert_eq!(t.load[0].duration, Duration::from_secs(30));
+        assert_eq!(
+            t.load[1].start + t.load[1].duration,
+            Duration::from_secs(30)
+        );
+        assert_eq!(t.faults.len(), 1);
+        assert_eq!(t.faults[0].at, Duration::from_secs(8));
+        assert_eq!(t.faults[0].target.to_string(), "kitchen#0");
+    }
+
+    #[test]
+    fn a_generator_that_sent_nothing_is_left_out() {
+        let loaded = topolab_model::load_str("diner.yaml", DINER, &[]).unwrap();
+        let pause = action(
+            0.0,
+            ActionKind::Pause {
+                generator: "regulars".into(),
+                paused: true,
+            },
+        );
+        for (actions, end_s) in [(vec![], 4.0), (vec![pause], 10.0)] {
+            let yaml = lab_yaml(&loaded.yaml, &loaded.topology, &actions, end_s).unwrap();
+            let again = topolab_model::load_str("lab.yaml", &yaml, &[]).expect("lab.yaml loads");
+            assert_eq!(again.topology.load.len(), 1, "{yaml}");
+            assert!(yaml.contains("sent nothing in the session"), "{yaml}");
+        }
+    }
 }
