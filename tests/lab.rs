@@ -72,6 +72,26 @@ fn without_the_token_or_from_another_origin_nothing_is_driven() {
 }
 
 #[test]
+fn beyond_loopback_it_warns_and_still_needs_the_token() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &["--listen", "0.0.0.0:0"]);
+    assert!(
+        lab.warned
+            .lock()
+            .contains("warning: the lab listens on 0.0.0.0"),
+        "{}",
+        lab.warned.lock()
+    );
+    let r = agent()
+        .get(format!("{}/api/state", lab.base))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (status, _) = lab.stop();
+    assert!(status.success());
+}
+
+#[test]
 fn a_bad_command_is_refused_with_the_validators_reason_and_changes_nothing() {
     let sb = Sandbox::new();
     let lab = Lab::start(&sb, &[]);

@@ -20,6 +20,8 @@ pub struct Lab {
     pub token: String,
     /// What it printed on stdout after its URL, as it comes.
     pub said: Arc<Mutex<String>>,
+    /// What it printed on stderr, as it comes.
+    pub warned: Arc<Mutex<String>>,
 }
 
 /// An HTTP client that hands back every status instead of failing on 4xx.
@@ -61,8 +63,18 @@ impl Lab {
                 sink.lock().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
+        let warned = Arc::new(Mutex::new(String::new()));
         if let Some(mut err) = child.stderr.take() {
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            let sink = warned.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
         }
         let (base, token) = url.split_once("/?token=").expect("a URL with a token");
         let lab = Lab {
@@ -70,6 +82,7 @@ impl Lab {
             base: base.to_string(),
             token: token.to_string(),
             said,
+            warned,
         };
         let until = Instant::now() + Duration::from_secs(60);
         while lab.state()["running"] != true {
