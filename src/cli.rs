@@ -83,13 +83,10 @@ pub enum Command {
     /// a file, the rest from flags or TOPOLAB_* environment variables, callees
     /// found by DNS.
     Replica(ReplicaArgs),
-    /// Run the topology with a live page whose controls change it while it
-    /// runs. Not supported yet: it is refused by name.
-    Lab {
-        /// What `lab` will take (FILE, --listen, --out, --set); all refused for now.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        args: Vec<String>,
-    },
+    /// Run the topology (the diner without FILE) until stopped, with a live
+    /// page on loopback whose controls change it while it runs; on stop,
+    /// write the run folder and `lab.yaml`, the session as a replayable topology.
+    Lab(LabArgs),
     /// Infer a topology from traces (OTLP, Jaeger, Zipkin, CSV): services,
     /// endpoints, calls, fitted work, errors and load, written as a
     /// commented topology file.
@@ -262,6 +259,27 @@ pub struct RunArgs {
     /// With --predict: measure the hop cost again instead of using the cache.
     #[arg(long, requires = "predict", conflicts_with = "hop_cost")]
     pub reprobe: bool,
+}
+
+/// Flags of `topolab lab`.
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// The topology file (default: the diner).
+    pub file: Option<PathBuf>,
+    /// Change one value before starting, as `run --set` does.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Where the page listens; a non-loopback address is warned about (the
+    /// token is still required).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    /// The seed for sampled durations, arrivals and choices.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub processes: ProcessArgs,
 }
 
 /// Where `run` starts the replicas.

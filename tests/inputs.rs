@@ -271,22 +271,3 @@ faults:
     assert_eq!(t["for_s"].as_f64(), Some(0.4), "{t}");
     assert!(ran.contains("start: 1000000us"), "{ran}");
 }
-
-/// A command the contract names but this version cannot do yet is refused
-/// by name, with exit 1 and what to do instead, and starts nothing.
-#[test]
-fn lab_is_refused_by_name_until_built() {
-    let sb = Sandbox::new();
-    let args = ["lab", "topologies/diner.yaml", "--listen", "127.0.0.1:0"];
-    let out = sb.command(&args).output().expect("run topolab");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("`topolab lab` is not supported yet"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("help:"),
-        "says what to do instead: {stderr}"
-    );
-}

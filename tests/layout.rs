@@ -1,4 +1,4 @@
-//! The house as the README draws it: its Layout table of which crate uses
+//! The house as docs/architecture.md draws it: its Layout table of which crate uses
 //! which must be the workspace's real dependency graph (`cargo metadata`),
 //! every arrow must point to a crate listed before it (no cycle, nothing runs
 //! back up), and no crate may hold more than about a quarter of the code.
@@ -13,13 +13,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The README's table: crate → the topolab crates it uses, in table order.
-fn readme_table() -> Vec<(String, BTreeSet<String>)> {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let start = readme
+/// The Layout table of docs/architecture.md: crate → the topolab crates it uses, in table order.
+fn layout_table() -> Vec<(String, BTreeSet<String>)> {
+    let doc =
+        std::fs::read_to_string(root().join("docs/architecture.md")).expect("docs/architecture.md");
+    let start = doc
         .find("| crate | uses |")
         .expect("the Layout table `| crate | uses |`");
-    readme[start..]
+    doc[start..]
         .lines()
         .skip(2)
         .take_while(|l| l.starts_with('|'))
@@ -85,19 +86,19 @@ fn workspace_graph() -> BTreeMap<String, (PathBuf, BTreeSet<String>)> {
 }
 
 #[test]
-fn the_readme_layout_is_the_dependency_graph() {
-    let table = readme_table();
+fn the_layout_table_is_the_dependency_graph() {
+    let table = layout_table();
     let graph = workspace_graph();
     let listed: BTreeSet<&String> = table.iter().map(|(n, _)| n).collect();
     let real: BTreeSet<&String> = graph.keys().collect();
     assert_eq!(
         listed, real,
-        "the README's Layout table lists other crates than the workspace"
+        "the Layout table of docs/architecture.md lists other crates than the workspace"
     );
     for (name, uses) in &table {
         assert_eq!(
             uses, &graph[name].1,
-            "README says `{name}` uses {uses:?}; Cargo.toml says {:?}",
+            "docs/architecture.md says `{name}` uses {uses:?}; Cargo.toml says {:?}",
             graph[name].1
         );
     }

@@ -45,6 +45,7 @@ pub fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
             live: &live,
             tracer: None,
             folder: folder.path(),
+            knobs: None,
         })
         .await
     })?;

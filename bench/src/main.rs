@@ -27,7 +27,9 @@
 //!     wait measured against the textbook, Pollaczek–Khinchine with the
 //!     machine's measured service times, the same sample path, and
 //!     `topolab predict`.
-//! 12. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//! 12. The lab (`lab`): the launcher's CPU at 1,000 requests/s with no
+//!     page, one and ten pages watching, against `run`, and the latency.
+//! 13. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
@@ -35,6 +37,7 @@ mod generator;
 mod h2load;
 mod hops;
 mod import;
+mod lab;
 mod memory;
 mod queueing;
 mod sampling;
@@ -98,6 +101,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("import") {
         import::bench()?;
+    }
+    if want("lab") {
+        lab::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

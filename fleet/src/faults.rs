@@ -252,7 +252,9 @@ pub fn record(f: &Fault) -> FaultRecord {
     }
 }
 
-async fn set_fault(addr: SocketAddr, req: SetFaultRequest) -> anyhow::Result<()> {
+/// Tells the replica at `addr` the `slow` and `errors` it suffers from now
+/// (the lab sets them outside the timeline).
+pub async fn set_fault(addr: SocketAddr, req: SetFaultRequest) -> anyhow::Result<()> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))?
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(1))

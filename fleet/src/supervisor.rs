@@ -149,6 +149,11 @@ impl Fleet {
         listener: &TcpListener,
         stderr: File,
     ) -> anyhow::Result<Child> {
+        if self.replicas.iter().all(|r| r.exited.is_some()) {
+            // Every process of the group is gone, and the group with them:
+            // a fresh process leads a new one (joining the old id fails).
+            self.pgid = None;
+        }
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(Stdio::piped())
@@ -242,6 +247,33 @@ impl Fleet {
             }
         }
         out
+    }
+
+    /// Starts a fresh process for replica `id` when its process has died
+    /// (the lab's restart), on its same address: on the fleet's own copy of
+    /// the listener for `restart: always`, else on a listener bound anew.
+    pub fn restart(&mut self, id: &ReplicaId) -> anyhow::Result<()> {
+        self.exited();
+        let i = self
+            .replicas
+            .iter()
+            .position(|r| &r.id == id)
+            .ok_or_else(|| anyhow!("there is no replica {id}"))?;
+        let r = &self.replicas[i];
+        if r.exited.is_none() {
+            return Err(anyhow!("{id} is running: kill it first"));
+        }
+        let listener = match &r.listener {
+            Some(l) => l.try_clone()?,
+            None => TcpListener::bind(r.addr).with_context(|| format!("binding {}", r.addr))?,
+        };
+        let stderr = OpenOptions::new().append(true).open(&r.log)?;
+        let child = self.start(id, &listener, stderr)?;
+        let r = &mut self.replicas[i];
+        r.child = child;
+        r.exited = None;
+        r.restarts += 1;
+        self.configure(i)
     }
 
     /// Sends `signal` to the live processes of `target` (one replica, or

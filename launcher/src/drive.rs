@@ -126,6 +126,7 @@ pub async fn drive(
         live: &load::live_recorders(topology),
         tracer: traces.generator_exporter(),
         folder: &folder.path,
+        knobs: None,
     })
     .await?;
     let duration = begin.elapsed();
@@ -157,6 +158,7 @@ pub async fn drive(
             interrupted,
             faults,
             restarts: Vec::new(),
+            actions: Vec::new(),
             warmed,
         },
         telemetry,

@@ -8,6 +8,7 @@
 //! It owns the order of a run's phases and what the run leaves behind; the
 //! phases' own work belongs to the crates above.
 
+pub mod attach;
 pub mod drive;
 pub mod interrupts;
 pub mod listing;

@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub trace: TraceOptions,
     /// What to show while the load runs.
     pub live: LiveMode,
+    /// The lab: generators that run until stopped and follow its knobs.
+    pub steering: Option<crate::attach::Steering>,
 }
 
 /// What a finished run leaves.
@@ -65,7 +67,7 @@ pub struct RunResult {
 
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
-pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
+pub async fn run(loaded: &Loaded, mut opts: RunOptions) -> anyhow::Result<RunResult> {
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
     let traces =
@@ -84,7 +86,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult>
         &traces,
     )
     .await?;
-    let driven = drive(loaded, &opts, started, &folder.path, &traces).await?;
+    let steering = opts.steering.take();
+    let driven = drive(loaded, &opts, started, &folder.path, &traces, steering).await?;
     let collected = collect_and_stop(driven, &opts, traces).await?;
     write_folder(loaded, &opts, folder, collected)
 }
@@ -195,6 +198,8 @@ pub(crate) struct Outcome {
     pub(crate) interrupted: bool,
     pub(crate) faults: Vec<FaultRecord>,
     pub(crate) restarts: Vec<(ReplicaId, f64)>,
+    /// What a lab changed, for `summary.json` and the report.
+    pub(crate) actions: Vec<topolab_results::summary::ActionRecord>,
     /// The warmup and its baseline, when the topology has one.
     pub(crate) warmed: Option<Warmed>,
 }
@@ -208,6 +213,7 @@ async fn drive(
     started: Started,
     folder: &Path,
     traces: &RunTraces,
+    steering: Option<crate::attach::Steering>,
 ) -> anyhow::Result<Driven> {
     let topology = &loaded.topology;
     let Started {
@@ -248,13 +254,28 @@ async fn drive(
             telemetry: gatherer.live.clone(),
             begin,
             planned: longest_load(topology),
+            keys: steering.as_ref().and_then(|s| s.keys.clone()),
         },
-        user_stop_tx,
+        user_stop_tx.clone(),
     );
     // From here the fleet is shared with the restart keeper and the faults timeline.
     let fleet = Arc::new(Mutex::new(fleet));
     let keeper = Keeper::start(fleet.clone(), begin, opts.verbose);
     let timeline = Timeline::start(topology, fleet.clone(), peers.clone(), begin, opts.verbose);
+    let (knobs, marks) = match steering {
+        Some(s) => {
+            (s.attach)(crate::attach::Attach {
+                fleet: fleet.clone(),
+                peers: peers.clone(),
+                load: live_load.clone(),
+                telemetry: gatherer.live.clone(),
+                begin,
+                stop: user_stop_tx,
+            });
+            (Some(s.knobs), Some(s.marks))
+        }
+        None => (None, None),
+    };
     let recorders = if topology.load.is_empty() {
         say(
             opts,
@@ -292,13 +313,11 @@ async fn drive(
         let _ = stop.wait_for(|s| *s).await;
         Default::default()
     } else {
-        say(
-            opts,
-            format!(
-                "sending load for up to {:.1} s",
-                longest_load(topology).as_secs_f64()
-            ),
-        );
+        let until = match &knobs {
+            Some(_) => "until stopped".to_string(),
+            None => format!("for up to {:.1} s", longest_load(topology).as_secs_f64()),
+        };
+        say(opts, format!("sending load {until}"));
         let tracer = traces.generator_exporter();
         load::run_all(load::LoadRun {
             topology,
@@ -309,6 +328,7 @@ async fn drive(
             live: &live_load,
             tracer,
             folder,
+            knobs: knobs.as_ref(),
         })
         .await?
     };
@@ -317,11 +337,16 @@ async fn drive(
     let interrupted = *signals.stop.borrow();
     let load_window = load_window(&recorders, begin, longest_load(topology), interrupted);
     interrupts.abort();
-    let faults = timeline.finish().await;
-    let restarts = keeper.stop().await;
-    let fleet = Arc::try_unwrap(fleet)
-        .map_err(|_| anyhow::anyhow!("the fleet is still shared after the run"))?
-        .into_inner();
+    let mut faults = timeline.finish().await;
+    let mut restarts = keeper.stop().await;
+    let mut actions = Vec::new();
+    if let Some(marks) = marks {
+        let mut marks = marks.lock();
+        faults.append(&mut marks.faults);
+        restarts.append(&mut marks.restarts);
+        actions.append(&mut marks.actions);
+    }
+    let fleet = take_back(fleet).await?;
     Ok(Driven {
         fleet,
         peers,
@@ -334,9 +359,23 @@ async fn drive(
             interrupted,
             faults,
             restarts,
+            actions,
             warmed,
         },
     })
+}
+
+/// The fleet, no longer shared: the keeper and the timeline have ended; a
+/// lab's page may hold it for an instant while it reads its replicas.
+async fn take_back(mut fleet: Arc<Mutex<Fleet>>) -> anyhow::Result<Fleet> {
+    for _ in 0..100 {
+        match Arc::try_unwrap(fleet) {
+            Ok(f) => return Ok(f.into_inner()),
+            Err(shared) => fleet = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(anyhow::anyhow!("the fleet is still shared after the run"))
 }
 
 /// After [`collect_and_stop`]: every figure in hand, every process gone.

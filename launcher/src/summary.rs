@@ -104,6 +104,7 @@ pub fn build(
         cascade: Default::default(),
         faults: Vec::new(),
         restart_log: Vec::new(),
+        actions: Vec::new(),
         warmup: None,
         work_timing,
         prediction: None,

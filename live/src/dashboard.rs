@@ -17,8 +17,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use tokio::sync::mpsc;
 
-use super::Sources;
 use super::snapshot::{LoadNow, Phase, ServiceNow, Snapshot, Taker};
+use super::{Sources, keys};
 use topolab_notice as notice;
 
 /// Most notice lines the pane shows (the newest; all of them reach the
@@ -37,9 +37,31 @@ pub fn run(
     let mut terminal = ratatui::try_init()?;
     let mut taker = Taker::default();
     let mut stopping = 0;
+    let mut picked = keys::Picked::default();
+    let generators: Vec<String> = sources
+        .topology
+        .load
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
+    let replicas: Vec<String> = sources
+        .topology
+        .services
+        .iter()
+        .flat_map(|s| (0..s.replicas).map(move |i| format!("{}#{i}", s.name)))
+        .collect();
     while !done.load(Ordering::Relaxed) {
         let snap = taker.take(sources);
-        terminal.draw(|f| draw(f, sources, &snap, stopping))?;
+        let picks = sources.keys.as_ref().map(|_| {
+            (
+                generators
+                    .get(picked.generator)
+                    .cloned()
+                    .unwrap_or_default(),
+                replicas.get(picked.replica).cloned().unwrap_or_default(),
+            )
+        });
+        terminal.draw(|f| draw(f, sources, &snap, stopping, picks.as_ref()))?;
         if event::poll(FRAME)?
             && let Event::Key(k) = event::read()?
             && k.kind == KeyEventKind::Press
@@ -49,13 +71,26 @@ pub fn run(
             if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
                 stopping += 1;
                 let _ = stop.send(());
+            } else if let Some(keys) = &sources.keys
+                && let Some(said) =
+                    keys::press(&**keys, k.code, &mut picked, &generators, &replicas)
+            {
+                notice::say(said);
             }
         }
     }
     ratatui::try_restore()
 }
 
-fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
+/// Draws one frame; `picks` (the picked generator and replica) when the
+/// run can be steered from the keys.
+fn draw(
+    f: &mut Frame,
+    src: &Sources,
+    s: &Snapshot,
+    stopping: u32,
+    picks: Option<&(String, String)>,
+) {
     let notices = notice::recent(PANE_LINES);
     let pane = if notices.is_empty() {
         0
@@ -75,12 +110,20 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
     ])
     .split(f.area());
 
-    let title = format!(
-        " topolab · {} · {:.1} / {:.1} s",
-        src.topology.name,
-        s.elapsed.as_secs_f64(),
-        src.planned.as_secs_f64()
-    );
+    let title = match picks {
+        // Steered (the lab): it runs until stopped.
+        Some(_) => format!(
+            " topolab · {} · {:.1} s, until stopped",
+            src.topology.name,
+            s.elapsed.as_secs_f64()
+        ),
+        None => format!(
+            " topolab · {} · {:.1} / {:.1} s",
+            src.topology.name,
+            s.elapsed.as_secs_f64(),
+            src.planned.as_secs_f64()
+        ),
+    };
     f.render_widget(
         Paragraph::new(title).style(Style::default().add_modifier(Modifier::BOLD)),
         rows[0],
@@ -107,7 +150,12 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
                         Style::default().fg(Color::Cyan),
                     ))
                 });
-                std::iter::once(load_line(name, l, width)).chain(follow)
+                let mut line = load_line(name, l, width);
+                if picks.is_some_and(|(g, _)| g == name) {
+                    line.spans
+                        .insert(0, Span::styled("▶ ", Style::default().fg(Color::Green)));
+                }
+                std::iter::once(line).chain(follow)
             })
             .collect()
     };
@@ -148,7 +196,9 @@ fn draw(f: &mut Frame, src: &Sources, s: &Snapshot, stopping: u32) {
         );
     }
 
+    let steer = picks.map(|(_, r)| format!("{} (replica: {r})", keys::HELP));
     let help = match stopping {
+        0 if steer.is_some() => steer.as_deref().unwrap_or_default(),
         0 => " q or Ctrl-C: stop the load",
         1 => " stopping: waiting for requests in flight (q or Ctrl-C again to abandon them)",
         _ => " abandoning requests in flight",

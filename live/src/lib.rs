@@ -8,6 +8,7 @@
 //! run, and a failure of its own is a warning, never the run's end.
 
 mod dashboard;
+pub mod keys;
 mod progress;
 mod snapshot;
 
@@ -42,6 +43,8 @@ pub struct Sources {
     /// The start of load, and how long the load is planned to last.
     pub begin: Instant,
     pub planned: Duration,
+    /// The dashboard's controls, when something steers the run (the lab).
+    pub keys: Option<Arc<dyn keys::Keys>>,
 }
 
 /// A running live display; [`LiveView::finish`] puts it away.

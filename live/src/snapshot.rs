@@ -137,7 +137,8 @@ impl Taker {
                 }
                 let phase = if snap.elapsed < g.start {
                     Phase::Waiting((g.start - snap.elapsed).as_secs_f64())
-                } else if snap.elapsed >= g.start + g.duration {
+                } else if snap.elapsed >= g.start + g.duration && s.keys.is_none() {
+                    // (A steered run's generators are held until stopped.)
                     Phase::Done
                 } else {
                     Phase::Sending

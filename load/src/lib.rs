@@ -8,8 +8,11 @@
 //! replica's own figures.
 
 mod closed;
+pub mod dots;
+mod held;
 mod http2;
 mod issuing;
+pub mod knob;
 mod mix;
 mod open;
 mod pacer;
@@ -35,6 +38,7 @@ use tokio::task::JoinSet;
 use topolab_model::{Generator, Pattern, Topology};
 
 use issuing::Issuing;
+pub use knob::{Knob, Knobs};
 use mix::Mix;
 pub use recorder::{Outcome, Recorder};
 pub use sample::Reservoir;
@@ -80,6 +84,9 @@ pub struct LoadRun<'a> {
     pub tracer: Option<topolab_services::trace::Exporter>,
     /// The run folder, for `load_timeseries.csv` and `updates_timeseries.csv`.
     pub folder: &'a Path,
+    /// The lab's knobs: with them every generator runs until stopped,
+    /// follows its knob, and records its requests' [`dots`].
+    pub knobs: Option<&'a Knobs>,
 }
 
 /// Runs every generator from `run.begin` until it is done and drained,
@@ -96,6 +103,7 @@ pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Record
         live,
         tracer,
         folder,
+        knobs,
     } = run;
     for generator in &topology.load {
         Mix::check(generator, peers)?;
@@ -113,9 +121,14 @@ pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Record
             r.series = Some(Series::new(begin, topology.settings.sample_every));
             r.sample = Some(Reservoir::new(begin, seed ^ i as u64));
             r.freshness = updates::freshness(topology, generator, seed, begin);
+            if knobs.is_some() {
+                r.dots = Some(dots::Dots::default());
+            }
         }
+        let knob = knobs.map(|k| k.get(&generator.name).cloned().unwrap_or_default());
         let done = thread::spawn(thread::Launch {
-            generator: generator.clone(),
+            generator: held_until_stopped(generator, knob.is_some()),
+            knob,
             peers: peers.clone(),
             tracer: tracer.clone(),
             rate: topology.settings.trace,
@@ -140,8 +153,25 @@ pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Record
     Ok(out)
 }
 
+/// How long a lab's following clients (which have no knob) keep their
+/// last stage: until the lab is stopped, in practice.
+const HELD: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);
+
+/// `generator`, with its last stage held until stopped when `held` (a
+/// lab's following clients; its other loops hold their stages themselves).
+fn held_until_stopped(generator: &Generator, held: bool) -> Generator {
+    let mut g = generator.clone();
+    if let (true, Some(_), Pattern::Closed { stages, .. }) = (held, g.follow, &mut g.pattern)
+        && let Some(last) = stages.last_mut()
+    {
+        last.duration += HELD;
+    }
+    g
+}
+
 /// Runs one generator to its end and drains it; its recorder, closed, or
-/// why it could not send (its pacer did not start).
+/// why it could not send (its pacer did not start). With a `knob` it runs
+/// until the first stop and follows the knob.
 async fn run_one(
     generator: &Generator,
     target: Arc<Mix>,
@@ -149,6 +179,7 @@ async fn run_one(
     seed: u64,
     signals: StopSignals,
     recorder: Arc<Mutex<Recorder>>,
+    knob: Option<Knob>,
 ) -> anyhow::Result<Recorder> {
     let mut in_flight = JoinSet::new();
     let l = Issuing {
@@ -159,12 +190,14 @@ async fn run_one(
         stop: signals.stop.clone(),
         in_flight: &mut in_flight,
     };
-    match &generator.pattern {
-        Pattern::Closed { stages, .. } if let Some(way) = generator.follow => {
+    match (&generator.pattern, &knob) {
+        (Pattern::Closed { stages, .. }, _) if let Some(way) = generator.follow => {
             updates::run(l, way, stages).await
         }
-        Pattern::Open { arrivals, stages } => open::run(l, stages, *arrivals).await?,
-        Pattern::Closed { think, stages } => closed::run(l, stages, *think).await,
+        (Pattern::Open { arrivals, stages }, Some(k)) => held::open(l, stages, *arrivals, k).await,
+        (Pattern::Closed { think, stages }, Some(k)) => held::closed(l, stages, *think, k).await,
+        (Pattern::Open { arrivals, stages }, None) => open::run(l, stages, *arrivals).await?,
+        (Pattern::Closed { think, stages }, None) => closed::run(l, stages, *think).await,
     }
     let mut abort = signals.abort;
     loop {

@@ -131,6 +131,7 @@ mod tests {
                 1,
                 signals,
                 recorder.clone(),
+                None,
             )
             .await;
             drop(hoard);

@@ -80,6 +80,8 @@ pub struct Recorder {
     pub freshness: Option<super::updates::Freshness>,
     /// An evenly drawn sample of finished requests, when the run asked for one.
     pub sample: Option<Reservoir>,
+    /// Every request for the lab's page, when a lab runs.
+    pub dots: Option<super::dots::Dots>,
 }
 
 impl Default for Recorder {
@@ -102,6 +104,7 @@ impl Default for Recorder {
             series: None,
             freshness: None,
             sample: None,
+            dots: None,
         }
     }
 }
@@ -113,6 +116,9 @@ impl Recorder {
         self.first_due.get_or_insert(due);
         if let Some(s) = &mut self.series {
             s.sent(Instant::now());
+        }
+        if let Some(d) = &mut self.dots {
+            d.sent(due);
         }
     }
 
@@ -126,6 +132,9 @@ impl Recorder {
         let us = now.saturating_duration_since(due).as_micros() as u64;
         if let Some(s) = &mut self.series {
             s.finished(now, outcome, us);
+        }
+        if let Some(d) = &mut self.dots {
+            d.finished(due, us, outcome);
         }
         if let Some(s) = &mut self.sample {
             s.offer(Kept {

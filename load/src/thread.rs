@@ -31,6 +31,8 @@ pub struct Launch {
     pub seed: u64,
     pub signals: StopSignals,
     pub recorder: Arc<Mutex<Recorder>>,
+    /// The lab's knob: run until stopped, following it.
+    pub knob: Option<super::Knob>,
 }
 
 /// Starts `launch`'s generator on a thread of its own; the result is its
@@ -74,6 +76,7 @@ fn run(
         seed,
         signals,
         recorder,
+        knob,
     } = launch;
     let name = generator.name.clone();
     // Dropping the runtime on the way out drops every task left on it.
@@ -86,10 +89,9 @@ fn run(
         // this thread is queued here, whereas waking `block_on`'s future
         // writes the runtime's eventfd, a system call and a spurious
         // return from epoll for every due time and every answer.
-        let run =
-            tokio::spawn(
-                async move { run_one(&generator, mix, begin, seed, signals, recorder).await },
-            );
+        let run = tokio::spawn(async move {
+            run_one(&generator, mix, begin, seed, signals, recorder, knob).await
+        });
         tokio::select! {
             joined = run => Some(
                 joined
@@ -123,6 +125,7 @@ mod tests {
             seed: 1,
             signals,
             recorder,
+            knob: None,
         }
     }
 

@@ -45,6 +45,7 @@ pub async fn run(
             seed: !seed ^ (0x2545_f491_4f6c_dd1du64.wrapping_mul(i as u64 + 1)),
             signals: signals.clone(),
             recorder: Arc::new(Mutex::new(Recorder::default())),
+            knob: None,
         })?;
         tasks.spawn(done);
     }

@@ -10,7 +10,7 @@ mod check;
 pub mod defaults;
 pub mod diagnostic;
 pub mod dist;
-mod emit;
+pub mod emit;
 pub mod fault;
 mod indentation;
 pub mod model;

@@ -108,6 +108,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         cascade: Default::default(),
         faults,
         restart_log: Vec::new(),
+        actions: Vec::new(),
         warmup: None,
         work_timing: None,
         prediction: None,

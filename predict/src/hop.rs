@@ -135,6 +135,7 @@ async fn probe(replica_command: (PathBuf, Vec<String>)) -> anyhow::Result<(f64, 
         verbose: false,
         trace: TraceOptions::default(),
         live: LiveMode::Off,
+        steering: None,
     };
     let result = run(&loaded, opts).await;
     // The probe's run folder is of no use once its figures are read.

@@ -55,6 +55,10 @@ pub struct Summary {
     /// so the report can mark the moment on its time charts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_log: Vec<RestartRecord>,
+    /// What a lab changed while it ran (a rate set, a pause, workers...),
+    /// in order; its kills and faults are in `faults`, restarts above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRecord>,
     /// What `settings.warmup` sent and the figures leave out (absent
     /// without a warmup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -447,6 +451,15 @@ pub struct RestartRecord {
     pub replica: String,
     /// Seconds from the start of load.
     pub t_s: f64,
+}
+
+/// One change a lab made to the running experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// Seconds from the start of load.
+    pub t_s: f64,
+    /// `set load.regulars.rate=9/s`, `pause lunch-rush`.
+    pub what: String,
 }
 
 /// Why `summary.json` could not be written or read.

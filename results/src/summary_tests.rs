@@ -21,6 +21,7 @@ fn round_trips_through_the_file() {
             replica: "db#0".into(),
             t_s: 3.25,
         }],
+        actions: Vec::new(),
         warmup: None,
         work_timing: None,
         prediction: None,

@@ -108,6 +108,11 @@ impl<W> Admission<W> {
     /// whether its waiter was still there), or idles.
     #[inline]
     pub fn release(&mut self, mut take: impl FnMut(W) -> bool) -> Freed {
+        if self.busy > self.workers {
+            // Fewer workers than busy ones (see `resize`): this one retires.
+            self.busy -= 1;
+            return Freed::Idle;
+        }
         while self.waiting > 0 {
             let next = match self.discipline {
                 Discipline::Fifo => self.queue.pop_front(),
@@ -126,6 +131,21 @@ impl<W> Admission<W> {
         }
         self.busy = self.busy.saturating_sub(1);
         Freed::Idle
+    }
+
+    /// Changes the limits while requests are held (the lab): new workers
+    /// take waiters at once (`take` as in [`Admission::release`]); past
+    /// fewer workers, the busy ones finish and retire; a smaller queue
+    /// turns away no waiter, only arrivals until it is below its limit.
+    pub fn resize(&mut self, workers: u32, capacity: Option<u32>, mut take: impl FnMut(W) -> bool) {
+        self.workers = workers.max(1);
+        self.capacity = capacity.unwrap_or(u32::MAX);
+        while self.busy < self.workers && self.waiting > 0 {
+            self.busy += 1;
+            if self.release(&mut take) == Freed::Idle {
+                break;
+            }
+        }
     }
 
     /// A waiter gave up before it got a worker. Its handle stays queued, to
@@ -163,6 +183,27 @@ impl<W> Admission<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resize_takes_waiters_at_once_and_retires_the_extra_workers() {
+        let mut a: Admission<u32> = Admission::new(1, Some(2), Discipline::Fifo);
+        assert_eq!(a.arrive(|| 0), Entry::Work);
+        assert_eq!(a.arrive(|| 1), Entry::Wait { depth: 1 });
+        assert_eq!(a.arrive(|| 2), Entry::Wait { depth: 2 });
+        let mut taken = Vec::new();
+        a.resize(3, Some(5), |w| {
+            taken.push(w);
+            true
+        });
+        assert_eq!(taken, [1, 2]);
+        assert_eq!((a.busy(), a.waiting()), (3, 0));
+        a.resize(1, Some(0), |_| true);
+        assert!(matches!(a.arrive(|| 3), Entry::Full { .. }));
+        // Two of the three busy retire as they finish; the third stays.
+        assert_eq!(a.release(|_| true), Freed::Idle);
+        assert_eq!(a.release(|_| true), Freed::Idle);
+        assert_eq!(a.busy(), 1);
+    }
 
     /// Waiters are numbers; `gone` lists those that left.
     fn release(a: &mut Admission<u32>, gone: &[u32]) -> Option<u32> {

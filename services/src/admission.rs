@@ -94,6 +94,14 @@ impl Admission {
         }
     }
 
+    /// Changes the workers and the queue limit while requests are held
+    /// (the lab, over `Control/SetCapacity`).
+    pub fn resize(&self, workers: u32, capacity: Option<u32>) {
+        self.lock()
+            .rule
+            .resize(workers, capacity, |tx| tx.send(()).is_ok());
+    }
+
     /// Requests waiting for a worker now.
     pub fn depth(&self) -> usize {
         self.lock().rule.waiting() as usize

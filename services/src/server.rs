@@ -293,6 +293,19 @@ impl Control for ControlService {
         Ok(Response::new(pb::SetFaultReply {}))
     }
 
+    async fn set_capacity(
+        &self,
+        req: Request<pb::SetCapacityRequest>,
+    ) -> Result<Response<pb::SetCapacityReply>, Status> {
+        let r = req.into_inner();
+        if r.workers == 0 {
+            return Err(Status::invalid_argument("workers must be at least 1"));
+        }
+        tracing::info!(replica = %self.replica.name(), workers = r.workers, queue = ?r.queue, "capacity set");
+        self.replica.admission().resize(r.workers, r.queue);
+        Ok(Response::new(pb::SetCapacityReply {}))
+    }
+
     async fn begin(
         &self,
         req: Request<pb::BeginRequest>,

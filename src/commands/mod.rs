@@ -6,6 +6,7 @@ mod export;
 mod graph;
 mod image;
 mod import;
+mod lab;
 mod pack;
 mod predict;
 mod replica;
@@ -51,20 +52,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Pack { dir } => pack::pack(&dir),
         Command::Drive(args) => drive::drive(&args),
         Command::Replica(args) => replica::replica(args),
-        Command::Lab { .. } => not_supported_yet(
-            "lab",
-            "run the topology with `topolab run FILE` and open its report.html",
-        ),
+        Command::Lab(args) => lab::lab(args),
         Command::Import(args) => import::import(&args),
         Command::Serve => serve::serve(),
         Command::SwarmGuard { stack } => swarm::guard(&stack),
     }
-}
-
-/// A command the contract names that this version cannot do yet: refused by
-/// name (exit 1, as for input it cannot take), with what to do instead.
-fn not_supported_yet(command: &str, instead: &str) -> ExitCode {
-    eprintln!("error: `topolab {command}` is not supported yet");
-    eprintln!("  = help: {instead}");
-    ExitCode::from(EXIT_INVALID)
 }

@@ -121,6 +121,7 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
             listen: None,
         },
         live: live_mode(args.quiet),
+        steering: None,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

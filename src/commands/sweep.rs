@@ -114,6 +114,7 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
             verbose: !args.quiet,
             trace: Default::default(),
             live: live_mode(args.quiet),
+            steering: None,
         };
         let result = runtime.block_on(topolab_launcher::run(loaded, opts))?;
         let interrupted = result.summary.interrupted;

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod accounting;
+pub mod lab;
 pub mod peers;
 pub mod tolerance;
 pub mod trees;

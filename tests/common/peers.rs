@@ -71,6 +71,13 @@ pub const CHROMIUM: Peer = Peer {
     probe: || runs(CHROMIUM_PATH, &["--headless", "--no-sandbox", "--version"]),
 };
 
+/// Chromium's WebDriver server, to drive a real page (the lab's).
+pub const CHROMEDRIVER: Peer = Peer {
+    name: "chromedriver",
+    install: "apt-get install -y chromium-driver",
+    probe: || runs("chromedriver", &["--version"]),
+};
+
 /// An outside gRPC client (reflection, health, streams).
 pub const GRPCURL: Peer = Peer {
     name: "grpcurl",

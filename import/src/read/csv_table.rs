@@ -284,6 +284,7 @@ fn row(
         queue_ns: None,
         work_ns: None,
         downstream_ns: None,
+        held_ns: None,
         attributes: get("peer")
             .map(|p| BTreeMap::from([("peer.service".to_string(), p.to_string())]))
             .unwrap_or_default(),

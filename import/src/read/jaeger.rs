@@ -165,6 +165,7 @@ impl<'de> Visitor<'de> for Traces<'_, '_> {
                     .find(|r| r.ref_type.eq_ignore_ascii_case("CHILD_OF"))
                     .or(s.references.first())
                     .map(|r| r.span_id.clone());
+                let split = super::tag_split(&attrs);
                 let span = Span {
                     trace_id: s.trace_id,
                     span_id: s.span_id,
@@ -181,9 +182,10 @@ impl<'de> Visitor<'de> for Traces<'_, '_> {
                     end_ns: (s.start_time + s.duration) * 1000,
                     code: tag_code(&attrs),
                     message: String::new(),
-                    queue_ns: None,
-                    work_ns: None,
-                    downstream_ns: None,
+                    queue_ns: split[0],
+                    work_ns: split[1],
+                    downstream_ns: split[2],
+                    held_ns: split[3].filter(|&h| h > 0),
                     attributes: attrs,
                 };
                 self.sink.span(span, at);

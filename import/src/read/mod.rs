@@ -102,6 +102,21 @@ pub(crate) fn tag_code(tags: &std::collections::BTreeMap<String, String>) -> i64
     i64::from(err) * 2
 }
 
+/// topolab's own split of a SERVER span's time, where the tags carry it
+/// (`trace --format jaeger|zipkin` writes every attribute as a tag): queue
+/// wait, work, waiting on callees and held, in ns, as the OTLP reader finds
+/// them in attributes.
+pub(crate) fn tag_split(tags: &std::collections::BTreeMap<String, String>) -> [Option<u64>; 4] {
+    use topolab_proto::span_keys as keys;
+    [
+        keys::QUEUE_NS,
+        keys::WORK_NS,
+        keys::DOWNSTREAM_NS,
+        keys::HELD_NS,
+    ]
+    .map(|k| tags.get(k).and_then(|v| v.parse().ok()))
+}
+
 /// Where the readers put what they read: spans, and lines they could not
 /// take (the reading goes on after those).
 pub trait Sink {

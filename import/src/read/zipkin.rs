@@ -122,6 +122,7 @@ fn span(z: ZSpan) -> Span {
     } else {
         (z.id, z.parent_id)
     };
+    let split = super::tag_split(&attributes);
     Span {
         trace_id: z.trace_id,
         span_id,
@@ -138,9 +139,10 @@ fn span(z: ZSpan) -> Span {
         end_ns: (z.timestamp + z.duration) * 1000,
         code: tag_code(&attributes),
         message: String::new(),
-        queue_ns: None,
-        work_ns: None,
-        downstream_ns: None,
+        queue_ns: split[0],
+        work_ns: split[1],
+        downstream_ns: split[2],
+        held_ns: split[3].filter(|&h| h > 0),
         attributes,
     }
 }

@@ -40,6 +40,7 @@ pub(crate) fn write_run_folder(
     summary.traces = Some(trace_summary);
     summary.faults = driven.faults;
     summary.warmup = driven.warmed.map(|w| w.summary);
+    summary.actions = driven.actions;
     for (id, t_s) in &driven.restarts {
         if let Some(s) = summary.services.get_mut(&id.service) {
             s.restarts += 1;

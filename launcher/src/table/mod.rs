@@ -296,6 +296,7 @@ mod tests {
             cascade: Default::default(),
             faults: Vec::new(),
             restart_log: Vec::new(),
+            actions: Vec::new(),
             warmup: None,
             work_timing: None,
             prediction: None,

@@ -165,6 +165,7 @@ fn time_chart<'a, 'b>(
             MarkKind::Kill => (RED, false),
             MarkKind::Restart => (GREEN, false),
             MarkKind::Onset => (BLACK, true),
+            MarkKind::Action => (BLUE, true),
         };
         let line = [(m.t_s, 0.0), (m.t_s, top)];
         if dashed {

@@ -66,6 +66,9 @@ fn overlay_key(o: &Overlay) -> Markup {
     if has(timeline::MarkKind::Restart) {
         items.push(("line", css(GREEN), "restart"));
     }
+    if has(timeline::MarkKind::Action) {
+        items.push(("dash", css(charts::BLUE), "a change made from the lab"));
+    }
     if has(timeline::MarkKind::Onset) {
         items.push((
             "dash",

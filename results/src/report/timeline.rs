@@ -21,9 +21,11 @@ pub enum MarkKind {
     Kill,
     Restart,
     Onset,
+    /// A change made from the lab (a rate set, a pause...).
+    Action,
 }
 
-/// A moment: a kill, a restart, or a cascade onset.
+/// A moment: a kill, a restart, a cascade onset, or a lab's action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mark {
     pub t_s: f64,
@@ -39,7 +41,7 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// From the summary's faults and restarts and the cascade's onsets;
+    /// From the summary's faults, restarts and lab actions and the cascade's onsets;
     /// `end_s` closes windows that never cleared.
     pub fn of(summary: Option<&Summary>, cascade: &Cascade, end_s: f64) -> Self {
         let mut o = Overlay::default();
@@ -67,6 +69,13 @@ impl Overlay {
                     t_s: r.t_s,
                     label: format!("restart {}", r.replica),
                     kind: MarkKind::Restart,
+                });
+            }
+            for a in &s.actions {
+                o.marks.push(Mark {
+                    t_s: a.t_s,
+                    label: a.what.clone(),
+                    kind: MarkKind::Action,
                 });
             }
         }

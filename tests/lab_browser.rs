@@ -1,0 +1,245 @@
+//! The lab in a real browser: headless Chromium, driven over WebDriver
+//! (chromedriver), opens the diner's lab, sees the stream connect, pauses
+//! the lunch rush, raises the regulars from 3/s to 9/s and sees the
+//! kitchen's queue on the page pass 5 and red dots (rejections) appear,
+//! then lowers them to 2/s and sees the queue drain. Screenshots go to
+//! `target/test-artifacts/`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::lab::Lab;
+use common::peers::{CHROMEDRIVER, CHROMIUM, CHROMIUM_PATH};
+use common::{Sandbox, require_peer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// chromedriver on a port of its own, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifacts().join(name), png).unwrap();
+}
+
+/// An attribute of the first element `css` finds, as a number (0 when absent).
+async fn number(c: &Client, css: &str, attr: &str) -> f64 {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e
+            .attr(attr)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        Err(_) => 0.0,
+    }
+}
+
+/// Waits up to `limit` for `pred` (the kitchen's queue on the page, red
+/// dots drawn); how long it took, or a panic saying what the page showed.
+async fn until(
+    c: &Client,
+    what: &str,
+    limit: Duration,
+    pred: impl Fn(f64, f64) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let queue = number(c, r#"g.svc[data-service="kitchen"]"#, "data-queue").await;
+        let red = number(c, "#dots", "data-red").await;
+        if pred(queue, red) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not within {limit:?} (queue {queue}, red dots {red})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A headless Chromium session on `url`, once the page's stream is live.
+async fn open(driver: &Driver, url: &str) -> Client {
+    let caps = json!({"goog:chromeOptions": {
+        "binary": CHROMIUM_PATH,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--window-size=1400,1100"],
+    }});
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session");
+    c.goto(url).await.unwrap();
+    let connected = Instant::now();
+    loop {
+        let state = c.find(Locator::Css("#status")).await.unwrap();
+        if state.attr("data-state").await.unwrap().as_deref() == Some("live") {
+            return c;
+        }
+        assert!(
+            connected.elapsed() < Duration::from_secs(15),
+            "the stream never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `value` into a generator's level box and presses its button.
+async fn set_level(c: &Client, generator: &str, value: &str) {
+    let row = format!(r#"tr[data-generator="{generator}"]"#);
+    let input = c
+        .find(Locator::Css(&format!("{row} input.level")))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+    c.find(Locator::Css(&format!("{row} button.apply")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_diners_lab_in_a_real_browser() {
+    if !require_peer(&CHROMIUM) || !require_peer(&CHROMEDRIVER) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &[]);
+    let driver = Driver::start();
+    let url = lab.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (rise, drain) = runtime.block_on(async {
+        let c = open(&driver, &url).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shot(&c, "lab-diner-start.png").await;
+        // The rush is held at 5/s in a lab: pause it, as a learner would,
+        // so the regulars alone decide the queue.
+        c.find(Locator::Css(
+            r#"tr[data-generator="lunch-rush"] button.pause"#,
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        set_level(&c, "regulars", "9").await;
+        // 9/s at a cook of 5/s: the rail grows by ~4 tickets a second.
+        let rise = until(
+            &c,
+            "queue past 5 and red dots",
+            Duration::from_secs(15),
+            |q, red| q > 5.0 && red > 0.0,
+        )
+        .await;
+        shot(&c, "lab-diner-9-per-s.png").await;
+        set_level(&c, "regulars", "2").await;
+        let drain = until(&c, "the queue drained", Duration::from_secs(30), |q, _| {
+            q <= 1.0
+        })
+        .await;
+        shot(&c, "lab-diner-2-per-s.png").await;
+        let text = c
+            .find(Locator::Css("#actions"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("set load.regulars.rate=9/s"), "{text}");
+        assert!(text.contains("pause lunch-rush"), "{text}");
+        c.close().await.unwrap();
+        (rise, drain)
+    });
+    eprintln!("queue past 5 with red dots {rise:?} after 9/s; drained {drain:?} after 2/s");
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    assert!(sb.out().join("lab.yaml").exists());
+}
+
+/// The topology's name is user text: markup in it is shown, not run.
+#[test]
+fn names_from_the_topology_are_shown_as_text() {
+    if !require_peer(&CHROMIUM) || !require_peer(&CHROMEDRIVER) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let name = "<img src=x onerror=alert(1)>";
+    let file = sb.file(
+        "markup.yaml",
+        &format!(
+            "name: \"{name}\"\nservices:\n  kitchen:\n    endpoints:\n      Cook: {{ steps: [ {{work: 10ms}} ] }}\nload:\n  bold:\n    target: kitchen/Cook\n    rate: 3/s\n    duration: 5s\n"
+        ),
+    );
+    let lab = Lab::start(&sb, &[file.to_str().unwrap()]);
+    let driver = Driver::start();
+    let url = lab.url();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let c = open(&driver, &url).await;
+        let shown = c
+            .find(Locator::Css("#name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(shown, name);
+        let images = c
+            .execute("return document.querySelectorAll('img').length", vec![])
+            .await
+            .unwrap();
+        assert_eq!(images, json!(0), "markup in a name became an element");
+        c.close().await.unwrap();
+    });
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+}
