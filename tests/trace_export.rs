@@ -2,9 +2,12 @@
 //! Jaeger and Zipkin UIs upload, checked against the field lists of their
 //! published definitions (Jaeger's `model/json` Trace, Span, Reference,
 //! KeyValue and Process; Zipkin's `zipkin2-api.yaml` Span and Endpoint), and
-//! carrying the same request chains as `traces.jsonl`.
+//! carrying the same request chains as `traces.jsonl`; each imports back
+//! (`topolab import`) into the same topology as `traces.jsonl` does.
 
 mod common;
+#[path = "import/helpers.rs"]
+mod helpers;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -238,6 +241,56 @@ fn jaeger_and_zipkin_exports_hold_the_runs_chains_in_their_published_fields() {
         assert_eq!(
             edges, expected,
             "{format}: the same call edges as traces.jsonl"
+        );
+    }
+}
+
+/// `trace --format jaeger` and `--format zipkin` of a run import back into
+/// the topology its own `traces.jsonl` imports into: the same services,
+/// endpoints and call edges, and the chain's shape of the file it ran.
+#[test]
+fn jaeger_and_zipkin_exports_import_into_the_same_topology() {
+    let sb = Sandbox::new();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/chain.yaml");
+    let out = sb.run(
+        &path,
+        &["--duration", "2s", "--set", "load.shoppers.rate=40/s", "-q"],
+    );
+    assert!(out.status.success());
+    let run = sb.out();
+    let mut imported = Vec::new();
+    for (format, file) in [
+        ("otlp", run.join("traces.jsonl")),
+        ("jaeger", run.join("trace.jaeger.json")),
+        ("zipkin", run.join("trace.zipkin.json")),
+    ] {
+        if format != "otlp" {
+            let o = sb
+                .command(&["trace", run.to_str().unwrap(), "--format", format])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{o:?}");
+        }
+        let yaml = sb.dir.path().join(format!("{format}.yaml"));
+        let o = helpers::import(
+            &sb,
+            &[file.to_str().unwrap(), "--out", yaml.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{format}: {}", helpers::text(&o));
+        imported.push((format, helpers::topology(&yaml)));
+    }
+    let original = helpers::topology(&path);
+    let names = |t: &topolab_model::Topology| {
+        let mut n: Vec<String> = t.services.iter().map(|s| s.name.clone()).collect();
+        n.sort();
+        n
+    };
+    for (format, t) in &imported {
+        assert_eq!(names(t), names(&original), "{format}: services");
+        assert_eq!(
+            helpers::shapes(t),
+            helpers::shapes(&original),
+            "{format}: endpoints and calls"
         );
     }
 }

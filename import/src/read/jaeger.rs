@@ -166,6 +166,7 @@ impl<'de> Visitor<'de> for Traces<'_, '_> {
                     .or(s.references.first())
                     .map(|r| r.span_id.clone());
                 let split = super::tag_split(&attrs);
+                let (endpoint, callee, callee_replica, attempt) = super::tag_names(&attrs);
                 let span = Span {
                     trace_id: s.trace_id,
                     span_id: s.span_id,
@@ -174,10 +175,10 @@ impl<'de> Visitor<'de> for Traces<'_, '_> {
                     kind: attrs.get("span.kind").map_or(Kind::Other, |k| tag_kind(k)),
                     service,
                     process,
-                    endpoint: None,
-                    callee: None,
-                    callee_replica: None,
-                    attempt: None,
+                    endpoint,
+                    callee,
+                    callee_replica,
+                    attempt,
                     start_ns: s.start_time * 1000,
                     end_ns: (s.start_time + s.duration) * 1000,
                     code: tag_code(&attrs),

@@ -117,6 +117,21 @@ pub(crate) fn tag_split(tags: &std::collections::BTreeMap<String, String>) -> [O
     .map(|k| tags.get(k).and_then(|v| v.parse().ok()))
 }
 
+/// topolab's own names of a span, where the tags carry them: the endpoint a
+/// SERVER span served, the `service/Endpoint` and replica a CLIENT span
+/// called, its attempt number.
+pub(crate) fn tag_names(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> (Option<String>, Option<String>, Option<String>, Option<i64>) {
+    use topolab_proto::span_keys as keys;
+    (
+        tags.get(keys::ENDPOINT).cloned(),
+        tags.get(keys::CALLEE).cloned(),
+        tags.get(keys::CALLEE_REPLICA).cloned(),
+        tags.get(keys::ATTEMPT).and_then(|a| a.parse().ok()),
+    )
+}
+
 /// Where the readers put what they read: spans, and lines they could not
 /// take (the reading goes on after those).
 pub trait Sink {

@@ -107,9 +107,12 @@ fn span(z: ZSpan) -> Span {
         .service_name
         .clone()
         .unwrap_or_else(|| "unknown".into());
-    let process = match (&local.ipv4, local.port) {
-        (Some(ip), Some(port)) => format!("{ip}:{port}"),
-        (Some(ip), None) => ip.clone(),
+    // An instance named in the tags (as `trace --format zipkin` and the
+    // OpenTelemetry exporters write it) before the endpoint's address.
+    let process = match (z.tags.get("service.instance.id"), &local.ipv4, local.port) {
+        (Some(instance), _, _) => instance.clone(),
+        (None, Some(ip), Some(port)) => format!("{ip}:{port}"),
+        (None, Some(ip), None) => ip.clone(),
         _ => service.clone(),
     };
     let mut attributes = z.tags;
@@ -123,6 +126,7 @@ fn span(z: ZSpan) -> Span {
         (z.id, z.parent_id)
     };
     let split = super::tag_split(&attributes);
+    let (endpoint, callee, callee_replica, attempt) = super::tag_names(&attributes);
     Span {
         trace_id: z.trace_id,
         span_id,
@@ -131,10 +135,10 @@ fn span(z: ZSpan) -> Span {
         kind,
         service,
         process,
-        endpoint: None,
-        callee: None,
-        callee_replica: None,
-        attempt: None,
+        endpoint,
+        callee,
+        callee_replica,
+        attempt,
         start_ns: z.timestamp * 1000,
         end_ns: (z.timestamp + z.duration) * 1000,
         code: tag_code(&attributes),
