@@ -7,65 +7,14 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::{Driver, shot};
 use common::lab::Lab;
-use common::peers::{CHROMEDRIVER, CHROMIUM, CHROMIUM_PATH};
+use common::peers::{CHROMEDRIVER, CHROMIUM};
 use common::{Sandbox, require_peer};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
-
-/// chromedriver on a port of its own, killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let until = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(artifacts().join(name), png).unwrap();
-}
 
 /// An attribute of the first element `css` finds, as a number (0 when absent).
 async fn number(c: &Client, css: &str, attr: &str) -> f64 {
@@ -106,16 +55,7 @@ async fn until(
 
 /// A headless Chromium session on `url`, once the page's stream is live.
 async fn open(driver: &Driver, url: &str) -> Client {
-    let caps = json!({"goog:chromeOptions": {
-        "binary": CHROMIUM_PATH,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--window-size=1400,1100"],
-    }});
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&driver.url)
-        .await
-        .expect("a WebDriver session");
+    let c = driver.session(1400, 1100).await;
     c.goto(url).await.unwrap();
     let connected = Instant::now();
     loop {

@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod accounting;
+pub mod browser;
 pub mod lab;
 pub mod peers;
 pub mod tolerance;

@@ -30,7 +30,7 @@ pub const STYLE: &str = r#"
 #chain-panel table { width: 100%; font-size: 0.95em; table-layout: fixed; }
 #chain-panel td, #chain-panel th { padding: 2px 4px; overflow: hidden; }
 #chain-panel td.name { text-align: left; white-space: nowrap; text-overflow: ellipsis; }
-#chain-panel td.status { text-align: left; white-space: normal; }
+#chain-panel td.status { text-align: left; white-space: normal; overflow-wrap: anywhere; }
 #chain-panel tr.critical td.name::before { content: "* "; color: #d62d2d; font-weight: bold; }
 #chain-panel tr.failed td { color: #b01e1e; }
 #chain-panel td.differs, #chain-panel tr.differs td { background: #fde2b8; }

@@ -47,7 +47,7 @@ var TopolabChains = (function () {
     var total = Math.max(1, chain.reduce(function (m, h) { return Math.max(m, h[START] + h[DUR]); }, 0));
     var table = el("table");
     var cols = el("colgroup");
-    ["31%", "15%", "6%", "6%", "6%", "6%", "6%", "6%", "12%", "6%"].forEach(function (w) {
+    ["27%", "12%", "6%", "6%", "6%", "6%", "6%", "6%", "19%", "6%"].forEach(function (w) {
       var c = el("col");
       c.style.width = w;
       cols.appendChild(c);
