@@ -2,8 +2,8 @@
 //! (chromedriver), opens the diner's lab, sees the stream connect, pauses
 //! the lunch rush, raises the regulars from 3/s to 9/s and sees the
 //! kitchen's queue on the page pass 5 and red dots (rejections) appear,
-//! then lowers them to 2/s and sees the queue drain. Screenshots go to
-//! `target/test-artifacts/`.
+//! opens a dot's request chain, then lowers them to 2/s and sees the queue
+//! drain. Screenshots go to `target/test-artifacts/`.
 
 mod common;
 
@@ -88,6 +88,54 @@ async fn set_level(c: &Client, generator: &str, value: &str) {
         .unwrap();
 }
 
+/// Clicks an answered dot (sent at least two seconds ago, so its spans are
+/// written) and sees its chain: the kitchen's hop with its queue wait; its
+/// "queue then" pins the kitchen on the graph.
+async fn open_a_chain(c: &Client) {
+    let start = Instant::now();
+    loop {
+        c.execute(
+            "const cv = document.getElementById('dots'); const r = cv.getBoundingClientRect();
+             const d = done.filter(x => x[4] && x[3] === 'ok' && x[1] < now - 2).pop();
+             if (d) cv.dispatchEvent(new MouseEvent('click', {bubbles: true,
+                 clientX: r.left + dotsAt.X(d[1]) * r.width / cv.width,
+                 clientY: r.top + dotsAt.Y(d[2]) * r.height / cv.height}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let text = c
+            .find(Locator::Id("chain-panel"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("kitchen#0 (server) serving kitchen/Cook") {
+            assert!(text.contains("(client) calling kitchen/Cook"), "{text}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no chain opened: {text}"
+        );
+    }
+    c.find(Locator::Css("#chain-panel a.queue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let pinned = c
+        .execute("return document.querySelectorAll('#graph g.svc.pinned[data-service=\"kitchen\"]').length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pinned, json!(1), "the kitchen is pinned on the graph");
+    shot(c, "lab-diner-chain.png").await;
+}
+
 #[test]
 fn the_diners_lab_in_a_real_browser() {
     if !require_peer(&CHROMIUM) || !require_peer(&CHROMEDRIVER) {
@@ -122,6 +170,7 @@ fn the_diners_lab_in_a_real_browser() {
         )
         .await;
         shot(&c, "lab-diner-9-per-s.png").await;
+        open_a_chain(&c).await;
         set_level(&c, "regulars", "2").await;
         let drain = until(&c, "the queue drained", Duration::from_secs(30), |q, _| {
             q <= 1.0

@@ -235,7 +235,18 @@ fn take(
     let dots: Vec<Value> = dots
         .iter()
         .step_by(stride)
-        .map(|(gi, d)| json!([gi, at(d.due), d.latency_us as f64 / 1e3, code(d.outcome)]))
+        .map(|(gi, d)| {
+            let id = d
+                .trace_id
+                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+            json!([
+                gi,
+                at(d.due),
+                d.latency_us as f64 / 1e3,
+                code(d.outcome),
+                id
+            ])
+        })
         .collect();
     let (replicas, busy) = replicas(a, topology);
     let mut flight = Vec::new();

@@ -41,6 +41,21 @@ pub(crate) async fn script() -> Response {
         .into_response()
 }
 
+/// The chain waterfall the report draws too (`TopolabChains`), with its
+/// style, for a clicked dot.
+pub(crate) async fn waterfall() -> Response {
+    let script = format!(
+        "{}\n(function () {{ var s = document.createElement('style'); s.textContent = {}; document.head.appendChild(s); }})();\n",
+        topolab_results::report::chain_view::WATERFALL_JS,
+        serde_json::Value::String(topolab_results::report::chain_view::STYLE.into())
+    );
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        script,
+    )
+        .into_response()
+}
+
 /// The page's style.
 pub(crate) async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()

@@ -1,6 +1,7 @@
 //! The lab's HTTP server: the page and its assets, `GET /api/state`,
-//! `GET /api/events` (Server-Sent Events, one frame five times a second)
-//! and `POST /api/control`, all behind [`crate::auth::check`].
+//! `GET /api/events` (Server-Sent Events, one frame five times a second),
+//! `GET /api/chain/{trace id}` (a clicked dot's request chain) and
+//! `POST /api/control`, all behind [`crate::auth::check`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub async fn serve(listener: TcpListener, session: Arc<Session>) -> std::io::Res
         .route("/", get(crate::page::index))
         .route("/lab.js", get(crate::page::script))
         .route("/lab.css", get(crate::page::style))
+        .route("/waterfall.js", get(crate::page::waterfall))
+        .route("/api/chain/{id}", get(chain))
         .route("/api/state", get(state))
         .route("/api/events", get(events))
         .route("/api/control", post(control))
@@ -44,6 +47,48 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
         v.to_string(),
     )
         .into_response()
+}
+
+/// A request's chain, as the report embeds it (`trace::compact`), read from
+/// the run folder's `traces.jsonl`: 404 while it is not there yet (the
+/// collector writes about once a second, once a trace is complete) or if
+/// its spans were not kept.
+async fn chain(
+    State(session): State<Arc<Session>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let folder = session
+        .state
+        .lock()
+        .attached
+        .as_ref()
+        .map(|a| a.folder.clone());
+    let Some(folder) = folder else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "the run has not started"}),
+        );
+    };
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "a trace id is 32 hex digits"}),
+        );
+    }
+    // A scan of the file: off the server's threads.
+    let found =
+        tokio::task::spawn_blocking(move || topolab_results::trace::find(&folder, &id)).await;
+    match found {
+        Ok(Ok(t)) => json_response(
+            StatusCode::OK,
+            &json!({"chain": topolab_results::trace::compact::Chain::of(&t)}),
+        ),
+        Ok(Err(e)) => json_response(StatusCode::NOT_FOUND, &json!({"error": e.to_string()})),
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
+    }
 }
 
 /// Settings and figures now.

@@ -45,6 +45,8 @@ pub struct Attached {
     pub telemetry: LiveTelemetry,
     pub begin: Instant,
     pub stop: mpsc::UnboundedSender<()>,
+    /// The run folder: a clicked dot's chain is read from its traces.
+    pub folder: std::path::PathBuf,
 }
 
 /// One change made while the lab ran, as the page marks it and as
@@ -174,6 +176,7 @@ impl Session {
                     telemetry: a.telemetry,
                     begin: a.begin,
                     stop: a.stop,
+                    folder: a.folder,
                 });
                 if let Some(url) = me.url.lock().clone() {
                     topolab_notice::say(format!("lab: {url}"));

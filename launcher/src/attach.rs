@@ -29,6 +29,9 @@ pub struct Attach {
     pub begin: Instant,
     /// Stops the load as Ctrl-C does.
     pub stop: mpsc::UnboundedSender<()>,
+    /// The run folder, where `traces.jsonl` grows as the run goes on (the
+    /// collector writes what it keeps about once a second).
+    pub folder: std::path::PathBuf,
 }
 
 /// Faults, restarts and other changes made from outside the topology's

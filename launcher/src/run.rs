@@ -271,6 +271,7 @@ async fn drive(
                 telemetry: gatherer.live.clone(),
                 begin,
                 stop: user_stop_tx,
+                folder: folder.to_path_buf(),
             });
             (Some(s.knobs), Some(s.marks))
         }

@@ -21,6 +21,8 @@ pub struct Dot {
     /// From due to its answer.
     pub latency_us: u64,
     pub outcome: Outcome,
+    /// Its trace, when it was traced: the page opens its chain by it.
+    pub trace_id: Option<[u8; 16]>,
 }
 
 /// A generator's requests for the lab's page, when the run asked for them.
@@ -43,13 +45,20 @@ impl Dots {
     }
 
     /// The request due at `due` ended now.
-    pub fn finished(&mut self, due: Instant, latency_us: u64, outcome: Outcome) {
+    pub fn finished(
+        &mut self,
+        due: Instant,
+        latency_us: u64,
+        outcome: Outcome,
+        trace_id: Option<[u8; 16]>,
+    ) {
         self.in_flight.remove(&due);
         if self.done.len() < MAX_DONE {
             self.done.push(Dot {
                 due,
                 latency_us,
                 outcome,
+                trace_id,
             });
         } else {
             self.dropped += 1;
@@ -84,7 +93,7 @@ mod tests {
         d.sent(t);
         d.sent(t + Duration::from_millis(1));
         assert_eq!(d.in_flight_len(), 2);
-        d.finished(t, 500, Outcome::Rejected);
+        d.finished(t, 500, Outcome::Rejected, Some([7; 16]));
         assert_eq!(
             d.in_flight().collect::<Vec<_>>(),
             [t + Duration::from_millis(1)]
@@ -92,6 +101,7 @@ mod tests {
         let done = d.take();
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].outcome, Outcome::Rejected);
+        assert_eq!(done[0].trace_id, Some([7; 16]));
         assert!(d.take().is_empty(), "taken once");
     }
 
@@ -100,7 +110,7 @@ mod tests {
         let mut d = Dots::default();
         let t = Instant::now();
         for i in 0..(MAX_DONE as u64 + 3) {
-            d.finished(t + Duration::from_nanos(i), 1, Outcome::Ok);
+            d.finished(t + Duration::from_nanos(i), 1, Outcome::Ok, None);
         }
         assert_eq!(d.dropped, 3);
         assert_eq!(d.take().len(), MAX_DONE);

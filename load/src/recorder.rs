@@ -134,7 +134,7 @@ impl Recorder {
             s.finished(now, outcome, us);
         }
         if let Some(d) = &mut self.dots {
-            d.finished(due, us, outcome);
+            d.finished(due, us, outcome, sent.trace_id);
         }
         if let Some(s) = &mut self.sample {
             s.offer(Kept {

@@ -191,7 +191,7 @@ function drawGraph(f) {
     const reps = byService.get(n) || [];
     const q = reps.reduce((s, r) => s + r.queue, 0);
     const busy = reps.reduce((s, r) => s + r.busy, 0);
-    const box = el("svg:g", { class: "svc", "data-service": n, "data-queue": q, "data-busy": busy });
+    const box = el("svg:g", { class: n === pinned ? "svc pinned" : "svc", "data-service": n, "data-queue": q, "data-busy": busy });
     box.append(el("svg:rect", { x, y, width: 100, height: 24 + 18 * reps.length, fill: "#fff", stroke: "#37474f" }),
       el("svg:text", { x: x + 6, y: y + 16, "font-weight": "bold" }, n));
     reps.forEach((r, i) => {
@@ -241,6 +241,7 @@ function drawDots() {
   top = Math.ceil(top / 100) * 100;
   const X = (t) => x0 + (t - from) / WINDOW_S * w;
   const Y = (ms) => h - ms / top * (h - 10);
+  dotsAt = { X, Y };
   ctx.fillStyle = "#555"; ctx.font = "11px sans-serif";
   ctx.fillText(top + " ms", 2, 12); ctx.fillText("0", 2, h);
   ctx.fillText(from.toFixed(0) + " s", x0, H - 4); ctx.fillText((from + WINDOW_S).toFixed(0) + " s", W - 40, H - 4);
@@ -254,6 +255,13 @@ function drawDots() {
     ctx.fillStyle = COLORS[d[2]];
     ctx.beginPath(); ctx.arc(X(d[1]), Y((now - d[1]) * 1000), 3, 0, 7); ctx.fill();
   }
+  // The dots whose chains are open, ringed.
+  ctx.strokeStyle = "#000"; ctx.lineWidth = 2;
+  for (const o of opened) {
+    if (o.t < from) continue;
+    ctx.beginPath(); ctx.arc(X(o.t), Y(o.ms), 5, 0, 7); ctx.stroke();
+  }
+  ctx.lineWidth = 1;
   marks(ctx, x0, w, h);
   c.dataset.red = String(red);
   c.dataset.shown = String(done.length + flight.length);
@@ -362,3 +370,41 @@ document.getElementById("fault").onsubmit = (e) => {
   command({ fault: f });
 };
 start();
+
+// A clicked dot opens its request chain (GET /api/chain/ID, drawn by
+// TopolabChains, the report's waterfall); shift-click sets a second beside
+// it. A hop's "queue then" pins that replica on the graph.
+let dotsAt = null;
+let opened = [];
+function openChain(e) {
+  if (!dotsAt) return;
+  const c = document.getElementById("dots");
+  const r = c.getBoundingClientRect();
+  const px = (e.clientX - r.left) * c.width / r.width, py = (e.clientY - r.top) * c.height / r.height;
+  let best = null, bestD = 64;
+  for (const d of done) {
+    const dx = dotsAt.X(d[1]) - px, dy = dotsAt.Y(d[2]) - py;
+    if (dx * dx + dy * dy < bestD) { bestD = dx * dx + dy * dy; best = d; }
+  }
+  if (!best) return;
+  const item = {
+    head: shape.generators[best[0]].name + " · sent at " + best[1].toFixed(2) + " s · " + best[2].toFixed(1) + " ms · " + best[3],
+    id: best[4], t: best[1], ms: best[2], chain: null,
+    note: best[4] ? "Its spans are not in traces.jsonl yet (the collector writes them about once a second): click it again in a moment."
+      : "Not traced: settings.trace sampled this request out; the figures above are what the generator saw.",
+  };
+  opened = e.shiftKey && opened.length ? [opened[opened.length - 1], item] : [item];
+  const show = () => TopolabChains.show(document.getElementById("chain-panel"), opened, pin);
+  show();
+  if (!item.id) return;
+  fetch("api/chain/" + item.id, { credentials: "same-origin" })
+    .then((res) => res.ok ? res.json() : null)
+    .then((body) => { if (body) { item.chain = body.chain; show(); } });
+}
+let pinned = null;
+function pin(proc, t, queueUs) {
+  pinned = TopolabChains.service(proc);
+  say(proc + " at " + t.toFixed(2) + " s" + (queueUs > 0 ? ": waited " + (queueUs / 1000).toFixed(1) + " ms in its queue" : ""));
+}
+document.getElementById("dots").addEventListener("click", openChain);
+
