@@ -11,6 +11,7 @@
 pub mod begin;
 pub mod capacity;
 pub mod faults;
+pub mod grow;
 pub mod health;
 pub mod keeper;
 pub mod metrics_addrs;

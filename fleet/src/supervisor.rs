@@ -296,6 +296,14 @@ impl Fleet {
         out
     }
 
+    /// What a new replica of `service` starts from (the lab's replicas up):
+    /// the configuration its first replica was given, and whether it is
+    /// `restart: always`.
+    pub fn template(&self, service: &str) -> Option<(Vec<u8>, bool)> {
+        let r = self.replicas.iter().find(|r| r.id.service == service)?;
+        Some((r.config.clone(), r.listener.is_some()))
+    }
+
     /// Whether any replica is `restart: always` (the keeper has work).
     pub fn restartable(&self) -> bool {
         self.replicas.iter().any(|r| r.listener.is_some())

@@ -1,7 +1,8 @@
 //! The commands of `POST /api/control`, each checked before anything
 //! changes: `{"set": PATH, "value": V}` goes through the topology's own
 //! validator, exactly as `--set PATH=V` would (then only what a running
-//! experiment can change is applied: a generator's rate or clients);
+//! experiment can change is applied: a generator's rate or clients, a
+//! service's workers, queue limit or replicas, see [`crate::scale`]);
 //! `{"pause": G}`, `{"resume": G}`; `{"kill": "svc#i"}`, `{"restart":
 //! "svc#i"}`; `{"fault": {...}}` in the format's fault syntax (its `at` is
 //! now); `{"reset": true}` (the page's figures start afresh); `{"stop": true}`.
@@ -141,6 +142,9 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
                     )));
                 }
             }
+            ActionKind::Replicas { service, replicas } => {
+                crate::scale::to(session.clone(), service.clone(), *replicas).await?;
+            }
             _ => {}
         }
     }
@@ -158,7 +162,7 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
 
 /// What a checked `--set` changes that a running lab can apply: per
 /// generator its new rate or clients, per service its workers and queue
-/// limit. Anything else is refused by name.
+/// limit or its replicas. Anything else is refused by name.
 fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
     let mut out = Vec::new();
     for (a, b) in old.load.iter().zip(&new.load) {
@@ -193,17 +197,26 @@ fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
         let mut same = b.clone();
         same.workers = a.workers;
         same.queue = a.queue;
+        same.replicas = a.replicas;
         if same != *a {
             return Err(Refused::NotSupportedYet(format!(
-                "changing `services.{}` other than its workers or queue (replicas: set them when starting, `topolab lab FILE --set services.{}.replicas=3`)",
-                a.name, a.name
+                "changing `services.{}` other than its workers, queue or replicas",
+                a.name
             )));
         }
-        out.push(ActionKind::Capacity {
-            service: a.name.clone(),
-            workers: b.workers,
-            queue: b.queue,
-        });
+        if (a.workers, a.queue) != (b.workers, b.queue) {
+            out.push(ActionKind::Capacity {
+                service: a.name.clone(),
+                workers: b.workers,
+                queue: b.queue,
+            });
+        }
+        if a.replicas != b.replicas {
+            out.push(ActionKind::Replicas {
+                service: a.name.clone(),
+                replicas: b.replicas,
+            });
+        }
     }
     let mut rest_old = old.clone();
     let mut rest_new = new.clone();
@@ -213,7 +226,7 @@ fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
     }
     if rest_old != rest_new {
         return Err(Refused::NotSupportedYet(
-            "changing anything but the load and services' workers and queue".into(),
+            "changing anything but the load and services' workers, queue and replicas".into(),
         ));
     }
     Ok(out)

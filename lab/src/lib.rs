@@ -17,6 +17,7 @@ mod ghost;
 mod keys;
 mod page;
 pub mod replay;
+mod scale;
 mod server;
 pub mod session;
 

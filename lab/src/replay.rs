@@ -161,6 +161,10 @@ pub fn lab_yaml(
                 "# at {:.3} s the lab did `{}`: the format has no timeline for it, so a replay keeps the value below",
                 a.t_s, a.what
             )),
+            ActionKind::Replicas { service, replicas } => notes.push(format!(
+                "# at {:.3} s the lab set {service} to {replicas} replica(s): the format has no timeline for replicas, so a replay keeps the count below",
+                a.t_s
+            )),
             ActionKind::Restart(r) => notes.push(format!(
                 "# at {:.3} s the lab restarted {r}: the format has no restart, so a replay leaves it dead",
                 a.t_s

@@ -43,6 +43,13 @@ pub struct Attached {
     pub peers: BTreeMap<String, Vec<SocketAddr>>,
     pub load: LiveLoad,
     pub telemetry: LiveTelemetry,
+    /// Adds a replica the lab starts to the telemetry polled.
+    pub joiner: topolab_telemetry::Joiner,
+    /// Replicas taken out of their callers' lists by the lab (replicas
+    /// down), by service, from the lowest index: drained and idle, kept
+    /// running so their figures reach the summary, and taken back first
+    /// when the replicas go up again. `peers` holds only those in use.
+    pub parked: BTreeMap<String, Vec<SocketAddr>>,
     pub begin: Instant,
     pub stop: mpsc::UnboundedSender<()>,
     /// The run folder: a clicked dot's chain is read from its traces.
@@ -83,6 +90,12 @@ pub enum ActionKind {
         service: String,
         workers: u32,
         queue: Option<u32>,
+    },
+    /// A service's replicas in use from now (added ones started, removed
+    /// ones drained first).
+    Replicas {
+        service: String,
+        replicas: u32,
     },
     /// A fault in the format's syntax (`kill` included), applied now.
     Fault(topolab_model::Fault),
@@ -174,6 +187,8 @@ impl Session {
                     peers: a.peers,
                     load: a.load,
                     telemetry: a.telemetry,
+                    joiner: a.joiner,
+                    parked: BTreeMap::new(),
                     begin: a.begin,
                     stop: a.stop,
                     folder: a.folder,

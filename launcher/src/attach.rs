@@ -25,6 +25,9 @@ pub struct Attach {
     pub load: LiveLoad,
     /// Each replica's latest levels and recent samples.
     pub telemetry: LiveTelemetry,
+    /// Adds a replica started while the load runs to the telemetry polled
+    /// (its final figures are taken from the fleet, see `run`).
+    pub joiner: topolab_telemetry::Joiner,
     /// The start of load: every time of the run counts from it.
     pub begin: Instant,
     /// Stops the load as Ctrl-C does.

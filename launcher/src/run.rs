@@ -269,6 +269,7 @@ async fn drive(
                 peers: peers.clone(),
                 load: live_load.clone(),
                 telemetry: gatherer.live.clone(),
+                joiner: gatherer.joiner(),
                 begin,
                 stop: user_stop_tx,
                 folder: folder.to_path_buf(),
@@ -349,8 +350,8 @@ async fn drive(
     }
     let fleet = take_back(fleet).await?;
     Ok(Driven {
+        peers: topolab_fleet::grow::with_added(peers, &fleet),
         fleet,
-        peers,
         gatherer,
         outcome: Outcome {
             healthy,

@@ -258,6 +258,15 @@ impl Clients {
         }
     }
 
+    /// Takes `addrs` as `callee`'s replicas (the lab's replicas up and
+    /// down); `false` when this replica does not call `callee`.
+    pub fn set_peers(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
+        match self.pools.get(callee) {
+            Some(pool) => pool.replace(callee, addrs).map(|_| true),
+            None => Ok(false),
+        }
+    }
+
     /// One attempt, and the index of the replica it went to.
     async fn attempt(&self, a: Attempt<'_>) -> (Result<pb::CallReply, Status>, Option<usize>) {
         let picked = self.pools.get(a.service).and_then(|pool| {

@@ -306,6 +306,31 @@ impl Control for ControlService {
         Ok(Response::new(pb::SetCapacityReply {}))
     }
 
+    async fn set_peers(
+        &self,
+        req: Request<pb::SetPeersRequest>,
+    ) -> Result<Response<pb::SetPeersReply>, Status> {
+        let r = req.into_inner();
+        let addrs = r
+            .addrs
+            .iter()
+            .map(|a| a.parse())
+            .collect::<Result<Vec<std::net::SocketAddr>, _>>()
+            .map_err(|e| Status::invalid_argument(format!("an address: {e}")))?;
+        if addrs.is_empty() {
+            return Err(Status::invalid_argument(
+                "a callee keeps at least one replica",
+            ));
+        }
+        let taken = self
+            .replica
+            .clients()
+            .set_peers(&r.callee, &addrs)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        tracing::info!(replica = %self.replica.name(), callee = %r.callee, ?addrs, taken, "peers set");
+        Ok(Response::new(pb::SetPeersReply { taken }))
+    }
+
     async fn begin(
         &self,
         req: Request<pb::BeginRequest>,

@@ -153,10 +153,10 @@ const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 /// Requests that arrived at some replica and have not ended yet.
 pub async fn held(peers: &BTreeMap<String, Vec<SocketAddr>>) -> u64 {
-    let asks = peers
-        .values()
-        .flat_map(|addrs| addrs.iter().map(|a| stats(*a)));
-    futures::stream::iter(asks)
+    // Addresses copied out first: a future that borrows through closures is
+    // not `Send` for every lifetime, and the lab awaits this on a task.
+    let addrs: Vec<SocketAddr> = peers.values().flatten().copied().collect();
+    futures::stream::iter(addrs.into_iter().map(stats))
         .buffered(ASK_AT_ONCE)
         .collect::<Vec<_>>()
         .await

@@ -114,10 +114,41 @@ type Polled = Vec<((String, u32), ControlClient<Channel>)>;
 pub struct Gatherer {
     pub live: LiveTelemetry,
     sink: Arc<Mutex<Sink>>,
-    clients: Arc<Polled>,
     every: Duration,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    joiner: Joiner,
+}
+
+/// Adds replicas started while the run goes on (the lab's replicas up) to
+/// a running [`Gatherer`]; cheap to clone.
+#[derive(Clone)]
+pub struct Joiner {
+    live: LiveTelemetry,
+    sink: Arc<Mutex<Sink>>,
+    clients: Arc<Mutex<Polled>>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Joiner {
+    /// Polls replica `index` of `service` at `addr` from now until the
+    /// gatherer finishes, as those of the start are; its samples go to the
+    /// same file and live view.
+    pub fn add(&self, service: &str, index: u32, addr: SocketAddr) -> anyhow::Result<()> {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(POLL_TIMEOUT)
+            .connect_lazy();
+        let id = (service.to_string(), index);
+        let client = ControlClient::new(channel);
+        let to = Outlet {
+            live: self.live.clone(),
+            sink: self.sink.clone(),
+        };
+        let task = tokio::spawn(follow(id.clone(), client.clone(), to, self.stopped.clone()));
+        self.clients.lock().push((id, client));
+        self.tasks.lock().push(task);
+        Ok(())
+    }
 }
 
 impl Gatherer {
@@ -139,7 +170,6 @@ impl Gatherer {
                 clients.push(((service.clone(), i as u32), ControlClient::new(channel)));
             }
         }
-        let clients = Arc::new(clients);
         let live: LiveTelemetry = Arc::default();
         let (stop, stopped) = watch::channel(false);
         let tasks = clients
@@ -152,14 +182,25 @@ impl Gatherer {
                 tokio::spawn(follow(id.clone(), c.clone(), to, stopped.clone()))
             })
             .collect();
+        let joiner = Joiner {
+            live: live.clone(),
+            sink: sink.clone(),
+            clients: Arc::new(Mutex::new(clients)),
+            tasks: Arc::new(Mutex::new(tasks)),
+            stopped,
+        };
         Ok(Gatherer {
             live,
             sink,
-            clients,
             every,
             stop,
-            tasks,
+            joiner,
         })
+    }
+
+    /// A handle that adds replicas started from now on.
+    pub fn joiner(&self) -> Joiner {
+        self.joiner.clone()
     }
 
     /// The load started at `begin_us` (wall-clock µs): rows are timed from
@@ -183,8 +224,10 @@ impl Gatherer {
         };
         // The flush also ends every long poll still waiting, which the
         // polling tasks wait for before they end.
-        poll_all(&self.clients, &to).await;
-        join_all(self.tasks).await;
+        let clients = self.joiner.clients.lock().clone();
+        poll_all(&clients, &to).await;
+        let tasks = std::mem::take(&mut *self.joiner.tasks.lock());
+        join_all(tasks).await;
         self.sink.lock().finish()
     }
 }

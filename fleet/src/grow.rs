@@ -1,0 +1,65 @@
+//! One more replica of a running service (the lab's replicas up): a fresh
+//! process started the way the run started the others, on a loopback port
+//! of its own, from the configuration of the service's first replica with
+//! its own index and the address book as it is now.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+
+use anyhow::{Context, anyhow};
+use topolab_services::ReplicaSpec;
+
+use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
+
+/// Starts replica `index` of `service`, whose callees are at `peers`;
+/// returns its address. It is not yet healthy: wait for it before anyone
+/// calls it.
+pub fn spawn_next(
+    fleet: &mut Fleet,
+    service: &str,
+    index: u32,
+    peers: &BTreeMap<String, Vec<SocketAddr>>,
+) -> anyhow::Result<SocketAddr> {
+    let (config, restart) = fleet
+        .template(service)
+        .ok_or_else(|| anyhow!("there is no replica of {service} to copy"))?;
+    let mut spec: ReplicaSpec =
+        serde_json::from_slice(&config).context("reading the first replica's configuration")?;
+    spec.index = index;
+    spec.peers = peers.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
+    let addr = listener.local_addr()?;
+    fleet.spawn(LaunchSpec {
+        id: ReplicaId {
+            service: service.to_string(),
+            index,
+        },
+        listener: &listener,
+        config: serde_json::to_vec(&spec)?,
+        restart,
+    })?;
+    Ok(addr)
+}
+
+/// `peers` with the replicas a lab added to the fleet (by service, in
+/// index order): the address book as the run ends, so the final figures
+/// and the summary's replica counts include them.
+pub fn with_added(
+    mut peers: BTreeMap<String, Vec<SocketAddr>>,
+    fleet: &Fleet,
+) -> BTreeMap<String, Vec<SocketAddr>> {
+    let mut by: BTreeMap<String, Vec<(u32, SocketAddr)>> = BTreeMap::new();
+    for r in fleet.replicas() {
+        by.entry(r.id.service.clone())
+            .or_default()
+            .push((r.id.index, r.addr));
+    }
+    for (service, mut found) in by {
+        let known = peers.entry(service).or_default();
+        if found.len() > known.len() {
+            found.sort();
+            *known = found.into_iter().map(|(_, a)| a).collect();
+        }
+    }
+    peers
+}

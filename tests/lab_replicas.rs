@@ -1,0 +1,130 @@
+//! `topolab lab`'s replicas up and down through the API, on a balancer in
+//! front of one replica (spof.yaml's `lb -> fleet`, without its kill): the
+//! added replicas join the balancer and take a fair share of the calls,
+//! and going back down drains them first, so no request fails for it; a
+//! count past the process cap, or below one, is refused and changes nothing.
+//! Tolerances are loose: the box has two busy cores.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::lab::Lab;
+use common::{Sandbox, read_summary};
+use serde_json::{Value, json};
+
+const LB_OVER_ONE: &str = "
+name: grow
+settings: { seed: 3 }
+services:
+  lb:
+    kind: balancer
+    backend: api
+    policy: round_robin
+  api:
+    replicas: 1
+    workers: 4
+    endpoints:
+      Feed: { steps: [ {work: exp(5ms)} ] }
+load:
+  users: { target: lb/Feed, rate: 60/s, duration: 1s, timeout: 2s }
+";
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// The ids of `service`'s replicas the page shows now.
+fn shown(lab: &Lab, service: &str) -> Vec<String> {
+    let s = lab.state();
+    s["now"]["replicas"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["service"] == service && r["alive"] == true)
+                .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn added_replicas_share_the_load_and_removed_ones_drain_first() {
+    let sb = Sandbox::new();
+    let file = sb.file("grow.yaml", LB_OVER_ONE);
+    let lab = Lab::start(&sb, &[file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_secs(1));
+    lab.ok(json!({"set": "services.api.replicas", "value": "3"}));
+    let until = Instant::now() + Duration::from_secs(5);
+    while shown(&lab, "api").len() < 3 {
+        assert!(
+            Instant::now() < until,
+            "the page shows {:?}",
+            shown(&lab, "api")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    lab.ok(json!({"set": "services.api.replicas", "value": 1}));
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+
+    let s = read_summary(&sb.out());
+    let load = &s["load"]["users"];
+    // Stopping may cancel requests still in flight; nothing else may fail.
+    assert_eq!(n(&load["rejected"]), 0, "{load}");
+    assert_eq!(n(&load["timeouts"]), 0, "{load}");
+    for (code, count) in load["errors"].as_object().unwrap() {
+        assert!(code.contains("CANCELLED"), "{code}: {count} in {load}");
+    }
+    let calls = &s["services"]["lb"]["calls"]["api/Feed"];
+    let spread: Vec<u64> = calls["per_replica"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(n)
+        .collect();
+    assert_eq!(spread.len(), 3, "{calls}");
+    let total: u64 = spread.iter().sum();
+    // About 4 s of the ~7 s ran on three replicas: the new two took about
+    // a third of all calls, round-robin splitting them evenly.
+    let added = (spread[1] + spread[2]) as f64 / total as f64;
+    assert!(added > 0.2, "the added replicas took {spread:?}");
+    let (lo, hi) = (spread[1].min(spread[2]), spread[1].max(spread[2]));
+    assert!(lo as f64 >= 0.7 * hi as f64, "uneven: {spread:?}");
+    // Their own figures reach the summary, though they were taken out.
+    let api = &s["services"]["api"];
+    assert_eq!(n(&api["replicas"]), 3, "{api}");
+    let served: Vec<u64> = api["endpoints"]["Feed"]["per_replica"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(n)
+        .collect();
+    assert_eq!(served, spread);
+    let actions = s["actions"].to_string();
+    assert!(actions.contains("services.api.replicas=3"), "{actions}");
+    assert!(actions.contains("services.api.replicas=1"), "{actions}");
+    let lab_yaml = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
+    assert!(lab_yaml.contains("api to 3 replica(s)"), "{lab_yaml}");
+}
+
+#[test]
+fn replicas_past_the_process_cap_or_below_one_are_refused() {
+    let sb = Sandbox::new();
+    let file = sb.file("grow.yaml", LB_OVER_ONE);
+    let lab = Lab::start(&sb, &[file.to_str().unwrap(), "--max-processes", "3"]);
+    for value in ["3", "0"] {
+        let (code, body) = lab.control(&json!({"set": "services.api.replicas", "value": value}));
+        assert_eq!(code, 400, "{value}: {body}");
+    }
+    assert_eq!(lab.state()["actions"], json!([]));
+    assert_eq!(shown(&lab, "api"), ["api#0"]);
+    // Within the cap: one more, then back; the parked one is taken back.
+    lab.ok(json!({"set": "services.api.replicas", "value": "2"}));
+    lab.ok(json!({"set": "services.api.replicas", "value": "1"}));
+    lab.ok(json!({"set": "services.api.replicas", "value": "2"}));
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+}
