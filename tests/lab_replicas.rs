@@ -87,6 +87,7 @@ fn added_replicas_share_the_load_and_removed_ones_drain_first() {
         .collect();
     assert_eq!(spread.len(), 3, "{calls}");
     let total: u64 = spread.iter().sum();
+    eprintln!("the balancer's calls per replica: {spread:?}");
     // About 4 s of the ~7 s ran on three replicas: the new two took about
     // a third of all calls, round-robin splitting them evenly.
     let added = (spread[1] + spread[2]) as f64 / total as f64;

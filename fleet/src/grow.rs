@@ -41,6 +41,21 @@ pub fn spawn_next(
     Ok(addr)
 }
 
+/// Writes `list` as `service`'s replicas into every replica's configuration,
+/// so a replica restarted later (by the lab or `restart: always`) calls the
+/// replicas in use, not those of the start.
+pub fn remember(fleet: &mut Fleet, service: &str, list: &[SocketAddr]) {
+    fleet.reconfigure(
+        |_, config| match serde_json::from_slice::<ReplicaSpec>(config) {
+            Ok(mut spec) => {
+                spec.peers.insert(service.to_string(), list.to_vec());
+                serde_json::to_vec(&spec).unwrap_or_else(|_| config.to_vec())
+            }
+            Err(_) => config.to_vec(),
+        },
+    );
+}
+
 /// `peers` with the replicas a lab added to the fleet (by service, in
 /// index order): the address book as the run ends, so the final figures
 /// and the summary's replica counts include them.

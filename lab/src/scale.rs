@@ -120,6 +120,7 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
         back.append(&mut parked);
         parked = back;
     }
+    topolab_fleet::grow::remember(&mut fleet.lock(), service, &list);
     if let Some(a) = session.state.lock().attached.as_mut() {
         a.peers.insert(service.to_string(), list);
         a.parked.insert(service.to_string(), parked);
@@ -167,7 +168,8 @@ async fn tell_callers(
 }
 
 /// One `Control/SetPeers`. A killed replica cannot be told; a restarted one
-/// starts from its configuration (see docs/lab.md's limits).
+/// starts from its configuration, which [`topolab_fleet::grow::remember`]
+/// keeps current.
 async fn tell(at: SocketAddr, req: SetPeersRequest) {
     let told = async {
         let channel = Endpoint::from_shared(format!("http://{at}"))?
