@@ -1,7 +1,8 @@
 //! `topolab lab`'s replicas up and down through the API, on a balancer in
 //! front of one replica (spof.yaml's `lb -> fleet`, without its kill): the
-//! added replicas join the balancer and take a fair share of the calls,
-//! and going back down drains them first, so no request fails for it; a
+//! added replicas join the balancer and take a fair share of the calls
+//! (their telemetry and figures reach the run folder), and going back down
+//! drains them first, so no request fails for it and they get no more; a
 //! count past the process cap, or below one, is refused and changes nothing.
 //! Tolerances are loose: the box has two busy cores.
 
@@ -66,7 +67,7 @@ fn added_replicas_share_the_load_and_removed_ones_drain_first() {
     }
     std::thread::sleep(Duration::from_secs(4));
     lab.ok(json!({"set": "services.api.replicas", "value": 1}));
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_secs(2));
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
 
@@ -107,8 +108,47 @@ fn added_replicas_share_the_load_and_removed_ones_drain_first() {
     let actions = s["actions"].to_string();
     assert!(actions.contains("services.api.replicas=3"), "{actions}");
     assert!(actions.contains("services.api.replicas=1"), "{actions}");
+    // The added replicas' telemetry was polled: they had arrivals, none
+    // once they were taken out (the action is recorded after the drain).
+    let down = s["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["what"].as_str().unwrap().contains("replicas=1"))
+        .and_then(|a| a["t_s"].as_f64())
+        .unwrap();
+    let (before, after) = arrivals_of_added(&sb.out().join("timeseries.csv"), down + 0.2);
+    assert!(before > 0, "no telemetry from api#1 or api#2");
+    assert_eq!(
+        after, 0,
+        "api#1 or api#2 got calls after being taken out at {down} s"
+    );
     let lab_yaml = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
     assert!(lab_yaml.contains("api to 3 replica(s)"), "{lab_yaml}");
+}
+
+/// Arrivals at api#1 and api#2 in `timeseries.csv`, before and after `t_s`.
+fn arrivals_of_added(path: &std::path::Path, t_s: f64) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (t, service, replica, arrived) =
+        (col("t_s"), col("service"), col("replica"), col("arrived"));
+    let (mut before, mut after) = (0, 0);
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[service] != "api" || f[replica] == "0" {
+            continue;
+        }
+        let n: u64 = f[arrived].parse().unwrap();
+        if f[t].parse::<f64>().unwrap() > t_s {
+            after += n;
+        } else {
+            before += n;
+        }
+    }
+    (before, after)
 }
 
 #[test]
