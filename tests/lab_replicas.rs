@@ -169,3 +169,31 @@ fn replicas_past_the_process_cap_or_below_one_are_refused() {
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
 }
+
+#[test]
+fn on_spof_a_fourth_replica_takes_its_share_from_the_balancer() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &["topologies/spof.yaml"]);
+    lab.ok(json!({"set": "services.fleet.replicas", "value": "4"}));
+    // Past spof's own kill of fleet#0 at 3 s: #1, #2 and #3 share it all.
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    let s = read_summary(&sb.out());
+    let calls = &s["services"]["lb"]["calls"]["fleet/Feed"];
+    let spread: Vec<u64> = calls["per_replica"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(n)
+        .collect();
+    eprintln!("lb's calls per fleet replica: {spread:?}");
+    assert_eq!(spread.len(), 4, "{calls}");
+    // fleet#3 missed only the first moments (while it started).
+    let others = spread[1].min(spread[2]);
+    assert!(
+        spread[3] as f64 >= 0.5 * others as f64,
+        "fleet#3 got {spread:?}"
+    );
+    assert_eq!(n(&s["services"]["fleet"]["replicas"]), 4);
+}
