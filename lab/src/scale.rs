@@ -24,6 +24,9 @@ use topolab_proto::v1::control_client::ControlClient;
 use crate::control::Refused;
 use crate::session::Session;
 
+/// Held while replicas change (see [`to`]).
+static SCALING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a new replica may take to answer its health check.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(10);
 /// How long removed replicas may take to finish the calls they hold.
@@ -33,6 +36,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// topology's validator: at least 1, within the process cap it knows).
 pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<String, Refused> {
     let service = service.as_str();
+    // One change of replicas at a time: two at once would number their new
+    // processes alike.
+    let _one = SCALING.lock().await;
     if let Some(g) = session
         .setup
         .topology
@@ -78,36 +84,59 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
     let mut list = in_use.clone();
     let mut parked = parked;
     if target > now {
-        let (mut fresh, mut indexes) = (Vec::new(), Vec::new());
+        // Every replica going into use is checked healthy (a parked one
+        // too); each process started is polled for telemetry at once.
+        let (mut joining, mut fresh) = (Vec::new(), Vec::new());
+        let mut failed = None;
         while (list.len() as u32) < target {
-            if !parked.is_empty() {
-                list.push(parked.remove(0));
-                continue;
-            }
             let index = list.len() as u32;
-            let mut book = peers.clone();
-            book.insert(service.to_string(), list.clone());
-            let addr = topolab_fleet::grow::spawn_next(&mut fleet.lock(), service, index, &book)
-                .map_err(|e| Refused::Invalid(format!("starting {service}#{index}: {e:#}")))?;
-            fresh.push((format!("{service}#{index}"), addr));
-            indexes.push(index);
+            let addr = if parked.is_empty() {
+                let mut book = peers.clone();
+                book.insert(service.to_string(), list.clone());
+                match topolab_fleet::grow::spawn_next(&mut fleet.lock(), service, index, &book) {
+                    Ok(addr) => {
+                        fresh.push((index, addr));
+                        addr
+                    }
+                    Err(e) => {
+                        failed = Some(format!("starting {service}#{index}: {e:#}"));
+                        break;
+                    }
+                }
+            } else {
+                parked.remove(0)
+            };
+            joining.push((format!("{service}#{index}"), addr));
             list.push(addr);
         }
-        topolab_fleet::health::wait_addrs_healthy(&fresh, HEALTHY_WITHIN)
-            .await
-            .map_err(|e| Refused::Invalid(format!("{e:#}")))?;
         let joiner = session
             .state
             .lock()
             .attached
             .as_ref()
             .map(|a| a.joiner.clone());
-        for ((name, addr), index) in fresh.iter().zip(indexes) {
+        for (index, addr) in &fresh {
             if let Some(j) = &joiner
-                && let Err(e) = j.add(service, index, *addr)
+                && let Err(e) = j.add(service, *index, *addr)
             {
-                topolab_notice::say(format!("lab: {name}'s telemetry is not polled: {e:#}"));
+                topolab_notice::say(format!("lab: {service}#{index} is not polled: {e:#}"));
             }
+        }
+        if failed.is_none()
+            && let Err(e) =
+                topolab_fleet::health::wait_addrs_healthy(&joining, HEALTHY_WITHIN).await
+        {
+            failed = Some(format!("{e:#}"));
+        }
+        if let Some(why) = failed {
+            // No caller was told: what was started waits parked, keeping
+            // the indexes contiguous, and counts against the cap.
+            let mut back = list.split_off(now as usize);
+            back.append(&mut parked);
+            if let Some(a) = session.state.lock().attached.as_mut() {
+                a.parked.insert(service.to_string(), back);
+            }
+            return Err(Refused::Invalid(why));
         }
         peers.insert(service.to_string(), list.clone());
         tell_callers(&peers, &parked_all(&session), service, &list).await;
