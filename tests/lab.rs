@@ -134,7 +134,8 @@ fn a_bad_command_is_refused_with_the_validators_reason_and_changes_nothing() {
         assert!(said.contains(reason), "{command}: {said}");
     }
     // A change the validator takes but a running lab cannot make (yet).
-    let (status, body) = lab.control(&json!({"set": "services.kitchen.replicas", "value": "2"}));
+    let (status, body) =
+        lab.control(&json!({"set": "services.kitchen.restart", "value": "always"}));
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error"]

@@ -4,6 +4,7 @@
 //! (their telemetry and figures reach the run folder), and going back down
 //! drains them first, so no request fails for it and they get no more; a
 //! count past the process cap, or below one, is refused and changes nothing.
+//! A generator that calls the service itself follows too (the diner).
 //! Tolerances are loose: the box has two busy cores.
 
 mod common;
@@ -196,4 +197,48 @@ fn on_spof_a_fourth_replica_takes_its_share_from_the_balancer() {
         "fleet#3 got {spread:?}"
     );
     assert_eq!(n(&s["services"]["fleet"]["replicas"]), 4);
+}
+
+#[test]
+fn in_the_diner_a_second_cook_takes_orders_straight_from_the_generators() {
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &[]);
+    // Enough orders for a share to mean something, and no queue: each cook
+    // takes what it is sent at once. A new cook has the workers in force.
+    lab.ok(json!({"pause": "lunch-rush"}));
+    lab.ok(json!({"set": "services.kitchen.workers", "value": "8"}));
+    lab.ok(json!({"set": "load.regulars.rate", "value": "25/s"}));
+    std::thread::sleep(Duration::from_secs(1));
+    lab.ok(json!({"set": "services.kitchen.replicas", "value": "2"}));
+    let until = Instant::now() + Duration::from_secs(3);
+    loop {
+        let s = lab.state();
+        let second = s["now"]["replicas"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["id"] == "kitchen#1").cloned());
+        if let Some(r) = second.filter(|r| r["workers"].as_u64().is_some()) {
+            assert_eq!(r["workers"], 8, "{r}");
+            break;
+        }
+        assert!(Instant::now() < until, "kitchen#1 is not shown: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    let s = read_summary(&sb.out());
+    let kitchen = &s["services"]["kitchen"];
+    let served: Vec<u64> = kitchen["endpoints"]["Cook"]["per_replica"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(n)
+        .collect();
+    eprintln!("orders per cook: {served:?}");
+    assert_eq!(served.len(), 2, "{kitchen}");
+    // kitchen#1 took half of the last 3 s of 4: 3/5 of kitchen#0's share.
+    assert!(
+        served[1] as f64 >= 0.3 * served[0] as f64 && served[1] >= 15,
+        "kitchen#1 took {served:?}"
+    );
 }

@@ -7,18 +7,21 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 
 use anyhow::{Context, anyhow};
+use topolab_model::Topology;
 use topolab_services::ReplicaSpec;
 
 use crate::supervisor::{Fleet, LaunchSpec, ReplicaId};
 
-/// Starts replica `index` of `service`, whose callees are at `peers`;
-/// returns its address. It is not yet healthy: wait for it before anyone
-/// calls it.
+/// Starts replica `index` of `service`, whose callees are at `peers`, with
+/// the settings of `topology` (those in force: workers and queue limits the
+/// lab changed); returns its address. It is not yet healthy: wait for it
+/// before anyone calls it.
 pub fn spawn_next(
     fleet: &mut Fleet,
     service: &str,
     index: u32,
     peers: &BTreeMap<String, Vec<SocketAddr>>,
+    topology: &Topology,
 ) -> anyhow::Result<SocketAddr> {
     let (config, restart) = fleet
         .template(service)
@@ -27,6 +30,7 @@ pub fn spawn_next(
         serde_json::from_slice(&config).context("reading the first replica's configuration")?;
     spec.index = index;
     spec.peers = peers.clone();
+    spec.topology = topology.clone();
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
     let addr = listener.local_addr()?;
     fleet.spawn(LaunchSpec {

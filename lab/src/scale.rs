@@ -4,8 +4,10 @@
 //! fresh process is started the way the run started the others (next
 //! index); once it answers its health check, its telemetry is polled and
 //! every replica is told the service's new address list over
-//! `Control/SetPeers` (those that do not call it ignore it), so balancers
-//! and callers spread their calls over it from then on.
+//! `Control/SetPeers` (those that do not call it ignore it), and every
+//! generator that calls it directly through the knobs' address book
+//! (`topolab_load::knob::Book`), so balancers, callers and generators
+//! spread their calls over it from then on.
 //!
 //! Down: the highest indexes leave every caller's list first; the calls
 //! they hold then finish (drain), and they are parked: idle, still
@@ -39,18 +41,6 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
     // One change of replicas at a time: two at once would number their new
     // processes alike.
     let _one = SCALING.lock().await;
-    if let Some(g) = session
-        .setup
-        .topology
-        .load
-        .iter()
-        .find(|g| g.target.service == service)
-    {
-        return Err(Refused::NotSupportedYet(format!(
-            "changing the replicas of `{service}`, which generator `{}` calls directly (its generators keep the addresses they started with; put a balancer in front)",
-            g.name
-        )));
-    }
     let (fleet, mut peers, parked) = {
         let st = session.state.lock();
         // Cannot fail: the caller checked the lab is running.
@@ -93,7 +83,15 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
             let addr = if parked.is_empty() {
                 let mut book = peers.clone();
                 book.insert(service.to_string(), list.clone());
-                match topolab_fleet::grow::spawn_next(&mut fleet.lock(), service, index, &book) {
+                let topology = session.state.lock().topology.clone();
+                let started = topolab_fleet::grow::spawn_next(
+                    &mut fleet.lock(),
+                    service,
+                    index,
+                    &book,
+                    &topology,
+                );
+                match started {
                     Ok(addr) => {
                         fresh.push((index, addr));
                         addr
@@ -140,10 +138,12 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
         }
         peers.insert(service.to_string(), list.clone());
         tell_callers(&peers, &parked_all(&session), service, &list).await;
+        tell_generators(&session, service, &list);
     } else {
         let leaving = list.split_off(target as usize);
         peers.insert(service.to_string(), list.clone());
         tell_callers(&peers, &parked_all(&session), service, &list).await;
+        tell_generators(&session, service, &list);
         drain(service, &leaving).await;
         let mut back = leaving;
         back.append(&mut parked);
@@ -155,6 +155,14 @@ pub async fn to(session: Arc<Session>, service: String, target: u32) -> Result<S
         a.parked.insert(service.to_string(), parked);
     }
     Ok(format!("{service}: {now} -> {target} replica(s)"))
+}
+
+/// The generators that call `service` directly send to `list` from their
+/// next request (every knob shares one address book).
+fn tell_generators(session: &Session, service: &str, list: &[SocketAddr]) {
+    if let Some(k) = session.knobs.values().next() {
+        k.set_addrs(service, list.to_vec());
+    }
 }
 
 /// Every parked replica, whose lists must stay current too (one may be

@@ -7,8 +7,11 @@
 //! The knob is a `watch` channel: the generator's own thread sees a change
 //! at once, whatever runtime the setter runs on.
 
+use parking_lot::RwLock;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 use topolab_model::shape::clients_at;
@@ -29,13 +32,37 @@ pub struct Setting {
 #[derive(Debug, Clone)]
 pub struct Knob {
     tx: Arc<watch::Sender<Setting>>,
+    /// Shared by every knob of a run (see [`knobs`]).
+    book: Arc<Book>,
 }
 
 impl Default for Knob {
     fn default() -> Self {
         Knob {
             tx: Arc::new(watch::channel(Setting::default()).0),
+            book: Arc::default(),
         }
+    }
+}
+
+/// The replicas of the services whose replicas the lab changed while the
+/// load runs: a generator's targets look here before each request (one
+/// atomic load while nothing changes) and call the replicas listed.
+#[derive(Debug, Default)]
+pub struct Book {
+    generation: AtomicU64,
+    addrs: RwLock<BTreeMap<String, Vec<SocketAddr>>>,
+}
+
+impl Book {
+    /// How many changes so far: a target rebuilds only when it moves.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// `service`'s replicas, if the lab changed them.
+    pub(crate) fn get(&self, service: &str) -> Option<Vec<SocketAddr>> {
+        self.addrs.read().get(service).cloned()
     }
 }
 
@@ -60,6 +87,18 @@ impl Knob {
         self.tx.send_modify(|s| s.paused = paused);
     }
 
+    /// From now, generators send `service`'s requests to `addrs` (the
+    /// lab's replicas up and down); every knob of the run shares this.
+    pub fn set_addrs(&self, service: &str, addrs: Vec<SocketAddr>) {
+        self.book.addrs.write().insert(service.to_string(), addrs);
+        self.book.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Where this generator's targets find the replicas in use.
+    pub(crate) fn book(&self) -> Arc<Book> {
+        self.book.clone()
+    }
+
     /// For the generator's loop: wakes it on every change.
     pub(crate) fn watch(&self) -> watch::Receiver<Setting> {
         self.tx.subscribe()
@@ -72,10 +111,17 @@ pub type Knobs = BTreeMap<String, Knob>;
 
 /// A fresh knob for every generator of `topology`.
 pub fn knobs(topology: &Topology) -> Knobs {
+    let book = Arc::new(Book::default());
     topology
         .load
         .iter()
-        .map(|g| (g.name.clone(), Knob::default()))
+        .map(|g| {
+            let knob = Knob {
+                book: book.clone(),
+                ..Knob::default()
+            };
+            (g.name.clone(), knob)
+        })
         .collect()
 }
 

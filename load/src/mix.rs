@@ -51,6 +51,13 @@ impl Mix {
         })
     }
 
+    /// Its targets call the replicas `book` lists once the lab changes them.
+    pub(crate) fn follow(&self, book: Arc<super::knob::Book>) {
+        for t in &self.targets {
+            t.follow(book.clone());
+        }
+    }
+
     /// Why [`Mix::new`] would fail for `generator`, found without opening
     /// anything: a run checks every generator before it starts any.
     pub fn check(

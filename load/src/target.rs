@@ -3,8 +3,10 @@
 //! retries, the way an outside client would send it. A traced request is the
 //! root CLIENT span of its trace; its `traceparent` goes with every attempt.
 
+use parking_lot::RwLock;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tonic::Code;
@@ -20,6 +22,7 @@ use topolab_model::StatusCode;
 use topolab_rules::retry;
 
 use super::http2::Wire;
+use super::knob::Book;
 use super::recorder::Outcome;
 
 /// How a request asks about versions: the newest its client holds, and
@@ -46,12 +49,13 @@ pub struct Sent {
 
 /// Open channels to the target's replicas; requests go round-robin.
 pub struct Target {
-    /// Unary calls, one per replica (see [`Wire`]).
-    calls: Vec<ReplicaClient<Wire>>,
-    /// Streams (subscriptions), one per replica, opened on first use.
-    clients: Vec<ReplicaClient<Channel>>,
-    /// The replicas' addresses, named in a lost connection's reason.
-    addrs: Vec<SocketAddr>,
+    /// The replicas called now: replaced whole when the lab changes them
+    /// (see [`Book`]), so a request keeps the set it picked from.
+    members: RwLock<Arc<Members>>,
+    /// Where the lab's changes of replicas appear (`None`: never).
+    book: OnceLock<Arc<Book>>,
+    /// The book's generation `members` answers.
+    seen: AtomicU64,
     next: AtomicUsize,
     endpoint: String,
     /// The target service's name, for root spans.
@@ -67,6 +71,42 @@ pub struct Target {
     generator: String,
 }
 
+/// One set of replicas, with a unary and a streaming client each.
+struct Members {
+    /// Unary calls, one per replica (see [`Wire`]).
+    calls: Vec<ReplicaClient<Wire>>,
+    /// Streams (subscriptions), one per replica, opened on first use.
+    clients: Vec<ReplicaClient<Channel>>,
+    /// The replicas' addresses, named in a lost connection's reason.
+    addrs: Vec<SocketAddr>,
+}
+
+impl Members {
+    /// Clients for `addrs`, keeping `old`'s connections to those still listed.
+    fn build(addrs: &[SocketAddr], old: Option<&Members>) -> anyhow::Result<Self> {
+        let (mut calls, mut clients) = (Vec::new(), Vec::new());
+        for a in addrs {
+            if let Some(i) = old.and_then(|o| o.addrs.iter().position(|x| x == a)) {
+                // Cannot fail: `old` has one client of each kind per address.
+                let o = old.expect("found in old");
+                calls.push(o.calls[i].clone());
+                clients.push(o.clients[i].clone());
+                continue;
+            }
+            let channel = Endpoint::from_shared(format!("http://{a}"))?
+                .tcp_nodelay(true)
+                .connect_lazy();
+            clients.push(ReplicaClient::new(channel));
+            calls.push(ReplicaClient::new(Wire::new(*a)?));
+        }
+        Ok(Members {
+            calls,
+            clients,
+            addrs: addrs.to_vec(),
+        })
+    }
+}
+
 impl Target {
     /// Connects (lazily) to every address of `target`'s service, to send
     /// with `generator`'s deadline, retries and payload.
@@ -75,24 +115,11 @@ impl Target {
         generator: &Generator,
         addrs: &[SocketAddr],
     ) -> anyhow::Result<Self> {
-        let clients = addrs
-            .iter()
-            .map(|a| {
-                let channel = Endpoint::from_shared(format!("http://{a}"))?
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                Ok(ReplicaClient::new(channel))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        anyhow::ensure!(!clients.is_empty(), "{target} has no replicas");
-        let calls = addrs
-            .iter()
-            .map(|a| Ok(ReplicaClient::new(Wire::new(*a)?)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!addrs.is_empty(), "{target} has no replicas");
         Ok(Target {
-            calls,
-            clients,
-            addrs: addrs.to_vec(),
+            members: RwLock::new(Arc::new(Members::build(addrs, None)?)),
+            book: OnceLock::new(),
+            seen: AtomicU64::new(0),
             next: AtomicUsize::new(0),
             endpoint: target.endpoint.clone(),
             service: target.service.clone(),
@@ -103,6 +130,31 @@ impl Target {
             trace_rate: 0.0,
             generator: generator.name.clone(),
         })
+    }
+
+    /// From now, calls the replicas `book` lists for this service once the
+    /// lab changes them.
+    pub(crate) fn follow(&self, book: Arc<Book>) {
+        self.seen.store(book.generation(), Ordering::Release);
+        let _ = self.book.set(book);
+    }
+
+    /// The replicas to call now, rebuilt when the lab changed them.
+    fn members(&self) -> Arc<Members> {
+        if let Some(book) = self.book.get() {
+            let g = book.generation();
+            if self.seen.swap(g, Ordering::AcqRel) != g
+                && let Some(addrs) = book.get(&self.service).filter(|a| !a.is_empty())
+            {
+                let old = self.members.read().clone();
+                if old.addrs != addrs
+                    && let Ok(m) = Members::build(&addrs, Some(&old))
+                {
+                    *self.members.write() = Arc::new(m);
+                }
+            }
+        }
+        self.members.read().clone()
     }
 
     /// The same target, tracing a `rate` share of its requests into `tracer`.
@@ -176,8 +228,9 @@ impl Target {
 
     /// The next replica in turn (subscriptions open their streams on it).
     pub fn next_client(&self) -> ReplicaClient<Channel> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        self.clients[i].clone()
+        let m = self.members();
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % m.clients.len();
+        m.clients[i].clone()
     }
 
     /// The generator's deadline per request (a stream's, to open).
@@ -231,8 +284,9 @@ impl Target {
         trace: Option<&SpanContext>,
         ask: Ask,
     ) -> (Code, String, u64) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.calls.len();
-        let mut client = self.calls[i].clone();
+        let m = self.members();
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % m.calls.len();
+        let mut client = m.calls[i].clone();
         // Built only for a failure: the request path of an OK call stays as it was.
         let callee = || format!("{}#{i}/{}", self.service, self.endpoint);
         let timed_out = || {
@@ -273,7 +327,7 @@ impl Target {
                 timed_out()
             }
             Ok(Err(status)) => {
-                let s = reason::explain(status, &callee(), Some(self.addrs[i]));
+                let s = reason::explain(status, &callee(), Some(m.addrs[i]));
                 (s.code(), s.message().to_string(), 0)
             }
             Err(_) => timed_out(),

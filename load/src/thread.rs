@@ -85,6 +85,9 @@ fn run(
             Ok(mix) => Arc::new(mix),
             Err(e) => return Some(Err(e)),
         };
+        if let Some(k) = &knob {
+            mix.follow(k.book());
+        }
         // As a task, not as the future `block_on` polls: a task woken on
         // this thread is queued here, whereas waking `block_on`'s future
         // writes the runtime's eventfd, a system call and a spurious
