@@ -3,7 +3,9 @@
 //! the lunch rush, raises the regulars from 3/s to 9/s and sees the
 //! kitchen's queue on the page pass 5 and red dots (rejections) appear,
 //! opens a dot's request chain, then lowers them to 2/s and sees the queue
-//! drain. Screenshots go to `target/test-artifacts/`.
+//! drain; on spof.yaml, a fourth fleet replica set in the services table
+//! joins the balancer: its row appears and it takes calls. Screenshots go
+//! to `target/test-artifacts/`.
 
 mod common;
 
@@ -231,4 +233,62 @@ fn names_from_the_topology_are_shown_as_text() {
     });
     let (status, said) = lab.stop();
     assert!(status.success(), "{said}");
+}
+
+/// The text of replica `id`'s `k` cell in the replicas table ("" when absent).
+async fn replica_cell(c: &Client, id: &str, k: &str) -> String {
+    let css = format!(r#"#replicas tr[data-replica="{id}"] td[data-k="{k}"]"#);
+    match c.find(Locator::Css(&css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+#[test]
+fn on_spof_adding_a_replica_in_the_page_spreads_the_load() {
+    if !require_peer(&CHROMIUM) || !require_peer(&CHROMEDRIVER) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let lab = Lab::start(&sb, &["topologies/spof.yaml"]);
+    let driver = Driver::start();
+    let url = lab.url();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let c = open(&driver, &url).await;
+        let row = r#"#services tr[data-service="fleet"]"#;
+        let input = c
+            .find(Locator::Css(&format!("{row} input.replicas")))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("4").await.unwrap();
+        c.find(Locator::Css(&format!("{row} button.apply")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let arrived: f64 = replica_cell(&c, "fleet#3", "arrived_s")
+                .await
+                .parse()
+                .unwrap_or(0.0);
+            if arrived > 0.0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "fleet#3 took no call on the page"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        shot(&c, "lab-spof-4-replicas.png").await;
+        c.close().await.unwrap();
+    });
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    let s = common::read_summary(&sb.out());
+    let spread = &s["services"]["lb"]["calls"]["fleet/Feed"]["per_replica"];
+    assert_eq!(spread.as_array().map(Vec::len), Some(4), "{spread}");
 }

@@ -128,6 +128,9 @@ function updateTables(f) {
   }
   const body = document.querySelector("#replicas tbody");
   const rows = new Map([...body.children].map((tr) => [tr.dataset.replica, tr]));
+  // Replicas taken out (replicas down) leave the frames: their rows go too.
+  const listed = new Set(f.replicas.map((r) => r.id));
+  for (const [id, tr] of rows) if (!listed.has(id)) { tr.remove(); rows.delete(id); }
   for (const r of f.replicas) {
     let tr = rows.get(r.id);
     if (!tr) {
