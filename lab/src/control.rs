@@ -127,12 +127,19 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
                 workers,
                 queue,
             } => {
-                let addrs = session
+                // Parked replicas too: taken back later, they serve as set.
+                let addrs: Vec<_> = session
                     .state
                     .lock()
                     .attached
                     .as_ref()
-                    .and_then(|a| a.peers.get(service).cloned())
+                    .map(|a| {
+                        let in_use = a.peers.get(service).into_iter().flatten();
+                        in_use
+                            .chain(a.parked.get(service).into_iter().flatten())
+                            .copied()
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let problems = crate::capacity::set(&addrs, *workers, *queue).await;
                 if problems.len() == addrs.len() && !addrs.is_empty() {
