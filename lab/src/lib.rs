@@ -19,6 +19,7 @@ mod page;
 pub mod replay;
 mod server;
 pub mod session;
+mod versions;
 
 pub use server::serve;
 pub use session::{Session, Setup};

@@ -84,6 +84,11 @@ pub enum ActionKind {
         workers: u32,
         queue: Option<u32>,
     },
+    /// A service's versions come `gaps` apart from now (`updates`).
+    Updates {
+        service: String,
+        gaps: String,
+    },
     /// A fault in the format's syntax (`kill` included), applied now.
     Fault(topolab_model::Fault),
     Restart(String),

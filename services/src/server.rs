@@ -306,6 +306,28 @@ impl Control for ControlService {
         Ok(Response::new(pb::SetCapacityReply {}))
     }
 
+    async fn set_updates(
+        &self,
+        req: Request<pb::SetUpdatesRequest>,
+    ) -> Result<Response<pb::SetUpdatesReply>, Status> {
+        let r = req.into_inner();
+        let gaps = topolab_model::values::dist(&r.gaps).map_err(|e| {
+            Status::invalid_argument(format!(
+                "updates `{}`: {}; expected {}",
+                r.gaps, e.problem, e.expected
+            ))
+        })?;
+        let versions = self.replica.versions();
+        if !versions.changes() {
+            return Err(Status::failed_precondition(
+                "this service has no `updates`: its data never changes",
+            ));
+        }
+        tracing::info!(replica = %self.replica.name(), gaps = %r.gaps, "updates retimed");
+        versions.retime(Duration::from_micros(r.from_us), gaps, r.change);
+        Ok(Response::new(pb::SetUpdatesReply {}))
+    }
+
     async fn begin(
         &self,
         req: Request<pb::BeginRequest>,

@@ -85,14 +85,18 @@ function buildServices() {
     const workers = el("input", { type: "number", class: "workers", min: "1", value: String(s.workers) });
     const queue = el("input", { type: "number", class: "queue", min: "0", placeholder: "unbounded",
       value: s.queue === null ? "" : String(s.queue) });
+    // A service whose data changes: how often, as the format writes it.
+    const updates = el("input", { class: "updates", size: "8", placeholder: s.changes ? "e.g. 300ms" : "-" });
+    if (!s.changes) updates.disabled = true;
     const apply = el("button", { class: "apply" }, "set");
     apply.onclick = async () => {
       const path = "services." + s.name;
+      if (s.changes && updates.value !== "") await command({ set: path + ".updates", value: updates.value });
       if (String(workers.value) !== String(s.workers) && await command({ set: path + ".workers", value: workers.value })) s.workers = Number(workers.value);
       if (queue.value !== "" && String(queue.value) !== String(s.queue) && await command({ set: path + ".queue", value: queue.value })) s.queue = Number(queue.value);
     };
     const td = (x) => { const c = el("td"); c.append(x); return c; };
-    tr.append(td(workers), td(queue), td(apply));
+    tr.append(td(workers), td(queue), td(updates), td(apply));
     body.append(tr);
   }
 }
