@@ -19,6 +19,7 @@ mod page;
 pub mod replay;
 mod server;
 pub mod session;
+mod tell;
 mod versions;
 
 pub use server::serve;

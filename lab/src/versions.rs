@@ -7,10 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tonic::transport::Endpoint;
 use topolab_model::{Dist, Topology};
 use topolab_proto::v1::SetUpdatesRequest;
-use topolab_proto::v1::control_client::ControlClient;
 
 use topolab_load::LiveLoad;
 
@@ -39,26 +37,15 @@ pub async fn retime(
             f.retime(from, gaps, change);
         }
     }
-    let mut problems = Vec::new();
-    for (i, addr) in addrs.iter().enumerate() {
-        let told = async {
-            let channel = Endpoint::from_shared(format!("http://{addr}"))?
-                .connect_timeout(Duration::from_millis(500))
-                .timeout(Duration::from_secs(1))
-                .connect()
-                .await?;
-            ControlClient::new(channel)
-                .set_updates(SetUpdatesRequest {
-                    gaps: gaps_text.to_string(),
-                    from_us: from.as_micros() as u64,
-                    change,
-                })
-                .await?;
-            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-        };
-        if let Err(e) = told.await {
-            problems.push(format!("#{i}: {e}"));
-        }
-    }
-    problems
+    let from_us = from.as_micros() as u64;
+    crate::tell::each(addrs, |mut c| async move {
+        c.set_updates(SetUpdatesRequest {
+            gaps: gaps_text.to_string(),
+            from_us,
+            change,
+        })
+        .await?;
+        Ok(())
+    })
+    .await
 }
