@@ -1,0 +1,135 @@
+//! What one link does to one frame: dropped (a partition, or loss drawn at
+//! random), or held until a departure time made of the bandwidth's
+//! serialisation (earliest departure time pacing: each frame leaves after
+//! the one before it has had its time on the wire) plus the delay, drawn
+//! with its jitter. Pure, so it is tested without a network.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+use topolab_model::LinkShape;
+
+use crate::plan::spread;
+
+/// One directed link in force, and when its wire is next free.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    pub shape: LinkShape,
+    /// When the last frame admitted has finished serialising.
+    next_free: Option<Instant>,
+}
+
+impl Pace {
+    /// A link with `shape` and an idle wire.
+    pub fn new(shape: LinkShape) -> Pace {
+        Pace {
+            shape,
+            next_free: None,
+        }
+    }
+
+    /// A new shape; the wire's backlog is kept, as a qdisc's would be.
+    pub fn reshape(&mut self, shape: LinkShape) {
+        self.shape = shape;
+    }
+
+    /// When a frame of `len` bytes arriving at `now` leaves; `None`: dropped.
+    pub fn admit<R: Rng + ?Sized>(
+        &mut self,
+        now: Instant,
+        len: usize,
+        rng: &mut R,
+    ) -> Option<Instant> {
+        let s = &self.shape;
+        if s.partition {
+            return None;
+        }
+        if let Some(loss) = s.loss
+            && rng.random::<f64>() < loss
+        {
+            return None;
+        }
+        let mut depart = now;
+        if let Some(bits) = s.bandwidth.filter(|b| *b > 0) {
+            let start = self.next_free.map_or(now, |f| f.max(now));
+            let on_wire = Duration::from_secs_f64(len as f64 * 8.0 / bits as f64);
+            self.next_free = Some(start + on_wire);
+            depart = start + on_wire;
+        }
+        let mean = s.delay.map_or(Duration::ZERO, |d| d.mean());
+        let sd = spread(s);
+        let delay = if sd.is_zero() {
+            mean
+        } else {
+            let draw = Normal::new(mean.as_secs_f64(), sd.as_secs_f64())
+                .map(|n| n.sample(rng))
+                .unwrap_or(mean.as_secs_f64());
+            Duration::from_secs_f64(draw.max(0.0))
+        };
+        Some(depart + delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use topolab_model::Dist;
+
+    use super::*;
+
+    #[test]
+    fn a_delay_holds_every_frame_and_jitter_spreads_it() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut p = Pace::new(LinkShape {
+            delay: Some(Dist::Const(Duration::from_millis(50))),
+            jitter: Some(Duration::from_millis(10)),
+            ..Default::default()
+        });
+        let ds: Vec<f64> = (0..2000)
+            .map(|_| (p.admit(now, 100, &mut rng).unwrap() - now).as_secs_f64() * 1e3)
+            .collect();
+        let mean = ds.iter().sum::<f64>() / ds.len() as f64;
+        let sd = (ds.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / ds.len() as f64).sqrt();
+        assert!((mean - 50.0).abs() < 1.0, "{mean}");
+        assert!((sd - 10.0).abs() < 1.0, "{sd}");
+    }
+
+    #[test]
+    fn loss_drops_its_share_and_a_partition_drops_all() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut p = Pace::new(LinkShape {
+            loss: Some(0.05),
+            ..Default::default()
+        });
+        let dropped = (0..20_000)
+            .filter(|_| p.admit(now, 100, &mut rng).is_none())
+            .count();
+        assert!((900..1100).contains(&dropped), "{dropped}");
+        p.reshape(LinkShape {
+            partition: true,
+            ..Default::default()
+        });
+        assert!(p.admit(now, 100, &mut rng).is_none());
+    }
+
+    #[test]
+    fn bandwidth_spaces_frames_by_their_time_on_the_wire() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut p = Pace::new(LinkShape {
+            bandwidth: Some(1_000_000),
+            ..Default::default()
+        });
+        // 125 frames of 1000 bytes = 1 Mbit: the last leaves after 1 s.
+        let last = (0..125)
+            .map(|_| p.admit(now, 1000, &mut rng).unwrap())
+            .last()
+            .unwrap();
+        let took = (last - now).as_secs_f64();
+        assert!((took - 1.0).abs() < 1e-6, "{took}");
+    }
+}
