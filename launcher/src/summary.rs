@@ -106,6 +106,7 @@ pub fn build(
         restart_log: Vec::new(),
         warmup: None,
         work_timing,
+        links: Default::default(),
         prediction: None,
     }
 }

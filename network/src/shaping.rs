@@ -2,7 +2,11 @@
 //! random), or held until a departure time made of the bandwidth's
 //! serialisation (earliest departure time pacing: each frame leaves after
 //! the one before it has had its time on the wire) plus the delay, drawn
-//! with its jitter. Pure, so it is tested without a network.
+//! with its jitter. Frames of one burst (each within [`BURST`] of the one
+//! before) share one draw and keep their order, as packets sent together
+//! along one path do: a call's request, sent as a few frames, is delayed
+//! once, not by the largest of several draws. Pure, so it is tested
+//! without a network.
 
 use std::time::{Duration, Instant};
 
@@ -12,12 +16,17 @@ use topolab_model::LinkShape;
 
 use crate::plan::spread;
 
+/// Frames closer together than this are one burst: one delay for all.
+pub const BURST: Duration = Duration::from_millis(3);
+
 /// One directed link in force, and when its wire is next free.
 #[derive(Debug, Clone)]
 pub struct Pace {
     pub shape: LinkShape,
     /// When the last frame admitted has finished serialising.
     next_free: Option<Instant>,
+    /// The last frame's arrival and the delay drawn for it.
+    last: Option<(Instant, Duration)>,
 }
 
 impl Pace {
@@ -26,6 +35,7 @@ impl Pace {
         Pace {
             shape,
             next_free: None,
+            last: None,
         }
     }
 
@@ -59,7 +69,13 @@ impl Pace {
         }
         let mean = s.delay.map_or(Duration::ZERO, |d| d.mean());
         let sd = spread(s);
-        let delay = if sd.is_zero() {
+        let burst = self
+            .last
+            .filter(|(at, _)| now.saturating_duration_since(*at) < BURST)
+            .map(|(_, d)| d);
+        let delay = if let Some(d) = burst {
+            d
+        } else if sd.is_zero() {
             mean
         } else {
             let draw = Normal::new(mean.as_secs_f64(), sd.as_secs_f64())
@@ -67,6 +83,7 @@ impl Pace {
                 .unwrap_or(mean.as_secs_f64());
             Duration::from_secs_f64(draw.max(0.0))
         };
+        self.last = Some((now, delay));
         Some(depart + delay)
     }
 }
@@ -88,13 +105,32 @@ mod tests {
             jitter: Some(Duration::from_millis(10)),
             ..Default::default()
         });
+        // One frame every 5 ms: each its own burst, so each its own draw.
         let ds: Vec<f64> = (0..2000)
-            .map(|_| (p.admit(now, 100, &mut rng).unwrap() - now).as_secs_f64() * 1e3)
+            .map(|i| {
+                let at = now + Duration::from_millis(5 * i);
+                (p.admit(at, 100, &mut rng).unwrap() - at).as_secs_f64() * 1e3
+            })
             .collect();
         let mean = ds.iter().sum::<f64>() / ds.len() as f64;
         let sd = (ds.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / ds.len() as f64).sqrt();
         assert!((mean - 50.0).abs() < 1.0, "{mean}");
         assert!((sd - 10.0).abs() < 1.0, "{sd}");
+    }
+
+    #[test]
+    fn the_frames_of_a_burst_share_one_delay() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut p = Pace::new(LinkShape {
+            delay: Some(Dist::Const(Duration::from_millis(50))),
+            jitter: Some(Duration::from_millis(10)),
+            ..Default::default()
+        });
+        let a = p.admit(now, 100, &mut rng).unwrap() - now;
+        let later = now + Duration::from_micros(1500);
+        let b = p.admit(later, 100, &mut rng).unwrap() - later;
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rand::SeedableRng;
@@ -33,6 +33,9 @@ const QUEUED: usize = 16_384;
 const HELD: usize = 200_000;
 /// Larger than any frame of a 1500-byte MTU.
 const FRAME: usize = 2048;
+/// How long before a held frame's departure the switch wakes, to wait out
+/// the rest precisely.
+const EARLY: Duration = Duration::from_millis(2);
 
 /// What the wire did, for the run's last lines.
 #[derive(Debug, Default)]
@@ -183,6 +186,16 @@ async fn switch(
             },
             () = sleep_until(due), if due.is_some() => None,
         };
+        if arrived.is_none()
+            && let Some(t) = due
+        {
+            // The timer wakes up to a millisecond early or late: wait out the
+            // rest here, so a delay is what the link asks for.
+            let left = t.saturating_duration_since(Instant::now());
+            if left > Duration::ZERO && left <= EARLY {
+                std::thread::sleep(left);
+            }
+        }
         let now = Instant::now();
         while let Some(Reverse((t, ..))) = held.peek()
             && *t <= now
@@ -238,9 +251,12 @@ async fn switch(
     }
 }
 
+/// Sleeps until [`EARLY`] before `t` (the timer's resolution is a
+/// millisecond, and it rounds up).
 async fn sleep_until(t: Option<Instant>) {
     if let Some(t) = t {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await;
+        let wake = t.checked_sub(EARLY).unwrap_or(t);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
     }
 }
 

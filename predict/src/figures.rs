@@ -110,6 +110,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         restart_log: Vec::new(),
         warmup: None,
         work_timing: None,
+        links: Default::default(),
         prediction: None,
     }
 }

@@ -23,6 +23,7 @@ fn round_trips_through_the_file() {
         }],
         warmup: None,
         work_timing: None,
+        links: Default::default(),
         prediction: None,
     };
     s.load.insert(

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::summary::Summary;
 use topolab_results::units::ms;
 
+mod links;
 mod updates;
 
 /// Renders the summary as aligned plain-text tables.
@@ -131,6 +132,7 @@ fn render_tables(s: &Summary, mut out: String) -> String {
         let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
     }
     out.push_str(&fleet_notes(s));
+    out.push_str(&links::render(s));
     out.push_str(&lost_spans(s));
     if let Some(note) = s.work_timing.as_ref().and_then(|w| w.note()) {
         let _ = writeln!(out, "{note}");
@@ -334,6 +336,7 @@ mod tests {
             restart_log: Vec::new(),
             warmup: None,
             work_timing: None,
+            links: Default::default(),
             prediction: None,
         }
     }
