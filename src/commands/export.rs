@@ -61,6 +61,11 @@ pub fn export(args: &ExportArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_SANDBOX);
     }
+    if t.network.in_use() {
+        eprintln!(
+            "note: the `network` section and link faults are not carried by this export: its containers share the engine's network as it is (a local `topolab run` shapes the links, see docs/network.md)"
+        );
+    }
     match args.target {
         ExportTarget::Compose => eprintln!(
             "deploy on a Swarm: (cd {} && docker stack deploy -c {} {})",
