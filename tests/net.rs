@@ -258,3 +258,34 @@ fn validate_locates_a_bad_link_fault() {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
+
+#[test]
+fn without_root_a_network_is_refused_saying_what_it_needs() {
+    if !require_peer(&NETNS) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let yaml = std::fs::read_to_string(LINKS).unwrap();
+    let file = sb.file("t.yaml", &yaml);
+    for p in [sb.dir.path(), file.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // `nobody`, without capabilities (setpriv is util-linux's, always here).
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["--inh-caps=-all", "--bounding-set=-all"])
+        .arg(env!("CARGO_BIN_EXE_topolab"))
+        .args(["run", file.to_str().unwrap(), "--out"])
+        .arg(sb.out())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs CAP_NET_ADMIN") && err.contains("run topolab as root"),
+        "{err}"
+    );
+    assert!(!sb.out().exists(), "a refused run leaves no folder");
+}

@@ -68,9 +68,10 @@ pub struct RunResult {
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, opts: RunOptions) -> anyhow::Result<RunResult> {
+    // Made first: a run that cannot have its network leaves no folder.
+    let (hosts, trace) = network::make(&loaded.topology, &opts)?;
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
-    let (hosts, trace) = network::make(&loaded.topology, &opts)?;
     let traces = RunTraces::start(&loaded.topology.settings, &folder.path, trace).await?;
     if let Some(addr) = traces.collector_addr() {
         // For outside exporters while the run goes on (not with --quiet,
