@@ -23,12 +23,16 @@
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
+//! 11. Network (`network`, only when asked: it needs root): start-up of 100
+//!     replicas in namespaces against loopback, and one hop through a 0 ms
+//!     link against loopback.
 
 mod echo;
 mod generator;
 mod h2load;
 mod hops;
 mod memory;
+mod network;
 mod sampling;
 mod scale;
 mod sim;
@@ -87,6 +91,9 @@ fn main() -> anyhow::Result<()> {
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;
+    }
+    if only.as_deref() == Some("network") {
+        network::bench()?;
     }
     Ok(())
 }
