@@ -106,6 +106,25 @@ fn a_delay_on_api_to_db_moves_that_link_only() {
     );
     let faults = s["faults"].as_array().unwrap();
     assert_eq!(faults[0]["target"], "api -> db");
+    // `trace --id` shows a delayed call's wire as segments of its own.
+    let slow = trace::load(&sb.out())
+        .unwrap()
+        .into_iter()
+        .max_by_key(|t| t.duration_ns())
+        .unwrap();
+    let out = sb
+        .command(&["trace", sb.out().to_str().unwrap(), "--id", &slow.id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let db_row = text
+        .lines()
+        .find(|l| l.contains("→ db/Q"))
+        .unwrap_or_default();
+    assert!(
+        db_row.contains('░') && db_row.contains(" there, "),
+        "{text}"
+    );
     assert!(faults[0]["cleared_s"].as_f64().is_some());
 }
 
