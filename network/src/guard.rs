@@ -35,12 +35,13 @@ fn script(prefix: &str) -> String {
     )
 }
 
-/// Shell that deletes every namespace named `PREFIX-*` and the launcher's
-/// end of the bridge: all a run's network is.
+/// Shell that deletes every namespace named `PREFIX-*` (one `ip` for all)
+/// and the launcher's TAP device if it outlived its descriptor: all a
+/// run's network is.
 pub fn remove_all(prefix: &str) -> String {
     format!(
-        "for n in $(ip netns list | cut -d' ' -f1 | grep '^{prefix}-'); do ip netns del \"$n\"; done\n\
-         ip link del {prefix}h 2>/dev/null\n\
+        "ip netns list | cut -d' ' -f1 | grep '^{prefix}-' | sed 's/^/netns del /' | ip -force -batch -\n\
+         ip link del {prefix}g 2>/dev/null\n\
          exit 0\n"
     )
 }
