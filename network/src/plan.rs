@@ -63,24 +63,26 @@ impl Plan {
     /// The directed (sender, receiver) host pairs whose packets `link`
     /// shapes: from its first end to its second, and back for `<->`.
     pub fn pairs(&self, link: &Link) -> Vec<(usize, usize)> {
-        let zones = &self.network.zones;
-        let mut out = BTreeSet::new();
-        for (a, ha) in self.hosts.iter().enumerate() {
-            for (b, hb) in self.hosts.iter().enumerate() {
-                if a == b {
-                    continue;
-                }
-                let forward = link.from.holds(&ha.service, ha.index, zones)
-                    && link.to.holds(&hb.service, hb.index, zones);
-                let back = link.both_ways
-                    && link.to.holds(&ha.service, ha.index, zones)
-                    && link.from.holds(&hb.service, hb.index, zones);
-                if forward || back {
-                    out.insert((a, b));
-                }
-            }
+        let n = self.hosts.len();
+        (0..n)
+            .flat_map(|a| (0..n).map(move |b| (a, b)))
+            .filter(|&pair| self.covers(link, pair))
+            .collect()
+    }
+
+    /// Whether `link` shapes the packets host `a` sends host `b`.
+    pub fn covers(&self, link: &Link, (a, b): (usize, usize)) -> bool {
+        if a == b {
+            return false;
         }
-        out.into_iter().collect()
+        let zones = &self.network.zones;
+        let (ha, hb) = (&self.hosts[a], &self.hosts[b]);
+        let forward = link.from.holds(&ha.service, ha.index, zones)
+            && link.to.holds(&hb.service, hb.index, zones);
+        let back = link.both_ways
+            && link.to.holds(&ha.service, ha.index, zones)
+            && link.from.holds(&hb.service, hb.index, zones);
+        forward || back
     }
 
     /// Every pair any standing link or link fault ever shapes, by sender:
@@ -107,13 +109,13 @@ impl Plan {
     pub fn shape_of(&self, active: &BTreeSet<usize>, pair: (usize, usize)) -> LinkShape {
         let mut shape = LinkShape::default();
         for link in &self.network.links {
-            if self.pairs(link).contains(&pair) {
+            if self.covers(link, pair) {
                 shape = shape.and(&link.shape);
             }
         }
         for i in active {
             let link = &self.network.faults[*i].link;
-            if self.pairs(link).contains(&pair) {
+            if self.covers(link, pair) {
                 shape = shape.and(&link.shape);
             }
         }
