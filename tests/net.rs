@@ -312,3 +312,43 @@ fn without_root_a_network_is_refused_saying_what_it_needs() {
     );
     assert!(!sb.out().exists(), "a refused run leaves no folder");
 }
+
+#[test]
+fn run_predict_puts_the_delay_beside_what_the_run_measured() {
+    if !require_peer(&NETNS) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(LINKS);
+    let out = sb
+        .command(&[
+            "run",
+            file.to_str().unwrap(),
+            "--predict",
+            "--quiet",
+            "--out",
+        ])
+        .arg(sb.out())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The delay moves the load's mean by ~22 ms (4 of 9 s at +50 ms) and
+    // its p99 to ~75 ms: the prediction must have it, within its range.
+    for figure in ["mean ms", "p99 ms"] {
+        let line = text
+            .lines()
+            .find(|l| l.contains("load.users") && l.contains(figure))
+            .unwrap_or_else(|| panic!("no {figure} of load.users in:\n{text}"));
+        let predicted: f64 = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(predicted > 20.0, "the prediction misses the delay: {line}");
+        assert!(
+            !line.trim_end().ends_with('!'),
+            "measured outside the prediction's range: {line}"
+        );
+    }
+}

@@ -17,9 +17,6 @@ use super::{EXIT_INVALID, EXIT_SANDBOX};
 use crate::cli::{PredictArgs, RunArgs};
 use crate::out::out;
 
-/// Said whenever a prediction meets a modelled network it leaves out.
-const NO_NETWORK: &str = "note: the simulator does not model the network yet: its links' delay, jitter, loss, bandwidth and partitions are left out of the prediction (the run has them)";
-
 /// Predicts one topology as the flags say.
 pub fn predict(args: PredictArgs) -> ExitCode {
     let flags = Flags {
@@ -39,9 +36,6 @@ pub fn predict(args: PredictArgs) -> ExitCode {
     if !args.json {
         for w in &loaded.warnings {
             eprintln!("{w}");
-        }
-        if loaded.topology.network.in_use() {
-            eprintln!("{NO_NETWORK}");
         }
     }
     // Cannot be None: load_within always pins a seed.
@@ -124,9 +118,6 @@ pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<H
 /// the exit status to end with (nothing has started yet).
 pub fn before_run(args: &RunArgs, loaded: &Loaded, seed: u64) -> Result<Simulated, ExitCode> {
     let say = !args.quiet && !args.json;
-    if say && loaded.topology.network.in_use() {
-        eprintln!("{NO_NETWORK}");
-    }
     let hop = hop_cost(args.hop_cost.as_deref(), args.reprobe, say).map_err(|e| {
         eprintln!("error: {e:#}");
         ExitCode::from(if args.hop_cost.is_some() {
