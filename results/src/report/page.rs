@@ -186,6 +186,11 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                         (tables::endpoints(t, s))
                         @if let Some(c) = tables::calls(t, s) { h3 { "Calls, by caller and callee" } (c) }
                         @if let Some(r) = tables::replicas(t, s) { h3 { "Per replica" } (r) }
+                        @if let Some(l) = tables::links(s) {
+                            h3 { "Links: time on the wire" }
+                            (l)
+                            p.muted { "A caller's CLIENT span less its callee's SERVER span, both ways; see docs/network.md." }
+                        }
                     }
                     None => p.missing { "No summary.json in this folder: the figures cannot be shown." },
                 }
