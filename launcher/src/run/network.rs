@@ -41,6 +41,16 @@ pub(super) fn make(
     if trace.listen.is_none() {
         trace.listen = Some(SocketAddr::from((hosts.gateway(), 0)));
     }
+    if let Some(e) = &trace.otlp_endpoint
+        && (e.contains("127.0.0.1") || e.contains("localhost") || e.contains("[::1]"))
+    {
+        say(
+            opts,
+            format!(
+                "warning: the replicas run in network namespaces of their own, where {e} is their own loopback: their spans cannot reach it (counted as not taken; the run folder's traces have them), the generators' can"
+            ),
+        );
+    }
     Ok((Some(Arc::new(hosts)), trace))
 }
 
