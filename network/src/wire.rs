@@ -1,8 +1,9 @@
-//! The wire between a run's hosts: a learning Ethernet switch in the
-//! launcher that reads every frame from every host's TAP device and writes
-//! it to the port of its destination. A frame between two hosts whose link
-//! is shaped is held, paced or dropped there ([`crate::shaping`]) before it
-//! is written; every other frame is written at once.
+//! The wire between a run's hosts: a learning Ethernet switch on a thread
+//! of its own in the launcher that reads every frame from every host's TAP
+//! device and writes it to the port of its destination. A frame between
+//! two hosts whose link is shaped is held, paced or dropped there
+//! ([`crate::shaping`]) before it is written; every other frame is written
+//! at once, on the thread that read it, with no hand-over between threads.
 //!
 //! Why here and not in the kernel: the kernel this was built on has no
 //! netem (nor fq, etf or gact), so a qdisc cannot delay a packet; a
@@ -11,31 +12,26 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::io::Read;
 use std::net::Ipv4Addr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use topolab_model::LinkShape;
 
 use crate::shaping::Pace;
 
-/// Frames waiting for the switch: beyond this, frames are dropped (counted).
-const QUEUED: usize = 16_384;
 /// Frames held for a later departure: beyond this, dropped (counted).
 const HELD: usize = 200_000;
 /// Larger than any frame of a 1500-byte MTU.
 const FRAME: usize = 2048;
-/// How long before a held frame's departure the switch wakes, to wait out
-/// the rest precisely.
-const EARLY: Duration = Duration::from_millis(2);
 
 /// What the wire did, for the run's last lines.
 #[derive(Debug, Default)]
@@ -44,57 +40,48 @@ pub struct WireCounts {
     pub frames: AtomicU64,
     /// Dropped by a link's loss or partition, as asked.
     pub dropped_by_links: AtomicU64,
-    /// Dropped because a bounded queue of the wire was full.
+    /// Dropped because the wire held too many, or a port would not take it.
     pub dropped_full: AtomicU64,
 }
 
 /// The links in force, by (sender, receiver) address.
 type Links = HashMap<(Ipv4Addr, Ipv4Addr), Pace>;
 
-/// The running switch.
+/// The running switch; dropping it stops the thread and closes the ports.
 pub struct Wire {
     links: Arc<Mutex<Links>>,
     /// What the wire has done so far.
     pub counts: Arc<WireCounts>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Closed to tell the thread to stop.
+    stop: Option<UnixStream>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Wire {
-    /// Starts switching between `ports` (each a TAP device's descriptor).
+    /// Starts switching between `ports` (each a TAP device's descriptor,
+    /// non-blocking).
     pub fn start(ports: Vec<OwnedFd>) -> std::io::Result<Wire> {
-        let ports: Vec<Arc<AsyncFd<OwnedFd>>> = ports
-            .into_iter()
-            .map(|fd| {
-                // SAFETY: the wire owns each descriptor and neither replaces
-                // nor closes it while registered.
-                unsafe { AsyncFd::register(fd) }
-                    .map(Arc::new)
-                    .map_err(std::io::Error::from)
-            })
-            .collect::<Result<_, _>>()?;
         let links: Arc<Mutex<Links>> = Default::default();
         let counts: Arc<WireCounts> = Default::default();
-        let (tx, rx) = mpsc::channel(QUEUED);
-        let mut tasks = Vec::new();
-        for (i, port) in ports.iter().enumerate() {
-            tasks.push(tokio::spawn(read(
-                i,
-                port.clone(),
-                tx.clone(),
-                counts.clone(),
-            )));
-        }
-        drop(tx);
-        tasks.push(tokio::spawn(switch(
+        let (stop, stopped) = UnixStream::pair()?;
+        stopped.set_nonblocking(true)?;
+        let mut switch = Switch {
             ports,
-            rx,
-            links.clone(),
-            counts.clone(),
-        )));
+            links: links.clone(),
+            counts: counts.clone(),
+            macs: HashMap::new(),
+            held: BinaryHeap::new(),
+            seq: 0,
+            rng: StdRng::from_os_rng(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("topolab-wire".into())
+            .spawn(move || switch.run(stopped))?;
         Ok(Wire {
             links,
             counts,
-            tasks,
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -117,42 +104,9 @@ impl Wire {
 
 impl Drop for Wire {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-/// Reads every frame of one port into the switch's queue.
-async fn read(
-    i: usize,
-    port: Arc<AsyncFd<OwnedFd>>,
-    tx: mpsc::Sender<(usize, Vec<u8>)>,
-    counts: Arc<WireCounts>,
-) {
-    let mut buf = vec![0u8; FRAME];
-    loop {
-        let Ok(mut ready) = port.readable().await else {
-            return;
-        };
-        loop {
-            match rustix::io::read(port.get_ref(), &mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    if tx.try_send((i, buf[..n].to_vec())).is_err() {
-                        if tx.is_closed() {
-                            return;
-                        }
-                        counts.dropped_full.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Err(rustix::io::Errno::AGAIN) => {
-                    ready.clear_ready();
-                    break;
-                }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => return,
-            }
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -160,103 +114,144 @@ async fn read(
 /// A frame held until it may leave: (departure, order of arrival, port, frame).
 type Held = Reverse<(Instant, u64, usize, Vec<u8>)>;
 
-/// Learns where each MAC address lives, forwards, and holds what a link delays.
-async fn switch(
-    ports: Vec<Arc<AsyncFd<OwnedFd>>>,
-    mut rx: mpsc::Receiver<(usize, Vec<u8>)>,
+/// The switch's state, owned by its thread.
+struct Switch {
+    ports: Vec<OwnedFd>,
     links: Arc<Mutex<Links>>,
     counts: Arc<WireCounts>,
-) {
-    let mut macs: HashMap<[u8; 6], usize> = HashMap::new();
-    let mut held: BinaryHeap<Held> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut rng = StdRng::from_os_rng();
-    let write = |port: usize, frame: &[u8]| {
-        match rustix::io::write(ports[port].get_ref(), frame) {
-            Ok(_) => counts.frames.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counts.dropped_full.fetch_add(1, Ordering::Relaxed),
-        };
-    };
-    loop {
-        let due = held.peek().map(|Reverse((t, ..))| *t);
-        let arrived = tokio::select! {
-            f = rx.recv() => match f {
-                Some(f) => Some(f),
-                None => return,
-            },
-            () = sleep_until(due), if due.is_some() => None,
-        };
-        if arrived.is_none()
-            && let Some(t) = due
-        {
-            // The timer wakes up to a millisecond early or late: wait out the
-            // rest here, so a delay is what the link asks for.
-            let left = t.saturating_duration_since(Instant::now());
-            if left > Duration::ZERO && left <= EARLY {
-                std::thread::sleep(left);
+    /// Where each MAC address was last seen.
+    macs: HashMap<[u8; 6], usize>,
+    held: BinaryHeap<Held>,
+    seq: u64,
+    rng: StdRng,
+}
+
+impl Switch {
+    /// Waits for frames (or the next held frame's departure), forwards
+    /// them, until `stopped` is closed.
+    fn run(&mut self, mut stopped: UnixStream) {
+        let mut fds: Vec<libc::pollfd> = self
+            .ports
+            .iter()
+            .map(|p| p.as_raw_fd())
+            .chain([stopped.as_raw_fd()])
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let mut buf = vec![0u8; FRAME];
+        loop {
+            let wait = self
+                .held
+                .peek()
+                .map(|Reverse((t, ..))| t.saturating_duration_since(Instant::now()));
+            let ts = wait.map(|d| libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            // SAFETY: `fds` is a live array of `fds.len()` pollfds, `ts_ptr`
+            // null or a live timespec, and no signal mask is given.
+            let n = unsafe {
+                libc::ppoll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    ts_ptr,
+                    std::ptr::null(),
+                )
+            };
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return;
             }
-        }
-        let now = Instant::now();
-        while let Some(Reverse((t, ..))) = held.peek()
-            && *t <= now
-        {
-            if let Some(Reverse((_, _, port, frame))) = held.pop() {
-                write(port, &frame);
+            let last = fds.len() - 1;
+            if fds[last].revents != 0
+                && !matches!(stopped.read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            {
+                return;
             }
-        }
-        let Some((from, frame)) = arrived else {
-            continue;
-        };
-        if frame.len() < 14 {
-            continue;
-        }
-        let mut src = [0u8; 6];
-        src.copy_from_slice(&frame[6..12]);
-        macs.insert(src, from);
-        let dst: [u8; 6] = frame[0..6].try_into().unwrap_or([0xff; 6]);
-        let to = match macs.get(&dst) {
-            Some(p) if dst[0] & 1 == 0 => *p,
-            _ => {
-                // Broadcast, multicast or not yet learnt: every other port.
-                for p in (0..ports.len()).filter(|p| *p != from) {
-                    write(p, &frame);
+            self.release(Instant::now());
+            for i in 0..last {
+                if fds[i].revents == 0 {
+                    continue;
                 }
-                continue;
-            }
-        };
-        let Some(pair) = ipv4_pair(&frame) else {
-            write(to, &frame);
-            continue;
-        };
-        let departure = {
-            let mut links = links.lock();
-            match links.get_mut(&pair) {
-                None => Some(now),
-                Some(pace) => pace.admit(now, frame.len(), &mut rng),
-            }
-        };
-        match departure {
-            None => {
-                counts.dropped_by_links.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(t) if t <= now => write(to, &frame),
-            Some(_) if held.len() >= HELD => {
-                counts.dropped_full.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(t) => {
-                seq += 1;
-                held.push(Reverse((t, seq, to, frame)));
+                if fds[i].revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+                    // A device gone (its namespace deleted): stop asking.
+                    fds[i].fd = -1;
+                    continue;
+                }
+                loop {
+                    match rustix::io::read(&self.ports[i], &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => self.arrived(i, &buf[..n]),
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(_) => break,
+                    }
+                }
             }
         }
     }
-}
 
-/// Sleeps until [`EARLY`] before `t` (the timer's resolution is a
-/// millisecond, and it rounds up).
-async fn sleep_until(t: Option<Instant>) {
-    if let Some(t) = t {
-        let wake = t.checked_sub(EARLY).unwrap_or(t);
-        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+    /// Writes every held frame whose time has come.
+    fn release(&mut self, now: Instant) {
+        while let Some(Reverse((t, ..))) = self.held.peek()
+            && *t <= now
+        {
+            if let Some(Reverse((_, _, port, frame))) = self.held.pop() {
+                self.write(port, &frame);
+            }
+        }
+    }
+
+    fn write(&self, port: usize, frame: &[u8]) {
+        match rustix::io::write(&self.ports[port], frame) {
+            Ok(_) => self.counts.frames.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.counts.dropped_full.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    /// One frame from port `from`: learnt, then forwarded, held or dropped.
+    fn arrived(&mut self, from: usize, frame: &[u8]) {
+        if frame.len() < 14 {
+            return;
+        }
+        let mut src = [0u8; 6];
+        src.copy_from_slice(&frame[6..12]);
+        self.macs.insert(src, from);
+        let dst: [u8; 6] = frame[0..6].try_into().unwrap_or([0xff; 6]);
+        let to = match self.macs.get(&dst) {
+            Some(p) if dst[0] & 1 == 0 => *p,
+            _ => {
+                // Broadcast, multicast or not yet learnt: every other port.
+                for p in (0..self.ports.len()).filter(|p| *p != from) {
+                    self.write(p, frame);
+                }
+                return;
+            }
+        };
+        let Some(pair) = ipv4_pair(frame) else {
+            self.write(to, frame);
+            return;
+        };
+        let now = Instant::now();
+        let departure = match self.links.lock().get_mut(&pair) {
+            None => Some(now),
+            Some(pace) => pace.admit(now, frame.len(), &mut self.rng),
+        };
+        match departure {
+            None => {
+                self.counts.dropped_by_links.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(t) if t <= now + Duration::from_micros(50) => self.write(to, frame),
+            Some(_) if self.held.len() >= HELD => {
+                self.counts.dropped_full.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(t) => {
+                self.seq += 1;
+                self.held.push(Reverse((t, self.seq, to, frame.to_vec())));
+            }
+        }
     }
 }
 
