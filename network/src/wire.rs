@@ -172,13 +172,13 @@ impl Switch {
                 return;
             }
             self.release(Instant::now());
-            for i in 0..last {
-                if fds[i].revents == 0 {
+            for (i, pfd) in fds.iter_mut().take(last).enumerate() {
+                if pfd.revents == 0 {
                     continue;
                 }
-                if fds[i].revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+                if pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
                     // A device gone (its namespace deleted): stop asking.
-                    fds[i].fd = -1;
+                    pfd.fd = -1;
                     continue;
                 }
                 loop {
