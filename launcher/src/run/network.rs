@@ -86,6 +86,20 @@ pub(super) fn remove(hosts: Option<Arc<Hosts>>, opts: &RunOptions) {
     let Some(hosts) = hosts else {
         return;
     };
+    let t = hosts.totals();
+    say(
+        opts,
+        format!(
+            "network: {} frame(s) carried, {} dropped by the links as asked",
+            t.frames, t.dropped_by_links
+        ),
+    );
+    if t.dropped_full > 0 {
+        topolab_notice::say(format!(
+            "warning: the wire dropped {} frame(s) it had no room for (over 200,000 held, or a replica's device full): the links lost more than they were asked to",
+            t.dropped_full
+        ));
+    }
     match Arc::try_unwrap(hosts) {
         Ok(h) => {
             if let Err(e) = h.remove() {
