@@ -108,3 +108,72 @@ pub fn read(run_dir: &Path) -> Result<BTreeMap<String, LinkSummary>, TraceError>
     trace::for_each_trace(run_dir, |t| sums.add(&t))?;
     Ok(sums.finish())
 }
+
+/// Time on the wire per link over time, per whole second of the clock the
+/// spans were recorded on: bounded by links × seconds, whatever the calls.
+#[derive(Default)]
+pub struct WireSeries(BTreeMap<String, BTreeMap<u64, Histogram<u64>>>);
+
+/// One link's wire time per second: (seconds from the start of load at
+/// the second's end, p50 ms, p99 ms).
+pub type WirePoints = Vec<(f64, f64, f64)>;
+
+impl WireSeries {
+    /// Takes one trace's answered calls between services.
+    pub fn add(&mut self, t: &Trace) {
+        for (key, start_ns, wire_us) in answered(t) {
+            let h = self
+                .0
+                .entry(key)
+                .or_default()
+                .entry(start_ns / 1_000_000_000)
+                .or_insert_with(|| topolab_figures::histogram(2));
+            topolab_figures::record(h, wire_us);
+        }
+    }
+
+    /// Every link's points, with `t0_ns` (when the load started, on the
+    /// spans' clock) as time zero.
+    pub fn finish(self, t0_ns: u64) -> BTreeMap<String, WirePoints> {
+        let ms = |us: u64| us as f64 / 1e3;
+        self.0
+            .into_iter()
+            .map(|(k, secs)| {
+                let points = secs
+                    .into_iter()
+                    .map(|(s, h)| {
+                        let end = ((s + 1) * 1_000_000_000) as f64 - t0_ns as f64;
+                        (
+                            end / 1e9,
+                            ms(h.value_at_quantile(0.5)),
+                            ms(h.value_at_quantile(0.99)),
+                        )
+                    })
+                    .collect();
+                (k, points)
+            })
+            .collect()
+    }
+}
+
+/// Each call between services the callee answered: (`caller -> callee`,
+/// the CLIENT span's start, its time on the wire in µs).
+fn answered(t: &Trace) -> Vec<(String, u64, u64)> {
+    let servers: HashMap<&str, u64> = t
+        .spans
+        .iter()
+        .filter(|s| s.kind == Kind::Server)
+        .filter_map(|s| Some((s.parent_id.as_deref()?, s.duration_ns())))
+        .collect();
+    t.spans
+        .iter()
+        .filter(|c| c.kind == Kind::Client && c.service != "load")
+        .filter_map(|c| {
+            let callee = c.callee.as_deref()?;
+            let server_ns = servers.get(c.span_id.as_str())?;
+            let to = callee.split('/').next().unwrap_or(callee);
+            let wire_us = c.duration_ns().saturating_sub(*server_ns) / 1000;
+            Some((format!("{} -> {to}", c.service), c.start_ns, wire_us))
+        })
+        .collect()
+}

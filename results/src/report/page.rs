@@ -10,7 +10,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
-use super::{faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view};
+use super::{
+    faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view, wire_view,
+};
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
@@ -104,6 +106,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
     let bin = timeline::bin_width(every, sent, t_max);
 
     let predicted = run.summary.as_ref().and_then(|s| s.prediction.as_ref());
+    let wire = wire_view::section(run, frame)?;
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -194,6 +197,8 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                     }
                     None => p.missing { "No summary.json in this folder: the figures cannot be shown." },
                 }
+
+                @if let Some(w) = wire { (w) }
 
                 h2 { "Where the time went, per hop" }
                 @match &run.hops {
