@@ -125,6 +125,12 @@ fn a_delay_on_api_to_db_moves_that_link_only() {
         db_row.contains('░') && db_row.contains(" there, "),
         "{text}"
     );
+    // The report draws each link's wire time over time.
+    let report = std::fs::read_to_string(sb.out().join("report.html")).unwrap();
+    assert!(
+        report.contains("Time on the wire, per link") && report.contains("id=\"chart-wire\""),
+        "no wire chart in the report"
+    );
     assert!(faults[0]["cleared_s"].as_f64().is_some());
 }
 
