@@ -123,10 +123,11 @@ pub struct TraceArgs {
     /// Show one chain as a waterfall (a unique prefix of its id is enough).
     #[arg(long, value_name = "TRACE")]
     pub id: Option<String>,
-    /// `chrome` writes a Chrome trace-event file that Perfetto opens.
+    /// `chrome` writes a Chrome trace-event file that Perfetto opens;
+    /// `jaeger` and `zipkin` write the JSON their UIs upload.
     #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
     pub format: TraceFormat,
-    /// Where `--format chrome` writes (default RUN_DIR/trace.chrome.json).
+    /// Where a file format writes (default RUN_DIR/trace.FORMAT.json).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -136,6 +137,8 @@ pub struct TraceArgs {
 pub enum TraceFormat {
     Text,
     Chrome,
+    Jaeger,
+    Zipkin,
 }
 
 /// The topology a command reads: its file, and values changed on the command

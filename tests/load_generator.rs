@@ -194,8 +194,21 @@ fn a_sweep_of_three_steps_writes_its_csv_and_chart() {
         "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share"
     ));
     assert!(lines[0].ends_with(
-        "predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s"
+        "predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s,sent_per_s"
     ));
+    // What was sent is there beside what was asked, and no step served
+    // more per second than it sent (issue 24: no column above its parent).
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        let ok_s: f64 = cells[3].parse().unwrap();
+        let sent_s: f64 = cells[24].parse().unwrap();
+        assert!(sent_s > 0.0 && ok_s <= sent_s, "ok/s above sent/s: {line}");
+    }
+    let header = stdout.lines().find(|l| l.starts_with("step")).unwrap();
+    assert!(
+        header.contains("asked/s") && header.contains("sent/s") && !header.contains("offered"),
+        "{stdout}"
+    );
     // One cook at 20 ms serves ~50/s: at 150/s most are turned away, as
     // measured and as predicted.
     let last: Vec<&str> = lines[3].split(',').collect();

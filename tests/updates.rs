@@ -198,6 +198,54 @@ fn long_pollers(model: &str) -> Value {
     )
 }
 
+/// scores.yaml's report: long polls held for seconds are drawn as rings at
+/// their latency without the hold, so the chart's scale is the queue's, not
+/// the hold's (issue 24: "a held request is drawn as held").
+#[test]
+fn the_report_draws_held_long_polls_apart_from_their_hold() {
+    let _one = serial();
+    let sb = Sandbox::new();
+    let summary = sb.run_yaml(
+        "name: held\nservices:\n  scores:\n    updates: 1s\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\nload:\n  waiting:\n    target: scores/Latest\n    clients: 10\n    long_poll: 30s\n    duration: 4s\nsettings:\n  seed: 5\n",
+        &["--quiet"],
+    );
+    let g = &summary["load"]["waiting"];
+    assert!(f(&g["latency_ms"]["p50"]) > 300.0, "held for news: {g}");
+    let html = std::fs::read_to_string(sb.out().join("report.html")).unwrap();
+    let caption = html
+        .split("A <b>ring</b> is a long poll the server held until the next version: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no caption for held requests"));
+    let held: u64 = caption.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        held >= 10,
+        "every answered long poll is a ring: {caption:.200}"
+    );
+    // The requests chart's latency axis ends near the unheld latencies
+    // (milliseconds), not at the holds (about a second each).
+    let chart = html.split("id=\"chart-requests\"").nth(1).unwrap();
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let rings = chart.matches("fill=\"none\"").count();
+    assert!(rings as u64 >= held.min(10), "rings drawn: {rings}");
+    // Its tick labels: the latency axis's (whole numbers) come before the
+    // time axis's (`0.0`, `5.0`, ...).
+    let labels: Vec<&str> = chart
+        .split("</text>")
+        .filter_map(|t| Some(t.rsplit('>').next()?.trim()))
+        .collect();
+    let ticks: Vec<f64> = labels
+        .iter()
+        .skip_while(|l| l.parse::<f64>().is_err())
+        .take_while(|l| !l.contains('.'))
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    let top = ticks.iter().fold(0.0, |a: f64, &b| a.max(b));
+    assert!(
+        !ticks.is_empty() && top < 300.0,
+        "the latency axis spans the holds: {labels:?}"
+    );
+}
+
 #[test]
 fn held_long_polls_take_a_blocking_servers_workers_but_not_an_async_ones() {
     let _one = serial();

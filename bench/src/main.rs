@@ -23,7 +23,10 @@
 //!    `work` accuracy with 250 replicas serving 500/s (see `scale.rs`).
 //! 10. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
-//! 11. Network (`network`, only when asked: it needs root): start-up of 100
+//! 11. Queueing (`queueing`): M/M/1 and M/D/1 at ρ = 0.8, the mean queue
+//!     wait measured against the textbook, Pollaczek–Khinchine with the
+//!     machine's measured service times, and `topolab predict`.
+//! 12. Network (`network`, only when asked: it needs root): start-up of 100
 //!     replicas in namespaces against loopback, and one hop through a 0 ms
 //!     link against loopback.
 
@@ -33,6 +36,7 @@ mod h2load;
 mod hops;
 mod memory;
 mod network;
+mod queueing;
 mod sampling;
 mod scale;
 mod sim;
@@ -88,6 +92,9 @@ fn main() -> anyhow::Result<()> {
     }
     if want("scale") {
         scale::bench()?;
+    }
+    if want("queueing") {
+        queueing::bench()?;
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;

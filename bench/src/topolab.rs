@@ -25,6 +25,12 @@ pub fn binary() -> anyhow::Result<PathBuf> {
 
 /// Runs `yaml` to completion and returns its summary.json.
 pub fn run_once(yaml: &str) -> anyhow::Result<Value> {
+    Ok(run_kept(yaml)?.1)
+}
+
+/// Runs `yaml` to completion; its run folder (`run` in the returned
+/// directory, removed on drop) and its summary.json.
+pub fn run_kept(yaml: &str) -> anyhow::Result<(tempfile::TempDir, Value)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("t.yaml");
     std::fs::write(&file, yaml)?;
@@ -38,9 +44,8 @@ pub fn run_once(yaml: &str) -> anyhow::Result<Value> {
         .stdout(Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "topolab run failed: {status}");
-    Ok(serde_json::from_str(&std::fs::read_to_string(
-        out.join("summary.json"),
-    )?)?)
+    let summary = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json"))?)?;
+    Ok((dir, summary))
 }
 
 /// A topology without load, kept up; stopped with SIGINT on drop.

@@ -2,7 +2,8 @@
 //! steps and reports how much later than asked they ended. When many
 //! processes share few cores, that delay is the machine's, not the
 //! topology's, and a run says so (`machine-bound`) instead of passing it off
-//! as the service's own latency.
+//! as the service's own latency (the terminal's words: `launcher`'s
+//! `table/timing.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -35,17 +36,6 @@ impl WorkTiming {
             machine_bound: pct > MACHINE_BOUND_PCT,
         })
     }
-
-    /// The terminal's warning, when machine-bound.
-    pub fn note(&self) -> Option<String> {
-        self.machine_bound.then(|| {
-            format!(
-                "warning: machine-bound: work ran {:.1}% long (the cores could not wake every replica on time; \
-                 latencies include that delay; fewer replicas or a less busy machine would hold them)",
-                self.work_late_pct
-            )
-        })
-    }
 }
 
 #[cfg(test)]
@@ -57,10 +47,9 @@ mod tests {
         assert_eq!(WorkTiming::new(0, 0), None);
         let ok = WorkTiming::new(1_000_000, 40_000).unwrap();
         assert_eq!((ok.work_late_pct, ok.machine_bound), (4.0, false));
-        assert!(ok.note().is_none());
         let bound = WorkTiming::new(1_000_000, 234_000).unwrap();
         assert!(bound.machine_bound);
         assert_eq!(bound.work_asked_ms, 1000.0);
-        assert!(bound.note().unwrap().contains("work ran 23.4% long"));
+        assert_eq!(bound.work_late_pct, 23.4);
     }
 }

@@ -14,6 +14,7 @@ use crate::requests::{self, RequestSample};
 use crate::summary::{self, Summary};
 use crate::sweep::{self, Sweep};
 use crate::timeseries::{self, ServiceSeries};
+use crate::trace::compact::Chain;
 use crate::trace::{self, Kind, TraceError};
 
 /// Everything readable in one run folder.
@@ -35,6 +36,13 @@ pub struct RunDir {
     /// Per trace id of a sampled request, the time it waited in queues
     /// over all its hops, in ms (from the traces).
     pub queue_ms: HashMap<String, f64>,
+    /// Per trace id of a sampled long poll that was held, how long the
+    /// servers held it waiting for a new version, in ms: not a queue's
+    /// doing, so the report draws it apart from the latency.
+    pub held_ms: HashMap<String, f64>,
+    /// Per trace id of a sampled request, its chain as the report's page
+    /// embeds it (bounded by the sample: at most 2,000 per generator).
+    pub chains: HashMap<String, Chain>,
     /// `sweep.csv` (and `sweep.json`) when the folder also holds a sweep.
     pub sweep: Option<Sweep>,
     /// Each file that was absent or unreadable, with why.
@@ -82,6 +90,8 @@ impl RunDir {
             wire: None,
             requests: None,
             queue_ms: HashMap::new(),
+            held_ms: HashMap::new(),
+            chains: HashMap::new(),
             sweep: None,
             missing,
             prediction: None,
@@ -118,6 +128,8 @@ impl RunDir {
             .collect();
         let mut sums = hops::HopSums::default();
         let mut queue_ms = HashMap::new();
+        let mut held_ms = HashMap::new();
+        let mut chains = HashMap::new();
         let network = self.topology.network.in_use();
         let due: HashMap<&str, f64> = self
             .requests
@@ -145,6 +157,24 @@ impl RunDir {
                     .filter_map(|s| s.queue_ns)
                     .sum();
                 *queue_ms.entry(t.id.clone()).or_insert(0.0) += ns as f64 / 1e6;
+                let held: u64 = t
+                    .spans
+                    .iter()
+                    .filter(|s| s.kind == Kind::Server)
+                    .filter_map(|s| s.held_ns)
+                    .sum();
+                if held > 0 {
+                    *held_ms.entry(t.id.clone()).or_insert(0.0) += held as f64 / 1e6;
+                }
+                // A trace read in two pieces (its spans far apart in the
+                // file) keeps its larger piece.
+                let chain = Chain::of(&t);
+                if chains
+                    .get(&t.id)
+                    .is_none_or(|c: &Chain| c.0.len() < chain.0.len())
+                {
+                    chains.insert(t.id.clone(), chain);
+                }
             }
         });
         match read {
@@ -162,6 +192,8 @@ impl RunDir {
         self.hops = Some(sums.finish());
         self.wire = t0_ns.map(|t0| wire.finish(t0));
         self.queue_ms = queue_ms;
+        self.held_ms = held_ms;
+        self.chains = chains;
     }
 
     fn attempt<T>(

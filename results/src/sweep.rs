@@ -17,7 +17,7 @@ pub const META_FILE: &str = "sweep.json";
 /// The header of `sweep.csv` ([`SweepRow`]'s fields): the columns every
 /// sweep has, then those of clients that follow `updates`, then the
 /// simulator's prediction of the step (empty when it was not predicted).
-pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run,measure,max_held,max_streams,server_msgs_per_s,predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s";
+pub const HEADER: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run,measure,max_held,max_streams,server_msgs_per_s,predicted_throughput_per_s,predicted_p50_ms,predicted_p99_ms,predicted_failed_share,predicted_capacity_per_s,sent_per_s";
 
 /// The columns a reader requires (files from before `updates` lack the rest).
 pub const REQUIRED: &str = "step,value,offered_per_s,throughput_per_s,p50_ms,p99_ms,rejected_share,error_share,sent,ok,rejected,timeouts,errors,within_goal,run";
@@ -29,7 +29,10 @@ pub struct SweepRow {
     pub step: u32,
     /// The varied value, as written (`4/s`).
     pub value: String,
+    /// The load asked for (the generators' scheduled mean rate; what closed
+    /// loops sent): the knob the sweep turns, and the charts' x axis.
     pub offered_per_s: f64,
+    /// OK answers per second, over the same window as `sent_per_s`.
     pub throughput_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -72,6 +75,11 @@ pub struct SweepRow {
     pub predicted_failed_share: Option<f64>,
     #[serde(default)]
     pub predicted_capacity_per_s: Option<f64>,
+    /// Requests actually sent per second, over the window `throughput_per_s`
+    /// is taken on: Poisson arrivals send more or fewer than asked, and
+    /// `throughput_per_s` never exceeds this (0 in files from before it).
+    #[serde(default)]
+    pub sent_per_s: f64,
 }
 
 fn latency() -> String {
@@ -201,6 +209,7 @@ pub mod tests {
             predicted_p99_ms: None,
             predicted_failed_share: None,
             predicted_capacity_per_s: None,
+            sent_per_s: offered,
         }
     }
 
@@ -224,7 +233,7 @@ pub mod tests {
         let text = std::fs::read_to_string(dir.path().join(CSV_FILE)).unwrap();
         assert!(
             text.starts_with(&format!(
-                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01,latency,0,0,0.0,,,,,\n"
+                "{HEADER}\n1,1/s,1.0,1.0,300.0,900.0,0.0,0.0,100,100,0,0,0,true,step-01,latency,0,0,0.0,,,,,,1.0\n"
             )),
             "{text}"
         );

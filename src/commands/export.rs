@@ -74,13 +74,6 @@ pub fn export(args: &ExportArgs) -> ExitCode {
             t.name
         ),
         ExportTarget::Kubernetes => {
-            let never = kubernetes::restart_not_kept(t);
-            if !never.is_empty() {
-                eprintln!(
-                    "note: a Deployment always restarts its pods, so `restart: never` of {} is not kept on Kubernetes",
-                    never.join(", ")
-                );
-            }
             eprintln!(
                 "deploy: kubectl apply -f {}  (namespace {})",
                 dir.join(MANIFESTS_FILE).display(),

@@ -1,11 +1,13 @@
 //! `topolab trace RUN_DIR`: streams `traces.jsonl` and shows where the time
 //! went, the slowest or failed chains, one chain as a waterfall, or writes a
-//! Chrome trace-event file. Exit 0, or 1 with a message for a bad folder or id.
+//! Chrome trace-event file, or Jaeger's or Zipkin's JSON. Exit 0, or 1 with
+//! a message for a bad folder or id.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::ExitCode;
 
+use topolab_results::trace::foreign::{self, Foreign};
 use topolab_results::trace::{self, Span, Trace, breakdown::Breakdown, chrome, list, waterfall};
 
 use crate::cli::{TraceArgs, TraceFormat};
@@ -38,11 +40,18 @@ fn show(args: &TraceArgs) -> Result<(), String> {
         let one = find(&args.run_dir, id)?;
         return match args.format {
             TraceFormat::Chrome => write_chrome(args, &[&one]),
+            TraceFormat::Jaeger | TraceFormat::Zipkin => write_foreign(args, &[&one]),
             TraceFormat::Text => {
                 out!("{}", waterfall::render(&one));
                 Ok(())
             }
         };
+    }
+    let foreign_all = matches!(args.format, TraceFormat::Jaeger | TraceFormat::Zipkin)
+        && args.slowest.is_none()
+        && !args.errors;
+    if foreign_all {
+        return stream_foreign(args);
     }
     // One streaming pass gathers everything shown, in bounded memory.
     let chrome_all = args.format == TraceFormat::Chrome && args.slowest.is_none() && !args.errors;
@@ -79,6 +88,13 @@ fn show(args: &TraceArgs) -> Result<(), String> {
             (false, None) => failed.iter().collect(),
         };
         return write_chrome(args, &chosen);
+    }
+    if matches!(args.format, TraceFormat::Jaeger | TraceFormat::Zipkin) {
+        let chosen: Vec<&Trace> = match args.slowest {
+            Some(_) => slowest.iter().collect(),
+            None => failed.iter().collect(),
+        };
+        return write_foreign(args, &chosen);
     }
     let mut listed = false;
     if let Some(n) = args.slowest {
@@ -120,6 +136,69 @@ fn write_chrome(args: &TraceArgs, chosen: &[&Trace]) -> Result<(), String> {
     );
     outln!("{}", path.display());
     Ok(())
+}
+
+/// Where a file format writes, and the form a foreign format takes.
+fn foreign_target(args: &TraceArgs) -> (std::path::PathBuf, Foreign) {
+    let (name, form) = match args.format {
+        TraceFormat::Zipkin => ("trace.zipkin.json", Foreign::Zipkin),
+        _ => ("trace.jaeger.json", Foreign::Jaeger),
+    };
+    let path = args.out.clone().unwrap_or_else(|| args.run_dir.join(name));
+    (path, form)
+}
+
+/// The chosen traces as Jaeger's or Zipkin's JSON.
+fn write_foreign(args: &TraceArgs, chosen: &[&Trace]) -> Result<(), String> {
+    let (path, form) = foreign_target(args);
+    let write = || -> std::io::Result<()> {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut w = foreign::Writer::new(form, file)?;
+        for t in chosen {
+            w.trace(t)?;
+        }
+        w.finish().map(drop)
+    };
+    write().map_err(|e| format!("writing {}: {e}", path.display()))?;
+    said_foreign(chosen.len() as u64, form, &path);
+    Ok(())
+}
+
+/// Every trace of the run as Jaeger's or Zipkin's JSON, streamed: a trace
+/// at a time, whatever the run's length.
+fn stream_foreign(args: &TraceArgs) -> Result<(), String> {
+    let (path, form) = foreign_target(args);
+    let file =
+        std::fs::File::create(&path).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let mut w = foreign::Writer::new(form, std::io::BufWriter::new(file))
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let mut count = 0u64;
+    let mut failed = None;
+    trace::for_each_trace(&args.run_dir, |t| {
+        if failed.is_none() {
+            match w.trace(&t) {
+                Ok(()) => count += 1,
+                Err(e) => failed = Some(e),
+            }
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(e) = failed {
+        return Err(format!("writing {}: {e}", path.display()));
+    }
+    w.finish()
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    said_foreign(count, form, &path);
+    Ok(())
+}
+
+fn said_foreign(count: u64, form: Foreign, path: &Path) {
+    let ui = match form {
+        Foreign::Jaeger => "Jaeger's UI (Search, then Upload JSON)",
+        Foreign::Zipkin => "Zipkin's UI (the upload button), or its POST /api/v2/spans",
+    };
+    outln!("{count} traces written for {ui} to");
+    outln!("{}", path.display());
 }
 
 /// The trace whose id starts with `id` (case-insensitive); it must be unique.

@@ -23,7 +23,10 @@ pub const MAX_FAILED_SHARE: f64 = 0.01;
 pub struct StepFigures {
     /// The varied value, as written (`4/s`).
     pub value: String,
+    /// The load asked for (see `SweepRow::offered_per_s`).
     pub offered_per_s: f64,
+    /// Requests sent per second, over the window `throughput_per_s` is on.
+    pub sent_per_s: f64,
     pub throughput_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -96,6 +99,7 @@ impl StepFigures {
         StepFigures {
             value: value.to_string(),
             offered_per_s: round3(per(asked, span)),
+            sent_per_s: round3(per(sent as f64, result.summary.duration_s)),
             throughput_per_s: round3(per(ok as f64, result.summary.duration_s)),
             p50_ms: round3(q(0.5)),
             p99_ms: round3(q(0.99)),
@@ -127,6 +131,7 @@ fn follow_cost(s: &topolab_results::summary::Summary) -> StepFigures {
     let mut f = StepFigures {
         value: String::new(),
         offered_per_s: 0.0,
+        sent_per_s: 0.0,
         throughput_per_s: 0.0,
         p50_ms: 0.0,
         p99_ms: 0.0,
@@ -223,6 +228,7 @@ pub fn rows(steps: &[StepFigures]) -> Vec<SweepRow> {
             predicted_p99_ms: None,
             predicted_failed_share: None,
             predicted_capacity_per_s: None,
+            sent_per_s: s.sent_per_s,
         })
         .collect()
 }
@@ -243,6 +249,7 @@ pub(crate) mod tests {
         StepFigures {
             value: format!("{offered}/s"),
             offered_per_s: offered,
+            sent_per_s: offered,
             throughput_per_s: offered.min(5.0),
             p50_ms: p99 / 3.0,
             p99_ms: p99,

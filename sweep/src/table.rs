@@ -13,7 +13,8 @@ pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f6
     let mut header = vec![
         "step",
         "value",
-        "offered/s",
+        "asked/s",
+        "sent/s",
         "ok/s",
         if stale { "stale p50 ms" } else { "p50 ms" },
         if stale { "stale p99 ms" } else { "p99 ms" },
@@ -30,6 +31,7 @@ pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f6
             format!("{}{}", i + 1, if Some(i) == knee { " knee" } else { "" }),
             s.value.clone(),
             format!("{:.2}", s.offered_per_s),
+            format!("{:.2}", s.sent_per_s),
             format!("{:.2}", s.throughput_per_s),
             format!("{:.1}", s.p50_ms),
             format!("{:.1}", s.p99_ms),
@@ -72,7 +74,7 @@ pub fn render(key: &str, steps: &[StepFigures], knee: Option<usize>, goal_ms: f6
         Some(k) => {
             let _ = writeln!(
                 out,
-                "knee: {:.2}/s offered ({key}={}): the highest offered load still served within the goal",
+                "knee: {:.2}/s asked ({key}={}): the highest load asked for that was still served within the goal",
                 steps[k].offered_per_s, steps[k].value
             );
         }
@@ -99,7 +101,7 @@ mod tests {
         let text = render("load.c.rate", &steps, knee, 2700.0);
         assert!(text.contains("2 knee"), "{text}");
         assert!(
-            text.contains("knee: 4.00/s offered (load.c.rate=4/s)"),
+            text.contains("knee: 4.00/s asked (load.c.rate=4/s)"),
             "{text}"
         );
         assert!(text.contains("missed"), "{text}");

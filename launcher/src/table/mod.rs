@@ -7,7 +7,10 @@ use crate::summary::Summary;
 use topolab_results::units::ms;
 
 mod links;
+mod timing;
 mod updates;
+
+use timing::{late_matters, lateness};
 
 /// Renders the summary as aligned plain-text tables.
 pub fn render(s: &Summary) -> String {
@@ -134,9 +137,7 @@ fn render_tables(s: &Summary, mut out: String) -> String {
     out.push_str(&fleet_notes(s));
     out.push_str(&links::render(s));
     out.push_str(&lost_spans(s));
-    if let Some(note) = s.work_timing.as_ref().and_then(|w| w.note()) {
-        let _ = writeln!(out, "{note}");
-    }
+    out.push_str(&timing::overrun(s));
     out
 }
 
@@ -234,43 +235,6 @@ fn fleet_notes(s: &Summary) -> String {
     out
 }
 
-/// Lateness matters to the figures when more than [`LATE_SHARE`] of a
-/// generator's requests left over 1 ms late, or its p99 lateness is over
-/// 1 ms; a few stragglers on a busy machine do not.
-fn late_matters(l: &crate::summary::LoadSummary) -> bool {
-    l.late_over_1ms as f64 > LATE_SHARE * l.sent as f64 || l.late_ms.p99 > 1.0
-}
-
-/// See [`late_matters`].
-const LATE_SHARE: f64 = 0.01;
-
-/// A warning per generator that could not keep its schedule (see
-/// [`late_matters`]): requests that left more than 1 ms after they were due,
-/// and by how much.
-fn lateness(s: &Summary) -> String {
-    let late: Vec<String> = s
-        .load
-        .iter()
-        .filter(|(_, l)| late_matters(l))
-        .map(|(name, l)| {
-            format!(
-                "  `{name}`: {} of {} requests left more than 1 ms after they were due (p99 {} ms, max {} ms late)\n",
-                l.late_over_1ms,
-                l.sent,
-                ms(l.late_ms.p99),
-                ms(l.late_ms.max)
-            )
-        })
-        .collect();
-    if late.is_empty() {
-        return String::new();
-    }
-    format!(
-        "warning: sent late: the generator or the machine was too busy to send on time (latency still counts from the due time)\n{}",
-        late.concat()
-    )
-}
-
 /// A row of cells from string slices.
 pub(crate) fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
@@ -341,11 +305,20 @@ mod tests {
         }
     }
 
-    fn late(sent: u64, over_1ms: u64, p99: f64) -> LoadSummary {
+    /// A generator of `sent` requests, `over_1ms` of them late, whose
+    /// lateness p99 is `late_p99` ms against a latency p99 of `p99` ms.
+    fn late(sent: u64, over_1ms: u64, late_p99: f64, p99: f64) -> LoadSummary {
         LoadSummary {
             sent,
+            ok: sent,
             late_over_1ms: over_1ms,
             late_ms: Percentiles {
+                p99: late_p99,
+                max: late_p99,
+                ..Default::default()
+            },
+            latency_ms: Percentiles {
+                p50: p99 / 2.0,
                 p99,
                 ..Default::default()
             },
@@ -354,11 +327,11 @@ mod tests {
     }
 
     #[test]
-    fn generators_keep_their_order_and_lateness_is_said_only_when_it_matters() {
+    fn generators_keep_their_order_and_lateness_warns_only_when_it_moves_a_latency() {
         let s = summary(&[
-            ("before", late(1000, 5, 0.4)),
-            ("during", late(1000, 20, 0.6)),
-            ("after", late(1000, 3, 4.0)),
+            ("before", late(1000, 5, 0.4, 10.0)),
+            ("during", late(1000, 200, 1.5, 40.0)),
+            ("after", late(1000, 3, 4.0, 20.0)),
         ]);
         let text = render(&s);
         let at = |w: &str| text.find(w).unwrap_or_else(|| panic!("{w}: {text}"));
@@ -368,12 +341,85 @@ mod tests {
             1,
             "said once: {text}"
         );
-        assert!(!text.contains("`before`:"), "0.5% and p99 0.4 ms: {text}");
-        assert!(text.contains("`during`: 20 of 1000"), "2%: {text}");
-        assert!(text.contains("`after`: 3 of 1000"), "p99 4 ms: {text}");
+        assert!(!text.contains("`before`:"), "p99 0.4 ms: {text}");
+        assert!(!text.contains("`during`:"), "1.5 ms of a 40 ms p99: {text}");
+        assert!(
+            text.contains("`after`: 3 of 1000") && text.contains("4.00 ms at p99 (of 20.0 ms)"),
+            "4 ms of a 20 ms p99, said with both: {text}"
+        );
         assert!(text.contains("late>1ms"));
-        let calm = render(&summary(&[("before", late(1000, 5, 0.4))]));
+    }
+
+    /// The diner on an ordinary run: 1 request of 62 left 1.31 ms late, its
+    /// p99 2,900 ms. One quiet line, no warning, no extra column.
+    #[test]
+    fn a_straggler_that_moves_no_figure_gets_one_quiet_line() {
+        let s = summary(&[
+            ("regulars", late(62, 1, 1.31, 2900.0)),
+            ("lunch-rush", late(41, 2, 3.01, 2685.0)),
+        ]);
+        let text = render(&s);
+        assert!(!text.contains("warning"), "{text}");
+        assert!(!text.contains("late>1ms"), "{text}");
+        assert_eq!(
+            text.matches("sent late").count(),
+            1,
+            "one quiet line: {text}"
+        );
+        assert!(
+            text.contains("sent late: 3 of 103 requests left over 1 ms after they were due (at most 3.01 ms), too little to move a figure"),
+            "{text}"
+        );
+        let calm = render(&summary(&[("before", late(1000, 0, 0.4, 10.0))]));
         assert!(!calm.contains("late"), "{calm}");
+    }
+
+    /// One endpoint whose mean work is `work` ms and p50 latency `p50` ms,
+    /// on a run whose work ran `pct`% long.
+    fn overran(work: f64, p50: f64, pct: f64) -> Summary {
+        use topolab_results::machine::WorkTiming;
+        use topolab_results::summary::{EndpointSummary, ServiceSummary};
+        let mut s = summary(&[]);
+        let mut svc = ServiceSummary::default();
+        svc.endpoints.insert(
+            "Cook".into(),
+            EndpointSummary {
+                requests: 10,
+                ok: 10,
+                work_ms: Percentiles {
+                    mean: work,
+                    ..Default::default()
+                },
+                latency_ms: Percentiles {
+                    p50,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        s.services.insert("kitchen".into(), svc);
+        s.work_timing = WorkTiming::new(1_000_000, (pct * 10_000.0) as u64);
+        s
+    }
+
+    /// "machine-bound: work ran 5.9% long" on the diner, whose cook's p50 is
+    /// mostly queue: the machine's 11 ms do not move an 847 ms figure.
+    #[test]
+    fn work_that_ran_long_warns_only_when_it_moves_a_latency() {
+        let diner = render(&overran(190.0, 847.0, 5.9));
+        assert!(!diner.contains("warning"), "{diner}");
+        assert!(
+            diner.contains("machine-bound: work ran 5.9% long, about 10.6 ms of kitchen/Cook's p50 of 847 ms: too little to move a figure"),
+            "{diner}"
+        );
+        let bound = render(&overran(10.0, 11.0, 23.4));
+        assert!(
+            bound.contains("warning: machine-bound: work ran 23.4% long")
+                && bound.contains("about 1.90 ms of kitchen/Cook's p50 of 11.0 ms (17%)"),
+            "{bound}"
+        );
+        let quiet = render(&overran(10.0, 11.0, 3.0));
+        assert!(!quiet.contains("machine"), "{quiet}");
     }
 
     #[test]

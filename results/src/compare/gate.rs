@@ -117,10 +117,10 @@ pub fn parse(text: &str) -> Result<Gate, GateError> {
     };
     if !COUNTS.contains(&figure)
         && !TIMES.contains(&figure)
-        && !["offered", "throughput", "max_queue"].contains(&figure)
+        && !["offered", "sent_rate", "throughput", "max_queue"].contains(&figure)
     {
         return Err(fail(format!(
-            "unknown figure `{figure}`; figures: {}, {}, offered, throughput, max_queue",
+            "unknown figure `{figure}`; figures: {}, {}, offered, sent_rate, throughput, max_queue",
             COUNTS.join(", "),
             TIMES.join(", ")
         )));

@@ -149,6 +149,8 @@ fn load_figures(s: &Summary) -> Raw {
                 ("errors", errors as f64),
                 ("failed", l.failed() as f64),
                 ("offered", l.offered_rate),
+                // What was sent, beside what was asked: OK/s never exceeds it.
+                ("sent_rate", l.sent_rate),
                 ("throughput", l.throughput),
             ];
             latency(&mut f, &l.latency_ms);
@@ -262,6 +264,7 @@ pub fn render(c: &Comparison) -> String {
 fn with_unit(figure: &str) -> String {
     match figure {
         "offered" | "throughput" => format!("{figure}/s"),
+        "sent_rate" => "sent/s".into(),
         "mean" | "p50" | "p90" | "p99" | "p999" | "max" | "queue_p50" | "queue_p99"
         | "work_mean" => format!("{figure} ms"),
         _ => figure.to_string(),

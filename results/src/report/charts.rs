@@ -403,9 +403,16 @@ fn runs(points: &[(f64, f64, f64)], bin: f64) -> Vec<Vec<(f64, f64, f64)>> {
 /// long of it was spent waiting in queues (drawn as a yellow tail below it).
 pub struct Dot {
     pub t_s: f64,
+    /// Its latency, less any hold (`held_ms`).
     pub latency_ms: f64,
     pub colour: RGBColor,
     pub queue_ms: Option<f64>,
+    /// A long poll the server held waiting for news: how long. Drawn as a
+    /// ring instead of a dot.
+    pub held_ms: Option<f64>,
+    /// Its index in the request sample (the page's script finds its chain
+    /// by it: the chart draws one `<circle>` per dot, in this order).
+    pub sample: usize,
 }
 
 /// Every request (of a sample) as a dot at its send time and latency.
@@ -428,10 +435,13 @@ pub fn requests(dots: &[Dot], frame: Frame) -> anyhow::Result<String> {
             })
         }))
         .map_err(err)?;
-        c.draw_series(
-            dots.iter()
-                .map(|d| Circle::new((d.t_s, d.latency_ms), 3, d.colour.mix(0.85).filled())),
-        )
+        c.draw_series(dots.iter().map(|d| {
+            let style = match d.held_ms {
+                Some(_) => d.colour.mix(0.85).stroke_width(1),
+                None => d.colour.mix(0.85).filled(),
+            };
+            Circle::new((d.t_s, d.latency_ms), 3, style)
+        }))
         .map_err(err)?;
         Ok(())
     })

@@ -1,5 +1,6 @@
 //! The pages a folder gets: `report.html` for a run folder and `sweep.html`
-//! for a sweep folder, each self-contained (inline SVG and CSS, no script,
+//! for a sweep folder, each self-contained (inline SVG and CSS, and in a
+//! run's report one embedded script that opens a dot's request chain;
 //! nothing fetched), readable offline. `page` lays out a run's report:
 //! [`charts`] draws its time charts with plotters, [`timeline`] gives them
 //! the faults, restarts and onsets to mark and the bin to use, and its
@@ -7,6 +8,7 @@
 //! summary tables and the topology graph. [`sweep_page`] and
 //! [`sweep_chart`] are a sweep's.
 
+mod chain_view;
 pub mod charts;
 mod faults;
 mod graph_svg;

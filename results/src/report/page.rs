@@ -11,13 +11,15 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_colour};
 use super::timeline::{self, Overlay};
 use super::{
-    faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view, wire_view,
+    chain_view, faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view,
+    wire_view,
 };
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
 use crate::requests::PER_GENERATOR;
 use crate::run_dir::RunDir;
 use crate::timeseries::ServiceSeries;
+use crate::units::ms;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 960px; color: #222; }
@@ -114,7 +116,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width";
                 title { @if predicted.is_some() { "topolab prediction: " } @else { "topolab report: " } (t.name) }
-                style { (PreEscaped(STYLE)) }
+                style { (PreEscaped(STYLE)) (PreEscaped(chain_view::STYLE)) }
             }
             body {
                 h1 { @if predicted.is_some() { "Prediction: " } (t.name) }
@@ -225,7 +227,9 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
             html! { p.missing { "No requests.csv in this folder: the requests cannot be drawn one by one." } },
         );
     };
-    let dots = requests_view::dots(sample, &run.queue_ms);
+    let dots = requests_view::dots(sample, &run.queue_ms, &run.held_ms);
+    let mut held: Vec<f64> = dots.iter().filter_map(|d| d.held_ms).collect();
+    held.sort_by(f64::total_cmp);
     let sent: u64 = run
         .summary
         .as_ref()
@@ -240,6 +244,11 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
             b style={ "color:" (css(PURPLE)) } { "purple" } " timed out; "
             b style={ "color:" (css(GREY)) } { "grey" } " failed otherwise."
             @if !traced { " (No traces: how long each request queued is unknown, so OK requests are grey-blue.)" }
+            @if let (Some(mid), Some(max)) = (held.get(held.len() / 2), held.last()) {
+                " A " b { "ring" } " is a long poll the server held until the next version: "
+                (held.len()) " of them, held " (ms(*mid)) " ms at the median and up to " (ms(*max))
+                " ms. Holding is the protocol working, not a queue, so a ring sits at its latency without the hold, and its colour still says whether it queued."
+            }
         }
         p.caption {
             @if sent as usize > sample.len() {
@@ -252,6 +261,7 @@ fn requests_section(run: &RunDir, frame: Frame) -> anyhow::Result<Markup> {
         }
         (overlay_key(frame.overlay))
         (chart("requests", charts::requests(&dots, frame))?)
+        (chain_view::section(&dots, sample, &run.chains, run.topology.settings.trace))
     })
 }
 

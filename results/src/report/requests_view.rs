@@ -2,7 +2,10 @@
 //! time it was due and its latency, blue when it was served mostly
 //! working, yellow when it spent most of its latency waiting in queues
 //! (from its trace; the waiting is drawn as a yellow tail below the dot),
-//! red when it was rejected, purple when it timed out.
+//! red when it was rejected, purple when it timed out. A long poll the
+//! server held waiting for news is a ring, drawn at its latency without the
+//! hold: holding is the protocol working, and drawn at full height a few
+//! held polls would flatten every request that really queued.
 //! Also the latency percentiles per bin, taken from the same requests.
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,25 +21,40 @@ pub const MAX_DOTS: usize = 4000;
 /// A request whose trace is unknown (not traced, or no traces file).
 const UNTRACED: RGBColor = RGBColor(120, 150, 190);
 
-/// The dots of `sample`, thinned to [`MAX_DOTS`].
-pub fn dots(sample: &[RequestSample], queue_ms: &HashMap<String, f64>) -> Vec<Dot> {
+/// The dots of `sample`, thinned to [`MAX_DOTS`]; a held request is
+/// placed at its latency less its hold (see the module's comment).
+pub fn dots(
+    sample: &[RequestSample],
+    queue_ms: &HashMap<String, f64>,
+    held_ms: &HashMap<String, f64>,
+) -> Vec<Dot> {
     let step = sample.len().div_ceil(MAX_DOTS).max(1);
     sample
         .iter()
+        .enumerate()
         .step_by(step)
-        .map(|r| Dot {
-            t_s: r.t_s,
-            latency_ms: r.latency_ms,
-            colour: colour(r, queue_ms),
-            queue_ms: r.trace_id.as_ref().and_then(|id| queue_ms.get(id)).copied(),
+        .map(|(i, r)| {
+            let of =
+                |m: &HashMap<String, f64>| r.trace_id.as_ref().and_then(|id| m.get(id)).copied();
+            let held_ms = of(held_ms).map(|h| h.min(r.latency_ms));
+            let latency_ms = r.latency_ms - held_ms.unwrap_or(0.0);
+            Dot {
+                t_s: r.t_s,
+                latency_ms,
+                colour: colour(&r.outcome, latency_ms, of(queue_ms)),
+                queue_ms: of(queue_ms),
+                held_ms,
+                sample: i,
+            }
         })
         .collect()
 }
 
-fn colour(r: &RequestSample, queue_ms: &HashMap<String, f64>) -> RGBColor {
-    match r.outcome.as_str() {
-        "OK" => match r.trace_id.as_ref().and_then(|id| queue_ms.get(id)) {
-            Some(q) if r.latency_ms > 0.0 => charts::queue_colour(q / r.latency_ms),
+/// An OK request's colour by the share of its (unheld) latency it queued.
+fn colour(outcome: &str, latency_ms: f64, queue_ms: Option<f64>) -> RGBColor {
+    match outcome {
+        "OK" => match queue_ms {
+            Some(q) if latency_ms > 0.0 => charts::queue_colour(q / latency_ms),
             _ => UNTRACED,
         },
         "RESOURCE_EXHAUSTED" => RED,
@@ -102,11 +120,37 @@ mod tests {
                 r(0.4, 50.0, "OK", None),
             ],
             &q,
+            &HashMap::new(),
         );
         assert_eq!(d[0].colour, charts::queue_colour(0.9));
         assert_eq!(d[1].colour, charts::BLUE);
         assert_eq!(d[2].colour, RED);
         assert_eq!(d[3].colour, UNTRACED);
+    }
+
+    /// scores.yaml: a long poll held 4.5 s that queued 2 ms is a ring at
+    /// its 3 ms of unheld latency, blue, its hold kept beside it; a poll
+    /// that queued most of its unheld time is still yellow.
+    #[test]
+    fn a_held_long_poll_is_drawn_without_its_hold() {
+        let q = HashMap::from([("held".to_string(), 2.0), ("busy".to_string(), 4.0)]);
+        let h = HashMap::from([("held".to_string(), 4500.0), ("busy".to_string(), 4495.0)]);
+        let d = dots(
+            &[
+                r(0.1, 4503.0, "OK", Some("held")),
+                r(0.2, 4500.0, "OK", Some("busy")),
+                r(0.3, 3.0, "OK", Some("plain")),
+            ],
+            &q,
+            &h,
+        );
+        assert_eq!((d[0].latency_ms, d[0].held_ms), (3.0, Some(4500.0)));
+        assert_eq!(d[0].colour, charts::queue_colour(2.0 / 3.0));
+        assert_eq!(
+            (d[1].latency_ms, d[1].colour),
+            (5.0, charts::queue_colour(0.8))
+        );
+        assert_eq!((d[2].latency_ms, d[2].held_ms), (3.0, None));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The collapse curve of a sweep as an SVG chart, drawn with plotters, for
 //! `sweep.html` and a run report's sweep section. Top: throughput and
-//! failures against offered load, beside the line where throughput would
-//! equal offered load. Bottom: p50 and p99 latency with the goal. The knee
+//! failures against the load asked for, beside the line where throughput
+//! would equal it. Bottom: p50 and p99 latency with the goal. The knee
 //! is marked on both. When the steps were predicted, the predicted curves
 //! are drawn in pale tints of the measured ones, and the predicted capacity
 //! (where the first service saturates) as a purple vertical line.
@@ -43,21 +43,21 @@ pub fn svg(
             * 1.1
             + 1e-9;
         let mut c = ChartBuilder::on(&top)
-            .caption("Throughput against offered load", ("sans-serif", 18))
+            .caption("Throughput against the load asked for", ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)
             .map_err(chart_error)?;
         c.configure_mesh()
-            .x_desc("offered load (requests/s)")
+            .x_desc("load asked for (requests/s)")
             .y_desc("requests/s")
             .draw()
             .map_err(chart_error)?;
         let grey = RGBColor(170, 170, 170);
         c.draw_series(LineSeries::new([(0.0, 0.0), (x_max, x_max)], grey))
             .map_err(chart_error)?
-            .label("offered (throughput = offered)")
+            .label("asked (throughput = asked)")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], grey));
         let ok: Vec<(f64, f64)> = points
             .iter()
@@ -69,7 +69,7 @@ pub fn svg(
             .map(|s| {
                 (
                     s.offered_per_s,
-                    (s.rejected_share + s.error_share) * s.offered_per_s,
+                    (s.rejected_share + s.error_share) * sent_per_s(s),
                 )
             })
             .collect();
@@ -104,7 +104,7 @@ pub fn svg(
             + 1e-9;
         let mut c = ChartBuilder::on(&bottom)
             .caption(
-                "Latency of OK requests against offered load",
+                "Latency of OK requests against the load asked for",
                 ("sans-serif", 18),
             )
             .margin(12)
@@ -113,7 +113,7 @@ pub fn svg(
             .build_cartesian_2d(0.0..x_max, 0.0..l_max)
             .map_err(chart_error)?;
         c.configure_mesh()
-            .x_desc("offered load (requests/s)")
+            .x_desc("load asked for (requests/s)")
             .y_desc("latency (ms)")
             .draw()
             .map_err(chart_error)?;
@@ -192,7 +192,8 @@ fn knee_line(c: &mut Chart, x: f64, y_max: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The steps' predicted figure (those that have one), against offered load.
+/// The steps' predicted figure (those that have one), against the load
+/// asked for.
 fn predicted(points: &[&SweepRow], f: impl Fn(&SweepRow) -> Option<f64>) -> Vec<(f64, f64)> {
     points
         .iter()
@@ -225,4 +226,14 @@ fn capacity_line(c: &mut Chart, x: f64, y_max: f64) -> anyhow::Result<()> {
 
 fn chart_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing the sweep chart: {e}")
+}
+
+/// What a step sent per second; files from before `sent_per_s` fall back on
+/// the rate asked for.
+fn sent_per_s(s: &SweepRow) -> f64 {
+    if s.sent_per_s > 0.0 {
+        s.sent_per_s
+    } else {
+        s.offered_per_s
+    }
 }

@@ -40,9 +40,9 @@ pub fn render(sweep: &Sweep, folder_name: &str) -> anyhow::Result<String> {
                 p {
                     @match knee {
                         Some(k) => {
-                            "The knee: " b { (format!("{:.2}/s offered", rows[k].offered_per_s)) }
+                            "The knee: " b { (format!("{:.2}/s asked", rows[k].offered_per_s)) }
                             (format!(" (step {}, {} = {}), ", rows[k].step, meta.vary, rows[k].value))
-                            "the highest offered load still served within the goal."
+                            "the highest load asked for that was still served within the goal."
                         }
                         None => "No step was served within the goal: there is no knee in this range.",
                     }
@@ -54,8 +54,8 @@ pub fn render(sweep: &Sweep, folder_name: &str) -> anyhow::Result<String> {
                         (format!("{:.3}", p.hop_cost_ms)) " ms, " (format!("{:.3}", p.work_overhead_ms))
                         " ms added to each work step, from " (p.hop_cost_source) ")."
                         @match (p.capacity_per_s, &p.bottleneck) {
-                            (Some(c), Some(b)) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " offered, where " (b) " saturates." }
-                            (Some(c), None) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " offered." }
+                            (Some(c), Some(b)) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " asked, where " (b) " saturates." }
+                            (Some(c), None) => { " The purple line is the predicted capacity: " b { (format!("{c:.2}/s")) } " asked." }
                             _ => " The capacity moves with the swept value, so no single line is drawn (see predicted_capacity_per_s in sweep.csv).",
                         }
                     }
@@ -74,7 +74,7 @@ pub fn table(sweep: &Sweep, knee: Option<usize>) -> Markup {
     html! {
         table {
             tr {
-                th { "step" } th { "value" } th { "offered/s" } th { "ok/s" } th { "p50 ms" }
+                th { "step" } th { "value" } th { "asked/s" } th { "sent/s" } th { "ok/s" } th { "p50 ms" }
                 th { "p99 ms" } th { "rejected" } th { "errors" } th { "within goal" }
                 th { "predicted ok/s" } th { "predicted p50" } th { "predicted p99" } th { "predicted failed" }
             }
@@ -82,6 +82,7 @@ pub fn table(sweep: &Sweep, knee: Option<usize>) -> Markup {
                 tr class=[(Some(i) == knee).then_some("knee")] {
                     td { (s.step) } td { (s.value) }
                     td { (format!("{:.2}", s.offered_per_s)) }
+                    td { (format!("{:.2}", s.sent_per_s)) }
                     td { (format!("{:.2}", s.throughput_per_s)) }
                     td { (format!("{:.1}", s.p50_ms)) }
                     td { (format!("{:.1}", s.p99_ms)) }

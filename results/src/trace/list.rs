@@ -223,6 +223,7 @@ mod tests {
             queue_ns: None,
             work_ns: None,
             downstream_ns: None,
+            held_ns: None,
             attributes: Default::default(),
         }
     }

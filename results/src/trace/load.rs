@@ -149,6 +149,7 @@ pub fn spans_of(data: TracesData, each: &mut impl FnMut(Span)) {
                     queue_ns: nonneg(keys::QUEUE_NS),
                     work_ns: nonneg(keys::WORK_NS),
                     downstream_ns: nonneg(keys::DOWNSTREAM_NS),
+                    held_ns: nonneg(keys::HELD_NS).filter(|&ns| ns > 0),
                     attributes: attrs,
                 });
             }

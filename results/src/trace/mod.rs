@@ -2,11 +2,14 @@
 //! memory: [`for_each_span`] and [`for_each_trace`] read the OTLP/JSON lines
 //! into flat [`Span`]s (topolab's attributes picked out) and [`Trace`]s;
 //! [`tree`] links them and finds the critical path; [`waterfall`],
-//! [`breakdown`], [`list`] and [`chrome`] are what `topolab trace` shows.
+//! [`breakdown`], [`list`] and [`chrome`] are what `topolab trace` shows;
+//! [`foreign`] writes them for Jaeger's and Zipkin's UIs.
 
 mod assemble;
 pub mod breakdown;
 pub mod chrome;
+pub mod compact;
+pub mod foreign;
 pub mod list;
 mod load;
 pub mod span;

@@ -54,6 +54,9 @@ pub struct Span {
     pub queue_ns: Option<u64>,
     pub work_ns: Option<u64>,
     pub downstream_ns: Option<u64>,
+    /// SERVER spans of a long poll: how long the request was held waiting
+    /// for a new version (part of its duration, but not a queue's doing).
+    pub held_ns: Option<u64>,
     /// Every attribute, as text.
     pub attributes: BTreeMap<String, String>,
 }

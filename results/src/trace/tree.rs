@@ -111,6 +111,7 @@ mod tests {
             queue_ns: None,
             work_ns: None,
             downstream_ns: None,
+            held_ns: None,
             attributes: Default::default(),
         }
     }
