@@ -20,7 +20,9 @@ use crate::warmup_phase as warmup;
 use topolab_collector::{RunTraces, TraceOptions};
 use topolab_fleet::faults::{Processes, Timeline};
 use topolab_fleet::health;
+use topolab_fleet::links::Replicas;
 use topolab_load as load;
+use topolab_network::timeline::LinkTimeline;
 use topolab_telemetry::figures as collect;
 use topolab_telemetry::{self as telemetry, Gatherer};
 
@@ -43,6 +45,9 @@ pub struct DriveOptions {
     /// Ctrl-C and SIGTERM, listened for since the command started.
     pub signals: crate::interrupts::EarlySignals,
 }
+
+/// What a run in containers says about its links.
+pub const SHAPED_NOTE: &str = "network: links are shaped by each calling replica in user space, on its own connections to its callees (the kernel has no netem to do it, and no NET_ADMIN is needed): delay, jitter and bandwidth per write, a loss as a retransmission stall of 200 ms, a partition as held bytes and refused connections";
 
 /// How long the replicas' last spans may take to reach the collector after
 /// the load: their exporters send a batch at least every 200 ms.
@@ -94,6 +99,9 @@ pub async fn drive(
     for (id, addr) in &named {
         say(format!("  {id}  {addr}"));
     }
+    if topology.network.in_use() {
+        say(SHAPED_NOTE.to_string());
+    }
 
     let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;
     let (_user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
@@ -113,6 +121,14 @@ pub async fn drive(
         begin,
         opts.verbose,
     );
+    let links = topology.network.in_use().then(|| {
+        let target = Replicas {
+            network: topology.network.clone(),
+            peers: peers.clone(),
+        };
+        let faults = topology.network.faults.clone();
+        LinkTimeline::start_on(faults, Arc::new(target), begin, opts.verbose)
+    });
     say(format!(
         "sending load for up to {:.1} s",
         longest_load(loaded).as_secs_f64()
@@ -132,7 +148,10 @@ pub async fn drive(
     let interrupted = *signals.stop.borrow();
     let load_window = run::load_window(&recorders, begin, longest_load(loaded), interrupted);
     interrupts.abort();
-    let faults = timeline.finish().await;
+    let mut faults = timeline.finish().await;
+    if let Some(links) = links {
+        faults.extend(links.finish().await);
+    }
     let telemetry = gatherer.finish().await;
     let mut figures = collect::collect(&peers).await?;
     if let Some(w) = &warmed {

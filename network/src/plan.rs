@@ -75,14 +75,13 @@ impl Plan {
         if a == b {
             return false;
         }
-        let zones = &self.network.zones;
         let (ha, hb) = (&self.hosts[a], &self.hosts[b]);
-        let forward = link.from.holds(&ha.service, ha.index, zones)
-            && link.to.holds(&hb.service, hb.index, zones);
-        let back = link.both_ways
-            && link.to.holds(&ha.service, ha.index, zones)
-            && link.from.holds(&hb.service, hb.index, zones);
-        forward || back
+        covers(
+            &self.network,
+            link,
+            (&ha.service, ha.index),
+            (&hb.service, hb.index),
+        )
     }
 
     /// Every pair any standing link or link fault ever shapes, by sender:
@@ -106,21 +105,52 @@ impl Plan {
 
     /// What the pair's packets meet with the link faults `active` (indices
     /// into `network.faults`) in force: the standing links, then the faults.
-    pub fn shape_of(&self, active: &BTreeSet<usize>, pair: (usize, usize)) -> LinkShape {
-        let mut shape = LinkShape::default();
-        for link in &self.network.links {
-            if self.covers(link, pair) {
-                shape = shape.and(&link.shape);
-            }
+    pub fn shape_of(&self, active: &BTreeSet<usize>, (a, b): (usize, usize)) -> LinkShape {
+        if a == b {
+            return LinkShape::default();
         }
-        for i in active {
-            let link = &self.network.faults[*i].link;
-            if self.covers(link, pair) {
-                shape = shape.and(&link.shape);
-            }
-        }
-        shape
+        let (ha, hb) = (&self.hosts[a], &self.hosts[b]);
+        shape_between(
+            &self.network,
+            active,
+            (&ha.service, ha.index),
+            (&hb.service, hb.index),
+        )
     }
+}
+
+/// A replica as a link's end sees it: its service and index.
+pub type End<'a> = (&'a str, u32);
+
+/// Whether `link` shapes what replica `a` sends replica `b`: the one rule
+/// for which packets a link covers, for the local wire and for the
+/// in-replica shaping on Swarm alike.
+pub fn covers(network: &Network, link: &Link, a: End<'_>, b: End<'_>) -> bool {
+    let zones = &network.zones;
+    let forward = link.from.holds(a.0, a.1, zones) && link.to.holds(b.0, b.1, zones);
+    let back = link.both_ways && link.to.holds(a.0, a.1, zones) && link.from.holds(b.0, b.1, zones);
+    forward || back
+}
+
+/// What `a`'s packets to `b` meet with the link faults `active` in force:
+/// the standing links combined, then the active faults.
+pub fn shape_between(
+    network: &Network,
+    active: &BTreeSet<usize>,
+    a: End<'_>,
+    b: End<'_>,
+) -> LinkShape {
+    let mut shape = LinkShape::default();
+    let faults = active
+        .iter()
+        .filter_map(|i| network.faults.get(*i))
+        .map(|f| &f.link);
+    for link in network.links.iter().chain(faults) {
+        if covers(network, link, a, b) {
+            shape = shape.and(&link.shape);
+        }
+    }
+    shape
 }
 
 /// The spread netem gives a delay: the link's `jitter` if set, else the

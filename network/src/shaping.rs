@@ -19,6 +19,22 @@ use crate::plan::spread;
 /// Frames closer together than this are one burst: one delay for all.
 pub const BURST: Duration = Duration::from_millis(3);
 
+/// TCP's minimum retransmission timeout on Linux: what a lost segment
+/// costs a connection. Where bytes cannot be dropped (a shaped TCP stream
+/// in a replica, on Swarm), a loss is this stall instead.
+pub const MIN_RTO: Duration = Duration::from_millis(200);
+
+/// What a link does to one frame (or one write of a stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It leaves at this instant.
+    Departs(Instant),
+    /// It is lost at random (`loss`).
+    Lost,
+    /// The link is partitioned.
+    Cut,
+}
+
 /// One directed link in force, and when its wire is next free.
 #[derive(Debug, Clone)]
 pub struct Pace {
@@ -39,9 +55,12 @@ impl Pace {
         }
     }
 
-    /// A new shape; the wire's backlog is kept, as a qdisc's would be.
+    /// A new shape; the wire's backlog is kept, as a qdisc's would be,
+    /// but a burst's shared delay belonged to the old shape: the next frame
+    /// draws its own.
     pub fn reshape(&mut self, shape: LinkShape) {
         self.shape = shape;
+        self.last = None;
     }
 
     /// When a frame of `len` bytes arriving at `now` leaves; `None`: dropped.
@@ -51,14 +70,22 @@ impl Pace {
         len: usize,
         rng: &mut R,
     ) -> Option<Instant> {
+        match self.fate(now, len, rng) {
+            Fate::Departs(at) => Some(at),
+            Fate::Lost | Fate::Cut => None,
+        }
+    }
+
+    /// What happens to a frame of `len` bytes arriving at `now`.
+    pub fn fate<R: Rng + ?Sized>(&mut self, now: Instant, len: usize, rng: &mut R) -> Fate {
         let s = &self.shape;
         if s.partition {
-            return None;
+            return Fate::Cut;
         }
         if let Some(loss) = s.loss
             && rng.random::<f64>() < loss
         {
-            return None;
+            return Fate::Lost;
         }
         let mut depart = now;
         if let Some(bits) = s.bandwidth.filter(|b| *b > 0) {
@@ -84,7 +111,7 @@ impl Pace {
             Duration::from_secs_f64(draw.max(0.0))
         };
         self.last = Some((now, delay));
-        Some(depart + delay)
+        Fate::Departs(depart + delay)
     }
 }
 

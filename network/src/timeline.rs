@@ -2,9 +2,13 @@
 //! `at` (from the start of load) and lifted after its `for` or when the
 //! load ends, by re-shaping the pairs it covers with everything then in
 //! force. Every step is printed as it happens and recorded for
-//! `summary.json`, as the service faults are.
+//! `summary.json`, as the service faults are. What puts a change in force
+//! is a [`LinkTarget`]: the local wire ([`Hosts`]), or the replicas
+//! themselves where each shapes its own connections (on Swarm).
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,47 @@ use topolab_results::summary::{FaultRecord, round3};
 
 use crate::Hosts;
 
+/// What a change of the link faults in force reached: the replicas whose
+/// traffic it shapes (`service#i`), and what failed on the way.
+pub type Reached = (Vec<String>, Vec<String>);
+
+/// Whatever shapes the links: told the link faults in force after fault
+/// `changed` was applied or lifted.
+pub trait LinkTarget: Send + Sync {
+    fn set<'a>(
+        &'a self,
+        active: &'a BTreeSet<usize>,
+        changed: usize,
+    ) -> Pin<Box<dyn Future<Output = Reached> + Send + 'a>>;
+}
+
+impl LinkTarget for Hosts {
+    fn set<'a>(
+        &'a self,
+        active: &'a BTreeSet<usize>,
+        changed: usize,
+    ) -> Pin<Box<dyn Future<Output = Reached> + Send + 'a>> {
+        let plan = self.plan();
+        let pairs = plan.pairs(&plan.network.faults[changed].link);
+        let changes: Vec<_> = pairs
+            .iter()
+            .map(|&(a, b)| (a, b, plan.shape_of(active, (a, b))))
+            .collect();
+        let senders: BTreeSet<String> = pairs
+            .iter()
+            .map(|(a, _)| {
+                let h = &plan.hosts[*a];
+                format!("{}#{}", h.service, h.index)
+            })
+            .collect();
+        self.reshape(&changes);
+        Box::pin(std::future::ready((
+            senders.into_iter().collect(),
+            Vec::new(),
+        )))
+    }
+}
+
 /// The link faults' timeline running beside the load.
 pub struct LinkTimeline {
     done: watch::Sender<bool>,
@@ -22,14 +67,24 @@ pub struct LinkTimeline {
 }
 
 impl LinkTimeline {
-    /// Starts applying the plan's link faults against `begin`.
+    /// Starts applying the plan's link faults on the local wire against `begin`.
     pub fn start(hosts: Arc<Hosts>, begin: Instant, verbose: bool) -> Self {
-        let (done, rx) = watch::channel(false);
         let faults = hosts.plan().network.faults.clone();
+        Self::start_on(faults, hosts, begin, verbose)
+    }
+
+    /// Starts applying `faults` through `target` against `begin`.
+    pub fn start_on(
+        faults: Vec<LinkFault>,
+        target: Arc<dyn LinkTarget>,
+        begin: Instant,
+        verbose: bool,
+    ) -> Self {
+        let (done, rx) = watch::channel(false);
         let runner = Runner {
             records: faults.iter().map(record).collect(),
             faults,
-            hosts,
+            target,
             begin,
             verbose,
             active: BTreeSet::new(),
@@ -63,7 +118,7 @@ pub fn record(f: &LinkFault) -> FaultRecord {
 
 struct Runner {
     faults: Vec<LinkFault>,
-    hosts: Arc<Hosts>,
+    target: Arc<dyn LinkTarget>,
     begin: Instant,
     verbose: bool,
     records: Vec<FaultRecord>,
@@ -87,46 +142,34 @@ impl Runner {
                 () = tokio::time::sleep_until(due) => {}
                 _ = done.wait_for(|d| *d) => break,
             }
-            self.switch(i, apply);
+            self.switch(i, apply).await;
         }
         let _ = done.wait_for(|d| *d).await;
         let still: Vec<usize> = self.active.iter().copied().collect();
         for i in still {
-            self.switch(i, false);
+            self.switch(i, false).await;
         }
         self.records
     }
 
     /// Applies (or lifts) fault `i`: every pair it covers gets the shape of
     /// everything in force after the change.
-    fn switch(&mut self, i: usize, apply: bool) {
+    async fn switch(&mut self, i: usize, apply: bool) {
         if apply {
             self.active.insert(i);
         } else if !self.active.remove(&i) {
             return;
         }
-        let plan = self.hosts.plan();
-        let pairs = plan.pairs(&self.faults[i].link);
-        let changes: Vec<_> = pairs
-            .iter()
-            .map(|&(a, b)| (a, b, plan.shape_of(&self.active, (a, b))))
-            .collect();
-        let senders: BTreeSet<String> = pairs
-            .iter()
-            .map(|(a, _)| {
-                let h = &plan.hosts[*a];
-                format!("{}#{}", h.service, h.index)
-            })
-            .collect();
-        self.hosts.reshape(&changes);
+        let (senders, problems) = self.target.set(&self.active, i).await;
         let now = round3(self.begin.elapsed().as_secs_f64());
         let r = &mut self.records[i];
         if apply {
             r.applied_s = Some(now);
-            r.replicas = senders.into_iter().collect();
+            r.replicas = senders;
         } else {
             r.cleared_s = Some(now);
         }
+        r.problems.extend(problems);
         if self.verbose {
             let what = if apply { "link fault" } else { "cleared" };
             topolab_notice::say(format!(

@@ -293,6 +293,18 @@ impl Control for ControlService {
         Ok(Response::new(pb::SetFaultReply {}))
     }
 
+    async fn set_links(
+        &self,
+        req: Request<pb::SetLinksRequest>,
+    ) -> Result<Response<pb::SetLinksReply>, Status> {
+        let active = req.into_inner().active;
+        tracing::info!(replica = %self.replica.name(), ?active, "link faults set");
+        if let Some(links) = self.replica.clients().links() {
+            links.set_active(active.into_iter().map(|i| i as usize).collect());
+        }
+        Ok(Response::new(pb::SetLinksReply {}))
+    }
+
     async fn begin(
         &self,
         req: Request<pb::BeginRequest>,

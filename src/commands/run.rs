@@ -90,12 +90,6 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
             );
             return ExitCode::from(EXIT_INVALID);
         }
-        if loaded.topology.network.in_use() {
-            eprintln!(
-                "error: a `network` section or link faults with --on swarm is not supported yet: run it locally (as root), see docs/network.md"
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
         return super::swarm::run(&args, &loaded);
     }
     // Cannot be None: load_with_flags always pins a seed.

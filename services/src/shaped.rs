@@ -1,0 +1,221 @@
+//! Links shaped by the caller, in user space, for replicas in containers
+//! (Swarm, compose, Kubernetes). No qdisc can delay a packet where netem is
+//! missing from the kernel, and setting one would need NET_ADMIN; so a
+//! replica shapes its own outgoing connections instead: every connection to
+//! a callee's replica passes through two pumps (the request's way and the
+//! answer's way), and each write is held, paced or stalled by the same rule
+//! the local wire applies to frames ([`topolab_network::shaping::Pace`],
+//! links picked by [`topolab_network::plan::shape_between`]).
+//!
+//! Bytes on a TCP stream cannot be dropped, so a loss is the stall TCP's
+//! retransmission would cost ([`MIN_RTO`], doubling while the draw keeps
+//! losing it); a partition holds every byte until it is lifted and refuses
+//! new connections. The callee's replica is numbered by its place in the
+//! sorted DNS answer, as the balancer numbers it.
+
+use parking_lot::RwLock;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+use topolab_model::{LinkShape, Network};
+use topolab_network::plan::shape_between;
+use topolab_network::shaping::{Fate, MIN_RTO, Pace};
+
+use crate::spec::ReplicaSpec;
+
+/// How often held bytes look again whether a partition is lifted.
+const RECHECK: Duration = Duration::from_millis(5);
+/// How much one read of a pump takes at most (one write shaped as a unit).
+const CHUNK: usize = 64 * 1024;
+/// The in-process pipe between the gRPC client and the pumps.
+const PIPE: usize = 256 * 1024;
+
+/// The links this replica's calls cross: the topology's network, this
+/// replica's place in it, and the link faults in force now.
+#[derive(Debug)]
+pub struct Links {
+    network: Network,
+    service: String,
+    index: u32,
+    active: RwLock<BTreeSet<usize>>,
+    seed: u64,
+}
+
+impl Links {
+    /// The links of the replica `spec` describes, when it finds its callees
+    /// by DNS (in a container) and its topology models a network; `None`
+    /// otherwise (locally the launcher's wire shapes the frames).
+    pub fn for_spec(spec: &ReplicaSpec) -> Option<Arc<Links>> {
+        (spec.discovery.is_some() && spec.topology.network.in_use()).then(|| {
+            Arc::new(Links {
+                network: spec.topology.network.clone(),
+                service: spec.service.clone(),
+                index: spec.index,
+                active: RwLock::default(),
+                seed: spec.seed,
+            })
+        })
+    }
+
+    /// The link faults in force now (indices into the network's faults).
+    pub fn set_active(&self, active: BTreeSet<usize>) {
+        *self.active.write() = active;
+    }
+
+    /// What this replica's bytes to `callee#index` meet now (`back`: the
+    /// callee's bytes to this replica).
+    fn shape(&self, callee: &str, index: u32, back: bool) -> LinkShape {
+        let active = self.active.read();
+        let me = (self.service.as_str(), self.index);
+        let them = (callee, index);
+        if back {
+            shape_between(&self.network, &active, them, me)
+        } else {
+            shape_between(&self.network, &active, me, them)
+        }
+    }
+
+    fn cut(&self, callee: &str, index: u32) -> bool {
+        self.shape(callee, index, false).partition || self.shape(callee, index, true).partition
+    }
+
+    /// A lazily connected channel to `addr` (replica `index` of `callee`)
+    /// whose connections are shaped by these links.
+    pub fn channel(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        callee: &str,
+        index: usize,
+        addr: SocketAddr,
+    ) -> Channel {
+        let links = self.clone();
+        let callee = callee.to_string();
+        let index = index as u32;
+        endpoint.connect_with_connector_lazy(tower::service_fn(move |_| {
+            let (links, callee) = (links.clone(), callee.clone());
+            async move { links.connect(callee, index, addr).await }
+        }))
+    }
+
+    async fn connect(
+        self: Arc<Self>,
+        callee: String,
+        index: u32,
+        addr: SocketAddr,
+    ) -> std::io::Result<TokioIo<tokio::io::DuplexStream>> {
+        if self.cut(&callee, index) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("partitioned from {callee}#{index}"),
+            ));
+        }
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let (near, far) = tokio::io::duplex(PIPE);
+        let (tcp_r, tcp_w) = tcp.into_split();
+        let (far_r, far_w) = tokio::io::split(far);
+        let seed = self.seed ^ u64::from(addr.port()) ^ u64::from(index) << 32;
+        let way = Way {
+            links: self.clone(),
+            callee: callee.clone(),
+            index,
+        };
+        pump(far_r, tcp_w, way.clone(), false, seed);
+        pump(tcp_r, far_w, way, true, seed.rotate_left(17));
+        Ok(TokioIo::new(near))
+    }
+}
+
+/// One connection's ends, as its pumps look its links up.
+#[derive(Debug, Clone)]
+struct Way {
+    links: Arc<Links>,
+    callee: String,
+    index: u32,
+}
+
+impl Way {
+    fn shape(&self, back: bool) -> LinkShape {
+        self.links.shape(&self.callee, self.index, back)
+    }
+}
+
+/// Moves bytes from `from` to `to` on two tasks: the reader gives each
+/// read its departure (so writes in flight overlap, as packets on a path
+/// do), the writer sends them in order when due.
+fn pump<R, W>(mut from: R, mut to: W, way: Way, back: bool, seed: u64)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer_way = way.clone();
+    tokio::spawn(async move {
+        let mut pace = Pace::new(way.shape(back));
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let depart = departure(&mut pace, &way, back, n, &mut rng).await;
+            if tx.send((depart, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            // A partition begun while these bytes were in flight holds them.
+            while writer_way.shape(back).partition {
+                tokio::time::sleep(RECHECK).await;
+            }
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+}
+
+/// When a write of `len` bytes read now leaves: after a partition is
+/// lifted, after the retransmission stalls its losses cost, and after the
+/// link's pacing and delay.
+async fn departure(
+    pace: &mut Pace,
+    way: &Way,
+    back: bool,
+    len: usize,
+    rng: &mut StdRng,
+) -> tokio::time::Instant {
+    let mut rto = MIN_RTO;
+    let mut stall = Duration::ZERO;
+    loop {
+        let shape = way.shape(back);
+        if shape != pace.shape {
+            pace.reshape(shape);
+        }
+        let now = tokio::time::Instant::now();
+        match pace.fate(now.into_std() + stall, len, rng) {
+            Fate::Departs(at) => return tokio::time::Instant::from_std(at),
+            Fate::Cut => tokio::time::sleep(RECHECK).await,
+            Fate::Lost => {
+                stall += rto;
+                rto *= 2;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
