@@ -46,9 +46,6 @@ pub struct DriveOptions {
     pub signals: crate::interrupts::EarlySignals,
 }
 
-/// What a run in containers says about its links.
-pub const SHAPED_NOTE: &str = "network: links are shaped by each calling replica in user space, on its own connections to its callees (the kernel has no netem to do it, and no NET_ADMIN is needed): delay, jitter and bandwidth per write, a loss as a retransmission stall of 200 ms, a partition as held bytes and refused connections";
-
 /// How long the replicas' last spans may take to reach the collector after
 /// the load: their exporters send a batch at least every 200 ms.
 const SPANS_LIMIT: Duration = Duration::from_secs(3);
@@ -98,9 +95,6 @@ pub async fn drive(
     ));
     for (id, addr) in &named {
         say(format!("  {id}  {addr}"));
-    }
-    if topology.network.in_use() {
-        say(SHAPED_NOTE.to_string());
     }
 
     let warmed = warmup::phase(topology, opts.seed, opts.verbose, &peers, &traces).await?;

@@ -1,0 +1,123 @@
+//! Link faults on the real local Docker Swarm, where each calling replica
+//! shapes its own connections in user space (no netem in this kernel): a
+//! delay on api -> db moves that link's time on the wire and not api ->
+//! cache's, and a partition fails calls within their timeout and lets them
+//! recover after it. The figures come from the replicas' spans, as on a
+//! local run (`tests/net.rs`). A missing Docker or Swarm fails these tests
+//! in CI and skips them elsewhere (`common::require_peer`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{Sandbox, peers, require_peer};
+use topolab_results::links::{LinkSummary, LinkSums};
+use topolab_results::trace;
+
+/// One stack at a time: two on a two-core machine would measure each other.
+static ONE_STACK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// The links of the traces whose request started between `from` and `to`
+/// seconds after the first request.
+fn links_between(run: &Path, from: f64, to: f64) -> BTreeMap<String, LinkSummary> {
+    let traces = trace::load(run).expect("traces");
+    let t0 = traces
+        .iter()
+        .filter_map(|t| t.spans.first().map(|s| s.start_ns))
+        .min()
+        .expect("a trace");
+    let mut sums = LinkSums::default();
+    for t in &traces {
+        let start = (t.spans[0].start_ns - t0) as f64 / 1e9;
+        if (from..to).contains(&start) {
+            sums.add(t);
+        }
+    }
+    sums.finish()
+}
+
+/// Runs `yaml` on the Swarm; its summary and the launcher's stderr.
+fn run_on_swarm(sb: &Sandbox, yaml: &str) -> (serde_json::Value, String) {
+    let file = sb.file("topology.yaml", yaml);
+    let out = sb.run(&file, &["--on", "swarm", "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "run --on swarm failed:\n{stderr}");
+    (sb.summary(), stderr)
+}
+
+#[test]
+fn a_delay_on_api_to_db_moves_that_link_only_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = std::fs::read_to_string("tests/topologies/net-links.yaml").unwrap();
+    let (s, stderr) = run_on_swarm(&sb, &yaml);
+    assert!(
+        stderr.contains("shaped by each calling replica, in user space"),
+        "the run says who shapes the links: {stderr}"
+    );
+    // The fault is in force from 3 s to 7 s of load; leave its edges out.
+    let before = links_between(&sb.out(), 0.5, 2.8);
+    let during = links_between(&sb.out(), 3.3, 6.8);
+    let rise = |link: &str| during[link].wire_ms.p50 - before[link].wire_ms.p50;
+    let (db, cache) = (rise("api -> db"), rise("api -> cache"));
+    eprintln!(
+        "swarm wire p50 rise: api -> db {db:.2} ms, api -> cache {cache:.2} ms (before {:?} / {:?})",
+        before["api -> db"].wire_ms, before["api -> cache"].wire_ms
+    );
+    assert!(
+        (45.0..=55.0).contains(&db),
+        "api -> db wire p50 rose by {db:.2} ms, not 50 ± 5 (before {:?}, during {:?})",
+        before["api -> db"].wire_ms,
+        during["api -> db"].wire_ms
+    );
+    assert!(
+        cache.abs() < 2.0,
+        "api -> cache wire p50 moved by {cache:.2} ms (before {:?}, during {:?})",
+        before["api -> cache"].wire_ms,
+        during["api -> cache"].wire_ms
+    );
+    let f = &s["faults"][0];
+    assert_eq!(f["target"], "api -> db");
+    assert_eq!(f["replicas"], serde_json::json!(["api#0"]), "{f}");
+    assert!(f["cleared_s"].as_f64().is_some(), "{f}");
+    assert!(
+        f.get("problems")
+            .is_none_or(|p| p.as_array().is_some_and(Vec::is_empty)),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_partition_fails_calls_and_they_recover_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = "name: swarm-partition\nservices:\n  api:\n    workers: 32\n    model: async\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n            timeout: 300ms\n            breaker: { window: 1s, min_calls: 5, open_for: 500ms }\n  db:\n    workers: 16\n    model: async\n    endpoints: { Q: {} }\nload:\n  users: { target: api/Get, rate: 40/s, duration: 8s }\nfaults:\n  - { at: 2s, for: 2s, link: api <-> db, partition: true }\n";
+    let (s, _) = run_on_swarm(&sb, yaml);
+    let during = links_between(&sb.out(), 2.4, 3.9);
+    let d = &during["api -> db"];
+    let cut: u64 = ["UNAVAILABLE", "DEADLINE_EXCEEDED"]
+        .iter()
+        .filter_map(|c| d.failed.get(*c))
+        .sum();
+    eprintln!("swarm partition: during {d:?}");
+    assert!(
+        cut * 10 >= d.calls * 9,
+        "the partition should fail its calls: {d:?}"
+    );
+    let after = links_between(&sb.out(), 5.5, 7.8);
+    let a = &after["api -> db"];
+    eprintln!("swarm partition: after {a:?}");
+    assert!(a.calls > 50 && a.failed.is_empty(), "no recovery: {a:?}");
+    let calls = &s["services"]["api"]["calls"]["db/Q"];
+    assert!(
+        calls["breaker_opened"].as_u64().unwrap() > 0,
+        "the breaker should have opened: {calls}"
+    );
+}
