@@ -10,12 +10,15 @@
 //! Bytes on a TCP stream cannot be dropped, so a loss is the stall TCP's
 //! retransmission would cost ([`MIN_RTO`], doubling while the draw keeps
 //! losing it); a partition holds every byte until it is lifted and refuses
-//! new connections. The callee's replica is numbered by its place in the
-//! sorted DNS answer, as the balancer numbers it.
+//! new connections, and the callee's side refuses connections from a
+//! replica it is cut from ([`Links::refuses`], by the caller's address as
+//! DNS lists it), so a partition holds both ways whoever calls. A replica
+//! at the other end is numbered by its place in the sorted DNS answer, as
+//! the balancer numbers it.
 
 use parking_lot::RwLock;
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ use topolab_model::{LinkShape, Network};
 use topolab_network::plan::shape_between;
 use topolab_network::shaping::{Fate, MIN_RTO, Pace};
 
+use crate::discovery::Discovery;
+use crate::shutdown::Shutdown;
 use crate::spec::ReplicaSpec;
 
 /// How often held bytes look again whether a partition is lifted.
@@ -47,6 +52,8 @@ pub struct Links {
     index: u32,
     active: RwLock<BTreeSet<usize>>,
     seed: u64,
+    /// Every replica of the topology by address, as DNS lists them.
+    replicas: RwLock<HashMap<IpAddr, (String, u32)>>,
 }
 
 impl Links {
@@ -61,8 +68,54 @@ impl Links {
                 index: spec.index,
                 active: RwLock::default(),
                 seed: spec.seed,
+                replicas: RwLock::default(),
             })
         })
+    }
+
+    /// Learns every replica's address by `discovery` now and again every
+    /// `discovery.every` until `shutdown`, so that [`Links::refuses`] knows
+    /// who connects.
+    pub fn learn_replicas(
+        self: &Arc<Self>,
+        services: Vec<String>,
+        discovery: Discovery,
+        shutdown: Shutdown,
+    ) {
+        let links = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut found = HashMap::new();
+                for s in &services {
+                    if let Ok(addrs) = discovery.resolve(s).await {
+                        for (i, a) in addrs.iter().enumerate() {
+                            found.insert(a.ip(), (s.clone(), i as u32));
+                        }
+                    }
+                }
+                if !found.is_empty() {
+                    *links.replicas.write() = found;
+                }
+                tokio::select! {
+                    () = shutdown.wait() => return,
+                    () = tokio::time::sleep(discovery.every) => {}
+                }
+            }
+        });
+    }
+
+    /// Whether a connection from `ip` crosses a partition: a replica of the
+    /// topology this one is cut from (either way). Others (the load driver,
+    /// a replica not yet resolved) are let in.
+    pub fn refuses(&self, ip: IpAddr) -> bool {
+        let Some((service, index)) = self.replicas.read().get(&ip).cloned() else {
+            return false;
+        };
+        let refused = self.cut(&service, index);
+        if refused {
+            tracing::debug!(%ip, %service, index, "refused: partitioned");
+        }
+        refused
     }
 
     /// The link faults in force now (indices into the network's faults).

@@ -19,6 +19,7 @@ fn links() -> Arc<Links> {
         index: 0,
         active: RwLock::default(),
         seed: 1,
+        replicas: RwLock::default(),
     })
 }
 
@@ -85,4 +86,18 @@ async fn a_partition_refuses_connections_and_holds_bytes_until_lifted() {
         .unwrap()
         .unwrap();
     assert_eq!(&buf, b"ping");
+}
+
+#[test]
+fn the_callee_side_refuses_a_replica_it_is_cut_from_and_no_one_else() {
+    let links = links();
+    let (db, stranger): (IpAddr, IpAddr) =
+        ("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap());
+    links.replicas.write().insert(db, ("db".into(), 0));
+    assert!(!links.refuses(db));
+    links.set_active([1].into());
+    assert!(links.refuses(db), "api <-> db is cut");
+    assert!(!links.refuses(stranger), "not a replica: let in");
+    links.set_active([0].into());
+    assert!(!links.refuses(db), "a delay refuses nothing");
 }
