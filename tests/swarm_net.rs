@@ -2,7 +2,8 @@
 //! shapes its own connections in user space (no netem in this kernel): a
 //! delay on api -> db moves that link's time on the wire and not api ->
 //! cache's, and a partition fails calls within their timeout and lets them
-//! recover after it. The figures come from the replicas' spans, as on a
+//! recover after it; a standing link shapes from the first call, and a
+//! partition in force before the first connection refuses it. The figures come from the replicas' spans, as on a
 //! local run (`tests/net.rs`). A missing Docker or Swarm fails these tests
 //! in CI and skips them elsewhere (`common::require_peer`).
 
@@ -137,5 +138,41 @@ fn a_partition_fails_calls_and_they_recover_on_swarm() {
     assert!(
         calls["breaker_opened"].as_u64().unwrap() > 0,
         "the breaker should have opened: {calls}"
+    );
+}
+
+/// A standing link is shaped from the first call by each replica reading
+/// the topology file (what `export compose` and `export kubernetes` carry);
+/// a partition in force before api first connects to db is refused at the
+/// connection (UNAVAILABLE, no time spent), and calls recover after it.
+#[test]
+fn a_standing_link_and_a_refused_connection_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = "name: swarm-standing\nservices:\n  api:\n    workers: 32\n    model: async\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n            timeout: 300ms\n          - call: cache/Q\n  db:\n    workers: 16\n    model: async\n    endpoints: { Q: {} }\n  cache:\n    workers: 16\n    model: async\n    endpoints: { Q: {} }\nnetwork:\n  links:\n    api -> cache: { delay: 20ms }\nload:\n  users: { target: api/Get, rate: 40/s, duration: 6s }\nfaults:\n  - { at: 0s, for: 2s, link: api <-> db, partition: true }\n";
+    let (_, stderr) = run_on_swarm(&sb, yaml);
+    assert!(stderr.contains("in user space"), "{stderr}");
+    let after = links_between(&sb.out(), 3.0, 5.8);
+    let (db, cache) = (&after["api -> db"], &after["api -> cache"]);
+    let rise = cache.wire_ms.p50 - db.wire_ms.p50;
+    eprintln!(
+        "swarm standing link: api -> cache p50 {:.2} ms, api -> db {:.2} ms",
+        cache.wire_ms.p50, db.wire_ms.p50
+    );
+    assert!(
+        (17.0..=23.0).contains(&rise),
+        "api -> cache should be 20 ms slower: {rise:.2} ms"
+    );
+    assert!(db.calls > 50 && db.failed.is_empty(), "no recovery: {db:?}");
+    let during = links_between(&sb.out(), 0.3, 1.6);
+    let d = &during["api -> db"];
+    eprintln!("swarm refused connection: {d:?}");
+    let refused = d.failed.get("UNAVAILABLE").copied().unwrap_or(0);
+    assert!(
+        refused * 10 >= d.calls * 9,
+        "refused at the connection: {d:?}"
     );
 }
