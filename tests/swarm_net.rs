@@ -3,9 +3,11 @@
 //! delay on api -> db moves that link's time on the wire and not api ->
 //! cache's, and a partition fails calls within their timeout and lets them
 //! recover after it; a standing link shapes from the first call, and a
-//! partition in force before the first connection refuses it. The figures come from the replicas' spans, as on a
-//! local run (`tests/net.rs`). A missing Docker or Swarm fails these tests
-//! in CI and skips them elsewhere (`common::require_peer`).
+//! partition in force before the first connection refuses it; bandwidth
+//! paces, and loss stalls the connection. The figures
+//! come from the replicas' spans, as on a local run (`tests/net.rs`). A
+//! missing Docker or Swarm fails these tests in CI and skips them elsewhere
+//! (`common::require_peer`).
 
 mod common;
 
@@ -174,5 +176,53 @@ fn a_standing_link_and_a_refused_connection_on_swarm() {
     assert!(
         refused * 10 >= d.calls * 9,
         "refused at the connection: {d:?}"
+    );
+}
+
+/// 1 mbit on api -> db paces the caller's writes: 64 KiB requests cross
+/// at the link's rate (the bytes counted are the payload; on a stream
+/// there are no frame headers to pace, so the rate is the payload's).
+#[test]
+fn a_bandwidth_caps_the_links_throughput_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = "name: swarm-bandwidth\nservices:\n  api:\n    workers: 8\n    model: async\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n            timeout: 60s\n            request: 64KiB\n  db:\n    workers: 8\n    model: async\n    endpoints: { Q: {} }\nload:\n  users: { target: api/Get, clients: 4, duration: 10s, timeout: 60s }\nfaults:\n  - { at: 0s, link: api -> db, bandwidth: 1mbit }\n";
+    let (s, _) = run_on_swarm(&sb, yaml);
+    let calls = s["links"]["api -> db"]["calls"].as_u64().unwrap();
+    let seconds = s["duration_s"].as_f64().unwrap();
+    let mbit = calls as f64 * 65536.0 * 8.0 / seconds / 1e6;
+    eprintln!("swarm 1mbit link: {calls} calls of 64 KiB in {seconds:.2} s = {mbit:.3} Mbit/s");
+    assert!(
+        (0.85..=1.05).contains(&mbit),
+        "{calls} calls of 64 KiB in {seconds:.1} s is {mbit:.3} Mbit/s, not 1 within 10%"
+    );
+}
+
+/// 5% loss both ways on api <-> db: a lost write holds the connection for
+/// TCP's minimum retransmission timeout, so the link's tail (and, as every
+/// call shares the one HTTP/2 connection, its median) grows while api ->
+/// cache's does not, and the counts still add up (`Sandbox::summary`).
+#[test]
+fn loss_stalls_the_link_and_the_counts_still_add_up_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = "name: swarm-loss\nservices:\n  api:\n    workers: 32\n    model: async\n    endpoints:\n      Get:\n        steps:\n          - call: db/Q\n            timeout: 2s\n          - call: cache/Q\n            timeout: 2s\n  db:\n    workers: 16\n    model: async\n    endpoints: { Q: { response: 16KiB } }\n  cache:\n    workers: 16\n    model: async\n    endpoints: { Q: { response: 16KiB } }\nload:\n  users: { target: api/Get, rate: 40/s, duration: 8s }\nfaults:\n  - { at: 0s, link: api <-> db, loss: 5% }\n";
+    let (s, _) = run_on_swarm(&sb, yaml);
+    let (db, cache) = (&s["links"]["api -> db"], &s["links"]["api -> cache"]);
+    eprintln!("swarm 5% loss: api -> db {db}, api -> cache (no loss) {cache}");
+    let ms = |l: &serde_json::Value, q: &str| l["wire_ms"][q].as_f64().unwrap();
+    assert!(
+        ms(db, "p99") > ms(cache, "p99") + 150.0 && ms(db, "max") >= 200.0,
+        "5% loss should stall the link by retransmission timeouts: api -> db {db}, api -> cache {cache}"
+    );
+    assert!(
+        ms(cache, "p99") < 50.0,
+        "api -> cache is not shaped: {cache}"
     );
 }
