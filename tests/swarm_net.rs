@@ -40,12 +40,24 @@ fn links_between(run: &Path, from: f64, to: f64) -> BTreeMap<String, LinkSummary
     sums.finish()
 }
 
-/// Runs `yaml` on the Swarm; its summary and the launcher's stderr.
+/// Runs `yaml` on the Swarm; its summary and the launcher's stderr. The
+/// stack (named in the launcher's "deploying stack" line) is gone after.
 fn run_on_swarm(sb: &Sandbox, yaml: &str) -> (serde_json::Value, String) {
     let file = sb.file("topology.yaml", yaml);
     let out = sb.run(&file, &["--on", "swarm", "--quiet"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "run --on swarm failed:\n{stderr}");
+    let stack = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("deploying stack "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the stack's name");
+    let label = format!("label=com.docker.stack.namespace={stack}");
+    let services = std::process::Command::new("docker")
+        .args(["service", "ls", "-q", "--filter", &label])
+        .output()
+        .unwrap();
+    assert!(services.stdout.is_empty(), "{stack} left services behind");
     (sb.summary(), stderr)
 }
 
