@@ -238,3 +238,40 @@ fn loss_stalls_the_link_and_the_counts_still_add_up_on_swarm() {
         "api -> cache is not shaped: {cache}"
     );
 }
+
+/// A link to one replica (`db#1`) hits the replica that calls itself
+/// `db#1` (its task slot less one), whatever place DNS gives its address:
+/// each replica is asked its index. Read per answering replica from the
+/// spans: a CLIENT span less the SERVER span it caused.
+#[test]
+fn a_link_to_one_replica_hits_that_replica_only_on_swarm() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sb = Sandbox::new();
+    let yaml = "name: swarm-replica-link\nservices:\n  api:\n    workers: 16\n    model: async\n    endpoints: { Get: { steps: [ { call: db/Q } ] } }\n  db:\n    replicas: 2\n    workers: 16\n    model: async\n    endpoints: { Q: {} }\nload:\n  users: { target: api/Get, rate: 40/s, duration: 6s }\nfaults:\n  - { at: 0s, link: api -> db#1, delay: 30ms }\n";
+    let (s, _) = run_on_swarm(&sb, yaml);
+    assert_eq!(s["faults"][0]["replicas"], serde_json::json!(["api#0"]));
+    let mut wire: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for t in trace::load(&sb.out()).unwrap() {
+        for c in t.spans.iter().filter(|s| s.kind == trace::Kind::Client) {
+            let server = t.spans.iter().find(|s| {
+                s.kind == trace::Kind::Server && s.parent_id.as_deref() == Some(&c.span_id)
+            });
+            if let Some(server) = server.filter(|s| s.service == "db") {
+                let ms = (c.duration_ns() as f64 - server.duration_ns() as f64) / 1e6;
+                wire.entry(server.process.clone()).or_default().push(ms);
+            }
+        }
+    }
+    let p50 = |r: &str| {
+        let mut v = wire[r].clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (zero, one) = (p50("db#0"), p50("db#1"));
+    eprintln!("swarm api -> db#1 30 ms: wire p50 to db#0 {zero:.2} ms, to db#1 {one:.2} ms");
+    assert!(zero < 15.0, "db#0 is not on the link: {zero:.2} ms");
+    assert!((one - zero - 30.0).abs() < 5.0, "db#1 is: {one:.2} ms");
+}

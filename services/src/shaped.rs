@@ -12,9 +12,11 @@
 //! losing it); a partition holds every byte until it is lifted and refuses
 //! new connections, and the callee's side refuses connections from a
 //! replica it is cut from ([`Links::refuses`], by the caller's address as
-//! DNS lists it), so a partition holds both ways whoever calls. A replica
-//! at the other end is numbered by its place in the sorted DNS answer, as
-//! the balancer numbers it.
+//! DNS lists it), so a partition holds both ways whoever calls. When a
+//! link names a replica (`name#i`), each replica at the other end is asked
+//! its index once (`Control/Stats`), so `db#1` is the replica that calls
+//! itself that, wherever DNS sorts its address; otherwise (and until it
+//! answers) it is numbered by its place in the sorted DNS answer.
 
 use parking_lot::RwLock;
 use std::collections::{BTreeSet, HashMap};
@@ -28,9 +30,11 @@ use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
-use topolab_model::{LinkShape, Network};
+use topolab_model::{LinkEnd, LinkShape, Network};
 use topolab_network::plan::shape_between;
 use topolab_network::shaping::{Fate, MIN_RTO, Pace};
+use topolab_proto::v1::StatsRequest;
+use topolab_proto::v1::control_client::ControlClient;
 
 use crate::discovery::Discovery;
 use crate::shutdown::Shutdown;
@@ -52,8 +56,9 @@ pub struct Links {
     index: u32,
     active: RwLock<BTreeSet<usize>>,
     seed: u64,
-    /// Every replica of the topology by address, as DNS lists them.
-    replicas: RwLock<HashMap<IpAddr, (String, u32)>>,
+    /// Every replica of the topology by address, as DNS lists them, and
+    /// whether its index is its own answer (not its DNS place).
+    replicas: RwLock<HashMap<IpAddr, (String, u32, bool)>>,
 }
 
 impl Links {
@@ -75,7 +80,7 @@ impl Links {
 
     /// Learns every replica's address by `discovery` now and again every
     /// `discovery.every` until `shutdown`, so that [`Links::refuses`] knows
-    /// who connects.
+    /// who connects; and, when a link names a replica, each one's index.
     pub fn learn_replicas(
         self: &Arc<Self>,
         services: Vec<String>,
@@ -83,14 +88,25 @@ impl Links {
         shutdown: Shutdown,
     ) {
         let links = self.clone();
+        let ask = self.names_replicas();
         tokio::spawn(async move {
             loop {
+                let known = links.replicas.read().clone();
                 let mut found = HashMap::new();
                 for s in &services {
-                    if let Ok(addrs) = discovery.resolve(s).await {
-                        for (i, a) in addrs.iter().enumerate() {
-                            found.insert(a.ip(), (s.clone(), i as u32));
-                        }
+                    let Ok(addrs) = discovery.resolve(s).await else {
+                        continue;
+                    };
+                    for (i, a) in addrs.iter().enumerate() {
+                        let id = match known.get(&a.ip()) {
+                            Some(k) if k.0 == *s && k.2 => k.clone(),
+                            _ if ask => match index_of(*a).await {
+                                Some(index) => (s.clone(), index, true),
+                                None => (s.clone(), i as u32, false),
+                            },
+                            _ => (s.clone(), i as u32, false),
+                        };
+                        found.insert(a.ip(), id);
                     }
                 }
                 if !found.is_empty() {
@@ -104,11 +120,29 @@ impl Links {
         });
     }
 
+    /// Whether any link names a replica (`name#i`): only then do indices
+    /// matter beyond DNS order.
+    fn names_replicas(&self) -> bool {
+        let n = &self.network;
+        n.links
+            .iter()
+            .chain(n.faults.iter().map(|f| &f.link))
+            .any(|l| matches!(l.from, LinkEnd::Replica(..)) || matches!(l.to, LinkEnd::Replica(..)))
+    }
+
+    /// The index the replica at `ip` gave, if it has.
+    fn known_index(&self, ip: IpAddr) -> Option<u32> {
+        self.replicas
+            .read()
+            .get(&ip)
+            .and_then(|(_, i, own)| own.then_some(*i))
+    }
+
     /// Whether a connection from `ip` crosses a partition: a replica of the
     /// topology this one is cut from (either way). Others (the load driver,
     /// a replica not yet resolved) are let in.
     pub fn refuses(&self, ip: IpAddr) -> bool {
-        let Some((service, index)) = self.replicas.read().get(&ip).cloned() else {
+        let Some((service, index, _)) = self.replicas.read().get(&ip).cloned() else {
             return false;
         };
         let refused = self.cut(&service, index);
@@ -164,6 +198,7 @@ impl Links {
         index: u32,
         addr: SocketAddr,
     ) -> std::io::Result<TokioIo<tokio::io::DuplexStream>> {
+        let index = self.known_index(addr.ip()).unwrap_or(index);
         if self.cut(&callee, index) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionRefused,
@@ -185,6 +220,22 @@ impl Links {
         pump(tcp_r, far_w, way, true, seed.rotate_left(17));
         Ok(TokioIo::new(near))
     }
+}
+
+/// The index the replica at `addr` says it has (its `Control/Stats`).
+async fn index_of(addr: SocketAddr) -> Option<u32> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .ok()?
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .ok()?;
+    let reply = ControlClient::new(channel)
+        .stats(StatsRequest {})
+        .await
+        .ok()?;
+    Some(reply.into_inner().replica)
 }
 
 /// One connection's ends, as its pumps look its links up.

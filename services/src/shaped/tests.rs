@@ -93,7 +93,7 @@ fn the_callee_side_refuses_a_replica_it_is_cut_from_and_no_one_else() {
     let links = links();
     let (db, stranger): (IpAddr, IpAddr) =
         ("10.0.0.2".parse().unwrap(), "10.0.0.9".parse().unwrap());
-    links.replicas.write().insert(db, ("db".into(), 0));
+    links.replicas.write().insert(db, ("db".into(), 0, false));
     assert!(!links.refuses(db));
     links.set_active([1].into());
     assert!(links.refuses(db), "api <-> db is cut");
