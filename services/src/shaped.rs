@@ -279,7 +279,11 @@ where
     });
     tokio::spawn(async move {
         while let Some((at, bytes)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
+            // tokio's timer rounds up to its next millisecond: bytes due
+            // now (an unshaped way) are not put through it.
+            if at > tokio::time::Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
             // A partition begun while these bytes were in flight holds them.
             while writer_way.shape(back).partition {
                 tokio::time::sleep(RECHECK).await;
