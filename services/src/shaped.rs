@@ -42,6 +42,8 @@ use crate::spec::ReplicaSpec;
 
 /// How often held bytes look again whether a partition is lifted.
 const RECHECK: Duration = Duration::from_millis(5);
+/// Half of tokio's timer resolution (see the writer in [`pump`]).
+const TIMER_ROUNDING: Duration = Duration::from_micros(500);
 /// How much one read of a pump takes at most (one write shaped as a unit).
 const CHUNK: usize = 64 * 1024;
 /// The in-process pipe between the gRPC client and the pumps.
@@ -279,10 +281,13 @@ where
     });
     tokio::spawn(async move {
         while let Some((at, bytes)) = rx.recv().await {
-            // tokio's timer rounds up to its next millisecond: bytes due
-            // now (an unshaped way) are not put through it.
+            // tokio's timer rounds a deadline up to its next millisecond:
+            // bytes due now (an unshaped way) are not put through it, and
+            // held bytes ask half a millisecond early, so they leave within
+            // half a millisecond of when they are due rather than up to one
+            // late.
             if at > tokio::time::Instant::now() {
-                tokio::time::sleep_until(at).await;
+                tokio::time::sleep_until(at - TIMER_ROUNDING).await;
             }
             // A partition begun while these bytes were in flight holds them.
             while writer_way.shape(back).partition {
