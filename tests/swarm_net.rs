@@ -4,7 +4,7 @@
 //! cache's, and a partition fails calls within their timeout and lets them
 //! recover after it; a standing link shapes from the first call, and a
 //! partition in force before the first connection refuses it; bandwidth
-//! paces, and loss stalls the connection. The figures
+//! paces, and loss shows in the tail. The figures
 //! come from the replicas' spans, as on a local run (`tests/net.rs`). A
 //! missing Docker or Swarm fails these tests in CI and skips them elsewhere
 //! (`common::require_peer`).
@@ -213,10 +213,11 @@ fn a_bandwidth_caps_the_links_throughput_on_swarm() {
     );
 }
 
-/// 5% loss both ways on api <-> db: a lost write holds the connection for
-/// TCP's minimum retransmission timeout, so the link's tail (and, as every
-/// call shares the one HTTP/2 connection, its median) grows while api ->
-/// cache's does not, and the counts still add up (`Sandbox::summary`).
+/// 5% loss both ways on api <-> db: a lost write holds the connection
+/// for a loss probe (10 ms at least), or the retransmission timeout when
+/// the probe is lost too, so the link's tail grows while its median and
+/// api -> cache barely move, as on the wire; and the counts still add up
+/// (`Sandbox::summary`).
 #[test]
 fn loss_stalls_the_link_and_the_counts_still_add_up_on_swarm() {
     if !require_peer(&peers::SWARM) {
@@ -229,13 +230,15 @@ fn loss_stalls_the_link_and_the_counts_still_add_up_on_swarm() {
     let (db, cache) = (&s["links"]["api -> db"], &s["links"]["api -> cache"]);
     eprintln!("swarm 5% loss: api -> db {db}, api -> cache (no loss) {cache}");
     let ms = |l: &serde_json::Value, q: &str| l["wire_ms"][q].as_f64().unwrap();
+    // About one call in five loses a write: its probe puts the p99 10 ms
+    // or more above the median, which most calls, untouched, keep.
     assert!(
-        ms(db, "p99") > ms(cache, "p99") + 150.0 && ms(db, "max") >= 200.0,
-        "5% loss should stall the link by retransmission timeouts: api -> db {db}, api -> cache {cache}"
+        ms(db, "p99") >= ms(db, "p50") + 10.0,
+        "5% loss should show in the tail: api -> db {db}"
     );
     assert!(
-        ms(cache, "p99") < 50.0,
-        "api -> cache is not shaped: {cache}"
+        ms(db, "p50") < ms(cache, "p50") + 5.0,
+        "most calls lose nothing: api -> db {db}, api -> cache {cache}"
     );
 }
 

@@ -20,9 +20,27 @@ use crate::plan::spread;
 pub const BURST: Duration = Duration::from_millis(3);
 
 /// TCP's minimum retransmission timeout on Linux: what a lost segment
-/// costs a connection. Where bytes cannot be dropped (a shaped TCP stream
-/// in a replica, on Swarm), a loss is this stall instead.
+/// costs a connection when its first repair is lost too. Where bytes
+/// cannot be dropped (a shaped TCP stream in a replica, on Swarm), a loss
+/// is a stall instead: [`repair`].
 pub const MIN_RTO: Duration = Duration::from_millis(200);
+
+/// The least time Linux waits before a tail-loss probe resends a lost
+/// segment; most losses on a short path are repaired this fast (or by a
+/// fast retransmit, faster still).
+pub const LOSS_PROBE: Duration = Duration::from_millis(10);
+
+/// What the `losses`-th loss in a row of one segment costs, over a path
+/// of one-way `delay`: the first is repaired by a probe after two round
+/// trips' worth of delay (at least [`LOSS_PROBE`]), each further one by
+/// the retransmission timeout, doubling from [`MIN_RTO`].
+pub fn repair(losses: u32, delay: Duration) -> Duration {
+    match losses {
+        0 => Duration::ZERO,
+        1 => (delay * 4).max(LOSS_PROBE),
+        n => MIN_RTO * 2u32.saturating_pow(n - 2).min(64),
+    }
+}
 
 /// What a link does to one frame (or one write of a stream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +195,16 @@ mod tests {
             ..Default::default()
         });
         assert!(p.admit(now, 100, &mut rng).is_none());
+    }
+
+    #[test]
+    fn a_first_loss_is_probed_and_a_lost_repair_waits_the_timeout() {
+        let d = Duration::from_millis;
+        assert_eq!(repair(0, d(50)), d(0));
+        assert_eq!(repair(1, d(0)), LOSS_PROBE);
+        assert_eq!(repair(1, d(5)), d(20));
+        assert_eq!(repair(2, d(5)), d(200));
+        assert_eq!(repair(3, d(5)), d(400));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! links picked by [`topolab_network::plan::shape_between`]).
 //!
 //! Bytes on a TCP stream cannot be dropped, so a loss is the stall TCP's
-//! retransmission would cost ([`MIN_RTO`], doubling while the draw keeps
-//! losing it); a partition holds every byte until it is lifted and refuses
+//! repair would cost ([`repair`]: a tail-loss probe, and the retransmission
+//! timeout when the draw loses the repair too); a partition holds every byte until it is lifted and refuses
 //! new connections, and the callee's side refuses connections from a
 //! replica it is cut from ([`Links::refuses`], by the caller's address as
 //! DNS lists it), so a partition holds both ways whoever calls. When a
@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 use topolab_model::{LinkEnd, LinkShape, Network};
 use topolab_network::plan::shape_between;
-use topolab_network::shaping::{Fate, MIN_RTO, Pace};
+use topolab_network::shaping::{Fate, Pace, repair};
 use topolab_proto::v1::StatsRequest;
 use topolab_proto::v1::control_client::ControlClient;
 
@@ -311,7 +311,7 @@ async fn departure(
     len: usize,
     rng: &mut StdRng,
 ) -> tokio::time::Instant {
-    let mut rto = MIN_RTO;
+    let mut losses = 0;
     let mut stall = Duration::ZERO;
     loop {
         let shape = way.shape(back);
@@ -323,8 +323,9 @@ async fn departure(
             Fate::Departs(at) => return tokio::time::Instant::from_std(at),
             Fate::Cut => tokio::time::sleep(RECHECK).await,
             Fate::Lost => {
-                stall += rto;
-                rto *= 2;
+                losses += 1;
+                let delay = pace.shape.delay.map_or(Duration::ZERO, |d| d.mean());
+                stall += repair(losses, delay);
             }
         }
     }
