@@ -31,7 +31,7 @@ const DEPLOY_LIMIT: Duration = Duration::from_secs(90);
 const REMOVE_LIMIT: Duration = Duration::from_secs(60);
 
 /// What a run on the Swarm says about a topology's network.
-pub const SHAPED_NOTE: &str = "network: on Swarm the links are shaped by each calling replica, in user space, on its own connections to its callees' tasks (this kernel has no netem, and so no NET_ADMIN is needed): delay, jitter and bandwidth per write, a loss as a retransmission stall (200 ms, doubling), a partition as held bytes and refused connections; link faults reach the replicas over Control/SetLinks at their times";
+pub const SHAPED_NOTE: &str = "network: on Swarm the links are shaped by each calling replica, in user space, on its own connections to its callees' tasks (this kernel has no netem, and so no NET_ADMIN is needed): delay, jitter and bandwidth per write, a loss as the stall TCP would take to repair it (a 10 ms probe, 200 ms when that is lost too), a partition as held bytes and refused connections; link faults reach the replicas over Control/SetLinks at their times";
 
 /// What one run on the Swarm needs.
 pub struct SwarmRun<'a> {

@@ -97,7 +97,7 @@ fn write_all(dir: &Path, files: &[(&str, String)]) -> Result<(), String> {
 /// standing links, in user space; nothing sends link faults at their times.
 fn network_note(t: &topolab_model::Topology) -> String {
     let mut note = String::from(
-        "note: the `network` section's standing links are carried: each replica reads them from the topology file and shapes its own connections to its callees, in user space (no netem, no NET_ADMIN: see docs/network.md). Not carried: the wire's per-packet shaping (a loss is a 200 ms retransmission stall, not a dropped packet), traffic from clients outside the topology (only calls between replicas are shaped)",
+        "note: the `network` section's standing links are carried: each replica reads them from the topology file and shapes its own connections to its callees, in user space (no netem, no NET_ADMIN: see docs/network.md). Not carried: the wire's per-packet shaping (a loss is the stall TCP would take to repair it, not a dropped packet), traffic from clients outside the topology (only calls between replicas are shaped)",
     );
     if !t.network.faults.is_empty() {
         note.push_str(&format!(
