@@ -83,3 +83,36 @@ async fn set_links(addr: SocketAddr, req: SetLinksRequest) -> anyhow::Result<()>
     ControlClient::new(channel).set_links(req).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replicas(faults: &str) -> Replicas {
+        let text = format!(
+            "name: t\nservices:\n  api:\n    replicas: 2\n    endpoints: {{ Get: {{ steps: [ {{ call: db/Q }} ] }} }}\n  db:\n    endpoints: {{ Q: {{}} }}\nfaults:\n{faults}"
+        );
+        let t = topolab_model::load_str("t.yaml", &text, &[])
+            .unwrap()
+            .topology;
+        let addr = |i: u8| SocketAddr::from(([10, 0, 0, i], 50051));
+        Replicas {
+            network: t.network,
+            peers: [
+                ("api".to_string(), vec![addr(1), addr(2)]),
+                ("db".to_string(), vec![addr(3)]),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn a_link_faults_senders_are_the_replicas_whose_traffic_it_shapes() {
+        let r = replicas(
+            "  - { at: 1s, link: api#1 -> db, delay: 5ms }\n  - { at: 1s, link: api <-> db, partition: true }\n",
+        );
+        assert_eq!(r.senders(0), ["api#1"]);
+        assert_eq!(r.senders(1), ["api#0", "api#1", "db#0"]);
+        assert!(r.senders(2).is_empty(), "no such fault");
+    }
+}
