@@ -5,7 +5,9 @@
 //! frames are delayed, paced or dropped ([`shaping`]); link faults applied
 //! and lifted on their timeline ([`timeline`]); and everything removed when
 //! the run ends, however it ends ([`guard`]). Which replica pairs a link
-//! covers is [`plan`].
+//! covers is [`plan`]. [`plan::shape_between`] and [`shaping`] are pure and
+//! are the one rule: a replica in a container (on Swarm) shapes its own
+//! connections by them too (`topolab_services::shaped`).
 //!
 //! Namespaces and addresses are made by iproute2's `ip` in batch mode (one
 //! process per namespace, about 6 ms a namespace here; see
