@@ -25,14 +25,16 @@ use topolab_collector::{RunTraces, TraceOptions};
 use topolab_fleet::faults::Timeline;
 use topolab_fleet::health;
 use topolab_fleet::keeper::Keeper;
-use topolab_fleet::ports::Listeners;
 use topolab_fleet::supervisor::{Fleet, LaunchSpec, ReplicaId};
 use topolab_live::{self as live, LiveMode, LiveView};
 use topolab_load as load;
 use topolab_telemetry::figures::{self as collect, ServiceFigures};
 use topolab_telemetry::{self as telemetry, Gatherer};
 
+mod network;
 mod write;
+use topolab_network::Hosts;
+use topolab_network::timeline::LinkTimeline;
 pub(crate) use write::write_run_folder;
 
 /// How to run.
@@ -68,16 +70,17 @@ pub struct RunResult {
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, mut opts: RunOptions) -> anyhow::Result<RunResult> {
+    // Made first: a run that cannot have its network leaves no folder.
+    let (hosts, trace) = network::make(&loaded.topology, &opts)?;
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
-    let traces =
-        RunTraces::start(&loaded.topology.settings, &folder.path, opts.trace.clone()).await?;
+    let traces = RunTraces::start(&loaded.topology.settings, &folder.path, trace).await?;
     if let Some(addr) = traces.collector_addr() {
         // For outside exporters while the run goes on (not with --quiet,
         // which prints the summary only).
         say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
-    let mut started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    let mut started = start_fleet(loaded, &opts, &folder, &traces, hosts).await?;
     started.warmed = warmup::phase(
         &loaded.topology,
         opts.seed,
@@ -87,8 +90,10 @@ pub async fn run(loaded: &Loaded, mut opts: RunOptions) -> anyhow::Result<RunRes
     )
     .await?;
     let steering = opts.steering.take();
-    let driven = drive(loaded, &opts, started, &folder.path, &traces, steering).await?;
+    let mut driven = drive(loaded, &opts, started, &folder.path, &traces, steering).await?;
+    let hosts = driven.hosts.take();
     let collected = collect_and_stop(driven, &opts, traces).await?;
+    network::remove(hosts, &opts);
     write_folder(loaded, &opts, folder, collected)
 }
 
@@ -100,6 +105,8 @@ struct Started {
     healthy: Duration,
     /// Set by [`warmup::phase`] when the topology has a warmup.
     warmed: Option<Warmed>,
+    /// The run's network, when its topology models one.
+    hosts: Option<Arc<Hosts>>,
 }
 
 /// Phase 1: binds every replica's port, starts its process on it, and waits
@@ -109,10 +116,11 @@ async fn start_fleet(
     opts: &RunOptions,
     folder: &RunFolder,
     traces: &RunTraces,
+    hosts: Option<Arc<Hosts>>,
 ) -> anyhow::Result<Started> {
     let topology = &loaded.topology;
     let starting = Instant::now();
-    let listeners = Listeners::bind(topology)?;
+    let listeners = network::listeners(hosts.as_deref(), topology)?;
     let peers = listeners.addresses()?;
     let (program, args) = opts.replica_command.clone();
     let mut fleet = Fleet::new(program, args, &folder.logs())?;
@@ -125,7 +133,11 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
-                metrics: Some("127.0.0.1:0".into()),
+                metrics: Some(network::metrics_addr(
+                    hosts.as_deref(),
+                    service,
+                    index as u32,
+                )),
                 discovery: None,
                 load_start_unix_us: None,
             };
@@ -140,6 +152,9 @@ async fn start_fleet(
                 listener,
                 config: serde_json::to_vec(&spec)?,
                 restart,
+                netns: hosts
+                    .as_deref()
+                    .and_then(|h| h.namespace(service, index as u32)),
             })?;
         }
     }
@@ -174,6 +189,7 @@ async fn start_fleet(
         peers,
         healthy,
         warmed: None,
+        hosts,
     })
 }
 
@@ -184,6 +200,8 @@ struct Driven {
     peers: BTreeMap<String, Vec<SocketAddr>>,
     gatherer: Gatherer,
     outcome: Outcome,
+    /// The run's network: removed once every process has stopped.
+    hosts: Option<Arc<Hosts>>,
 }
 
 /// What the load phase measured and logged, for the run folder.
@@ -221,6 +239,7 @@ async fn drive(
         peers,
         healthy,
         warmed,
+        hosts,
     } = started;
     let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
     let stopping = if topology.load.is_empty() {
@@ -277,6 +296,9 @@ async fn drive(
         }
         None => (None, None),
     };
+    let link_timeline = hosts
+        .clone()
+        .map(|h| LinkTimeline::start(h, begin, opts.verbose));
     let recorders = if topology.load.is_empty() {
         say(
             opts,
@@ -339,6 +361,9 @@ async fn drive(
     let load_window = load_window(&recorders, begin, longest_load(topology), interrupted);
     interrupts.abort();
     let mut faults = timeline.finish().await;
+    if let Some(links) = link_timeline {
+        faults.extend(links.finish().await);
+    }
     let mut restarts = keeper.stop().await;
     let mut actions = Vec::new();
     if let Some(marks) = marks {
@@ -349,6 +374,7 @@ async fn drive(
     }
     let fleet = take_back(fleet).await?;
     Ok(Driven {
+        hosts,
         fleet,
         peers,
         gatherer,
@@ -405,6 +431,7 @@ async fn collect_and_stop(
         peers,
         gatherer,
         outcome,
+        ..
     } = driven;
     if let Some((id, status)) = fleet.exited().first() {
         say(

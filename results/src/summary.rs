@@ -71,6 +71,9 @@ pub struct Summary {
     /// process ran, the figures come from the simulator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
+    /// Per link between services (`"api -> db"`), on a modelled network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, crate::links::LinkSummary>,
 }
 
 /// The load sent before measuring started: none of it is in the figures,

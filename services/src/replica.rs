@@ -61,7 +61,8 @@ impl Replica {
                 &spec.service,
                 &spec.peers,
                 seed ^ 0x5EED_C11E,
-            )?,
+            )?
+            .shaped(crate::shaped::Links::for_spec(spec)),
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
             telemetry: Telemetry::new(spec.topology.settings.sample_every),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_stream::StreamExt;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
@@ -147,7 +148,23 @@ pub async fn serve(
         tokio::spawn(async move { replica.sample_until(shutdown).await });
     }
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // A replica shaping its own links refuses callers it is partitioned from.
+    let links = replica.clients().links().cloned();
+    if let (Some(l), Some(d)) = (&links, &spec.discovery) {
+        let services = spec
+            .topology
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        l.learn_replicas(services, d.clone(), shutdown.clone());
+    }
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .filter(move |conn| match (conn, &links) {
+            (Ok(tcp), Some(l)) => !tcp.peer_addr().is_ok_and(|p| l.refuses(p.ip())),
+            _ => true,
+        });
     let stop = shutdown.clone();
     let server = Server::builder()
         .add_service(replica_svc)
@@ -326,6 +343,18 @@ impl Control for ControlService {
         tracing::info!(replica = %self.replica.name(), gaps = %r.gaps, "updates retimed");
         versions.retime(Duration::from_micros(r.from_us), gaps, r.change);
         Ok(Response::new(pb::SetUpdatesReply {}))
+    }
+
+    async fn set_links(
+        &self,
+        req: Request<pb::SetLinksRequest>,
+    ) -> Result<Response<pb::SetLinksReply>, Status> {
+        let active = req.into_inner().active;
+        tracing::info!(replica = %self.replica.name(), ?active, "link faults set");
+        if let Some(links) = self.replica.clients().links() {
+            links.set_active(active.into_iter().map(|i| i as usize).collect());
+        }
+        Ok(Response::new(pb::SetLinksReply {}))
     }
 
     async fn begin(
