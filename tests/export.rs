@@ -218,3 +218,41 @@ fn pack_writes_a_folder_as_a_tar_stream() {
             .map(|n| n.trim_end_matches('/').to_string())
     );
 }
+
+/// Both exports carry a network's standing links through the topology file
+/// each replica reads (no `cap_add`: the replicas shape in user space), and
+/// say what they cannot carry: the link faults' timeline.
+#[test]
+fn exports_carry_standing_links_and_say_what_they_cannot() {
+    let sandbox = Sandbox::new();
+    let yaml = "name: links\nservices:\n  api:\n    endpoints: { Get: { steps: [ { call: db/Q } ] } }\n  db:\n    endpoints: { Q: {} }\nnetwork:\n  links:\n    api -> db: { delay: 2ms }\nfaults:\n  - { at: 1s, for: 1s, link: api <-> db, partition: true }\n";
+    let file = sandbox.file("links.yaml", yaml);
+    for target in ["compose", "kubernetes"] {
+        let out = sandbox.dir.path().join(target);
+        let export = sandbox
+            .command(&[
+                "export",
+                target,
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&export.stderr);
+        assert!(export.status.success(), "{target}: {stderr}");
+        assert!(
+            stderr.contains("standing links are carried")
+                && stderr.contains("in user space")
+                && stderr.contains("the 1 link fault(s), which nothing applies"),
+            "{target}: {stderr}"
+        );
+        let written: String = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect();
+        assert!(written.contains("api -> db"), "{target}: the links travel");
+        assert!(!written.contains("cap_add") && !written.contains("NET_ADMIN"));
+    }
+}

@@ -411,3 +411,56 @@ fn a_session_scripted_through_the_api_replays_with_the_same_counts() {
         );
     }
 }
+
+/// Push against pull, live: a score that changes every 10 s is made to
+/// change every 200 ms while the lab runs. Every replica and the
+/// launcher's timeline switch together: the followers then see versions
+/// several times a second, the subscribers every one of them, while the
+/// pollers (every 1 s) miss most.
+#[test]
+fn how_often_the_data_changes_is_a_knob_too() {
+    let sb = Sandbox::new();
+    let file = sb.file(
+        "scores.yaml",
+        "name: live-scores\nservices:\n  scores:\n    updates: 10s\n    model: async\n    replicas: 2\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\nload:\n  pollers:\n    target: scores/Latest\n    clients: 5\n    poll: 1s\n    duration: 60s\n  fans:\n    subscribe: scores/Latest\n    clients: 5\n    duration: 60s\n",
+    );
+    let lab = Lab::start(&sb, &[file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (code, said) = lab.control(&json!({"set": "services.scores.updates", "value": "0ms"}));
+    assert_eq!(code, 400, "validated as --set is: {said}");
+    lab.ok(json!({"set": "services.scores.updates", "value": "200ms"}));
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, said) = lab.stop();
+    assert!(status.success(), "{said}");
+    let s = common::read_summary(&sb.out());
+    let fans = &s["load"]["fans"]["updates"];
+    let pollers = &s["load"]["pollers"]["updates"];
+    // ~4 s at 200 ms: about 20 versions (0 or 1 before the change).
+    let created = fans["versions_created"].as_u64().unwrap();
+    assert!((12..=30).contains(&created), "{fans}");
+    assert_eq!(
+        pollers["versions_created"], created,
+        "one timeline: {pollers}"
+    );
+    // Streams follow every version; polls once a second miss most.
+    let (seen, missed) = (
+        fans["versions_seen"].as_u64().unwrap(),
+        fans["versions_missed"].as_u64().unwrap(),
+    );
+    assert!(
+        missed * 10 <= seen,
+        "subscribers see nearly every version: {fans}"
+    );
+    let p_missed = pollers["versions_missed"].as_u64().unwrap();
+    assert!(
+        p_missed * 2 > pollers["versions_seen"].as_u64().unwrap(),
+        "pollers miss most: {pollers}"
+    );
+    // Replicas agree: a subscriber's staleness stays about one hop.
+    assert!(
+        fans["staleness_ms"]["p50"].as_f64().unwrap() < 50.0,
+        "{fans}"
+    );
+    let text = std::fs::read_to_string(sb.out().join("lab.yaml")).unwrap();
+    assert!(text.contains("set services.scores.updates=200ms"), "{text}");
+}

@@ -29,7 +29,10 @@
 //!     `topolab predict`.
 //! 12. The lab (`lab`): the launcher's CPU at 1,000 requests/s with no
 //!     page, one and ten pages watching, against `run`, and the latency.
-//! 13. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
+//! 13. Network (`network`, only when asked: it needs root): start-up of 100
+//!     replicas in namespaces against loopback, and one hop through a 0 ms
+//!     link against loopback.
+//! 14. Swarm (`swarm`, only when asked: it needs a Swarm manager): one hop at
 //!     saturation, start-up and memory per replica, containers against processes.
 
 mod echo;
@@ -39,6 +42,7 @@ mod hops;
 mod import;
 mod lab;
 mod memory;
+mod network;
 mod queueing;
 mod sampling;
 mod scale;
@@ -107,6 +111,9 @@ fn main() -> anyhow::Result<()> {
     }
     if only.as_deref() == Some("swarm") {
         swarm::bench()?;
+    }
+    if only.as_deref() == Some("network") {
+        network::bench()?;
     }
     Ok(())
 }

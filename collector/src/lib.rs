@@ -111,9 +111,12 @@ impl RunTraces {
         if self.rate <= 0.0 {
             return Vec::new();
         }
+        // A collector on a run network's bridge serves replicas in network
+        // namespaces of their own, which its abstract socket cannot reach.
+        let bridged = |c: &Collector| !(c.addr.ip().is_loopback() || c.addr.ip().is_unspecified());
         let local = self.collector.as_ref().map(|(c, _)| match &c.local {
-            Some(socket) => socket.clone(),
-            None => {
+            Some(socket) if !bridged(c) => socket.clone(),
+            _ => {
                 // A collector on all interfaces is reached here through loopback.
                 let mut a = c.addr;
                 if a.ip().is_unspecified() {

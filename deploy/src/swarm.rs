@@ -30,6 +30,9 @@ const DEPLOY_LIMIT: Duration = Duration::from_secs(90);
 /// How long removing the stack may take before the run reports what is left.
 const REMOVE_LIMIT: Duration = Duration::from_secs(60);
 
+/// What a run on the Swarm says about a topology's network.
+pub const SHAPED_NOTE: &str = "network: on Swarm the links are shaped by each calling replica, in user space, on its own connections to its callees' tasks (this kernel has no netem, and so no NET_ADMIN is needed): delay, jitter and bandwidth per write, a loss as the stall TCP would take to repair it (a 10 ms probe, 200 ms when that is lost too), a partition as held bytes and refused connections; link faults reach the replicas over Control/SetLinks at their times";
+
 /// What one run on the Swarm needs.
 pub struct SwarmRun<'a> {
     /// The topology as it runs (overrides applied, seed pinned).
@@ -89,6 +92,9 @@ pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
         guardian: Some(Guardian::start(&binary, &name)?),
         name,
     };
+    if topology.network.in_use() {
+        eprintln!("{SHAPED_NOTE}");
+    }
     eprintln!(
         "deploying stack {} ({} replicas)",
         stack.name,

@@ -23,9 +23,13 @@ pub fn spawn_next(
     peers: &BTreeMap<String, Vec<SocketAddr>>,
     topology: &Topology,
 ) -> anyhow::Result<SocketAddr> {
-    let (config, restart) = fleet
+    let (config, restart, netns) = fleet
         .template(service)
         .ok_or_else(|| anyhow!("there is no replica of {service} to copy"))?;
+    anyhow::ensure!(
+        !netns,
+        "a run with a network (links) has no host for a new replica yet"
+    );
     let mut spec: ReplicaSpec =
         serde_json::from_slice(&config).context("reading the first replica's configuration")?;
     spec.index = index;
@@ -41,6 +45,7 @@ pub fn spawn_next(
         listener: &listener,
         config: serde_json::to_vec(&spec)?,
         restart,
+        netns: None,
     })?;
     Ok(addr)
 }

@@ -7,6 +7,9 @@
 //! exits, not the process. Async runtimes retire idle threads, so all children
 //! are forked from one dedicated spawner thread that lives as long as the fleet.
 //!
+//! A replica may be given a network namespace (a host of its own, when the
+//! topology models the network): its process enters it before exec.
+//!
 //! A replica of a `restart: always` service keeps its listening socket in the
 //! fleet too, so [`Fleet::restart_exited`] can start a fresh process on the
 //! same address; meanwhile connections wait in the socket's backlog. Other
@@ -57,6 +60,8 @@ pub struct Replica {
     /// the fleet's own copy of the listening socket.
     config: Vec<u8>,
     listener: Option<TcpListener>,
+    /// The network namespace its processes run in (restarts included).
+    netns: Option<OwnedFd>,
     /// Fresh processes started after this replica's process died.
     pub restarts: u32,
 }
@@ -83,6 +88,8 @@ pub struct LaunchSpec<'a> {
     pub config: Vec<u8>,
     /// `restart: always`: keep a copy of the listener to restart on.
     pub restart: bool,
+    /// The network namespace to run in (`None`: the launcher's own).
+    pub netns: Option<BorrowedFd<'a>>,
 }
 
 /// A run's replica processes. Dropping it kills and reaps every one of them.
@@ -125,7 +132,12 @@ impl Fleet {
         } else {
             None
         };
-        let child = self.start(&spec.id, spec.listener, stderr)?;
+        let netns = spec
+            .netns
+            .map(|fd| fd.try_clone_to_owned())
+            .transpose()
+            .context("keeping the replica's network namespace")?;
+        let child = self.start(&spec.id, spec.listener, stderr, netns.as_ref())?;
         let addr = spec.listener.local_addr()?;
         let replica = Replica {
             id: spec.id,
@@ -135,6 +147,7 @@ impl Fleet {
             exited: None,
             config: spec.config,
             listener: kept,
+            netns,
             restarts: 0,
         };
         self.replicas.push(replica);
@@ -148,6 +161,7 @@ impl Fleet {
         id: &ReplicaId,
         listener: &TcpListener,
         stderr: File,
+        netns: Option<&OwnedFd>,
     ) -> anyhow::Result<Child> {
         if self.replicas.iter().all(|r| r.exited.is_some()) {
             // Every process of the group is gone, and the group with them:
@@ -161,12 +175,13 @@ impl Fleet {
             .stderr(stderr)
             .process_group(Pid::as_raw(self.pgid));
         let fd = listener.as_raw_fd();
+        let netns = netns.map(AsRawFd::as_raw_fd);
         let parent = Some(rustix::process::getpid());
         // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe system calls (prctl, getppid, dup2, fcntl) and
-        // allocates nothing.
+        // async-signal-safe system calls (prctl, getppid, setns, dup2,
+        // fcntl) and allocates nothing.
         unsafe {
-            cmd.pre_exec(move || child_setup(fd, parent));
+            cmd.pre_exec(move || child_setup(fd, netns, parent));
         }
         let spawner = self
             .spawner
@@ -229,11 +244,15 @@ impl Fleet {
             let Ok(listener) = listener.try_clone() else {
                 continue;
             };
+            let netns = match r.netns.as_ref().map(OwnedFd::try_clone).transpose() {
+                Ok(n) => n,
+                Err(_) => continue,
+            };
             let stderr = match OpenOptions::new().append(true).open(&log) {
                 Ok(f) => f,
                 Err(_) => continue,
             };
-            match self.start(&id, &listener, stderr) {
+            match self.start(&id, &listener, stderr, netns.as_ref()) {
                 Ok(child) => {
                     let r = &mut self.replicas[i];
                     r.child = child;
@@ -267,8 +286,9 @@ impl Fleet {
             Some(l) => l.try_clone()?,
             None => TcpListener::bind(r.addr).with_context(|| format!("binding {}", r.addr))?,
         };
+        let netns = r.netns.as_ref().map(OwnedFd::try_clone).transpose()?;
         let stderr = OpenOptions::new().append(true).open(&r.log)?;
-        let child = self.start(id, &listener, stderr)?;
+        let child = self.start(id, &listener, stderr, netns.as_ref())?;
         let r = &mut self.replicas[i];
         r.child = child;
         r.exited = None;
@@ -297,11 +317,12 @@ impl Fleet {
     }
 
     /// What a new replica of `service` starts from (the lab's replicas up):
-    /// the configuration its first replica was given, and whether it is
-    /// `restart: always`.
-    pub fn template(&self, service: &str) -> Option<(Vec<u8>, bool)> {
+    /// the configuration its first replica was given, whether it is
+    /// `restart: always`, and whether it runs in a network namespace of
+    /// its own (a run with links: a new host the network lacks).
+    pub fn template(&self, service: &str) -> Option<(Vec<u8>, bool, bool)> {
         let r = self.replicas.iter().find(|r| r.id.service == service)?;
-        Some((r.config.clone(), r.listener.is_some()))
+        Some((r.config.clone(), r.listener.is_some(), r.netns.is_some()))
     }
 
     /// Whether any replica is `restart: always` (the keeper has work).
@@ -368,16 +389,29 @@ impl Drop for Fleet {
     }
 }
 
-/// In the forked child, before exec: die with the launcher, and put the
-/// inherited listener at [`LISTEN_FD`]. Only system calls: nothing here
-/// may allocate or take a lock between fork and exec.
-fn child_setup(listener_fd: RawFd, parent: Option<Pid>) -> std::io::Result<()> {
+/// In the forked child, before exec: die with the launcher, enter its
+/// network namespace if it has one, and put the inherited listener at
+/// [`LISTEN_FD`]. Only system calls: nothing here may allocate or take a
+/// lock between fork and exec.
+fn child_setup(
+    listener_fd: RawFd,
+    netns: Option<RawFd>,
+    parent: Option<Pid>,
+) -> std::io::Result<()> {
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
     // The launcher may have died before that took effect: fail the exec
     // (the child exits) rather than run an orphan.
     if rustix::process::getppid() != parent {
         // (An error of a kind only: nothing allocated after fork.)
         return Err(std::io::ErrorKind::BrokenPipe.into());
+    }
+    if let Some(ns) = netns {
+        // SAFETY: the fleet holds the namespace's descriptor open until exec.
+        let ns = unsafe { BorrowedFd::borrow_raw(ns) };
+        rustix::thread::move_into_link_name_space(
+            ns,
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )?;
     }
     // SAFETY: the listener's descriptor is open in the child until exec.
     let listener = unsafe { BorrowedFd::borrow_raw(listener_fd) };

@@ -115,7 +115,7 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
             .map_err(|r| Refused::Invalid(r.errors.join("\n")))?;
     running(session)?;
     let old = session.state.lock().topology.clone();
-    let changes = changes(&old, &checked.topology)?;
+    let changes = changes(&old, &checked.topology, value)?;
     for kind in &changes {
         match kind {
             ActionKind::Rate { generator, rate } => session.knobs[generator].set_rate(*rate),
@@ -152,6 +152,46 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
             ActionKind::Replicas { service, replicas } => {
                 crate::scale::to(session.clone(), service.clone(), *replicas).await?;
             }
+            ActionKind::Updates { service, gaps } => {
+                // Cannot be None: `changes` only names a service whose
+                // `updates` changed from one timing to another.
+                let dist = checked.topology.service(service).and_then(|s| s.updates);
+                let (load, addrs, from, change) = {
+                    let st = session.state.lock();
+                    let a = st
+                        .attached
+                        .as_ref()
+                        .ok_or(Refused::NotRunning("the load has not started yet"))?;
+                    let change = 1 + st
+                        .actions
+                        .iter()
+                        .filter(|x| matches!(&x.kind, ActionKind::Updates { service: s, .. } if s == service))
+                        .count() as u64;
+                    (
+                        a.load.clone(),
+                        a.peers.get(service).cloned().unwrap_or_default(),
+                        a.begin.elapsed() + crate::versions::LEAD,
+                        change,
+                    )
+                };
+                let Some(dist) = dist else { continue };
+                let problems = crate::versions::retime(
+                    &old,
+                    &load,
+                    &addrs,
+                    service,
+                    (gaps, dist),
+                    from,
+                    change,
+                )
+                .await;
+                if problems.len() == addrs.len() && !addrs.is_empty() {
+                    return Err(Refused::Invalid(format!(
+                        "no replica of {service} took it: {}",
+                        problems.join("; ")
+                    )));
+                }
+            }
             _ => {}
         }
     }
@@ -169,8 +209,9 @@ async fn set(session: &Arc<Session>, path: &str, value: &str) -> Result<String, 
 
 /// What a checked `--set` changes that a running lab can apply: per
 /// generator its new rate or clients, per service its workers and queue
-/// limit or its replicas. Anything else is refused by name.
-fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
+/// limit or its replicas, or how often its data changes (`updates`, to
+/// `value`). Anything else is refused by name.
+fn changes(old: &Topology, new: &Topology, value: &str) -> Result<Vec<ActionKind>, Refused> {
     let mut out = Vec::new();
     for (a, b) in old.load.iter().zip(&new.load) {
         if a == b {
@@ -205,11 +246,20 @@ fn changes(old: &Topology, new: &Topology) -> Result<Vec<ActionKind>, Refused> {
         same.workers = a.workers;
         same.queue = a.queue;
         same.replicas = a.replicas;
+        if a.updates.is_some() && b.updates.is_some() {
+            same.updates = a.updates;
+        }
         if same != *a {
             return Err(Refused::NotSupportedYet(format!(
-                "changing `services.{}` other than its workers, queue or replicas",
+                "changing `services.{}` other than its workers, queue, replicas or `updates`",
                 a.name
             )));
+        }
+        if a.updates != b.updates {
+            out.push(ActionKind::Updates {
+                service: a.name.clone(),
+                gaps: value.to_string(),
+            });
         }
         if (a.workers, a.queue) != (b.workers, b.queue) {
             out.push(ActionKind::Capacity {

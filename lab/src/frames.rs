@@ -347,6 +347,7 @@ pub fn shape(topology: &Topology) -> Value {
         })).collect::<Vec<_>>(),
         "services": topology.services.iter().map(|s| json!({
             "name": s.name, "replicas": s.replicas, "workers": s.workers, "queue": s.queue,
+            "changes": s.updates.is_some(),
         })).collect::<Vec<_>>(),
         "edges": edges,
     })

@@ -20,6 +20,8 @@ pub mod replay;
 mod scale;
 mod server;
 pub mod session;
+mod tell;
+mod versions;
 
 pub use server::serve;
 pub use session::{Session, Setup};

@@ -165,6 +165,10 @@ pub fn lab_yaml(
                 "# at {:.3} s the lab set {service} to {replicas} replica(s): the format has no timeline for replicas, so a replay keeps the count below",
                 a.t_s
             )),
+            ActionKind::Updates { .. } => notes.push(format!(
+                "# at {:.3} s the lab did `{}`: the format has no timeline for `updates`, so a replay keeps the value below",
+                a.t_s, a.what
+            )),
             ActionKind::Restart(r) => notes.push(format!(
                 "# at {:.3} s the lab restarted {r}: the format has no restart, so a replay leaves it dead",
                 a.t_s

@@ -97,6 +97,11 @@ pub enum ActionKind {
         service: String,
         replicas: u32,
     },
+    /// A service's versions come `gaps` apart from now (`updates`).
+    Updates {
+        service: String,
+        gaps: String,
+    },
     /// A fault in the format's syntax (`kill` included), applied now.
     Fault(topolab_model::Fault),
     Restart(String),

@@ -20,7 +20,9 @@ use crate::warmup_phase as warmup;
 use topolab_collector::{RunTraces, TraceOptions};
 use topolab_fleet::faults::{Processes, Timeline};
 use topolab_fleet::health;
+use topolab_fleet::links::Replicas;
 use topolab_load as load;
+use topolab_network::timeline::LinkTimeline;
 use topolab_telemetry::figures as collect;
 use topolab_telemetry::{self as telemetry, Gatherer};
 
@@ -113,6 +115,14 @@ pub async fn drive(
         begin,
         opts.verbose,
     );
+    let links = topology.network.in_use().then(|| {
+        let target = Replicas {
+            network: topology.network.clone(),
+            peers: peers.clone(),
+        };
+        let faults = topology.network.faults.clone();
+        LinkTimeline::start_on(faults, Arc::new(target), begin, opts.verbose)
+    });
     say(format!(
         "sending load for up to {:.1} s",
         longest_load(loaded).as_secs_f64()
@@ -133,7 +143,10 @@ pub async fn drive(
     let interrupted = *signals.stop.borrow();
     let load_window = run::load_window(&recorders, begin, longest_load(loaded), interrupted);
     interrupts.abort();
-    let faults = timeline.finish().await;
+    let mut faults = timeline.finish().await;
+    if let Some(links) = links {
+        faults.extend(links.finish().await);
+    }
     let telemetry = gatherer.finish().await;
     let mut figures = collect::collect(&peers).await?;
     if let Some(w) = &warmed {

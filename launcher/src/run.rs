@@ -25,14 +25,19 @@ use topolab_collector::{RunTraces, TraceOptions};
 use topolab_fleet::faults::Timeline;
 use topolab_fleet::health;
 use topolab_fleet::keeper::Keeper;
-use topolab_fleet::ports::Listeners;
 use topolab_fleet::supervisor::{Fleet, LaunchSpec, ReplicaId};
 use topolab_live::{self as live, LiveMode, LiveView};
 use topolab_load as load;
 use topolab_telemetry::figures::{self as collect, ServiceFigures};
 use topolab_telemetry::{self as telemetry, Gatherer};
 
+mod network;
+mod stop;
 mod write;
+pub(crate) use stop::Collected;
+use stop::collect_and_stop;
+use topolab_network::Hosts;
+use topolab_network::timeline::LinkTimeline;
 pub(crate) use write::write_run_folder;
 
 /// How to run.
@@ -68,16 +73,17 @@ pub struct RunResult {
 /// Runs the topology. Errors are failures of the sandbox itself (a replica
 /// that would not start, a folder that cannot be written), never of requests.
 pub async fn run(loaded: &Loaded, mut opts: RunOptions) -> anyhow::Result<RunResult> {
+    // Made first: a run that cannot have its network leaves no folder.
+    let (hosts, trace) = network::make(&loaded.topology, &opts)?;
     let folder = RunFolder::create(opts.out.as_deref(), &loaded.topology.name, opts.force)?;
     folder.write_topology(&loaded.yaml)?;
-    let traces =
-        RunTraces::start(&loaded.topology.settings, &folder.path, opts.trace.clone()).await?;
+    let traces = RunTraces::start(&loaded.topology.settings, &folder.path, trace).await?;
     if let Some(addr) = traces.collector_addr() {
         // For outside exporters while the run goes on (not with --quiet,
         // which prints the summary only).
         say(&opts, format!("span collector (OTLP/gRPC): http://{addr}"));
     }
-    let mut started = start_fleet(loaded, &opts, &folder, &traces).await?;
+    let mut started = start_fleet(loaded, &opts, &folder, &traces, hosts).await?;
     started.warmed = warmup::phase(
         &loaded.topology,
         opts.seed,
@@ -87,8 +93,10 @@ pub async fn run(loaded: &Loaded, mut opts: RunOptions) -> anyhow::Result<RunRes
     )
     .await?;
     let steering = opts.steering.take();
-    let driven = drive(loaded, &opts, started, &folder.path, &traces, steering).await?;
+    let mut driven = drive(loaded, &opts, started, &folder.path, &traces, steering).await?;
+    let hosts = driven.hosts.take();
     let collected = collect_and_stop(driven, &opts, traces).await?;
+    network::remove(hosts, &opts);
     write_folder(loaded, &opts, folder, collected)
 }
 
@@ -100,6 +108,8 @@ struct Started {
     healthy: Duration,
     /// Set by [`warmup::phase`] when the topology has a warmup.
     warmed: Option<Warmed>,
+    /// The run's network, when its topology models one.
+    hosts: Option<Arc<Hosts>>,
 }
 
 /// Phase 1: binds every replica's port, starts its process on it, and waits
@@ -109,10 +119,11 @@ async fn start_fleet(
     opts: &RunOptions,
     folder: &RunFolder,
     traces: &RunTraces,
+    hosts: Option<Arc<Hosts>>,
 ) -> anyhow::Result<Started> {
     let topology = &loaded.topology;
     let starting = Instant::now();
-    let listeners = Listeners::bind(topology)?;
+    let listeners = network::listeners(hosts.as_deref(), topology)?;
     let peers = listeners.addresses()?;
     let (program, args) = opts.replica_command.clone();
     let mut fleet = Fleet::new(program, args, &folder.logs())?;
@@ -125,7 +136,11 @@ async fn start_fleet(
                 peers: peers.clone(),
                 seed: opts.seed,
                 otlp_endpoints: traces.replica_endpoints(),
-                metrics: Some("127.0.0.1:0".into()),
+                metrics: Some(network::metrics_addr(
+                    hosts.as_deref(),
+                    service,
+                    index as u32,
+                )),
                 discovery: None,
                 load_start_unix_us: None,
             };
@@ -140,6 +155,9 @@ async fn start_fleet(
                 listener,
                 config: serde_json::to_vec(&spec)?,
                 restart,
+                netns: hosts
+                    .as_deref()
+                    .and_then(|h| h.namespace(service, index as u32)),
             })?;
         }
     }
@@ -174,6 +192,7 @@ async fn start_fleet(
         peers,
         healthy,
         warmed: None,
+        hosts,
     })
 }
 
@@ -184,6 +203,8 @@ struct Driven {
     peers: BTreeMap<String, Vec<SocketAddr>>,
     gatherer: Gatherer,
     outcome: Outcome,
+    /// The run's network: removed once every process has stopped.
+    hosts: Option<Arc<Hosts>>,
 }
 
 /// What the load phase measured and logged, for the run folder.
@@ -221,6 +242,7 @@ async fn drive(
         peers,
         healthy,
         warmed,
+        hosts,
     } = started;
     let (user_stop_tx, user_stop) = mpsc::unbounded_channel::<()>();
     let stopping = if topology.load.is_empty() {
@@ -278,6 +300,9 @@ async fn drive(
         }
         None => (None, None),
     };
+    let link_timeline = hosts
+        .clone()
+        .map(|h| LinkTimeline::start(h, begin, opts.verbose));
     let recorders = if topology.load.is_empty() {
         say(
             opts,
@@ -340,6 +365,9 @@ async fn drive(
     let load_window = load_window(&recorders, begin, longest_load(topology), interrupted);
     interrupts.abort();
     let mut faults = timeline.finish().await;
+    if let Some(links) = link_timeline {
+        faults.extend(links.finish().await);
+    }
     let mut restarts = keeper.stop().await;
     let mut actions = Vec::new();
     if let Some(marks) = marks {
@@ -350,6 +378,7 @@ async fn drive(
     }
     let fleet = take_back(fleet).await?;
     Ok(Driven {
+        hosts,
         peers: topolab_fleet::grow::with_added(peers, &fleet),
         fleet,
         gatherer,
@@ -378,83 +407,6 @@ async fn take_back(mut fleet: Arc<Mutex<Fleet>>) -> anyhow::Result<Fleet> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Err(anyhow::anyhow!("the fleet is still shared after the run"))
-}
-
-/// After [`collect_and_stop`]: every figure in hand, every process gone.
-pub(crate) struct Collected {
-    pub(crate) outcome: Outcome,
-    /// What went to `timeseries.csv` while the run went on.
-    pub(crate) telemetry: telemetry::Written,
-    pub(crate) figures: BTreeMap<String, ServiceFigures>,
-    pub(crate) trace_summary: topolab_collector::TraceSummary,
-}
-
-/// How long `up` waits, after Ctrl-C, for the requests its replicas still
-/// hold to end before taking their figures.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-
-/// Phase 3: the requests still held drained (`up`, whose callers are
-/// outside), the last telemetry, every replica's figures, the spans
-/// flushed; then every process is stopped and `traces.jsonl` finished.
-async fn collect_and_stop(
-    driven: Driven,
-    opts: &RunOptions,
-    traces: RunTraces,
-) -> anyhow::Result<Collected> {
-    let Driven {
-        mut fleet,
-        peers,
-        gatherer,
-        outcome,
-    } = driven;
-    if let Some((id, status)) = fleet.exited().first() {
-        say(
-            opts,
-            format!("warning: replica {id} died during the run ({status})"),
-        );
-    }
-    if outcome.recorders.is_empty() {
-        // `up`: outside callers' requests may still wait in the queues, and
-        // their answers still go out; taken now, the figures would miss them.
-        let held = collect::held(&peers).await;
-        if held > 0 {
-            say(
-                opts,
-                format!(
-                    "answering the {held} call(s) still held before counting (up to {DRAIN_LIMIT:?})"
-                ),
-            );
-            let left = collect::drain(&peers, DRAIN_LIMIT).await;
-            if left > 0 {
-                say(
-                    opts,
-                    format!(
-                        "warning: {left} call(s) still held after {DRAIN_LIMIT:?}: how they end is missing from the figures"
-                    ),
-                );
-            }
-        }
-    }
-    let telemetry = gatherer.finish().await;
-    let figures = collect::collect(&peers).await;
-    traces.flush_generators().await;
-    // Blocks this thread while replicas flush their spans to the collector,
-    // which must keep running on the others.
-    tokio::task::block_in_place(|| fleet.stop(Duration::from_secs(2)));
-    let mut figures = figures?;
-    if let Some(w) = &outcome.warmed {
-        warmup::subtract(&mut figures, &w.baseline);
-    }
-    let replica_spans = figures.values().fold((0, 0), |(r, d), f| {
-        (r + f.spans_recorded, d + f.spans_dropped)
-    });
-    let trace_summary = traces.finish(replica_spans).await;
-    Ok(Collected {
-        outcome,
-        telemetry,
-        figures,
-        trace_summary,
-    })
 }
 
 /// Phase 4: the summary, the telemetry and load series, the cascade, and

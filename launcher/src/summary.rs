@@ -107,6 +107,7 @@ pub fn build(
         actions: Vec::new(),
         warmup: None,
         work_timing,
+        links: Default::default(),
         prediction: None,
     }
 }

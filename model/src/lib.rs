@@ -14,6 +14,7 @@ pub mod emit;
 pub mod fault;
 mod indentation;
 pub mod model;
+pub mod network;
 mod overrides;
 pub mod policy;
 pub mod schema;
@@ -36,6 +37,7 @@ pub use defaults::{
 pub use dist::Dist;
 pub use fault::*;
 pub use model::*;
+pub use network::{Link, LinkEnd, LinkFault, LinkShape, Network};
 pub use policy::*;
 pub use service_kind::*;
 pub use status::StatusCode;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dist::Dist;
 use crate::fault::Fault;
+use crate::network::Network;
 use crate::policy::{BackoffShape, Breaker, RetryBudget};
 use crate::service_kind::{Deadlines, Kind, Restart, State};
 use crate::status::StatusCode;
@@ -23,8 +24,11 @@ pub struct Topology {
     /// Load generators in file order; empty means `run` only starts services.
     pub load: Vec<Generator>,
     pub settings: Settings,
-    /// The faults timeline, in file order.
+    /// The faults timeline, in file order (link faults are in `network`).
     pub faults: Vec<Fault>,
+    /// Zones, standing links and link faults; empty: loopback.
+    #[serde(default)]
+    pub network: Network,
 }
 
 impl Topology {

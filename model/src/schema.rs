@@ -121,7 +121,31 @@ fn property(key: &str) -> Value {
         }
         "work" | "backoff" | "think" => dist(),
         "response" | "request" | "trace_budget" => size(),
-        "probability" | "retry_budget" | "jitter" | "trace" | "failures" => {
+        "jitter" => {
+            json!({ "oneOf": [percent(), dur()], "description": "a backoff's jitter (a percentage) or a link's (a duration)" })
+        }
+        "network" => object(NETWORK_KEYS),
+        "zones" => {
+            json!({ "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string" } },
+                           "description": "zone name → its services" })
+        }
+        "links" => json!({ "type": "object", "additionalProperties": object(SHAPE_KEYS),
+                           "description": "`a -> b` or `a <-> b` (services, name#i, zones, *) → what the link does" }),
+        "link" => {
+            json!({ "type": "string", "description": "caller -> callee, or a <-> b: services, replicas name#i, zones or *" })
+        }
+        "delay" => {
+            let mut d = dist();
+            d["description"] = json!("added to every packet one way: a duration or a distribution");
+            d
+        }
+        "loss" => percent(),
+        "bandwidth" => pattern(
+            &format!(r"{NUM}\s*(bit|kbit|mbit|gbit)"),
+            "a rate: 100kbit, 1mbit, 1gbit",
+        ),
+        "partition" => json!({ "type": "boolean" }),
+        "probability" | "retry_budget" | "trace" | "failures" => {
             if key == "retry_budget" {
                 json!({ "oneOf": [percent(), { "const": "none" }] })
             } else {

@@ -54,16 +54,37 @@ pub struct Timeline {
     rng: StdRng,
     /// `at[k - 1]`: when version `k` appears.
     at: Vec<Duration>,
+    /// Versions drawn after a [`Timeline::retime`] count from here.
+    floor: Duration,
+    /// The seed the timeline was made with, mixed into a retime's draws.
+    seed: u64,
 }
 
 impl Timeline {
     /// The timeline of `service`, whose versions are `gaps` apart.
     pub fn new(seed: u64, service: &str, gaps: Dist) -> Self {
+        let seed = timeline_seed(seed, service);
         Timeline {
             gaps,
-            rng: StdRng::seed_from_u64(timeline_seed(seed, service)),
+            rng: StdRng::seed_from_u64(seed),
             at: Vec::new(),
+            floor: Duration::ZERO,
+            seed,
         }
+    }
+
+    /// From `from` (after the start of load) on, versions come `gaps`
+    /// apart (the lab's knob): the versions already due by then stay, the
+    /// next appears `gaps` after `from`. Every copy of the timeline (each
+    /// replica's, the launcher's) retimed with the same `from`, `gaps` and
+    /// `change` (a count of retimes) draws the same versions afterwards.
+    pub fn retime(&mut self, from: Duration, gaps: Dist, change: u64) {
+        self.version_at(from);
+        let kept = self.at.partition_point(|t| *t <= from);
+        self.at.truncate(kept);
+        self.gaps = gaps;
+        self.floor = from;
+        self.rng = StdRng::seed_from_u64(self.seed ^ change.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     }
 
     /// When version `k` (at least 1) appears, from the start of load.
@@ -71,7 +92,7 @@ impl Timeline {
         debug_assert!(k >= 1, "version 0 exists before the load starts");
         let k = k.clamp(1, MAX_VERSIONS);
         while (self.at.len() as u64) < k {
-            let last = self.at.last().copied().unwrap_or_default();
+            let last = self.at.last().copied().unwrap_or_default().max(self.floor);
             // A zero gap (a `normal` truncated at 0) still orders versions.
             let gap = self
                 .gaps
@@ -141,5 +162,27 @@ mod tests {
         let n = 5000;
         let mean = t.created(n).as_secs_f64() / n as f64;
         assert!((mean - 2.0).abs() < 0.1, "mean gap {mean}s");
+    }
+
+    /// Retimed copies agree with each other, keep what was due, and follow
+    /// the new gaps afterwards.
+    #[test]
+    fn a_retimed_timeline_keeps_the_past_and_copies_agree() {
+        let mut a = Timeline::new(3, "s", exp(2000));
+        let mut b = Timeline::new(3, "s", exp(2000));
+        let from = Duration::from_secs(10);
+        let before = a.version_at(from);
+        b.created(before + 5); // b had drawn further ahead: it must not matter
+        a.retime(from, exp(100), 1);
+        b.retime(from, exp(100), 1);
+        assert_eq!(a.version_at(from), before, "what was due stays");
+        let next = a.created(before + 1);
+        assert!(next > from, "{next:?}");
+        for k in before + 1..before + 200 {
+            assert_eq!(a.created(k), b.created(k));
+        }
+        let span = a.created(before + 200) - from;
+        // 200 gaps of mean 100 ms: 20 s, within 4 sigma (sqrt(200) * 100 ms).
+        assert!((span.as_secs_f64() - 20.0).abs() < 4.0 * 1.42, "{span:?}");
     }
 }

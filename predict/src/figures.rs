@@ -111,6 +111,7 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
         actions: Vec::new(),
         warmup: None,
         work_timing: None,
+        links: Default::default(),
         prediction: None,
     }
 }

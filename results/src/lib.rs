@@ -19,6 +19,7 @@ pub mod csv_file;
 mod from_figures;
 pub mod graph;
 pub mod hops;
+pub mod links;
 pub mod load_series;
 pub mod machine;
 pub mod reasons;

@@ -28,6 +28,9 @@ pub struct RunDir {
     pub timeseries: Option<BTreeMap<String, ServiceSeries>>,
     pub load: Option<Vec<LoadRow>>,
     pub hops: Option<BTreeMap<String, HopSplit>>,
+    /// On a modelled network: each link's time on the wire per second
+    /// (from the traces, placed in time through the sampled requests).
+    pub wire: Option<BTreeMap<String, crate::links::WirePoints>>,
     /// `requests.csv`: each generator's sample of requests.
     pub requests: Option<Vec<RequestSample>>,
     /// Per trace id of a sampled request, the time it waited in queues
@@ -84,6 +87,7 @@ impl RunDir {
             timeseries: None,
             load: None,
             hops: None,
+            wire: None,
             requests: None,
             queue_ms: HashMap::new(),
             held_ms: HashMap::new(),
@@ -126,8 +130,25 @@ impl RunDir {
         let mut queue_ms = HashMap::new();
         let mut held_ms = HashMap::new();
         let mut chains = HashMap::new();
+        let network = self.topology.network.in_use();
+        let due: HashMap<&str, f64> = self
+            .requests
+            .iter()
+            .flatten()
+            .filter_map(|r| Some((r.trace_id.as_deref()?, r.t_s)))
+            .collect();
+        let mut wire = crate::links::WireSeries::default();
+        let mut t0_ns: Option<u64> = None;
         let read = trace::for_each_trace(&self.path, |t| {
             t.spans.iter().for_each(|s| sums.add(s));
+            if network {
+                wire.add(&t);
+                if t0_ns.is_none()
+                    && let (Some(t_s), Some(first)) = (due.get(t.id.as_str()), t.spans.first())
+                {
+                    t0_ns = Some(first.start_ns.saturating_sub((t_s * 1e9) as u64));
+                }
+            }
             if wanted.contains(t.id.as_str()) {
                 let ns: u64 = t
                     .spans
@@ -169,6 +190,7 @@ impl RunDir {
             }
         }
         self.hops = Some(sums.finish());
+        self.wire = t0_ns.map(|t0| wire.finish(t0));
         self.queue_ms = queue_ms;
         self.held_ms = held_ms;
         self.chains = chains;

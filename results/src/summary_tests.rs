@@ -24,6 +24,7 @@ fn round_trips_through_the_file() {
         actions: Vec::new(),
         warmup: None,
         work_timing: None,
+        links: Default::default(),
         prediction: None,
     };
     s.load.insert(

@@ -25,6 +25,7 @@ use topolab_proto::v1::replica_client::ReplicaClient;
 use crate::balance;
 use crate::discovery::Discovery;
 use crate::resilience::Guard;
+use crate::shaped::Links;
 use crate::shutdown::Shutdown;
 use crate::stats::code_name;
 use crate::trace::{ClientHop, Exporter, SpanContext, context};
@@ -63,6 +64,8 @@ pub struct Clients {
     /// Retry budget and breaker per callee endpoint, made on first use.
     guards: Mutex<BTreeMap<String, Arc<Guard>>>,
     rng: Mutex<StdRng>,
+    /// Links this replica shapes itself (in a container, with a network).
+    links: Option<Arc<Links>>,
 }
 
 /// One callee's replicas as this caller sees them now.
@@ -83,7 +86,7 @@ struct Members {
 
 impl Pool {
     fn new(policy: Balance, callee: &str, addrs: &[SocketAddr]) -> Result<Self, ClientError> {
-        let members = Members::build(policy, callee, addrs, None)?;
+        let members = Members::build(policy, callee, addrs, None, None)?;
         Ok(Pool {
             policy,
             members: RwLock::new(Arc::new(members)),
@@ -96,12 +99,17 @@ impl Pool {
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
     /// ones, keeping the connections to replicas still listed.
-    fn replace(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
+    fn replace(
+        &self,
+        callee: &str,
+        addrs: &[SocketAddr],
+        links: Option<&Arc<Links>>,
+    ) -> Result<bool, ClientError> {
         let old = self.current();
         if old.addrs == addrs {
             return Ok(false);
         }
-        let new = Members::build(self.policy, callee, addrs, Some(&old))?;
+        let new = Members::build(self.policy, callee, addrs, Some(&old), links)?;
         *self.members.write() = Arc::new(new);
         Ok(true)
     }
@@ -113,6 +121,7 @@ impl Members {
         callee: &str,
         addrs: &[SocketAddr],
         old: Option<&Members>,
+        links: Option<&Arc<Links>>,
     ) -> Result<Self, ClientError> {
         let mut peers = Vec::with_capacity(addrs.len());
         for (index, addr) in addrs.iter().enumerate() {
@@ -122,17 +131,20 @@ impl Members {
             });
             let client = match kept {
                 Some(c) => c,
-                None => ReplicaClient::new(
-                    Endpoint::from_shared(format!("http://{addr}"))
+                None => {
+                    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
                         .map_err(|source| ClientError::BadAddress {
                             service: callee.to_string(),
                             index,
                             addr: *addr,
                             source,
                         })?
-                        .tcp_nodelay(true)
-                        .connect_lazy(),
-                ),
+                        .tcp_nodelay(true);
+                    ReplicaClient::new(match links {
+                        Some(l) => l.channel(endpoint, callee, index, *addr),
+                        None => endpoint.connect_lazy(),
+                    })
+                }
             };
             peers.push(client);
         }
@@ -202,7 +214,20 @@ impl Clients {
             counters: Mutex::default(),
             guards: Mutex::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            links: None,
         })
+    }
+
+    /// The same clients, shaping the connections that discovery makes
+    /// through `links` (see [`crate::shaped`]).
+    pub fn shaped(mut self, links: Option<Arc<Links>>) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// The links this replica shapes itself, if any.
+    pub fn links(&self) -> Option<&Arc<Links>> {
+        self.links.as_ref()
     }
 
     /// The retry budget and breaker for `call`'s callee endpoint, shared by
@@ -243,8 +268,8 @@ impl Clients {
     /// then fail with UNAVAILABLE, as calls to a service with no replica do).
     pub async fn discover(&self, discovery: &Discovery, shutdown: &Shutdown) {
         for (callee, pool) in &self.pools {
-            refresh(discovery, callee, pool).await;
-            let (callee, pool) = (callee.clone(), pool.clone());
+            refresh(discovery, callee, pool, self.links.as_ref()).await;
+            let (callee, pool, links) = (callee.clone(), pool.clone(), self.links.clone());
             let (discovery, shutdown) = (discovery.clone(), shutdown.clone());
             tokio::spawn(async move {
                 loop {
@@ -252,7 +277,7 @@ impl Clients {
                         () = shutdown.wait() => return,
                         () = tokio::time::sleep(discovery.every) => {}
                     }
-                    refresh(&discovery, &callee, &pool).await;
+                    refresh(&discovery, &callee, &pool, links.as_ref()).await;
                 }
             });
         }
@@ -262,7 +287,9 @@ impl Clients {
     /// down); `false` when this replica does not call `callee`.
     pub fn set_peers(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
         match self.pools.get(callee) {
-            Some(pool) => pool.replace(callee, addrs).map(|_| true),
+            Some(pool) => pool
+                .replace(callee, addrs, self.links.as_ref())
+                .map(|_| true),
             None => Ok(false),
         }
     }
@@ -439,7 +466,7 @@ impl Clients {
 }
 
 /// Resolves `callee` once and takes what it finds.
-async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
+async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool, links: Option<&Arc<Links>>) {
     match discovery.resolve(callee).await {
         // An answer with no address (seen on Swarm while tasks are
         // rescheduled) keeps the set we have: calling a stale replica fails
@@ -448,7 +475,7 @@ async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool) {
         Ok(addrs) if addrs.is_empty() => {
             tracing::debug!(host = %discovery.host(callee), "lookup returned no address; keeping the known replicas")
         }
-        Ok(addrs) => match pool.replace(callee, &addrs) {
+        Ok(addrs) => match pool.replace(callee, &addrs, links) {
             Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
             Ok(false) => {}
             Err(e) => tracing::warn!("{e}"),
@@ -464,30 +491,4 @@ pub(crate) fn unreachable(s: &Status) -> bool {
     s.code() == Code::Unavailable && s.metadata().get("content-type").is_none()
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_new_set_of_replicas_replaces_the_old_and_keeps_known_channels() {
-        let a: SocketAddr = "10.0.0.1:50051".parse().unwrap();
-        let b: SocketAddr = "10.0.0.2:50051".parse().unwrap();
-        let pool = Pool::new(Balance::RoundRobin, "db", &[a]).unwrap();
-        assert!(
-            !pool.replace("db", &[a]).unwrap(),
-            "same set: nothing to do"
-        );
-        let before = pool.current();
-        assert!(pool.replace("db", &[a, b]).unwrap());
-        let now = pool.current();
-        assert_eq!(now.addrs, [a, b]);
-        assert_eq!(now.peers.len(), 2);
-        let mut rng = StdRng::seed_from_u64(1);
-        let picks: Vec<usize> = (0..4)
-            .map(|_| now.picker.pick("", &mut rng).unwrap())
-            .collect();
-        assert_eq!(picks, [0, 1, 0, 1], "both replicas are picked");
-        assert_eq!(before.addrs, [a], "an attempt keeps the set it picked from");
-        assert!(pool.replace("db", &[]).unwrap());
-        assert!(pool.current().picker.pick("", &mut rng).is_none());
-    }
-}
+mod tests;

@@ -30,6 +30,7 @@ pub mod replica;
 pub mod resilience;
 pub mod server;
 pub mod sessions;
+pub mod shaped;
 pub mod shutdown;
 pub mod spec;
 pub mod stats;

@@ -61,7 +61,8 @@ impl Replica {
                 &spec.service,
                 &spec.peers,
                 seed ^ 0x5EED_C11E,
-            )?,
+            )?
+            .shaped(crate::shaped::Links::for_spec(spec)),
             stats: Stats::new(service.endpoints.iter().map(|e| e.name.as_str())),
             telemetry: Telemetry::new(spec.topology.settings.sample_every),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -317,11 +318,8 @@ impl Replica {
                 r
             }
         };
-        // The worker is free now and handed to the next request in the queue,
-        // whose task waits behind this one on the replica's one thread: let it
-        // start its work before this request spends time on its reply, so the
-        // hand-off does not idle the worker (it shows as queue wait; `make
-        // bench BENCH=queueing` prints it).
+        // The freed worker's next request waits behind this task on the one
+        // thread: let it start before this reply (`make bench BENCH=queueing`).
         tokio::task::yield_now().await;
         // Only a miss can change what is held: the lock is taken for those.
         if matches!(steps, Cow::Owned(_)) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_stream::StreamExt;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
@@ -147,7 +148,23 @@ pub async fn serve(
         tokio::spawn(async move { replica.sample_until(shutdown).await });
     }
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // A replica shaping its own links refuses callers it is partitioned from.
+    let links = replica.clients().links().cloned();
+    if let (Some(l), Some(d)) = (&links, &spec.discovery) {
+        let services = spec
+            .topology
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        l.learn_replicas(services, d.clone(), shutdown.clone());
+    }
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .filter(move |conn| match (conn, &links) {
+            (Ok(tcp), Some(l)) => !tcp.peer_addr().is_ok_and(|p| l.refuses(p.ip())),
+            _ => true,
+        });
     let stop = shutdown.clone();
     let server = Server::builder()
         .add_service(replica_svc)
@@ -329,6 +346,40 @@ impl Control for ControlService {
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         tracing::info!(replica = %self.replica.name(), callee = %r.callee, ?addrs, taken, "peers set");
         Ok(Response::new(pb::SetPeersReply { taken }))
+    }
+
+    async fn set_updates(
+        &self,
+        req: Request<pb::SetUpdatesRequest>,
+    ) -> Result<Response<pb::SetUpdatesReply>, Status> {
+        let r = req.into_inner();
+        let gaps = topolab_model::values::dist(&r.gaps).map_err(|e| {
+            Status::invalid_argument(format!(
+                "updates `{}`: {}; expected {}",
+                r.gaps, e.problem, e.expected
+            ))
+        })?;
+        let versions = self.replica.versions();
+        if !versions.changes() {
+            return Err(Status::failed_precondition(
+                "this service has no `updates`: its data never changes",
+            ));
+        }
+        tracing::info!(replica = %self.replica.name(), gaps = %r.gaps, "updates retimed");
+        versions.retime(Duration::from_micros(r.from_us), gaps, r.change);
+        Ok(Response::new(pb::SetUpdatesReply {}))
+    }
+
+    async fn set_links(
+        &self,
+        req: Request<pb::SetLinksRequest>,
+    ) -> Result<Response<pb::SetLinksReply>, Status> {
+        let active = req.into_inner().active;
+        tracing::info!(replica = %self.replica.name(), ?active, "link faults set");
+        if let Some(links) = self.replica.clients().links() {
+            links.set_active(active.into_iter().map(|i| i as usize).collect());
+        }
+        Ok(Response::new(pb::SetLinksReply {}))
     }
 
     async fn begin(

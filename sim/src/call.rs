@@ -90,7 +90,11 @@ impl World<'_> {
         f.breaker_ticket = probe.unwrap_or(false);
         let caller = Caller::Fiber { fiber, token };
         let rep = callee.first + i;
-        self.send(rep, call.service, call.endpoint, timeout, session, caller);
+        // On a modelled network a partitioned request never arrives: the
+        // timeout armed below ends it.
+        if let Some(link) = self.link_delay(caller_rep, rep, call.request) {
+            self.send_over(rep, call.endpoint, timeout, session, caller, link);
+        }
         let timer = self.queue.arm(now + timeout, Event::Timeout { caller });
         self.fibers.items[fiber as usize].timer = timer;
         if probe.is_none() {

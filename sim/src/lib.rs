@@ -21,6 +21,7 @@ pub mod engine;
 mod faults;
 pub mod figures;
 pub mod generate;
+mod links;
 mod load;
 pub mod plan;
 mod serve;

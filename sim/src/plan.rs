@@ -96,6 +96,8 @@ pub struct CallPlan {
     pub budget: Option<f64>,
     pub breaker: Option<Breaker>,
     pub pick: Balance,
+    /// Request payload in bytes (a modelled network's bandwidth).
+    pub request: u64,
 }
 
 impl Plan {
@@ -258,6 +260,7 @@ impl Builder<'_> {
                     budget: c.retry_budget.map(|b| b.ratio),
                     breaker: c.breaker,
                     pick: self.policy.unwrap_or(callee.balance),
+                    request: c.request,
                 });
                 PStep::Call((self.plan.calls.len() - 1) as u32)
             }

@@ -33,12 +33,29 @@ impl World<'_> {
         session: u64,
         reply: Caller,
     ) {
+        debug_assert_eq!(self.plan.replica_service[rep as usize], service);
+        self.send_over(rep, endpoint, timeout, session, reply, 0);
+    }
+
+    /// [`World::send`] over a link that adds `link` ns to the hop (the
+    /// service is the replica's).
+    #[inline]
+    pub(crate) fn send_over(
+        &mut self,
+        rep: u32,
+        endpoint: u32,
+        timeout: Nanos,
+        session: u64,
+        reply: Caller,
+        link: Nanos,
+    ) {
+        let service = self.plan.replica_service[rep as usize];
         let token = self.token();
         // Counted from when the request reaches the replica, not from when a
         // paused or restarting replica gets round to it: by then its
         // caller's cancellation has reached the replica too.
         let policy = self.plan.services[service as usize].deadlines;
-        let deadline = deadline::on_arrival(self.now + self.hop, Some(timeout), policy);
+        let deadline = deadline::on_arrival(self.now + self.hop + link, Some(timeout), policy);
         let job = self.jobs.alloc(Job {
             token,
             state: JobState::Transit,
@@ -56,7 +73,7 @@ impl World<'_> {
             timer: TimerId::NONE,
         });
         self.queue
-            .push_after(self.now, self.hop, Event::Deliver { job, token });
+            .push_after(self.now, self.hop + link, Event::Deliver { job, token });
     }
 
     /// The request reaches its replica: refused if the process is dead,

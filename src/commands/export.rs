@@ -61,6 +61,9 @@ pub fn export(args: &ExportArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_SANDBOX);
     }
+    if t.network.in_use() {
+        eprintln!("{}", network_note(t));
+    }
     match args.target {
         ExportTarget::Compose => eprintln!(
             "deploy on a Swarm: (cd {} && docker stack deploy -c {} {})",
@@ -87,4 +90,21 @@ fn write_all(dir: &Path, files: &[(&str, String)]) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// What an export does with the topology's network: each replica reads the
+/// topology file and shapes its own connections to its callees by the
+/// standing links, in user space; nothing sends link faults at their times.
+fn network_note(t: &topolab_model::Topology) -> String {
+    let mut note = String::from(
+        "note: the `network` section's standing links are carried: each replica reads them from the topology file and shapes its own connections to its callees, in user space (no netem, no NET_ADMIN: see docs/network.md). Not carried: the wire's per-packet shaping (a loss is the stall TCP would take to repair it, not a dropped packet), traffic from clients outside the topology (only calls between replicas are shaped)",
+    );
+    if !t.network.faults.is_empty() {
+        note.push_str(&format!(
+            ", and the {} link fault(s), which nothing applies at their times here (`topolab run --on swarm` does; by hand: `grpcurl -plaintext -d '{{\"active\":[0]}}' REPLICA:50051 topolab.v1.Control/SetLinks` on every replica)",
+            t.network.faults.len()
+        ));
+    }
+    note.push('.');
+    note
 }

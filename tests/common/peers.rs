@@ -85,6 +85,24 @@ pub const GRPCURL: Peer = Peer {
     probe: || runs("grpcurl", &["-version"]),
 };
 
+/// Network namespaces and TAP devices: root (CAP_NET_ADMIN, CAP_SYS_ADMIN),
+/// iproute2's `ip` and `/dev/net/tun`, for topologies with a `network`.
+pub const NETNS: Peer = Peer {
+    name: "network namespaces (root, iproute2, /dev/net/tun)",
+    install: "apt-get install -y iproute2, and run the tests as root",
+    probe: || {
+        // Tests probe at once from threads of one process: one name each.
+        static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("tlprobe{}-{n}", std::process::id());
+        runs("ip", &["netns", "add", &name])?;
+        let _ = runs("ip", &["netns", "del", &name]);
+        std::fs::metadata("/dev/net/tun")
+            .map(drop)
+            .map_err(|e| format!("/dev/net/tun: {e}"))
+    },
+};
+
 /// A pseudo-terminal for the live dashboard.
 pub const TMUX: Peer = Peer {
     name: "tmux",

@@ -86,15 +86,19 @@ function buildServices() {
     const queue = el("input", { type: "number", class: "queue", min: "0", placeholder: "unbounded",
       value: s.queue === null ? "" : String(s.queue) });
     const replicas = el("input", { type: "number", class: "replicas", min: "1", value: String(s.replicas) });
+    // A service whose data changes: how often, as the format writes it.
+    const updates = el("input", { class: "updates", size: "8", placeholder: s.changes ? "e.g. 300ms" : "-" });
+    if (!s.changes) updates.disabled = true;
     const apply = el("button", { class: "apply" }, "set");
     apply.onclick = async () => {
       const path = "services." + s.name;
+      if (s.changes && updates.value !== "") await command({ set: path + ".updates", value: updates.value });
       if (String(workers.value) !== String(s.workers) && await command({ set: path + ".workers", value: workers.value })) s.workers = Number(workers.value);
       if (queue.value !== "" && String(queue.value) !== String(s.queue) && await command({ set: path + ".queue", value: queue.value })) s.queue = Number(queue.value);
       if (String(replicas.value) !== String(s.replicas) && await command({ set: path + ".replicas", value: replicas.value })) s.replicas = Number(replicas.value);
     };
     const td = (x) => { const c = el("td"); c.append(x); return c; };
-    tr.append(td(workers), td(queue), td(replicas), td(apply));
+    tr.append(td(workers), td(queue), td(replicas), td(updates), td(apply));
     body.append(tr);
   }
 }

@@ -5,7 +5,7 @@
 
 use topolab_model::Loaded;
 use topolab_results::summary::RestartRecord;
-use topolab_results::{cascade, report, timeseries};
+use topolab_results::{cascade, links, report, timeseries};
 
 use super::{Collected, RunResult};
 use crate::run_folder::RunFolder;
@@ -72,6 +72,12 @@ pub(crate) fn write_run_folder(
     );
     let by_service = timeseries::read_by_service(&series)?;
     summary.cascade = cascade::analyze(topology, &by_service);
+    if topology.network.in_use() {
+        match links::read(&folder.path) {
+            Ok(l) => summary.links = l,
+            Err(e) => topolab_notice::say(format!("warning: no time on the wire per link: {e}")),
+        }
+    }
     folder.write_summary(&summary)?;
     if !topology.load.is_empty() {
         // In the topology's order, so the file reads as the load does.

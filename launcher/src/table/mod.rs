@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::summary::Summary;
 use topolab_results::units::ms;
 
+mod links;
 mod timing;
 mod updates;
 
@@ -134,6 +135,7 @@ fn render_tables(s: &Summary, mut out: String) -> String {
         let _ = writeln!(out, "\ncascade: {}", s.cascade.text);
     }
     out.push_str(&fleet_notes(s));
+    out.push_str(&links::render(s));
     out.push_str(&lost_spans(s));
     out.push_str(&timing::overrun(s));
     out
@@ -299,6 +301,7 @@ mod tests {
             actions: Vec::new(),
             warmup: None,
             work_timing: None,
+            links: Default::default(),
             prediction: None,
         }
     }

@@ -65,6 +65,12 @@ impl Freshness {
         }
     }
 
+    /// The data's versions come `gaps` apart from `from` on, as the
+    /// replicas were told (see [`Timeline::retime`]).
+    pub fn retime(&mut self, from: Duration, gaps: topolab_model::Dist, change: u64) {
+        self.timeline.retime(from, gaps, change);
+    }
+
     fn version_at(&mut self, at: Instant) -> u64 {
         self.timeline
             .version_at(at.saturating_duration_since(self.begin))

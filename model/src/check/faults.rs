@@ -4,21 +4,44 @@
 //! start after the load has ended is an error (it would never fire); one that
 //! lasts past the end is a warning (it is cleared when the load ends). `kill`
 //! and `pause` are errors where no replica can be signalled
-//! ([`crate::Limits::no_signals`]).
+//! ([`crate::Limits::no_signals`]). A fault with `link` shapes a link of the
+//! network instead (checked in [`super::network`]).
 
 use std::time::Duration;
 
-use super::{Checker, did_you_mean, error_at, warning_at};
+use std::collections::BTreeMap;
+
+use super::{Checker, did_you_mean, error_at, network, warning_at};
 use crate::fault::{Fault, FaultAction, FaultTarget};
 use crate::model::Service;
+use crate::network::LinkFault;
 use crate::tree::{Located, Node};
 use crate::values;
 
-pub(crate) const FAULT_KEYS: &[&str] = &["at", "for", "target", "slow", "errors", "kill", "pause"];
-/// Link faults (the contract's network section): refused by name until the
-/// network is built, so a file written for it is not met by "unknown key".
-const LINK_KEYS: &[&str] = &["link", "delay", "jitter", "loss", "bandwidth", "partition"];
+pub(crate) const FAULT_KEYS: &[&str] = &[
+    "at",
+    "for",
+    "target",
+    "slow",
+    "errors",
+    "kill",
+    "pause",
+    "link",
+    "delay",
+    "jitter",
+    "loss",
+    "bandwidth",
+    "partition",
+];
 const ACTIONS: &[&str] = &["slow", "errors", "kill", "pause"];
+
+/// The faults of a `faults:` list, in file order: those on services, and
+/// those on links of the network.
+#[derive(Default)]
+pub(super) struct Timeline {
+    pub faults: Vec<Fault>,
+    pub links: Vec<LinkFault>,
+}
 
 /// The `faults:` list, in file order. `load_end` is when the last generator
 /// stops, from the start of load (`None` without load: the services stay up
@@ -27,10 +50,12 @@ pub(super) fn faults(
     ck: &mut Checker,
     node: &Located<Node>,
     services: &[Service],
+    zones: &BTreeMap<String, Vec<String>>,
     load_end: Option<Duration>,
-) -> Vec<Fault> {
+) -> Timeline {
+    let mut out = Timeline::default();
     let items = match &node.value {
-        Node::Null => return Vec::new(),
+        Node::Null => return out,
         Node::Seq(items) => items,
         other => {
             ck.push(
@@ -40,27 +65,41 @@ pub(super) fn faults(
                 )
                 .help("write one fault per `- ` item, like `- { at: 10s, target: db, slow: 10x }`"),
             );
-            return Vec::new();
+            return out;
         }
     };
-    items
-        .iter()
-        .filter_map(|i| {
-            let f = fault(ck, i, services)?;
-            if let Some(end) = load_end {
-                within_load(ck, i, &f, end);
+    for i in items {
+        match fault(ck, i, services, zones) {
+            Some(Either::Service(f)) => {
+                if let Some(end) = load_end {
+                    within_load(ck, i, f.at, f.duration, end);
+                }
+                out.faults.push(f);
             }
-            Some(f)
-        })
-        .collect()
+            Some(Either::Link(f)) => {
+                if let Some(end) = load_end {
+                    within_load(ck, i, f.at, f.duration, end);
+                }
+                out.links.push(f);
+            }
+            None => {}
+        }
+    }
+    out
 }
 
-fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option<Fault> {
-    let f = ck.fields(node, "a fault", FAULT_KEYS, LINK_KEYS)?;
-    if f.had_unsupported {
-        // A link fault has no `target` or action to ask for.
-        return None;
-    }
+enum Either {
+    Service(Fault),
+    Link(LinkFault),
+}
+
+fn fault(
+    ck: &mut Checker,
+    node: &Located<Node>,
+    services: &[Service],
+    zones: &BTreeMap<String, Vec<String>>,
+) -> Option<Either> {
+    let f = ck.fields(node, "a fault", FAULT_KEYS, &[])?;
     let at = match f.get("at") {
         Some(v) => ck.parse("at", v, values::DURATION, values::duration),
         None => {
@@ -69,6 +108,35 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
         }
     };
     let duration = f.get("for").and_then(|v| ck.positive_duration("for", v));
+    if let Some((link_key, _)) = f.entry("link") {
+        let stray = ["target"].iter().chain(ACTIONS).find_map(|k| f.entry(k));
+        if let Some((k, _)) = stray {
+            ck.push(
+                error_at(format!("a link fault has no `{}`", k.value), k).help(format!(
+                    "`{}` is for a fault on a service; write it as a fault of its own",
+                    k.value
+                )),
+            );
+            return None;
+        }
+        let _ = link_key;
+        let link = network::fault_link(ck, &f, node, services, zones)?;
+        return Some(Either::Link(LinkFault {
+            at: at?,
+            duration,
+            link,
+        }));
+    }
+    if let Some((k, _)) = network::SHAPE_KEYS.iter().find_map(|k| f.entry(k)) {
+        ck.push(
+            error_at(
+                format!("`{}` shapes a link, but this fault has no `link`", k.value),
+                k,
+            )
+            .help("add the link it shapes, like `link: api -> db`"),
+        );
+        return None;
+    }
     let target = match f.get("target") {
         Some(v) => target(ck, v, services),
         None => {
@@ -143,26 +211,32 @@ fn fault(ck: &mut Checker, node: &Located<Node>, services: &[Service]) -> Option
             }
         }
     };
-    Some(Fault {
+    Some(Either::Service(Fault {
         at: at?,
         duration,
         target: target?,
         action,
-    })
+    }))
 }
 
 /// A fault due at or after the end of load never fires: an error at its `at`.
 /// One that runs past the end is cut short there: a warning at its `for`.
-fn within_load(ck: &mut Checker, node: &Located<Node>, f: &Fault, end: Duration) {
+fn within_load(
+    ck: &mut Checker,
+    node: &Located<Node>,
+    f_at: Duration,
+    f_duration: Option<Duration>,
+    end: Duration,
+) {
     let (Some(at), for_) = (node.value.get("at"), node.value.get("for")) else {
         return;
     };
-    if f.at >= end {
+    if f_at >= end {
         ck.push(
             error_at(
                 format!(
                     "this fault is due at {}, but the load ends at {}, so it would never fire",
-                    secs(f.at),
+                    secs(f_at),
                     secs(end)
                 ),
                 at,
@@ -172,16 +246,16 @@ fn within_load(ck: &mut Checker, node: &Located<Node>, f: &Fault, end: Duration)
                 secs(end)
             )),
         );
-    } else if let (Some(d), Some(for_)) = (f.duration, for_)
-        && f.at + d > end
+    } else if let (Some(d), Some(for_)) = (f_duration, for_)
+        && f_at + d > end
     {
         ck.push(
             warning_at(
                 format!(
                     "this fault would last until {}, past the end of load at {}: it is cleared then, after {}",
-                    secs(f.at + d),
+                    secs(f_at + d),
                     secs(end),
-                    secs(end - f.at)
+                    secs(end - f_at)
                 ),
                 for_,
             )

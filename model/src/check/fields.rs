@@ -9,9 +9,6 @@ use crate::tree::{Located, Node};
 /// The known keys of a map, first occurrence of each.
 pub(crate) struct Fields<'a> {
     entries: Vec<(&'a Located<String>, &'a Located<Node>)>,
-    /// Whether a key not supported yet was present (a link fault), so the
-    /// walker can skip "needs `x`" errors that such a key would have satisfied.
-    pub had_unsupported: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -40,7 +37,6 @@ impl Checker {
     ) -> Option<Fields<'a>> {
         let mut fields = Fields {
             entries: Vec::new(),
-            had_unsupported: false,
         };
         let entries = match &node.value {
             Node::Null => return Some(fields),
@@ -71,7 +67,6 @@ impl Checker {
             if known.contains(&key) {
                 fields.entries.push((k, v));
             } else if later.contains(&key) {
-                fields.had_unsupported = true;
                 self.not_supported(&format!("`{key}`"), k);
             } else {
                 let mut d = error_at(format!("unknown key `{key}` in {what}"), k);

@@ -9,6 +9,7 @@ mod fields;
 mod follow;
 mod graph;
 mod load;
+mod network;
 mod policy;
 mod service;
 mod stages;
@@ -224,6 +225,7 @@ impl Checker {
 pub(crate) mod keys {
     pub(crate) use super::faults::FAULT_KEYS;
     pub(crate) use super::load::GENERATOR_KEYS;
+    pub(crate) use super::network::{NETWORK_KEYS, SHAPE_KEYS};
     pub(crate) use super::policy::BREAKER_KEYS;
     pub(crate) use super::service::{CALL_KEYS, ENDPOINT_KEYS, SERVICE_KEYS};
     pub(crate) use super::stages::STAGE_KEYS;

@@ -1,7 +1,6 @@
-//! The top level of a topology and its `settings`: required keys, keys not
-//! supported yet, and the limits of this machine (processes, total rate).
+//! The top level of a topology and its `settings`: required keys and the limits of this machine (processes, total rate).
 
-use super::{Checker, error_at, faults, follow, graph, load, service};
+use super::{Checker, error_at, faults, follow, graph, load, network, service};
 use crate::defaults;
 use crate::diagnostic::Diag;
 use crate::model::{Settings, Topology};
@@ -15,6 +14,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "load",
     "faults",
     "settings",
+    "network",
 ];
 pub(crate) const SETTINGS_KEYS: &[&str] = &[
     "seed",
@@ -49,7 +49,7 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         );
         return None;
     }
-    let f = ck.fields(root, "the topology", TOP_KEYS, &["network"])?;
+    let f = ck.fields(root, "the topology", TOP_KEYS, &[])?;
 
     let name = match f.get("name") {
         Some(n) => topology_name(ck, n),
@@ -109,13 +109,18 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
             ck.push(d.help("lower the `rate` of the generators"));
         }
     }
-    let faults = match f.get("faults") {
+    let mut network = match f.get("network") {
+        Some(v) => network::network(ck, v, &services),
+        None => Default::default(),
+    };
+    let timeline = match f.get("faults") {
         Some(v) => {
             let load_end = generators.iter().map(|g| g.start + g.duration).max();
-            faults::faults(ck, v, &services, load_end)
+            faults::faults(ck, v, &services, &network.zones, load_end)
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
+    network.faults = timeline.links;
     graph::check(ck, &services, &calls);
     follow::check_targets(ck, &services, &follows);
     Some(Topology {
@@ -124,7 +129,8 @@ pub(super) fn topology(ck: &mut Checker, root: &Located<Node>) -> Option<Topolog
         services,
         load: generators,
         settings,
-        faults,
+        faults: timeline.faults,
+        network,
     })
 }
 

@@ -393,20 +393,3 @@ load:
         ]
     );
 }
-
-#[test]
-fn the_network_and_link_faults_are_refused_by_name_until_built() {
-    let text = format!(
-        "{HEAD}  api:\n    endpoints: {{ Get: {{}} }}\n  db:\n    endpoints: {{ Q: {{}} }}\n\
-         network:\n  links:\n    api -> db: {{ delay: 2ms }}\n\
-         faults:\n  - {{ at: 1s, for: 1s, link: api -> db, delay: 50ms }}\n"
-    );
-    assert_eq!(
-        errors(&text),
-        vec![
-            e("`network` is not supported yet", "7:1"),
-            e("`link` is not supported yet", "11:24"),
-            e("`delay` is not supported yet", "11:41"),
-        ]
-    );
-}

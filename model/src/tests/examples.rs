@@ -96,6 +96,7 @@ fn the_diner() {
             warmup: Duration::ZERO,
         },
         faults: vec![],
+        network: Default::default(),
     };
     assert_eq!(loaded.topology, want);
 }

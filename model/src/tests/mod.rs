@@ -7,6 +7,7 @@ mod fleet;
 mod follow;
 mod fuzz;
 mod load_shapes;
+mod network;
 mod overrides;
 
 /// Every error of `text` as (message line, location), e.g.

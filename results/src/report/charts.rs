@@ -408,8 +408,7 @@ pub struct Dot {
     pub latency_ms: f64,
     pub colour: RGBColor,
     pub queue_ms: Option<f64>,
-    /// A long poll the server held waiting for news: how long. Drawn as a
-    /// ring instead of a dot.
+    /// A long poll held waiting for news: how long (drawn as a ring).
     pub held_ms: Option<f64>,
     /// Its index in the request sample (the page's script finds its chain
     /// by it: the chart draws one `<circle>` per dot, in this order).

@@ -20,6 +20,7 @@ mod tables;
 pub mod timeline;
 mod updates_view;
 mod versus_view;
+mod wire_view;
 
 use std::path::{Path, PathBuf};
 

@@ -12,6 +12,7 @@ use super::charts::{self, Frame, GREEN, GREY, PURPLE, RED, Rate, css, generator_
 use super::timeline::{self, Overlay};
 use super::{
     chain_view, faults, graph_svg, requests_view, sweep_chart, tables, updates_view, versus_view,
+    wire_view,
 };
 use crate::cascade::{self, Cascade};
 use crate::hops::HopSplit;
@@ -110,6 +111,7 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
     let bin = timeline::bin_width(every, sent, t_max);
 
     let predicted = run.summary.as_ref().and_then(|s| s.prediction.as_ref());
+    let wire = wire_view::section(run, frame)?;
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -192,9 +194,16 @@ pub fn render(run: &RunDir) -> anyhow::Result<String> {
                         (tables::endpoints(t, s))
                         @if let Some(c) = tables::calls(t, s) { h3 { "Calls, by caller and callee" } (c) }
                         @if let Some(r) = tables::replicas(t, s) { h3 { "Per replica" } (r) }
+                        @if let Some(l) = tables::links(s) {
+                            h3 { "Links: time on the wire" }
+                            (l)
+                            p.muted { "A caller's CLIENT span less its callee's SERVER span, both ways; see docs/network.md." }
+                        }
                     }
                     None => p.missing { "No summary.json in this folder: the figures cannot be shown." },
                 }
+
+                @if let Some(w) = wire { (w) }
 
                 h2 { "Where the time went, per hop" }
                 @match &run.hops {

@@ -131,6 +131,31 @@ pub fn calls(t: &Topology, s: &Summary) -> Option<Markup> {
     })
 }
 
+/// Time on the wire per link, on a modelled network (`summary.json`'s `links`).
+pub fn links(s: &Summary) -> Option<Markup> {
+    if s.links.is_empty() {
+        return None;
+    }
+    Some(html! {
+        table.figures {
+            tr {
+                th { "caller → callee" } th { "calls" } th { "wire p50 ms" } th { "p99" }
+                th { "max" } th { "failed" }
+            }
+            @for (link, l) in &s.links {
+                tr {
+                    td { (link.replace("->", "→")) }
+                    td { (l.calls) }
+                    td { (ms(l.wire_ms.p50)) }
+                    td { (ms(l.wire_ms.p99)) }
+                    td { (ms(l.wire_ms.max)) }
+                    td { (errors(&l.failed)) }
+                }
+            }
+        }
+    })
+}
+
 /// Requests per replica of every service with more than one, and restarts.
 pub fn replicas(t: &Topology, s: &Summary) -> Option<Markup> {
     let many: Vec<_> = t

@@ -32,6 +32,8 @@ struct Inner {
     tx: watch::Sender<u64>,
     /// When the load started, wall-clock microseconds (set once).
     start_us: OnceLock<u64>,
+    /// Wakes the ticking task when the timeline was retimed.
+    retimed: tokio::sync::Notify,
 }
 
 impl Versions {
@@ -47,6 +49,7 @@ impl Versions {
                 timeline,
                 tx,
                 start_us: OnceLock::new(),
+                retimed: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -81,15 +84,33 @@ impl Versions {
             let at = start_us + self.with_timeline(|t| t.created(k)).as_micros() as u64;
             let wait = at.saturating_sub(now_us());
             if wait > 0 {
-                tokio::time::sleep(Duration::from_micros(wait)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_micros(wait)) => {}
+                    // Version k may now come at another time: ask again.
+                    () = self.inner.retimed.notified() => {
+                        k -= 1;
+                        continue;
+                    }
+                }
             }
             self.inner.tx.send_replace(k);
         }
     }
 
+    /// From `from` after the start of load, versions come `gaps` apart
+    /// (see [`Timeline::retime`]); the version held now stays.
+    pub fn retime(&self, from: Duration, gaps: topolab_model::Dist, change: u64) {
+        if !self.changes() {
+            return;
+        }
+        self.with_timeline(|t| t.retime(from, gaps, change));
+        // One ticking task: a permit is kept if it is not waiting yet.
+        self.inner.retimed.notify_one();
+    }
+
     fn with_timeline<R>(&self, f: impl FnOnce(&mut Timeline) -> R) -> R {
-        // Cannot fail: only `tick` and `created_unix_us` call this, and only
-        // once `changes()` (the timeline exists).
+        // Cannot fail: only `tick`, `retime` and `created_unix_us` call
+        // this, and only once `changes()` (the timeline exists).
         let m = self.inner.timeline.as_ref().expect("a timeline");
         f(&mut m.lock())
     }

@@ -90,6 +90,7 @@ pub fn topology(services: Vec<Service>) -> Topology {
             warmup: Duration::ZERO,
         },
         faults: vec![],
+        network: Default::default(),
     }
 }
 
