@@ -209,6 +209,22 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
     );
 }
 
+/// scores.yaml on the Swarm: the replicas in containers take the load's
+/// start from the driver and follow the same timeline as the driver's
+/// followers, so the checks of the local run (tests/updates.rs) hold.
+#[test]
+fn scores_on_swarm_holds_the_local_checks() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let (summary, stack) =
+        run_on_swarm(&sandbox, "topologies/scores.yaml", &common::scores::ARGS);
+    common::scores::assert_scores(&summary, &sandbox.out());
+    assert_eq!(leftovers(&stack), Vec::<String>::new());
+}
+
 /// Starts a long `run --on swarm` of `chain.yaml` in its own process group,
 /// waits until the load driver's container runs, then sends `signal` to the
 /// launcher's whole group; returns the stack's name and the launcher.

@@ -23,9 +23,25 @@ pub async fn find(
     discovery: &Discovery,
     limit: Duration,
 ) -> anyhow::Result<BTreeMap<String, Vec<SocketAddr>>> {
+    let all: Vec<&str> = topology.services.iter().map(|s| s.name.as_str()).collect();
+    find_some(topology, discovery, limit, &all).await
+}
+
+/// As [`find`], for the services named in `only`: after the load, where
+/// replicas started again elsewhere (new tasks, new addresses) are now.
+pub async fn find_some(
+    topology: &Topology,
+    discovery: &Discovery,
+    limit: Duration,
+    only: &[&str],
+) -> anyhow::Result<BTreeMap<String, Vec<SocketAddr>>> {
     let started = Instant::now();
     let mut peers = BTreeMap::new();
-    for s in &topology.services {
+    for s in topology
+        .services
+        .iter()
+        .filter(|s| only.contains(&s.name.as_str()))
+    {
         loop {
             let found = discovery.resolve(&s.name).await.unwrap_or_default();
             if found.len() == s.replicas as usize

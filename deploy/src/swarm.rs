@@ -71,9 +71,6 @@ impl Drop for Stack {
 /// experiment ran, 2 when the sandbox failed).
 pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
     let topology = &r.loaded.topology;
-    if let Some(why) = not_supported(topology) {
-        bail!("{why}");
-    }
     let binary = std::env::current_exe().context("finding this executable for the image")?;
     image::build(&binary, &r.image).context("building the image")?;
     let work = std::env::temp_dir().join(format!("topolab-swarm-{}", std::process::id()));
@@ -196,24 +193,6 @@ fn send_spans_to(stack_file: &mut serde_json::Value, endpoint: &str) {
     for service in services.values_mut() {
         service["environment"]["TOPOLAB_OTLP_ENDPOINTS"] = serde_json::json!(endpoint);
     }
-}
-
-/// What a run of replicas in containers cannot do yet, named rather than
-/// silently skipped: services with `updates` need `Control/Begin` and a
-/// restart-aware address book, which only the local fleet has.
-pub fn not_supported(topology: &topolab_model::Topology) -> Option<String> {
-    let with: Vec<&str> = topology
-        .services
-        .iter()
-        .filter(|s| s.updates.is_some())
-        .map(|s| s.name.as_str())
-        .collect();
-    (!with.is_empty()).then(|| {
-        format!(
-            "`updates` (services {}) on replicas in containers is not supported yet; run it locally",
-            with.join(", ")
-        )
-    })
 }
 
 /// `topolab-<name>-<pid>`, in the letters stack names allow.

@@ -1,18 +1,24 @@
 //! Telling the replicas when the load started, so every replica of a service
 //! with `updates` follows the same version timeline from the same instant:
-//! `Control/Begin` to those running, and the instant in the configuration
-//! a restarted replica is given.
+//! `Control/Begin` to those running, the instant in the configuration a
+//! restarted local replica is given, and, for replicas found by DNS (in
+//! containers), again every second to whatever the name lists, so a
+//! replica started again elsewhere (`restart: always` on a Swarm: a new
+//! task, a new address) follows the same timeline too.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use tonic::transport::Endpoint;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::{Channel, Endpoint};
 use topolab_model::Topology;
 use topolab_proto::v1::BeginRequest;
 use topolab_proto::v1::control_client::ControlClient;
 use topolab_services::ReplicaSpec;
+use topolab_services::discovery::Discovery;
 
 use crate::supervisor::Fleet;
 
@@ -28,12 +34,7 @@ pub async fn begin(
     fleet: &mut Fleet,
     start_us: u64,
 ) {
-    let changing: Vec<&str> = topology
-        .services
-        .iter()
-        .filter(|s| s.updates.is_some())
-        .map(|s| s.name.as_str())
-        .collect();
+    let changing = changing(topology);
     if changing.is_empty() {
         return;
     }
@@ -49,28 +50,104 @@ pub async fn begin(
             Err(_) => config.to_vec(),
         }
     });
-    let sends = changing
-        .iter()
-        .flat_map(|s| peers.get(*s).into_iter().flatten())
+    tell(topology, peers, start_us).await;
+}
+
+/// Sends `start_us` to every replica of every service with `updates` at
+/// `peers`; one that does not answer is warned about and skipped.
+pub async fn tell(topology: &Topology, peers: &BTreeMap<String, Vec<SocketAddr>>, start_us: u64) {
+    let sends = changing(topology)
+        .into_iter()
+        .flat_map(|s| peers.get(s).into_iter().flatten())
         .map(|addr| async move {
-            if let Err(e) = send(*addr, start_us).await {
+            let sent = async { send(&mut connect(*addr)?, start_us).await };
+            if let Err(e) = sent.await {
                 tracing::warn!("replica at {addr} did not take the load's start: {e:#}");
             }
         });
     futures::future::join_all(sends).await;
 }
 
-async fn send(addr: SocketAddr, start_us: u64) -> anyhow::Result<()> {
+/// Tells the start again, every [`Discovery::every`] until dropped, to every
+/// replica `discovery` lists for a service with `updates`: one started again
+/// elsewhere takes it on the next round (a replica that began already
+/// ignores it; an address taken over by a new replica reconnects).
+pub struct Retelling {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Retelling {
+    /// Starts retelling `start_us`; `None` when no service has `updates`.
+    pub fn start(topology: &Topology, discovery: Discovery, start_us: u64) -> Option<Retelling> {
+        let services: Vec<String> = changing(topology).into_iter().map(String::from).collect();
+        if services.is_empty() {
+            return None;
+        }
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut channels: BTreeMap<SocketAddr, ControlClient<Channel>> = BTreeMap::new();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(discovery.every) => {}
+                    _ = stopped.changed() => return,
+                }
+                for s in &services {
+                    let listed = discovery.resolve(s).await.unwrap_or_default();
+                    let sends = listed.into_iter().filter_map(|addr| {
+                        let client = match channels.get(&addr) {
+                            Some(c) => c.clone(),
+                            None => {
+                                let c = connect(addr).ok()?;
+                                channels.insert(addr, c.clone());
+                                c
+                            }
+                        };
+                        Some(async move {
+                            let mut client = client;
+                            // Dead or not yet serving: the next round asks again.
+                            let _ = send(&mut client, start_us).await;
+                        })
+                    });
+                    futures::future::join_all(sends.collect::<Vec<_>>()).await;
+                }
+            }
+        });
+        Some(Retelling { stop, task })
+    }
+
+    /// Stops retelling (the load is over).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The services whose replicas follow a timeline.
+fn changing(topology: &Topology) -> Vec<&str> {
+    topology
+        .services
+        .iter()
+        .filter(|s| s.updates.is_some())
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
+/// A control client of the replica at `addr`, connecting on first use.
+fn connect(addr: SocketAddr) -> anyhow::Result<ControlClient<Channel>> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))?
         .timeout(LIMIT)
         .connect_timeout(LIMIT)
-        .connect()
-        .await
-        .context("connecting")?;
-    ControlClient::new(channel)
+        .connect_lazy();
+    Ok(ControlClient::new(channel))
+}
+
+async fn send(client: &mut ControlClient<Channel>, start_us: u64) -> anyhow::Result<()> {
+    client
         .begin(BeginRequest {
             load_start_unix_us: start_us,
         })
-        .await?;
+        .await
+        .context("Control/Begin")?;
     Ok(())
 }

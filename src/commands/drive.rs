@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use topolab_deploy::engine::{Engine, SOCKET};
 use topolab_fleet::faults::{Processes, Signal};
 use topolab_fleet::supervisor::ReplicaId;
-use topolab_launcher::drive::DriveOptions;
+use topolab_launcher::drive::{DriveOptions, Refind};
 use topolab_launcher::table;
 use topolab_model::Limits;
 use topolab_services::discovery::Discovery;
@@ -36,10 +36,6 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    if let Some(why) = topolab_deploy::swarm::not_supported(&loaded.topology) {
-        eprintln!("error: {why}");
-        return ExitCode::from(EXIT_SANDBOX);
-    }
     let hold = match args.hold.as_deref().map(topolab_model::values::duration) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -100,6 +96,8 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             health_limit: limit,
             collector_listen: args.collector_listen,
             signals,
+            discovery: Some(discovery.clone()),
+            refind: Some(refind(t.clone(), discovery.clone())),
         };
         match topolab_launcher::drive::drive(&loaded, peers, opts).await {
             Ok(result) => {
@@ -129,6 +127,16 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
         }
     });
     ExitCode::from(code)
+}
+
+/// Finds replicas again by DNS after the load (see `DriveOptions::refind`).
+fn refind(topology: topolab_model::Topology, discovery: Discovery) -> Refind {
+    Box::new(move |only| {
+        let (t, d) = (topology.clone(), discovery.clone());
+        Box::pin(async move {
+            topolab_deploy::peers::find_some(&t, &d, Duration::from_secs(15), only).await
+        })
+    })
 }
 
 /// Replicas this driver cannot signal (no engine named). Never asked to:

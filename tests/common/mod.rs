@@ -11,6 +11,7 @@ pub mod accounting;
 pub mod browser;
 pub mod lab;
 pub mod peers;
+pub mod scores;
 pub mod tolerance;
 pub mod trees;
 
