@@ -67,9 +67,8 @@ fn run_on_swarm(sandbox: &Sandbox, file: &str, extra: &[&str]) -> (Value, String
         output.status,
         String::from_utf8_lossy(&output.stdout)
     );
-    let name = file
-        .trim_start_matches("topologies/")
-        .trim_end_matches(".yaml");
+    // The topologies run here are named as their files are.
+    let name = path.file_stem().unwrap().to_str().unwrap();
     (sandbox.summary(), format!("topolab-{name}-{pid}"))
 }
 
@@ -186,6 +185,15 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
         solo_ok * 5 < fleet_ok,
         "solo {solo_ok} vs fleet {fleet_ok} OK after the kill"
     );
+    // The dead container's address answers nothing; the calls to it fail
+    // as UNAVAILABLE once a connection gets no answer, as they do locally
+    // (refused), rather than each waiting out its 1 s timeout.
+    let solo = after("solo-after");
+    let unavailable = solo["errors"]["UNAVAILABLE"].as_u64().unwrap_or(0);
+    assert!(
+        unavailable * 10 >= solo["sent"].as_u64().unwrap() * 9,
+        "solo-after fails as UNAVAILABLE: {solo}"
+    );
     assert_eq!(
         summary["services"]["solo"]["unreachable"],
         serde_json::json!([0]),
@@ -219,9 +227,51 @@ fn scores_on_swarm_holds_the_local_checks() {
     }
     let _one = ONE_STACK.lock();
     let sandbox = Sandbox::new();
-    let (summary, stack) =
-        run_on_swarm(&sandbox, "topologies/scores.yaml", &common::scores::ARGS);
+    let (summary, stack) = run_on_swarm(&sandbox, "topologies/scores.yaml", &common::scores::ARGS);
     common::scores::assert_scores(&summary, &sandbox.out());
+    assert_eq!(leftovers(&stack), Vec::<String>::new());
+}
+
+/// A `restart: always` replica killed on the Swarm comes back as a new task
+/// at a new address: the run counts the restart when it happened (from the
+/// Swarm's tasks), the fresh replica takes the load's start (told again to
+/// whatever DNS lists) so subscribers through the balancer follow the same
+/// timeline to the end, and its figures are collected at its new address.
+#[test]
+fn a_restarted_container_is_counted_and_follows_the_timeline() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let file = sandbox.file(
+        "comeback.yaml",
+        "name: comeback\nservices:\n  scores:\n    replicas: 2\n    restart: always\n    updates: exp(300ms)\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\n  lb:\n    kind: balancer\n    backend: scores\n    model: async\nload:\n  fans:\n    subscribe: lb/Latest\n    clients: 10\n    duration: 8s\nfaults:\n  - { at: 2s, target: \"scores#0\", kill: true }\nsettings:\n  seed: 3\n",
+    );
+    let (summary, stack) = run_on_swarm(&sandbox, file.to_str().unwrap(), &[]);
+    let scores = &summary["services"]["scores"];
+    assert_eq!(scores["restarts"], 1, "{scores}");
+    let log = summary["restart_log"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["replica"], "scores#0");
+    let t = log[0]["t_s"].as_f64().unwrap();
+    assert!(
+        (2.0..4.0).contains(&t),
+        "restarted after the kill at 2 s: {t}"
+    );
+    assert!(
+        scores["unreachable"].is_null(),
+        "the fresh replica's figures were collected: {scores}"
+    );
+    let fans = &summary["load"]["fans"]["updates"];
+    let created = fans["versions_created"].as_u64().unwrap();
+    assert!(created >= 10, "{fans}");
+    assert!(
+        fans["versions_seen"].as_u64().unwrap() + fans["versions_missed"].as_u64().unwrap()
+            >= 10 * created - 10,
+        "every subscriber follows to the end, across the kill: {fans}"
+    );
+    assert!(fans["reconnects"].as_u64().unwrap() >= 1, "{fans}");
     assert_eq!(leftovers(&stack), Vec::<String>::new());
 }
 

@@ -60,7 +60,9 @@ pub struct DriveOptions {
 
 /// Finds the replicas of the services named, by index (see [`DriveOptions::refind`]).
 pub type Refind = Box<
-    dyn for<'a> Fn(&'a [&'a str]) -> BoxFuture<'a, anyhow::Result<BTreeMap<String, Vec<SocketAddr>>>>
+    dyn for<'a> Fn(
+            &'a [&'a str],
+        ) -> BoxFuture<'a, anyhow::Result<BTreeMap<String, Vec<SocketAddr>>>>
         + Send
         + Sync,
 >;

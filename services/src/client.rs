@@ -68,6 +68,15 @@ pub struct Clients {
     links: Option<Arc<Links>>,
 }
 
+/// How long a connection to a replica found by DNS (in a container) may
+/// take to open before the call fails as UNAVAILABLE. A killed container's
+/// address answers nothing (no host behind it refuses the connection, as
+/// a dead local process's port does), so without a limit every call to it
+/// would wait out its whole deadline; between containers a connection opens
+/// in about a millisecond. Not for links shaped here (their delay is in the
+/// handshake) nor for local replicas (a dead one refuses at once).
+pub const CONNECT_LIMIT: Duration = Duration::from_millis(250);
+
 /// One callee's replicas as this caller sees them now.
 #[derive(Debug)]
 struct Pool {
@@ -86,7 +95,7 @@ struct Members {
 
 impl Pool {
     fn new(policy: Balance, callee: &str, addrs: &[SocketAddr]) -> Result<Self, ClientError> {
-        let members = Members::build(policy, callee, addrs, None, None)?;
+        let members = Members::build(policy, callee, addrs, None, None, false)?;
         Ok(Pool {
             policy,
             members: RwLock::new(Arc::new(members)),
@@ -98,18 +107,20 @@ impl Pool {
     }
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
-    /// ones, keeping the connections to replicas still listed.
+    /// ones, keeping the connections to replicas still listed; `found`: they
+    /// were found by DNS (see [`CONNECT_LIMIT`]).
     fn replace(
         &self,
         callee: &str,
         addrs: &[SocketAddr],
         links: Option<&Arc<Links>>,
+        found: bool,
     ) -> Result<bool, ClientError> {
         let old = self.current();
         if old.addrs == addrs {
             return Ok(false);
         }
-        let new = Members::build(self.policy, callee, addrs, Some(&old), links)?;
+        let new = Members::build(self.policy, callee, addrs, Some(&old), links, found)?;
         *self.members.write() = Arc::new(new);
         Ok(true)
     }
@@ -122,6 +133,7 @@ impl Members {
         addrs: &[SocketAddr],
         old: Option<&Members>,
         links: Option<&Arc<Links>>,
+        found: bool,
     ) -> Result<Self, ClientError> {
         let mut peers = Vec::with_capacity(addrs.len());
         for (index, addr) in addrs.iter().enumerate() {
@@ -142,6 +154,7 @@ impl Members {
                         .tcp_nodelay(true);
                     ReplicaClient::new(match links {
                         Some(l) => l.channel(endpoint, callee, index, *addr),
+                        None if found => endpoint.connect_timeout(CONNECT_LIMIT).connect_lazy(),
                         None => endpoint.connect_lazy(),
                     })
                 }
@@ -288,7 +301,7 @@ impl Clients {
     pub fn set_peers(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
         match self.pools.get(callee) {
             Some(pool) => pool
-                .replace(callee, addrs, self.links.as_ref())
+                .replace(callee, addrs, self.links.as_ref(), false)
                 .map(|_| true),
             None => Ok(false),
         }
@@ -475,7 +488,7 @@ async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool, links: Option
         Ok(addrs) if addrs.is_empty() => {
             tracing::debug!(host = %discovery.host(callee), "lookup returned no address; keeping the known replicas")
         }
-        Ok(addrs) => match pool.replace(callee, &addrs, links) {
+        Ok(addrs) => match pool.replace(callee, &addrs, links, true) {
             Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
             Ok(false) => {}
             Err(e) => tracing::warn!("{e}"),
