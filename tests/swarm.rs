@@ -232,6 +232,42 @@ fn scores_on_swarm_holds_the_local_checks() {
     assert_eq!(leftovers(&stack), Vec::<String>::new());
 }
 
+/// `run --on swarm --predict`: as after a local run, the prediction is
+/// written beside what the Swarm run measured (`prediction/`, and its
+/// section in `report.html`), for the same seed; what no hop cost can move
+/// (the rate served, nothing failing) agrees.
+#[test]
+fn predict_is_set_beside_a_swarm_run() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let (measured, _) = run_on_swarm(
+        &sandbox,
+        "topologies/chain.yaml",
+        &["--duration", "4s", "--predict", "--hop-cost", "400us"],
+    );
+    let predicted = common::read_summary(&sandbox.out().join("prediction"));
+    assert_eq!(predicted["seed"], measured["seed"], "the same seed");
+    let report = std::fs::read_to_string(sandbox.out().join("report.html")).unwrap();
+    assert!(report.contains("Predicted vs measured"), "no section");
+    let band = &predicted["prediction"]["noise"]["figures"]["load.shoppers"]["ok/s"];
+    let (mean, half) = (
+        band["mean"].as_f64().unwrap(),
+        band["half"].as_f64().unwrap(),
+    );
+    let ok_s = measured["load"]["shoppers"]["throughput"].as_f64().unwrap();
+    assert!(
+        (ok_s - mean).abs() <= half,
+        "measured {ok_s} ok/s within the predicted {mean} ± {half}"
+    );
+    assert_eq!(
+        predicted["load"]["shoppers"]["errors"],
+        serde_json::json!({})
+    );
+}
+
 /// A `restart: always` replica killed on the Swarm comes back as a new task
 /// at a new address: the run counts the restart when it happened (from the
 /// Swarm's tasks), the fresh replica takes the load's start (told again to

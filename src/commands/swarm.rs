@@ -9,9 +9,11 @@ use topolab_model::Loaded;
 
 use super::EXIT_SANDBOX;
 use crate::cli::RunArgs;
+use topolab_predict::Simulated;
 
-/// Runs `loaded` on the Swarm as `args` say.
-pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
+/// Runs `loaded` on the Swarm as `args` say; with `--predict`, `predicted`
+/// is set beside what the run measured, as after a local run.
+pub fn run(args: &RunArgs, loaded: &Loaded, predicted: Option<&Simulated>) -> ExitCode {
     let unsupported = [
         (args.otlp_endpoint.is_some(), "--otlp-endpoint"),
         (args.otlp_only, "--otlp-only"),
@@ -46,11 +48,16 @@ pub fn run(args: &RunArgs, loaded: &Loaded) -> ExitCode {
     let run = SwarmRun {
         loaded,
         image: args.image.clone(),
-        out,
+        out: out.clone(),
         driver_flags,
     };
     match swarm::run(&run) {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_SANDBOX)),
+        Ok(code) => {
+            if let (0, Some(p)) = (code, predicted) {
+                super::predict::after_run(&out, loaded, p, !args.json);
+            }
+            ExitCode::from(u8::try_from(code).unwrap_or(EXIT_SANDBOX))
+        }
         Err(e) => {
             eprintln!("error: the sandbox failed: {e:#}");
             ExitCode::from(EXIT_SANDBOX)
