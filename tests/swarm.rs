@@ -15,6 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::swarm::{leftovers, run_on_swarm};
 use common::{Sandbox, Signal, assert_counts_add_up, peers, require_peer, wait_for_line};
 use rustix::process::Pid;
 use serde_json::Value;
@@ -22,55 +23,6 @@ use topolab_results::trace::{self, Kind, tree::Tree};
 
 /// One stack at a time: two on a two-core machine would starve each other.
 static ONE_STACK: Mutex<()> = Mutex::new(());
-
-/// Everything Docker still holds that carries the run's stack label.
-fn leftovers(stack: &str) -> Vec<String> {
-    let label = format!("label=com.docker.stack.namespace={stack}");
-    let mut left = Vec::new();
-    for args in [
-        vec!["service", "ls", "-q", "--filter", &label],
-        vec!["ps", "-aq", "--filter", &label],
-        vec!["network", "ls", "-q", "--filter", &label],
-        vec!["config", "ls", "-q", "--filter", &label],
-    ] {
-        let out = Command::new("docker").args(&args).output().unwrap();
-        left.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| format!("{}: {l}", args[0])),
-        );
-    }
-    left
-}
-
-/// Runs `file` on the Swarm; returns the summary and the stack's name.
-fn run_on_swarm(sandbox: &Sandbox, file: &str, extra: &[&str]) -> (Value, String) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let out = sandbox.out();
-    let mut args = vec![
-        "run",
-        path.to_str().unwrap(),
-        "--on",
-        "swarm",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let child = sandbox.spawn(&args);
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "run --on swarm failed: {}\nstdout:\n{}\nstderr:\n{stderr}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout)
-    );
-    // The topologies run here are named as their files are.
-    let name = path.file_stem().unwrap().to_str().unwrap();
-    (sandbox.summary(), format!("topolab-{name}-{pid}"))
-}
 
 #[test]
 fn chain_runs_on_swarm_and_leaves_nothing_behind() {

@@ -46,6 +46,9 @@ pub struct DriveOptions {
     /// port on all interfaces in a container network); `None`: loopback, and
     /// only the generators' own spans are recorded.
     pub collector_listen: Option<SocketAddr>,
+    /// `--otlp-endpoint` and `--otlp-only`, as for a local run (`listen`
+    /// is [`DriveOptions::collector_listen`]).
+    pub outside: TraceOptions,
     /// Ctrl-C and SIGTERM, listened for since the command started.
     pub signals: crate::interrupts::EarlySignals,
     /// How the replicas were found: the load's start is told again to
@@ -90,7 +93,7 @@ pub async fn drive(
     // on their network; on loopback only the generators' spans are recorded.
     let trace_opts = TraceOptions {
         listen: opts.collector_listen,
-        ..TraceOptions::default()
+        ..opts.outside.clone()
     };
     let traces = RunTraces::start(&topology.settings, &folder.path, trace_opts).await?;
     if let Some(addr) = traces

@@ -95,6 +95,11 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             processes,
             health_limit: limit,
             collector_listen: args.collector_listen,
+            outside: topolab_collector::TraceOptions {
+                otlp_endpoint: args.otlp_endpoint.clone(),
+                otlp_only: args.otlp_only,
+                listen: None,
+            },
             signals,
             discovery: Some(discovery.clone()),
             refind: Some(refind(t.clone(), discovery.clone())),

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod lab;
 pub mod peers;
 pub mod scores;
+pub mod swarm;
 pub mod tolerance;
 pub mod trees;
 
