@@ -224,7 +224,8 @@ fn predict_is_set_beside_a_swarm_run() {
 /// at a new address: the run counts the restart when it happened (from the
 /// Swarm's tasks), the fresh replica takes the load's start (told again to
 /// whatever DNS lists) so subscribers through the balancer follow the same
-/// timeline to the end, and its figures are collected at its new address.
+/// timeline to the end, a generator calling the service directly follows it
+/// to its new address, and its figures are collected there.
 #[test]
 fn a_restarted_container_is_counted_and_follows_the_timeline() {
     if !require_peer(&peers::SWARM) {
@@ -234,7 +235,7 @@ fn a_restarted_container_is_counted_and_follows_the_timeline() {
     let sandbox = Sandbox::new();
     let file = sandbox.file(
         "comeback.yaml",
-        "name: comeback\nservices:\n  scores:\n    replicas: 2\n    restart: always\n    updates: exp(300ms)\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\n  lb:\n    kind: balancer\n    backend: scores\n    model: async\nload:\n  fans:\n    subscribe: lb/Latest\n    clients: 10\n    duration: 8s\nfaults:\n  - { at: 2s, target: \"scores#0\", kill: true }\nsettings:\n  seed: 3\n",
+        "name: comeback\nservices:\n  scores:\n    replicas: 2\n    restart: always\n    updates: exp(300ms)\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\n  lb:\n    kind: balancer\n    backend: scores\n    model: async\nload:\n  fans:\n    subscribe: lb/Latest\n    clients: 10\n    duration: 8s\n  direct:\n    target: scores/Latest\n    rate: 50/s\n    duration: 8s\n    timeout: 1s\nfaults:\n  - { at: 2s, target: \"scores#0\", kill: true }\nsettings:\n  seed: 3\n",
     );
     let (summary, stack) = run_on_swarm(&sandbox, file.to_str().unwrap(), &[]);
     let scores = &summary["services"]["scores"];
@@ -260,6 +261,20 @@ fn a_restarted_container_is_counted_and_follows_the_timeline() {
         "every subscriber follows to the end, across the kill: {fans}"
     );
     assert!(fans["reconnects"].as_u64().unwrap() >= 1, "{fans}");
+    // A generator calling the service directly moves to the new task's
+    // address once DNS lists it (about a second of scores#0's quarter of
+    // the calls fail meanwhile, as UNAVAILABLE, none by timing out).
+    let direct = &summary["load"]["direct"];
+    assert_counts_add_up(direct);
+    let (sent, ok) = (
+        direct["sent"].as_u64().unwrap(),
+        direct["ok"].as_u64().unwrap(),
+    );
+    assert!(
+        ok * 10 >= sent * 8,
+        "the calls found the fresh replica: {direct}"
+    );
+    assert_eq!(direct["timeouts"], 0, "{direct}");
     assert_eq!(leftovers(&stack), Vec::<String>::new());
 }
 

@@ -9,10 +9,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use tonic::transport::Endpoint;
+use topolab_fleet::rejoin::index_of;
 use topolab_model::Topology;
-use topolab_proto::v1::StatsRequest;
-use topolab_proto::v1::control_client::ControlClient;
 use topolab_services::discovery::Discovery;
 
 /// Every service's replicas by index, once DNS lists all of them and each
@@ -23,25 +21,9 @@ pub async fn find(
     discovery: &Discovery,
     limit: Duration,
 ) -> anyhow::Result<BTreeMap<String, Vec<SocketAddr>>> {
-    let all: Vec<&str> = topology.services.iter().map(|s| s.name.as_str()).collect();
-    find_some(topology, discovery, limit, &all).await
-}
-
-/// As [`find`], for the services named in `only`: after the load, where
-/// replicas started again elsewhere (new tasks, new addresses) are now.
-pub async fn find_some(
-    topology: &Topology,
-    discovery: &Discovery,
-    limit: Duration,
-    only: &[&str],
-) -> anyhow::Result<BTreeMap<String, Vec<SocketAddr>>> {
     let started = Instant::now();
     let mut peers = BTreeMap::new();
-    for s in topology
-        .services
-        .iter()
-        .filter(|s| only.contains(&s.name.as_str()))
-    {
+    for s in &topology.services {
         loop {
             let found = discovery.resolve(&s.name).await.unwrap_or_default();
             if found.len() == s.replicas as usize
@@ -83,19 +65,4 @@ async fn by_index(addrs: &[SocketAddr]) -> Option<Vec<SocketAddr>> {
     } else {
         Some(addrs.to_vec())
     }
-}
-
-async fn index_of(addr: SocketAddr) -> Option<u32> {
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .ok()?
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(2))
-        .connect()
-        .await
-        .ok()?;
-    let reply = ControlClient::new(channel)
-        .stats(StatsRequest {})
-        .await
-        .ok()?;
-    Some(reply.into_inner().replica)
 }

@@ -1,24 +1,19 @@
 //! Telling the replicas when the load started, so every replica of a service
 //! with `updates` follows the same version timeline from the same instant:
-//! `Control/Begin` to those running, the instant in the configuration a
-//! restarted local replica is given, and, for replicas found by DNS (in
-//! containers), again every second to whatever the name lists, so a
-//! replica started again elsewhere (`restart: always` on a Swarm: a new
-//! task, a new address) follows the same timeline too.
+//! `Control/Begin` to those running, and the instant in the configuration a
+//! restarted local replica is given (replicas in containers are told again
+//! by [`crate::rejoin`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use topolab_model::Topology;
 use topolab_proto::v1::BeginRequest;
 use topolab_proto::v1::control_client::ControlClient;
 use topolab_services::ReplicaSpec;
-use topolab_services::discovery::Discovery;
 
 use crate::supervisor::Fleet;
 
@@ -68,63 +63,8 @@ pub async fn tell(topology: &Topology, peers: &BTreeMap<String, Vec<SocketAddr>>
     futures::future::join_all(sends).await;
 }
 
-/// Tells the start again, every [`Discovery::every`] until dropped, to every
-/// replica `discovery` lists for a service with `updates`: one started again
-/// elsewhere takes it on the next round (a replica that began already
-/// ignores it; an address taken over by a new replica reconnects).
-pub struct Retelling {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Retelling {
-    /// Starts retelling `start_us`; `None` when no service has `updates`.
-    pub fn start(topology: &Topology, discovery: Discovery, start_us: u64) -> Option<Retelling> {
-        let services: Vec<String> = changing(topology).into_iter().map(String::from).collect();
-        if services.is_empty() {
-            return None;
-        }
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut channels: BTreeMap<SocketAddr, ControlClient<Channel>> = BTreeMap::new();
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(discovery.every) => {}
-                    _ = stopped.changed() => return,
-                }
-                for s in &services {
-                    let listed = discovery.resolve(s).await.unwrap_or_default();
-                    let sends = listed.into_iter().filter_map(|addr| {
-                        let client = match channels.get(&addr) {
-                            Some(c) => c.clone(),
-                            None => {
-                                let c = connect(addr).ok()?;
-                                channels.insert(addr, c.clone());
-                                c
-                            }
-                        };
-                        Some(async move {
-                            let mut client = client;
-                            // Dead or not yet serving: the next round asks again.
-                            let _ = send(&mut client, start_us).await;
-                        })
-                    });
-                    futures::future::join_all(sends.collect::<Vec<_>>()).await;
-                }
-            }
-        });
-        Some(Retelling { stop, task })
-    }
-
-    /// Stops retelling (the load is over).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
 /// The services whose replicas follow a timeline.
-fn changing(topology: &Topology) -> Vec<&str> {
+pub(crate) fn changing(topology: &Topology) -> Vec<&str> {
     topology
         .services
         .iter()
@@ -134,7 +74,7 @@ fn changing(topology: &Topology) -> Vec<&str> {
 }
 
 /// A control client of the replica at `addr`, connecting on first use.
-fn connect(addr: SocketAddr) -> anyhow::Result<ControlClient<Channel>> {
+pub(crate) fn connect(addr: SocketAddr) -> anyhow::Result<ControlClient<Channel>> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))?
         .timeout(LIMIT)
         .connect_timeout(LIMIT)
@@ -142,7 +82,8 @@ fn connect(addr: SocketAddr) -> anyhow::Result<ControlClient<Channel>> {
     Ok(ControlClient::new(channel))
 }
 
-async fn send(client: &mut ControlClient<Channel>, start_us: u64) -> anyhow::Result<()> {
+/// Tells the replica behind `client` the load's start.
+pub(crate) async fn send(client: &mut ControlClient<Channel>, start_us: u64) -> anyhow::Result<()> {
     client
         .begin(BeginRequest {
             load_start_unix_us: start_us,

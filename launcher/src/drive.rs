@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use topolab_fleet::supervisor::ReplicaId;
 use topolab_model::{Loaded, Restart};
@@ -20,10 +19,10 @@ use crate::run::{self, Collected, Outcome, RunResult};
 use crate::run_folder::RunFolder;
 use crate::warmup_phase as warmup;
 use topolab_collector::{RunTraces, TraceOptions};
-use topolab_fleet::begin::Retelling;
 use topolab_fleet::faults::{Processes, Timeline};
 use topolab_fleet::health;
 use topolab_fleet::links::Replicas;
+use topolab_fleet::rejoin::{Moved, Rejoin};
 use topolab_load as load;
 use topolab_network::timeline::LinkTimeline;
 use topolab_services::discovery::Discovery;
@@ -51,24 +50,12 @@ pub struct DriveOptions {
     pub outside: TraceOptions,
     /// Ctrl-C and SIGTERM, listened for since the command started.
     pub signals: crate::interrupts::EarlySignals,
-    /// How the replicas were found: the load's start is told again to
-    /// whatever it lists, so a replica started again elsewhere follows the
-    /// same version timeline (`None`: only those in `peers`, once).
+    /// How the replicas were found: watched while the load runs, so a
+    /// replica started again at a new address follows the same version
+    /// timeline, takes its generators' calls and gives its figures (see
+    /// `topolab_fleet::rejoin`; `None`: the replicas stay where they were).
     pub discovery: Option<Discovery>,
-    /// Where the replicas of some services are now: asked after the load
-    /// for those started again elsewhere (a new task has a new address), so
-    /// their figures are the fresh replicas', as a local restart's are.
-    pub refind: Option<Refind>,
 }
-
-/// Finds the replicas of the services named, by index (see [`DriveOptions::refind`]).
-pub type Refind = Box<
-    dyn for<'a> Fn(
-            &'a [&'a str],
-        ) -> BoxFuture<'a, anyhow::Result<BTreeMap<String, Vec<SocketAddr>>>>
-        + Send
-        + Sync,
->;
 
 /// How long the replicas' last spans may take to reach the collector after
 /// the load: their exporters send a batch at least every 200 ms.
@@ -133,10 +120,12 @@ pub async fn drive(
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     gatherer.begin(begin_us);
     topolab_fleet::begin::tell(topology, &peers, begin_us).await;
-    let retelling = opts
-        .discovery
-        .clone()
-        .and_then(|d| Retelling::start(topology, d, begin_us));
+    let book = Arc::new(load::Book::default());
+    let rejoin = opts.discovery.clone().and_then(|d| {
+        let book = book.clone();
+        let moved: Moved = Box::new(move |service, addrs| book.set(service, addrs.to_vec()));
+        Rejoin::start(topology, d, peers.clone(), begin_us, moved)
+    });
     let timeline = Timeline::start(
         topology,
         opts.processes.clone(),
@@ -166,24 +155,23 @@ pub async fn drive(
         tracer: traces.generator_exporter(),
         folder: &folder.path,
         knobs: None,
+        book: Some(book),
     })
     .await?;
     let duration = begin.elapsed();
     let interrupted = *signals.stop.borrow();
     let load_window = run::load_window(&recorders, begin, longest_load(loaded), interrupted);
     interrupts.abort();
-    if let Some(r) = retelling {
-        r.stop().await;
-    }
     let mut faults = timeline.finish().await;
     if let Some(links) = links {
         faults.extend(links.finish().await);
     }
     let telemetry = gatherer.finish().await;
     let restarts = restarted(topology, &*opts.processes, begin_us).await;
-    let peers = match &opts.refind {
-        Some(refind) if !restarts.is_empty() => moved(peers, refind, &restarts).await,
-        _ => peers,
+    // Replicas started again are collected where they are now.
+    let peers = match rejoin {
+        Some(r) => r.stop().await.unwrap_or(peers),
+        None => peers,
     };
     let mut figures = collect::collect(&peers).await?;
     if let Some(w) = &warmed {
@@ -235,24 +223,6 @@ async fn restarted(
         return Vec::new();
     }
     processes.restarts(&always, begin_us).await
-}
-
-/// `peers` with the services of `restarts` found again where they are now;
-/// as they were when that fails (their figures then count as unreachable).
-async fn moved(
-    mut peers: BTreeMap<String, Vec<SocketAddr>>,
-    refind: &Refind,
-    restarts: &[(ReplicaId, f64)],
-) -> BTreeMap<String, Vec<SocketAddr>> {
-    let mut services: Vec<&str> = restarts.iter().map(|(id, _)| id.service.as_str()).collect();
-    services.dedup();
-    match refind(&services).await {
-        Ok(now) => peers.extend(now),
-        Err(e) => topolab_notice::say(format!(
-            "warning: the restarted replicas were not found again: {e:#}"
-        )),
-    }
-    peers
 }
 
 /// The latest moment any generator stops issuing, from the start of load.

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use topolab_deploy::engine::{Engine, SOCKET};
 use topolab_fleet::faults::{Processes, Signal};
 use topolab_fleet::supervisor::ReplicaId;
-use topolab_launcher::drive::{DriveOptions, Refind};
+use topolab_launcher::drive::DriveOptions;
 use topolab_launcher::table;
 use topolab_model::Limits;
 use topolab_services::discovery::Discovery;
@@ -102,7 +102,6 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             },
             signals,
             discovery: Some(discovery.clone()),
-            refind: Some(refind(t.clone(), discovery.clone())),
         };
         match topolab_launcher::drive::drive(&loaded, peers, opts).await {
             Ok(result) => {
@@ -132,16 +131,6 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
         }
     });
     ExitCode::from(code)
-}
-
-/// Finds replicas again by DNS after the load (see `DriveOptions::refind`).
-fn refind(topology: topolab_model::Topology, discovery: Discovery) -> Refind {
-    Box::new(move |only| {
-        let (t, d) = (topology.clone(), discovery.clone());
-        Box::pin(async move {
-            topolab_deploy::peers::find_some(&t, &d, Duration::from_secs(15), only).await
-        })
-    })
 }
 
 /// Replicas this driver cannot signal (no engine named). Never asked to:
