@@ -23,7 +23,7 @@ use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
 use crate::balance;
-use crate::discovery::Discovery;
+use crate::discovery::{self, Discovery};
 use crate::resilience::Guard;
 use crate::shaped::Links;
 use crate::shutdown::Shutdown;
@@ -68,15 +68,6 @@ pub struct Clients {
     links: Option<Arc<Links>>,
 }
 
-/// How long a connection to a replica found by DNS (in a container) may
-/// take to open before the call fails as UNAVAILABLE. A killed container's
-/// address answers nothing (no host behind it refuses the connection, as
-/// a dead local process's port does), so without a limit every call to it
-/// would wait out its whole deadline; between containers a connection opens
-/// in about a millisecond. Not for links shaped here (their delay is in the
-/// handshake) nor for local replicas (a dead one refuses at once).
-pub const CONNECT_LIMIT: Duration = Duration::from_millis(250);
-
 /// One callee's replicas as this caller sees them now.
 #[derive(Debug)]
 struct Pool {
@@ -108,7 +99,7 @@ impl Pool {
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
     /// ones, keeping the connections to replicas still listed; `found`: they
-    /// were found by DNS (see [`CONNECT_LIMIT`]).
+    /// were found by DNS (see [`discovery::CONNECT_LIMIT`]).
     fn replace(
         &self,
         callee: &str,
@@ -154,7 +145,9 @@ impl Members {
                         .tcp_nodelay(true);
                     ReplicaClient::new(match links {
                         Some(l) => l.channel(endpoint, callee, index, *addr),
-                        None if found => endpoint.connect_timeout(CONNECT_LIMIT).connect_lazy(),
+                        None if found => endpoint
+                            .connect_timeout(discovery::CONNECT_LIMIT)
+                            .connect_lazy(),
                         None => endpoint.connect_lazy(),
                     })
                 }
