@@ -23,7 +23,7 @@ use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
 use crate::balance;
-use crate::discovery::{self, Discovery};
+use crate::discovery::{CONNECT_LIMIT, Discovery};
 use crate::resilience::Guard;
 use crate::shaped::Links;
 use crate::shutdown::Shutdown;
@@ -98,8 +98,7 @@ impl Pool {
     }
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
-    /// ones, keeping the connections to replicas still listed; `found`: they
-    /// were found by DNS (see [`discovery::CONNECT_LIMIT`]).
+    /// ones, keeping the connections to replicas still listed (`found`: by DNS).
     fn replace(
         &self,
         callee: &str,
@@ -145,9 +144,7 @@ impl Members {
                         .tcp_nodelay(true);
                     ReplicaClient::new(match links {
                         Some(l) => l.channel(endpoint, callee, index, *addr),
-                        None if found => endpoint
-                            .connect_timeout(discovery::CONNECT_LIMIT)
-                            .connect_lazy(),
+                        None if found => endpoint.connect_timeout(CONNECT_LIMIT).connect_lazy(),
                         None => endpoint.connect_lazy(),
                     })
                 }
