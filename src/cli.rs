@@ -311,6 +311,13 @@ pub struct DriveArgs {
     /// it the collector is on loopback and holds the load's spans only.
     #[arg(long, value_name = "ADDR")]
     pub collector_listen: Option<std::net::SocketAddr>,
+    /// Also send the load's spans to this OTLP/gRPC collector (the replicas
+    /// are told it through TOPOLAB_OTLP_ENDPOINTS).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// Send spans only to --otlp-endpoint: no built-in collector, no traces.jsonl.
+    #[arg(long, requires = "otlp_endpoint")]
+    pub otlp_only: bool,
     /// The run folder (default: runs/<name>-<YYYYMMDD-HHMMSS>).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -15,6 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::swarm::{leftovers, run_on_swarm};
 use common::{Sandbox, Signal, assert_counts_add_up, peers, require_peer, wait_for_line};
 use rustix::process::Pid;
 use serde_json::Value;
@@ -22,56 +23,6 @@ use topolab_results::trace::{self, Kind, tree::Tree};
 
 /// One stack at a time: two on a two-core machine would starve each other.
 static ONE_STACK: Mutex<()> = Mutex::new(());
-
-/// Everything Docker still holds that carries the run's stack label.
-fn leftovers(stack: &str) -> Vec<String> {
-    let label = format!("label=com.docker.stack.namespace={stack}");
-    let mut left = Vec::new();
-    for args in [
-        vec!["service", "ls", "-q", "--filter", &label],
-        vec!["ps", "-aq", "--filter", &label],
-        vec!["network", "ls", "-q", "--filter", &label],
-        vec!["config", "ls", "-q", "--filter", &label],
-    ] {
-        let out = Command::new("docker").args(&args).output().unwrap();
-        left.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| format!("{}: {l}", args[0])),
-        );
-    }
-    left
-}
-
-/// Runs `file` on the Swarm; returns the summary and the stack's name.
-fn run_on_swarm(sandbox: &Sandbox, file: &str, extra: &[&str]) -> (Value, String) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let out = sandbox.out();
-    let mut args = vec![
-        "run",
-        path.to_str().unwrap(),
-        "--on",
-        "swarm",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let child = sandbox.spawn(&args);
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "run --on swarm failed: {}\nstdout:\n{}\nstderr:\n{stderr}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let name = file
-        .trim_start_matches("topologies/")
-        .trim_end_matches(".yaml");
-    (sandbox.summary(), format!("topolab-{name}-{pid}"))
-}
 
 #[test]
 fn chain_runs_on_swarm_and_leaves_nothing_behind() {
@@ -186,6 +137,15 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
         solo_ok * 5 < fleet_ok,
         "solo {solo_ok} vs fleet {fleet_ok} OK after the kill"
     );
+    // The dead container's address answers nothing; the calls to it fail
+    // as UNAVAILABLE once a connection gets no answer, as they do locally
+    // (refused), rather than each waiting out its 1 s timeout.
+    let solo = after("solo-after");
+    let unavailable = solo["errors"]["UNAVAILABLE"].as_u64().unwrap_or(0);
+    assert!(
+        unavailable * 10 >= solo["sent"].as_u64().unwrap() * 9,
+        "solo-after fails as UNAVAILABLE: {solo}"
+    );
     assert_eq!(
         summary["services"]["solo"]["unreachable"],
         serde_json::json!([0]),
@@ -207,6 +167,115 @@ fn spof_kill_fault_kills_a_container_on_swarm() {
         Vec::<String>::new(),
         "nothing of {stack} remains"
     );
+}
+
+/// scores.yaml on the Swarm: the replicas in containers take the load's
+/// start from the driver and follow the same timeline as the driver's
+/// followers, so the checks of the local run (tests/updates.rs) hold.
+#[test]
+fn scores_on_swarm_holds_the_local_checks() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let (summary, stack) = run_on_swarm(&sandbox, "topologies/scores.yaml", &common::scores::ARGS);
+    common::scores::assert_scores(&summary, &sandbox.out());
+    assert_eq!(leftovers(&stack), Vec::<String>::new());
+}
+
+/// `run --on swarm --predict`: as after a local run, the prediction is
+/// written beside what the Swarm run measured (`prediction/`, and its
+/// section in `report.html`), for the same seed; what no hop cost can move
+/// (the rate served, nothing failing) agrees.
+#[test]
+fn predict_is_set_beside_a_swarm_run() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let (measured, _) = run_on_swarm(
+        &sandbox,
+        "topologies/chain.yaml",
+        &["--duration", "4s", "--predict", "--hop-cost", "400us"],
+    );
+    let predicted = common::read_summary(&sandbox.out().join("prediction"));
+    assert_eq!(predicted["seed"], measured["seed"], "the same seed");
+    let report = std::fs::read_to_string(sandbox.out().join("report.html")).unwrap();
+    assert!(report.contains("Predicted vs measured"), "no section");
+    let band = &predicted["prediction"]["noise"]["figures"]["load.shoppers"]["ok/s"];
+    let (mean, half) = (
+        band["mean"].as_f64().unwrap(),
+        band["half"].as_f64().unwrap(),
+    );
+    let ok_s = measured["load"]["shoppers"]["throughput"].as_f64().unwrap();
+    assert!(
+        (ok_s - mean).abs() <= half,
+        "measured {ok_s} ok/s within the predicted {mean} ± {half}"
+    );
+    assert_eq!(
+        predicted["load"]["shoppers"]["errors"],
+        serde_json::json!({})
+    );
+}
+
+/// A `restart: always` replica killed on the Swarm comes back as a new task
+/// at a new address: the run counts the restart when it happened (from the
+/// Swarm's tasks), the fresh replica takes the load's start (told again to
+/// whatever DNS lists) so subscribers through the balancer follow the same
+/// timeline to the end, a generator calling the service directly follows it
+/// to its new address, and its figures are collected there.
+#[test]
+fn a_restarted_container_is_counted_and_follows_the_timeline() {
+    if !require_peer(&peers::SWARM) {
+        return;
+    }
+    let _one = ONE_STACK.lock();
+    let sandbox = Sandbox::new();
+    let file = sandbox.file(
+        "comeback.yaml",
+        "name: comeback\nservices:\n  scores:\n    replicas: 2\n    restart: always\n    updates: exp(300ms)\n    model: async\n    endpoints:\n      Latest: { steps: [ {work: 1ms} ] }\n  lb:\n    kind: balancer\n    backend: scores\n    model: async\nload:\n  fans:\n    subscribe: lb/Latest\n    clients: 10\n    duration: 8s\n  direct:\n    target: scores/Latest\n    rate: 50/s\n    duration: 8s\n    timeout: 1s\nfaults:\n  - { at: 2s, target: \"scores#0\", kill: true }\nsettings:\n  seed: 3\n",
+    );
+    let (summary, stack) = run_on_swarm(&sandbox, file.to_str().unwrap(), &[]);
+    let scores = &summary["services"]["scores"];
+    assert_eq!(scores["restarts"], 1, "{scores}");
+    let log = summary["restart_log"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["replica"], "scores#0");
+    let t = log[0]["t_s"].as_f64().unwrap();
+    assert!(
+        (2.0..4.0).contains(&t),
+        "restarted after the kill at 2 s: {t}"
+    );
+    assert!(
+        scores["unreachable"].is_null(),
+        "the fresh replica's figures were collected: {scores}"
+    );
+    let fans = &summary["load"]["fans"]["updates"];
+    let created = fans["versions_created"].as_u64().unwrap();
+    assert!(created >= 10, "{fans}");
+    assert!(
+        fans["versions_seen"].as_u64().unwrap() + fans["versions_missed"].as_u64().unwrap()
+            >= 10 * created - 10,
+        "every subscriber follows to the end, across the kill: {fans}"
+    );
+    assert!(fans["reconnects"].as_u64().unwrap() >= 1, "{fans}");
+    // A generator calling the service directly moves to the new task's
+    // address once DNS lists it (about a second of scores#0's quarter of
+    // the calls fail meanwhile, as UNAVAILABLE, none by timing out).
+    let direct = &summary["load"]["direct"];
+    assert_counts_add_up(direct);
+    let (sent, ok) = (
+        direct["sent"].as_u64().unwrap(),
+        direct["ok"].as_u64().unwrap(),
+    );
+    assert!(
+        ok * 10 >= sent * 8,
+        "the calls found the fresh replica: {direct}"
+    );
+    assert_eq!(direct["timeouts"], 0, "{direct}");
+    assert_eq!(leftovers(&stack), Vec::<String>::new());
 }
 
 /// Starts a long `run --on swarm` of `chain.yaml` in its own process group,

@@ -187,6 +187,19 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
     assert_eq!(events as u64, pushed, "an event per pushed version");
 }
 
+/// scores.yaml as users run it: what its comments promise holds (the same
+/// checks run on a Swarm in tests/swarm.rs).
+#[test]
+fn scores_yaml_keeps_its_promises() {
+    let _one = serial();
+    let sb = Sandbox::new();
+    let mut args = vec!["--quiet"];
+    args.extend(common::scores::ARGS);
+    let run = sb.run(std::path::Path::new("topologies/scores.yaml"), &args);
+    assert!(run.status.success(), "topolab run failed: {:?}", run.status);
+    common::scores::assert_scores(&sb.summary(), &sb.out());
+}
+
 /// 100 long-pollers on a server of 16 workers and a queue of 64.
 fn long_pollers(model: &str) -> Value {
     let sb = Sandbox::new();

@@ -46,6 +46,7 @@ pub fn drive(addr: SocketAddr, body: &str) -> anyhow::Result<Recorder> {
             tracer: None,
             folder: folder.path(),
             knobs: None,
+            book: None,
         })
         .await
     })?;

@@ -27,6 +27,9 @@ pub fn compose(topology: &Topology, image: &str) -> Value {
                 .map(|(k, v)| (k, json!(v)))
                 .collect();
         let req = Requests::of(s);
+        // No delay (Docker's default is 5 s): a `restart: always` replica
+        // is back as soon as a new task starts, as close to the local
+        // keeper's milliseconds as the Swarm gets.
         let restart = match s.restart {
             Restart::Always => "any",
             Restart::Never => "none",
@@ -42,7 +45,7 @@ pub fn compose(topology: &Topology, image: &str) -> Value {
                 "deploy": {
                     "replicas": s.replicas,
                     "endpoint_mode": "dnsrr",
-                    "restart_policy": {"condition": restart},
+                    "restart_policy": {"condition": restart, "delay": "0s"},
                     // Limits, not reservations: reservations summed over a
                     // stack exceed a small node and leave replicas unscheduled.
                     "resources": {"limits": {

@@ -85,6 +85,48 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The tasks of `service` as (slot, when created in unix microseconds):
+    /// a restart by the Swarm is a new task in the same slot.
+    async fn tasks(&self, service: &str) -> anyhow::Result<Vec<(u32, u64)>> {
+        let filter = format!(r#"{{"service":["{}_{service}"]}}"#, self.stack);
+        let path = format!("/tasks?filters={}", encode(&filter));
+        let (status, body) = self.request("GET", &path).await?;
+        anyhow::ensure!(status == 200, "listing tasks: HTTP {status}");
+        let list: Vec<Value> = serde_json::from_slice(&body)?;
+        Ok(list
+            .iter()
+            .filter_map(|t| {
+                let slot = u32::try_from(t["Slot"].as_u64()?).ok()?;
+                Some((slot, unix_us(t["CreatedAt"].as_str()?)?))
+            })
+            .collect())
+    }
+}
+
+/// Every task after the first of its slot, created after `since_us`, as a
+/// restart of replica `slot - 1` at its seconds after `since_us`.
+fn restarts_of(mut tasks: Vec<(u32, u64)>, service: &str, since_us: u64) -> Vec<(ReplicaId, f64)> {
+    tasks.sort_unstable();
+    tasks
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0 && w[1].1 > since_us)
+        .map(|w| {
+            let id = ReplicaId {
+                service: service.to_string(),
+                index: w[1].0.saturating_sub(1),
+            };
+            (id, (w[1].1 - since_us) as f64 / 1e6)
+        })
+        .collect()
+}
+
+/// An Engine time (RFC 3339, nanoseconds) in unix microseconds.
+fn unix_us(text: &str) -> Option<u64> {
+    let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    u64::try_from(t.timestamp_micros()).ok()
+}
+
 /// The slot of a task name `stack_service.SLOT.TASKID`.
 fn slot_of(task: &str) -> Option<u32> {
     let mut parts = task.rsplitn(3, '.');
@@ -150,6 +192,24 @@ impl Processes for Engine {
             reached
         })
     }
+
+    fn restarts<'a>(
+        &'a self,
+        services: &'a [&'a str],
+        since_unix_us: u64,
+    ) -> BoxFuture<'a, Vec<(ReplicaId, f64)>> {
+        Box::pin(async move {
+            let mut all = Vec::new();
+            for s in services {
+                match self.tasks(s).await {
+                    Ok(tasks) => all.extend(restarts_of(tasks, s, since_unix_us)),
+                    Err(e) => eprintln!("warning: cannot count the restarts of {s}: {e:#}"),
+                }
+            }
+            all.sort_by(|a, b| a.1.total_cmp(&b.1));
+            all
+        })
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +224,24 @@ mod tests {
             encode(r#"{"a":["b=c"]}"#),
             "%7B%22a%22%3A%5B%22b%3Dc%22%5D%7D"
         );
+    }
+
+    #[test]
+    fn a_later_task_in_a_slot_after_the_start_is_a_restart() {
+        let since = unix_us("2026-12-07T14:00:00Z").unwrap();
+        let at = |s: &str| unix_us(&format!("2026-12-07T14:00:{s}Z")).unwrap();
+        assert_eq!(at("01.5") - since, 1_500_000, "nanoseconds read");
+        let tasks = vec![
+            (2, since - 9_000_000),
+            (1, since - 9_000_000),
+            (1, at("03.25")),
+            (1, at("07.000000001")),
+            // Replaced before the load: not a restart of the run.
+            (3, since - 9_000_000),
+            (3, since - 5_000_000),
+        ];
+        let r = restarts_of(tasks, "db", since);
+        let got: Vec<(String, f64)> = r.iter().map(|(id, t)| (id.to_string(), *t)).collect();
+        assert_eq!(got, [("db#0".to_string(), 3.25), ("db#0".to_string(), 7.0)]);
     }
 }

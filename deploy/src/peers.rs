@@ -9,10 +9,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use tonic::transport::Endpoint;
+use topolab_fleet::rejoin::index_of;
 use topolab_model::Topology;
-use topolab_proto::v1::StatsRequest;
-use topolab_proto::v1::control_client::ControlClient;
 use topolab_services::discovery::Discovery;
 
 /// Every service's replicas by index, once DNS lists all of them and each
@@ -67,19 +65,4 @@ async fn by_index(addrs: &[SocketAddr]) -> Option<Vec<SocketAddr>> {
     } else {
         Some(addrs.to_vec())
     }
-}
-
-async fn index_of(addr: SocketAddr) -> Option<u32> {
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .ok()?
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(2))
-        .connect()
-        .await
-        .ok()?;
-    let reply = ControlClient::new(channel)
-        .stats(StatsRequest {})
-        .await
-        .ok()?;
-    Some(reply.into_inner().replica)
 }

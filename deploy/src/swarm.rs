@@ -43,6 +43,11 @@ pub struct SwarmRun<'a> {
     pub out: PathBuf,
     /// Flags passed on to the driver (`--quiet`, `--json`).
     pub driver_flags: Vec<String>,
+    /// `--otlp-endpoint`: an outside OTLP/gRPC collector the replicas and
+    /// the driver send every span to as well (an address containers reach).
+    pub otlp_endpoint: Option<String>,
+    /// `--otlp-only`: to that collector only (no traces.jsonl).
+    pub otlp_only: bool,
 }
 
 /// A deployed stack; dropping it removes the stack, waits until nothing of
@@ -71,9 +76,6 @@ impl Drop for Stack {
 /// experiment ran, 2 when the sandbox failed).
 pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
     let topology = &r.loaded.topology;
-    if let Some(why) = not_supported(topology) {
-        bail!("{why}");
-    }
     let binary = std::env::current_exe().context("finding this executable for the image")?;
     image::build(&binary, &r.image).context("building the image")?;
     let work = std::env::temp_dir().join(format!("topolab-swarm-{}", std::process::id()));
@@ -82,7 +84,9 @@ pub fn run(r: &SwarmRun<'_>) -> anyhow::Result<i32> {
     let name = stack_name(&topology.name);
     let mut stack_file = compose::compose(topology, &r.image);
     if topology.settings.trace > 0.0 {
-        send_spans_to(&mut stack_file, &collector_endpoint(&name));
+        let ours = (!r.otlp_only).then(|| collector_endpoint(&name));
+        let all: Vec<String> = ours.into_iter().chain(r.otlp_endpoint.clone()).collect();
+        send_spans_to(&mut stack_file, &all.join(","));
     }
     std::fs::write(work.join(compose::COMPOSE_FILE), crate::yaml(&stack_file))?;
     std::fs::write(work.join(compose::TOPOLOGY_FILE), &r.loaded.yaml)?;
@@ -134,11 +138,19 @@ fn drive(r: &SwarmRun<'_>, stack: &str, work: &Path) -> anyhow::Result<i32> {
         .arg(&r.image)
         .args(["drive", TOPOLOGY_PATH, "--peers-dns", "tasks.{service}"])
         .args(["--stack", stack, "--out", &out])
-        .args(["--collector-listen", &format!("0.0.0.0:{COLLECTOR_PORT}")])
         .args(&r.driver_flags)
         // Its own process group: a terminal's Ctrl-C reaches this process
         // only, which forwards it once (a second one abandons requests).
         .process_group(0);
+    if !r.otlp_only {
+        cmd.args(["--collector-listen", &format!("0.0.0.0:{COLLECTOR_PORT}")]);
+    }
+    if let Some(e) = &r.otlp_endpoint {
+        cmd.args(["--otlp-endpoint", e]);
+    }
+    if r.otlp_only {
+        cmd.arg("--otlp-only");
+    }
     let mut child = cmd.spawn().context("starting the load driver container")?;
     let signals = Arc::new(AtomicUsize::new(0));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -187,33 +199,15 @@ fn collector_endpoint(stack: &str) -> String {
     format!("http://{}:{COLLECTOR_PORT}", driver_name(stack))
 }
 
-/// Points every replica service of `stack_file` at `endpoint` through the
-/// replica's own `TOPOLAB_OTLP_ENDPOINTS`.
-fn send_spans_to(stack_file: &mut serde_json::Value, endpoint: &str) {
+/// Points every replica service of `stack_file` at `endpoints` (comma
+/// separated) through the replica's own `TOPOLAB_OTLP_ENDPOINTS`.
+fn send_spans_to(stack_file: &mut serde_json::Value, endpoints: &str) {
     let Some(services) = stack_file["services"].as_object_mut() else {
         return;
     };
     for service in services.values_mut() {
-        service["environment"]["TOPOLAB_OTLP_ENDPOINTS"] = serde_json::json!(endpoint);
+        service["environment"]["TOPOLAB_OTLP_ENDPOINTS"] = serde_json::json!(endpoints);
     }
-}
-
-/// What a run of replicas in containers cannot do yet, named rather than
-/// silently skipped: services with `updates` need `Control/Begin` and a
-/// restart-aware address book, which only the local fleet has.
-pub fn not_supported(topology: &topolab_model::Topology) -> Option<String> {
-    let with: Vec<&str> = topology
-        .services
-        .iter()
-        .filter(|s| s.updates.is_some())
-        .map(|s| s.name.as_str())
-        .collect();
-    (!with.is_empty()).then(|| {
-        format!(
-            "`updates` (services {}) on replicas in containers is not supported yet; run it locally",
-            with.join(", ")
-        )
-    })
 }
 
 /// `topolab-<name>-<pid>`, in the letters stack names allow.

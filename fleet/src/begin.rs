@@ -1,14 +1,15 @@
 //! Telling the replicas when the load started, so every replica of a service
 //! with `updates` follows the same version timeline from the same instant:
-//! `Control/Begin` to those running, and the instant in the configuration
-//! a restarted replica is given.
+//! `Control/Begin` to those running, and the instant in the configuration a
+//! restarted local replica is given (replicas in containers are told again
+//! by [`crate::rejoin`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use topolab_model::Topology;
 use topolab_proto::v1::BeginRequest;
 use topolab_proto::v1::control_client::ControlClient;
@@ -28,12 +29,7 @@ pub async fn begin(
     fleet: &mut Fleet,
     start_us: u64,
 ) {
-    let changing: Vec<&str> = topology
-        .services
-        .iter()
-        .filter(|s| s.updates.is_some())
-        .map(|s| s.name.as_str())
-        .collect();
+    let changing = changing(topology);
     if changing.is_empty() {
         return;
     }
@@ -49,28 +45,50 @@ pub async fn begin(
             Err(_) => config.to_vec(),
         }
     });
-    let sends = changing
-        .iter()
-        .flat_map(|s| peers.get(*s).into_iter().flatten())
+    tell(topology, peers, start_us).await;
+}
+
+/// Sends `start_us` to every replica of every service with `updates` at
+/// `peers`; one that does not answer is warned about and skipped.
+pub async fn tell(topology: &Topology, peers: &BTreeMap<String, Vec<SocketAddr>>, start_us: u64) {
+    let sends = changing(topology)
+        .into_iter()
+        .flat_map(|s| peers.get(s).into_iter().flatten())
         .map(|addr| async move {
-            if let Err(e) = send(*addr, start_us).await {
+            let sent = async { send(&mut connect(*addr)?, start_us).await };
+            if let Err(e) = sent.await {
                 tracing::warn!("replica at {addr} did not take the load's start: {e:#}");
             }
         });
     futures::future::join_all(sends).await;
 }
 
-async fn send(addr: SocketAddr, start_us: u64) -> anyhow::Result<()> {
+/// The services whose replicas follow a timeline.
+pub(crate) fn changing(topology: &Topology) -> Vec<&str> {
+    topology
+        .services
+        .iter()
+        .filter(|s| s.updates.is_some())
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
+/// A control client of the replica at `addr`, connecting on first use.
+pub(crate) fn connect(addr: SocketAddr) -> anyhow::Result<ControlClient<Channel>> {
     let channel = Endpoint::from_shared(format!("http://{addr}"))?
         .timeout(LIMIT)
         .connect_timeout(LIMIT)
-        .connect()
-        .await
-        .context("connecting")?;
-    ControlClient::new(channel)
+        .connect_lazy();
+    Ok(ControlClient::new(channel))
+}
+
+/// Tells the replica behind `client` the load's start.
+pub(crate) async fn send(client: &mut ControlClient<Channel>, start_us: u64) -> anyhow::Result<()> {
+    client
         .begin(BeginRequest {
             load_start_unix_us: start_us,
         })
-        .await?;
+        .await
+        .context("Control/Begin")?;
     Ok(())
 }

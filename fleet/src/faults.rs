@@ -36,6 +36,19 @@ pub trait Processes: Send + Sync {
         index: Option<u32>,
         signal: Signal,
     ) -> BoxFuture<'a, Vec<ReplicaId>>;
+
+    /// The replicas of `services` that whatever runs them started again
+    /// (a Swarm's restart policy), each with when, in seconds after
+    /// `since_unix_us`, the start of load. The local fleet's own keeper
+    /// counts its restarts as it makes them, so by default: none.
+    fn restarts<'a>(
+        &'a self,
+        services: &'a [&'a str],
+        since_unix_us: u64,
+    ) -> BoxFuture<'a, Vec<(ReplicaId, f64)>> {
+        let _ = (services, since_unix_us);
+        Box::pin(std::future::ready(Vec::new()))
+    }
 }
 
 impl Processes for Mutex<Fleet> {

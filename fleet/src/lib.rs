@@ -18,4 +18,5 @@ pub mod keeper;
 pub mod links;
 pub mod metrics_addrs;
 pub mod ports;
+pub mod rejoin;
 pub mod supervisor;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use topolab_model::Loaded;
+use topolab_fleet::supervisor::ReplicaId;
+use topolab_model::{Loaded, Restart};
 
 use crate::run::{self, Collected, Outcome, RunResult};
 use crate::run_folder::RunFolder;
@@ -21,8 +22,10 @@ use topolab_collector::{RunTraces, TraceOptions};
 use topolab_fleet::faults::{Processes, Timeline};
 use topolab_fleet::health;
 use topolab_fleet::links::Replicas;
+use topolab_fleet::rejoin::{Moved, Rejoin};
 use topolab_load as load;
 use topolab_network::timeline::LinkTimeline;
+use topolab_services::discovery::Discovery;
 use topolab_telemetry::figures as collect;
 use topolab_telemetry::{self as telemetry, Gatherer};
 
@@ -42,8 +45,16 @@ pub struct DriveOptions {
     /// port on all interfaces in a container network); `None`: loopback, and
     /// only the generators' own spans are recorded.
     pub collector_listen: Option<SocketAddr>,
+    /// `--otlp-endpoint` and `--otlp-only`, as for a local run (`listen`
+    /// is [`DriveOptions::collector_listen`]).
+    pub outside: TraceOptions,
     /// Ctrl-C and SIGTERM, listened for since the command started.
     pub signals: crate::interrupts::EarlySignals,
+    /// How the replicas were found: watched while the load runs, so a
+    /// replica started again at a new address follows the same version
+    /// timeline, takes its generators' calls and gives its figures (see
+    /// `topolab_fleet::rejoin`; `None`: the replicas stay where they were).
+    pub discovery: Option<Discovery>,
 }
 
 /// How long the replicas' last spans may take to reach the collector after
@@ -69,7 +80,7 @@ pub async fn drive(
     // on their network; on loopback only the generators' spans are recorded.
     let trace_opts = TraceOptions {
         listen: opts.collector_listen,
-        ..TraceOptions::default()
+        ..opts.outside.clone()
     };
     let traces = RunTraces::start(&topology.settings, &folder.path, trace_opts).await?;
     if let Some(addr) = traces
@@ -108,6 +119,13 @@ pub async fn drive(
     let gatherer = Gatherer::start(&peers, topology.settings.sample_every, &folder.path)?;
     let (begin, begin_us) = telemetry::aligned_start(topology.settings.sample_every).await;
     gatherer.begin(begin_us);
+    topolab_fleet::begin::tell(topology, &peers, begin_us).await;
+    let book = Arc::new(load::Book::default());
+    let rejoin = opts.discovery.clone().and_then(|d| {
+        let book = book.clone();
+        let moved: Moved = Box::new(move |service, addrs| book.set(service, addrs.to_vec()));
+        Rejoin::start(topology, d, peers.clone(), begin_us, moved)
+    });
     let timeline = Timeline::start(
         topology,
         opts.processes.clone(),
@@ -137,6 +155,7 @@ pub async fn drive(
         tracer: traces.generator_exporter(),
         folder: &folder.path,
         knobs: None,
+        book: Some(book),
     })
     .await?;
     let duration = begin.elapsed();
@@ -148,6 +167,12 @@ pub async fn drive(
         faults.extend(links.finish().await);
     }
     let telemetry = gatherer.finish().await;
+    let restarts = restarted(topology, &*opts.processes, begin_us).await;
+    // Replicas started again are collected where they are now.
+    let peers = match rejoin {
+        Some(r) => r.stop().await.unwrap_or(peers),
+        None => peers,
+    };
     let mut figures = collect::collect(&peers).await?;
     if let Some(w) = &warmed {
         warmup::subtract(&mut figures, &w.baseline);
@@ -170,7 +195,7 @@ pub async fn drive(
             load_window,
             interrupted,
             faults,
-            restarts: Vec::new(),
+            restarts,
             actions: Vec::new(),
             warmed,
         },
@@ -179,6 +204,25 @@ pub async fn drive(
         trace_summary,
     };
     run::write_run_folder(loaded, opts.seed, opts.verbose, folder, collected)
+}
+
+/// The replicas of `restart: always` services that whatever runs them
+/// started again during the run, with when.
+async fn restarted(
+    topology: &topolab_model::Topology,
+    processes: &dyn Processes,
+    begin_us: u64,
+) -> Vec<(ReplicaId, f64)> {
+    let always: Vec<&str> = topology
+        .services
+        .iter()
+        .filter(|s| s.restart == Restart::Always)
+        .map(|s| s.name.as_str())
+        .collect();
+    if always.is_empty() {
+        return Vec::new();
+    }
+    processes.restarts(&always, begin_us).await
 }
 
 /// The latest moment any generator stops issuing, from the start of load.

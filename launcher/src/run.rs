@@ -356,6 +356,7 @@ async fn drive(
             tracer,
             folder,
             knobs: knobs.as_ref(),
+            book: None,
         })
         .await?
     };

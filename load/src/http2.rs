@@ -28,6 +28,13 @@ use tonic::codegen::{Body, BoxFuture, Bytes, Service, StdError};
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
 
+/// How long a connection to a replica may take to open before the request
+/// fails as UNAVAILABLE rather than waiting out its timeout: a killed
+/// container's address answers nothing at all (where a dead local process's
+/// port refuses at once), and the generator's own connections are never
+/// shaped, so a live replica answers within a millisecond or so.
+pub(crate) const CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// One replica's connection, shared by every clone.
 #[derive(Clone)]
 pub struct Wire {
@@ -42,6 +49,11 @@ pub struct Wire {
 struct Slot {
     open: Option<SendRequest<Bytes>>,
     generation: u64,
+    /// When the last attempt to connect got no answer within
+    /// [`CONNECT_LIMIT`]: for as long again, calls fail at once rather than
+    /// each waiting its turn for an attempt of its own (a refused attempt is
+    /// not remembered: a local replica restarted is back within milliseconds).
+    unanswered: Option<std::time::Instant>,
 }
 
 impl Wire {
@@ -60,7 +72,22 @@ impl Wire {
         if let Some(open) = &slot.open {
             return Ok(open.clone());
         }
-        let tcp = TcpStream::connect(self.addr).await?;
+        let unanswered = || {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("tcp connect error: no answer within {CONNECT_LIMIT:?}"),
+            )
+        };
+        if slot.unanswered.is_some_and(|t| t.elapsed() < CONNECT_LIMIT) {
+            return Err(unanswered().into());
+        }
+        let Ok(tcp) = tokio::time::timeout(CONNECT_LIMIT, TcpStream::connect(self.addr)).await
+        else {
+            slot.unanswered = Some(std::time::Instant::now());
+            return Err(unanswered().into());
+        };
+        let tcp = tcp?;
+        slot.unanswered = None;
         tcp.set_nodelay(true)?;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)

@@ -45,8 +45,9 @@ impl Default for Knob {
     }
 }
 
-/// The replicas of the services whose replicas the lab changed while the
-/// load runs: a generator's targets look here before each request (one
+/// The replicas of the services whose replicas changed while the load runs
+/// (the lab's replicas up and down; a Swarm task started again at a new
+/// address): a generator's targets look here before each request (one
 /// atomic load while nothing changes) and call the replicas listed.
 #[derive(Debug, Default)]
 pub struct Book {
@@ -60,9 +61,15 @@ impl Book {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// `service`'s replicas, if the lab changed them.
+    /// `service`'s replicas, if they changed.
     pub(crate) fn get(&self, service: &str) -> Option<Vec<SocketAddr>> {
         self.addrs.read().get(service).cloned()
+    }
+
+    /// From now, generators send `service`'s requests to `addrs`.
+    pub fn set(&self, service: &str, addrs: Vec<SocketAddr>) {
+        self.addrs.write().insert(service.to_string(), addrs);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -90,8 +97,7 @@ impl Knob {
     /// From now, generators send `service`'s requests to `addrs` (the
     /// lab's replicas up and down); every knob of the run shares this.
     pub fn set_addrs(&self, service: &str, addrs: Vec<SocketAddr>) {
-        self.book.addrs.write().insert(service.to_string(), addrs);
-        self.book.generation.fetch_add(1, Ordering::AcqRel);
+        self.book.set(service, addrs);
     }
 
     /// Where this generator's targets find the replicas in use.

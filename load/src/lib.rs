@@ -38,7 +38,7 @@ use tokio::task::JoinSet;
 use topolab_model::{Generator, Pattern, Topology};
 
 use issuing::Issuing;
-pub use knob::{Knob, Knobs};
+pub use knob::{Book, Knob, Knobs};
 use mix::Mix;
 pub use recorder::{Outcome, Recorder};
 pub use sample::Reservoir;
@@ -87,6 +87,10 @@ pub struct LoadRun<'a> {
     /// The lab's knobs: with them every generator runs until stopped,
     /// follows its knob, and records its requests' [`dots`].
     pub knobs: Option<&'a Knobs>,
+    /// Where the replicas generators call are moved while the load runs
+    /// (replicas in containers started again at new addresses); the lab's
+    /// knobs carry their own.
+    pub book: Option<Arc<Book>>,
 }
 
 /// Runs every generator from `run.begin` until it is done and drained,
@@ -104,6 +108,7 @@ pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Record
         tracer,
         folder,
         knobs,
+        book,
     } = run;
     for generator in &topology.load {
         Mix::check(generator, peers)?;
@@ -128,6 +133,7 @@ pub async fn run_all(run: LoadRun<'_>) -> anyhow::Result<BTreeMap<String, Record
         let knob = knobs.map(|k| k.get(&generator.name).cloned().unwrap_or_default());
         let done = thread::spawn(thread::Launch {
             generator: held_until_stopped(generator, knob.is_some()),
+            book: knob.as_ref().map(Knob::book).or_else(|| book.clone()),
             knob,
             peers: peers.clone(),
             tracer: tracer.clone(),

@@ -95,6 +95,7 @@ impl Members {
             }
             let channel = Endpoint::from_shared(format!("http://{a}"))?
                 .tcp_nodelay(true)
+                .connect_timeout(super::http2::CONNECT_LIMIT)
                 .connect_lazy();
             clients.push(ReplicaClient::new(channel));
             calls.push(ReplicaClient::new(Wire::new(*a)?));

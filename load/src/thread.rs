@@ -33,6 +33,8 @@ pub struct Launch {
     pub recorder: Arc<Mutex<Recorder>>,
     /// The lab's knob: run until stopped, following it.
     pub knob: Option<super::Knob>,
+    /// Where the replicas called are moved while the load runs.
+    pub book: Option<Arc<super::Book>>,
 }
 
 /// Starts `launch`'s generator on a thread of its own; the result is its
@@ -77,6 +79,7 @@ fn run(
         signals,
         recorder,
         knob,
+        book,
     } = launch;
     let name = generator.name.clone();
     // Dropping the runtime on the way out drops every task left on it.
@@ -85,8 +88,8 @@ fn run(
             Ok(mix) => Arc::new(mix),
             Err(e) => return Some(Err(e)),
         };
-        if let Some(k) = &knob {
-            mix.follow(k.book());
+        if let Some(b) = book {
+            mix.follow(b);
         }
         // As a task, not as the future `block_on` polls: a task woken on
         // this thread is queued here, whereas waking `block_on`'s future
@@ -129,6 +132,7 @@ mod tests {
             signals,
             recorder,
             knob: None,
+            book: None,
         }
     }
 

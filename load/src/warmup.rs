@@ -46,6 +46,7 @@ pub async fn run(
             signals: signals.clone(),
             recorder: Arc::new(Mutex::new(Recorder::default())),
             knob: None,
+            book: None,
         })?;
         tasks.spawn(done);
     }

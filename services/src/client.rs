@@ -23,7 +23,7 @@ use topolab_proto::v1 as pb;
 use topolab_proto::v1::replica_client::ReplicaClient;
 
 use crate::balance;
-use crate::discovery::Discovery;
+use crate::discovery::{CONNECT_LIMIT, Discovery};
 use crate::resilience::Guard;
 use crate::shaped::Links;
 use crate::shutdown::Shutdown;
@@ -86,7 +86,7 @@ struct Members {
 
 impl Pool {
     fn new(policy: Balance, callee: &str, addrs: &[SocketAddr]) -> Result<Self, ClientError> {
-        let members = Members::build(policy, callee, addrs, None, None)?;
+        let members = Members::build(policy, callee, addrs, None, None, false)?;
         Ok(Pool {
             policy,
             members: RwLock::new(Arc::new(members)),
@@ -98,18 +98,19 @@ impl Pool {
     }
 
     /// Takes `addrs` as the callee's replicas if they differ from the current
-    /// ones, keeping the connections to replicas still listed.
+    /// ones, keeping the connections to replicas still listed (`found`: by DNS).
     fn replace(
         &self,
         callee: &str,
         addrs: &[SocketAddr],
         links: Option<&Arc<Links>>,
+        found: bool,
     ) -> Result<bool, ClientError> {
         let old = self.current();
         if old.addrs == addrs {
             return Ok(false);
         }
-        let new = Members::build(self.policy, callee, addrs, Some(&old), links)?;
+        let new = Members::build(self.policy, callee, addrs, Some(&old), links, found)?;
         *self.members.write() = Arc::new(new);
         Ok(true)
     }
@@ -122,6 +123,7 @@ impl Members {
         addrs: &[SocketAddr],
         old: Option<&Members>,
         links: Option<&Arc<Links>>,
+        found: bool,
     ) -> Result<Self, ClientError> {
         let mut peers = Vec::with_capacity(addrs.len());
         for (index, addr) in addrs.iter().enumerate() {
@@ -142,6 +144,7 @@ impl Members {
                         .tcp_nodelay(true);
                     ReplicaClient::new(match links {
                         Some(l) => l.channel(endpoint, callee, index, *addr),
+                        None if found => endpoint.connect_timeout(CONNECT_LIMIT).connect_lazy(),
                         None => endpoint.connect_lazy(),
                     })
                 }
@@ -288,7 +291,7 @@ impl Clients {
     pub fn set_peers(&self, callee: &str, addrs: &[SocketAddr]) -> Result<bool, ClientError> {
         match self.pools.get(callee) {
             Some(pool) => pool
-                .replace(callee, addrs, self.links.as_ref())
+                .replace(callee, addrs, self.links.as_ref(), false)
                 .map(|_| true),
             None => Ok(false),
         }
@@ -475,7 +478,7 @@ async fn refresh(discovery: &Discovery, callee: &str, pool: &Pool, links: Option
         Ok(addrs) if addrs.is_empty() => {
             tracing::debug!(host = %discovery.host(callee), "lookup returned no address; keeping the known replicas")
         }
-        Ok(addrs) => match pool.replace(callee, &addrs, links) {
+        Ok(addrs) => match pool.replace(callee, &addrs, links, true) {
             Ok(true) => tracing::info!(%callee, ?addrs, "replicas changed"),
             Ok(false) => {}
             Err(e) => tracing::warn!("{e}"),

@@ -41,6 +41,15 @@ impl Discovery {
     }
 }
 
+/// How long a connection to a replica found by DNS (in a container) may
+/// take to open before the call fails as UNAVAILABLE. A killed container's
+/// address answers nothing (no host behind it refuses the connection, as
+/// a dead local process's port does), so without a limit every call to it
+/// would wait out its whole deadline; between containers a connection opens
+/// in about a millisecond. Not for links shaped here (their delay is in the
+/// handshake) nor for local replicas (a dead one refuses at once).
+pub const CONNECT_LIMIT: Duration = Duration::from_millis(250);
+
 mod millis {
     use std::time::Duration;
 

@@ -36,10 +36,6 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    if let Some(why) = topolab_deploy::swarm::not_supported(&loaded.topology) {
-        eprintln!("error: {why}");
-        return ExitCode::from(EXIT_SANDBOX);
-    }
     let hold = match args.hold.as_deref().map(topolab_model::values::duration) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -99,7 +95,13 @@ pub fn drive(args: &DriveArgs) -> ExitCode {
             processes,
             health_limit: limit,
             collector_listen: args.collector_listen,
+            outside: topolab_collector::TraceOptions {
+                otlp_endpoint: args.otlp_endpoint.clone(),
+                otlp_only: args.otlp_only,
+                listen: None,
+            },
             signals,
+            discovery: Some(discovery.clone()),
         };
         match topolab_launcher::drive::drive(&loaded, peers, opts).await {
             Ok(result) => {

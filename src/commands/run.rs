@@ -83,15 +83,6 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
         loaded.topology.load.clear();
         loaded.yaml = format!("# topolab up: the load below was not sent\n{}", loaded.yaml);
     }
-    if args.on == crate::cli::Platform::Swarm {
-        if args.predict {
-            eprintln!(
-                "error: --predict with --on swarm is not supported yet: predict first with `topolab predict`, then compare the folders with `topolab compare`"
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
-        return super::swarm::run(&args, &loaded);
-    }
     // Cannot be None: load_with_flags always pins a seed.
     let seed = loaded.topology.settings.seed.expect("seed pinned");
     let predicted = if args.predict {
@@ -102,6 +93,9 @@ fn run_with(args: RunArgs, services_only: bool) -> ExitCode {
     } else {
         None
     };
+    if args.on == crate::cli::Platform::Swarm {
+        return super::swarm::run(&args, &loaded, predicted.as_ref());
+    }
     let program = match replica_program() {
         Ok(p) => p,
         Err(e) => {

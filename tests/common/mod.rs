@@ -11,6 +11,8 @@ pub mod accounting;
 pub mod browser;
 pub mod lab;
 pub mod peers;
+pub mod scores;
+pub mod swarm;
 pub mod tolerance;
 pub mod trees;
 

@@ -5,7 +5,7 @@
 //! Every new version runs the endpoint's steps and is pushed as one message.
 //! A traced stream is one SERVER span with an event per pushed version. A
 //! balancer relays the stream of one backend replica instead (see
-//! [`super::relay`]).
+//! [`super::relay`], which makes the balancer's spans of it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
@@ -110,7 +110,7 @@ async fn open(
     // `blocking`: the stream is a thread parked on its socket.
     let permit = (replica.service().model == ServeModel::Blocking).then_some(permit);
     if balancer {
-        return super::relay::open(replica, id, msg, caller, permit, shutdown)
+        return super::relay::open(replica, id, msg, caller, permit, shutdown, opened)
             .await
             .map_err(Refused::Failed);
     }
