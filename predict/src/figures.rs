@@ -7,6 +7,7 @@ use topolab_model::Topology;
 use topolab_results::load_series::LoadRow;
 use topolab_results::summary::{FaultRecord, Prediction, Utilisation};
 use topolab_results::timeseries::Row;
+use topolab_results::updates::{EndpointUpdates, FollowFigures};
 use topolab_sim::Figures;
 use topolab_sim::analysis::Capacity;
 use topolab_sim::figures::LoadFigures;
@@ -20,11 +21,13 @@ const NS: f64 = 1e9;
 
 /// `summary.json` for a simulation (cascade and prediction filled by the caller).
 pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
+    let duration_s = f.duration as f64 / NS;
     let load = t
         .load
         .iter()
         .zip(&f.load)
-        .map(|(g, l)| {
+        .zip(&f.freshness)
+        .map(|((g, l), fresh)| {
             let window = span(l.first_due, l.issue_end);
             let active = span(l.first_due, l.last_done);
             let asked = g.pattern.mean_rate();
@@ -46,8 +49,10 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 latency_ms: Percentiles::of(&l.latency_us),
                 late_over_1ms: 0,
                 late_ms: Default::default(),
-                // Followers (poll, long_poll, subscribe) are refused by the simulator.
-                updates: None,
+                updates: g
+                    .follow
+                    .zip(fresh.as_ref())
+                    .map(|(way, fresh)| FollowFigures::of(way, fresh)),
             };
             (g.name.clone(), s)
         })
@@ -62,7 +67,11 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 .iter()
                 .zip(&f.endpoints[si])
                 .map(|(e, x)| {
-                    let summary = EndpointSummary::of(&x.widened());
+                    let mut summary = EndpointSummary::of(&x.widened());
+                    if s.updates.is_some() {
+                        let per_s = round3(per_second(summary.requests, duration_s));
+                        summary.updates = Some(EndpointUpdates::of(&x.follow, per_s));
+                    }
                     (e.name.clone(), summary)
                 })
                 .collect();

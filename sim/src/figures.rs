@@ -35,6 +35,8 @@ pub struct Figures {
     pub faults: Vec<(usize, Nanos, Option<Nanos>)>,
     /// Events the engine handled.
     pub events: u64,
+    /// Per generator, how fresh its clients kept their view (followers only).
+    pub freshness: Vec<Option<topolab_figures::Freshness>>,
 }
 
 /// One replica at one sampling instant, as `timeseries.csv` has it.
@@ -127,6 +129,8 @@ impl Figures {
     ) -> Figures {
         let back = |t: Option<Nanos>| t.map(|t| t.saturating_sub(offset));
         self.load.drain(..warm_generators.min(self.load.len()));
+        self.freshness
+            .drain(..warm_generators.min(self.freshness.len()));
         let skip = (offset / load_every.max(1)) as usize;
         for l in &mut self.load {
             l.first_due = back(l.first_due);
