@@ -129,13 +129,16 @@ impl World<'_> {
         self.updates.as_deref_mut().expect("updates simulated")
     }
 
-    /// Schedules every service's first new version.
+    /// Schedules every service's first new version. A replica takes a
+    /// version up on a timer's wake, as it ends a `work` step: a busy
+    /// machine's lateness ([`crate::Options::work_overhead`]) is added.
     pub(crate) fn start_versions(&mut self) {
+        let late = self.work_overhead;
         let up = self.up();
         let mut first = Vec::new();
         for (s, d) in up.data.iter_mut().enumerate() {
             if let Some(d) = d {
-                first.push((d.timeline.created(1).as_nanos() as Nanos, s as u32));
+                first.push((d.timeline.created(1).as_nanos() as Nanos + late, s as u32));
             }
         }
         for (at, service) in first {
@@ -146,12 +149,13 @@ impl World<'_> {
     /// Service `service`'s next version appears: held long polls answer,
     /// open streams push it.
     pub(crate) fn new_version(&mut self, service: u32) {
+        let late = self.work_overhead;
         let up = self.up();
         let Some(d) = up.data[service as usize].as_mut() else {
             return;
         };
         d.current += 1;
-        let next = d.timeline.created(d.current + 1).as_nanos() as Nanos;
+        let next = d.timeline.created(d.current + 1).as_nanos() as Nanos + late;
         let held = std::mem::take(&mut d.held);
         let streams = d.streams.clone();
         self.queue
