@@ -183,6 +183,7 @@ impl World<'_> {
     /// A new request of `generator` (from `client`, or `u32::MAX` for an
     /// open loop), its deadline the generator's timeout plus `hold` (a long
     /// poll's); returns it and its target in the mix.
+    #[inline]
     pub(crate) fn new_root(&mut self, generator: u32, client: u32, hold: Nanos) -> (u32, usize) {
         let g = &mut self.gens[generator as usize];
         let u: f64 = g.rng.random();
@@ -237,6 +238,7 @@ impl World<'_> {
 
     /// Root `root` ended with `code`: counted for its generator and freed;
     /// returns its generator and client.
+    #[inline]
     pub(crate) fn end_root(&mut self, root: u32, code: StatusCode) -> (u32, u32) {
         let r = &self.roots.items[root as usize];
         let (generator, client, due, attempts) = (r.generator, r.client, r.due, r.attempts);

@@ -373,7 +373,7 @@ impl World<'_> {
 
     /// The job answers `code`: counted, its worker freed, the reply sent.
     pub(crate) fn end_job(&mut self, job: u32, code: StatusCode) {
-        if code == OK && self.updates.is_some() && self.hold(job) {
+        if self.updates.is_some() && code == OK && self.hold(job) {
             return;
         }
         let now = self.now;
