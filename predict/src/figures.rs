@@ -160,21 +160,32 @@ pub fn prediction(
 /// `timeseries.csv` rows.
 pub fn rows(t: &Topology, f: &Figures) -> Vec<Row> {
     let every = f.sample_every as f64 / NS;
+    let follow: std::collections::HashMap<(u32, u32, u32), _> = f
+        .follow_samples
+        .iter()
+        .map(|s| ((s.tick, s.service, s.replica), s))
+        .collect();
     f.samples
         .iter()
-        .map(|s| Row {
-            t_s: round3(f64::from(s.tick + 1) * every),
-            service: t.services[s.service as usize].name.clone(),
-            replica: s.replica,
-            queue: u64::from(s.queue),
-            in_flight: u64::from(s.in_flight),
-            arrived: u64::from(s.arrived),
-            completed: u64::from(s.completed),
-            rejected: u64::from(s.rejected),
-            failed: u64::from(s.failed),
-            held: 0,
-            streams: 0,
-            pushed: 0,
+        .map(|s| {
+            let fs = follow.get(&(s.tick, s.service, s.replica));
+            let level = |x: fn(&topolab_sim::figures::FollowSample) -> u32| {
+                fs.map_or(0, |f| u64::from(x(f)))
+            };
+            Row {
+                t_s: round3(f64::from(s.tick + 1) * every),
+                service: t.services[s.service as usize].name.clone(),
+                replica: s.replica,
+                queue: u64::from(s.queue),
+                in_flight: u64::from(s.in_flight),
+                arrived: u64::from(s.arrived),
+                completed: u64::from(s.completed),
+                rejected: u64::from(s.rejected),
+                failed: u64::from(s.failed),
+                held: level(|f| f.held),
+                streams: level(|f| f.streams),
+                pushed: level(|f| f.pushed),
+            }
         })
         .collect()
 }

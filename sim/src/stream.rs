@@ -123,8 +123,11 @@ impl World<'_> {
         st.known = version;
         let state = st.state;
         let j = &self.jobs.items[job as usize];
-        let (svc, e) = (j.service as usize, j.endpoint as usize);
+        let (svc, e, r) = (j.service as usize, j.endpoint as usize, j.rep);
         self.figures.endpoints[svc][e].follow.pushed += 1;
+        if let Some(up) = self.updates.as_deref_mut() {
+            *up.pushed.entry(r).or_default() += 1;
+        }
         match state {
             StreamState::Open => {
                 let at = self.now + self.hop + self.wire(svc, e);

@@ -37,6 +37,8 @@ pub struct Updates {
     pub(crate) stream_of: HashMap<u32, u32>,
     /// Per (replica, endpoint): long polls held and streams open now.
     level: HashMap<(u32, u32), (u64, u64)>,
+    /// Per replica: versions pushed since the last sample.
+    pub(crate) pushed: HashMap<u32, u32>,
 }
 
 #[derive(Debug)]
@@ -238,6 +240,40 @@ impl World<'_> {
             d.held.retain(|&x| x != job);
         }
         self.end_job(job, crate::OK);
+    }
+
+    /// Telemetry of the replicas of services with `updates`: held, open,
+    /// pushed since the last sample.
+    pub(crate) fn sample_followers(&mut self, tick: u32) {
+        let plan = self.plan;
+        // Cannot fail: only called once `updates` was found set.
+        let up = self.updates.as_deref_mut().expect("updates simulated");
+        for (s, svc) in plan.services.iter().enumerate() {
+            if !up.changes(s as u32) {
+                continue;
+            }
+            for i in 0..svc.replicas {
+                let r = svc.first + i;
+                let (mut held, mut streams) = (0, 0);
+                for e in 0..svc.endpoints.len() as u32 {
+                    if let Some(&(h, o)) = up.level.get(&(r, e)) {
+                        held += h;
+                        streams += o;
+                    }
+                }
+                let pushed = up.pushed.remove(&r).unwrap_or(0);
+                self.figures
+                    .follow_samples
+                    .push(crate::figures::FollowSample {
+                        tick,
+                        service: s as u32,
+                        replica: i,
+                        held: held as u32,
+                        streams: streams as u32,
+                        pushed,
+                    });
+            }
+        }
     }
 
     /// Replica `r` was killed: its held long polls and open streams are gone

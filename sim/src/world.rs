@@ -127,6 +127,7 @@ impl<'a> World<'a> {
             faults: Vec::new(),
             events: 0,
             freshness: vec![None; topo.load.len()],
+            follow_samples: Vec::new(),
         };
         let edge_figures = plan
             .edges
@@ -305,6 +306,9 @@ impl<'a> World<'a> {
             rep.completed = 0;
             rep.rejected = 0;
             rep.failed = 0;
+        }
+        if self.updates.is_some() {
+            self.sample_followers(tick);
         }
         let next = self.now + self.every;
         self.queue.push(next, Event::Sample);
