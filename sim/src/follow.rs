@@ -92,9 +92,14 @@ impl World<'_> {
     /// Client `c` of `g` wakes: its stream (if open) ends with its turn; it
     /// waits for its next turn, starts, or asks.
     pub(crate) fn follow_wake(&mut self, g: u32, c: u32) {
-        if self.followers(g).due[c as usize] != self.now {
+        // Taken once: another wake due at the same instant (two causes
+        // clamped to the generator's end) is stale too.
+        let now = self.now;
+        let due = &mut self.followers(g).due[c as usize];
+        if *due != now {
             return;
         }
+        *due = Nanos::MAX;
         let open = std::mem::replace(&mut self.followers(g).stream[c as usize], NONE);
         if open != NONE {
             let hop = self.hop;

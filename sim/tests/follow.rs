@@ -174,3 +174,36 @@ fn the_versions_are_the_runs_own_timeline() {
     assert_eq!(fresh.versions_created(), expected);
     assert_eq!(f.endpoints[0][0].follow.pushed, expected * 5);
 }
+
+#[test]
+fn clients_that_come_and_go_and_a_killed_replica_are_followed_through() {
+    // Stages take clients away and back, a kill breaks every stream and
+    // held poll at 5 s: wakes for one client can fall due together (a
+    // broken stream's backoff and its turn's end, both at the generator's
+    // end), and each client still ends once.
+    let f = sim(concat!(
+        "name: t\nservices:\n  scores:\n    updates: 200ms\n    model: blocking\n",
+        "    workers: 8\n    queue: 4\n    restart: always\n    endpoints:\n      Latest:\n",
+        "        steps:\n          - work: 1ms\nload:\n  subs:\n    subscribe: scores/Latest\n",
+        "    stages:\n      - { clients: 10, for: 3s }\n      - { clients: 2, for: 3s }\n",
+        "      - { clients: 12, for: 3s }\n  lps:\n    target: scores/Latest\n",
+        "    long_poll: 30s\n    stages:\n      - { clients: 3, for: 4s }\n",
+        "      - { clients: 6, for: 4s }\n  polls:\n    target: scores/Latest\n",
+        "    poll: 500ms\n    stages:\n      - { clients: 3, for: 4s }\n",
+        "      - { clients: 0, for: 2s }\n      - { clients: 3, for: 4s }\n",
+        "faults:\n  - { at: 5s, target: \"scores#0\", kill: true }\n",
+    ));
+    let ep = &f.endpoints[0][0];
+    // A thread per open stream or held poll: never more than the workers.
+    assert!(
+        ep.follow.max_streams <= 8 && ep.follow.max_held <= 8,
+        "{:?}",
+        ep.follow
+    );
+    for (g, fresh) in f.freshness.iter().enumerate() {
+        let fresh = fresh.as_ref().expect("every generator follows");
+        assert!(fresh.versions_created() > 0, "generator {g}");
+        assert!(fresh.reconnects() > 0, "generator {g}: the kill cut it off");
+    }
+    assert!(f.load.iter().all(|l| l.issue_end.is_some()));
+}
