@@ -151,8 +151,8 @@ fn yaml_syntax_error_is_located() {
 }
 
 /// What the simulator does not model yet is refused by name, never ignored:
-/// `predict` of a topology with a polling generator exits 1, names the key,
-/// and writes nothing. (Every key of the format now runs for real, so the
+/// `predict` of a topology whose clients poll through a balancer exits 1,
+/// names the generator, and writes nothing. (Every key of the format now runs for real, so the
 /// refusal lives where a feature is still missing: the simulator.)
 #[test]
 fn not_simulated_yet_is_an_error_not_silence() {
@@ -160,7 +160,7 @@ fn not_simulated_yet_is_an_error_not_silence() {
     let file = sb.file(
         "bad.yaml",
         &format!(
-            "{HEAD}    updates: exp(1s)\n    endpoints:\n      Get: {{}}\nload:\n  fans:\n    target: api/Get\n    clients: 2\n    poll: 1s\n    duration: 2s\n"
+            "{HEAD}    updates: exp(1s)\n    endpoints:\n      Get: {{}}\n  lb:\n    kind: balancer\n    backend: api\nload:\n  fans:\n    target: lb/Get\n    clients: 2\n    poll: 1s\n    duration: 2s\n"
         ),
     );
     let out = sb
@@ -177,6 +177,7 @@ fn not_simulated_yet_is_an_error_not_silence() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("load.fans"), "{stderr}");
+    assert!(stderr.contains("through a balancer"), "{stderr}");
     assert!(stderr.contains("not simulated yet"), "{stderr}");
     assert!(!sb.out().exists(), "nothing written");
 }

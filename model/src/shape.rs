@@ -90,10 +90,44 @@ pub fn next_active(stages: &[ClientStage], c: u32, t: f64) -> Option<f64> {
     None
 }
 
+/// The end, in seconds from the generator's start, of client `c`'s active
+/// stretch that contains `t` (consecutive stages with more than `c`
+/// clients): when a following client's turn ends, for the launcher's
+/// clients and the simulator's alike.
+pub fn active_until(stages: &[ClientStage], c: u32, t: f64) -> f64 {
+    let mut t0 = 0.0;
+    let mut end = t;
+    for s in stages {
+        let t1 = t0 + s.duration.as_secs_f64();
+        if t1 > t {
+            if c < s.clients {
+                end = t1;
+            } else if t0 >= t {
+                break;
+            }
+        }
+        t0 = t1;
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_client_stays_active_across_stages_that_include_it() {
+        let st = |clients, secs| ClientStage {
+            clients,
+            duration: Duration::from_secs(secs),
+        };
+        let stages = [st(2, 10), st(3, 10), st(1, 10), st(3, 10)];
+        assert_eq!(active_until(&stages, 1, 0.0), 20.0);
+        assert_eq!(active_until(&stages, 0, 5.0), 40.0);
+        assert_eq!(active_until(&stages, 2, 12.0), 20.0);
+        assert_eq!(active_until(&stages, 2, 31.0), 40.0);
+    }
 
     fn stage(from: f64, to: f64, secs: f64) -> RateStage {
         RateStage {

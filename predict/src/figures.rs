@@ -7,6 +7,7 @@ use topolab_model::Topology;
 use topolab_results::load_series::LoadRow;
 use topolab_results::summary::{FaultRecord, Prediction, Utilisation};
 use topolab_results::timeseries::Row;
+use topolab_results::updates::{EndpointUpdates, FollowFigures};
 use topolab_sim::Figures;
 use topolab_sim::analysis::Capacity;
 use topolab_sim::figures::LoadFigures;
@@ -20,11 +21,13 @@ const NS: f64 = 1e9;
 
 /// `summary.json` for a simulation (cascade and prediction filled by the caller).
 pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
+    let duration_s = f.duration as f64 / NS;
     let load = t
         .load
         .iter()
         .zip(&f.load)
-        .map(|(g, l)| {
+        .zip(&f.freshness)
+        .map(|((g, l), fresh)| {
             let window = span(l.first_due, l.issue_end);
             let active = span(l.first_due, l.last_done);
             let asked = g.pattern.mean_rate();
@@ -46,8 +49,10 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 latency_ms: Percentiles::of(&l.latency_us),
                 late_over_1ms: 0,
                 late_ms: Default::default(),
-                // Followers (poll, long_poll, subscribe) are refused by the simulator.
-                updates: None,
+                updates: g
+                    .follow
+                    .zip(fresh.as_ref())
+                    .map(|(way, fresh)| FollowFigures::of(way, fresh)),
             };
             (g.name.clone(), s)
         })
@@ -62,7 +67,11 @@ pub fn summary(t: &Topology, seed: u64, f: &Figures) -> Summary {
                 .iter()
                 .zip(&f.endpoints[si])
                 .map(|(e, x)| {
-                    let summary = EndpointSummary::of(&x.widened());
+                    let mut summary = EndpointSummary::of(&x.widened());
+                    if s.updates.is_some() {
+                        let per_s = round3(per_second(summary.requests, duration_s));
+                        summary.updates = Some(EndpointUpdates::of(&x.follow, per_s));
+                    }
                     (e.name.clone(), summary)
                 })
                 .collect();
@@ -151,21 +160,32 @@ pub fn prediction(
 /// `timeseries.csv` rows.
 pub fn rows(t: &Topology, f: &Figures) -> Vec<Row> {
     let every = f.sample_every as f64 / NS;
+    let follow: std::collections::HashMap<(u32, u32, u32), _> = f
+        .follow_samples
+        .iter()
+        .map(|s| ((s.tick, s.service, s.replica), s))
+        .collect();
     f.samples
         .iter()
-        .map(|s| Row {
-            t_s: round3(f64::from(s.tick + 1) * every),
-            service: t.services[s.service as usize].name.clone(),
-            replica: s.replica,
-            queue: u64::from(s.queue),
-            in_flight: u64::from(s.in_flight),
-            arrived: u64::from(s.arrived),
-            completed: u64::from(s.completed),
-            rejected: u64::from(s.rejected),
-            failed: u64::from(s.failed),
-            held: 0,
-            streams: 0,
-            pushed: 0,
+        .map(|s| {
+            let fs = follow.get(&(s.tick, s.service, s.replica));
+            let level = |x: fn(&topolab_sim::figures::FollowSample) -> u32| {
+                fs.map_or(0, |f| u64::from(x(f)))
+            };
+            Row {
+                t_s: round3(f64::from(s.tick + 1) * every),
+                service: t.services[s.service as usize].name.clone(),
+                replica: s.replica,
+                queue: u64::from(s.queue),
+                in_flight: u64::from(s.in_flight),
+                arrived: u64::from(s.arrived),
+                completed: u64::from(s.completed),
+                rejected: u64::from(s.rejected),
+                failed: u64::from(s.failed),
+                held: level(|f| f.held),
+                streams: level(|f| f.streams),
+                pushed: level(|f| f.pushed),
+            }
         })
         .collect()
 }

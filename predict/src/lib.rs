@@ -60,7 +60,9 @@ pub struct Simulated {
     pub rows: Vec<Row>,
     pub load_rows: Vec<LoadRow>,
     pub capacity: Capacity,
-    /// OK latency of every generator together, µs (a sweep's step figure).
+    /// OK latency of every generator together, µs (a sweep's step figure);
+    /// when every generator follows `updates`, their clients' staleness
+    /// instead, as a sweep measures such steps.
     pub latency_us: Histogram<u64>,
 }
 
@@ -90,9 +92,13 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
     // Cannot fail: 3 significant figures is within hdrhistogram's range.
     let mut latency_us: Histogram<u64> = Histogram::new(3).expect("valid sigfig");
     latency_us.auto(true);
-    for l in &f.load {
+    let following = !t.load.is_empty() && t.load.iter().all(|g| g.follow.is_some());
+    for (l, fresh) in f.load.iter().zip(&f.freshness) {
         // Cannot fail: the merged histogram auto-resizes.
-        let _ = latency_us.add(&l.latency_us);
+        let _ = match (fresh, following) {
+            (Some(fresh), true) => latency_us.add(fresh.staleness_us()),
+            _ => latency_us.add(&l.latency_us),
+        };
     }
     Ok(Simulated {
         latency_us,

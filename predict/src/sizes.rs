@@ -1,7 +1,9 @@
-//! Payload sizes, which the simulator does not model: the hop cost is one
-//! figure per call whatever `request` or `response` says. A prediction names
-//! every size the topology sets (in `summary.json` and on the terminal)
-//! rather than leaving it out silently.
+//! Payload sizes, which the simulator models only on a network's links (at
+//! their bandwidth, `sim/src/links.rs`): off a link the hop cost is one
+//! figure per call whatever `request` or `response` says (the hop probe
+//! measures no cost per byte). A prediction names every size the topology
+//! sets (in `summary.json` and on the terminal) rather than leaving it out
+//! silently.
 
 use std::fmt::Write as _;
 
@@ -53,7 +55,7 @@ pub fn render(fields: &[String]) -> String {
     }
     let _ = writeln!(
         out,
-        "warning: payload sizes are not modelled (every hop costs the same whatever its size), so these are ignored by the prediction: {}",
+        "warning: payload sizes cost time only on a modelled network's links (at their bandwidth); on loopback every hop costs the same whatever its size, so these cost nothing in the prediction off a link: {}",
         fields.join(", ")
     );
     out

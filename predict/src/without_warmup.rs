@@ -19,6 +19,13 @@ pub fn simulate(t: &Topology, opts: &Options) -> Result<(Figures, Option<Warmup>
     if warmup.is_zero() || t.load.is_empty() {
         return Ok((topolab_sim::simulate(t, opts)?, None));
     }
+    // A run's versions count from the measured load's start; the whole
+    // simulation's would count from the warmup's.
+    if let Some(g) = t.load.iter().find(|g| g.follow.is_some()) {
+        return Err(SimError::NotSimulated {
+            key: format!("settings.warmup with load.{} (a follower)", g.name),
+        });
+    }
     let every = t.settings.sample_every.max(Duration::from_millis(1));
     // Every warmup request has ended by then (its deadline passed at the
     // latest), so the system is idle when the measured load starts; a whole

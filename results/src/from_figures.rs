@@ -3,10 +3,11 @@
 //! measured them or the simulator predicted them.
 
 use hdrhistogram::{Counter, Histogram};
-use topolab_figures::{CallFigures, EndpointFigures, FollowFigures};
+use topolab_figures::{CallFigures, EndpointFigures, FollowFigures, Freshness};
+use topolab_model::Follow;
 
 use crate::summary::{CallSummary, EndpointSummary, Percentiles, round3};
-use crate::updates::EndpointUpdates;
+use crate::updates::{self, EndpointUpdates, Staleness};
 
 impl Percentiles {
     /// Milliseconds (to the microsecond) from a histogram of microseconds;
@@ -74,6 +75,33 @@ impl EndpointUpdates {
             streams_rejected: f.streams_rejected,
             max_streams: f.max_streams,
             pushed: f.pushed,
+        }
+    }
+}
+
+impl updates::FollowFigures {
+    /// What one following generator's clients saw, `way` being how they
+    /// followed.
+    pub fn of(way: Follow, f: &Freshness) -> updates::FollowFigures {
+        let h = f.staleness_us();
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        let staleness_ms = if h.is_empty() {
+            Staleness::default()
+        } else {
+            Staleness {
+                mean: round3(h.mean() / 1000.0),
+                p50: ms(h.value_at_quantile(0.5)),
+                p99: ms(h.value_at_quantile(0.99)),
+                max: ms(h.max()),
+            }
+        };
+        updates::FollowFigures {
+            way: way.key().to_string(),
+            staleness_ms,
+            versions_created: f.versions_created(),
+            versions_seen: f.versions_seen(),
+            versions_missed: f.versions_missed(),
+            reconnects: f.reconnects(),
         }
     }
 }

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::csv_file::{self, CsvError};
 
+/// The freshness counting both engines share (see [`FollowFigures::of`]).
+pub use topolab_figures::Freshness;
+
 /// How fresh one generator's clients kept their view, and what it took.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FollowFigures {

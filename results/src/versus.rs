@@ -1,6 +1,7 @@
 //! Predicted beside measured, for `run --predict`: the figures a user checks
-//! first (per generator p50, p99 and mean latency, ok/s and rejected %; per
-//! endpoint the same latencies and rejected %; per service the share of its
+//! first (per generator p50, p99 and mean latency, ok/s and rejected %, and
+//! a follower's staleness and versions missed; per endpoint the same
+//! latencies and rejected %, and what followers cost it; per service the share of its
 //! workers busy and when its queue built up in a cascade), the prediction's
 //! own noise from several simulations with
 //! different seeds, and a flag wherever a measured figure falls outside the
@@ -64,6 +65,13 @@ pub fn figures(s: &Summary, busy: &IndexMap<String, f64>) -> Scoped {
         f.push(("ok/s", l.throughput));
         f.push(("rejected %", pct(l.rejected, l.sent)));
         f.push(("failed %", pct(l.failed(), l.sent)));
+        if let Some(u) = &l.updates {
+            f.extend([
+                ("stale ms", u.staleness_ms.mean),
+                ("stale p99", u.staleness_ms.p99),
+                ("missed", u.versions_missed as f64),
+            ]);
+        }
         out.insert(format!("load.{name}"), f);
     }
     for (service, svc) in &s.services {
@@ -77,6 +85,18 @@ pub fn figures(s: &Summary, busy: &IndexMap<String, f64>) -> Scoped {
                 ]);
             }
             f.push(("rejected %", pct(e.rejected, e.requests)));
+            if let Some(u) = &e.updates {
+                f.push(("req/s", u.requests_per_s));
+                if u.long_polls > 0 {
+                    f.push(("most held", u.max_held as f64));
+                }
+                if u.streams_opened > 0 {
+                    f.extend([
+                        ("most open", u.max_streams as f64),
+                        ("pushed", u.pushed as f64),
+                    ]);
+                }
+            }
             out.insert(format!("{service}/{ep}"), f);
         }
     }

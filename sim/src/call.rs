@@ -92,7 +92,7 @@ impl World<'_> {
         let rep = callee.first + i;
         // On a modelled network a partitioned request never arrives: the
         // timeout armed below ends it.
-        if let Some(link) = self.link_delay(caller_rep, rep, call.request) {
+        if let Some(link) = self.link_delay(caller_rep, rep, call.request, call.response) {
             self.send_over(rep, call.endpoint, timeout, session, caller, link);
         }
         let timer = self.queue.arm(now + timeout, Event::Timeout { caller });

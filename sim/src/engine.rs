@@ -44,6 +44,16 @@ pub enum Event {
     Fault { index: u32, start: bool },
     /// A killed `restart: always` replica is back.
     Restart { replica: u32 },
+    /// Service `service`'s data changes: its next version appears.
+    Version { service: u32 },
+    /// A held long poll's time is up: it answers "nothing new".
+    HoldEnd { job: u32, token: u64 },
+    /// A version pushed down `stream` reaches its subscriber.
+    Pushed { stream: u32, version: u64 },
+    /// A subscriber's close reaches its stream's replica.
+    StreamClosed { stream: u32 },
+    /// A subscriber learns its stream broke (its replica was killed).
+    StreamBroken { stream: u32 },
 }
 
 /// Who waits for a response: a generator's request or a fiber of a job.

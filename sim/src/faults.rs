@@ -132,6 +132,9 @@ impl World<'_> {
         for reply in replies {
             self.respond(reply, UNAVAILABLE, false);
         }
+        if self.updates.is_some() {
+            self.versions_killed(r);
+        }
         let s = self.plan.replica_service[r as usize] as usize;
         if self.plan.services[s].restart {
             self.queue

@@ -35,6 +35,24 @@ pub struct Figures {
     pub faults: Vec<(usize, Nanos, Option<Nanos>)>,
     /// Events the engine handled.
     pub events: u64,
+    /// Per generator, how fresh its clients kept their view (followers only).
+    pub freshness: Vec<Option<topolab_figures::Freshness>>,
+    /// Replicas of services with `updates` at each sampling instant (with
+    /// followers only): what `timeseries.csv`'s last columns hold.
+    pub follow_samples: Vec<FollowSample>,
+}
+
+/// One replica's followers at one sampling instant, beside its [`Sample`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowSample {
+    pub tick: u32,
+    pub service: u32,
+    pub replica: u32,
+    /// Long polls held and streams open at the instant.
+    pub held: u32,
+    pub streams: u32,
+    /// Versions pushed down its streams during the interval.
+    pub pushed: u32,
 }
 
 /// One replica at one sampling instant, as `timeseries.csv` has it.
@@ -127,6 +145,8 @@ impl Figures {
     ) -> Figures {
         let back = |t: Option<Nanos>| t.map(|t| t.saturating_sub(offset));
         self.load.drain(..warm_generators.min(self.load.len()));
+        self.freshness
+            .drain(..warm_generators.min(self.freshness.len()));
         let skip = (offset / load_every.max(1)) as usize;
         for l in &mut self.load {
             l.first_due = back(l.first_due);

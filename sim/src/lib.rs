@@ -20,14 +20,17 @@ mod call;
 pub mod engine;
 mod faults;
 pub mod figures;
+mod follow;
 pub mod generate;
 mod links;
 mod load;
 pub mod plan;
 mod serve;
 mod state;
+mod stream;
 pub mod timers;
 mod timings;
+mod versions;
 mod world;
 
 use std::time::Duration;
@@ -105,14 +108,15 @@ pub fn simulate(topology: &Topology, opts: &Options) -> Result<Figures, SimError
     if topology.load.is_empty() {
         return Err(SimError::NoLoad);
     }
-    if let Some(g) = topology.load.iter().find(|g| g.follow.is_some()) {
+    let through_balancer = |g: &&topolab_model::Generator| {
+        g.follow.is_some()
+            && topology
+                .service(&g.target.service)
+                .is_some_and(|s| !matches!(s.kind, topolab_model::service_kind::Kind::Service))
+    };
+    if let Some(g) = topology.load.iter().find(through_balancer) {
         return Err(SimError::NotSimulated {
-            key: format!("load.{} (poll, long_poll or subscribe)", g.name),
-        });
-    }
-    if let Some(s) = topology.services.iter().find(|s| s.updates.is_some()) {
-        return Err(SimError::NotSimulated {
-            key: format!("services.{}.updates", s.name),
+            key: format!("load.{} (following through a balancer)", g.name),
         });
     }
     let expected: f64 = topology

@@ -5,7 +5,8 @@
 //! `docs/network.md`: a link's delay (drawn, with its jitter) each way it
 //! shapes (`<->` adds the way back to the request's way, as the round trip
 //! is what a caller waits), the request's serialisation at the link's
-//! bandwidth (no queue between calls), loss as TCP's minimum
+//! bandwidth and the response's at the way back's (no queue between
+//! calls), loss as TCP's minimum
 //! retransmission timeout (200 ms) for a call any of whose packets is
 //! lost, and a partition as a request that never arrives (the caller's
 //! timeout ends it).
@@ -23,8 +24,15 @@ const SEGMENT: u64 = 1448;
 
 impl World<'_> {
     /// Extra time, in ns, for a request of `bytes` from replica `from` to
-    /// replica `to` at this moment; `None`: it never arrives (a partition).
-    pub(crate) fn link_delay(&mut self, from: u32, to: u32, bytes: u64) -> Option<Nanos> {
+    /// replica `to` and its response of `back_bytes`, at this moment;
+    /// `None`: it never arrives (a partition).
+    pub(crate) fn link_delay(
+        &mut self,
+        from: u32,
+        to: u32,
+        bytes: u64,
+        back_bytes: u64,
+    ) -> Option<Nanos> {
         let net = &self.topo.network;
         if !net.in_use() {
             return Some(0);
@@ -38,8 +46,10 @@ impl World<'_> {
         for s in [&there, &back] {
             extra += self.draw(s);
         }
-        if let Some(rate) = there.bandwidth.filter(|r| *r > 0) {
-            extra += (bytes as f64 * 8.0 / rate as f64) * 1e9;
+        for (s, n) in [(&there, bytes), (&back, back_bytes)] {
+            if let Some(rate) = s.bandwidth.filter(|r| *r > 0) {
+                extra += (n as f64 * 8.0 / rate as f64) * 1e9;
+            }
         }
         let packets = 2.0 + (bytes / SEGMENT) as f64;
         let survive = (1.0 - there.loss.unwrap_or(0.0)) * (1.0 - back.loss.unwrap_or(0.0));

@@ -20,20 +20,23 @@ const NS: f64 = 1e9;
 /// One generator while the simulation runs.
 pub struct GenState {
     arrivals: Option<Box<dyn Iterator<Item = f64>>>,
-    clients: Vec<ClientStage>,
+    pub(crate) clients: Vec<ClientStage>,
     think: Option<Dist>,
-    start: Nanos,
-    end: Nanos,
+    pub(crate) start: Nanos,
+    pub(crate) end: Nanos,
     /// Clients (closed loop) still going, or 1 while an open loop issues.
     active: u32,
-    rng: SmallRng,
+    pub(crate) rng: SmallRng,
     /// Cumulative shares and (service, endpoint) of the mix's targets.
     cumulative: Vec<f64>,
-    targets: Vec<(u32, u32)>,
+    pub(crate) targets: Vec<(u32, u32)>,
     next: Vec<u32>,
-    timeout: Nanos,
-    retries: u32,
+    pub(crate) timeout: Nanos,
+    pub(crate) retries: u32,
     sessions: u32,
+    /// How its clients follow a service's changing data (`poll`,
+    /// `long_poll`, `subscribe`), `None` for other generators.
+    pub(crate) follow: Option<Box<crate::follow::Followers>>,
 }
 
 impl World<'_> {
@@ -78,6 +81,7 @@ impl World<'_> {
                 timeout: g.timeout.as_nanos() as Nanos,
                 retries: g.retries,
                 sessions: g.sessions,
+                follow: crate::follow::Followers::new(topo, g, seed),
             };
             match &g.pattern {
                 Pattern::Open { arrivals, stages } => {
@@ -142,6 +146,10 @@ impl World<'_> {
     }
 
     pub(crate) fn client_wake(&mut self, generator: u32, client: u32) {
+        if self.gens[generator as usize].follow.is_some() {
+            self.follow_wake(generator, client);
+            return;
+        }
         let g = &mut self.gens[generator as usize];
         let t = self.now.saturating_sub(g.start) as f64 / NS;
         let turn = next_active(&g.clients, client, t);
@@ -152,16 +160,31 @@ impl World<'_> {
             }
             Some(_) if self.now < g.end => self.send_root(generator, client),
             _ => {
-                g.active -= 1;
-                if g.active == 0 {
-                    self.issuing -= 1;
-                    self.figures.load[generator as usize].issue_end = Some(g.end);
-                }
+                self.client_done(generator);
             }
         }
     }
 
+    /// A closed-loop client of `generator` is done for good.
+    pub(crate) fn client_done(&mut self, generator: u32) {
+        let g = &mut self.gens[generator as usize];
+        g.active -= 1;
+        if g.active == 0 {
+            self.issuing -= 1;
+            self.figures.load[generator as usize].issue_end = Some(g.end);
+        }
+    }
+
     fn send_root(&mut self, generator: u32, client: u32) {
+        let (root, k) = self.new_root(generator, client, 0);
+        self.root_attempt(root, k);
+    }
+
+    /// A new request of `generator` (from `client`, or `u32::MAX` for an
+    /// open loop), its deadline the generator's timeout plus `hold` (a long
+    /// poll's); returns it and its target in the mix.
+    #[inline]
+    pub(crate) fn new_root(&mut self, generator: u32, client: u32, hold: Nanos) -> (u32, usize) {
         let g = &mut self.gens[generator as usize];
         let u: f64 = g.rng.random();
         let k = g
@@ -175,7 +198,7 @@ impl World<'_> {
             (n, u32::MAX) => u64::from(generator) << 32 | u64::from(g.rng.random_range(0..n)),
             (n, c) => u64::from(generator) << 32 | u64::from(c % n),
         };
-        let deadline = self.now + g.timeout;
+        let deadline = self.now + g.timeout + hold;
         self.figures.load[generator as usize].sent(self.now, self.load_every);
         let root = self.roots.alloc(Root {
             token: 0,
@@ -189,10 +212,12 @@ impl World<'_> {
             client,
             timer: crate::timers::TimerId::NONE,
         });
-        self.root_attempt(root, k);
+        (root, k)
     }
 
-    fn root_attempt(&mut self, root: u32, target: usize) {
+    /// Sends root `root`'s next attempt to `target` of its mix; returns
+    /// the job it became at its replica.
+    pub(crate) fn root_attempt(&mut self, root: u32, target: usize) -> u32 {
         let token = self.token();
         let r = &mut self.roots.items[root as usize];
         r.attempts += 1;
@@ -205,14 +230,32 @@ impl World<'_> {
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
         // The generator sends what is left of its timeout (`grpc-timeout`).
         let left = deadline.saturating_sub(self.now);
-        self.send(svc.first + i, service, endpoint, left, session, caller);
+        let job = self.send(svc.first + i, service, endpoint, left, session, caller);
         let at = deadline.max(self.now);
         self.roots.items[root as usize].timer = self.queue.arm(at, Event::Timeout { caller });
+        job
+    }
+
+    /// Root `root` ended with `code`: counted for its generator and freed;
+    /// returns its generator and client.
+    #[inline]
+    pub(crate) fn end_root(&mut self, root: u32, code: StatusCode) -> (u32, u32) {
+        let r = &self.roots.items[root as usize];
+        let (generator, client, due, attempts) = (r.generator, r.client, r.due, r.attempts);
+        self.roots.items[root as usize].token = 0;
+        self.roots.release(root);
+        let every = self.load_every;
+        self.figures.load[generator as usize].finish(due, self.now, code, attempts, every);
+        (generator, client)
     }
 
     pub(crate) fn root_reply(&mut self, root: u32, token: u64, code: StatusCode) {
         let r = &self.roots.items[root as usize];
         if r.token != token {
+            return;
+        }
+        if self.gens[r.generator as usize].follow.is_some() {
+            self.follow_reply(root, code);
             return;
         }
         self.queue.cancel(r.timer);
@@ -227,11 +270,7 @@ impl World<'_> {
             self.root_attempt(root, target);
             return;
         }
-        let (generator, client, due, attempts) = (r.generator, r.client, r.due, r.attempts);
-        self.roots.items[root as usize].token = 0;
-        self.roots.release(root);
-        let every = self.load_every;
-        self.figures.load[generator as usize].finish(due, self.now, code, attempts, every);
+        let (generator, client) = self.end_root(root, code);
         if client != u32::MAX {
             let g = &mut self.gens[generator as usize];
             let pause = match g.think {
@@ -243,5 +282,12 @@ impl World<'_> {
             self.queue
                 .push(self.now + pause, Event::ClientWake { generator, client });
         }
+    }
+}
+
+impl GenState {
+    /// The first target of its mix (a following generator has one).
+    pub(crate) fn target(&self) -> Option<(u32, u32)> {
+        self.targets.first().copied()
     }
 }

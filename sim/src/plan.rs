@@ -98,6 +98,8 @@ pub struct CallPlan {
     pub pick: Balance,
     /// Request payload in bytes (a modelled network's bandwidth).
     pub request: u64,
+    /// The callee endpoint's response payload in bytes, on the way back.
+    pub response: u64,
 }
 
 impl Plan {
@@ -261,6 +263,7 @@ impl Builder<'_> {
                     breaker: c.breaker,
                     pick: self.policy.unwrap_or(callee.balance),
                     request: c.request,
+                    response: callee.endpoints.get(endpoint).map_or(0, |e| e.response),
                 });
                 PStep::Call((self.plan.calls.len() - 1) as u32)
             }

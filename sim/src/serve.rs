@@ -21,7 +21,7 @@ const NONE: u32 = u32::MAX;
 
 impl World<'_> {
     /// Sends a request to replica `rep` of `service` with the caller's
-    /// `timeout`: it arrives after the hop. Inlined: it is on every call's
+    /// `timeout`: it arrives after the hop; returns its job. Inlined: it is on every call's
     /// path, and its callers pass most arguments straight through.
     #[inline]
     pub(crate) fn send(
@@ -32,9 +32,9 @@ impl World<'_> {
         timeout: Nanos,
         session: u64,
         reply: Caller,
-    ) {
+    ) -> u32 {
         debug_assert_eq!(self.plan.replica_service[rep as usize], service);
-        self.send_over(rep, endpoint, timeout, session, reply, 0);
+        self.send_over(rep, endpoint, timeout, session, reply, 0)
     }
 
     /// [`World::send`] over a link that adds `link` ns to the hop (the
@@ -48,7 +48,7 @@ impl World<'_> {
         session: u64,
         reply: Caller,
         link: Nanos,
-    ) {
+    ) -> u32 {
         let service = self.plan.replica_service[rep as usize];
         let token = self.token();
         // Counted from when the request reaches the replica, not from when a
@@ -74,6 +74,7 @@ impl World<'_> {
         });
         self.queue
             .push_after(self.now, self.hop + link, Event::Deliver { job, token });
+        job
     }
 
     /// The request reaches its replica: refused if the process is dead,
@@ -155,6 +156,10 @@ impl World<'_> {
         j.state = JobState::Running;
         j.queue_wait = now - j.arrival;
         self.queue.cancel(j.timer);
+        if self.updates.is_some() && self.stream_opens(job) {
+            return;
+        }
+        let j = &mut self.jobs.items[job as usize];
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);
         if deadline::passed(j.deadline, now) {
             let wait = j.queue_wait;
@@ -345,6 +350,10 @@ impl World<'_> {
             self.end_job(job, failed.unwrap_or(OK));
             return;
         }
+        if parent == crate::stream::PUSH {
+            self.push_done(job);
+            return;
+        }
         let p = &mut self.fibers.items[parent as usize];
         if p.failed.is_none() {
             p.failed = failed;
@@ -364,6 +373,9 @@ impl World<'_> {
 
     /// The job answers `code`: counted, its worker freed, the reply sent.
     pub(crate) fn end_job(&mut self, job: u32, code: StatusCode) {
+        if self.updates.is_some() && code == OK && self.hold(job) {
+            return;
+        }
         let now = self.now;
         let j = &self.jobs.items[job as usize];
         let (r, s, e) = (j.rep, j.service as usize, j.endpoint as usize);

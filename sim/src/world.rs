@@ -73,6 +73,9 @@ pub struct World<'a> {
     pub ep_first: Vec<u32>,
     pub ep_hot: Vec<EpHot>,
     pub(crate) timings: crate::timings::Timings,
+    /// Versions, held long polls and streams: only when a generator
+    /// follows a service's changing data (`poll`, `long_poll`, `subscribe`).
+    pub(crate) updates: Option<Box<crate::versions::Updates>>,
 }
 
 impl<'a> World<'a> {
@@ -123,6 +126,8 @@ impl<'a> World<'a> {
             sample_every: every,
             faults: Vec::new(),
             events: 0,
+            freshness: vec![None; topo.load.len()],
+            follow_samples: Vec::new(),
         };
         let edge_figures = plan
             .edges
@@ -173,6 +178,11 @@ impl<'a> World<'a> {
             ep_hot: vec![EpHot::default(); plan.services.iter().map(|s| s.endpoints.len()).sum()],
             edge_codes: vec![[0; crate::figures::CODES]; plan.edges.len()],
             edge_figures,
+            updates: topo
+                .load
+                .iter()
+                .any(|g| g.follow.is_some())
+                .then(|| Box::new(crate::versions::Updates::new(topo, opts.seed))),
         }
     }
 
@@ -185,6 +195,9 @@ impl<'a> World<'a> {
     /// Runs until every generator has finished and its requests have ended.
     pub fn run(&mut self, opts: &crate::Options) {
         self.start_load(opts.seed);
+        if self.updates.is_some() {
+            self.start_versions();
+        }
         self.schedule_faults();
         if self.telemetry {
             self.queue.push(self.every, Event::Sample);
@@ -224,6 +237,11 @@ impl<'a> World<'a> {
             Event::Sample => self.sample(),
             Event::Fault { index, start } => self.fault(index as usize, start),
             Event::Restart { replica } => self.restart(replica),
+            Event::Version { service } => self.new_version(service),
+            Event::HoldEnd { job, token } => self.end_hold(job, Some(token)),
+            Event::Pushed { stream, version } => self.stream_message(stream, version),
+            Event::StreamClosed { stream } => self.stream_closed(stream),
+            Event::StreamBroken { stream } => self.stream_broken(stream),
         }
     }
 
@@ -236,7 +254,9 @@ impl<'a> World<'a> {
             job_rep(fb.job)
         };
         match *ev {
-            Event::Deliver { job, .. } | Event::QueueDeadline { job, .. } => job_rep(job),
+            Event::Deliver { job, .. }
+            | Event::QueueDeadline { job, .. }
+            | Event::HoldEnd { job, .. } => job_rep(job),
             Event::WorkDone { fiber, .. } | Event::Backoff { fiber, .. } => fiber_rep(fiber),
             Event::Reply {
                 caller: Caller::Fiber { fiber, .. },
@@ -287,12 +307,16 @@ impl<'a> World<'a> {
             rep.rejected = 0;
             rep.failed = 0;
         }
+        if self.updates.is_some() {
+            self.sample_followers(tick);
+        }
         let next = self.now + self.every;
         self.queue.push(next, Event::Sample);
     }
 
     fn finish(&mut self) {
         self.timings.flush(&mut self.figures.endpoints);
+        self.close_followers();
         self.figures.duration = self.now;
         if self.telemetry {
             // The interval in progress, as the launcher's last flush.

@@ -61,3 +61,27 @@ fn loss_costs_a_retransmission_timeout_to_the_calls_it_hits() {
         "added {added:.2} ms, not ~38"
     );
 }
+
+#[test]
+fn a_response_takes_its_time_on_the_way_backs_bandwidth() {
+    let sized = BASE.replace(
+        "endpoints: { Q: {} }",
+        "endpoints: { Q: { response: 12500B } }",
+    );
+    let run = |extra: &str| {
+        let yaml = format!("{sized}{extra}");
+        let loaded = load_str_with("t.yaml", &yaml, &[], Limits::SIMULATION).unwrap();
+        let opts = Options {
+            seed: 7,
+            hop_cost: 0,
+            work_overhead: 0,
+            telemetry: false,
+        };
+        simulate(&loaded.topology, &opts).expect("simulates")
+    };
+    // 12,500 bytes at 10 Mbit/s: 10 ms, on the way back only.
+    let there = run("network:\n  links:\n    api -> db: { bandwidth: 10mbit }\n");
+    let both = run("network:\n  links:\n    api <-> db: { bandwidth: 10mbit }\n");
+    let added = mean_ms(&both) - mean_ms(&there);
+    assert!((9.9..10.1).contains(&added), "added {added:.2} ms, not 10");
+}

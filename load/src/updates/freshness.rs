@@ -1,29 +1,26 @@
 //! How stale each client of a following generator (`poll`, `long_poll`,
 //! `subscribe`) kept its view: for every version that appeared while a
 //! client ran, the time from its creation to the moment the client held it
-//! or a newer one. The launcher draws the same timeline as the replicas.
+//! or a newer one. The counting is the one both engines share
+//! (`topolab_figures::Freshness`); this adds the wall clock and the rows of
+//! `updates_timeseries.csv`. The launcher draws the same timeline as the replicas.
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use topolab_model::{Follow, Timeline};
 use topolab_results::summary::round3;
-use topolab_results::updates::{FollowFigures, Staleness, StalenessRow};
+use topolab_results::updates::{self, FollowFigures, StalenessRow};
 
-/// One generator's view of freshness, kept in its recorder.
+/// One generator's view of freshness, kept in its recorder: the counting
+/// both engines share ([`updates::Freshness`]) on the wall clock, and the
+/// per-interval rows of `updates_timeseries.csv`.
 #[derive(Debug, Clone)]
 pub struct Freshness {
     way: Follow,
-    timeline: Timeline,
+    core: updates::Freshness,
     /// The start of load: version `k` appears at `begin + created(k)`.
     begin: Instant,
-    /// The newest version each client holds or no longer counts (versions
-    /// that appeared before it started are not its to miss).
-    known: Vec<u64>,
-    staleness_us: Histogram<u64>,
-    seen: u64,
-    missed: u64,
-    reconnects: u64,
     /// Per interval of `every` from `begin`, from interval `first` on (the
     /// earlier ones are in the file already, see [`Freshness::take_ended`]):
     /// versions received, summed and largest staleness (µs).
@@ -32,9 +29,6 @@ pub struct Freshness {
     intervals: Vec<(u64, u64, u64)>,
     /// The interval the generator stopped in, once it did.
     last: Option<usize>,
-    /// Newest version that appeared while the generator ran, for the figures.
-    last_version: u64,
-    first_version: Option<u64>,
 }
 
 impl Freshness {
@@ -48,127 +42,74 @@ impl Freshness {
     ) -> Self {
         Freshness {
             way,
-            timeline,
+            core: updates::Freshness::new(timeline, clients),
             begin,
-            known: vec![0; clients as usize],
-            // Cannot fail: 3 significant figures is within hdrhistogram's range.
-            staleness_us: Histogram::new(3).expect("valid sigfig"),
-            seen: 0,
-            missed: 0,
-            reconnects: 0,
             every: every.max(Duration::from_millis(1)),
             first: 0,
             intervals: Vec::new(),
             last: None,
-            last_version: 0,
-            first_version: None,
         }
     }
 
     /// The data's versions come `gaps` apart from `from` on, as the
     /// replicas were told (see [`Timeline::retime`]).
     pub fn retime(&mut self, from: Duration, gaps: topolab_model::Dist, change: u64) {
-        self.timeline.retime(from, gaps, change);
+        self.core.retime(from, gaps, change);
     }
 
-    fn version_at(&mut self, at: Instant) -> u64 {
-        self.timeline
-            .version_at(at.saturating_duration_since(self.begin))
+    fn since(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.begin)
     }
 
     /// Client `c` becomes active at `at`: versions that exist already are
     /// not counted against it.
     pub fn start(&mut self, c: u32, at: Instant) {
-        let now = self.version_at(at);
-        self.first_version.get_or_insert(now);
-        if let Some(k) = self.known.get_mut(c as usize) {
-            *k = (*k).max(now);
-        }
+        self.core.start(c, self.since(at));
     }
 
     /// Client `c` holds `version` from `at` on.
     pub fn held(&mut self, c: u32, version: u64, at: Instant) {
-        let Some(&known) = self.known.get(c as usize) else {
-            return;
-        };
-        if version <= known {
-            return;
-        }
-        self.seen += 1;
-        self.missed += version - known - 1;
-        for k in known + 1..=version {
-            self.count(k, at);
-        }
-        self.known[c as usize] = version;
-    }
-
-    /// A client starts a request or stream again after a failure.
-    pub fn reconnect(&mut self) {
-        self.reconnects += 1;
-    }
-
-    fn count(&mut self, k: u64, at: Instant) {
-        let created = self.begin + self.timeline.created(k);
-        let us = at.saturating_duration_since(created).as_micros() as u64;
-        // Cannot fail: auto-resize is on and values are far below u64::MAX / 2.
-        let _ = self.staleness_us.record(us.max(1));
         // A client's clock read can trail a drain by a moment: an interval
         // already written takes nothing more, the oldest open one does.
         let k = self.interval(at).max(self.first) - self.first;
+        let (mut n, mut sum, mut max) = (0, 0, 0);
+        self.core.held(c, version, self.since(at), |us| {
+            n += 1;
+            sum += us;
+            max = max.max(us);
+        });
+        if n == 0 {
+            return;
+        }
         if self.intervals.len() <= k {
             self.intervals.resize(k + 1, (0, 0, 0));
         }
         let slot = &mut self.intervals[k];
-        slot.0 += 1;
-        slot.1 += us;
-        slot.2 = slot.2.max(us);
+        slot.0 += n;
+        slot.1 += sum;
+        slot.2 = slot.2.max(max);
+    }
+
+    /// A client starts a request or stream again after a failure.
+    pub fn reconnect(&mut self) {
+        self.core.reconnect();
     }
 
     /// The generator stopped at `end`: every version a client does not hold
-    /// yet counts as stale until then (a client cut off for the rest of the
-    /// run was stale all that time, not absent from the figures).
+    /// yet counts as stale until then.
     pub fn close(&mut self, end: Instant) {
         self.last = Some(self.interval(end));
-        let newest = self.version_at(end);
-        self.last_version = newest;
-        for c in 0..self.known.len() {
-            let known = self.known[c];
-            for k in known + 1..=newest {
-                let created = self.begin + self.timeline.created(k);
-                let us = end.saturating_duration_since(created).as_micros() as u64;
-                let _ = self.staleness_us.record(us.max(1));
-            }
-            self.known[c] = newest.max(known);
-        }
+        self.core.close(self.since(end));
     }
 
     /// Staleness of every version to every client so far, microseconds.
     pub fn staleness_us(&self) -> &Histogram<u64> {
-        &self.staleness_us
+        self.core.staleness_us()
     }
 
     /// The figures for `summary.json`.
     pub fn figures(&self) -> FollowFigures {
-        let h = &self.staleness_us;
-        let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
-        let staleness_ms = if h.is_empty() {
-            Staleness::default()
-        } else {
-            Staleness {
-                mean: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
-                p50: ms(h.value_at_quantile(0.5)),
-                p99: ms(h.value_at_quantile(0.99)),
-                max: ms(h.max()),
-            }
-        };
-        FollowFigures {
-            way: self.way.key().to_string(),
-            staleness_ms,
-            versions_created: self.last_version - self.first_version.unwrap_or(self.last_version),
-            versions_seen: self.seen,
-            versions_missed: self.missed,
-            reconnects: self.reconnects,
-        }
+        FollowFigures::of(self.way, &self.core)
     }
 
     /// The interval `at` falls in.

@@ -154,6 +154,16 @@ fn load_figures(s: &Summary) -> Raw {
                 ("throughput", l.throughput),
             ];
             latency(&mut f, &l.latency_ms);
+            if let Some(u) = &l.updates {
+                f.extend([
+                    ("stale_mean", u.staleness_ms.mean),
+                    ("stale_p50", u.staleness_ms.p50),
+                    ("stale_p99", u.staleness_ms.p99),
+                    ("versions_seen", u.versions_seen as f64),
+                    ("versions_missed", u.versions_missed as f64),
+                    ("reconnects", u.reconnects as f64),
+                ]);
+            }
             (name.clone(), f)
         })
         .collect()
@@ -179,6 +189,16 @@ fn endpoint_figures(s: &Summary) -> Raw {
                 ("queue_p99", e.queue_wait_ms.p99),
                 ("work_mean", e.work_ms.mean),
             ]);
+            if let Some(u) = &e.updates {
+                f.extend([
+                    ("requests_per_s", u.requests_per_s),
+                    ("long_polls", u.long_polls as f64),
+                    ("max_held", u.max_held as f64),
+                    ("streams_opened", u.streams_opened as f64),
+                    ("max_streams", u.max_streams as f64),
+                    ("pushed", u.pushed as f64),
+                ]);
+            }
             out.insert(format!("{service}/{ep}"), f);
         }
     }
@@ -266,7 +286,8 @@ fn with_unit(figure: &str) -> String {
         "offered" | "throughput" => format!("{figure}/s"),
         "sent_rate" => "sent/s".into(),
         "mean" | "p50" | "p90" | "p99" | "p999" | "max" | "queue_p50" | "queue_p99"
-        | "work_mean" => format!("{figure} ms"),
+        | "work_mean" | "stale_mean" | "stale_p50" | "stale_p99" => format!("{figure} ms"),
+        "requests_per_s" => "requests/s".into(),
         _ => figure.to_string(),
     }
 }
