@@ -1,0 +1,160 @@
+//! Each engine given each composite topology once: a local run, a run on
+//! the Swarm, a prediction, and a Kubernetes export checked offline. What
+//! comes back is the figures, the engine's own refusal, or (Kubernetes)
+//! the manifest's word that it carries the topology.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use super::figures::Figures;
+use crate::common::Sandbox;
+
+/// Where a topology can go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Local,
+    Swarm,
+    Predict,
+    Kubernetes,
+}
+
+impl Engine {
+    /// Every engine, in the tables' column order.
+    pub const ALL: [Engine; 4] = [
+        Engine::Local,
+        Engine::Swarm,
+        Engine::Predict,
+        Engine::Kubernetes,
+    ];
+
+    /// The column's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Engine::Local => "local (`run`)",
+            Engine::Swarm => "Swarm (`run --on swarm`)",
+            Engine::Predict => "simulator (`predict`)",
+            Engine::Kubernetes => "Kubernetes (`export`)",
+        }
+    }
+}
+
+/// What one engine made of one topology.
+pub enum Outcome {
+    /// It ran (or simulated) it: the run folder's figures.
+    Ran(Figures),
+    /// The manifests carry the topology as written and pass
+    /// `kubernetes-validate --strict`.
+    Expressed,
+    /// The engine refused it, in its own words.
+    Refused(Vec<String>),
+}
+
+/// The composite topologies, `tests/topologies/engines-*.yaml`, in name order.
+pub fn topologies() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topologies");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/topologies")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("engines-") && name.ends_with(".yaml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `engine` given `file`, in `sandbox` (a fresh folder per call).
+pub fn on(engine: Engine, file: &Path, sandbox: &Sandbox) -> Outcome {
+    let out = sandbox.dir.path().join(format!(
+        "{engine:?}-{}",
+        file.file_stem().unwrap().to_string_lossy()
+    ));
+    let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let output = match engine {
+        Engine::Local => sandbox.command(&["run", file_s, "--out", out_s, "-q"]).output(),
+        Engine::Swarm => sandbox
+            .command(&["run", file_s, "--on", "swarm", "--out", out_s, "-q"])
+            .output(),
+        // A fixed hop cost: the prediction's figures, not its accuracy, are read.
+        Engine::Predict => sandbox
+            .command(&["predict", file_s, "--out", out_s, "--hop-cost", "1ms", "-q"])
+            .output(),
+        Engine::Kubernetes => sandbox
+            .command(&["export", "kubernetes", file_s, "--out", out_s])
+            .output(),
+    }
+    .expect("topolab starts");
+    if !output.status.success() {
+        return Outcome::Refused(refusals(engine, file, &output));
+    }
+    match engine {
+        Engine::Kubernetes => expressed(file, &out.join("kubernetes.yaml")),
+        _ => Outcome::Ran(Figures::read(&out)),
+    }
+}
+
+/// The engine's reasons for refusing `file`, each an `error:` line that
+/// says what is not supported (yet) or cannot be carried out there. Any
+/// other failure is a broken engine, not a refusal, and fails the test.
+fn refusals(engine: Engine, file: &Path, output: &Output) -> Vec<String> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reasons: Vec<String> = stderr
+        .lines()
+        .filter(|l| {
+            ["not supported yet", "not simulated yet", "cannot be carried out"]
+                .iter()
+                .any(|p| l.contains(p))
+        })
+        .map(|l| l.trim().trim_start_matches("error: ").to_string())
+        .collect();
+    assert!(
+        !reasons.is_empty() && engine != Engine::Local,
+        "{engine:?} failed on {} without saying what it does not support ({}):\n{stderr}\n{}",
+        file.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout)
+    );
+    reasons
+}
+
+/// The manifests pass `kubernetes-validate --strict`, and their ConfigMap
+/// holds the topology every replica and the driver read, as `file` has it.
+fn expressed(file: &Path, manifests: &Path) -> Outcome {
+    let check = std::process::Command::new("kubernetes-validate")
+        .arg("--strict")
+        .arg(manifests)
+        .output()
+        .expect("kubernetes-validate starts");
+    assert!(
+        check.status.success(),
+        "{}: {}{}",
+        manifests.display(),
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let text = std::fs::read_to_string(manifests).unwrap();
+    let carried = configmap_topology(&text).expect("a ConfigMap with topology.yaml");
+    let as_written = topolab_model::load(file, &[]).expect("the file loads");
+    let in_cluster = topolab_model::load_str("topology.yaml", &carried, &[])
+        .expect("the ConfigMap's topology loads");
+    assert_eq!(
+        in_cluster.topology, as_written.topology,
+        "{}: the ConfigMap's topology is not the file's",
+        file.display()
+    );
+    Outcome::Expressed
+}
+
+/// The block under `topology.yaml: |` of the manifests, unindented.
+fn configmap_topology(manifests: &str) -> Option<String> {
+    let mut lines = manifests.lines().skip_while(|l| l.trim() != "topology.yaml: |");
+    let key = lines.next()?;
+    let indent = key.len() - key.trim_start().len() + 2;
+    let body: Vec<&str> = lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect();
+    Some(body.join("\n"))
+}
