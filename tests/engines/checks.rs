@@ -26,16 +26,20 @@ pub const POOL: u64 = 3;
 pub fn check_for(feature: &Feature) -> Option<Check> {
     let c = |what, seen| Some(Check { what, seen });
     match (feature.group, feature.word) {
-        ("step kind", "work") => c("branch's `work: 40ms` held it about 40 ms", work),
+        ("step kind", "work") => c("branch's `work: 100ms` held it about 100 ms", work),
         ("step kind", "call") => c("front's calls reached branch, one request each", call),
-        ("step kind", "parallel") => c("two 40 ms branches took under 3/4 of their sum", parallel),
+        ("step kind", "parallel") => c("two 100 ms branches took under 3/4 of their sum", parallel),
         ("service kind", "service") => c("front served every request its generator sent", service),
-        ("service kind", "balancer") => c("lb-rr forwarded each request to a pool replica", balancer),
+        ("service kind", "balancer") => {
+            c("lb-rr forwarded each request to a pool replica", balancer)
+        }
         ("balance policy", "round_robin") => c("replicas' shares differ by at most one", rr),
         ("balance policy", "random") => c("each replica's share within 4σ of a third", random),
-        ("balance policy", "least_requests") => c("the slowed replica got well under a third", least),
+        ("balance policy", "least_requests") => {
+            c("the slowed replica got well under a third", least)
+        }
         ("balance policy", "p2c") => c("the slowed replica got well under a third", p2c),
-        ("balance policy", "sticky") => c("each session key missed at most once", sticky),
+        ("balance policy", "sticky") => c("each session key missed on one replica only", sticky),
         ("session", "stateless") => c("keyed requests missed nothing", stateless),
         ("session", "sessions") => c("unseen keys ran `session_miss`", sessions),
         ("deadlines", "honor") => c("tight dropped or cut requests past their deadline", honor),
@@ -65,7 +69,7 @@ pub fn binomial(n: u64, p: f64) -> Result<std::ops::RangeInclusive<u64>, String>
 
 fn work(r: &Figures) -> Seen {
     let w = &r.endpoint("branch", "Left")?.work_ms;
-    seen((36.0..=60.0).contains(&w.p50), || {
+    seen((90.0..=150.0).contains(&w.p50), || {
         format!("branch/Left work p50 {} ms", w.p50)
     })
 }
@@ -106,7 +110,10 @@ fn balancer(r: &Figures) -> Seen {
 
 /// The balancer `lb`'s attempts per pool replica, at least 100 in all.
 fn shares(r: &Figures, lb: &str, endpoint: &str) -> Result<Vec<u64>, String> {
-    let per = r.calls(lb, &format!("pool/{endpoint}"))?.per_replica.clone();
+    let per = r
+        .calls(lb, &format!("pool/{endpoint}"))?
+        .per_replica
+        .clone();
     let n: u64 = per.iter().sum();
     if per.len() as u64 != POOL || n < 100 {
         return Err(format!("{lb}: {per:?}"));
@@ -146,11 +153,19 @@ fn p2c(r: &Figures) -> Seen {
     avoids_the_slow_one(r, "lb-p2c", "D")
 }
 
+/// Sticky sends a key to one replica: it misses there once, or twice when
+/// two of its requests meet the replica at once (a key is remembered once
+/// a request succeeds); round robin misses it on every replica.
 fn sticky(r: &Figures) -> Seen {
     let e = r.endpoint("pool", "E")?;
     seen(
-        e.requests >= 100 && (1..=KEYS).contains(&e.session_misses),
-        || format!("pool/E: {} misses of {} requests", e.session_misses, e.requests),
+        e.requests >= 100 && (1..=2 * KEYS).contains(&e.session_misses),
+        || {
+            format!(
+                "pool/E: {} misses of {} requests",
+                e.session_misses, e.requests
+            )
+        },
     )
 }
 
@@ -174,7 +189,12 @@ fn honor(r: &Figures) -> Seen {
 
 fn ignore(r: &Figures) -> Seen {
     let s = r.endpoint("sloth", "Get")?;
-    let answered = r.calls("front", "sloth/Get")?.outcomes.get("OK").copied().unwrap_or(0);
+    let answered = r
+        .calls("front", "sloth/Get")?
+        .outcomes
+        .get("OK")
+        .copied()
+        .unwrap_or(0);
     let cut = s.deadline_dropped + s.errors.get("DEADLINE_EXCEEDED").copied().unwrap_or(0);
     seen(cut == 0 && s.ok > 2 * answered, || {
         format!("sloth: {} OK, {cut} cut, its callers took {answered}", s.ok)
@@ -182,9 +202,10 @@ fn ignore(r: &Figures) -> Seen {
 }
 
 fn slow(r: &Figures) -> Seen {
-    let applied = r.summary.faults.iter().any(|x| {
-        x.fault.starts_with("slow") && x.applied_s.is_some() && x.replicas == ["pool#0"]
-    });
+    let applied =
+        r.summary.faults.iter().any(|x| {
+            x.fault.starts_with("slow") && x.applied_s.is_some() && x.replicas == ["pool#0"]
+        });
     let max = r.endpoint("pool", "A")?.work_ms.max;
     seen(applied && max >= 150.0, || {
         format!("applied: {applied}; pool/A work max {max} ms")
@@ -196,7 +217,10 @@ fn errors(r: &Figures) -> Seen {
     let failed = e.errors.get("UNAVAILABLE").copied().unwrap_or(0);
     let range = binomial(e.requests, 0.5)?;
     seen(range.contains(&failed), || {
-        format!("flaky/Get: {failed} of {} failed, expected {range:?}", e.requests)
+        format!(
+            "flaky/Get: {failed} of {} failed, expected {range:?}",
+            e.requests
+        )
     })
 }
 
@@ -204,9 +228,7 @@ fn kill(r: &Figures) -> Seen {
     let v = r.service("victim")?;
     let per = &r.endpoint("victim", "Get")?.per_replica;
     let dead = v.unreachable.first().map(|i| *i as usize);
-    let killed_served_less = dead.is_some_and(|d| {
-        per.len() == 2 && per[d] * 2 < per[1 - d]
-    });
+    let killed_served_less = dead.is_some_and(|d| per.len() == 2 && per[d] * 2 < per[1 - d]);
     seen(killed_served_less, || {
         format!("victim: unreachable {:?}, served {per:?}", v.unreachable)
     })
@@ -221,6 +243,11 @@ fn pause(r: &Figures) -> Seen {
 
 fn link(r: &Figures) -> Seen {
     let c = r.calls("edge", "store/Put")?;
-    let failed: u64 = c.outcomes.iter().filter(|(k, _)| *k != "OK").map(|(_, n)| n).sum();
+    let failed: u64 = c
+        .outcomes
+        .iter()
+        .filter(|(k, _)| *k != "OK")
+        .map(|(_, n)| n)
+        .sum();
     seen(failed > 0, || format!("edge -> store: {:?}", c.outcomes))
 }

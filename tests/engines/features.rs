@@ -48,7 +48,12 @@ pub fn all() -> Vec<Feature> {
     add("call policy", without(fields::<Call>(), CALL_IDENTITY));
     let mut faults = variants::<FaultAction>();
     // A `faults:` item that names a `link` (the network's own list).
-    faults.extend(fields::<Network>().into_iter().filter(|f| *f == "faults").map(|_| "link"));
+    faults.extend(
+        fields::<Network>()
+            .into_iter()
+            .filter(|f| *f == "faults")
+            .map(|_| "link"),
+    );
     add("fault kind", faults);
     let mut shape = variants::<Arrivals>();
     shape.extend(without(fields::<Generator>(), GENERATOR_ELSEWHERE));
@@ -78,7 +83,11 @@ fn without(words: Vec<&'static str>, skip: &[&str]) -> Vec<&'static str> {
 fn variants<'de, T: Deserialize<'de>>() -> Vec<&'static str> {
     let mut seen = Seen::default();
     let _ = T::deserialize(Introspect(&mut seen));
-    assert!(!seen.variants.is_empty(), "{} is not an enum", std::any::type_name::<T>());
+    assert!(
+        !seen.variants.is_empty(),
+        "{} is not an enum",
+        std::any::type_name::<T>()
+    );
     seen.variants.to_vec()
 }
 
@@ -86,7 +95,11 @@ fn variants<'de, T: Deserialize<'de>>() -> Vec<&'static str> {
 fn fields<'de, T: Deserialize<'de>>() -> Vec<&'static str> {
     let mut seen = Seen::default();
     let _ = T::deserialize(Introspect(&mut seen));
-    assert!(!seen.fields.is_empty(), "{} is not a struct", std::any::type_name::<T>());
+    assert!(
+        !seen.fields.is_empty(),
+        "{} is not a struct",
+        std::any::type_name::<T>()
+    );
     seen.fields.to_vec()
 }
 

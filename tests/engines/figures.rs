@@ -59,6 +59,21 @@ impl Figures {
         }
     }
 
+    /// The run's own evidence that the machine, not the topology, set its
+    /// pace (other builds share these two cores): a generator sending over
+    /// 20 ms late at p99, or `work` running over 5% long. Timings read by
+    /// the checks mean little then.
+    pub fn starved(&self) -> Option<String> {
+        for (name, l) in &self.summary.load {
+            if l.late_ms.p99 > 20.0 {
+                return Some(format!("`{name}` sent {} ms late (p99)", l.late_ms.p99));
+            }
+        }
+        let w = self.summary.work_timing.as_ref()?;
+        w.machine_bound
+            .then(|| format!("work ran {}% long", w.work_late_pct))
+    }
+
     /// The generator `name`.
     pub fn load(&self, name: &str) -> Result<&LoadSummary, String> {
         self.summary

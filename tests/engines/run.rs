@@ -41,7 +41,7 @@ impl Engine {
 /// What one engine made of one topology.
 pub enum Outcome {
     /// It ran (or simulated) it: the run folder's figures.
-    Ran(Figures),
+    Ran(Box<Figures>),
     /// The manifests carry the topology as written and pass
     /// `kubernetes-validate --strict`.
     Expressed,
@@ -65,15 +65,18 @@ pub fn topologies() -> Vec<PathBuf> {
     files
 }
 
-/// `engine` given `file`, in `sandbox` (a fresh folder per call).
+/// `engine` given `file`, in a fresh folder of `sandbox`.
 pub fn on(engine: Engine, file: &Path, sandbox: &Sandbox) -> Outcome {
-    let out = sandbox.dir.path().join(format!(
-        "{engine:?}-{}",
-        file.file_stem().unwrap().to_string_lossy()
-    ));
+    let stem = file.file_stem().unwrap().to_string_lossy();
+    let out = (1..)
+        .map(|n| sandbox.dir.path().join(format!("{engine:?}-{stem}-{n}")))
+        .find(|dir| !dir.exists())
+        .expect("a fresh folder");
     let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
     let output = match engine {
-        Engine::Local => sandbox.command(&["run", file_s, "--out", out_s, "-q"]).output(),
+        Engine::Local => sandbox
+            .command(&["run", file_s, "--out", out_s, "-q"])
+            .output(),
         Engine::Swarm => sandbox
             .command(&["run", file_s, "--on", "swarm", "--out", out_s, "-q"])
             .output(),
@@ -91,7 +94,7 @@ pub fn on(engine: Engine, file: &Path, sandbox: &Sandbox) -> Outcome {
     }
     match engine {
         Engine::Kubernetes => expressed(file, &out.join("kubernetes.yaml")),
-        _ => Outcome::Ran(Figures::read(&out)),
+        _ => Outcome::Ran(Box::new(Figures::read(&out))),
     }
 }
 
@@ -103,9 +106,13 @@ fn refusals(engine: Engine, file: &Path, output: &Output) -> Vec<String> {
     let reasons: Vec<String> = stderr
         .lines()
         .filter(|l| {
-            ["not supported yet", "not simulated yet", "cannot be carried out"]
-                .iter()
-                .any(|p| l.contains(p))
+            [
+                "not supported yet",
+                "not simulated yet",
+                "cannot be carried out",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
         })
         .map(|l| l.trim().trim_start_matches("error: ").to_string())
         .collect();
@@ -140,7 +147,8 @@ fn expressed(file: &Path, manifests: &Path) -> Outcome {
     let in_cluster = topolab_model::load_str("topology.yaml", &carried, &[])
         .expect("the ConfigMap's topology loads");
     assert_eq!(
-        in_cluster.topology, as_written.topology,
+        in_cluster.topology,
+        as_written.topology,
         "{}: the ConfigMap's topology is not the file's",
         file.display()
     );
@@ -149,7 +157,9 @@ fn expressed(file: &Path, manifests: &Path) -> Outcome {
 
 /// The block under `topology.yaml: |` of the manifests, unindented.
 fn configmap_topology(manifests: &str) -> Option<String> {
-    let mut lines = manifests.lines().skip_while(|l| l.trim() != "topology.yaml: |");
+    let mut lines = manifests
+        .lines()
+        .skip_while(|l| l.trim() != "topology.yaml: |");
     let key = lines.next()?;
     let indent = key.len() - key.trim_start().len() + 2;
     let body: Vec<&str> = lines
@@ -157,4 +167,18 @@ fn configmap_topology(manifests: &str) -> Option<String> {
         .map(|l| l.get(indent..).unwrap_or(""))
         .collect();
     Some(body.join("\n"))
+}
+
+/// Swarm stacks of these topologies still deployed (`topolab-engines-*`):
+/// `run --on swarm` removes its stack when it ends, refused or not.
+pub fn stacks_left() -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["stack", "ls", "--format", "{{.Name}}"])
+        .output()
+        .expect("docker starts");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("topolab-engines-"))
+        .map(str::to_string)
+        .collect()
 }

@@ -145,7 +145,11 @@ pub fn page(table: &Table) -> String {
     out.push_str(&header(&["feature", "what the check reads"]));
     for (f, what, cells) in &table.rows {
         let cells: Vec<String> = cells.iter().map(show).collect();
-        out.push_str(&format!("| {} | {what} | {} |\n", label(f), cells.join(" | ")));
+        out.push_str(&format!(
+            "| {} | {what} | {} |\n",
+            label(f),
+            cells.join(" | ")
+        ));
     }
     out
 }
@@ -153,12 +157,16 @@ pub fn page(table: &Table) -> String {
 /// The body of the README's "What runs where" section: one row per group.
 pub fn compact(table: &Table) -> String {
     let mut out = String::from(
-        "Each group of the format's words against each engine, from runs a test\nmakes and checks; every word, and what each mark means: [docs/engines.md](docs/engines.md).\n\n",
+        "The format's words by group against each engine, from runs a test makes and checks; every word, and what each mark means: [docs/engines.md](docs/engines.md).\n\n",
     );
     out.push_str(&header(&["feature"]));
     let all: Vec<Feature> = table.rows.iter().map(|(f, _, _)| f.clone()).collect();
     for group in features::groups(&all) {
-        let rows: Vec<_> = table.rows.iter().filter(|(f, _, _)| f.group == group).collect();
+        let rows: Vec<_> = table
+            .rows
+            .iter()
+            .filter(|(f, _, _)| f.group == group)
+            .collect();
         let cells: Vec<String> = (0..Engine::ALL.len())
             .map(|i| summarize(rows.iter().map(|(f, _, cells)| (f.word, &cells[i]))))
             .collect();
@@ -180,7 +188,11 @@ fn summarize<'a>(cells: impl Iterator<Item = (&'static str, &'a Cell)>) -> Strin
         }
     }
     let mut parts = Vec::new();
-    for (words, what) in [(refused, "refused"), (nothing, "meaningless"), (unseen, "not seen")] {
+    for (words, what) in [
+        (refused, "refused"),
+        (nothing, "meaningless"),
+        (unseen, "not seen"),
+    ] {
         if !words.is_empty() {
             parts.push(format!("{} {what}", words.join(", ")));
         }
@@ -198,13 +210,23 @@ pub fn broken_ticks(committed: &str, table: &Table) -> Vec<String> {
     let mut broken = Vec::new();
     for (f, _, cells) in &table.rows {
         let label = label(f);
-        let Some(line) = committed.lines().find(|l| l.starts_with(&format!("| {label} |"))) else {
+        let Some(line) = committed
+            .lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+        else {
             continue;
         };
-        let claimed: Vec<&str> = line.split(" | ").skip(2).map(|c| c.trim_end_matches(" |")).collect();
+        let claimed: Vec<&str> = line
+            .split(" | ")
+            .skip(2)
+            .map(|c| c.trim_end_matches(" |"))
+            .collect();
         for (i, engine) in Engine::ALL.iter().enumerate() {
             if claimed.get(i) == Some(&"✓") && cells[i] != Cell::Tick {
-                broken.push(format!("{label} on {engine:?} claims ✓, but: {:?}", cells[i]));
+                broken.push(format!(
+                    "{label} on {engine:?} claims ✓, but: {:?}",
+                    cells[i]
+                ));
             }
         }
     }
