@@ -72,7 +72,12 @@ pub fn on(engine: Engine, file: &Path, sandbox: &Sandbox) -> Outcome {
         .map(|n| sandbox.dir.path().join(format!("{engine:?}-{stem}-{n}")))
         .find(|dir| !dir.exists())
         .expect("a fresh folder");
-    let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
+    // Named from the repository's root (where topolab runs), so that the
+    // engines' words are the same in every checkout.
+    let rel = file
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(file);
+    let (file_s, out_s) = (rel.to_str().unwrap(), out.to_str().unwrap());
     let output = match engine {
         Engine::Local => sandbox
             .command(&["run", file_s, "--out", out_s, "-q"])
@@ -93,10 +98,17 @@ pub fn on(engine: Engine, file: &Path, sandbox: &Sandbox) -> Outcome {
         return Outcome::Refused(refusals(engine, file, &output));
     }
     match engine {
-        Engine::Kubernetes => expressed(file, &out.join("kubernetes.yaml")),
+        Engine::Kubernetes => expressed(file, &out.join("kubernetes.yaml"), sandbox),
         _ => Outcome::Ran(Box::new(Figures::read(&out))),
     }
 }
+
+/// How an engine words a refusal, as opposed to a failure.
+const REFUSING: [&str; 3] = [
+    "not supported yet",
+    "not simulated yet",
+    "cannot be carried out",
+];
 
 /// The engine's reasons for refusing `file`, each an `error:` line that
 /// says what is not supported (yet) or cannot be carried out there. Any
@@ -126,9 +138,10 @@ fn refusals(engine: Engine, file: &Path, output: &Output) -> Vec<String> {
     reasons
 }
 
-/// The manifests pass `kubernetes-validate --strict`, and their ConfigMap
-/// holds the topology every replica and the driver read, as `file` has it.
-fn expressed(file: &Path, manifests: &Path) -> Outcome {
+/// The manifests pass `kubernetes-validate --strict`, their ConfigMap
+/// holds the topology every replica and the driver read, as `file` has it,
+/// and the Job's driver takes it (see [`driver_takes`]).
+fn expressed(file: &Path, manifests: &Path, sandbox: &Sandbox) -> Outcome {
     let check = std::process::Command::new("kubernetes-validate")
         .arg("--strict")
         .arg(manifests)
@@ -152,6 +165,39 @@ fn expressed(file: &Path, manifests: &Path) -> Outcome {
         "{}: the ConfigMap's topology is not the file's",
         file.display()
     );
+    let carried_file = manifests.with_file_name("carried.yaml");
+    std::fs::write(&carried_file, carried).unwrap();
+    driver_takes(file, &carried_file, sandbox)
+}
+
+/// What the Job's driver (`drive` without `--stack`, as the manifests run
+/// it) makes of the topology: it refuses what it cannot do before it looks
+/// for a replica, so a driver still looking after a few seconds took it.
+/// Its replicas' names end in `.invalid` (RFC 2606): nothing answers.
+fn driver_takes(file: &Path, carried: &Path, sandbox: &Sandbox) -> Outcome {
+    let out = carried.with_file_name("driven");
+    let mut child = sandbox.spawn(&[
+        "drive",
+        carried.to_str().unwrap(),
+        "--peers-dns",
+        "{service}.invalid",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        if child.try_wait().unwrap().is_some() {
+            let output = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if REFUSING.iter().any(|p| stderr.contains(p)) {
+                return Outcome::Refused(refusals(Engine::Kubernetes, file, &output));
+            }
+            return Outcome::Expressed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    crate::common::signal(&child, crate::common::Signal::KILL);
+    let _ = child.wait();
     Outcome::Expressed
 }
 

@@ -190,7 +190,7 @@ fn summarize<'a>(cells: impl Iterator<Item = (&'static str, &'a Cell)>) -> Strin
     let mut parts = Vec::new();
     for (words, what) in [
         (refused, "refused"),
-        (nothing, "meaningless"),
+        (nothing, "mean nothing"),
         (unseen, "not seen"),
     ] {
         if !words.is_empty() {
