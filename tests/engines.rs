@@ -153,6 +153,19 @@ fn the_engines_table_is_what_the_engines_did() {
             }
         }
     }
+    // Local processes are the reference: a word they did not exercise is a
+    // composite topology without it (or a check that cannot see it).
+    let local: Vec<String> = built
+        .rows
+        .iter()
+        .filter(|(_, _, cells)| cells[0] != Cell::Tick) // Engine::ALL[0] is Local
+        .map(|(f, _, cells)| format!("{f}: {:?}", cells[0]))
+        .collect();
+    assert!(
+        local.is_empty(),
+        "local runs did not exercise:\n{}",
+        local.join("\n")
+    );
     let page = table::page(&built);
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
