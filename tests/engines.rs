@@ -118,10 +118,16 @@ fn the_engines_table_is_what_the_engines_did() {
     let files = run::topologies();
     assert!(files.len() >= 2, "{files:?}");
     let mut outcomes = Vec::new();
+    let mut starved = Vec::new();
     for engine in Engine::ALL {
         for file in &files {
             let started = Instant::now();
             let outcome = on_a_calm_machine(engine, file, &sandbox);
+            if let Outcome::Ran(figures) = &outcome
+                && let Some(why) = figures.starved()
+            {
+                starved.push(format!("{engine:?} {}: {why}", file.display()));
+            }
             let what = match &outcome {
                 Outcome::Ran(_) => "ran".to_string(),
                 Outcome::Expressed => "expressed".to_string(),
@@ -153,6 +159,13 @@ fn the_engines_table_is_what_the_engines_did() {
             }
         }
     }
+    let starved = if starved.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n(the machine starved these runs at every attempt; try again when it is quieter: {starved:?})"
+        )
+    };
     // Local processes are the reference: a word they did not exercise is a
     // composite topology without it (or a check that cannot see it).
     let local: Vec<String> = built
@@ -163,7 +176,7 @@ fn the_engines_table_is_what_the_engines_did() {
         .collect();
     assert!(
         local.is_empty(),
-        "local runs did not exercise:\n{}",
+        "local runs did not exercise:\n{}{starved}",
         local.join("\n")
     );
     let page = table::page(&built);
@@ -180,7 +193,7 @@ fn the_engines_table_is_what_the_engines_did() {
     let broken = table::broken_ticks(&committed, &built);
     assert!(
         broken.is_empty(),
-        "docs/engines.md claims ✓ where the runs did not exercise the feature:\n{}",
+        "docs/engines.md claims ✓ where the runs did not exercise the feature:\n{}{starved}",
         broken.join("\n")
     );
     let regenerate =
