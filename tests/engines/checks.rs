@@ -12,7 +12,9 @@ use super::figures::{Figures, Seen, seen};
 /// table, `seen` the test itself.
 #[derive(Clone, Copy)]
 pub struct Check {
+    /// The evidence in words, as the page's second column shows it.
     pub what: &'static str,
+    /// `Ok` when the figures hold the evidence, else what they hold instead.
     pub seen: fn(&Figures) -> Seen,
 }
 

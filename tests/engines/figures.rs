@@ -11,6 +11,7 @@ use topolab_results::summary::{
 
 /// The figures of one run folder.
 pub struct Figures {
+    /// `summary.json`, through the type the launcher writes it with.
     pub summary: Summary,
     /// `load_timeseries.csv`, every row.
     pub load_rows: Vec<LoadRow>,

@@ -35,6 +35,7 @@ pub fn meaningless(engine: Engine, feature: &Feature) -> Option<&'static str> {
 
 /// One row per feature, one cell per engine of [`Engine::ALL`].
 pub struct Table {
+    /// Each feature, what its check reads, and its cells.
     pub rows: Vec<(Feature, &'static str, Vec<Cell>)>,
 }
 
