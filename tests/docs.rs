@@ -76,10 +76,21 @@ fn links(text: &str) -> Vec<String> {
 #[test]
 fn the_readme_is_a_walk_of_about_150_lines() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let lines = readme.lines().count();
+    // "What runs where" is a table tests/engines.rs writes, read by looking
+    // a feature up rather than as part of the walk: its rows are not counted.
+    let mut in_table = false;
+    let mut lines = 0;
+    for line in readme.lines() {
+        if line.starts_with("## ") {
+            in_table = line == "## What runs where";
+        }
+        if !(in_table && line.starts_with('|')) {
+            lines += 1;
+        }
+    }
     assert!(
         lines <= 160,
-        "the README has {lines} lines: reference belongs in docs/, linked from it"
+        "the README's walk has {lines} lines (the table of what runs where aside): reference belongs in docs/, linked from it"
     );
     for next in ["docs/commands.md", "docs/topology.md", "docs/run-folder.md"] {
         assert!(readme.contains(next), "the README leads to {next}");

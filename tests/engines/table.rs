@@ -158,7 +158,7 @@ pub fn page(table: &Table) -> String {
 /// The body of the README's "What runs where" section: one row per group.
 pub fn compact(table: &Table) -> String {
     let mut out = String::from(
-        "The format's words by group against each engine, from runs a test makes and checks; every word, and what each mark means: [docs/engines.md](docs/engines.md).\n\n",
+        "The format's words by group against each engine, from runs a test makes\nand checks; every word, and what each mark means:\n[docs/engines.md](docs/engines.md).\n\n",
     );
     out.push_str(&header(&["feature"]));
     let all: Vec<Feature> = table.rows.iter().map(|(f, _, _)| f.clone()).collect();
