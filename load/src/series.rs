@@ -135,11 +135,21 @@ impl Series {
         }
     }
 
-    /// Takes the intervals that ended before `now` (all of them once
-    /// closed), with the index of the first.
-    pub fn take_ended(&mut self, now: Instant) -> (usize, Vec<Interval>) {
+    /// Takes the intervals that ended before `now` (with `all`, every one
+    /// kept, once closed), with the index of the first. A series closed
+    /// early still holds back the interval `now` falls in: the file writes
+    /// each interval once, for every generator at a time, and the others
+    /// are still counting into it.
+    pub fn take_ended(&mut self, now: Instant, all: bool) -> (usize, Vec<Interval>) {
         let end = if self.closed {
-            self.first + self.rows.len()
+            let kept = self.first + self.rows.len();
+            if all {
+                kept
+            } else {
+                let at = (now.saturating_duration_since(self.begin).as_nanos()
+                    / self.every.as_nanos()) as usize;
+                kept.min(at).max(self.first)
+            }
         } else {
             self.row(now);
             self.current
@@ -172,12 +182,13 @@ impl SeriesFile {
         })
     }
 
-    /// Writes the intervals of every generator in `live` that ended before `now`.
-    pub fn drain(&mut self, live: &LiveLoad, now: Instant) -> anyhow::Result<()> {
+    /// Writes the intervals of every generator in `live` that ended before
+    /// `now` (with `all`, every interval the closed series hold).
+    pub fn drain(&mut self, live: &LiveLoad, now: Instant, all: bool) -> anyhow::Result<()> {
         let mut taken = Vec::with_capacity(live.len());
         for (name, recorder) in live {
             if let Some(s) = &mut recorder.lock().series {
-                taken.push((name, s.take_ended(now)));
+                taken.push((name, s.take_ended(now, all)));
             }
         }
         let end = taken
@@ -202,7 +213,7 @@ impl SeriesFile {
 
     /// Writes what is left (every series closed) and closes the file.
     pub fn finish(mut self, live: &LiveLoad) -> anyhow::Result<()> {
-        self.drain(live, Instant::now())?;
+        self.drain(live, Instant::now(), true)?;
         Ok(self.writer.finish()?)
     }
 }
@@ -223,7 +234,7 @@ impl Drainer {
                 tokio::select! {
                     () = tokio::time::sleep(DRAIN) => {
                         let now = Instant::now();
-                        file.drain(&live, now)?;
+                        file.drain(&live, now, false)?;
                         staleness.drain(&live, now)?;
                     }
                     _ = stopped.changed() => return Ok((file, staleness)),
@@ -291,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut file = SeriesFile::create(dir.path(), every).unwrap();
         // The first interval has ended at 150 ms, the second not yet.
-        file.drain(&live, begin + Duration::from_millis(150))
+        file.drain(&live, begin + Duration::from_millis(150), false)
             .unwrap();
         for r in live.values() {
             let mut r = r.lock();
@@ -311,6 +322,56 @@ mod tests {
                 "0.2,a,0,1,0,0,0,1.500,1.500",
                 "0.2,b,0,0,0,0,0,,",
             ]
+        );
+    }
+
+    /// A generator that ends mid-interval must not make the file write that
+    /// interval before the others have counted into it (a run's rows went
+    /// missing where one generator ended and another went on).
+    #[test]
+    fn a_series_closed_early_holds_back_the_interval_others_count_into() {
+        use parking_lot::Mutex;
+        use std::sync::Arc;
+
+        use crate::Recorder;
+
+        let begin = Instant::now() - Duration::from_secs(1);
+        let every = Duration::from_millis(100);
+        let at = |ms: u64| begin + Duration::from_millis(ms);
+        let (mut a, mut b) = (Recorder::default(), Recorder::default());
+        let mut ended = Series::new(begin, every);
+        ended.sent(at(10));
+        ended.close(at(200)); // keeps [200, 300) as an empty last interval
+        a.series = Some(ended);
+        let mut going = Series::new(begin, every);
+        going.sent(at(120));
+        b.series = Some(going);
+        let live = LiveLoad::from([
+            ("a".to_string(), Arc::new(Mutex::new(a))),
+            ("b".to_string(), Arc::new(Mutex::new(b))),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = SeriesFile::create(dir.path(), every).unwrap();
+        file.drain(&live, at(250), false).unwrap();
+        {
+            let mut b = live["b"].lock();
+            let s = b.series.as_mut().unwrap();
+            s.sent(at(260)); // in [200, 300), which `a` already closed over
+            s.close(at(300));
+        }
+        file.finish(&live).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(load_series::FILE)).unwrap();
+        let sent_by_b: u64 = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(1) == Some("b"))
+            .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(sent_by_b, 2, "{text}");
+        let rows_at_03 = text.lines().filter(|l| l.starts_with("0.3,")).count();
+        assert_eq!(
+            rows_at_03, 2,
+            "one row per generator for [200, 300): {text}"
         );
     }
 }
