@@ -43,6 +43,7 @@ pub fn simulate(t: &Topology, opts: &Options) -> Result<(Figures, Option<Warmup>
     let mut alone = t.clone();
     alone.load = warm.clone();
     alone.faults.clear();
+    alone.network.faults.clear();
     let mut whole = t.clone();
     whole.load = warm;
     whole.load.extend(t.load.iter().map(|g| {
@@ -50,7 +51,12 @@ pub fn simulate(t: &Topology, opts: &Options) -> Result<(Figures, Option<Warmup>
         g.start += offset;
         g
     }));
+    // Faults count from the measured load's start, as in a run: the link
+    // faults of the network as well as the replicas' faults.
     for f in &mut whole.faults {
+        f.at += offset;
+    }
+    for f in &mut whole.network.faults {
         f.at += offset;
     }
     let base = topolab_sim::simulate(&alone, opts)?;
@@ -100,5 +106,25 @@ mod tests {
         // The measured load's clock starts at zero, as a run's does.
         assert!(l.first_due.unwrap() < 100_000_000, "{:?}", l.first_due);
         assert!(f.duration < 6_000_000_000, "{}", f.duration);
+    }
+
+    /// A link fault counts from the measured load's start, as a run's does:
+    /// shifted past the warmup with the other faults (it was left at its
+    /// `at` from the warmup's start, inside the gap, and cut nothing).
+    #[test]
+    fn a_link_fault_after_a_warmup_still_cuts_its_link() {
+        let yaml = "name: w\nservices:\n  a:\n    workers: 4\n    endpoints:\n      X:\n        steps:\n          - call: b/Y\n  b:\n    workers: 4\n    endpoints:\n      Y:\n        steps:\n          - work: 1ms\nload:\n  g:\n    target: a/X\n    rate: 50/s\n    duration: 4s\n    timeout: 1s\nfaults:\n  - { at: 1s, for: 2s, link: a <-> b, partition: true }\nsettings:\n  warmup: 2s\n";
+        let t = topolab_model::load_str("w.yaml", yaml, &[])
+            .unwrap()
+            .topology;
+        let (f, _) = simulate(&t, &Options::default()).unwrap();
+        let l = &f.load[0];
+        // Half the measured load falls in the partition: about 100 of 200.
+        let failed = l.sent - l.ok;
+        assert!(
+            (50..=150).contains(&failed),
+            "{failed} of {} failed",
+            l.sent
+        );
     }
 }
