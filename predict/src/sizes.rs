@@ -1,7 +1,8 @@
 //! Payload sizes, which the simulator models only on a network's links (at
 //! their bandwidth, `sim/src/links.rs`): off a link the hop cost is one
 //! figure per call whatever `request` or `response` says (the hop probe
-//! measures no cost per byte). A prediction names every size the topology
+//! measures no cost per byte); only gRPC's 4 MiB limit on a request holds
+//! everywhere (`topolab_rules::message`). A prediction names every size the topology
 //! sets (in `summary.json` and on the terminal) rather than leaving it out
 //! silently.
 
@@ -55,7 +56,7 @@ pub fn render(fields: &[String]) -> String {
     }
     let _ = writeln!(
         out,
-        "warning: payload sizes cost time only on a modelled network's links (at their bandwidth); on loopback every hop costs the same whatever its size, so these cost nothing in the prediction off a link: {}",
+        "warning: payload sizes cost time only on a modelled network's links (at their bandwidth); on loopback every hop costs the same whatever its size, so these cost nothing in the prediction off a link (a request past 4 MiB is still refused OUT_OF_RANGE, as a replica refuses it): {}",
         fields.join(", ")
     );
     out

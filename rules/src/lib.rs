@@ -5,7 +5,8 @@
 //! closes ([`breaker`]), which failures are retried ([`retry`]), when the
 //! retry budget allows one ([`budget`]) and how long before it ([`backoff`]),
 //! who gets a worker and who waits or is turned away ([`admission`]), and
-//! how a caller's deadline bounds its callees ([`deadline`]).
+//! how a caller's deadline bounds its callees ([`deadline`]), and which
+//! requests are too large to be decoded at all ([`message`]).
 //!
 //! Every rule is a plain state machine or function. Time comes in as
 //! [`Nanos`] since an origin its user picks (a replica: an `Instant` it
@@ -21,6 +22,7 @@ pub mod balance;
 pub mod breaker;
 pub mod budget;
 pub mod deadline;
+pub mod message;
 pub mod retry;
 
 /// A time in nanoseconds since an origin the rule's user picks, or a span

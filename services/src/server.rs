@@ -124,10 +124,12 @@ pub async fn serve(
     if let Some(start) = spec.load_start_unix_us {
         replica.versions().begin(start, shutdown.clone());
     }
+    // The limit the simulator applies too (one rule: topolab_rules::message).
     let replica_svc = ReplicaServer::new(ReplicaService {
         replica: replica.clone(),
         shutdown: shutdown.clone(),
-    });
+    })
+    .max_decoding_message_size(topolab_rules::message::MAX_REQUEST as usize);
     health.set_serving::<ReplicaServer<ReplicaService>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
     {

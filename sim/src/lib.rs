@@ -46,6 +46,8 @@ pub(crate) const OK: StatusCode = StatusCode(0);
 pub(crate) const DEADLINE_EXCEEDED: StatusCode = StatusCode(4);
 pub(crate) const RESOURCE_EXHAUSTED: StatusCode = StatusCode(8);
 pub(crate) const UNAVAILABLE: StatusCode = StatusCode(14);
+/// A request larger than a replica decodes ([`topolab_rules::message`]).
+pub(crate) const OUT_OF_RANGE: StatusCode = StatusCode(11);
 
 /// Most telemetry rows one simulation keeps (replicas × samples); past it the
 /// sampling interval is stretched to a multiple of `sample_every`.

@@ -34,6 +34,8 @@ pub struct GenState {
     pub(crate) timeout: Nanos,
     pub(crate) retries: u32,
     sessions: u32,
+    /// Its `request` is larger than a replica decodes.
+    oversize: bool,
     /// How its clients follow a service's changing data (`poll`,
     /// `long_poll`, `subscribe`), `None` for other generators.
     pub(crate) follow: Option<Box<crate::follow::Followers>>,
@@ -81,6 +83,7 @@ impl World<'_> {
                 timeout: g.timeout.as_nanos() as Nanos,
                 retries: g.retries,
                 sessions: g.sessions,
+                oversize: !topolab_rules::message::fits(g.request),
                 follow: crate::follow::Followers::new(topo, g, seed),
             };
             match &g.pattern {
@@ -230,7 +233,9 @@ impl World<'_> {
         let (service, endpoint, deadline, session) = (r.service, r.endpoint, r.deadline, r.session);
         // The generator sends what is left of its timeout (`grpc-timeout`).
         let left = deadline.saturating_sub(self.now);
+        let oversize = g.oversize;
         let job = self.send(svc.first + i, service, endpoint, left, session, caller);
+        self.jobs.items[job as usize].oversize = oversize;
         let at = deadline.max(self.now);
         self.roots.items[root as usize].timer = self.queue.arm(at, Event::Timeout { caller });
         job

@@ -15,7 +15,7 @@ use crate::engine::{Caller, Event, Nanos};
 use crate::plan::PStep;
 use crate::timers::TimerId;
 use crate::world::{Fiber, Job, JobState, Ready, Waiter, World};
-use crate::{DEADLINE_EXCEEDED, OK, RESOURCE_EXHAUSTED, UNAVAILABLE};
+use crate::{DEADLINE_EXCEEDED, OK, OUT_OF_RANGE, RESOURCE_EXHAUSTED, UNAVAILABLE};
 
 const NONE: u32 = u32::MAX;
 
@@ -70,6 +70,7 @@ impl World<'_> {
             work: 0,
             holds: false,
             miss: false,
+            oversize: false,
             timer: TimerId::NONE,
         });
         self.queue
@@ -93,6 +94,13 @@ impl World<'_> {
                 self.free_job(job);
                 self.respond(reply, UNAVAILABLE, true);
             }
+            return;
+        }
+        if j.oversize {
+            // Refused by the server's decoder: no handler, no count.
+            let reply = j.reply;
+            self.free_job(job);
+            self.respond(reply, OUT_OF_RANGE, false);
             return;
         }
         let (service, endpoint) = (j.service as usize, j.endpoint as usize);

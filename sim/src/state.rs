@@ -82,6 +82,8 @@ pub struct Job {
     pub holds: bool,
     /// Ran `session_miss` (to remember the key on success).
     pub miss: bool,
+    /// Larger than its replica decodes: refused `OUT_OF_RANGE` on arrival.
+    pub oversize: bool,
     /// The caller giving up while it queues (`deadlines: honor`).
     pub timer: TimerId,
 }
