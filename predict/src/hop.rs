@@ -25,6 +25,14 @@ pub struct Hop {
     pub source: String,
     /// Added to every `work` step (0 when the user set the hop cost).
     pub work_ns: u64,
+    /// What one message costs a replica's thread in a burst of them
+    /// (`message.rs`; 0 when the user set the hop cost).
+    pub message_ns: u64,
+    /// How much later than a work step a replica takes up a new version
+    /// (`message.rs`; 0 when the user set the hop cost).
+    pub version_late_ns: u64,
+    /// What one push down a stream costs it (`message.rs`).
+    pub push_ns: u64,
 }
 
 /// The probe's topology: load → front → back, nothing but hops and one
@@ -64,6 +72,19 @@ struct Cached {
     /// caches written before it was measured: then the probe runs again).
     #[serde(default)]
     work_overhead_us: Option<f64>,
+    /// What one message costs a replica's thread (absent in caches written
+    /// before it was probed: then the probes run again).
+    #[serde(default)]
+    message_cost_us: Option<f64>,
+    #[serde(default)]
+    version_late_us: Option<f64>,
+    #[serde(default)]
+    push_cost_us: Option<f64>,
+    /// The message probe's measured median staleness of its 5 and its 50
+    /// long-polling clients and its 50 subscribers, ms (kept to show what
+    /// the three figures above were fitted to).
+    #[serde(default)]
+    message_probe_ms: Option<[f64; 3]>,
     /// How many requests the probe measured.
     requests: u64,
 }
@@ -82,6 +103,9 @@ pub fn set(d: Duration) -> Hop {
         ns: d.as_nanos() as u64,
         source: "--hop-cost".into(),
         work_ns: 0,
+        message_ns: 0,
+        version_late_ns: 0,
+        push_ns: 0,
     }
 }
 
@@ -93,14 +117,32 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
         && let Some(f) = &file
         && let Some(c) = read(f)
         && let Some(work_us) = c.work_overhead_us
+        && let Some(message_us) = c.message_cost_us
+        && let Some(version_us) = c.version_late_us
+        && let Some(push_us) = c.push_cost_us
     {
         return Ok(Hop {
             ns: (c.hop_cost_us * 1e3) as u64,
             source: format!("cache {}", f.display()),
             work_ns: (work_us * 1e3) as u64,
+            message_ns: (message_us * 1e3) as u64,
+            version_late_ns: (version_us * 1e3) as u64,
+            push_ns: (push_us * 1e3) as u64,
         });
     }
-    let (us, work_us, requests) = probe(replica_command).await?;
+    let (us, work_us, requests) = probe(replica_command.clone()).await?;
+    let mut hop = Hop {
+        ns: (us * 1e3) as u64,
+        source: "probe".into(),
+        work_ns: (work_us * 1e3) as u64,
+        message_ns: 0,
+        version_late_ns: 0,
+        push_ns: 0,
+    };
+    let m = crate::message::probe(replica_command, &hop).await?;
+    hop.message_ns = m.message_ns;
+    hop.version_late_ns = m.version_late_ns;
+    hop.push_ns = m.push_ns;
     if let Some(f) = &file {
         // A cache that cannot be written only costs the next predict a probe.
         let _ = write(
@@ -108,15 +150,15 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
             &Cached {
                 hop_cost_us: us,
                 work_overhead_us: Some(work_us),
+                message_cost_us: Some(hop.message_ns as f64 / 1e3),
+                version_late_us: Some(hop.version_late_ns as f64 / 1e3),
+                push_cost_us: Some(hop.push_ns as f64 / 1e3),
+                message_probe_ms: Some([m.few_ms, m.many_ms, m.streams_ms]),
                 requests,
             },
         );
     }
-    Ok(Hop {
-        ns: (us * 1e3) as u64,
-        source: "probe".into(),
-        work_ns: (work_us * 1e3) as u64,
-    })
+    Ok(hop)
 }
 
 /// Runs the probe: (µs per hop, µs added to a work step, requests

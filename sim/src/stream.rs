@@ -33,6 +33,7 @@ impl World<'_> {
             state: StreamState::Opening,
             known,
             pushing: None,
+            slot: 0,
         });
         let s = (up.streams.len() - 1) as u32;
         up.stream_of.insert(job, s);
@@ -99,12 +100,15 @@ impl World<'_> {
             return;
         }
         let j = &self.jobs.items[st.job as usize];
-        let (svc, e) = (j.service, j.endpoint);
+        let (svc, e, rep) = (j.service, j.endpoint, j.rep);
         let current = self.current(svc);
         if current <= st.known {
             return;
         }
         self.stream_state(s).pushing = Some(current);
+        // Its thread takes the push's message in turn, once its steps end.
+        let slot = self.on_thread(rep, true);
+        self.stream_state(s).slot = slot;
         let list = self.plan.services[svc as usize].endpoints[e as usize].list;
         let fiber = self.new_fiber(st.job, list, PUSH, false);
         self.advance(fiber);
@@ -120,6 +124,7 @@ impl World<'_> {
         let Some(version) = st.pushing.take() else {
             return;
         };
+        let slot = st.slot;
         st.known = version;
         let state = st.state;
         let j = &self.jobs.items[job as usize];
@@ -130,7 +135,7 @@ impl World<'_> {
         }
         match state {
             StreamState::Open => {
-                let at = self.now + self.hop + self.wire(svc, e);
+                let at = slot.max(self.now) + self.hop + self.wire(svc, e);
                 self.queue.push(at, Event::Pushed { stream: s, version });
                 self.push_if_new(s);
             }

@@ -39,6 +39,15 @@ pub struct Updates {
     level: HashMap<(u32, u32), (u64, u64)>,
     /// Per replica: versions pushed since the last sample.
     pub(crate) pushed: HashMap<u32, u32>,
+    /// What one message costs a replica's one thread
+    /// ([`crate::Options::message_cost`]).
+    message_cost: Nanos,
+    /// What a push costs it ([`crate::Options::push_cost`]).
+    push_cost: Nanos,
+    /// Added to each version's time ([`crate::Options::version_late`]).
+    version_late: Nanos,
+    /// Per replica: when its thread is done with the messages it was given.
+    thread: HashMap<u32, Nanos>,
 }
 
 #[derive(Debug)]
@@ -83,11 +92,14 @@ pub struct Stream {
     pub known: u64,
     /// A push is running its steps, for this version.
     pub pushing: Option<u64>,
+    /// When its replica's thread is done with that push's message.
+    pub slot: Nanos,
 }
 
 impl Updates {
     /// Every service's timeline, drawn as the replicas draw theirs.
-    pub fn new(t: &Topology, seed: u64) -> Updates {
+    pub fn new(t: &Topology, opts: &crate::Options) -> Updates {
+        let seed = opts.seed;
         let data = t
             .services
             .iter()
@@ -102,6 +114,9 @@ impl Updates {
             .collect();
         Updates {
             data,
+            message_cost: opts.message_cost,
+            push_cost: opts.push_cost,
+            version_late: opts.version_late,
             ..Updates::default()
         }
     }
@@ -133,9 +148,10 @@ impl World<'_> {
 
     /// Schedules every service's first new version. A replica takes a
     /// version up on a timer's wake, as it ends a `work` step: a busy
-    /// machine's lateness ([`crate::Options::work_overhead`]) is added.
+    /// machine's lateness ([`crate::Options::work_overhead`]) is added, and
+    /// what its coarser timer adds ([`crate::Options::version_late`]).
     pub(crate) fn start_versions(&mut self) {
-        let late = self.work_overhead;
+        let late = self.work_overhead + self.up().version_late;
         let up = self.up();
         let mut first = Vec::new();
         for (s, d) in up.data.iter_mut().enumerate() {
@@ -149,9 +165,11 @@ impl World<'_> {
     }
 
     /// Service `service`'s next version appears: held long polls answer,
-    /// open streams push it.
+    /// open streams push it. Their replica's thread takes them in the order
+    /// the version wakes them, long polls and streams in turn (a watch
+    /// channel wakes its waiters across shards, not one crowd first).
     pub(crate) fn new_version(&mut self, service: u32) {
-        let late = self.work_overhead;
+        let late = self.work_overhead + self.up().version_late;
         let up = self.up();
         let Some(d) = up.data[service as usize].as_mut() else {
             return;
@@ -162,11 +180,21 @@ impl World<'_> {
         let streams = d.streams.clone();
         self.queue
             .push(next.max(self.now), Event::Version { service });
-        for job in held {
-            self.end_hold(job, None);
-        }
-        for s in streams {
-            self.push_if_new(s);
+        let (mut held, mut streams) = (held.into_iter(), streams.into_iter());
+        loop {
+            let job = held.next();
+            if let Some(job) = job {
+                let rep = self.jobs.items[job as usize].rep;
+                let at = self.on_thread(rep, false);
+                self.answer_at(job, at);
+            }
+            let s = streams.next();
+            if let Some(s) = s {
+                self.push_if_new(s);
+            }
+            if job.is_none() && s.is_none() {
+                break;
+            }
         }
     }
 
@@ -187,6 +215,9 @@ impl World<'_> {
             return false;
         }
         let (rep, s, e, token, dl) = (j.rep, j.service, j.endpoint, j.token, j.deadline);
+        // Its thread took the request in (timed here, where it is known
+        // for a long poll, a millisecond or so after it came).
+        self.on_thread(rep, false);
         let now = self.now;
         let up_to = match dl {
             deadline::NONE => ask.hold,
@@ -213,6 +244,38 @@ impl World<'_> {
             d.held.push(job);
         }
         true
+    }
+
+    /// One more message (an answer or push sent, a long poll taken in) on
+    /// replica `rep`'s one thread, which takes them one after another: the
+    /// instant it is done. A burst of N messages spreads over N × the cost,
+    /// as a real replica's does; with no cost, now. `push`: a push's
+    /// message, which costs [`crate::Options::push_cost`].
+    pub(crate) fn on_thread(&mut self, rep: u32, push: bool) -> Nanos {
+        let now = self.now;
+        let up = self.up();
+        let cost = if push { up.push_cost } else { up.message_cost };
+        if cost == 0 {
+            return now;
+        }
+        let free = up.thread.entry(rep).or_insert(0);
+        *free = (*free).max(now) + cost;
+        *free
+    }
+
+    /// Held long poll `job` answers the new version at `at`: now, or once
+    /// its replica's thread comes to it (its hold's timer moved there).
+    fn answer_at(&mut self, job: u32, at: Nanos) {
+        if at <= self.now {
+            return self.end_hold(job, None);
+        }
+        let up = self.up();
+        let Some(&(t, timer)) = up.held.get(&job) else {
+            return;
+        };
+        self.queue.cancel(timer);
+        let timer = self.queue.arm(at, Event::HoldEnd { job, token: t });
+        self.up().held.insert(job, (t, timer));
     }
 
     /// A held long poll answers: a new version came (`token: None`) or its

@@ -182,7 +182,7 @@ impl<'a> World<'a> {
                 .load
                 .iter()
                 .any(|g| g.follow.is_some())
-                .then(|| Box::new(crate::versions::Updates::new(topo, opts.seed))),
+                .then(|| Box::new(crate::versions::Updates::new(topo, opts))),
         }
     }
 
