@@ -98,6 +98,14 @@ fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
     let mut noisy = Vec::new();
     let (m, p) = loop {
         let (m, p) = run_beside(&sb, &format!("run-{}", noisy.len()));
+        let probed = &p["prediction"];
+        eprintln!(
+            "probed: hop {} ms, an answer {} ms, a push {} ms, a version {} ms late",
+            probed["hop_cost_ms"],
+            probed["message_cost_ms"],
+            probed["push_cost_ms"],
+            probed["version_late_ms"]
+        );
         let gaps = staleness_gaps(&m, &p);
         if gaps.is_empty() {
             break (m, p);

@@ -90,6 +90,8 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
     let mut prediction = figures::prediction(&capacity, &f, hop.ns, &hop.source, wall);
     prediction.work_overhead_ms = round3(hop.work_ns as f64 / 1e6);
     prediction.message_cost_ms = round3(hop.message_ns as f64 / 1e6);
+    prediction.push_cost_ms = round3(hop.push_ns as f64 / 1e6);
+    prediction.version_late_ms = round3(hop.version_late_ns as f64 / 1e6);
     prediction.not_modelled = sizes::not_modelled(t);
     summary.prediction = Some(prediction);
     // Simulated and discarded as a run discards it (see `warmup`).
@@ -223,8 +225,8 @@ pub fn render(p: &Predicted) -> String {
         if pr.message_cost_ms > 0.0 && p.summary.load.values().any(|l| l.updates.is_some()) {
             let _ = writeln!(
                 out,
-                "followers: each message of a burst costs its replica's thread {:.3} ms, one after another",
-                pr.message_cost_ms
+                "followers: a replica's thread takes a burst one message after another, {:.3} ms an answer, {:.3} ms a push; a version is taken up {:.3} ms late",
+                pr.message_cost_ms, pr.push_cost_ms, pr.version_late_ms
             );
         }
         if let Some(w) = &p.summary.warmup {

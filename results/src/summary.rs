@@ -110,6 +110,13 @@ pub struct Prediction {
     /// pushes), charged one after another (0 with `--hop-cost`).
     #[serde(default)]
     pub message_cost_ms: f64,
+    /// The same for one push down an open stream.
+    #[serde(default)]
+    pub push_cost_ms: f64,
+    /// How much later than a `work` step a replica takes up a new version,
+    /// found by the same probe.
+    #[serde(default)]
+    pub version_late_ms: f64,
     /// Events simulated, and the wall time the simulation took.
     pub events: u64,
     pub wall_s: f64,
