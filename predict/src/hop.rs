@@ -6,6 +6,8 @@
 //! measures what the machine adds to a timed `work` step (its callee works
 //! 1 ms and reports how long that took): on a busy machine a process waits
 //! for a core before it resumes, and the simulator charges that too.
+//! What a replica's thread spends on a burst of messages (`message.rs`) is
+//! cached beside them, probed only for a topology with followers.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,21 +74,23 @@ struct Cached {
     /// caches written before it was measured: then the probe runs again).
     #[serde(default)]
     work_overhead_us: Option<f64>,
-    /// What one message costs a replica's thread (absent in caches written
-    /// before it was probed: then the probes run again).
+    /// The message probe's figures (absent until a topology with
+    /// followers was predicted, or in caches written before it existed).
     #[serde(default)]
-    message_cost_us: Option<f64>,
-    #[serde(default)]
-    version_late_us: Option<f64>,
-    #[serde(default)]
-    push_cost_us: Option<f64>,
-    /// The message probe's measured median staleness of its 5 and its 50
-    /// long-polling clients and its 50 subscribers, ms (kept to show what
-    /// the three figures above were fitted to).
-    #[serde(default)]
-    message_probe_ms: Option<[f64; 3]>,
+    message: Option<CachedMessage>,
     /// How many requests the probe measured.
     requests: u64,
+}
+
+/// What the message probe found (`message.rs`).
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+struct CachedMessage {
+    message_cost_us: f64,
+    version_late_us: f64,
+    push_cost_us: f64,
+    /// The measured median staleness of its 5 and 50 long pollers and its
+    /// 50 subscribers, ms: what the three figures were fitted to.
+    probe_ms: [f64; 3],
 }
 
 /// The cache file.
@@ -109,25 +113,30 @@ pub fn set(d: Duration) -> Hop {
     }
 }
 
-/// The cached probe's figure, or a fresh probe (then cached). `fresh`
-/// ignores the cache.
-pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> anyhow::Result<Hop> {
+/// The cached probe's figures, or fresh probes (then cached). `fresh`
+/// ignores the cache. `followers`: the topology follows `updates`, so the
+/// message probe's figures are needed too (else they are left as cached,
+/// or 0: a topology without followers never pays them).
+pub async fn probed(
+    replica_command: (PathBuf, Vec<String>),
+    fresh: bool,
+    followers: bool,
+) -> anyhow::Result<Hop> {
     let file = cache_file();
-    if !fresh
-        && let Some(f) = &file
-        && let Some(c) = read(f)
+    let cached = file.as_deref().and_then(read).filter(|_| !fresh);
+    if let Some(c) = &cached
         && let Some(work_us) = c.work_overhead_us
-        && let Some(message_us) = c.message_cost_us
-        && let Some(version_us) = c.version_late_us
-        && let Some(push_us) = c.push_cost_us
+        && (!followers || c.message.is_some())
     {
+        let m = c.message.unwrap_or_default();
         return Ok(Hop {
             ns: (c.hop_cost_us * 1e3) as u64,
-            source: format!("cache {}", f.display()),
+            // Cannot fail: `cached` was read from it.
+            source: format!("cache {}", file.as_deref().expect("a cache").display()),
             work_ns: (work_us * 1e3) as u64,
-            message_ns: (message_us * 1e3) as u64,
-            version_late_ns: (version_us * 1e3) as u64,
-            push_ns: (push_us * 1e3) as u64,
+            message_ns: (m.message_cost_us * 1e3) as u64,
+            version_late_ns: (m.version_late_us * 1e3) as u64,
+            push_ns: (m.push_cost_us * 1e3) as u64,
         });
     }
     let (us, work_us, requests) = probe(replica_command.clone()).await?;
@@ -139,10 +148,20 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
         version_late_ns: 0,
         push_ns: 0,
     };
-    let m = crate::message::probe(replica_command, &hop).await?;
-    hop.message_ns = m.message_ns;
-    hop.version_late_ns = m.version_late_ns;
-    hop.push_ns = m.push_ns;
+    let message = if followers {
+        let m = crate::message::probe(replica_command, &hop).await?;
+        hop.message_ns = m.message_ns;
+        hop.version_late_ns = m.version_late_ns;
+        hop.push_ns = m.push_ns;
+        Some(CachedMessage {
+            message_cost_us: m.message_ns as f64 / 1e3,
+            version_late_us: m.version_late_ns as f64 / 1e3,
+            push_cost_us: m.push_ns as f64 / 1e3,
+            probe_ms: [m.few_ms, m.many_ms, m.streams_ms],
+        })
+    } else {
+        None
+    };
     if let Some(f) = &file {
         // A cache that cannot be written only costs the next predict a probe.
         let _ = write(
@@ -150,10 +169,7 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
             &Cached {
                 hop_cost_us: us,
                 work_overhead_us: Some(work_us),
-                message_cost_us: Some(hop.message_ns as f64 / 1e3),
-                version_late_us: Some(hop.version_late_ns as f64 / 1e3),
-                push_cost_us: Some(hop.push_ns as f64 / 1e3),
-                message_probe_ms: Some([m.few_ms, m.many_ms, m.streams_ms]),
+                message,
                 requests,
             },
         );
