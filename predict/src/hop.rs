@@ -123,7 +123,9 @@ pub async fn probed(
     followers: bool,
 ) -> anyhow::Result<Hop> {
     let file = cache_file();
-    let cached = file.as_deref().and_then(read).filter(|_| !fresh);
+    let read_back = file.as_deref().and_then(read);
+    let kept = read_back.as_ref().and_then(|c| c.message);
+    let cached = read_back.filter(|_| !fresh);
     if let Some(c) = &cached
         && let Some(work_us) = c.work_overhead_us
         && (!followers || c.message.is_some())
@@ -160,7 +162,8 @@ pub async fn probed(
             probe_ms: [m.few_ms, m.many_ms, m.streams_ms],
         })
     } else {
-        None
+        // Renewed only for a topology that needs them.
+        kept
     };
     if let Some(f) = &file {
         // A cache that cannot be written only costs the next predict a probe.
