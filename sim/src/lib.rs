@@ -28,6 +28,7 @@ pub mod plan;
 mod serve;
 mod state;
 mod stream;
+mod thread;
 pub mod timers;
 mod timings;
 mod versions;

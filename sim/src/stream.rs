@@ -8,6 +8,7 @@
 //! push that finds newer versions meanwhile pushes the newest next.
 
 use crate::engine::{Event, Nanos};
+use crate::thread::Message;
 use crate::versions::{Stream, StreamState};
 use crate::world::World;
 
@@ -33,7 +34,6 @@ impl World<'_> {
             state: StreamState::Opening,
             known,
             pushing: None,
-            slot: 0,
         });
         let s = (up.streams.len() - 1) as u32;
         up.stream_of.insert(job, s);
@@ -100,15 +100,12 @@ impl World<'_> {
             return;
         }
         let j = &self.jobs.items[st.job as usize];
-        let (svc, e, rep) = (j.service, j.endpoint, j.rep);
+        let (svc, e) = (j.service, j.endpoint);
         let current = self.current(svc);
         if current <= st.known {
             return;
         }
         self.stream_state(s).pushing = Some(current);
-        // Its thread takes the push's message in turn, once its steps end.
-        let slot = self.on_thread(rep, true);
-        self.stream_state(s).slot = slot;
         let list = self.plan.services[svc as usize].endpoints[e as usize].list;
         let fiber = self.new_fiber(st.job, list, PUSH, false);
         self.advance(fiber);
@@ -124,7 +121,6 @@ impl World<'_> {
         let Some(version) = st.pushing.take() else {
             return;
         };
-        let slot = st.slot;
         st.known = version;
         let state = st.state;
         let j = &self.jobs.items[job as usize];
@@ -135,13 +131,22 @@ impl World<'_> {
         }
         match state {
             StreamState::Open => {
-                let at = slot.max(self.now) + self.hop + self.wire(svc, e);
-                self.queue.push(at, Event::Pushed { stream: s, version });
+                // Its replica's thread sends it in turn (`thread.rs`).
+                self.give_thread(r, Message::Push { stream: s, version });
                 self.push_if_new(s);
             }
             StreamState::Closing => self.stream_closes(s),
             _ => {}
         }
+    }
+
+    /// Push `version`'s message leaves its replica's thread for the client.
+    pub(crate) fn push_sent(&mut self, s: u32, version: u64) {
+        let job = self.stream_state(s).job;
+        let j = &self.jobs.items[job as usize];
+        let (svc, e) = (j.service as usize, j.endpoint as usize);
+        let at = self.now + self.hop + self.wire(svc, e);
+        self.queue.push(at, Event::Pushed { stream: s, version });
     }
 
     /// The client's close reaches the replica: the stream ends now, or once

@@ -14,6 +14,7 @@ use topolab_rules::deadline;
 
 use crate::engine::{Event, Nanos};
 use crate::state::JobState;
+use crate::thread::Message;
 use crate::timers::TimerId;
 use crate::world::World;
 
@@ -41,13 +42,13 @@ pub struct Updates {
     pub(crate) pushed: HashMap<u32, u32>,
     /// What one message costs a replica's one thread
     /// ([`crate::Options::message_cost`]).
-    message_cost: Nanos,
+    pub(crate) message_cost: Nanos,
     /// What a push costs it ([`crate::Options::push_cost`]).
-    push_cost: Nanos,
+    pub(crate) push_cost: Nanos,
     /// Added to each version's time ([`crate::Options::version_late`]).
     version_late: Nanos,
-    /// Per replica: when its thread is done with the messages it was given.
-    thread: HashMap<u32, Nanos>,
+    /// Per replica with messages in a burst: its one thread.
+    pub(crate) threads: HashMap<u32, crate::thread::Thread>,
 }
 
 #[derive(Debug)]
@@ -92,8 +93,6 @@ pub struct Stream {
     pub known: u64,
     /// A push is running its steps, for this version.
     pub pushing: Option<u64>,
-    /// When its replica's thread is done with that push's message.
-    pub slot: Nanos,
 }
 
 impl Updates {
@@ -165,9 +164,7 @@ impl World<'_> {
     }
 
     /// Service `service`'s next version appears: held long polls answer,
-    /// open streams push it. Their replica's thread takes them in the order
-    /// the version wakes them, long polls and streams in turn (a watch
-    /// channel wakes its waiters across shards, not one crowd first).
+    /// open streams push it, through their replica's thread (`thread.rs`).
     pub(crate) fn new_version(&mut self, service: u32) {
         let late = self.work_overhead + self.up().version_late;
         let up = self.up();
@@ -180,21 +177,13 @@ impl World<'_> {
         let streams = d.streams.clone();
         self.queue
             .push(next.max(self.now), Event::Version { service });
-        let (mut held, mut streams) = (held.into_iter(), streams.into_iter());
-        loop {
-            let job = held.next();
-            if let Some(job) = job {
-                let rep = self.jobs.items[job as usize].rep;
-                let at = self.on_thread(rep, false);
-                self.answer_at(job, at);
-            }
-            let s = streams.next();
-            if let Some(s) = s {
-                self.push_if_new(s);
-            }
-            if job.is_none() && s.is_none() {
-                break;
-            }
+        for job in held {
+            let j = &self.jobs.items[job as usize];
+            let (rep, token) = (j.rep, j.token);
+            self.give_thread(rep, Message::Answer { job, token });
+        }
+        for s in streams {
+            self.push_if_new(s);
         }
     }
 
@@ -217,7 +206,7 @@ impl World<'_> {
         let (rep, s, e, token, dl) = (j.rep, j.service, j.endpoint, j.token, j.deadline);
         // Its thread took the request in (timed here, where it is known
         // for a long poll, a millisecond or so after it came).
-        self.on_thread(rep, false);
+        self.give_thread(rep, Message::Take);
         let now = self.now;
         let up_to = match dl {
             deadline::NONE => ask.hold,
@@ -244,38 +233,6 @@ impl World<'_> {
             d.held.push(job);
         }
         true
-    }
-
-    /// One more message (an answer or push sent, a long poll taken in) on
-    /// replica `rep`'s one thread, which takes them one after another: the
-    /// instant it is done. A burst of N messages spreads over N × the cost,
-    /// as a real replica's does; with no cost, now. `push`: a push's
-    /// message, which costs [`crate::Options::push_cost`].
-    pub(crate) fn on_thread(&mut self, rep: u32, push: bool) -> Nanos {
-        let now = self.now;
-        let up = self.up();
-        let cost = if push { up.push_cost } else { up.message_cost };
-        if cost == 0 {
-            return now;
-        }
-        let free = up.thread.entry(rep).or_insert(0);
-        *free = (*free).max(now) + cost;
-        *free
-    }
-
-    /// Held long poll `job` answers the new version at `at`: now, or once
-    /// its replica's thread comes to it (its hold's timer moved there).
-    fn answer_at(&mut self, job: u32, at: Nanos) {
-        if at <= self.now {
-            return self.end_hold(job, None);
-        }
-        let up = self.up();
-        let Some(&(t, timer)) = up.held.get(&job) else {
-            return;
-        };
-        self.queue.cancel(timer);
-        let timer = self.queue.arm(at, Event::HoldEnd { job, token: t });
-        self.up().held.insert(job, (t, timer));
     }
 
     /// A held long poll answers: a new version came (`token: None`) or its
@@ -343,6 +300,7 @@ impl World<'_> {
     /// (the kill answered their requests), their clients told of broken
     /// streams.
     pub(crate) fn versions_killed(&mut self, r: u32) {
+        self.thread_killed(r);
         let hop = self.hop;
         let now = self.now;
         // Cannot fail: only called once `updates` was found set.
