@@ -34,11 +34,21 @@ fn f(v: &Value) -> f64 {
 /// Why a run is too noisy to judge a few milliseconds by, if it is: the
 /// whole machine stalled, a poll of 1 ms of work taking over 40 ms (as
 /// `tests/import.rs` judges its generator; a stall lands in the staleness
-/// of every version it meets). A debug build's 1 ms steps always run late
-/// on this machine, so lateness of work says nothing here.
+/// of every version it meets), or the replica's own timer says other
+/// processes took its core for over a millisecond at a time: `Latest`'s
+/// 1 ms steps took over 2 ms at p99 (1.6 ms in a quiet run, 2.6–4.0 ms
+/// while two builds ran beside it). A burst of a hundred messages meets
+/// every such wait; the probe, run seconds before, may have met fewer.
+/// Most of a debug build's 1 ms steps run a little late on this machine,
+/// so the share of late steps says nothing here.
 fn too_noisy(m: &Value) -> Option<String> {
     let max = m["load"]["pollers"]["latency_ms"]["max"].as_f64()?;
-    (max > 40.0).then(|| format!("a poll took {max} ms"))
+    if max > 40.0 {
+        return Some(format!("a poll took {max} ms"));
+    }
+    let work = &m["services"]["scores"]["endpoints"]["Latest"]["work_ms"]["p99"];
+    let p99 = work.as_f64()?;
+    (p99 > 2.0).then(|| format!("1 ms of work took {p99} ms at p99"))
 }
 
 /// Runs scores.yaml beside its prediction into `NAME`: (measured, predicted).
@@ -111,7 +121,10 @@ fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
             break (m, p);
         }
         match too_noisy(&m) {
-            Some(why) if noisy.len() < 2 => noisy.push(why),
+            Some(why) if noisy.len() < 2 => {
+                eprintln!("run again: the machine was busy ({why})");
+                noisy.push(why);
+            }
             Some(why) => panic!("the machine was too busy to judge staleness by: {noisy:?}, {why}"),
             None => panic!("{gaps:?} (runs too busy before: {noisy:?})"),
         }
