@@ -13,12 +13,14 @@
 //! two generator threads race, and either order came out in three runs
 //! (0 or 20 refused: 1.67 or 2.33/s). The streams opened must match.
 //!
-//! Long-poll and stream staleness: the model has a replica answer a held
-//! request the instant a version appears, so it predicts their least. A
-//! real replica's one thread then answers every waiting client and takes
-//! their next requests one after another (a hundred messages for
-//! scores.yaml's fans): that wait is not modelled, so the test holds the
-//! prediction to being at most what was measured and prints the gap.
+//! Long-poll and stream staleness must be within a request's latency of
+//! what was measured: the pollers' p50 latency (a plain request to the same
+//! replica, hop and `work` included). A new version makes a real replica's
+//! one thread answer 50 held long polls, take their next 50 and push to 50
+//! streams one message after another; the simulator charges each message
+//! the cost `predict`'s probe measured (`predict/src/message.rs`). A run on
+//! a machine too busy to time its replicas' work is run again (three runs
+//! at most), as `tests/import.rs` does; a quiet run's gap fails.
 
 mod common;
 
@@ -29,10 +31,29 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-#[test]
-fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
-    let sb = Sandbox::new();
-    let out = sb.out();
+/// Why a run is too noisy to judge a few milliseconds by, if it is: the
+/// whole machine stalled, a poll of 1 ms of work taking over 40 ms (as
+/// `tests/import.rs` judges its generator; a stall lands in the staleness
+/// of every version it meets), or the replica's own timer says other
+/// processes took its core for over a millisecond at a time: `Latest`'s
+/// 1 ms steps took over 2 ms at p99 (1.6 ms in a quiet run, 2.6–4.0 ms
+/// while two builds ran beside it). A burst of a hundred messages meets
+/// every such wait; the probe, run seconds before, may have met fewer.
+/// Most of a debug build's 1 ms steps run a little late on this machine,
+/// so the share of late steps says nothing here.
+fn too_noisy(m: &Value) -> Option<String> {
+    let max = m["load"]["pollers"]["latency_ms"]["max"].as_f64()?;
+    if max > 40.0 {
+        return Some(format!("a poll took {max} ms"));
+    }
+    let work = &m["services"]["scores"]["endpoints"]["Latest"]["work_ms"]["p99"];
+    let p99 = work.as_f64()?;
+    (p99 > 2.0).then(|| format!("1 ms of work took {p99} ms at p99"))
+}
+
+/// Runs scores.yaml beside its prediction into `NAME`: (measured, predicted).
+fn run_beside(sb: &Sandbox, name: &str) -> (Value, Value) {
+    let out = sb.dir.path().join(name);
     let cache = sb.dir.path().join("cache");
     let o = sb
         .command(&[
@@ -57,8 +78,57 @@ fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
     for line in ["load.pollers       stale ms", "scores/Watch       pushed"] {
         assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
     }
-    let m = common::read_summary(&out);
-    let p = common::read_summary(&out.join("prediction"));
+    (
+        common::read_summary(&out),
+        common::read_summary(&out.join("prediction")),
+    )
+}
+
+/// Long-poll and stream staleness, predicted against measured: the gaps
+/// over a request's latency, if any.
+fn staleness_gaps(m: &Value, p: &Value) -> Vec<String> {
+    let latency = f(&m["load"]["pollers"]["latency_ms"]["p50"]);
+    let mut gaps = Vec::new();
+    for g in ["long-pollers", "subscribers"] {
+        let pm = f(&p["load"][g]["updates"]["staleness_ms"]["mean"]);
+        let mm = f(&m["load"][g]["updates"]["staleness_ms"]["mean"]);
+        eprintln!("{g}: mean staleness {pm} ms predicted, {mm} measured, a request {latency} ms");
+        if (pm - mm).abs() > latency {
+            gaps.push(format!(
+                "{g}: mean staleness {pm} ms predicted, {mm} measured: more than a request's {latency} ms apart"
+            ));
+        }
+    }
+    gaps
+}
+
+#[test]
+fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
+    let sb = Sandbox::new();
+    let mut noisy = Vec::new();
+    let (m, p) = loop {
+        let (m, p) = run_beside(&sb, &format!("run-{}", noisy.len()));
+        let probed = &p["prediction"];
+        eprintln!(
+            "probed: hop {} ms, an answer {} ms, a push {} ms, a version {} ms late",
+            probed["hop_cost_ms"],
+            probed["message_cost_ms"],
+            probed["push_cost_ms"],
+            probed["version_late_ms"]
+        );
+        let gaps = staleness_gaps(&m, &p);
+        if gaps.is_empty() {
+            break (m, p);
+        }
+        match too_noisy(&m) {
+            Some(why) if noisy.len() < 2 => {
+                eprintln!("run again: the machine was busy ({why})");
+                noisy.push(why);
+            }
+            Some(why) => panic!("the machine was too busy to judge staleness by: {noisy:?}, {why}"),
+            None => panic!("{gaps:?} (runs too busy before: {noisy:?})"),
+        }
+    };
     assert_eq!(m["seed"], p["seed"], "the prediction uses the run's seed");
 
     for g in ["pollers", "long-pollers", "subscribers"] {
@@ -80,13 +150,6 @@ fn scores_polls_long_polls_and_streams_are_predicted_beside_the_run() {
         (measured - mean).abs() <= 3.0 * half,
         "poll staleness {measured} ms, predicted {mean} ± {half}"
     );
-
-    // What the model answers at once, a real replica answers in turn.
-    for g in ["long-pollers", "subscribers"] {
-        let pm = f(&p["load"][g]["updates"]["staleness_ms"]["mean"]);
-        let mm = f(&m["load"][g]["updates"]["staleness_ms"]["mean"]);
-        assert!(pm <= mm, "{g}: predicted {pm} ms, more than measured {mm}");
-    }
 
     // Server requests per second within 10% (Watch: see the top).
     for ep in ["Latest", "Wait"] {

@@ -135,6 +135,7 @@ pub fn case(which: &str) -> anyhow::Result<()> {
         hop_cost: 400_000,
         work_overhead: 0,
         telemetry: true,
+        ..topolab_sim::Options::default()
     };
     let (t, c) = (Instant::now(), cpu_now());
     let f = topolab_sim::simulate(&loaded.topology, &opts)?;

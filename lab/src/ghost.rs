@@ -125,6 +125,9 @@ pub fn predict(session: Arc<Session>) {
                 seed,
                 hop_cost: HOP_COST_NS,
                 work_overhead: 0,
+                message_cost: 0,
+                push_cost: 0,
+                version_late: 0,
                 telemetry: true,
             };
             topolab_sim::simulate(&steady, &opts).map_err(|e| e.to_string())

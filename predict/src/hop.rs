@@ -6,6 +6,8 @@
 //! measures what the machine adds to a timed `work` step (its callee works
 //! 1 ms and reports how long that took): on a busy machine a process waits
 //! for a core before it resumes, and the simulator charges that too.
+//! What a replica's thread spends on a burst of messages (`message.rs`) is
+//! cached beside them, probed only for a topology with followers.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +27,14 @@ pub struct Hop {
     pub source: String,
     /// Added to every `work` step (0 when the user set the hop cost).
     pub work_ns: u64,
+    /// What one message costs a replica's thread in a burst of them
+    /// (`message.rs`; 0 when the user set the hop cost).
+    pub message_ns: u64,
+    /// How much later than a work step a replica takes up a new version
+    /// (`message.rs`; 0 when the user set the hop cost).
+    pub version_late_ns: u64,
+    /// What one push down a stream costs it (`message.rs`).
+    pub push_ns: u64,
 }
 
 /// The probe's topology: load → front → back, nothing but hops and one
@@ -64,8 +74,23 @@ struct Cached {
     /// caches written before it was measured: then the probe runs again).
     #[serde(default)]
     work_overhead_us: Option<f64>,
+    /// The message probe's figures (absent until a topology with
+    /// followers was predicted, or in caches written before it existed).
+    #[serde(default)]
+    message: Option<CachedMessage>,
     /// How many requests the probe measured.
     requests: u64,
+}
+
+/// What the message probe found (`message.rs`).
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+struct CachedMessage {
+    message_cost_us: f64,
+    version_late_us: f64,
+    push_cost_us: f64,
+    /// The measured median staleness of its 5 and 50 long pollers and its
+    /// 50 subscribers, ms: what the three figures were fitted to.
+    probe_ms: [f64; 3],
 }
 
 /// The cache file.
@@ -82,25 +107,64 @@ pub fn set(d: Duration) -> Hop {
         ns: d.as_nanos() as u64,
         source: "--hop-cost".into(),
         work_ns: 0,
+        message_ns: 0,
+        version_late_ns: 0,
+        push_ns: 0,
     }
 }
 
-/// The cached probe's figure, or a fresh probe (then cached). `fresh`
-/// ignores the cache.
-pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> anyhow::Result<Hop> {
+/// The cached probe's figures, or fresh probes (then cached). `fresh`
+/// ignores the cache. `followers`: the topology follows `updates`, so the
+/// message probe's figures are needed too (else they are left as cached,
+/// or 0: a topology without followers never pays them).
+pub async fn probed(
+    replica_command: (PathBuf, Vec<String>),
+    fresh: bool,
+    followers: bool,
+) -> anyhow::Result<Hop> {
     let file = cache_file();
-    if !fresh
-        && let Some(f) = &file
-        && let Some(c) = read(f)
+    let read_back = file.as_deref().and_then(read);
+    let kept = read_back.as_ref().and_then(|c| c.message);
+    let cached = read_back.filter(|_| !fresh);
+    if let Some(c) = &cached
         && let Some(work_us) = c.work_overhead_us
+        && (!followers || c.message.is_some())
     {
+        let m = c.message.unwrap_or_default();
         return Ok(Hop {
             ns: (c.hop_cost_us * 1e3) as u64,
-            source: format!("cache {}", f.display()),
+            // Cannot fail: `cached` was read from it.
+            source: format!("cache {}", file.as_deref().expect("a cache").display()),
             work_ns: (work_us * 1e3) as u64,
+            message_ns: (m.message_cost_us * 1e3) as u64,
+            version_late_ns: (m.version_late_us * 1e3) as u64,
+            push_ns: (m.push_cost_us * 1e3) as u64,
         });
     }
-    let (us, work_us, requests) = probe(replica_command).await?;
+    let (us, work_us, requests) = probe(replica_command.clone()).await?;
+    let mut hop = Hop {
+        ns: (us * 1e3) as u64,
+        source: "probe".into(),
+        work_ns: (work_us * 1e3) as u64,
+        message_ns: 0,
+        version_late_ns: 0,
+        push_ns: 0,
+    };
+    let message = if followers {
+        let m = crate::message::probe(replica_command, &hop).await?;
+        hop.message_ns = m.message_ns;
+        hop.version_late_ns = m.version_late_ns;
+        hop.push_ns = m.push_ns;
+        Some(CachedMessage {
+            message_cost_us: m.message_ns as f64 / 1e3,
+            version_late_us: m.version_late_ns as f64 / 1e3,
+            push_cost_us: m.push_ns as f64 / 1e3,
+            probe_ms: [m.few_ms, m.many_ms, m.streams_ms],
+        })
+    } else {
+        // Renewed only for a topology that needs them.
+        kept
+    };
     if let Some(f) = &file {
         // A cache that cannot be written only costs the next predict a probe.
         let _ = write(
@@ -108,15 +172,12 @@ pub async fn probed(replica_command: (PathBuf, Vec<String>), fresh: bool) -> any
             &Cached {
                 hop_cost_us: us,
                 work_overhead_us: Some(work_us),
+                message,
                 requests,
             },
         );
     }
-    Ok(Hop {
-        ns: (us * 1e3) as u64,
-        source: "probe".into(),
-        work_ns: (work_us * 1e3) as u64,
-    })
+    Ok(hop)
 }
 
 /// Runs the probe: (µs per hop, µs added to a work step, requests

@@ -11,6 +11,7 @@
 pub mod beside;
 pub mod figures;
 pub mod hop;
+pub mod message;
 mod sizes;
 pub mod trim;
 pub mod without_warmup;
@@ -75,6 +76,9 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
         seed,
         hop_cost: hop.ns,
         work_overhead: hop.work_ns,
+        message_cost: hop.message_ns,
+        version_late: hop.version_late_ns,
+        push_cost: hop.push_ns,
         telemetry: true,
     };
     let (f, warm) = without_warmup::simulate(t, &sim)?;
@@ -85,6 +89,9 @@ pub fn simulate(loaded: &Loaded, seed: u64, hop: &Hop) -> anyhow::Result<Simulat
     summary.cascade = cascade::analyze(t, &timeseries::by_service(&rows));
     let mut prediction = figures::prediction(&capacity, &f, hop.ns, &hop.source, wall);
     prediction.work_overhead_ms = round3(hop.work_ns as f64 / 1e6);
+    prediction.message_cost_ms = round3(hop.message_ns as f64 / 1e6);
+    prediction.push_cost_ms = round3(hop.push_ns as f64 / 1e6);
+    prediction.version_late_ms = round3(hop.version_late_ns as f64 / 1e6);
     prediction.not_modelled = sizes::not_modelled(t);
     summary.prediction = Some(prediction);
     // Simulated and discarded as a run discards it (see `warmup`).
@@ -215,6 +222,13 @@ pub fn render(p: &Predicted) -> String {
             "prediction: {} events simulated in {:.2} s; hop cost {:.3} ms, {:.3} ms added to each work step ({})",
             pr.events, pr.wall_s, pr.hop_cost_ms, pr.work_overhead_ms, pr.hop_cost_source
         );
+        if pr.message_cost_ms > 0.0 && p.summary.load.values().any(|l| l.updates.is_some()) {
+            let _ = writeln!(
+                out,
+                "followers: a replica's thread takes a burst one message after another, {:.3} ms an answer, {:.3} ms a push; a version is taken up {:.3} ms late",
+                pr.message_cost_ms, pr.push_cost_ms, pr.version_late_ms
+            );
+        }
         if let Some(w) = &p.summary.warmup {
             let _ = writeln!(
                 out,

@@ -105,6 +105,18 @@ pub struct Prediction {
     /// sampled work time (0 with `--hop-cost`: no probe).
     #[serde(default)]
     pub work_overhead_ms: f64,
+    /// What the probe found one message costs a replica's one thread when
+    /// a new version sends many at once (answers of held long polls,
+    /// pushes), charged one after another (0 with `--hop-cost`).
+    #[serde(default)]
+    pub message_cost_ms: f64,
+    /// The same for one push down an open stream.
+    #[serde(default)]
+    pub push_cost_ms: f64,
+    /// How much later than a `work` step a replica takes up a new version,
+    /// found by the same probe.
+    #[serde(default)]
+    pub version_late_ms: f64,
     /// Events simulated, and the wall time the simulation took.
     pub events: u64,
     pub wall_s: f64,

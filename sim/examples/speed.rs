@@ -27,6 +27,9 @@ fn main() {
         seed: 1,
         hop_cost: 400_000,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: true,
     };
     let t0 = Instant::now();

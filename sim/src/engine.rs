@@ -54,6 +54,8 @@ pub enum Event {
     StreamClosed { stream: u32 },
     /// A subscriber learns its stream broke (its replica was killed).
     StreamBroken { stream: u32 },
+    /// A replica's thread has sent a message of a burst (`thread.rs`).
+    ThreadDone { replica: u32 },
 }
 
 /// Who waits for a response: a generator's request or a fiber of a job.

@@ -28,6 +28,7 @@ pub mod plan;
 mod serve;
 mod state;
 mod stream;
+mod thread;
 pub mod timers;
 mod timings;
 mod versions;
@@ -69,6 +70,19 @@ pub struct Options {
     /// process's timed work (waiting for a core to resume on), calibrated
     /// by `predict`'s probe; 0 models an idle machine.
     pub work_overhead: Nanos,
+    /// What one message costs a replica's one thread when a new version
+    /// sends many at once (a held long poll's answer, a push, the next long
+    /// poll taken in): they go one after another. Calibrated by `predict`'s
+    /// probe; 0 sends them all at the instant. Only services with
+    /// `updates` pay it.
+    pub message_cost: Nanos,
+    /// What one push down an open stream costs that thread (less than an
+    /// answer: no request ends, none comes next).
+    pub push_cost: Nanos,
+    /// How much later than a timed `work` step a replica takes up a new
+    /// version (its timeline's timer is a coarser one), calibrated by the
+    /// same probe.
+    pub version_late: Nanos,
     /// Keep per-replica telemetry samples (`timeseries.csv`).
     pub telemetry: bool,
 }
@@ -79,6 +93,9 @@ impl Default for Options {
             seed: 1,
             hop_cost: 0,
             work_overhead: 0,
+            message_cost: 0,
+            push_cost: 0,
+            version_late: 0,
             telemetry: true,
         }
     }

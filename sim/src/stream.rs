@@ -8,6 +8,7 @@
 //! push that finds newer versions meanwhile pushes the newest next.
 
 use crate::engine::{Event, Nanos};
+use crate::thread::Message;
 use crate::versions::{Stream, StreamState};
 use crate::world::World;
 
@@ -130,13 +131,22 @@ impl World<'_> {
         }
         match state {
             StreamState::Open => {
-                let at = self.now + self.hop + self.wire(svc, e);
-                self.queue.push(at, Event::Pushed { stream: s, version });
+                // Its replica's thread sends it in turn (`thread.rs`).
+                self.give_thread(r, Message::Push { stream: s, version });
                 self.push_if_new(s);
             }
             StreamState::Closing => self.stream_closes(s),
             _ => {}
         }
+    }
+
+    /// Push `version`'s message leaves its replica's thread for the client.
+    pub(crate) fn push_sent(&mut self, s: u32, version: u64) {
+        let job = self.stream_state(s).job;
+        let j = &self.jobs.items[job as usize];
+        let (svc, e) = (j.service as usize, j.endpoint as usize);
+        let at = self.now + self.hop + self.wire(svc, e);
+        self.queue.push(at, Event::Pushed { stream: s, version });
     }
 
     /// The client's close reaches the replica: the stream ends now, or once

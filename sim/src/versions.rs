@@ -14,6 +14,7 @@ use topolab_rules::deadline;
 
 use crate::engine::{Event, Nanos};
 use crate::state::JobState;
+use crate::thread::Message;
 use crate::timers::TimerId;
 use crate::world::World;
 
@@ -39,6 +40,15 @@ pub struct Updates {
     level: HashMap<(u32, u32), (u64, u64)>,
     /// Per replica: versions pushed since the last sample.
     pub(crate) pushed: HashMap<u32, u32>,
+    /// What one message costs a replica's one thread
+    /// ([`crate::Options::message_cost`]).
+    pub(crate) message_cost: Nanos,
+    /// What a push costs it ([`crate::Options::push_cost`]).
+    pub(crate) push_cost: Nanos,
+    /// Added to each version's time ([`crate::Options::version_late`]).
+    version_late: Nanos,
+    /// Per replica with messages in a burst: its one thread.
+    pub(crate) threads: HashMap<u32, crate::thread::Thread>,
 }
 
 #[derive(Debug)]
@@ -87,7 +97,8 @@ pub struct Stream {
 
 impl Updates {
     /// Every service's timeline, drawn as the replicas draw theirs.
-    pub fn new(t: &Topology, seed: u64) -> Updates {
+    pub fn new(t: &Topology, opts: &crate::Options) -> Updates {
+        let seed = opts.seed;
         let data = t
             .services
             .iter()
@@ -102,6 +113,9 @@ impl Updates {
             .collect();
         Updates {
             data,
+            message_cost: opts.message_cost,
+            push_cost: opts.push_cost,
+            version_late: opts.version_late,
             ..Updates::default()
         }
     }
@@ -133,9 +147,10 @@ impl World<'_> {
 
     /// Schedules every service's first new version. A replica takes a
     /// version up on a timer's wake, as it ends a `work` step: a busy
-    /// machine's lateness ([`crate::Options::work_overhead`]) is added.
+    /// machine's lateness ([`crate::Options::work_overhead`]) is added, and
+    /// what its coarser timer adds ([`crate::Options::version_late`]).
     pub(crate) fn start_versions(&mut self) {
-        let late = self.work_overhead;
+        let late = self.work_overhead + self.up().version_late;
         let up = self.up();
         let mut first = Vec::new();
         for (s, d) in up.data.iter_mut().enumerate() {
@@ -149,9 +164,9 @@ impl World<'_> {
     }
 
     /// Service `service`'s next version appears: held long polls answer,
-    /// open streams push it.
+    /// open streams push it, through their replica's thread (`thread.rs`).
     pub(crate) fn new_version(&mut self, service: u32) {
-        let late = self.work_overhead;
+        let late = self.work_overhead + self.up().version_late;
         let up = self.up();
         let Some(d) = up.data[service as usize].as_mut() else {
             return;
@@ -163,7 +178,9 @@ impl World<'_> {
         self.queue
             .push(next.max(self.now), Event::Version { service });
         for job in held {
-            self.end_hold(job, None);
+            let j = &self.jobs.items[job as usize];
+            let (rep, token) = (j.rep, j.token);
+            self.give_thread(rep, Message::Answer { job, token });
         }
         for s in streams {
             self.push_if_new(s);
@@ -187,6 +204,9 @@ impl World<'_> {
             return false;
         }
         let (rep, s, e, token, dl) = (j.rep, j.service, j.endpoint, j.token, j.deadline);
+        // Its thread took the request in (timed here, where it is known
+        // for a long poll, a millisecond or so after it came).
+        self.give_thread(rep, Message::Take);
         let now = self.now;
         let up_to = match dl {
             deadline::NONE => ask.hold,
@@ -280,6 +300,7 @@ impl World<'_> {
     /// (the kill answered their requests), their clients told of broken
     /// streams.
     pub(crate) fn versions_killed(&mut self, r: u32) {
+        self.thread_killed(r);
         let hop = self.hop;
         let now = self.now;
         // Cannot fail: only called once `updates` was found set.

@@ -182,7 +182,7 @@ impl<'a> World<'a> {
                 .load
                 .iter()
                 .any(|g| g.follow.is_some())
-                .then(|| Box::new(crate::versions::Updates::new(topo, opts.seed))),
+                .then(|| Box::new(crate::versions::Updates::new(topo, opts))),
         }
     }
 
@@ -242,6 +242,7 @@ impl<'a> World<'a> {
             Event::Pushed { stream, version } => self.stream_message(stream, version),
             Event::StreamClosed { stream } => self.stream_closed(stream),
             Event::StreamBroken { stream } => self.stream_broken(stream),
+            Event::ThreadDone { replica } => self.thread_done(replica),
         }
     }
 
@@ -265,6 +266,7 @@ impl<'a> World<'a> {
             | Event::Timeout {
                 caller: Caller::Fiber { fiber, .. },
             } => fiber_rep(fiber),
+            Event::ThreadDone { replica } => Some(replica),
             _ => None,
         }
     }

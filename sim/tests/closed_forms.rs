@@ -17,6 +17,9 @@ fn sim(yaml: &str, seed: u64) -> Figures {
         seed,
         hop_cost: 0,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")

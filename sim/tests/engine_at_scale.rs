@@ -14,6 +14,9 @@ fn sim(yaml: &str) -> Figures {
         seed: 7,
         hop_cost: 200_000,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")

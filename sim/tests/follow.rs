@@ -26,6 +26,9 @@ fn sim(yaml: &str) -> Figures {
         seed: 11,
         hop_cost: HOP,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")

@@ -15,6 +15,9 @@ fn sim(extra: &str) -> Figures {
         seed: 7,
         hop_cost: 0,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")
@@ -75,6 +78,9 @@ fn a_response_takes_its_time_on_the_way_backs_bandwidth() {
             seed: 7,
             hop_cost: 0,
             work_overhead: 0,
+            message_cost: 0,
+            push_cost: 0,
+            version_late: 0,
             telemetry: false,
         };
         simulate(&loaded.topology, &opts).expect("simulates")

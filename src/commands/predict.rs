@@ -44,6 +44,7 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         args.hop_cost.as_deref(),
         args.reprobe,
         !args.quiet && !args.json,
+        &loaded.topology,
     ) {
         Ok(h) => h,
         Err(e) => {
@@ -97,8 +98,14 @@ pub fn predict(args: PredictArgs) -> ExitCode {
 }
 
 /// `--hop-cost D`, else the cached probe (or a fresh one); `say`: tell the
-/// user a probe may take a few seconds.
-pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<Hop> {
+/// user a probe may take a few seconds. `t`: the topology predicted, whose
+/// followers (if any) need the message probe too.
+pub fn hop_cost(
+    set: Option<&str>,
+    reprobe: bool,
+    say: bool,
+    t: &topolab_model::Topology,
+) -> anyhow::Result<Hop> {
     if let Some(text) = set {
         let d = topolab_model::values::duration(text).map_err(|e| {
             anyhow::anyhow!("--hop-cost {text}: {}; expected {}", e.problem, e.expected)
@@ -110,7 +117,12 @@ pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<H
         eprintln!("hop cost: using the cached probe, or measuring one (a 4 s run of two services)");
     }
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(hop::probed((program, vec!["__serve".into()]), reprobe))
+    let followers = t.load.iter().any(|g| g.follow.is_some());
+    rt.block_on(hop::probed(
+        (program, vec!["__serve".into()]),
+        reprobe,
+        followers,
+    ))
 }
 
 /// `run --predict`, before the run: settle the hop cost, predict (with the
@@ -118,7 +130,13 @@ pub fn hop_cost(set: Option<&str>, reprobe: bool, say: bool) -> anyhow::Result<H
 /// the exit status to end with (nothing has started yet).
 pub fn before_run(args: &RunArgs, loaded: &Loaded, seed: u64) -> Result<Simulated, ExitCode> {
     let say = !args.quiet && !args.json;
-    let hop = hop_cost(args.hop_cost.as_deref(), args.reprobe, say).map_err(|e| {
+    let hop = hop_cost(
+        args.hop_cost.as_deref(),
+        args.reprobe,
+        say,
+        &loaded.topology,
+    )
+    .map_err(|e| {
         eprintln!("error: {e:#}");
         ExitCode::from(if args.hop_cost.is_some() {
             EXIT_INVALID

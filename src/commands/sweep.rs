@@ -95,7 +95,7 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
         &format!("{name}-sweep"),
         args.folder.force,
     )?;
-    let hop = predict_hop(args);
+    let hop = predict_hop(args, &steps[0].topology);
     let program = replica_program()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut figures: Vec<StepFigures> = Vec::new();
@@ -150,11 +150,11 @@ fn run_steps(args: &SweepArgs, vary: &Vary, goal: Goal, steps: &[Loaded]) -> any
 
 /// The hop cost for the predicted curve, unless `--no-predict`; a hop cost
 /// that cannot be had costs the curve, not the sweep (said on stderr).
-fn predict_hop(args: &SweepArgs) -> Option<topolab_predict::Hop> {
+fn predict_hop(args: &SweepArgs, t: &topolab_model::Topology) -> Option<topolab_predict::Hop> {
     if args.no_predict {
         return None;
     }
-    match super::predict::hop_cost(args.hop_cost.as_deref(), false, !args.quiet) {
+    match super::predict::hop_cost(args.hop_cost.as_deref(), false, !args.quiet, t) {
         Ok(h) => Some(h),
         Err(e) => {
             eprintln!("note: the steps are not predicted: {e:#}");
