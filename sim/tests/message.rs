@@ -16,6 +16,9 @@ fn sim(request: &str, call: &str) -> Figures {
         seed: 7,
         hop_cost: 100_000,
         work_overhead: 0,
+        message_cost: 0,
+        push_cost: 0,
+        version_late: 0,
         telemetry: false,
     };
     simulate(&loaded.topology, &opts).expect("simulates")
