@@ -142,25 +142,8 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
 
     // Traces: a long poll's SERVER span says how long it was held; a stream
     // is one span with an event per pushed version.
-    // `traces.jsonl`: one OTLP/JSON `TracesData` per line.
-    let lines: Vec<Value> = std::fs::read_to_string(sb.out().join("traces.jsonl"))
-        .expect("traces.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("OTLP/JSON"))
-        .collect();
-    let spans: Vec<&Value> = lines
-        .iter()
-        .flat_map(|t| t["resourceSpans"].as_array().unwrap())
-        .flat_map(|r| r["scopeSpans"].as_array().unwrap())
-        .flat_map(|s| s["spans"].as_array().unwrap())
-        .collect();
-    let attr = |sp: &Value, key: &str| -> Option<Value> {
-        sp["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == key)
-            .map(|a| a["value"].clone())
-    };
+    let spans = common::otlp::spans(&sb.out());
+    let attr = common::otlp::attr;
     let held_ms: Vec<f64> = spans
         .iter()
         .filter(|sp| sp["name"] == "fast/Long")
@@ -172,7 +155,7 @@ fn three_ways_cost_and_freshness_follow_from_who_initiates() {
         held_ms.iter().any(|ms| *ms > 50.0),
         "long polls were held, and their spans say so: {held_ms:?}"
     );
-    let streams: Vec<&&Value> = spans
+    let streams: Vec<&Value> = spans
         .iter()
         .filter(|sp| {
             attr(sp, "rpc.method") == Some(serde_json::json!({"stringValue": "Subscribe"}))

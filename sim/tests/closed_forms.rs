@@ -16,11 +16,8 @@ fn sim(yaml: &str, seed: u64) -> Figures {
     let opts = Options {
         seed,
         hop_cost: 0,
-        work_overhead: 0,
-        message_cost: 0,
-        push_cost: 0,
-        version_late: 0,
         telemetry: false,
+        ..Options::default()
     };
     simulate(&loaded.topology, &opts).expect("simulates")
 }

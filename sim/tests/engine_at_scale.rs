@@ -13,11 +13,8 @@ fn sim(yaml: &str) -> Figures {
     let opts = Options {
         seed: 7,
         hop_cost: 200_000,
-        work_overhead: 0,
-        message_cost: 0,
-        push_cost: 0,
-        version_late: 0,
         telemetry: false,
+        ..Options::default()
     };
     simulate(&loaded.topology, &opts).expect("simulates")
 }

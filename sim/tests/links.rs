@@ -14,11 +14,8 @@ fn sim(extra: &str) -> Figures {
     let opts = Options {
         seed: 7,
         hop_cost: 0,
-        work_overhead: 0,
-        message_cost: 0,
-        push_cost: 0,
-        version_late: 0,
         telemetry: false,
+        ..Options::default()
     };
     simulate(&loaded.topology, &opts).expect("simulates")
 }
@@ -77,11 +74,8 @@ fn a_response_takes_its_time_on_the_way_backs_bandwidth() {
         let opts = Options {
             seed: 7,
             hop_cost: 0,
-            work_overhead: 0,
-            message_cost: 0,
-            push_cost: 0,
-            version_late: 0,
             telemetry: false,
+            ..Options::default()
         };
         simulate(&loaded.topology, &opts).expect("simulates")
     };

@@ -10,6 +10,7 @@
 pub mod accounting;
 pub mod browser;
 pub mod lab;
+pub mod otlp;
 pub mod peers;
 pub mod scores;
 pub mod swarm;

@@ -109,24 +109,8 @@ fn assert_timeseries_adds_up(load: &Value, folder: &Path) {
 /// Traces: a long poll's SERVER span says how long it was held; a stream is
 /// one span with an event per pushed version.
 fn assert_spans(folder: &Path, pushed: u64) {
-    let lines: Vec<Value> = std::fs::read_to_string(folder.join("traces.jsonl"))
-        .expect("traces.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("OTLP/JSON"))
-        .collect();
-    let spans: Vec<&Value> = lines
-        .iter()
-        .flat_map(|t| t["resourceSpans"].as_array().unwrap())
-        .flat_map(|r| r["scopeSpans"].as_array().unwrap())
-        .flat_map(|s| s["spans"].as_array().unwrap())
-        .collect();
-    let attr = |sp: &Value, key: &str| -> Option<Value> {
-        sp["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == key)
-            .map(|a| a["value"].clone())
-    };
+    let spans = super::otlp::spans(folder);
+    let attr = super::otlp::attr;
     let held = spans
         .iter()
         .filter(|sp| sp["name"] == "scores/Wait")
@@ -135,7 +119,7 @@ fn assert_spans(folder: &Path, pushed: u64) {
         .filter(|ns| *ns > 50e6)
         .count();
     assert!(held > 0, "long polls were held, and their spans say so");
-    let streams: Vec<&&Value> = spans
+    let streams: Vec<&Value> = spans
         .iter()
         .filter(|sp| {
             attr(sp, "rpc.method") == Some(serde_json::json!({"stringValue": "Subscribe"}))
