@@ -341,3 +341,17 @@ impl Builder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layouts the comments promise: at ten thousand services each
+    /// line a request touches is a miss.
+    #[test]
+    fn hot_records_fit_their_cache_lines() {
+        assert_eq!(std::mem::offset_of!(CallPlan, retries), 64);
+        assert_eq!(std::mem::size_of::<SvcHot>(), 16);
+        assert_eq!(std::mem::size_of::<crate::state::EpHot>(), 32);
+    }
+}

@@ -184,12 +184,17 @@ impl World<'_> {
         // Whatever the model, the request holds its worker until its steps start.
         j.holds = true;
         let svc = &self.plan.hot[s];
-        let ep = &self.plan.eps[svc.ep_first as usize + e];
+        let flat = svc.ep_first as usize + e;
+        let ep = self.ep_hot[flat];
+        let errors = match ep.errors {
+            true => self.plan.eps[flat].errors,
+            false => None,
+        };
         let fault = match self.reps[r as usize].erring {
             true => self.cold[r as usize].errors,
             false => None,
         };
-        let injected = [ep.errors, fault];
+        let injected = [errors, fault];
         for (rate, code) in injected.into_iter().flatten() {
             if self.chance(rate) {
                 self.end_job(job, code);
