@@ -93,7 +93,14 @@ impl World<'_> {
         // On a modelled network a partitioned request never arrives: the
         // timeout armed below ends it.
         if let Some(link) = self.link_delay(caller_rep, rep, call.request, call.response) {
-            let job = self.send_over(rep, call.endpoint, timeout, session, caller, link);
+            let job = self.send_over(
+                (rep, call.service),
+                call.endpoint,
+                timeout,
+                session,
+                caller,
+                link,
+            );
             self.jobs.items[job as usize].oversize = call.oversize;
         }
         let timer = self.queue.arm(now + timeout, Event::Timeout { caller });

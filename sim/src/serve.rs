@@ -33,23 +33,23 @@ impl World<'_> {
         session: u64,
         reply: Caller,
     ) -> u32 {
-        debug_assert_eq!(self.plan.replica_service[rep as usize], service);
-        self.send_over(rep, endpoint, timeout, session, reply, 0)
+        self.send_over((rep, service), endpoint, timeout, session, reply, 0)
     }
 
     /// [`World::send`] over a link that adds `link` ns to the hop (the
-    /// service is the replica's).
+    /// caller passes the replica's service, which it has read already: at
+    /// ten thousand services looking it up again is a cache miss).
     #[inline]
     pub(crate) fn send_over(
         &mut self,
-        rep: u32,
+        (rep, service): (u32, u32),
         endpoint: u32,
         timeout: Nanos,
         session: u64,
         reply: Caller,
         link: Nanos,
     ) -> u32 {
-        let service = self.plan.replica_service[rep as usize];
+        debug_assert_eq!(self.plan.replica_service[rep as usize], service);
         let token = self.token();
         // Counted from when the request reaches the replica, not from when a
         // paused or restarting replica gets round to it: by then its
