@@ -155,7 +155,7 @@ fn spread(plan: &Plan, s: u32, e: u32, lam: f64, rate: &mut HashMap<(u32, u32), 
 }
 
 fn spread_list(plan: &Plan, list: u32, lam: f64, rate: &mut HashMap<(u32, u32), f64>) {
-    for step in &plan.lists[list as usize] {
+    for step in plan.list(list) {
         match step {
             PStep::Work(_) => {}
             PStep::Call(c) => {
@@ -197,7 +197,7 @@ fn list_times(
     memo: &mut HashMap<(u32, u32), (f64, f64)>,
 ) -> (f64, f64) {
     let (mut resp, mut work) = (0.0, 0.0);
-    for step in &plan.lists[list as usize] {
+    for step in plan.list(list) {
         match step {
             PStep::Work(d) => {
                 let m = d.mean().as_secs_f64() + cost.work;

@@ -44,7 +44,7 @@ impl World<'_> {
             return;
         };
         let mut probe = None;
-        if let Some(cfg) = call.breaker {
+        if let Some(&cfg) = call.breaker.as_deref() {
             let breaker = self
                 .breakers
                 .entry(key)
@@ -58,7 +58,7 @@ impl World<'_> {
                 Admit::Through { probe: p } => probe = Some(p),
             }
         }
-        let callee = &plan.services[call.service as usize];
+        let callee = &plan.hot[call.service as usize];
         // One replica: no choice to make, no picker state to keep; its
         // per-replica count is `attempts`, filled in at the end.
         let picked = callee.replicas > 1;
@@ -93,8 +93,15 @@ impl World<'_> {
         // On a modelled network a partitioned request never arrives: the
         // timeout armed below ends it.
         if let Some(link) = self.link_delay(caller_rep, rep, call.request, call.response) {
-            let job = self.send_over(rep, call.endpoint, timeout, session, caller, link);
-            self.jobs.items[job as usize].oversize = !topolab_rules::message::fits(call.request);
+            let job = self.send_over(
+                (rep, call.service),
+                call.endpoint,
+                timeout,
+                session,
+                caller,
+                link,
+            );
+            self.jobs.items[job as usize].oversize = call.oversize;
         }
         let timer = self.queue.arm(now + timeout, Event::Timeout { caller });
         self.fibers.items[fiber as usize].timer = timer;

@@ -226,7 +226,7 @@ impl World<'_> {
         r.attempts += 1;
         r.token = token;
         let g = &mut self.gens[r.generator as usize];
-        let svc = &self.plan.services[r.service as usize];
+        let svc = &self.plan.hot[r.service as usize];
         let i = g.next[target] % svc.replicas;
         g.next[target] = g.next[target].wrapping_add(1);
         let caller = Caller::Root { root, token };

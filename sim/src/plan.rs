@@ -16,9 +16,19 @@ use crate::engine::Nanos;
 #[derive(Debug)]
 pub struct Plan {
     pub services: Vec<SvcPlan>,
-    /// Step lists: an endpoint's steps, a `session_miss` prefix joined to
-    /// them, and each `parallel` branch.
-    pub lists: Vec<Vec<PStep>>,
+    /// Per service, what every request at it reads, sixteen bytes apiece:
+    /// at ten thousand services nothing stays in cache, and reading these
+    /// from [`SvcPlan`] cost a line or more each.
+    pub hot: Vec<SvcHot>,
+    /// Per endpoint, by [`SvcHot::ep_first`] plus its index: where its
+    /// steps are and its injected errors, dense for the same reason.
+    pub eps: Vec<EpRun>,
+    /// Every step list's steps back to back (an endpoint's steps, a
+    /// `session_miss` prefix joined to them, each `parallel` branch), so
+    /// a step costs no walk through a list's own allocation.
+    pub steps: Vec<PStep>,
+    /// Each step list as (its first step in `steps`, its length).
+    pub lists: Vec<(u32, u32)>,
     pub calls: Vec<CallPlan>,
     /// Caller service and callee (service, endpoint) of each distinct call
     /// edge, for the `calls` figures, budgets and breakers.
@@ -56,6 +66,30 @@ pub struct SvcPlan {
     pub callees: Vec<u32>,
 }
 
+/// What a request at a service reads of it ([`Plan::hot`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SvcHot {
+    /// Global index of replica 0.
+    pub first: u32,
+    pub replicas: u32,
+    /// Where its endpoints start in [`Plan::eps`] (and the world's
+    /// per-endpoint counters).
+    pub ep_first: u32,
+    pub restart: bool,
+    pub sessions: bool,
+    pub blocking: bool,
+    pub deadlines: Deadlines,
+}
+
+/// What a request at an endpoint reads of it ([`Plan::eps`]).
+#[derive(Debug, Clone, Copy)]
+pub struct EpRun {
+    pub list: u32,
+    /// `session_miss` followed by the endpoint's steps, `u32::MAX`: none.
+    pub miss_list: u32,
+    pub errors: Option<(f64, StatusCode)>,
+}
+
 /// One endpoint.
 #[derive(Debug)]
 pub struct EpPlan {
@@ -75,8 +109,12 @@ pub enum PStep {
     Parallel(Vec<u32>),
 }
 
-/// A `call` step, resolved.
+/// A `call` step, resolved. What every attempt and its response read is
+/// in its first cache line (`repr(C)`, aligned to a line); what only
+/// retries, modelled networks and picking among several replicas read
+/// follows it.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct CallPlan {
     pub service: u32,
     pub endpoint: u32,
@@ -84,18 +122,23 @@ pub struct CallPlan {
     pub slot: u32,
     /// Index into [`Plan::edges`].
     pub edge: u32,
-    pub timeout: Nanos,
-    pub retries: u32,
-    pub backoff: Option<Dist>,
-    pub shape: BackoffShape,
-    pub probability: f64,
     pub times: u32,
     pub continue_on_error: bool,
+    /// Its request is larger than a replica decodes
+    /// ([`topolab_rules::message::fits`]).
+    pub oversize: bool,
+    pub timeout: Nanos,
+    pub probability: f64,
     /// Retries per first attempt; `None`: unlimited, or never drawn on (no
     /// step on its edge retries).
     pub budget: Option<f64>,
-    pub breaker: Option<Breaker>,
+    /// Boxed: eight bytes in the first line, where a breaker's forty
+    /// would push the rest out of it.
+    pub breaker: Option<Box<Breaker>>,
+    pub retries: u32,
     pub pick: Balance,
+    pub backoff: Option<Dist>,
+    pub shape: BackoffShape,
     /// Request payload in bytes (a modelled network's bandwidth).
     pub request: u64,
     /// The callee endpoint's response payload in bytes, on the way back.
@@ -113,6 +156,9 @@ impl Plan {
             .collect();
         let mut plan = Plan {
             services: Vec::with_capacity(t.services.len()),
+            hot: Vec::with_capacity(t.services.len()),
+            eps: Vec::new(),
+            steps: Vec::new(),
             lists: Vec::new(),
             calls: Vec::new(),
             edges: Vec::new(),
@@ -136,7 +182,7 @@ impl Plan {
                 edges: &mut edges,
                 plan: &mut plan,
             };
-            let endpoints = s
+            let endpoints: Vec<EpPlan> = s
                 .endpoints
                 .iter()
                 .map(|e| {
@@ -155,6 +201,20 @@ impl Plan {
                 })
                 .collect();
             let callees = std::mem::take(&mut b.callees);
+            plan.hot.push(SvcHot {
+                first,
+                replicas: s.replicas,
+                ep_first: plan.eps.len() as u32,
+                restart: s.restart == Restart::Always,
+                sessions: s.state == State::Sessions,
+                blocking: s.model == ServeModel::Blocking,
+                deadlines: s.deadlines,
+            });
+            plan.eps.extend(endpoints.iter().map(|e| EpRun {
+                list: e.list,
+                miss_list: e.miss_list.unwrap_or(u32::MAX),
+                errors: e.errors,
+            }));
             plan.services.push(SvcPlan {
                 name: s.name.clone(),
                 replicas: s.replicas,
@@ -193,6 +253,13 @@ impl Plan {
         plan
     }
 
+    /// Step list `list`'s steps.
+    #[inline]
+    pub fn list(&self, list: u32) -> &[PStep] {
+        let (start, len) = self.lists[list as usize];
+        &self.steps[start as usize..(start + len) as usize]
+    }
+
     /// Replicas in all.
     pub fn replica_count(&self) -> usize {
         self.replica_service.len()
@@ -217,8 +284,11 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn list(&mut self, steps: &[Step]) -> u32 {
-        let compiled = steps.iter().map(|s| self.step(s)).collect();
-        self.plan.lists.push(compiled);
+        // Branches are compiled first, so this list's steps stay together.
+        let compiled: Vec<PStep> = steps.iter().map(|s| self.step(s)).collect();
+        let start = self.plan.steps.len() as u32;
+        self.plan.lists.push((start, compiled.len() as u32));
+        self.plan.steps.extend(compiled);
         (self.plan.lists.len() - 1) as u32
     }
 
@@ -259,8 +329,9 @@ impl Builder<'_> {
                     probability: c.probability,
                     times: c.times,
                     continue_on_error: c.on_error == OnError::Continue,
+                    oversize: !topolab_rules::message::fits(c.request),
                     budget: c.retry_budget.map(|b| b.ratio),
-                    breaker: c.breaker,
+                    breaker: c.breaker.map(Box::new),
                     pick: self.policy.unwrap_or(callee.balance),
                     request: c.request,
                     response: callee.endpoints.get(endpoint).map_or(0, |e| e.response),
@@ -268,5 +339,19 @@ impl Builder<'_> {
                 PStep::Call((self.plan.calls.len() - 1) as u32)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layouts the comments promise: at ten thousand services each
+    /// line a request touches is a miss.
+    #[test]
+    fn hot_records_fit_their_cache_lines() {
+        assert_eq!(std::mem::offset_of!(CallPlan, retries), 64);
+        assert_eq!(std::mem::size_of::<SvcHot>(), 16);
+        assert_eq!(std::mem::size_of::<crate::state::EpHot>(), 32);
     }
 }

@@ -33,28 +33,28 @@ impl World<'_> {
         session: u64,
         reply: Caller,
     ) -> u32 {
-        debug_assert_eq!(self.plan.replica_service[rep as usize], service);
-        self.send_over(rep, endpoint, timeout, session, reply, 0)
+        self.send_over((rep, service), endpoint, timeout, session, reply, 0)
     }
 
     /// [`World::send`] over a link that adds `link` ns to the hop (the
-    /// service is the replica's).
+    /// caller passes the replica's service, which it has read already: at
+    /// ten thousand services looking it up again is a cache miss).
     #[inline]
     pub(crate) fn send_over(
         &mut self,
-        rep: u32,
+        (rep, service): (u32, u32),
         endpoint: u32,
         timeout: Nanos,
         session: u64,
         reply: Caller,
         link: Nanos,
     ) -> u32 {
-        let service = self.plan.replica_service[rep as usize];
+        debug_assert_eq!(self.plan.replica_service[rep as usize], service);
         let token = self.token();
         // Counted from when the request reaches the replica, not from when a
         // paused or restarting replica gets round to it: by then its
         // caller's cancellation has reached the replica too.
-        let policy = self.plan.services[service as usize].deadlines;
+        let policy = self.plan.hot[service as usize].deadlines;
         let deadline = deadline::on_arrival(self.now + self.hop + link, Some(timeout), policy);
         let job = self.jobs.alloc(Job {
             token,
@@ -87,7 +87,7 @@ impl World<'_> {
         }
         let r = j.rep as usize;
         if !self.reps[r].alive {
-            if self.plan.services[j.service as usize].restart {
+            if self.plan.hot[j.service as usize].restart {
                 self.cold[r].backlog.push((job, token));
             } else {
                 let reply = j.reply;
@@ -105,10 +105,10 @@ impl World<'_> {
         }
         let (service, endpoint) = (j.service as usize, j.endpoint as usize);
         let now = self.now;
-        let svc = &self.plan.services[service];
+        let svc = &self.plan.hot[service];
         self.jobs.items[job as usize].arrival = now;
         self.reps[r].arrived += 1;
-        let flat = self.ep_first[service] as usize + endpoint;
+        let flat = svc.ep_first as usize + endpoint;
         self.ep_hot[flat].requests += 1;
         if svc.replicas > 1 {
             // One replica: its count is `requests`, filled in at the end.
@@ -183,19 +183,24 @@ impl World<'_> {
         }
         // Whatever the model, the request holds its worker until its steps start.
         j.holds = true;
-        let ep = &self.plan.services[s].endpoints[e];
+        let svc = &self.plan.hot[s];
+        let flat = svc.ep_first as usize + e;
+        let ep = self.ep_hot[flat];
+        let errors = match ep.errors {
+            true => self.plan.eps[flat].errors,
+            false => None,
+        };
         let fault = match self.reps[r as usize].erring {
             true => self.cold[r as usize].errors,
             false => None,
         };
-        let injected = [ep.errors, fault];
+        let injected = [errors, fault];
         for (rate, code) in injected.into_iter().flatten() {
             if self.chance(rate) {
                 self.end_job(job, code);
                 return;
             }
         }
-        let svc = &self.plan.services[s];
         let j = &mut self.jobs.items[job as usize];
         let mut list = ep.list;
         if svc.sessions
@@ -205,7 +210,9 @@ impl World<'_> {
         {
             j.miss = true;
             self.figures.endpoints[s][e].session_misses += 1;
-            list = ep.miss_list.unwrap_or(list);
+            if ep.miss_list != u32::MAX {
+                list = ep.miss_list;
+            }
         }
         j.holds = svc.blocking;
         let held = !svc.blocking;
@@ -246,7 +253,7 @@ impl World<'_> {
                 self.fiber_done(fiber, Some(DEADLINE_EXCEEDED));
                 return;
             }
-            let Some(step) = plan.lists[list as usize].get(pc as usize) else {
+            let Some(step) = plan.list(list).get(pc as usize) else {
                 self.fiber_done(fiber, None);
                 return;
             };

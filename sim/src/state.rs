@@ -129,11 +129,21 @@ pub struct EdgeHot {
     pub ok: u64,
 }
 
-/// Per endpoint, what every request counts, dense like [`EdgeHot`].
+/// Per endpoint, what every request counts and what it reads to start,
+/// dense like [`EdgeHot`] and in one cache line (thirty-two bytes, two to
+/// a line), so a request at an endpoint misses once on it, not on its
+/// counts and its plan apart.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
 pub struct EpHot {
     pub requests: u64,
     pub ok: u64,
+    /// Its step list and `session_miss` list (`u32::MAX`: none), as in
+    /// [`crate::plan::EpRun`].
+    pub list: u32,
+    pub miss_list: u32,
+    /// It injects errors (their rate and code are in the plan).
+    pub errors: bool,
 }
 
 /// A request a generator sent, over all its attempts.

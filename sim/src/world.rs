@@ -175,7 +175,16 @@ impl<'a> World<'a> {
                     Some(first)
                 })
                 .collect(),
-            ep_hot: vec![EpHot::default(); plan.services.iter().map(|s| s.endpoints.len()).sum()],
+            ep_hot: plan
+                .eps
+                .iter()
+                .map(|e| EpHot {
+                    list: e.list,
+                    miss_list: e.miss_list,
+                    errors: e.errors.is_some(),
+                    ..EpHot::default()
+                })
+                .collect(),
             edge_codes: vec![[0; crate::figures::CODES]; plan.edges.len()],
             edge_figures,
             updates: topo
