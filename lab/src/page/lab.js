@@ -54,9 +54,16 @@ function buildTables() {
       const what = g.kind === "open" ? "rate /s" : "clients";
       const slider = el("input", { type: "range", class: "slider", min: "0", max: "50", step: g.kind === "open" ? "0.5" : "1" });
       const level = el("input", { type: "number", class: "level", min: "0", step: "any", title: what });
-      slider.oninput = () => { level.value = slider.value; };
+      // Once the user starts on a level it is theirs until applied: the
+      // frames no longer write the live one over it (a click on "set"
+      // blurs the field first, and a frame may land in between).
+      const touch = () => { tr.dataset.touched = "1"; };
+      slider.oninput = () => { touch(); level.value = slider.value; };
+      level.onfocus = touch;
+      level.oninput = touch;
       const apply = el("button", { class: "apply" }, "set " + what);
       apply.onclick = () => {
+        delete tr.dataset.touched;
         const v = level.value.trim();
         const path = "load." + g.name + (g.kind === "open" ? ".rate" : ".clients");
         command({ set: path, value: g.kind === "open" ? v + "/s" : v });
